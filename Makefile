@@ -1,0 +1,44 @@
+# Two commands a fresh machine needs: `make run` (app on the sample workspace) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+
+.PHONY: run test bench sample clean-workspace
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+$(VENV)/.installed-bench: pyproject.toml | $(VENV)/.installed
+	$(BIN)/pip install -q -e ".[test,bench]"
+	touch $@
+
+.streamlit/secrets.toml:
+	$(BIN)/python -c "import secrets; open('.streamlit/secrets.toml','w').write('[auth]\ncookie_key = \"%s\"\n' % secrets.token_urlsafe(48))"
+	chmod 600 .streamlit/secrets.toml
+
+.streamlit/auth.yaml: | $(VENV)/.installed
+	$(BIN)/cdp users demo
+
+workspace/cdp.duckdb: | $(VENV)/.installed
+	$(BIN)/cdp sample
+
+sample: $(VENV)/.installed
+	$(BIN)/cdp sample --force
+
+run: $(VENV)/.installed .streamlit/secrets.toml .streamlit/auth.yaml workspace/cdp.duckdb
+	$(BIN)/streamlit run app.py --server.port $(PORT)
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python bench/run.py
+
+clean-workspace:
+	rm -rf workspace

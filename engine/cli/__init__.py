@@ -1,0 +1,1 @@
+"""The `cdp` command. Each capability registers its subcommands in its own module."""

@@ -1,0 +1,71 @@
+"""Entry point of the `cdp` command.
+
+Subcommands live in one module per capability (COMMAND_MODULES); each module
+has `register(subparsers)` adding parsers whose `func(args)` returns an exit code.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from engine.access import PermissionDenied
+from engine.workspace import WorkspaceError
+
+# Order here is the order in `cdp --help`.
+COMMAND_MODULES = [
+    "engine.cli.core",       # init, sample, status, sql, users
+    "engine.cli.ingest",     # ingest, quarantine, sources
+    "engine.cli.collect",    # collect
+    "engine.cli.identity",   # resolve, profiles, review
+    "engine.cli.segments",   # segment
+    "engine.cli.value",      # rfm, clv
+    "engine.cli.activation", # audience, destinations
+    "engine.cli.privacy",    # privacy
+    "engine.cli.forward",    # forward
+]
+
+
+class CliError(Exception):
+    """A problem to report in one line with a non-zero exit."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cdp",
+        description="Open CDP: collect, unify, segment and activate customer data.",
+    )
+    parser.add_argument("--workspace", metavar="PATH",
+                        help="workspace DuckDB file (default: $CDP_WORKSPACE or workspace/cdp.duckdb)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # capability not installed in this build
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.workspace:
+        import os
+        os.environ["CDP_WORKSPACE"] = args.workspace
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0 if args.command is None else 2
+    try:
+        return int(args.func(args) or 0)
+    except (CliError, WorkspaceError, PermissionDenied, ValueError, FileNotFoundError) as exc:
+        print(f"cdp: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

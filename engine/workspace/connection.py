@@ -1,0 +1,184 @@
+"""Short-lived, retrying connections to the workspace's DuckDB file.
+
+DuckDB lets one process at a time hold a database file open for writing. The
+app, the CLI and the collector all share one workspace, so nobody keeps a
+connection open while idle: every unit of work opens the file, does its work
+in one transaction and closes it again. When another process holds the file,
+we wait with exponential backoff (and jitter) instead of failing.
+"""
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+
+from engine.workspace import migrations
+
+DEFAULT_PATH = Path("workspace") / "cdp.duckdb"
+LOCK_WAIT_SECONDS = float(os.environ.get("CDP_LOCK_WAIT_SECONDS", "60"))
+
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+_LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked", "being used by another process")
+
+
+class WorkspaceError(RuntimeError):
+    """A problem with the workspace that a user should read."""
+
+
+class WorkspaceTooNew(WorkspaceError):
+    """The workspace was written by a newer version of the product."""
+
+
+class WorkspaceBusy(WorkspaceError):
+    """Another process held the workspace for longer than we were willing to wait."""
+
+
+def default_workspace_path() -> Path:
+    """The workspace path: $CDP_WORKSPACE, else workspace/cdp.duckdb."""
+    return Path(os.environ.get("CDP_WORKSPACE") or DEFAULT_PATH)
+
+
+def _write_lock(path: Path) -> threading.RLock:
+    """One writer at a time per file inside this process (DuckDB would raise a conflict)."""
+    key = str(path.resolve())
+    with _WRITE_LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(key, threading.RLock())
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    return any(marker in str(exc) for marker in _LOCK_MARKERS)
+
+
+class Workspace:
+    """A workspace file. Cheap to create; holds no open connection."""
+
+    def __init__(self, path: str | os.PathLike | None = None):
+        self.path = Path(path) if path else default_workspace_path()
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.path)!r})"
+
+    @property
+    def folder(self) -> Path:
+        """Folder beside the database file for raw landings, spool and exports."""
+        return self.path.parent
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    # -- connections -------------------------------------------------------
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        delay = 0.02
+        while True:
+            try:
+                return duckdb.connect(str(self.path), read_only=read_only)
+            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+                if not _is_lock_error(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise WorkspaceBusy(
+                        f"The workspace {self.path} is busy in another process; tried for "
+                        f"{LOCK_WAIT_SECONDS:.0f} s. Try again in a moment."
+                    ) from exc
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 1.0)
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for one unit of work; re-entrant within a thread.
+
+        Nested calls in the same thread reuse the open connection so that
+        engine functions can call each other inside one transaction.
+        """
+        current = getattr(self._local, "con", None)
+        if current is not None:
+            yield current
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = self._open(read_only)
+        self._local.con = con
+        try:
+            if read_only:
+                migrations.check_version(con)
+            else:
+                with _write_lock(self.path):
+                    migrations.upgrade(con)
+            yield con
+        finally:
+            self._local.con = None
+            con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One all-or-nothing write; bumps the data version on success."""
+        with self.connect() as con:
+            if getattr(self._local, "in_tx", False):
+                yield con
+                return
+            with _write_lock(self.path):
+                self._local.in_tx = True
+                con.execute("BEGIN TRANSACTION")
+                try:
+                    yield con
+                    bump_data_version(con)
+                    con.execute("COMMIT")
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                finally:
+                    self._local.in_tx = False
+
+    # -- convenience -------------------------------------------------------
+    def query_df(self, sql: str, params: Any = None):
+        """Run a read query and return a pandas DataFrame."""
+        with self.connect() as con:
+            return con.execute(sql, params or []).df()
+
+    def query_rows(self, sql: str, params: Any = None) -> list[tuple]:
+        with self.connect() as con:
+            return con.execute(sql, params or []).fetchall()
+
+    def scalar(self, sql: str, params: Any = None):
+        with self.connect() as con:
+            row = con.execute(sql, params or []).fetchone()
+            return row[0] if row else None
+
+    def data_version(self) -> int:
+        """A counter bumped by every committed write; key caches on it."""
+        return int(self.scalar("SELECT value FROM meta WHERE key = 'data_version'") or 0)
+
+    def schema_version(self) -> int:
+        with self.connect() as con:
+            return migrations.current_version(con)
+
+    def table_counts(self) -> dict[str, int]:
+        """Row count of every base table, for `cdp status` and health screens."""
+        with self.connect() as con:
+            names = [r[0] for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' ORDER BY table_name"
+            ).fetchall()]
+            return {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
+
+
+def bump_data_version(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE key = 'data_version'"
+    )
+
+
+def open_workspace(path: str | os.PathLike | None = None) -> Workspace:
+    """Open (creating and upgrading if needed) the workspace at path."""
+    ws = Workspace(path)
+    with ws.connect():
+        pass
+    return ws

@@ -1,0 +1,72 @@
+"""Shared fixtures: a fresh workspace, users of each role, a logged-in AppTest."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from engine.access import User
+from engine.access import users as user_store
+from engine.workspace import open_workspace
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_PASSWORDS = {username: password for username, _, _, password, _ in user_store.DEMO_USERS}
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    """An empty, migrated workspace in a temporary folder."""
+    return open_workspace(tmp_path / "ws" / "cdp.duckdb")
+
+
+@pytest.fixture
+def admin():
+    return User("admin", "admin", "Ada Admin")
+
+
+@pytest.fixture
+def marketer():
+    return User("marketer", "marketer", "Max Marketer")
+
+
+@pytest.fixture
+def analyst():
+    return User("analyst", "analyst", "Ana Analyst")
+
+
+@pytest.fixture
+def app_env(tmp_path, monkeypatch, workspace):
+    """Environment for running the app: demo users, a cookie key, the test workspace."""
+    auth_file = tmp_path / "auth.yaml"
+    monkeypatch.setenv("CDP_AUTH_FILE", str(auth_file))
+    monkeypatch.setenv("CDP_COOKIE_KEY", "test-cookie-key-" + "x" * 32)
+    monkeypatch.setenv("CDP_WORKSPACE", str(workspace.path))
+    monkeypatch.setenv("CDP_LOGIN_SLEEP", "0")
+    user_store.ensure_demo_users(auth_file)
+    monkeypatch.chdir(ROOT)
+    return workspace
+
+
+@pytest.fixture
+def logged_in_app(app_env):
+    """Factory: an AppTest of app.py logged in as `username`, optionally on `page`.
+
+    Usage: at = logged_in_app("marketer", "pages/segments.py")
+    """
+    from streamlit.testing.v1 import AppTest
+
+    def make(username: str = "admin", page: str | None = None, timeout: float = 60) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+        at.run()
+        inputs = at.text_input
+        inputs[0].input(username)
+        inputs[1].input(DEMO_PASSWORDS[username])
+        at.button[0].click().run()
+        assert at.session_state["authentication_status"] is True, "login failed"
+        if page:
+            at.switch_page(page).run()
+        assert not at.exception, at.exception
+        return at
+
+    return make
