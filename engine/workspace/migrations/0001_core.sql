@@ -256,3 +256,20 @@ CREATE TABLE suppressions (
     created_by VARCHAR,
     PRIMARY KEY (id_type, id_hash)
 );
+
+-- Tags and notes colleagues put on a profile (shown on the timeline, usable in segments).
+CREATE TABLE profile_tags (
+    profile_id VARCHAR NOT NULL,
+    tag VARCHAR NOT NULL,
+    created_at TIMESTAMPTZ DEFAULT now(),
+    created_by VARCHAR,
+    PRIMARY KEY (profile_id, tag)
+);
+CREATE SEQUENCE profile_note_seq;
+CREATE TABLE profile_notes (
+    note_id BIGINT PRIMARY KEY DEFAULT nextval('profile_note_seq'),
+    profile_id VARCHAR NOT NULL,
+    body VARCHAR NOT NULL,
+    created_at TIMESTAMPTZ DEFAULT now(),
+    created_by VARCHAR
+);
