@@ -1,2 +1,63 @@
+"""Overview: the workspace at a glance."""
+import plotly.express as px
 import streamlit as st
+
+from engine import overview
+from ui.context import cached_query, require_page
+
+require_page("view")
 st.title("Overview")
+
+figures = cached_query(overview.headline)
+if not figures["source_records"] and not figures["events"]:
+    st.info("This workspace is empty. Upload a file on the Sources screen, stream events to the "
+            "collector, or build the sample workspace with `cdp sample`.")
+
+
+def _pct(value):
+    return "—" if value is None else f"{value:.1%}"
+
+
+cols = st.columns(5)
+cols[0].metric("Profiles", f"{figures['profiles']:,}", help="Unified people after identity resolution")
+cols[1].metric("Source records", f"{figures['source_records']:,}",
+               help="People-bearing records from every source: CRM, orders, billing, consents")
+cols[2].metric("Events", f"{figures['events']:,}")
+cols[3].metric("Identity merge rate", _pct(figures["merge_rate"]),
+               help="Share of source records folded into a profile that holds another record")
+cols[4].metric("Advertising consent", _pct(figures["advertising_consent_share"]),
+               help="Share of profiles whose latest advertising consent is granted")
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Events per day")
+    per_day = cached_query(overview.events_per_day, 90)
+    if per_day.empty:
+        st.caption("No events yet.")
+    else:
+        fig = px.bar(per_day, x="day", y="events", color="type", height=320)
+        fig.update_layout(margin=dict(l=0, r=0, t=10, b=0), legend_title_text="")
+        st.plotly_chart(fig, use_container_width=True)
+with right:
+    st.subheader("Records per profile")
+    dist = cached_query(overview.records_per_profile)
+    if dist.empty:
+        st.caption("Run identity resolution to see how records unify.")
+    else:
+        fig = px.bar(dist, x="records", y="profiles", height=320, log_y=True)
+        fig.update_layout(margin=dict(l=0, r=0, t=10, b=0))
+        st.plotly_chart(fig, use_container_width=True)
+
+st.subheader("Freshness per source")
+fresh = cached_query(overview.source_freshness)
+if fresh.empty:
+    st.caption("No sources yet.")
+else:
+    st.dataframe(
+        fresh, hide_index=True, use_container_width=True,
+        column_config={
+            "records": st.column_config.NumberColumn("Records", format="%d"),
+            "last_update": st.column_config.DatetimeColumn("Last update", format="YYYY-MM-DD HH:mm"),
+            "hours_ago": st.column_config.NumberColumn("Hours ago", format="%.1f"),
+        },
+    )

@@ -1,0 +1,64 @@
+"""Users and audit: user management and the audit log (admins)."""
+import streamlit as st
+
+from engine.access import audit_entries, can
+from engine.access import users as user_store
+from engine.access.roles import ROLES
+from ui.context import require_page, workspace
+
+user = require_page("view_audit")
+st.title("Users and audit")
+
+users_tab, audit_tab = st.tabs(["Users", "Audit log"])
+
+with users_tab:
+    if not can(user, "manage_users"):
+        st.info("Only admins manage users.")
+    else:
+        people = user_store.list_users(user)
+        st.dataframe(people, hide_index=True, use_container_width=True)
+        names = [p["username"] for p in people]
+        add_col, role_col, pw_col = st.columns(3)
+        with add_col.form("add_user", clear_on_submit=True):
+            st.markdown("**Add a user**")
+            username = st.text_input("Username")
+            name = st.text_input("Full name")
+            email = st.text_input("Email")
+            role = st.selectbox("Role", list(ROLES), index=2)
+            password = st.text_input("Password", type="password")
+            if st.form_submit_button("Add user"):
+                try:
+                    user_store.add_user(workspace(), user, username.strip(), name, email, password, role)
+                    st.success(f"Added {username} as {role}.")
+                    st.rerun()
+                except user_store.UserError as exc:
+                    st.error(str(exc))
+        with role_col.form("change_role"):
+            st.markdown("**Change a role**")
+            who = st.selectbox("User", names, key="role_user")
+            new_role = st.selectbox("New role", list(ROLES), key="role_new")
+            if st.form_submit_button("Change role"):
+                user_store.set_role(workspace(), user, who, new_role)
+                st.success(f"{who} is now {new_role}.")
+                st.rerun()
+        with pw_col.form("reset_password", clear_on_submit=True):
+            st.markdown("**Reset a password**")
+            who_pw = st.selectbox("User", names, key="pw_user")
+            new_password = st.text_input("New password", type="password")
+            if st.form_submit_button("Reset password"):
+                try:
+                    user_store.reset_password(workspace(), user, who_pw, new_password)
+                    st.success(f"Password of {who_pw} changed; their sessions have ended.")
+                except user_store.UserError as exc:
+                    st.error(str(exc))
+
+with audit_tab:
+    c1, c2, c3 = st.columns(3)
+    actions = [r[0] for r in workspace().query_rows("SELECT DISTINCT action FROM audit_log ORDER BY 1")]
+    action = c1.selectbox("Action", ["(all)"] + actions)
+    who = c2.text_input("User name")
+    limit = c3.number_input("Rows", 50, 10_000, 500, step=50)
+    entries = audit_entries(workspace(), user, None if action == "(all)" else action, who.strip() or None,
+                            int(limit))
+    st.dataframe(entries, hide_index=True, use_container_width=True)
+    st.download_button("Download CSV", entries.to_csv(index=False).encode("utf-8"), "audit_log.csv", "text/csv")
