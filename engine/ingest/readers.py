@@ -220,7 +220,7 @@ def _stage_csv(con, path: Path, info: FileInfo, table: str, scratch: Path) -> St
         # One rejected line can yield several error rows; keep one per line.
         con.execute(f"""CREATE TEMP TABLE {rejects} AS
             SELECT CAST(line - 1 AS BIGINT) AS _row, any_value(csv_line) AS raw,
-                   'malformed line: ' || string_agg(DISTINCT error_message, '; ') AS reason
+                   'malformed line: ' || min(error_message) AS reason
             FROM {table}_rej_err GROUP BY line ORDER BY line""")
         drop_temp(con, table + "_rej_err", table + "_rej_scan")
         n_rejects = con.execute(f"SELECT count(*) FROM {rejects}").fetchone()[0]
