@@ -188,6 +188,7 @@ def fit_clv(workspace, user, as_of: date | None = None, model: str = DEFAULT_MOD
                                  username=user.username)
         audit(con, user, "value.clv_fit", str(run_id),
               {"model": model, "as_of": str(as_of), "customers": prediction.customers})
+        rfm = score_rfm(workspace, user, as_of)  # same date, same transaction: scores agree
     report(1.0, "Done")
     frame = prediction.frame
     return {
@@ -196,7 +197,7 @@ def fit_clv(workspace, user, as_of: date | None = None, model: str = DEFAULT_MOD
         "repeat_customers": prediction.repeat_customers, "params": prediction.params,
         "predicted_purchases": float(frame["predicted_purchases"].sum()),
         "predicted_clv": float(frame["predicted_clv"].sum()),
-        "mean_p_alive": float(frame["p_alive"].mean()),
+        "mean_p_alive": float(frame["p_alive"].mean()), "rfm": rfm,
     }
 
 
