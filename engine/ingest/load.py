@@ -287,26 +287,26 @@ def _upsert(con, plan: Plan, typed: str, source: str, load_id: int) -> dict[str,
     ready = temp_name("ready")
     try:
         con.execute(f"""CREATE TEMP TABLE {ready} AS
-            SELECT r.*, {old_stage} AS old_stage,
+            SELECT r.*, {old_stage} AS _old_stage,
                    CASE WHEN t.source_record_id IS NULL THEN 'new'
                         WHEN {stale} THEN 'stale'
-                        WHEN {same} THEN 'unchanged' ELSE 'changed' END AS status
+                        WHEN {same} THEN 'unchanged' ELSE 'changed' END AS _status
             FROM (SELECT * FROM {typed} WHERE reason IS NULL) r
             LEFT JOIN {table} t ON t.source = ? AND t.source_record_id = r.source_record_id""", [source])
-        counts = dict(con.execute(f"SELECT status, count(*) FROM {ready} GROUP BY status").fetchall())
+        counts = dict(con.execute(f"SELECT _status, count(*) FROM {ready} GROUP BY _status").fetchall())
         if table == "contacts" and "lead_stage" in plan.by_field:
             con.execute(f"""INSERT INTO lead_stage_changes
                 (source, source_record_id, stage, previous_stage, changed_at, load_id)
-                SELECT ?, source_record_id, lead_stage, old_stage,
-                       COALESCE(updated_at, CASE WHEN status = 'new' THEN created_at END, now()), ?
+                SELECT ?, source_record_id, lead_stage, _old_stage,
+                       COALESCE(updated_at, CASE WHEN _status = 'new' THEN created_at END, now()), ?
                 FROM {ready}
-                WHERE status IN ('new', 'changed') AND lead_stage IS NOT NULL
-                  AND lead_stage IS DISTINCT FROM old_stage""", [source, load_id])
+                WHERE _status IN ('new', 'changed') AND lead_stage IS NOT NULL
+                  AND lead_stage IS DISTINCT FROM _old_stage""", [source, load_id])
         names = ", ".join(f'"{c}"' for c in cols)
         updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in cols)
         con.execute(f"""INSERT INTO {table} (source, source_record_id, {names}, load_id, loaded_at)
             SELECT ?, source_record_id, {names}, ?, now() FROM {ready}
-            WHERE status IN ('new', 'changed')
+            WHERE _status IN ('new', 'changed')
             ON CONFLICT (source, source_record_id) DO UPDATE SET {updates},
                 load_id = EXCLUDED.load_id, loaded_at = EXCLUDED.loaded_at""", [source, load_id])
         return {k: int(counts.get(k, 0)) for k in ("new", "changed", "unchanged", "stale")}
@@ -404,7 +404,12 @@ def _stage_flat_events(con, plan: Plan, staged: readers.Staged, table: str) -> N
         t = trimmed(_q(column, allowed))
         value = (f"strftime({typed_sql('timestamp', t, formats.get(column))}, '%Y-%m-%dT%H:%M:%S.%fZ')"
                  if name in ev.TIME_FIELDS else t)
+        if name == "type":   # a flat file without types holds track calls when it names events
+            event = trimmed(_q(plan.by_field["event"], allowed)) if "event" in plan.by_field else "NULL"
+            value = f"COALESCE({value}, CASE WHEN {event} IS NOT NULL THEN 'track' END)"
         pairs.append(f"'{key}', {value}")
+    if "type" not in plan.by_field and "event" in plan.by_field:
+        pairs.append("'type', 'track'")
     props, props_params = _json_object_sql(plan.traits_columns, allowed)
     pairs.append(f"'properties', {props}")
     params += props_params
