@@ -284,6 +284,10 @@ def _upsert(con, plan: Plan, typed: str, source: str, load_id: int) -> dict[str,
     stale = ("t.updated_at IS NOT NULL AND r.updated_at IS NOT NULL AND r.updated_at < t.updated_at"
              if table == "contacts" else "false")
     old_stage = "t.lead_stage" if table == "contacts" else "NULL"
+    names = ", ".join(f'"{c}"' for c in cols)
+    if not con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE source = ? LIMIT 1)",
+                       [source]).fetchone()[0]:
+        return _insert_fresh(con, plan, typed, source, load_id, names)
     ready = temp_name("ready")
     try:
         con.execute(f"""CREATE TEMP TABLE {ready} AS
@@ -302,7 +306,6 @@ def _upsert(con, plan: Plan, typed: str, source: str, load_id: int) -> dict[str,
                 FROM {ready}
                 WHERE _status IN ('new', 'changed') AND lead_stage IS NOT NULL
                   AND lead_stage IS DISTINCT FROM _old_stage""", [source, load_id])
-        names = ", ".join(f'"{c}"' for c in cols)
         updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in cols)
         con.execute(f"""INSERT INTO {table} (source, source_record_id, {names}, load_id, loaded_at)
             SELECT ?, source_record_id, {names}, ?, now() FROM {ready}
@@ -312,6 +315,20 @@ def _upsert(con, plan: Plan, typed: str, source: str, load_id: int) -> dict[str,
         return {k: int(counts.get(k, 0)) for k in ("new", "changed", "unchanged", "stale")}
     finally:
         drop_temp(con, ready)
+
+
+def _insert_fresh(con, plan: Plan, typed: str, source: str, load_id: int, names: str) -> dict[str, int]:
+    """First load of a source: every valid row is new, so insert straight from the typed table."""
+    table = plan.kind
+    if table == "contacts" and "lead_stage" in plan.by_field:
+        con.execute(f"""INSERT INTO lead_stage_changes
+            (source, source_record_id, stage, previous_stage, changed_at, load_id)
+            SELECT ?, source_record_id, lead_stage, NULL, COALESCE(updated_at, created_at, now()), ?
+            FROM {typed} WHERE reason IS NULL AND lead_stage IS NOT NULL""", [source, load_id])
+    n = con.execute(f"""INSERT INTO {table} (source, source_record_id, {names}, load_id, loaded_at)
+        SELECT ?, source_record_id, {names}, ?, now() FROM {typed} WHERE reason IS NULL""",
+                    [source, load_id]).fetchone()[0]
+    return {"new": int(n), "changed": 0, "unchanged": 0, "stale": 0}
 
 
 def _lenient_warnings(con, plan: Plan, typed: str) -> list[str]:
@@ -560,7 +577,7 @@ def suggest_for_file(workspace, user: User, kind: str, path, source: str | None 
     info = readers.detect(path, file_format)
     saved = None
     if source:
-        with workspace.connect(read_only=False) as wcon:
+        with workspace.connect() as wcon:
             src = get_source(wcon, source)
             if src and src.kind == kind and isinstance(src.mapping, dict):
                 saved = src.mapping

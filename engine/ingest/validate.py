@@ -30,8 +30,8 @@ def phone_sql(t: str) -> str:
     digits = f"regexp_replace({t}, '[^0-9]', '', 'g')"
     plus = f"(starts_with({t}, '+') OR starts_with({t}, '00'))"
     normal = f"CASE WHEN starts_with({t}, '00') THEN '+' || {digits}[3:] WHEN {plus} THEN '+' || {digits} ELSE {digits} END"
-    ok = (f"regexp_full_match({t}, '\\+?[0-9 ()./\\-]+') "
-          f"AND length({digits}) BETWEEN 7 AND 15")
+    ok = (f"length({digits}) BETWEEN 7 AND 15 "
+          f"AND NOT regexp_matches({t}, '[^0-9 ()./+\\-]')")
     return f"CASE WHEN {ok} THEN {normal} END"
 
 
@@ -120,6 +120,9 @@ def json_sql(t: str) -> str:
     return f"CASE WHEN json_valid({t}) THEN json({t}) END"
 
 
+INFER_SAMPLE = 100_000
+
+
 @dataclass
 class ColumnFormat:
     """What was inferred about one column's values."""
@@ -149,7 +152,9 @@ def infer_formats(con, table: str, columns: dict[str, str]) -> dict[str, ColumnF
             parts.append(f"count_if(TRY_CAST({head}1) AS INTEGER) > 12) AS a{i}")
             parts.append(f"count_if(TRY_CAST({head}2) AS INTEGER) > 12) AS b{i}")
             parts.append(f"count_if(regexp_matches({t}, '^\\d{{1,2}}[/.-]\\d{{1,2}}[/.-]\\d{{2,4}}')) AS c{i}")
-    row = con.execute(f"SELECT {', '.join(parts)} FROM {table}").fetchone()
+    # A large sample decides as well as the whole column and keeps this scan short.
+    row = con.execute(f"SELECT {', '.join(parts)} FROM (SELECT * FROM {table} LIMIT ?)",
+                      [INFER_SAMPLE]).fetchone()
     out = {}
     for i, (column, type_) in enumerate(wanted.items()):
         a, b, c = (row[3 * i] or 0), (row[3 * i + 1] or 0), (row[3 * i + 2] or 0)
