@@ -72,10 +72,16 @@ def _parsed_sql(raw_table: str) -> str:
     A `{"batch": [...]}` envelope (the HTTP API's batch body) is expanded into its events,
     with the envelope's sentAt and context as defaults.
     """
-    strings = ",\n  ".join(f"{_text(key)} AS {col}" for col, key in STRING_FIELDS.items())
+    strings = ",\n  ".join(
+        # analytics.js puts a page's name in properties.name; older libraries send no top-level name
+        f"COALESCE({_text('name')}, {_text('properties.name')}) AS name" if col == "name"
+        else f"{_text(key)} AS {col}" for col, key in STRING_FIELDS.items())
     times = ",\n  ".join(f"{_time(key)} AS {col}, {_text(key)} AS {col}_text"
                          for col, key in TIME_FIELDS.items())
-    jsons = ",\n  ".join(f"json_extract(j, '$.{key}') AS {col}" for col, key in JSON_FIELDS.items())
+    # Track calls may carry the user's traits in context.traits (analytics.js does).
+    jsons = ",\n  ".join(
+        "COALESCE(json_extract(j, '$.traits'), json_extract(j, '$.context.traits')) AS traits" if col == "traits"
+        else f"json_extract(j, '$.{key}') AS {col}" for col, key in JSON_FIELDS.items())
     return f"""
 WITH lines AS (
   SELECT row_number, raw,

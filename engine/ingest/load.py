@@ -218,8 +218,12 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
     if suppressions:
         checks = []
         for f in ids:
+            hashes = f'sha256("v_{f}")'
+            if f == "phone":  # engine.privacy hashes E.164: '+' kept, and 10 national digits read as US
+                hashes += (f""", sha256(CASE WHEN length("v_phone") = 10 AND NOT starts_with("v_phone", '+')
+                              THEN '+1' || "v_phone" END)""")
             checks.append(f"EXISTS (SELECT 1 FROM suppressions s WHERE s.id_type = '{f}' "
-                          f"AND s.id_hash = sha256(\"v_{f}\"))")
+                          f"AND s.id_hash IN ({hashes}))")
         if checks:
             reasons.append(f"WHEN {' OR '.join(checks)} THEN 'suppressed'")
     lenient = [n for n in plan.by_field

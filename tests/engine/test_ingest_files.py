@@ -326,3 +326,17 @@ def test_raw_file_kept_under_a_generated_name(workspace, admin, tmp_path):
     landed = workspace.scalar("SELECT landed_file FROM loads WHERE load_id = ?", [result.load_id])
     assert landed.startswith("load-") and "rm" not in landed
     assert (workspace.folder / "landing" / landed).read_text() == "email\na@x.com\n"
+
+
+def test_suppression_matches_the_privacy_modules_hashes(workspace, admin, tmp_path):
+    from engine.privacy.identifiers import identifier_hash
+
+    with workspace.transaction() as con:
+        for id_type, value in [("phone", "(415) 555-0134"), ("customer_id", "K9"), ("phone", "+44 20 7946 0958")]:
+            con.execute("INSERT INTO suppressions (id_type, id_hash, reason) VALUES (?, ?, 'erased')",
+                        [id_type, identifier_hash(id_type, value)])
+    path = tmp_path / "c.csv"
+    path.write_text("customer id,phone\nK1,415-555-0134\nK9,\nK3,+44 (0)20 7946 0958\nK4,+4420 7946 0958\n")
+    result = ingest_file(workspace, admin, "contacts", path, "CRM")
+    assert fates(workspace, "CRM") == {1: "suppressed", 2: "suppressed", 4: "suppressed"}
+    assert result.rows_loaded == 1
