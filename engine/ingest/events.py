@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.ingest.common import IngestError, drop_temp, temp_name
+from engine.ingest.common import IngestError, drop_temp, temp_name, utc_session
 
 EVENT_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 
@@ -131,7 +131,8 @@ def land_raw_events(con, raw_table: str, source: str, load_id: int | None) -> Ev
     """
     parsed = temp_name("ev")
     try:
-        con.execute(f"CREATE TEMP TABLE {parsed} AS {_parsed_sql(raw_table)}")
+        with utc_session(con):  # a timestamp without a zone is UTC, whatever the machine's zone
+            con.execute(f"CREATE TEMP TABLE {parsed} AS {_parsed_sql(raw_table)}")
         quarantined = con.execute(
             f"""INSERT INTO quarantine (load_id, source, row_number, raw, reason)
                 SELECT ?, ?, row_number,

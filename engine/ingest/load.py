@@ -19,7 +19,7 @@ from pathlib import Path
 from engine.access import User, audit, require
 from engine.ingest import events as ev
 from engine.ingest import readers
-from engine.ingest.common import IngestError, drop_temp, quote_ident, temp_name
+from engine.ingest.common import IngestError, drop_temp, quote_ident, temp_name, utc_session
 from engine.ingest.fields import DEFAULT_ID_FIELD, IDENTIFIERS, RECORD_ID, fields_for
 from engine.ingest.mapping import as_mapping, suggest_mapping
 from engine.ingest.validate import (TYPE_NAMES, ColumnFormat, currency_from_money_sql, infer_formats,
@@ -480,7 +480,7 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
     landed: Path | None = None
     stage, lines = temp_name("stage"), temp_name("lines")
     try:
-        with workspace.transaction() as con:
+        with workspace.transaction() as con, utc_session(con):
             try:
                 src = ensure_source(con, user, source, kind)
                 json_events = kind == "events" and info.format in ("json", "ndjson")

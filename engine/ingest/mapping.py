@@ -62,7 +62,7 @@ def profile_values(con, table: str, columns: list[str], sample: int = 5000) -> d
         for kind, test in _PROFILE.items():
             parts.append(f"count_if({test.format(t=t)}) AS {kind}{i}")
     row = con.execute(
-        f"SELECT count(*) AS rows, {', '.join(parts)} FROM (SELECT * FROM {table} ORDER BY _row LIMIT ?)",
+        f"SELECT count(*) AS rows, {', '.join(parts)} FROM (SELECT * FROM {table} LIMIT ?)",
         [int(sample)]).fetchone()
     names = ["rows"] + [p.rsplit(" AS ", 1)[1] for p in parts]
     values = dict(zip(names, row))

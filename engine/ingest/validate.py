@@ -61,8 +61,11 @@ def _naive_sql(t: str, order: str) -> str:
 
 
 def timestamp_sql(t: str, order: str = "dmy") -> str:
-    return (f"CASE WHEN regexp_matches({t}, {_HAS_TZ}) THEN TRY_CAST({t} AS TIMESTAMPTZ) "
-            f"ELSE timezone('UTC', {_naive_sql(t, order)}) END")
+    """ISO text (with or without a zone) by a plain cast, which needs the session in UTC (see
+    common.utc_session); anything else through the day/month formats, read as UTC."""
+    return (f"COALESCE(TRY_CAST({t} AS TIMESTAMPTZ), "
+            f"CASE WHEN regexp_matches({t}, {_HAS_TZ}) THEN TRY_CAST({t} AS TIMESTAMPTZ) "
+            f"ELSE timezone('UTC', {_naive_sql(t, order)}) END)")
 
 
 def date_sql(t: str, order: str = "dmy", birth: bool = False) -> str:
@@ -84,8 +87,13 @@ def money_sql(t: str, decimal_comma: bool = False) -> str:
     number = (f"replace(replace({digits}, '.', ''), ',', '.')" if decimal_comma
               else f"replace({digits}, ',', '')")
     ok = f"regexp_full_match({s}, '[-+]?\\(?[-+]?[0-9][0-9.,]*\\)?-?')"
-    return (f"CASE WHEN {ok} THEN (CASE WHEN {negative} THEN -1 ELSE 1 END) * "
-            f"TRY_CAST({number} AS DOUBLE) END")
+    general = (f"CASE WHEN {ok} THEN (CASE WHEN {negative} THEN -1 ELSE 1 END) * "
+               f"TRY_CAST({number} AS DOUBLE) END")
+    if decimal_comma:
+        return general
+    # Plain numbers ('12.5', '-3') skip the clean-up; COALESCE only evaluates the rest for the others.
+    plain = f"TRY_CAST({t} AS DOUBLE)"
+    return f"COALESCE(CASE WHEN isfinite({plain}) THEN {plain} END, {general})"
 
 
 def currency_from_money_sql(t: str) -> str:
