@@ -160,8 +160,12 @@ def _json_object_sql(columns: list[str], allowed) -> tuple[str, list]:
     """json_object of the trimmed values of columns (empty ones dropped); keys are parameters."""
     if not columns:
         return "CAST('{}' AS JSON)", []
-    pairs = ", ".join(f"?, {trimmed(_q(c, allowed))}" for c in columns)
-    return f"json_merge_patch('{{}}', json_object({pairs}))", list(columns)
+    values = [trimmed(_q(c, allowed)) for c in columns]
+    pairs = ", ".join(f"?, {v}" for v in values)
+    # Merging into {} drops the empty values; rows with every value present skip that cost.
+    full = " AND ".join(f"{v} IS NOT NULL" for v in values)
+    return (f"CASE WHEN {full} THEN json_object({pairs}) "
+            f"ELSE json_merge_patch('{{}}', json_object({pairs})) END", list(columns) * 2)
 
 
 def _raw_row_sql(columns: list[str], allowed, alias: str = "s") -> tuple[str, list]:
@@ -240,7 +244,8 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
     if lenient:
         invalid = ", ".join(f"'invalid_{n}', CASE WHEN \"t_{n}\" IS NOT NULL AND \"v_{n}\" IS NULL "
                             f"THEN \"t_{n}\" END" for n in lenient)
-        traits = f"json_merge_patch(traits_base, json_object({invalid}))"
+        any_bad = " OR ".join(f'("t_{n}" IS NOT NULL AND "v_{n}" IS NULL)' for n in lenient)
+        traits = f"CASE WHEN {any_bad} THEN json_merge_patch(traits_base, json_object({invalid})) ELSE traits_base END"
     else:
         traits = "traits_base"
     layer3.append(f"NULLIF(CAST({traits} AS VARCHAR), '{{}}') AS traits")
