@@ -168,8 +168,10 @@ def bad_timestamps(con, raw_table: str) -> int:
     """How many events carry a timestamp that could not be read (they fall back to receivedAt)."""
     return con.execute(
         f"""SELECT count(*) FROM {raw_table}
-            WHERE json_valid(raw) AND json_extract_string(raw, '$.timestamp') IS NOT NULL
-              AND TRY_CAST(json_extract_string(raw, '$.timestamp') AS TIMESTAMPTZ) IS NULL"""
+            WHERE CASE WHEN json_valid(raw) AND json_type(raw) = 'OBJECT' THEN
+                    json_extract_string(raw, '$.timestamp') IS NOT NULL
+                    AND TRY_CAST(json_extract_string(raw, '$.timestamp') AS TIMESTAMPTZ) IS NULL
+                  ELSE false END"""
     ).fetchone()[0]
 
 

@@ -340,3 +340,19 @@ def test_suppression_matches_the_privacy_modules_hashes(workspace, admin, tmp_pa
     result = ingest_file(workspace, admin, "contacts", path, "CRM")
     assert fates(workspace, "CRM") == {1: "suppressed", 2: "suppressed", 4: "suppressed"}
     assert result.rows_loaded == 1
+
+
+def test_ndjson_contacts_a_broken_line_is_quarantined_alone(workspace, admin, tmp_path):
+    path = tmp_path / "people.ndjson"
+    path.write_text('{"id": "1", "email": "a@x.com", "plan": {"tier": "gold"}}\n'
+                    '{"id": "2", "email": "b@x.com", "sign"\n'
+                    '\n'
+                    '["not", "an", "object"]\n'
+                    '{"email": "c@x.com", "id": "3", "say \\"hi\\"": "yes"}\n')
+    result = ingest_file(workspace, admin, "contacts", path, "App")
+    assert result.file_format == "ndjson"
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (4, 2, 2)
+    assert fates(workspace, "App") == {2: "not valid JSON", 4: "not a JSON object"}
+    rows = contacts(workspace, "App")
+    assert json.loads(rows.loc["1", "traits"]) == {"plan": '{"tier":"gold"}'}
+    assert json.loads(rows.loc["3", "traits"]) == {'say "hi"': "yes"}
