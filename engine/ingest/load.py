@@ -240,7 +240,6 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
         layer3.append(f'{value} AS "{name}"')
     for name in lenient:
         layer3.append(f'("t_{name}" IS NOT NULL AND "v_{name}" IS NULL) AS "bad_{name}"')
-        layer3.append(f'"t_{name}" AS "text_{name}"')
     if lenient:
         invalid = ", ".join(f"'invalid_{n}', CASE WHEN \"t_{n}\" IS NOT NULL AND \"v_{n}\" IS NULL "
                             f"THEN \"t_{n}\" END" for n in lenient)
@@ -349,7 +348,8 @@ def _lenient_warnings(con, plan: Plan, typed: str) -> list[str]:
     parts = []
     for n in lenient:
         parts.append(f'count_if("bad_{n}" AND reason IS NULL)')
-        parts.append(f'any_value("text_{n}") FILTER (WHERE "bad_{n}" AND reason IS NULL)')
+        parts.append(f"any_value(json_extract_string(traits, '$.invalid_{n}')) "
+                     f'FILTER (WHERE "bad_{n}" AND reason IS NULL)')
     row = con.execute(f"SELECT {', '.join(parts)} FROM {typed}").fetchone()
     out = []
     for i, n in enumerate(lenient):
