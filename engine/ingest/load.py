@@ -247,7 +247,8 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
         traits = f"CASE WHEN {any_bad} THEN json_merge_patch(traits_base, json_object({invalid})) ELSE traits_base END"
     else:
         traits = "traits_base"
-    layer3.append(f"NULLIF(CAST({traits} AS VARCHAR), '{{}}') AS traits")
+    # Kept as JSON (not text) so inserting it does not parse every value again.
+    layer3.append(f"CASE WHEN CAST({traits} AS VARCHAR) = '{{}}' THEN NULL ELSE {traits} END AS traits")
     layer3.append("CASE " + " ".join(reasons) + " END AS reason" if reasons else "NULL::VARCHAR AS reason")
     sql = (f"SELECT {', '.join(layer3)} FROM (SELECT {', '.join(layer2)} FROM "
            f"(SELECT {', '.join(layer1)} FROM {staged.table}) l1) l2")
