@@ -3,6 +3,7 @@ and (when the collector is installed) the events collector panel."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import pandas as pd
 import plotly.express as px
@@ -80,12 +81,19 @@ def _upload_section() -> None:
                        help="Detected from the content; override if it guessed wrong.")
     file_format = None if fmt == "auto-detect" else fmt
     path = _landing_path(uploaded)
-    try:
-        info, preview, suggestions, rows = suggest_for_file(ws, user, kind, path, source or None,
-                                                             file_format)
-    except (IngestError, ValueError) as exc:
-        st.error(f"This file cannot be loaded: {exc}")
-        return
+    # Reading and profiling a big file takes a moment: do it once per file, kind, source and format.
+    cache_key = ("src_suggest", uploaded.file_id, kind, source, file_format, ws.data_version())
+    if st.session_state.get("src_suggest_key") != cache_key:
+        try:
+            with st.spinner("Reading the file…"):
+                st.session_state["src_suggest_value"] = suggest_for_file(
+                    ws, user, kind, path, source or None, file_format)
+        except (IngestError, ValueError) as exc:
+            st.session_state.pop("src_suggest_key", None)
+            st.error(f"This file cannot be loaded: {exc}")
+            return
+        st.session_state["src_suggest_key"] = cache_key
+    info, preview, suggestions, rows = st.session_state["src_suggest_value"]
     st.markdown(f"**Detected:** {info.describe()} · {rows:,} rows")
     st.dataframe(mask_frame(preview, user), hide_index=True, height=min(38 * (len(preview) + 1), 300))
 
@@ -122,6 +130,8 @@ def _upload_section() -> None:
             st.error(f"Nothing was loaded: {exc}")
             return
         st.session_state["src_last_result"] = result.as_dict()
+        # The load kept its own copy under landing/; the incoming copy is no longer needed.
+        Path(st.session_state.pop(f"upload_path_{uploaded.file_id}")).unlink(missing_ok=True)
     if not source:
         st.caption("Name the source to load the file.")
 
