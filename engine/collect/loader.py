@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.collect.spool import Segment, Spool, list_segments, repair_segment
-from engine.workspace import Workspace
+from engine.workspace import Workspace, WorkspaceBusy
 
 log = logging.getLogger("cdp.collect")
 
@@ -41,7 +41,6 @@ FROM read_json(?, format = 'newline_delimited', columns = {
     timestamp: 'TIMESTAMPTZ', sentAt: 'TIMESTAMPTZ', receivedAt: 'TIMESTAMPTZ',
     properties: 'JSON', context: 'JSON', traits: 'JSON'})
 WHERE messageId IS NOT NULL
-QUALIFY row_number() OVER (PARTITION BY messageId ORDER BY receivedAt) = 1
 """
 
 
@@ -53,6 +52,9 @@ def _fallback_load_events_ndjson(con, path, source, load_id=None):
 
 def _load(con, path: Path, source: str, load_id: int | None) -> None:
     (load_events_ndjson or _fallback_load_events_ndjson)(con, path, source, load_id)
+
+
+LANDING_THREADS = max(1, (os.cpu_count() or 2) // 2)
 
 
 def count_lines(path: Path) -> int:
@@ -74,6 +76,8 @@ def land_segments(workspace: Workspace, segments: list[Segment]) -> int:
         return 0
     events = sum(count_lines(s.path) for s in ready)
     with workspace.transaction() as con:
+        # leave the other core to the HTTP server on small machines
+        con.execute(f"SET threads = {LANDING_THREADS}")
         for segment in ready:
             _load(con, segment.path, segment.source, None)
     for segment in ready:
@@ -122,6 +126,7 @@ class Loader:
         self.status = status if status is not None else {}
         self.before_cycle = before_cycle
         self.stats = LoaderStats()
+        self._failures: dict[str, int] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="collect-loader", daemon=True)
@@ -182,15 +187,42 @@ class Loader:
                 chunk.append(segment)
                 size += segment.size
             started = time.monotonic()
-            count = land_segments(self.workspace, chunk)
+            try:
+                count = land_segments(self.workspace, chunk)
+            except WorkspaceBusy:
+                raise
+            except Exception as exc:  # noqa: BLE001 - find the segment that cannot land
+                if len(chunk) == 1:
+                    self._set_aside_if_stuck(chunk[0], exc)
+                    raise
+                count = 0  # retry one at a time
+                for segment in chunk:
+                    try:
+                        count += land_segments(self.workspace, [segment])
+                    except WorkspaceBusy:
+                        raise
+                    except Exception as one_exc:  # noqa: BLE001
+                        self._set_aside_if_stuck(segment, one_exc)
+                        self._error(one_exc)
             landed += count
             if count:
                 self.stats.landed_events += count
                 self.stats.landings += 1
                 self.stats.last_landed_at = time.time()
                 self.stats.last_landing_seconds = time.monotonic() - started
-                self.stats.last_error = None
         return landed
+
+    def _set_aside_if_stuck(self, segment: Segment, exc: Exception) -> None:
+        """After 3 failed landings a segment moves to failed/ (kept, never deleted) so the rest flows."""
+        tries = self._failures[segment.path.name] = self._failures.get(segment.path.name, 0) + 1
+        if tries < 3:
+            return
+        failed = self.spool.directory / "failed"
+        failed.mkdir(exist_ok=True)
+        segment.path.replace(failed / segment.path.name)
+        (failed / (segment.path.name + ".reason.txt")).write_text(f"{type(exc).__name__}: {exc}\n")
+        self._failures.pop(segment.path.name, None)
+        log.error("collector: set aside %s after 3 failed landings: %s", segment.path.name, exc)
 
     def write_status(self) -> None:
         if not self.status_path:

@@ -151,3 +151,38 @@ def test_collector_and_another_process_write_the_same_workspace(workspace, admin
     assert workspace.scalar("SELECT count(*) FROM contacts") == 25
     landed = {r[0] for r in workspace.query_rows("SELECT message_id FROM events")}
     assert sender.acked <= landed
+
+
+def test_a_segment_that_cannot_land_is_set_aside_and_the_rest_flows(workspace, admin, monkeypatch):
+    from engine.collect import loader as loader_module
+    from engine.collect.loader import Loader
+
+    create_source(workspace, admin, "Web", "events")
+    spool = Spool(spool_dir(workspace))
+    try:
+        spool.append("Web", _line("poison"), 1)
+        spool.rotate()
+        spool.append("Web", _line("good"), 1)
+        spool.rotate()
+        real = loader_module._load
+
+        def flaky(con, path, source, load_id):
+            if b"poison" in path.read_bytes():
+                raise RuntimeError("cannot parse this segment")
+            return real(con, path, source, load_id)
+
+        monkeypatch.setattr(loader_module, "_load", flaky)
+        loader = Loader(workspace, spool)
+        for _ in range(3):
+            try:
+                loader.land_closed()
+            except RuntimeError:
+                pass
+    finally:
+        spool.close()
+    assert [r[0] for r in workspace.query_rows("SELECT message_id FROM events")] == ["good"]
+    failed = spool_dir(workspace) / "failed"
+    kept = [p for p in failed.glob("*.ndjson")]
+    assert len(kept) == 1 and b"poison" in kept[0].read_bytes(), "set aside, never deleted"
+    assert "cannot parse" in next(failed.glob("*.reason.txt")).read_text()
+    assert list_segments(spool_dir(workspace)) == []
