@@ -47,14 +47,20 @@ WHERE messageId IS NOT NULL
 def _fallback_load_events_ndjson(con, path, source, load_id=None):
     if load_id is None:
         load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
-    return con.execute(_FALLBACK_SQL, [source, load_id, str(path)]).fetchone()[0]
+    con.execute(_FALLBACK_SQL, [source, load_id, str(path)])
+    return count_lines(Path(path)), 0
 
 
-def _load(con, path: Path, source: str, load_id: int | None) -> None:
-    (load_events_ndjson or _fallback_load_events_ndjson)(con, path, source, load_id)
+def _load(con, path: Path, source: str, load_id: int | None) -> tuple[int, int]:
+    """(loaded, quarantined) for one segment, through the shared events loader."""
+    result = (load_events_ndjson or _fallback_load_events_ndjson)(con, path, source, load_id)
+    if isinstance(result, tuple):
+        return int(result[0]), int(result[1])
+    return int(result or 0), 0
 
 
 LANDING_THREADS = max(1, (os.cpu_count() or 2) // 2)
+COLLECTOR_USER = "collector"
 
 
 def count_lines(path: Path) -> int:
@@ -62,8 +68,26 @@ def count_lines(path: Path) -> int:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
 
 
+def _daily_load(con, source: str) -> int:
+    """The `loads` row that adds up one source's collected events for one UTC day."""
+    label = f"collector {time.strftime('%Y-%m-%d', time.gmtime())}"
+    row = con.execute("SELECT load_id FROM loads WHERE source = ? AND kind = 'events' AND file_name = ?"
+                      " AND username = ?", [source, label, COLLECTOR_USER]).fetchone()
+    if row:
+        return row[0]
+    load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
+    con.execute("INSERT INTO loads (load_id, source, kind, file_name, rows_read, rows_loaded,"
+                " rows_quarantined, warnings, started_at, finished_at, username)"
+                " VALUES (?, ?, 'events', ?, 0, 0, 0, '[]', now(), now(), ?)",
+                [load_id, source, label, COLLECTOR_USER])
+    return load_id
+
+
 def land_segments(workspace: Workspace, segments: list[Segment]) -> int:
-    """Land segments in one transaction, then delete them; returns the events read."""
+    """Land segments in one transaction, then delete them; returns the events read.
+
+    Each source's events add to its `loads` row of the day (rows read = loaded + quarantined).
+    """
     ready = []
     for segment in segments:
         if not segment.path.exists():
@@ -74,15 +98,24 @@ def land_segments(workspace: Workspace, segments: list[Segment]) -> int:
         ready.append(segment)
     if not ready:
         return 0
-    events = sum(count_lines(s.path) for s in ready)
+    lines = {s.path: count_lines(s.path) for s in ready}
     with workspace.transaction() as con:
         # leave the other core to the HTTP server on small machines
         con.execute(f"SET threads = {LANDING_THREADS}")
-        for segment in ready:
-            _load(con, segment.path, segment.source, None)
+        for source in sorted({s.source for s in ready}):
+            load_id = _daily_load(con, source)
+            read = loaded = quarantined = 0
+            for segment in (s for s in ready if s.source == source):
+                got, bad = _load(con, segment.path, source, load_id)
+                read += lines[segment.path]
+                loaded += got
+                quarantined += bad
+            con.execute("UPDATE loads SET rows_read = rows_read + ?, rows_loaded = rows_loaded + ?,"
+                        " rows_quarantined = rows_quarantined + ?, finished_at = now() WHERE load_id = ?",
+                        [read, loaded, quarantined, load_id])
     for segment in ready:
         segment.path.unlink(missing_ok=True)
-    return events
+    return sum(lines.values())
 
 
 def land_spool(workspace: Workspace, directory: Path, max_bytes: int = 256 << 20) -> int:

@@ -112,6 +112,10 @@ def test_every_endpoint_and_short_form_lands_events(collector, source, workspace
     row = workspace.query_rows(
         "SELECT source, event, properties->>'revenue', received_at IS NOT NULL FROM events WHERE message_id = 'm1'")
     assert row == [("Website", "Order Completed", "9.5", True)]
+    # the day's collected events add up in one `loads` row per source: read = loaded + quarantined
+    assert workspace.query_rows(
+        "SELECT source, sum(rows_read), sum(rows_loaded), sum(rows_quarantined) FROM loads"
+        " WHERE username = 'collector' GROUP BY source") == [("Website", 14, 14, 0)]
 
 
 def test_write_key_in_body_bearer_and_rejections(collector, source, workspace, admin):
