@@ -18,45 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.collect.spool import Segment, Spool, list_segments, repair_segment
+from engine.ingest.events import load_events_ndjson  # the one Segment -> events normaliser
 from engine.workspace import Workspace, WorkspaceBusy
 
 log = logging.getLogger("cdp.collect")
 
-try:  # the one Segment -> events normaliser, shared with file uploads
-    from engine.ingest.events import load_events_ndjson
-except ImportError:  # pragma: no cover - until the ingest module lands
-    load_events_ndjson = None
-
-# Temporary stand-in with the same signature as engine.ingest.events.load_events_ndjson,
-# used only until that module exists; delete it then.
-_FALLBACK_SQL = """
-INSERT OR IGNORE INTO events (message_id, source, type, event, name, user_id, anonymous_id,
-    previous_id, group_id, timestamp, sent_at, received_at, properties, context, traits, load_id)
-SELECT messageId, ?, type, event, coalesce(name, properties->>'name'), userId, anonymousId,
-       previousId, groupId, timestamp, sentAt, receivedAt, properties,
-       context, coalesce(traits, context->'traits'), ?
-FROM read_json(?, format = 'newline_delimited', columns = {
-    messageId: 'VARCHAR', type: 'VARCHAR', event: 'VARCHAR', name: 'VARCHAR',
-    userId: 'VARCHAR', anonymousId: 'VARCHAR', previousId: 'VARCHAR', groupId: 'VARCHAR',
-    timestamp: 'TIMESTAMPTZ', sentAt: 'TIMESTAMPTZ', receivedAt: 'TIMESTAMPTZ',
-    properties: 'JSON', context: 'JSON', traits: 'JSON'})
-WHERE messageId IS NOT NULL
-"""
-
-
-def _fallback_load_events_ndjson(con, path, source, load_id=None):
-    if load_id is None:
-        load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
-    con.execute(_FALLBACK_SQL, [source, load_id, str(path)])
-    return count_lines(Path(path)), 0
-
 
 def _load(con, path: Path, source: str, load_id: int | None) -> tuple[int, int]:
     """(loaded, quarantined) for one segment, through the shared events loader."""
-    result = (load_events_ndjson or _fallback_load_events_ndjson)(con, path, source, load_id)
-    if isinstance(result, tuple):
-        return int(result[0]), int(result[1])
-    return int(result or 0), 0
+    loaded, quarantined = load_events_ndjson(con, path, source, load_id)
+    return int(loaded), int(quarantined)
 
 
 LANDING_THREADS = max(1, (os.cpu_count() or 2) // 2)
