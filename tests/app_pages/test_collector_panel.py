@@ -1,6 +1,8 @@
 """The collector panel (shown on the Sources screen): write keys, rotation, live tail, snippets."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engine.sources import create_source
@@ -72,3 +74,15 @@ def test_analyst_sees_no_write_key_and_cannot_rotate(panel, app_env, admin):
     assert all(key not in code for code in _codes(at))
     assert not [b for b in at.button if b.label == "Rotate key"]
     assert not [t for t in at.text_input if t.label == "New events source"]
+
+
+@pytest.mark.skipif(not (Path(__file__).resolve().parents[2] / "app_pages" / "sources.py").exists(),
+                    reason="the Sources screen (ingest) is not in this build")
+def test_marketer_rotates_a_key_on_the_sources_screen(logged_in_app, app_env, admin):
+    key = create_source(app_env, admin, "Website", "events").write_key
+    at = logged_in_app("marketer", "app_pages/sources.py")
+    assert key in _codes(at)
+    at.button(key="collector_rotate_Website").click().run()
+    at.button(key="collector_rotate_confirm").click().run()
+    assert not at.exception, at.exception
+    assert app_env.scalar("SELECT write_key FROM sources WHERE name = 'Website'") != key
