@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-SCALES = {"smoke": 5_000, "full": 300_000}
+SCALES = {"smoke": 2_000, "full": 300_000}
 BATCH = 500
 CLIENT_THREADS = 4
 TARGET_EVENTS_PER_SECOND = 20_000

@@ -30,7 +30,7 @@ def _load(con, path: Path, source: str, load_id: int | None) -> tuple[int, int]:
     return int(loaded), int(quarantined)
 
 
-LANDING_THREADS = max(1, (os.cpu_count() or 2) // 2)
+CPUS = os.cpu_count() or 2
 COLLECTOR_USER = "collector"
 
 
@@ -71,8 +71,9 @@ def land_segments(workspace: Workspace, segments: list[Segment]) -> int:
         return 0
     lines = {s.path: count_lines(s.path) for s in ready}
     with workspace.transaction() as con:
-        # leave the other core to the HTTP server on small machines
-        con.execute(f"SET threads = {LANDING_THREADS}")
+        # keep half the cores for the HTTP server, unless landing has fallen behind
+        behind = len({s.seq for s in ready}) > 2
+        con.execute(f"SET threads = {CPUS if behind else max(1, CPUS // 2)}")
         for source in sorted({s.source for s in ready}):
             load_id = _daily_load(con, source)
             read = loaded = quarantined = 0
