@@ -257,7 +257,7 @@ class KeyRing:
     working within `max_age` seconds.
     """
 
-    def __init__(self, workspace: Workspace, max_age: float = 2.0, min_interval: float = 0.5):
+    def __init__(self, workspace: Workspace, max_age: float = 5.0, min_interval: float = 0.5):
         self.workspace = workspace
         self.max_age = max_age
         self.min_interval = min_interval
@@ -303,6 +303,7 @@ class KeyRing:
 class CollectorHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "OpenCDP-Collector/1"
+    timeout = 60  # seconds a connection may sit idle or stall mid-body before it is closed
     collector: "Collector"
 
     def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's name
@@ -343,7 +344,10 @@ class CollectorHandler(BaseHTTPRequestHandler):
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             chunks, total = [], 0
             while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                try:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                except ValueError:
+                    raise ApiError(400, "The chunked body is malformed.") from None
                 if size == 0:
                     while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                         pass

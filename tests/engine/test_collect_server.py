@@ -250,3 +250,24 @@ def test_recent_events_tail_shows_spooled_and_landed_events_masked_by_role(colle
     assert status["running"] is True and status["acked_events"] >= 5
     assert event_throughput(workspace)["events"].sum() == 5
     assert len(recent_events(workspace, analyst)) == 5
+
+
+def test_chunked_bodies_are_read_and_malformed_ones_refused(collector, source, workspace):
+    import http.client
+
+    host, port = collector.host, collector.port
+    body = json.dumps({"writeKey": source.write_key, "batch": [
+        {"type": "track", "event": "Chunked", "userId": "u", "messageId": f"c{i}"} for i in range(30)]}).encode()
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    conn.request("POST", "/v1/batch", body=iter([body[:100], body[100:]]), encode_chunked=True,
+                 headers={"Transfer-Encoding": "chunked"})
+    assert conn.getresponse().status == 200
+    conn.close()
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    conn.putrequest("POST", "/v1/batch")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    conn.send(b"zz-not-hex\r\n")
+    assert conn.getresponse().status == 400
+    conn.close()
+    assert landed(workspace, 30)
