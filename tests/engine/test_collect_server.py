@@ -271,3 +271,18 @@ def test_chunked_bodies_are_read_and_malformed_ones_refused(collector, source, w
     assert conn.getresponse().status == 400
     conn.close()
     assert landed(workspace, 30)
+
+
+def test_real_rudderstack_python_library_with_its_data_plane_set_to_the_collector(collector, source,
+                                                                                  workspace):
+    client_module = pytest.importorskip("rudderstack.analytics.client")
+    errors = []
+    client = client_module.Client(source.write_key, host=collector.url, sync_mode=True,
+                                  on_error=lambda e, batch: errors.append(e))
+    client.identify(user_id="r-1", traits={"email": "r1@example.com"})
+    client.track(user_id="r-1", event="Trial Started", properties={"plan": "pro"})
+    client.page(user_id="r-1", name="Pricing")
+    assert errors == []
+    assert landed(workspace, 3)
+    assert sorted(r[0] for r in workspace.query_rows("SELECT type FROM events")) == \
+        ["identify", "page", "track"]
