@@ -12,44 +12,39 @@ import numpy as np
 FEATURES = ["first_sim", "last_sim", "swap_sim", "dob_exact", "dob_near", "dob_days", "addr_sim",
             "house_eq", "postcode_eq", "city_sim", "email_eq", "phone_eq"]
 
-FEATURE_SQL = """
+def _name_sim(a: str, b: str) -> str:
+    """Jaro-Winkler, raised to 0.93 for one edit or transposition (computed only when needed)."""
+    return (f"CASE WHEN {a} = {b} THEN 1.0 "
+            f"WHEN jaro_winkler_similarity({a}, {b}) >= 0.92 THEN jaro_winkler_similarity({a}, {b}) "
+            f"WHEN abs(length({a}) - length({b})) <= 1 AND damerau_levenshtein({a}, {b}) <= 1 THEN 0.93 "
+            f"ELSE jaro_winkler_similarity({a}, {b}) END")
+
+
+FEATURE_SQL = f"""
     SELECT p.l, p.r, p.rules,
       CASE WHEN a.n_first IS NULL OR b.n_first IS NULL THEN NULL
            WHEN a.n_first_key = b.n_first_key THEN 1.0
-           ELSE greatest(jaro_winkler_similarity(a.n_first, b.n_first),
+           ELSE greatest({_name_sim('a.n_first', 'b.n_first')},
                          jaro_winkler_similarity(a.n_first_key, b.n_first_key),
                          jaro_winkler_similarity(a.n_first, b.n_first_key),
-                         jaro_winkler_similarity(a.n_first_key, b.n_first),
-                         CASE WHEN damerau_levenshtein(a.n_first, b.n_first) <= 1 THEN 0.93 ELSE 0 END)
-           END AS first_sim,
+                         jaro_winkler_similarity(a.n_first_key, b.n_first)) END AS first_sim,
       CASE WHEN a.n_last IS NULL OR b.n_last IS NULL THEN NULL
-           WHEN a.n_last = b.n_last THEN 1.0
-           ELSE greatest(jaro_winkler_similarity(a.n_last, b.n_last),
-                         CASE WHEN damerau_levenshtein(a.n_last, b.n_last) <= 1 THEN 0.93 ELSE 0 END)
-           END AS last_sim,
+           ELSE {_name_sim('a.n_last', 'b.n_last')} END AS last_sim,
       CASE WHEN a.n_first IS NULL OR b.n_first IS NULL OR a.n_last IS NULL OR b.n_last IS NULL THEN NULL
            ELSE least(jaro_winkler_similarity(a.n_first, b.n_last), jaro_winkler_similarity(a.n_last, b.n_first))
            END AS swap_sim,
-      CASE WHEN a.n_dob IS NULL OR b.n_dob IS NULL THEN NULL
-           ELSE CAST(a.n_dob = b.n_dob AS DOUBLE) END AS dob_exact,
-      CASE WHEN a.n_dob IS NULL OR b.n_dob IS NULL THEN NULL
-           ELSE CAST(a.n_dob <> b.n_dob AND (
-                (year(a.n_dob) = year(b.n_dob) AND month(a.n_dob) = day(b.n_dob) AND day(a.n_dob) = month(b.n_dob))
-                OR levenshtein(strftime(a.n_dob, '%Y%m%d'), strftime(b.n_dob, '%Y%m%d')) <= 1
-                OR abs(datediff('day', a.n_dob, b.n_dob)) <= 1
-                OR (month(a.n_dob) = month(b.n_dob) AND day(a.n_dob) = day(b.n_dob)
-                    AND abs(year(a.n_dob) - year(b.n_dob)) <= 1)) AS DOUBLE) END AS dob_near,
-      CASE WHEN a.n_dob IS NULL OR b.n_dob IS NULL THEN NULL
-           ELSE CAST(abs(datediff('day', a.n_dob, b.n_dob)) AS DOUBLE) END AS dob_days,
+      CAST(strftime(a.n_dob, '%Y%m%d') AS INTEGER) AS a_dob, CAST(strftime(b.n_dob, '%Y%m%d') AS INTEGER) AS b_dob,
+      datediff('day', a.n_dob, b.n_dob) AS dob_delta,
       CASE WHEN a.n_address IS NULL OR b.n_address IS NULL THEN NULL
            ELSE jaro_winkler_similarity(a.n_address, b.n_address) END AS addr_sim,
       CASE WHEN a.n_address IS NULL OR b.n_address IS NULL THEN NULL
-           WHEN regexp_extract(a.n_address, '^[0-9]+') = '' OR regexp_extract(b.n_address, '^[0-9]+') = '' THEN NULL
-           ELSE CAST(regexp_extract(a.n_address, '^[0-9]+') = regexp_extract(b.n_address, '^[0-9]+') AS DOUBLE)
+           WHEN NOT (a.n_address[1] BETWEEN '0' AND '9') OR NOT (b.n_address[1] BETWEEN '0' AND '9') THEN NULL
+           ELSE CAST(split_part(a.n_address, ' ', 1) = split_part(b.n_address, ' ', 1) AS DOUBLE)
            END AS house_eq,
       CASE WHEN a.n_postcode IS NULL OR b.n_postcode IS NULL THEN NULL
            ELSE CAST(a.n_postcode = b.n_postcode AS DOUBLE) END AS postcode_eq,
       CASE WHEN a.n_city IS NULL OR b.n_city IS NULL THEN NULL
+           WHEN a.n_city = b.n_city THEN 1.0
            ELSE jaro_winkler_similarity(a.n_city, b.n_city) END AS city_sim,
       CASE WHEN a.n_email IS NULL OR b.n_email IS NULL THEN NULL
            ELSE CAST(COALESCE(a.n_email_key, a.n_email) = COALESCE(b.n_email_key, b.n_email) AS DOUBLE) END AS email_eq,
@@ -61,14 +56,39 @@ FEATURE_SQL = """
 """
 
 
+def _dob_features(a: np.ndarray, b: np.ndarray, delta: np.ndarray) -> dict[str, np.ndarray]:
+    """Exact, 'near' (day/month swapped, one digit slipped, a day or a year off) and distance in days."""
+    missing = np.isnan(a) | np.isnan(b)
+    ai = np.nan_to_num(a).astype(np.int64)
+    bi = np.nan_to_num(b).astype(np.int64)
+    differing = np.zeros(len(ai), dtype=np.int64)
+    for k in range(8):
+        differing += ((ai // 10 ** k) % 10) != ((bi // 10 ** k) % 10)
+    ay, am, ad = ai // 10000, (ai // 100) % 100, ai % 100
+    by, bm, bd = bi // 10000, (bi // 100) % 100, bi % 100
+    swapped = (ay == by) & (am == bd) & (ad == bm)
+    days = np.abs(np.nan_to_num(delta))
+    year_off = (am == bm) & (ad == bd) & (np.abs(ay - by) <= 1)
+    exact = ai == bi
+    near = ~exact & (swapped | (differing <= 1) | (days <= 1) | year_off)
+    nan = np.full(len(ai), np.nan)
+    return {"dob_exact": np.where(missing, nan, exact.astype(float)),
+            "dob_near": np.where(missing, nan, near.astype(float)),
+            "dob_days": np.where(missing, nan, days.astype(float))}
+
+
 def compute_features(con) -> dict[str, np.ndarray]:
     """Features of every pair in _pairs, as NumPy arrays (NaN where a side is missing)."""
     data = con.execute(FEATURE_SQL).fetchnumpy()
     out = {"l": np.asarray(data["l"], dtype=np.int64), "r": np.asarray(data["r"], dtype=np.int64),
            "rules": np.asarray(data["rules"], dtype=np.int64)}
-    for name in FEATURES:
-        col = data[name]
+    def floats(col):
         if hasattr(col, "filled"):
             col = col.astype(float).filled(np.nan)
-        out[name] = np.asarray(col, dtype=float)
+        return np.asarray(col, dtype=float)
+
+    for name in FEATURES:
+        if name in data:
+            out[name] = floats(data[name])
+    out.update(_dob_features(floats(data["a_dob"]), floats(data["b_dob"]), floats(data["dob_delta"])))
     return out

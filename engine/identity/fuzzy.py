@@ -32,11 +32,27 @@ def save_model(con, name: str, params=None, blob=None, labels=None) -> None:
                                                blob, labels])
 
 
-def household_mask(g: np.ndarray) -> np.ndarray:
-    """Household trap: same place and surname, but a different first name, or a different
-    birth date with no first name to vouch for it. Family members, not one person."""
-    same_home = (g[:, 3] >= 0) & (g[:, 3] <= 2) & (g[:, 1] >= 0) & (g[:, 1] <= 1)
-    return same_home & ((g[:, 0] == 3) | ((g[:, 2] == 3) & (g[:, 0] < 0)))
+REVIEW_CAP = 0.8
+
+
+def household_caps(g: np.ndarray) -> np.ndarray:
+    """Upper bounds on the match probability where household evidence is all there is.
+
+    Family members share a surname, an address and often a birth month; counted as
+    independent evidence these look like one person. So, at the same place:
+      * a different first name (not a nickname, typo or swap) means two people (cap 0.05);
+        so does a different birth date when there is no first name to compare;
+      * agreement on surname and place alone, or a birth date years apart (Sr/Jr), or two
+        entirely different names, is not enough to merge automatically (cap 0.8: review).
+    Returns 1.0 where no rule applies.
+    """
+    first, last, dob, loc = g[:, 0], g[:, 1], g[:, 2], g[:, 3]
+    same_place = (loc >= 0) & (loc <= 2)
+    same_home = same_place & (last >= 0) & (last <= 1)
+    personal = ((first >= 0) & (first <= 1)) | ((dob >= 0) & (dob <= 1))
+    trap = same_place & ((first == 3) | (same_home & (dob == 3) & (first < 0)))
+    weak = (same_home & ~personal) | (same_place & (dob == 3)) | ((first == 3) & (last == 3))
+    return np.where(trap, HOUSEHOLD_CAP, np.where(weak, REVIEW_CAP, 1.0))
 
 
 def score(con, settings: dict, f: dict, g: np.ndarray, fs_params: dict) -> dict:
@@ -58,8 +74,14 @@ def score(con, settings: dict, f: dict, g: np.ndarray, fs_params: dict) -> dict:
         model_name = "supervised"
     household = np.zeros(len(g), dtype=bool)
     if settings.get("household_guard", True):
-        household = household_mask(g)
-        p = np.where(household, np.minimum(p, HOUSEHOLD_CAP), p)
+        cap = household_caps(g)
+        household = cap < 1.0
+        capped = np.minimum(p, cap)
+        lo, hi = np.clip(capped, 1e-12, 1 - 1e-12), np.clip(p, 1e-12, 1 - 1e-12)
+        shift = np.log2(lo / (1 - lo)) - np.log2(hi / (1 - hi))
+        contrib = np.column_stack([contrib, np.where(household & (capped < p), shift, 0.0)])
+        contrib_names = contrib_names + ["household_rule"]
+        p = capped
     uncertainty = 1 - np.abs(2 * p - 1)
     return {"p": p, "fs_weight": fs_total, "contrib": contrib, "contrib_names": contrib_names,
             "uncertainty": uncertainty, "household": household, "model": model_name}
@@ -86,15 +108,17 @@ def match(con, settings: dict, full: bool = False, progress=None) -> dict:
     if progress:
         progress(0.45, "Applying the match model")
     s = score(con, settings, f, g, fs_params)
-    keep = s["p"] >= float(settings["low_threshold"])
-    _store_pairs(con, f, g, s, keep)
+    low, high = float(settings["low_threshold"]), float(settings["high_threshold"])
+    # Explanations are stored for pairs a person will review; merged pairs are explained on demand.
+    _store_pairs(con, f, g, s, (s["p"] >= low) & (s["p"] < high), explained=True)
+    _store_pairs(con, f, g, s, s["p"] >= high, explained=False)
     high = float(settings["high_threshold"])
     return {"pairs_scored": int(n_pairs), "auto_merged": int((s["p"] >= high).sum()),
             "household_capped": int(s["household"].sum()), "model": s["model"],
             "fs_lambda": round(fs_params["lambda"], 4)}
 
 
-def random_pair_features(con, n_records: int, max_pairs: int = 300_000, seed: int = 42) -> dict:
+def random_pair_features(con, n_records: int, max_pairs: int = 150_000, seed: int = 42) -> dict:
     """Features of random record pairs (for u probabilities)."""
     rng = np.random.default_rng(seed)
     k = int(min(max_pairs, max(n_records * (n_records - 1) // 2, 1)))
@@ -115,13 +139,18 @@ def random_pair_features(con, n_records: int, max_pairs: int = 300_000, seed: in
         con.execute("ALTER TABLE _pairs_blocked RENAME TO _pairs")
 
 
-def _store_pairs(con, f, g, s, keep) -> None:
+def _store_pairs(con, f, g, s, keep, explained: bool) -> None:
     idx = np.flatnonzero(keep)
     if not len(idx):
         return
     frame = pd.DataFrame({"l": f["l"][idx], "r": f["r"][idx], "rules": f["rules"][idx],
                           "p": s["p"][idx], "fs_weight": s["fs_weight"][idx],
                           "uncertainty": s["uncertainty"][idx]})
+    if not explained:
+        con.register("_scored", frame)
+        _insert_scored(con, "NULL", "NULL")
+        con.unregister("_scored")
+        return
     for k, name in enumerate(M.NAMES):
         frame[f"g_{name}"] = g[idx, k].astype(np.int16)
     for name in FEATURES:
@@ -131,6 +160,11 @@ def _store_pairs(con, f, g, s, keep) -> None:
     con.register("_scored", frame)
     feat = ", ".join([f"'{n}', g_{n}" for n in M.NAMES] + [f"'{n}', f_{n}" for n in FEATURES])
     contrib = ", ".join(f"'{n}', c_{n}" for n in s["contrib_names"])
+    _insert_scored(con, f"json_object({feat})", f"json_object({contrib})")
+    con.unregister("_scored")
+
+
+def _insert_scored(con, features_sql: str, contributions_sql: str) -> None:
     from engine.identity.blocking import RULES
     rule_names = ", ".join(f"CASE WHEN rules & {1 << b} <> 0 THEN '{n}' END" for b, n in enumerate(RULES))
     con.execute(f"""
@@ -138,11 +172,10 @@ def _store_pairs(con, f, g, s, keep) -> None:
             probability, fs_weight, features, contributions, uncertainty, reason, status, scored_at)
         SELECT identity_pair_key(a.source, a.source_record_id, b.source, b.source_record_id),
                a.source, a.source_record_id, b.source, b.source_record_id,
-               concat_ws(',', {rule_names}), s.p, s.fs_weight, json_object({feat}), json_object({contrib}),
+               concat_ws(',', {rule_names}), s.p, s.fs_weight, {features_sql}, {contributions_sql},
                s.uncertainty, 'fuzzy', 'open', now()
         FROM _scored s JOIN identity_records a ON a.rec_id = s.l JOIN identity_records b ON b.rec_id = s.r
     """)
-    con.unregister("_scored")
 
 
 def features_from_json(rows: list[str]) -> tuple[dict, np.ndarray]:

@@ -37,7 +37,7 @@ def levels(f: dict[str, np.ndarray]) -> np.ndarray:
     """Level matrix (pairs x comparisons), int8, -1 = missing."""
     n = len(f["l"])
     g = np.full((n, len(NAMES)), -1, dtype=np.int8)
-    swapped = np.nan_to_num(f["swap_sim"], nan=0.0) >= 0.92
+    swapped = np.nan_to_num(f["swap_sim"], nan=0.0) >= 0.88
     for k, col in ((0, "first_sim"), (1, "last_sim")):
         s = np.where(swapped, np.maximum(np.nan_to_num(f[col], nan=0.0), 0.93), f[col])
         lv = np.select([s >= 0.999, s >= 0.92, s >= 0.80], [0, 1, 2], 3)
