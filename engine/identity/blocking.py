@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from engine.identity.normalise import soundex_sql
 
-SF = soundex_sql("n_first_key")
-SL = soundex_sql("n_last")
 
 # name -> key expressions (all must be non-null and equal)
 RULES: dict[str, list[str]] = {
@@ -36,12 +34,17 @@ def candidate_pairs(con, full: bool, max_block: int = MAX_BLOCK) -> int:
     Incremental runs (full=False) only pair records that are new since the last run
     with everything else.
     """
-    con.execute(f"""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _sx AS SELECT v, {soundex_sql('v')} AS sx FROM (
+                        SELECT n_first_key AS v FROM identity_records UNION SELECT n_last FROM identity_records)
+                    WHERE v IS NOT NULL""")
+    con.execute("""
         CREATE OR REPLACE TEMP TABLE _bkeys AS
-        SELECT rec_id, is_new, n_first_key, n_last, n_dob, n_postcode, n_address, n_email, n_phone,
-               {SF} AS s_first, {SL} AS s_last
-        FROM identity_records
-        WHERE n_first IS NOT NULL OR n_last IS NOT NULL OR n_email IS NOT NULL OR n_phone IS NOT NULL
+        SELECT r.rec_id, r.is_new, r.n_first_key, r.n_last, r.n_dob, r.n_postcode, r.n_address, r.n_email, r.n_phone,
+               sf.sx AS s_first, sl.sx AS s_last
+        FROM identity_records r
+        LEFT JOIN _sx sf ON sf.v = r.n_first_key
+        LEFT JOIN _sx sl ON sl.v = r.n_last
+        WHERE r.n_first IS NOT NULL OR r.n_last IS NOT NULL OR r.n_email IS NOT NULL OR r.n_phone IS NOT NULL
     """)
     parts = []
     for bit, (name, keys) in enumerate(RULES.items()):
@@ -60,6 +63,8 @@ def candidate_pairs(con, full: bool, max_block: int = MAX_BLOCK) -> int:
         CREATE OR REPLACE TEMP TABLE _pairs AS
         SELECT l, r, CAST(bit_or(bit) AS INTEGER) AS rules FROM ({' UNION ALL '.join(parts)}) GROUP BY l, r
     """)
+    from engine.identity.features import feature_records
+    feature_records(con, "rec_id IN (SELECT rec_id FROM _bkeys)")
     return con.execute("SELECT count(*) FROM _pairs").fetchall()[0][0]
 
 

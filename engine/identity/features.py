@@ -25,35 +25,41 @@ FEATURE_SQL = f"""
       CASE WHEN a.n_first IS NULL OR b.n_first IS NULL THEN NULL
            WHEN a.n_first_key = b.n_first_key THEN 1.0
            ELSE greatest({_name_sim('a.n_first', 'b.n_first')},
-                         jaro_winkler_similarity(a.n_first_key, b.n_first_key),
-                         jaro_winkler_similarity(a.n_first, b.n_first_key),
-                         jaro_winkler_similarity(a.n_first_key, b.n_first)) END AS first_sim,
+                         jaro_winkler_similarity(a.n_first_key, b.n_first_key)) END AS first_sim,
       CASE WHEN a.n_last IS NULL OR b.n_last IS NULL THEN NULL
            ELSE {_name_sim('a.n_last', 'b.n_last')} END AS last_sim,
       CASE WHEN a.n_first IS NULL OR b.n_first IS NULL OR a.n_last IS NULL OR b.n_last IS NULL THEN NULL
            ELSE least(jaro_winkler_similarity(a.n_first, b.n_last), jaro_winkler_similarity(a.n_last, b.n_first))
            END AS swap_sim,
-      CAST(strftime(a.n_dob, '%Y%m%d') AS INTEGER) AS a_dob, CAST(strftime(b.n_dob, '%Y%m%d') AS INTEGER) AS b_dob,
-      datediff('day', a.n_dob, b.n_dob) AS dob_delta,
+      a.dob_int AS a_dob, b.dob_int AS b_dob, b.dob_day - a.dob_day AS dob_delta,
       CASE WHEN a.n_address IS NULL OR b.n_address IS NULL THEN NULL
            ELSE jaro_winkler_similarity(a.n_address, b.n_address) END AS addr_sim,
-      CASE WHEN a.n_address IS NULL OR b.n_address IS NULL THEN NULL
-           WHEN NOT (a.n_address[1] BETWEEN '0' AND '9') OR NOT (b.n_address[1] BETWEEN '0' AND '9') THEN NULL
-           ELSE CAST(split_part(a.n_address, ' ', 1) = split_part(b.n_address, ' ', 1) AS DOUBLE)
-           END AS house_eq,
+      CASE WHEN a.house IS NULL OR b.house IS NULL THEN NULL ELSE CAST(a.house = b.house AS DOUBLE) END AS house_eq,
       CASE WHEN a.n_postcode IS NULL OR b.n_postcode IS NULL THEN NULL
            ELSE CAST(a.n_postcode = b.n_postcode AS DOUBLE) END AS postcode_eq,
       CASE WHEN a.n_city IS NULL OR b.n_city IS NULL THEN NULL
            WHEN a.n_city = b.n_city THEN 1.0
            ELSE jaro_winkler_similarity(a.n_city, b.n_city) END AS city_sim,
       CASE WHEN a.n_email IS NULL OR b.n_email IS NULL THEN NULL
-           ELSE CAST(COALESCE(a.n_email_key, a.n_email) = COALESCE(b.n_email_key, b.n_email) AS DOUBLE) END AS email_eq,
+           ELSE CAST(a.email_key = b.email_key AS DOUBLE) END AS email_eq,
       CASE WHEN a.n_phone IS NULL OR b.n_phone IS NULL THEN NULL
            ELSE CAST(a.n_phone = b.n_phone AS DOUBLE) END AS phone_eq
     FROM _pairs p
-    JOIN identity_records a ON a.rec_id = p.l
-    JOIN identity_records b ON b.rec_id = p.r
+    JOIN _frec a ON a.rec_id = p.l
+    JOIN _frec b ON b.rec_id = p.r
 """
+
+
+def feature_records(con, where: str = "TRUE", params=None) -> None:
+    """_frec: the per-record inputs of the features, computed once per record, not per pair."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _frec AS
+        SELECT rec_id, n_first, n_first_key, n_last, n_dob, n_address, n_postcode, n_city, n_email, n_phone,
+               COALESCE(n_email_key, n_email) AS email_key,
+               CAST(strftime(n_dob, '%Y%m%d') AS INTEGER) AS dob_int,
+               CAST(n_dob - DATE '1900-01-01' AS INTEGER) AS dob_day,
+               CASE WHEN n_address[1] BETWEEN '0' AND '9' THEN split_part(n_address, ' ', 1) END AS house
+        FROM identity_records WHERE {where}""", params or [])
 
 
 def _dob_features(a: np.ndarray, b: np.ndarray, delta: np.ndarray) -> dict[str, np.ndarray]:

@@ -14,6 +14,7 @@ import pandas as pd
 from engine.identity import model as M
 from engine.identity.blocking import candidate_pairs
 from engine.identity.features import FEATURES, compute_features
+from engine.identity.tables import rebuild_table
 
 HOUSEHOLD_CAP = 0.05
 
@@ -92,7 +93,8 @@ def match(con, settings: dict, full: bool = False, progress=None) -> dict:
     if progress:
         progress(0.25, f"Scoring {n_pairs:,} candidate pairs")
     if full:
-        con.execute("DELETE FROM identity_pairs WHERE reason = 'fuzzy'")
+        con.execute("CREATE OR REPLACE TEMP TABLE _keep_pairs AS SELECT * FROM identity_pairs WHERE reason <> 'fuzzy'")
+        rebuild_table(con, "identity_pairs", "SELECT * FROM _keep_pairs")
     if not n_pairs:
         return {"pairs_scored": 0, "auto_merged": 0}
     f = compute_features(con)

@@ -10,6 +10,7 @@ from engine.identity.records import CLICK_ID_TYPES, build_and_guard
 from engine.identity.settings import load_settings
 from engine.identity.stable_ids import assign_profile_ids
 from engine.identity.golden import write_golden
+from engine.identity.tables import rebuild_table
 
 EXPORTED_ID_TYPES = ("email", "phone", "user_id", "customer_id", "anonymous_id") + CLICK_ID_TYPES
 MANUAL_TIER = 0
@@ -102,16 +103,12 @@ def _write_outputs(con, labels) -> None:
 
 
 def _write_members_and_identifiers(con) -> None:
-    con.execute("DELETE FROM profile_members")
-    con.execute("""
-        INSERT INTO profile_members
+    rebuild_table(con, "profile_members", """
         SELECT p.profile_id, r.kind, r.source, r.source_record_id
         FROM _lab l JOIN _comp_pid p USING (comp) JOIN identity_records r ON r.rec_id = l.rec
     """)
     types = ", ".join(f"'{t}'" for t in EXPORTED_ID_TYPES)
-    con.execute("DELETE FROM profile_identifiers")
-    con.execute(f"""
-        INSERT INTO profile_identifiers
+    rebuild_table(con, "profile_identifiers", f"""
         SELECT profile_id, id_type, id_value, first_seen FROM (
             SELECT p.profile_id, i.id_type, i.id_value, min(r.ts) AS first_seen,
                    row_number() OVER (PARTITION BY i.id_type, i.id_value

@@ -132,7 +132,8 @@ def _features_for(con, pairs: list[tuple[str, str, str, str]]):
         con.execute("ALTER TABLE _pairs RENAME TO _pairs_saved")
     try:
         con.execute("ALTER TABLE _pairs_one RENAME TO _pairs")
-        from engine.identity.features import compute_features
+        from engine.identity.features import compute_features, feature_records
+        feature_records(con, "rec_id IN (SELECT l FROM _pairs UNION SELECT r FROM _pairs)")
         f = compute_features(con)
     finally:
         con.execute("DROP TABLE IF EXISTS _pairs")
