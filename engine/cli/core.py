@@ -59,7 +59,7 @@ def cmd_sample(args) -> int:
         return 1
     summary = sample.build_sample_workspace(ws.path, actor(), progress=progress_printer("sample"),
                                             replace=True)
-    print(f"Sample workspace ready at {ws.path}: {summary}")
+    print(f"Sample workspace ready at {ws.path}: {sample.describe(summary)}")
     return 0
 
 
