@@ -113,13 +113,3 @@ def build_sample_workspace(path: str | Path, user: User, progress: Progress | No
         progress(1.0, "sample workspace ready")
     return summary
 
-
-def describe(summary: dict) -> str:
-    """One line saying what a build did, for the CLI and the app."""
-    files = summary.get("files", {})
-    scores = summary.get("value_scores")
-    value = {True: "value scores computed", "ok": "value scores computed",
-             "too_thin": "RFM computed (too little history for CLV)"}.get(scores, "no value scores")
-    return (f"{summary.get('rows_loaded', 0):,} rows loaded from {len(files)} files "
-            f"({summary.get('rows_quarantined', 0):,} quarantined); {summary.get('profiles') or 0:,} profiles; "
-            f"{value}; {summary.get('seconds', 0)} s")
