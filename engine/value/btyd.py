@@ -31,6 +31,9 @@ MODEL_NAMES = {
 }
 
 
+PENALTY = 0.01  # L2 on log-parameters, in log-likelihood units (see CountModel.fit)
+
+
 class FitError(RuntimeError):
     """The maximum-likelihood fit did not converge to a usable answer."""
 
@@ -92,7 +95,7 @@ def _minimise(neg_ll, start: np.ndarray, names: tuple[str, ...], jac: bool = Fal
                                    options={"maxiter": 500, "ftol": 1e-12, "gtol": 1e-7})
         if not result.success or not np.isfinite(result.fun):
             polish = optimize.minimize(value_only, result.x, method="Nelder-Mead",
-                                       options={"maxiter": 4000, "xatol": 1e-7, "fatol": 1e-10})
+                                       options={"maxiter": 800, "xatol": 1e-6, "fatol": 1e-10})
             if polish.fun <= result.fun:
                 result = polish
     theta = result.x
@@ -140,7 +143,10 @@ class CountModel:
         x, t_x, T, w = triples.x, triples.t_x, triples.T, triples.weight
 
         def neg_ll(theta):
-            return -np.dot(w, self.log_likelihood(x, t_x, T, np.exp(theta))) / total
+            # a penalty worth one customer keeps tiny data sets from sending a and b to infinity;
+            # on thousands of customers it is negligible
+            penalty = PENALTY * np.dot(theta, theta)
+            return (penalty - np.dot(w, self.log_likelihood(x, t_x, T, np.exp(theta)))) / total
 
         values = _minimise(neg_ll, self._start(triples), self.param_names)
         self.params = dict(zip(self.param_names, map(float, values)))
