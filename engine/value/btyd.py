@@ -31,6 +31,12 @@ MODEL_NAMES = {
 }
 
 
+def _dot(a, b) -> float:
+    """Sum of products without BLAS: on a busy 2-core machine OpenBLAS's threads made a
+    10,000-element np.dot take ~9 ms instead of ~0.01 ms."""
+    return float(np.sum(np.multiply(a, b)))
+
+
 PENALTY = 0.01  # L2 on log-parameters, in log-likelihood units (see CountModel.fit)
 
 
@@ -81,7 +87,10 @@ def _minimise(neg_ll, start: np.ndarray, names: tuple[str, ...], jac: bool = Fal
 
     With jac=True, neg_ll returns (value, gradient).
     """
-    with np.errstate(all="ignore"):
+    from threadpoolctl import threadpool_limits
+
+    # L-BFGS-B calls BLAS on tiny vectors: threads only contend on a busy machine
+    with np.errstate(all="ignore"), threadpool_limits(limits=1, user_api="blas"):
         def safe(theta):
             value = neg_ll(theta)
             if jac:
@@ -145,8 +154,8 @@ class CountModel:
         def neg_ll(theta):
             # a penalty worth one customer keeps tiny data sets from sending a and b to infinity;
             # on thousands of customers it is negligible
-            penalty = PENALTY * np.dot(theta, theta)
-            return (penalty - np.dot(w, self.log_likelihood(x, t_x, T, np.exp(theta)))) / total
+            penalty = PENALTY * _dot(theta, theta)
+            return (penalty - _dot(w, self.log_likelihood(x, t_x, T, np.exp(theta)))) / total
 
         values = _minimise(neg_ll, self._start(triples), self.param_names)
         self.params = dict(zip(self.param_names, map(float, values)))
@@ -157,19 +166,36 @@ class CountModel:
         return _start(triples, len(self.param_names))
 
     def total_log_likelihood(self, triples: Triples) -> float:
-        return float(np.dot(triples.weight, self.log_likelihood(triples.x, triples.t_x, triples.T)))
+        return float(_dot(triples.weight, self.log_likelihood(triples.x, triples.t_x, triples.T)))
+
+    def expected_purchases(self, t, x, t_x, T):
+        """Expected repeat purchases in (T, T + t] given the history."""
+        return self.expected_if_alive(t, x, T) * self.p_alive(x, t_x, T)
+
+    def predict(self, horizon_days: float, x, t_x, T, annual_discount: float = 0.0,
+                step_days: float = 30.0):
+        """(expected purchases, discounted expected purchases, p_alive) per history.
+
+        Expected purchases given alive depend on (x, T) only, so they are computed once per
+        distinct pair; the horizon is cut in 30-day steps, each discounted to the as-of date.
+        """
+        x, t_x, T = (np.asarray(v, float) for v in (x, t_x, T))
+        pairs, inverse = np.unique(np.column_stack([x, T]), axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        px, pT = pairs[:, 0], pairs[:, 1]
+        steps = np.unique(np.append(np.arange(step_days, horizon_days, step_days), horizon_days))
+        discounted = np.zeros(len(px))
+        previous = np.zeros(len(px))
+        for t in steps:  # a handful of horizon steps, each vectorised over histories
+            current = self.expected_if_alive(float(t), px, pT)
+            discounted += (current - previous) * (1.0 + annual_discount) ** (-t / 365.0)
+            previous = current
+        alive = self.p_alive(x, t_x, T)
+        return previous[inverse] * alive, discounted[inverse] * alive, alive
 
     def discounted_purchases(self, horizon_days: float, x, t_x, T, annual_discount: float = 0.0,
                              step_days: float = 30.0) -> np.ndarray:
-        """Expected purchases over the horizon, each 30-day step discounted to today."""
-        steps = np.unique(np.append(np.arange(step_days, horizon_days, step_days), horizon_days))
-        total = np.zeros_like(np.asarray(x, dtype=float))
-        previous = np.zeros_like(total)
-        for t in steps:  # a handful of horizon steps, each vectorised over customers
-            current = self.expected_purchases(float(t), x, t_x, T)
-            total += (current - previous) * (1.0 + annual_discount) ** (-t / 365.0)
-            previous = current
-        return total
+        return self.predict(horizon_days, x, t_x, T, annual_discount, step_days)[1]
 
 
 def _log_ratio_pow(power, num, den):
@@ -179,6 +205,58 @@ def _log_ratio_pow(power, num, den):
 class BGNBD(CountModel):
     key = "bgnbd"
     param_names = ("r", "alpha", "a", "b")
+    shift: ClassVar[int] = 0  # MBG/NBD: 1 (a dropout chance at time 0 too)
+
+    def fit(self, triples: Triples) -> "BGNBD":
+        """Maximum likelihood with an analytic gradient.
+
+        Every term depends on x, t_x or T alone except the final log-sum-exp, so the special
+        functions are evaluated on the few distinct values of each and gathered: one fit on a
+        million customers costs a few hundred thousand cheap array operations per step.
+        """
+        if triples.weight.sum() == 0:
+            raise FitError("No customers to fit.")
+        w = triples.weight
+        total = w.sum()
+        ux, ix = np.unique(triples.x, return_inverse=True)
+        utx, itx = np.unique(triples.t_x, return_inverse=True)
+        uT, iT = np.unique(triples.T, return_inverse=True)
+        x = triples.x
+        wx = np.bincount(ix, weights=w)  # customers per distinct x
+        s = self.shift
+        has_a4 = (x > 0) if s == 0 else np.ones(len(x), bool)
+        ux_a4 = np.where((ux > 0) | (s == 1), ux, 1.0)  # keeps log(b + x - 1) defined where unused
+
+        def neg_ll(theta):
+            r, alpha, a, b = np.exp(theta)
+            log_aT = np.log(alpha + uT)
+            log_atx = np.log(alpha + utx)
+            rx = r + x
+            a3 = -rx * log_aT[iT]
+            log_b_x = np.log(b + ux_a4 + s - 1.0)
+            a4 = np.where(has_a4, np.log(a) - log_b_x[ix] - rx * log_atx[itx], -np.inf)
+            lse = np.logaddexp(a3, a4)
+            w4 = np.exp(a4 - lse)
+            w3 = 1.0 - w4
+            per_x = (gammaln(r + ux) + gammaln(b + ux + s) - gammaln(a + b + ux + s))
+            ll = (_dot(wx, per_x) + total * (r * np.log(alpha) - gammaln(r) + gammaln(a + b) - gammaln(b))
+                  + _dot(w, lse))
+            ww3, ww4 = w * w3, w * w4
+            d_r = (_dot(wx, digamma(r + ux)) + total * (np.log(alpha) - digamma(r))
+                   - _dot(ww3, log_aT[iT]) - _dot(ww4, log_atx[itx]))
+            d_alpha = (total * r / alpha - _dot(ww3 * rx, (1.0 / (alpha + uT))[iT])
+                       - _dot(ww4 * rx, (1.0 / (alpha + utx))[itx]))
+            psi_ab = digamma(a + b + ux + s)
+            d_a = total * digamma(a + b) - _dot(wx, psi_ab) + ww4.sum() / a
+            d_b = (total * (digamma(a + b) - digamma(b)) + _dot(wx, digamma(b + ux + s) - psi_ab)
+                   - _dot(ww4, (1.0 / (b + ux_a4 + s - 1.0))[ix]))
+            grad = np.array([d_r * r, d_alpha * alpha, d_a * a, d_b * b])
+            penalty = PENALTY * _dot(theta, theta)
+            return (penalty - ll) / total, (2 * PENALTY * theta - grad) / total
+
+        values = _minimise(neg_ll, self._start(triples), self.param_names, jac=True)
+        self.params = dict(zip(self.param_names, map(float, values)))
+        return self
 
     def log_likelihood(self, x, t_x, T, params=None):
         r, alpha, a, b = params if params is not None else self._p()
@@ -202,13 +280,12 @@ class BGNBD(CountModel):
     def p_alive(self, x, t_x, T):
         return expit(-self._log_odds_dead(x, t_x, T))
 
-    def expected_purchases(self, t, x, t_x, T):
+    def expected_if_alive(self, t, x, T):
         r, alpha, a, b = self._p()
         x = np.asarray(x, float)
-        z = t / (alpha + T + t)
-        hyp = hyp2f1(r + x, b + x, a + b + x - 1, z)
+        hyp = hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
         bracket = 1.0 - np.exp(_log_ratio_pow(r + x, alpha + T, alpha + T + t)) * hyp
-        value = (a + b + x - 1) / (a - 1) * bracket * self.p_alive(x, t_x, T)
+        value = (a + b + x - 1) / (a - 1) * bracket
         return np.clip(np.nan_to_num(value, nan=0.0, posinf=0.0), 0.0, None)
 
     def population_expected(self, t):
@@ -219,6 +296,7 @@ class BGNBD(CountModel):
 
 class MBGNBD(BGNBD):
     key = "mbgnbd"
+    shift = 1
 
     def log_likelihood(self, x, t_x, T, params=None):
         r, alpha, a, b = params if params is not None else self._p()
@@ -234,12 +312,12 @@ class MBGNBD(BGNBD):
         x = np.asarray(x, float)
         return np.log(a) - np.log(b + x) + _log_ratio_pow(r + x, alpha + T, alpha + t_x)
 
-    def expected_purchases(self, t, x, t_x, T):
+    def expected_if_alive(self, t, x, T):
         r, alpha, a, b = self._p()
         x = np.asarray(x, float)
         hyp = hyp2f1(r + x, b + x + 1, a + b + x, t / (alpha + T + t))
         bracket = 1.0 - np.exp(_log_ratio_pow(r + x, alpha + T, alpha + T + t)) * hyp
-        value = (a + b + x) / (a - 1) * bracket * self.p_alive(x, t_x, T)
+        value = (a + b + x) / (a - 1) * bracket
         return np.clip(np.nan_to_num(value, nan=0.0, posinf=0.0), 0.0, None)
 
 
@@ -282,7 +360,7 @@ class ParetoNBD(CountModel):
         odds = np.log(s) - np.log(r + s + x) + (r + x) * np.log(alpha + T) + s * np.log(beta + T) + log_a0
         return expit(-np.nan_to_num(odds, nan=-np.inf))
 
-    def expected_purchases(self, t, x, t_x, T):
+    def expected_if_alive(self, t, x, T):
         r, alpha, s, beta = self._p()
         x = np.asarray(x, float)
         # E[Y(t) | alive] = (r + x)/(alpha + T) * (beta + T)/(s - 1) * (1 - ((beta+T)/(beta+T+t))^(s-1))
@@ -291,7 +369,7 @@ class ParetoNBD(CountModel):
             time_part = -log_ratio * (beta + T)
         else:
             time_part = -np.expm1((s - 1.0) * log_ratio) / (s - 1.0) * (beta + T)
-        value = (r + x) / (alpha + T) * time_part * self.p_alive(x, t_x, T)
+        value = (r + x) / (alpha + T) * time_part
         return np.clip(np.nan_to_num(value, nan=0.0, posinf=0.0), 0.0, None)
 
 
@@ -324,8 +402,8 @@ class GammaGamma:
         ux_counts = np.bincount(x_index).astype(float)
         log_m = np.log(m)
         sum_log_m = log_m.sum()
-        sum_x_log_m = float(np.dot(x, log_m))
-        sum_x_log_x = float(np.dot(x, np.log(x)))
+        sum_x_log_m = float(_dot(x, log_m))
+        sum_x_log_x = float(_dot(x, np.log(x)))
         mx = m * x
         n = len(x)
 
@@ -335,13 +413,13 @@ class GammaGamma:
             log_gmx = np.log(g + mx)
             inv_gmx = 1.0 / (g + mx)
             px = p * ux
-            ll = (np.dot(ux_counts, gammaln(px + q) - gammaln(px)) - n * gammaln(q)
+            ll = (_dot(ux_counts, gammaln(px + q) - gammaln(px)) - n * gammaln(q)
                   + n * q * np.log(g) + p * sum_x_log_m - sum_log_m + p * sum_x_log_x
-                  - p * np.dot(x, log_gmx) - q * log_gmx.sum())
-            d_p = (np.dot(ux_counts * ux, digamma(px + q) - digamma(px)) + sum_x_log_m + sum_x_log_x
-                   - np.dot(x, log_gmx))
-            d_q = np.dot(ux_counts, digamma(px + q)) - n * digamma(q) + n * np.log(g) - log_gmx.sum()
-            d_g = n * q / g - p * np.dot(x, inv_gmx) - q * inv_gmx.sum()
+                  - p * _dot(x, log_gmx) - q * log_gmx.sum())
+            d_p = (_dot(ux_counts * ux, digamma(px + q) - digamma(px)) + sum_x_log_m + sum_x_log_x
+                   - _dot(x, log_gmx))
+            d_q = _dot(ux_counts, digamma(px + q)) - n * digamma(q) + n * np.log(g) - log_gmx.sum()
+            d_g = n * q / g - p * _dot(x, inv_gmx) - q * inv_gmx.sum()
             return -ll / n, -np.array([d_p * p, d_q * q, d_g * g]) / n
 
         mean_m = float(m.mean())
