@@ -39,6 +39,7 @@ from engine.value.history import History  # noqa: E402
 SCALES = {
     # customers for speed, repeats, customers for the end-to-end run, CDNOW-shaped customers
     "smoke": {"n": 20_000, "repeat": 1, "e2e": 5_000, "cdnow": 2_357, "baseline_n": 20_000},
+    "medium": {"n": 200_000, "repeat": 3, "e2e": 200_000, "cdnow": 23_570, "baseline_n": 200_000},
     "full": {"n": 1_000_000, "repeat": 3, "e2e": 1_000_000, "cdnow": 23_570, "baseline_n": 1_000_000},
 }
 TARGET_SECONDS = 15.0
