@@ -122,3 +122,30 @@ def test_predict_joins_every_source_customer_id(workspace, analyst):
     frame = predict_clv(workspace, analyst, date(2024, 10, 1), 90).set_index("profile_id")
     assert frame.loc["p0", "customer_id"] == "C0,LEGACY-0"
     assert len(frame) == 40
+
+
+def test_scores_are_usable_in_segments(shop, marketer):
+    from engine.segments import count_definition
+
+    fit_clv(shop, marketer, date(2025, 1, 31), model="mbgnbd")
+
+    def cond(**kw):
+        return {"type": "condition", "kind": "value", **kw}
+
+    def group(*children):
+        return {"type": "group", "op": "all", "children": list(children)}
+
+    customers = shop.scalar("SELECT count(*) FROM profile_scores")
+    top = count_definition(shop, group(cond(field="clv_decile", op="equals", value=1)))
+    assert abs(top - customers / 10) <= 1
+    lapsed = count_definition(shop, group(cond(field="p_alive", op="lt", value=0.3),
+                                          cond(field="m_score", op="gte", value=4)))
+    expected = shop.scalar("SELECT count(*) FROM profile_scores WHERE p_alive < 0.3 AND m_score >= 4")
+    assert lapsed == expected > 0
+
+
+def test_gradient_boosting_alternative_runs_single_threaded(shop, analyst):
+    result = validate_clv(shop, analyst, date(2024, 12, 31), date(2025, 3, 31), model="ml")
+    assert result["model"] == "ml" and result["customers"] > 2000
+    assert result["params"]["openmp_threads"] == 1
+    assert result["spearman"] > 0.1 and 0 < result["predicted_total"]
