@@ -331,18 +331,53 @@ class ParetoNBD(CountModel):
         return start
 
     @staticmethod
-    def _log_a0(r, alpha, s, beta, x, t_x, T):
-        """log A0, equations (19)-(20) of Hardie's Pareto/NBD derivations, in log space."""
+    def _a0_term(r, alpha, s, beta, x, t):
+        """log of 2F1(r+s+x, c; r+s+x+1; |alpha-beta|/(max+t)) / (max+t)^(r+s+x)."""
         if alpha >= beta:
             big, small, second = alpha, beta, s + 1.0
         else:
             big, small, second = beta, alpha, r + x
         rsx = r + s + x
         with np.errstate(all="ignore"):
-            term1 = np.log(hyp2f1(rsx, second, rsx + 1.0, (big - small) / (big + t_x))) - rsx * np.log(big + t_x)
-            term2 = np.log(hyp2f1(rsx, second, rsx + 1.0, (big - small) / (big + T))) - rsx * np.log(big + T)
-            # term1 > term2 (A0 is a positive difference); log(e^a - e^b) = a + log(-expm1(b - a))
+            return np.log(hyp2f1(rsx, second, rsx + 1.0, (big - small) / (big + t))) - rsx * np.log(big + t)
+
+    @staticmethod
+    def _combine_a0(term1, term2):
+        # A0 = e^term1 - e^term2 > 0; log(e^a - e^b) = a + log(-expm1(b - a))
+        with np.errstate(all="ignore"):
             return term1 + np.log(-np.expm1(np.minimum(term2 - term1, 0.0)))
+
+    @classmethod
+    def _log_a0(cls, r, alpha, s, beta, x, t_x, T):
+        """log A0, equations (19)-(20) of Hardie's Pareto/NBD derivations, in log space."""
+        return cls._combine_a0(cls._a0_term(r, alpha, s, beta, x, t_x),
+                               cls._a0_term(r, alpha, s, beta, x, T))
+
+    def fit(self, triples: Triples) -> "ParetoNBD":
+        """Maximum likelihood; the hypergeometric terms depend on (x, t_x) or (x, T) only, so
+        they are evaluated once per distinct pair and gathered."""
+        if triples.weight.sum() == 0:
+            raise FitError("No customers to fit.")
+        x, w = triples.x, triples.weight
+        total = w.sum()
+        xt, inv_xt = np.unique(np.column_stack([x, triples.t_x]), axis=0, return_inverse=True)
+        xT, inv_xT = np.unique(np.column_stack([x, triples.T]), axis=0, return_inverse=True)
+        inv_xt, inv_xT = inv_xt.ravel(), inv_xT.ravel()
+        log_T_x = xT  # (x, T) pairs also carry the "alive at T" term
+
+        def neg_ll(theta):
+            r, alpha, s, beta = np.exp(theta)
+            term1 = self._a0_term(r, alpha, s, beta, xt[:, 0], xt[:, 1])[inv_xt]
+            term2 = self._a0_term(r, alpha, s, beta, xT[:, 0], xT[:, 1])[inv_xT]
+            log_a0 = self._combine_a0(term1, term2)
+            alive = (-(r + log_T_x[:, 0]) * np.log(alpha + log_T_x[:, 1]) - s * np.log(beta + log_T_x[:, 1]))[inv_xT]
+            a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+            ll = a1 + np.logaddexp(alive, np.log(s) + log_a0 - np.log(r + s + x))
+            return (PENALTY * _dot(theta, theta) - _dot(w, ll)) / total
+
+        values = _minimise(neg_ll, self._start(triples), self.param_names)
+        self.params = dict(zip(self.param_names, map(float, values)))
+        return self
 
     def log_likelihood(self, x, t_x, T, params=None):
         r, alpha, s, beta = params if params is not None else self._p()
