@@ -363,14 +363,14 @@ class ParetoNBD(CountModel):
         xt, inv_xt = np.unique(np.column_stack([x, triples.t_x]), axis=0, return_inverse=True)
         xT, inv_xT = np.unique(np.column_stack([x, triples.T]), axis=0, return_inverse=True)
         inv_xt, inv_xT = inv_xt.ravel(), inv_xT.ravel()
-        log_T_x = xT  # (x, T) pairs also carry the "alive at T" term
 
         def neg_ll(theta):
             r, alpha, s, beta = np.exp(theta)
             term1 = self._a0_term(r, alpha, s, beta, xt[:, 0], xt[:, 1])[inv_xt]
             term2 = self._a0_term(r, alpha, s, beta, xT[:, 0], xT[:, 1])[inv_xT]
             log_a0 = self._combine_a0(term1, term2)
-            alive = (-(r + log_T_x[:, 0]) * np.log(alpha + log_T_x[:, 1]) - s * np.log(beta + log_T_x[:, 1]))[inv_xT]
+            # alive at T: also a function of the (x, T) pair
+            alive = (-(r + xT[:, 0]) * np.log(alpha + xT[:, 1]) - s * np.log(beta + xT[:, 1]))[inv_xT]
             a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
             ll = a1 + np.logaddexp(alive, np.log(s) + log_a0 - np.log(r + s + x))
             return (PENALTY * _dot(theta, theta) - _dot(w, ll)) / total
