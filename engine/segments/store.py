@@ -433,6 +433,8 @@ def overlap(workspace, user: User, segment_ids: list[str]) -> dict:
         sql, params = compiler.overlap_sql(compiled)
         combos = con.execute(f"SELECT segment_ids, count(*) AS people FROM ({sql}) "
                              "GROUP BY segment_ids ORDER BY people DESC", params).df()
+    order = {sid: i for i, sid in enumerate(segment_ids)}
+    combos["segment_ids"] = combos["segment_ids"].map(lambda ids: sorted(ids, key=order.get))
     combos["segments"] = combos["segment_ids"].map(lambda ids: " & ".join(names[i] for i in ids))
     combos["size"] = combos["segment_ids"].map(len)
     ids = list(segment_ids)
