@@ -14,6 +14,7 @@ from engine.segments.store import (
     definition_sql,
     delete_segment,
     duplicate_segment,
+    export_members_csv,
     export_segment,
     find_segment,
     get_segment,
@@ -34,7 +35,7 @@ from engine.segments.store import (
 __all__ = [
     "DefinitionError", "SegmentNotFound", "count_definition", "count_segment", "create_segment",
     "create_static_segment", "definition_sql", "delete_segment", "describe", "duplicate_segment",
-    "empty_definition", "export_segment", "find_segment", "get_segment", "import_segment",
+    "empty_definition", "export_members_csv", "export_segment", "find_segment", "get_segment", "import_segment",
     "list_segments", "overlap", "parse_import", "reachability", "refresh_segments",
     "restore_version", "sample_members", "save_segment", "segment_members", "segment_versions",
     "snapshot_history", "validate",

@@ -449,3 +449,13 @@ def overlap(workspace, user: User, segment_ids: list[str]) -> dict:
 
 def now_utc() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def export_members_csv(workspace, user: User, segment_id: str, path) -> int:
+    """Write a segment's members to CSV (masked per role); audited. Returns the row count."""
+    require(user, "export")
+    df = segment_members(workspace, user, segment_id)
+    df.to_csv(path, index=False)
+    with workspace.transaction() as con:
+        audit(con, user, "segment.export_members", segment_id, {"rows": len(df), "file": str(path)})
+    return len(df)
