@@ -459,3 +459,24 @@ def export_members_csv(workspace, user: User, segment_id: str, path) -> int:
     with workspace.transaction() as con:
         audit(con, user, "segment.export_members", segment_id, {"rows": len(df), "file": str(path)})
     return len(df)
+
+
+def builder_choices(workspace) -> dict[str, list]:
+    """Known values to offer in the builder's pick lists (most frequent first, capped)."""
+    queries = {
+        "events": "SELECT COALESCE(event, type) AS v FROM events GROUP BY 1 ORDER BY count(*) DESC LIMIT 300",
+        "sources": "SELECT source FROM profile_members GROUP BY 1 ORDER BY count(*) DESC LIMIT 200",
+        "purposes": "SELECT purpose FROM consents GROUP BY 1 ORDER BY 1 LIMIT 100",
+        "tags": "SELECT tag FROM profile_tags GROUP BY 1 ORDER BY count(*) DESC LIMIT 300",
+        "plans": "SELECT plan FROM subscriptions WHERE plan IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 100",
+        "stages": "SELECT lead_stage FROM contacts WHERE lead_stage IS NOT NULL GROUP BY 1 "
+                  "UNION SELECT stage FROM lead_stage_changes WHERE stage IS NOT NULL GROUP BY 1 LIMIT 100",
+        "rfm_segments": "SELECT rfm_segment FROM profile_scores WHERE rfm_segment IS NOT NULL GROUP BY 1 ORDER BY 1",
+    }
+    with workspace.connect() as con:
+        out = {k: [r[0] for r in con.execute(q).fetchall() if r[0] is not None] for k, q in queries.items()}
+        out["profile_fields"] = profile_fields(con)
+    for purpose in ("email", "sms", "advertising", "analytics", "sale_sharing"):
+        if purpose not in out["purposes"]:
+            out["purposes"].append(purpose)
+    return out
