@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 import pytest
 
 from engine.segments import event_index
+from engine.workspace import open_workspace
 from engine.segments.store import compile_in
 
 AS_OF = datetime(2026, 6, 30, 12, 0, tzinfo=timezone.utc)
@@ -103,13 +104,15 @@ def build_people(ws) -> None:
                         [("p1", "vip"), ("p5", "vip"), ("p2", "churn-risk")])
 
 
-@pytest.fixture(params=["view", "index"])
-def people(request, workspace):
-    build_people(workspace)
+@pytest.fixture(scope="module", params=["view", "index"])
+def people(request, tmp_path_factory):
+    """Built once per evaluation path; the condition tests only read."""
+    ws = open_workspace(tmp_path_factory.mktemp(f"people_{request.param}") / "cdp.duckdb")
+    build_people(ws)
     if request.param == "index":
-        event_index.rebuild(workspace)
-    workspace.use_index = request.param == "index"
-    return workspace
+        event_index.rebuild(ws)
+    ws.use_index = request.param == "index"
+    return ws
 
 
 def members(ws, definition, segment_id=None) -> set[str]:
