@@ -105,17 +105,21 @@ def cmd_create(args) -> int:
     return 0
 
 
-def cmd_count(args) -> int:
-    from engine.segments import count_definition, count_segment, get_segment, reachability
+def _target(args, ws) -> tuple[dict | None, str | None]:
+    """(definition, segment id) from either a saved segment or --from-json FILE."""
+    from engine.segments import get_segment
     _need_one(args)
-    ws = workspace()
     if args.from_json:
-        definition, sid = _definition(args), None
-        count = count_definition(ws, definition, user=actor())
-    else:
-        sid = _segment_id(ws, args.segment)
-        count = count_segment(ws, actor(), sid)
-        definition = get_segment(ws, sid)["definition"]
+        return _definition(args), None
+    sid = _segment_id(ws, args.segment)
+    return get_segment(ws, sid)["definition"], sid
+
+
+def cmd_count(args) -> int:
+    from engine.segments import count_definition, count_segment, reachability
+    ws = workspace()
+    definition, sid = _target(args, ws)
+    count = count_segment(ws, actor(), sid) if sid else count_definition(ws, definition, user=actor())
     if args.reach and definition is not None:
         print_json(reachability(ws, actor(), definition, segment_id=sid))
     else:
@@ -132,18 +136,12 @@ def cmd_members(args) -> int:
 
 
 def cmd_sql(args) -> int:
-    from engine.segments import definition_sql, get_segment
-    _need_one(args)
+    from engine.segments import definition_sql
     ws = workspace()
-    if args.from_json:
-        compiled = definition_sql(ws, actor(), _definition(args))
-    else:
-        sid = _segment_id(ws, args.segment)
-        seg = get_segment(ws, sid)
-        if seg["definition"] is None:
-            raise ValueError("A static segment is a member list; it has no rules to compile.")
-        compiled = definition_sql(ws, actor(), seg["definition"], segment_id=sid)
-    print(compiled.pretty())
+    definition, sid = _target(args, ws)
+    if definition is None:
+        raise ValueError("A static segment is a member list; it has no rules to compile.")
+    print(definition_sql(ws, actor(), definition, segment_id=sid).pretty())
     return 0
 
 
