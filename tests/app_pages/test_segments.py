@@ -55,3 +55,28 @@ def test_analyst_counts_but_cannot_save_and_admin_sees_sql(logged_in_app, app_en
     assert "alice@example.com" not in set(sample["email"].dropna())
     admin = logged_in_app("admin", "app_pages/segments.py")
     assert any("Generated SQL" in e.label for e in admin.expander)
+
+
+def test_every_condition_kind_renders_and_counts(logged_in_app, app_env):
+    build_people(app_env)
+    at = logged_in_app("admin", "app_pages/segments.py")
+    at.button(key="root_addc").click().run()
+    uid = at.session_state["seg_tree"]["children"][0]["_uid"]
+    expected = {"event": None, "sequence": None, "aggregate": None, "orders": None, "subscription": None,
+                "crm": None, "value": None, "consent": None, "source": None, "tag": None}
+    for kind in expected:
+        at.selectbox(key=f"{uid}_kind").select(kind).run()
+        assert not at.exception, (kind, at.exception)
+        node = at.session_state["seg_tree"]["children"][0]
+        assert node["kind"] == kind
+    # the last one (tag with nothing picked) asks for more, without crashing
+    assert any("Finish the rules" in w.value for w in at.warning)
+    # event: Order Completed at least 2 times, at any time -> p1, p4
+    at.selectbox(key=f"{uid}_kind").select("event").run()
+    at.selectbox(key=f"{uid}_event").select("Order Completed").run()
+    at.number_input(key=f"{uid}_cnt").set_value(2).run()
+    assert not at.exception, at.exception
+    assert next(m.value for m in at.metric if m.label == "Members") == "2"
+    at.selectbox(key=f"{uid}_cop").select("none").run()  # did not perform -> p3, p5, p6
+    assert next(m.value for m in at.metric if m.label == "Members") == "3"
+    assert any("Generated SQL" in e.label for e in at.expander)
