@@ -123,7 +123,8 @@ def _choices(path: str, version: int) -> dict:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _live(path: str, version: int, definition_json: str, segment_id: str | None, _user) -> dict:
+def _live(path: str, version: int, definition_json: str, segment_id: str | None, role: str, _user) -> dict:
+    """Reach and a sample; keyed by role too, since the sample is masked per role."""
     definition = json.loads(definition_json)
     reach = seg.reachability(ws, _user, definition, segment_id=segment_id)
     sample = seg.sample_members(ws, _user, definition, n=20, segment_id=segment_id)
@@ -451,7 +452,7 @@ with builder:
             try:
                 with st.spinner("Counting…"):
                     live = _live(str(ws.path), version, json.dumps(definition, sort_keys=True),
-                                 loaded["segment_id"] if loaded else None, current_user())
+                                 loaded["segment_id"] if loaded else None, user.role, current_user())
             except model.DefinitionError as exc:
                 st.warning(str(exc))
         if live:
