@@ -153,6 +153,7 @@ def profile_view(workspace, user: User, profile_id: str) -> ProfileView:
         fields = ", ".join(f"'{c}'" for c in GOLDEN_FIELDS)
         golden = con.execute(_GOLDEN_SQL.format(cols=cols, fields=fields), params).df()
         golden = golden[golden["value"].notna()].reset_index(drop=True)
+        golden = golden.astype(object).where(golden.notna(), None)
         headline = con.execute(_HEADLINE_SQL, params).df().iloc[0].to_dict()
         if table_exists(con, "profile_scores"):
             scores = con.execute("SELECT rfm_segment, r_score, f_score, m_score, predicted_clv, "
