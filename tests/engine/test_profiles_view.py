@@ -111,3 +111,20 @@ def test_tags_and_notes(ws, admin, marketer, analyst):
     assert profile_view(ws, admin, "P2").tags.empty
     actions = set(audit_entries(ws, admin)["action"])
     assert {"profile.tag", "profile.untag", "profile.note", "profile.note_delete"} <= actions
+
+
+def test_segment_memberships_and_syncs(ws, admin):
+    from engine.segments import create_segment, create_static_segment
+    create_static_segment(ws, admin, "Call list", ["P1", "P3"])
+    create_segment(ws, admin, "Britons", {"type": "group", "op": "all", "children": [
+        {"type": "condition", "kind": "trait", "field": "country", "op": "equals", "value": "GB"}]})
+    assert set(profile_view(ws, admin, "P1").segments["name"]) == {"Call list", "Britons"}
+    assert profile_view(ws, admin, "P3").segments["name"].tolist() == ["Call list"]
+    with ws.transaction() as con:
+        con.execute("INSERT INTO activation_runs (run_id, audience_key, destination, mode, status) "
+                    "VALUES (1, 'segment:x->meta', 'meta', 'diff', 'succeeded')")
+        con.execute("INSERT INTO activation_run_rows VALUES (1, 'add', 0, 'P1', '{}')")
+    syncs = profile_view(ws, admin, "P1").syncs
+    assert syncs["destination"].tolist() == ["meta"] and syncs["op"].tolist() == ["add"]
+    tl = profile_timeline(ws, admin, "P1", types=["sync"])
+    assert tl["title"].tolist() == ["Sent to meta"]
