@@ -38,7 +38,7 @@ if query.strip():
         st.caption(f"{len(results)} best matches")
         shown = results[["profile_id", "name", "email", "phone", "matched_on", "matched_value", "score", "last_seen"]]
         picked = st.dataframe(shown, hide_index=True, on_select="rerun", selection_mode="single-row",
-                              key="profile_results", use_container_width=True)
+                              key="profile_results", width="stretch")
         rows = picked.selection.rows if picked and picked.selection else []
         if rows:
             st.session_state["profile_open"] = results.iloc[rows[0]]["profile_id"]
@@ -90,19 +90,19 @@ with tab_overview:
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Golden record** (value and where it came from)")
-        st.dataframe(view.golden, hide_index=True, use_container_width=True)
+        st.dataframe(view.golden, hide_index=True, width="stretch")
         st.markdown("**Consent by purpose**")
         if view.consent.empty:
             st.caption("No consent recorded.")
         else:
             st.dataframe(view.consent.assign(granted=view.consent["granted"].map({True: "granted", False: "withdrawn"})),
-                         hide_index=True, use_container_width=True)
+                         hide_index=True, width="stretch")
     with right:
         st.markdown("**Tags**")
         if view.tags.empty:
             st.caption("No tags yet.")
         else:
-            st.dataframe(view.tags, hide_index=True, use_container_width=True)
+            st.dataframe(view.tags, hide_index=True, width="stretch")
         st.markdown("**Notes**")
         for note in view.notes.itertuples():
             with st.container(border=True):
@@ -142,25 +142,25 @@ with tab_timeline:
         daily = activity_by_day(timeline)
         fig = px.bar(daily, x="day", y="count", color="type", title="Activity over time")
         fig.update_layout(height=260, margin=dict(t=40, b=10), bargap=0.1)
-        st.plotly_chart(fig, use_container_width=True)
-        st.dataframe(timeline, hide_index=True, use_container_width=True,
+        st.plotly_chart(fig, width="stretch")
+        st.dataframe(timeline, hide_index=True, width="stretch",
                      column_config={"anonymous": st.column_config.CheckboxColumn("before identifying")})
 
 with tab_records:
     st.caption("Every source record that makes up this person, with the load it came in.")
-    st.dataframe(view.records, hide_index=True, use_container_width=True)
+    st.dataframe(view.records, hide_index=True, width="stretch")
 
 with tab_ids:
-    st.dataframe(view.identifiers, hide_index=True, use_container_width=True)
+    st.dataframe(view.identifiers, hide_index=True, width="stretch")
 
 with tab_activation:
     st.markdown("**Segments**")
     if view.segments.empty:
         st.caption("Not in any saved segment.")
     else:
-        st.dataframe(view.segments, hide_index=True, use_container_width=True)
+        st.dataframe(view.segments, hide_index=True, width="stretch")
     st.markdown("**Audience syncs**")
     if view.syncs.empty:
         st.caption("Never sent to a destination.")
     else:
-        st.dataframe(view.syncs, hide_index=True, use_container_width=True)
+        st.dataframe(view.syncs, hide_index=True, width="stretch")
