@@ -29,7 +29,6 @@ def attribution(workspace, user: User, since=None, until=None) -> pd.DataFrame:
     since/until bound the orders' dates.
     """
     require(user, "view")
-    prepare_journeys(workspace)
     params: list = []
     in_range = time_range(since, until, params, column="ordered_at")
     sql = f"""
@@ -60,20 +59,23 @@ def attribution(workspace, user: User, since=None, until=None) -> pd.DataFrame:
     LEFT JOIN fp USING (channel) LEFT JOIN lp USING (channel)
     ORDER BY last_touch_revenue DESC, first_touch_revenue DESC, channel
     """
-    return workspace.query_df(sql, params)
+    with workspace.connect():
+        prepare_journeys(workspace)
+        return workspace.query_df(sql, params)
 
 
 def profile_touches(workspace, user: User, profile_ids: list[str] | None = None, limit: int = 1000) -> pd.DataFrame:
     """First and last touch channel per profile (optionally for some profiles), with name and email."""
     require(user, "view")
-    prepare_journeys(workspace)
     where, params = "", []
     if profile_ids:
         where = "WHERE t.profile_id IN (SELECT unnest(?))"
         params.append([str(p) for p in profile_ids])
     params.append(int(limit))
-    frame = workspace.query_df(
-        f"SELECT t.*, p.email, concat_ws(' ', p.first_name, p.last_name) AS name "
-        f"FROM ({_PER_PROFILE_SQL}) t LEFT JOIN profiles p USING (profile_id) {where} "
-        f"ORDER BY t.first_touch_at DESC, t.profile_id LIMIT ?", params)
+    with workspace.connect():
+        prepare_journeys(workspace)
+        frame = workspace.query_df(
+            f"SELECT t.*, p.email, concat_ws(' ', p.first_name, p.last_name) AS name "
+            f"FROM ({_PER_PROFILE_SQL}) t LEFT JOIN profiles p USING (profile_id) {where} "
+            f"ORDER BY t.first_touch_at DESC, t.profile_id LIMIT ?", params)
     return frame if can(user, "view_pii") else mask_frame(frame, user)

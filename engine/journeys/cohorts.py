@@ -27,8 +27,6 @@ def cohorts(workspace, user: User, basis: str = "first_seen", months: int = 12, 
         raise JourneyError(f"Cohorts are by {' or '.join(BASES)}, not {basis!r}.")
     if not 1 <= int(months) <= 60:
         raise JourneyError("Show between 1 and 60 months.")
-    if basis == "first_seen":
-        prepare_journeys(workspace)
     since_cond, params = "true", {"months": int(months)}
     if since is not None:
         since_cond = "cohort >= date_trunc('month', CAST($since AS DATE))"
@@ -48,7 +46,10 @@ def cohorts(workspace, user: User, basis: str = "first_seen", months: int = 12, 
     WHERE {since_cond}
     ORDER BY cohort, month
     """
-    return workspace.query_df(sql, params)
+    with workspace.connect():
+        if basis == "first_seen":
+            prepare_journeys(workspace)
+        return workspace.query_df(sql, params)
 
 
 def retention_matrix(long: pd.DataFrame, value: str = "pct") -> pd.DataFrame:

@@ -72,12 +72,12 @@ def funnel(workspace, user: User, steps, window: timedelta = timedelta(days=7), 
     require(user, "view")
     parsed = _steps(steps)
     with_sql, params = _reach_sql(parsed, window, since, until)
-    prepare_journeys(workspace)
     n = len(parsed)
     counts = ", ".join(f"count(t{i}) AS c{i}" for i in range(1, n + 1))
     medians = ", ".join(f"median(epoch(t{i}) - epoch(t{i - 1})) AS d{i}" for i in range(2, n + 1))
     group = breakdown_sql(breakdown)
     with workspace.connect() as con:
+        prepare_journeys(workspace)
         row = con.execute(f"{with_sql} SELECT {counts}, {medians} FROM reach", params).fetchone()
         people = [int(row[i]) for i in range(n)]
         med = [None] + [None if row[n + i] is None else float(row[n + i]) for i in range(n - 1)]
@@ -130,7 +130,6 @@ def funnel_dropoffs(workspace, user: User, steps, at_step: int, window: timedelt
     if not 2 <= int(at_step) <= len(parsed):
         raise JourneyError(f"Drop-offs are counted at steps 2 to {len(parsed)}.")
     with_sql, params = _reach_sql(parsed, window, since, until)
-    prepare_journeys(workspace)
     k = int(at_step)
     sql = (f"{with_sql} SELECT r.pid AS profile_id, concat_ws(' ', p.first_name, p.last_name) AS name, "
            f"p.email, r.t{k - 1} AS reached_previous_at FROM reach r LEFT JOIN profiles p ON p.profile_id = r.pid "
@@ -138,5 +137,7 @@ def funnel_dropoffs(workspace, user: User, steps, at_step: int, window: timedelt
     if limit:
         sql += " LIMIT ?"
         params = params + [int(limit)]
-    frame = workspace.query_df(sql, params)
+    with workspace.connect():
+        prepare_journeys(workspace)
+        frame = workspace.query_df(sql, params)
     return frame if can(user, "view_pii") else mask_frame(frame, user)

@@ -89,8 +89,8 @@ def paths(workspace, user: User, anchor, direction: str = "after", depth: int = 
     for i in range(len(positional)):
         sql = sql.replace("?", f"$p{i}", 1)
         named[f"p{i}"] = positional[i]
-    prepare_journeys(workspace)
     with workspace.connect() as con:
+        prepare_journeys(workspace)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _journey_paths AS {sql}", named)
         people = con.execute("SELECT count(*) FROM _journey_paths").fetchone()[0]
         links = con.execute("""
