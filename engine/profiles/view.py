@@ -21,11 +21,12 @@ _KIND_TABLES = {"contacts": "contacts", "orders": "orders", "subscriptions": "su
                 "consents": "consents"}
 
 
-class ProfileNotFound(KeyError):
-    """No profile with that id."""
+class ProfileNotFound(ValueError):
+    """No profile with that id (a ValueError, so the CLI prints it as one line)."""
 
-    def __str__(self) -> str:
-        return f"There is no profile {self.args[0]!r}; it may have been merged or re-resolved."
+    def __init__(self, profile_id: str):
+        super().__init__(f"There is no profile {profile_id!r}; it may have been merged or re-resolved.")
+        self.profile_id = profile_id
 
 
 @dataclass
