@@ -75,10 +75,20 @@ with tab_funnel:
             st.error(str(exc))
             st.stop()
         funnel_table = result.steps
-        fig = go.Figure(go.Funnel(y=[f"{i}. {plain(l)}" for i, l in zip(funnel_table["step"], funnel_table["label"])],
-                                  x=funnel_table["people"], textinfo="value+percent initial"))
-        fig.update_layout(height=90 + 60 * len(funnel_table), margin=dict(t=20, b=10))
-        st.plotly_chart(fig, width="stretch")
+        # A horizontal bar per step (bars, unlike plotly's funnel trace, report clicks to Streamlit).
+        fig = go.Figure(go.Bar(
+            y=[f"{i}. {plain(l)}" for i, l in zip(funnel_table["step"], funnel_table["label"])],
+            x=funnel_table["people"], orientation="h",
+            text=[f"{p:,} ({pct:.1f}%)" for p, pct in zip(funnel_table["people"], funnel_table["pct_of_start"])],
+            textposition="auto"))
+        fig.update_layout(height=90 + 60 * len(funnel_table), margin=dict(t=20, b=10),
+                          yaxis=dict(autorange="reversed"), xaxis_title="people", clickmode="event+select")
+        st.caption("Click a step to see who dropped off before it.")
+        clicked = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode="points",
+                                  key="funnel_chart")
+        points = (clicked or {}).get("selection", {}).get("points", []) if clicked else []
+        if points and 1 <= int(points[0].get("point_index", 0)) < len(steps):
+            st.session_state["dropoff_step"] = int(points[0]["point_index"]) + 1
         shown = funnel_table.assign(median_time=funnel_table["median_seconds"].map(
             lambda s: "" if pd.isna(s) else str(timedelta(seconds=round(s)))))
         st.dataframe(shown.drop(columns="median_seconds"), hide_index=True, width="stretch",

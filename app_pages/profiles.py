@@ -23,6 +23,14 @@ def md(text) -> str:
     return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", str(text))
 
 
+def titled_table(title: str, frame: pd.DataFrame, empty: str) -> None:
+    st.markdown(f"**{title}**")
+    if frame.empty:
+        st.caption(empty)
+    else:
+        st.dataframe(frame, hide_index=True, width="stretch")
+
+
 st.title("Profiles")
 query = st.text_input("Search people", key="profile_query",
                       placeholder="Name, email, phone, customer id, anonymous id… typos are fine",
@@ -91,18 +99,10 @@ with tab_overview:
     with left:
         st.markdown("**Golden record** (value and where it came from)")
         st.dataframe(view.golden, hide_index=True, width="stretch")
-        st.markdown("**Consent by purpose**")
-        if view.consent.empty:
-            st.caption("No consent recorded.")
-        else:
-            st.dataframe(view.consent.assign(granted=view.consent["granted"].map({True: "granted", False: "withdrawn"})),
-                         hide_index=True, width="stretch")
+        titled_table("Consent by purpose", view.consent.assign(
+            granted=view.consent["granted"].map({True: "granted", False: "withdrawn"})), "No consent recorded.")
     with right:
-        st.markdown("**Tags**")
-        if view.tags.empty:
-            st.caption("No tags yet.")
-        else:
-            st.dataframe(view.tags, hide_index=True, width="stretch")
+        titled_table("Tags", view.tags, "No tags yet.")
         st.markdown("**Notes**")
         for note in view.notes.itertuples():
             with st.container(border=True):
@@ -154,13 +154,5 @@ with tab_ids:
     st.dataframe(view.identifiers, hide_index=True, width="stretch")
 
 with tab_activation:
-    st.markdown("**Segments**")
-    if view.segments.empty:
-        st.caption("Not in any saved segment.")
-    else:
-        st.dataframe(view.segments, hide_index=True, width="stretch")
-    st.markdown("**Audience syncs**")
-    if view.syncs.empty:
-        st.caption("Never sent to a destination.")
-    else:
-        st.dataframe(view.syncs, hide_index=True, width="stretch")
+    titled_table("Segments", view.segments, "Not in any saved segment.")
+    titled_table("Audience syncs", view.syncs, "Never sent to a destination.")
