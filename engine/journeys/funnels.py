@@ -113,13 +113,15 @@ def _breakdown_table(steps: list[Step], frame: pd.DataFrame) -> pd.DataFrame:
         other = tail.drop(columns="value").sum().to_frame().T
         other.insert(0, "value", "Other")
         frame = pd.concat([head, other], ignore_index=True)
+    order = {v: i for i, v in enumerate(frame["value"])}          # biggest group first, Other last
     long = frame.melt(id_vars="value", var_name="c", value_name="people")
     long["step"] = long["c"].str[1:].astype(int)
     long["label"] = long["step"].map(lambda i: steps[i - 1].label)
     start = long[long["step"] == 1].set_index("value")["people"]
     long["pct_of_start"] = (100.0 * long["people"] / long["value"].map(start).where(lambda s: s > 0)).round(1).fillna(0.0)
     long["people"] = long["people"].astype(int)
-    return long[["value", "step", "label", "people", "pct_of_start"]].sort_values(["value", "step"]).reset_index(drop=True)
+    long = long.assign(_order=long["value"].map(order)).sort_values(["_order", "step"])
+    return long[["value", "step", "label", "people", "pct_of_start"]].reset_index(drop=True)
 
 
 def funnel_dropoffs(workspace, user: User, steps, at_step: int, window: timedelta = timedelta(days=7),

@@ -3,10 +3,13 @@
 Funnels, paths, attribution and cohorts read this one narrow table: each event already
 carries its profile (same rule as the `profile_events` view: user id first, else anonymous
 id), its step name and, for marketing touches, its channel. It is rebuilt in one statement
-whenever the events or the identifiers change (a cheap signature check first), so every
-query sees the whole workspace as it is now.
+whenever the identifiers change (a cheap signature check first), so every query sees the
+whole workspace as it is now. When only new events arrived (the collector's micro-batches,
+each with a higher load id), just those are appended.
 """
 from __future__ import annotations
+
+import json
 
 from engine.journeys.base import (
     PAGE_HOST_SQL, REFERRER_HOST_SQL, STEP_SQL, UTM_MEDIUM_SQL, UTM_SOURCE_SQL, channel_sql,
@@ -15,11 +18,11 @@ from engine.journeys.base import (
 SIGNATURE_KEY = "journey_events_signature"
 
 _SIGNATURE_SQL = """
-SELECT concat_ws('|', (SELECT count(*) FROM events), (SELECT max(load_id) FROM events),
-                      (SELECT max(received_at) FROM events), (SELECT max(timestamp) FROM events),
-                      (SELECT count(*) FROM profile_identifiers),
+SELECT concat_ws('|', (SELECT count(*) FROM profile_identifiers),
                       (SELECT max(first_seen) FROM profile_identifiers),
-                      (SELECT max(updated_at) FROM profiles))
+                      (SELECT count(*) FROM profiles), (SELECT max(updated_at) FROM profiles)),
+       (SELECT count(*) FROM events), (SELECT max(load_id) FROM events),
+       (SELECT count(*) FROM events WHERE load_id IS NULL)
 """
 
 BUILD_SQL = f"""
@@ -28,7 +31,7 @@ WITH ev AS (
     SELECT user_id, anonymous_id, timestamp AS ts, type, event, name, properties,
            json_extract_string(context, ['$.page.url', '$.page.referrer', '$.campaign.source',
                                          '$.campaign.medium', '$.campaign.name']) AS cx
-    FROM events
+    FROM events WHERE {{events_filter}}
 ),
 f AS (
     SELECT user_id, anonymous_id, ts, type, event, name, properties,
@@ -49,20 +52,46 @@ WHERE COALESCE(pu.profile_id, pa.profile_id) IS NOT NULL
 """
 
 
-def prepare_journeys(workspace, force: bool = False, progress=None) -> bool:
-    """Rebuild journey_events if events or identity changed since the last build; True if rebuilt."""
-    with workspace.connect() as con:
-        signature = con.execute(_SIGNATURE_SQL).fetchone()[0]
-        stored = con.execute("SELECT value FROM meta WHERE key = ?", [SIGNATURE_KEY]).fetchone()
-    if not force and stored and stored[0] == signature:
+def _state(con) -> dict:
+    identity, events, max_load, unloaded = con.execute(_SIGNATURE_SQL).fetchone()
+    return {"identity": identity, "events": events, "max_load": max_load, "unloaded": unloaded}
+
+
+def _stored(con) -> dict | None:
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [SIGNATURE_KEY]).fetchone()
+    try:
+        return json.loads(row[0]) if row else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _appendable(con, stored: dict | None, now: dict) -> bool:
+    """Only new events with higher load ids than the last build, and the same identity graph."""
+    if not stored or stored.get("identity") != now["identity"] or stored.get("max_load") is None:
         return False
+    if now["unloaded"] != stored.get("unloaded") or now["events"] <= stored.get("events", 0):
+        return False
+    newer = con.execute("SELECT count(*) FROM events WHERE load_id > ?", [stored["max_load"]]).fetchone()[0]
+    return newer == now["events"] - stored["events"]
+
+
+def prepare_journeys(workspace, force: bool = False, progress=None) -> bool:
+    """Bring journey_events up to date (append new loads, or rebuild); True if it changed."""
+    with workspace.connect() as con:
+        now, stored = _state(con), _stored(con)
+        if not force and stored == now:
+            return False
+        append = not force and _appendable(con, stored, now)
     if progress:
-        progress(0.0, "Attributing events to profiles")
+        progress(0.0, "Adding new events to journeys" if append else "Attributing events to profiles")
     with workspace.transaction() as con:
-        con.execute("DELETE FROM journey_events")
-        con.execute(BUILD_SQL)
+        if append:
+            con.execute(BUILD_SQL.replace("{events_filter}", "load_id > ?"), [stored["max_load"]])
+        else:
+            con.execute("DELETE FROM journey_events")
+            con.execute(BUILD_SQL.replace("{events_filter}", "true"))
         con.execute("DELETE FROM meta WHERE key = ?", [SIGNATURE_KEY])
-        con.execute("INSERT INTO meta VALUES (?, ?)", [SIGNATURE_KEY, signature])
+        con.execute("INSERT INTO meta VALUES (?, ?)", [SIGNATURE_KEY, json.dumps(now)])
     if progress:
         progress(1.0, "Journeys ready")
     return True
@@ -71,6 +100,4 @@ def prepare_journeys(workspace, force: bool = False, progress=None) -> bool:
 def journeys_stale(workspace) -> bool:
     """True when the next journey query will rebuild first (pages show a progress bar then)."""
     with workspace.connect() as con:
-        signature = con.execute(_SIGNATURE_SQL).fetchone()[0]
-        stored = con.execute("SELECT value FROM meta WHERE key = ?", [SIGNATURE_KEY]).fetchone()
-    return not (stored and stored[0] == signature)
+        return _stored(con) != _state(con)

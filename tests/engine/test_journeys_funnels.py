@@ -89,3 +89,24 @@ def test_new_events_are_seen_without_manual_refresh(ws, admin):
         con.execute("INSERT INTO events (message_id, source, type, event, user_id, timestamp, properties) "
                     "VALUES ('late', 'web', 'track', 'Order Completed', 'u4', TIMESTAMPTZ '2025-01-07 09:00:00+00', '{}')")
     assert funnel(ws, admin, ["Page: Home", "Order Completed"]).steps["people"].tolist() == [4, 2]
+
+
+def test_new_loads_are_appended_not_rebuilt(ws, admin):
+    from engine.journeys import journeys_stale, prepare_journeys
+    prepare_journeys(ws)
+    assert not journeys_stale(ws)
+    with ws.transaction() as con:
+        con.execute("UPDATE events SET load_id = 1")
+    prepare_journeys(ws)
+    with ws.transaction() as con:
+        con.execute("INSERT INTO events (message_id, source, type, event, user_id, timestamp, properties, load_id) "
+                    "VALUES ('b2', 'web', 'track', 'Order Completed', 'u4', TIMESTAMPTZ '2025-01-07 09:00:00+00', '{}', 2)")
+        con.execute("INSERT INTO journey_events (profile_id, step) VALUES ('marker', 'kept')")  # survives an append
+    assert journeys_stale(ws)
+    assert funnel(ws, admin, ["Page: Home", "Order Completed"]).steps["people"].tolist() == [4, 2]
+    assert ws.scalar("SELECT count(*) FROM journey_events WHERE profile_id = 'marker'") == 1
+    # A change to the identity graph rebuilds everything.
+    with ws.transaction() as con:
+        con.execute("INSERT INTO profile_identifiers VALUES ('P2', 'user_id', 'u2', now())")
+    prepare_journeys(ws)
+    assert ws.scalar("SELECT count(*) FROM journey_events WHERE profile_id = 'marker'") == 0
