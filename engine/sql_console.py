@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import duckdb
 import pandas as pd
 
-from engine.access import User, audit, mask_frame, require
+from engine.access import User, audit, can, mask_frame, require
 
 MAX_ROWS = 100_000
 # Table functions a query may call; everything else (read_csv, read_text, glob, ...) reads files.
@@ -14,6 +15,14 @@ SAFE_TABLE_FUNCTIONS = frozenset({
     "range", "generate_series", "unnest", "duckdb_tables", "duckdb_columns", "duckdb_views",
     "json_each", "json_tree",
 })
+
+
+# For roles without view_pii the query reads views that mask these columns (whatever the query
+# then does with them: aliases, functions, to_json ...), not only result columns named like them.
+_PERSONAL_COLUMN = re.compile(
+    r"email|phone|name|address|postcode|birth|^ip$|ip_address|^value$|matched_value|traits|properties"
+    r"|context|^raw$|^details$|^body$|^label$", re.IGNORECASE)
+_MASK_SQL = "CASE WHEN {c} IS NULL THEN NULL ELSE left(CAST({c} AS VARCHAR), 1) || '••••' END"
 
 
 class SqlRefused(ValueError):
@@ -36,10 +45,54 @@ def _table_functions(node) -> set[str]:
     return found
 
 
-def _refuse_file_access(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+def _qualified_tables(node) -> set[str]:
+    """Tables named with a catalog (workspace.main.x), which would bypass the masking views."""
+    found = set()
+    if isinstance(node, dict):
+        if node.get("type") == "BASE_TABLE" and node.get("catalog_name") not in (None, "", "temp"):
+            found.add(f"{node['catalog_name']}.{node.get('schema_name') or 'main'}.{node.get('table_name')}")
+        for value in node.values():
+            found |= _qualified_tables(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= _qualified_tables(value)
+    return found
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _create_masking_views(cur) -> None:
+    """Shadow every table and view holding personal columns with a masked temporary view.
+
+    Runs inside the console's rolled-back transaction, so the views vanish with it.
+    """
+    catalog = cur.execute("SELECT current_database()").fetchone()[0]
+    columns = cur.execute(
+        """SELECT table_name, column_name, data_type FROM duckdb_columns()
+           WHERE database_name = ? AND schema_name = 'main' ORDER BY table_name, column_index""",
+        [catalog]).fetchall()
+    personal: dict[str, list[str]] = {}
+    for table, column, data_type in columns:
+        kind = str(data_type).upper()
+        if (_PERSONAL_COLUMN.search(column) or kind == "JSON" or kind.startswith(("STRUCT", "MAP"))
+                or kind.endswith("[]")):
+            personal.setdefault(table, []).append(column)
+    for table, cols in personal.items():
+        replace = ", ".join(f"{_MASK_SQL.format(c=_quote(c))} AS {_quote(c)}" for c in cols)
+        cur.execute(f"CREATE TEMP VIEW {_quote(table)} AS SELECT * REPLACE ({replace}) "
+                    f"FROM {_quote(catalog)}.main.{_quote(table)}")
+
+
+def _refuse_file_access(con: duckdb.DuckDBPyConnection, sql: str, masked: bool = False) -> None:
     tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
     if tree.get("error"):
         raise SqlRefused(f"That query does not parse: {tree.get('error_message', '')}")
+    qualified = _qualified_tables(tree) if masked else set()
+    if qualified:
+        raise SqlRefused("Name tables without a database prefix (your role sees personal data masked): "
+                         + ", ".join(sorted(qualified)) + ".")
     unsafe = _table_functions(tree) - SAFE_TABLE_FUNCTIONS
     if unsafe:
         raise SqlRefused(f"The SQL console reads workspace tables only; not allowed: {', '.join(sorted(unsafe))}.")
@@ -63,11 +116,14 @@ def run_readonly(workspace, user: User, sql: str, limit: int = MAX_ROWS) -> pd.D
             raise SqlRefused("Run one query at a time.")
         if statements[0].type != duckdb.StatementType.SELECT:
             raise SqlRefused("Only SELECT queries may run here: the SQL console is read-only.")
-        _refuse_file_access(con, text)
+        masked = not can(user, "view_pii")
+        _refuse_file_access(con, text, masked)
         cur = con.cursor()
         try:
             cur.execute("BEGIN TRANSACTION")  # rolled back: not even a sequence moves
             try:
+                if masked:
+                    _create_masking_views(cur)
                 df = cur.execute(f"SELECT * FROM ({text}) AS q LIMIT {int(limit)}").df()
             except duckdb.Error as exc:
                 raise SqlRefused(str(exc).splitlines()[0]) from exc

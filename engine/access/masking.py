@@ -9,13 +9,13 @@ from engine.access.roles import User, can
 PII_FIELDS = frozenset({
     "email", "phone", "first_name", "last_name", "name", "full_name",
     "address_line1", "address_line2", "postcode", "date_of_birth",
-    "client_ip_address", "ip",
+    "client_ip_address", "ip", "all_emails", "all_phones",
 })
 
 
 def mask_value(value) -> str | None:
     """Keep the first character and the shape: 'alice@example.com' -> 'a••••@e••••'."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
         return None
     text = str(value)
     if not text:

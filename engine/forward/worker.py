@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from engine.access import User
+from engine.access import User, require
 from engine.forward.config import list_destinations
 from engine.forward.deliver import ForwardError, deliver
 from engine.forward.queue import enqueue
@@ -11,6 +11,7 @@ from engine.forward.queue import enqueue
 
 def run_once(workspace, user: User, destination: str | None = None, client=None) -> dict:
     """One pass over the enabled destinations; a destination's error does not stop the others."""
+    require(user, "push_audiences")   # before enqueue writes anything
     results = {}
     dests = list_destinations(workspace)
     for row in dests[dests["enabled"]].to_dict("records"):
