@@ -2,6 +2,7 @@
 import streamlit as st
 
 from engine.access import audit_entries, can
+from engine.access.csv_safe import safe_csv
 from engine.access import users as user_store
 from engine.access.roles import ROLES
 from ui.context import require_page, workspace
@@ -61,4 +62,4 @@ with audit_tab:
     entries = audit_entries(workspace(), user, None if action == "(all)" else action, who.strip() or None,
                             int(limit))
     st.dataframe(entries, hide_index=True, width="stretch")
-    st.download_button("Download CSV", entries.to_csv(index=False).encode("utf-8"), "audit_log.csv", "text/csv")
+    st.download_button("Download CSV", safe_csv(entries).encode("utf-8"), "audit_log.csv", "text/csv")

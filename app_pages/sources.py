@@ -10,6 +10,7 @@ import plotly.express as px
 import streamlit as st
 
 from engine.access import audit, can, mask_frame
+from engine.access.csv_safe import safe_csv
 from engine.ingest import IngestError, ingest_file, suggest_for_file
 from engine.ingest.fields import RECORD_ID, fields_for
 from engine.ingest.quarantine import quarantined_rows, recent_loads, source_freshness
@@ -194,7 +195,7 @@ def _quarantine_section() -> None:
     st.dataframe(rows, hide_index=True)
     if can(user, "export"):
         full = quarantined_rows(ws, user, source=source, limit=None)
-        st.download_button("Download quarantine (CSV)", full.to_csv(index=False).encode(),
+        st.download_button("Download quarantine (CSV)", safe_csv(full).encode(),
                            file_name="quarantine.csv", mime="text/csv", key="q_download",
                            on_click=_audit_download, args=(source,))
 

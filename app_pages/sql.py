@@ -1,6 +1,7 @@
 """SQL: read-only queries over the workspace, personal data masked by role."""
 import streamlit as st
 
+from engine.access.csv_safe import safe_csv
 from engine.sql_console import SqlRefused, run_readonly
 from ui.context import require_page, workspace
 
@@ -24,5 +25,5 @@ if submitted:
     else:
         st.caption(f"{len(result):,} rows")
         st.dataframe(result, width="stretch", hide_index=True)
-        st.download_button("Download CSV", result.to_csv(index=False).encode("utf-8"),
+        st.download_button("Download CSV", safe_csv(result).encode("utf-8"),
                            file_name="query.csv", mime="text/csv")

@@ -5,6 +5,7 @@ import json
 import time
 
 from engine.access import audit, require
+from engine.access.csv_safe import safe_csv
 from engine.identity import graph
 from engine.identity.records import CLICK_ID_TYPES, build_and_guard
 from engine.identity.settings import load_settings
@@ -238,7 +239,7 @@ def export_members(workspace, user, path) -> int:
         df = con.execute("""SELECT profile_id, kind, source, source_record_id FROM profile_members
                             ORDER BY profile_id, source, source_record_id""").df()
         if path.suffix.lower() == ".csv":
-            df.to_csv(path, index=False)
+            safe_csv(df, path)
         else:
             df.to_parquet(path, index=False)
         audit(con, user, "identity.profiles.export", str(path), {"rows": len(df)})

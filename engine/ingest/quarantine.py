@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from engine.access import User, audit, mask_frame, require
+from engine.access.csv_safe import safe_csv
 
 _QUARANTINE = """
 SELECT q.load_id, q.source, l.kind, l.file_name, q.row_number, q.reason, q.raw, q.created_at
@@ -37,7 +38,7 @@ def export_quarantine(workspace, user: User, out: str | Path, source: str | None
     """Write the quarantine to a CSV file; returns the number of rows written. Audited."""
     require(user, "export")
     df = quarantined_rows(workspace, user, source, load_id, limit=None)
-    df.to_csv(out, index=False)
+    safe_csv(df, out)
     with workspace.transaction() as con:
         audit(con, user, "quarantine.export", source, {"rows": len(df), "load_id": load_id})
     return len(df)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from engine.access import User, audit, require
+from engine.access.csv_safe import safe_csv
 from engine.privacy import files
 from engine.privacy.identifiers import ID_TYPES, identifier_hash, normalise
 from engine.privacy.requests import close_request, open_request
@@ -151,7 +152,7 @@ def export_subject(workspace, user: User, id_type: str, value: str, regulation: 
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("summary.json", json.dumps(summary, indent=2, default=str))
         for name, df in frames.items():
-            archive.writestr(f"{name}.csv", df.to_csv(index=False))
+            archive.writestr(f"{name}.csv", safe_csv(df))
             archive.writestr(f"{name}.json", df.to_json(orient="records", date_format="iso", indent=1))
     return buffer.getvalue()
 

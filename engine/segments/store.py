@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from engine.access import User, audit, mask_frame, require
+from engine.access.csv_safe import safe_csv
 from engine.segments import compiler, event_index, model
 from engine.segments.compiler import Compiled
 from engine.segments.model import DefinitionError
@@ -455,7 +456,7 @@ def export_members_csv(workspace, user: User, segment_id: str, path) -> int:
     """Write a segment's members to CSV (masked per role); audited. Returns the row count."""
     require(user, "export")
     df = segment_members(workspace, user, segment_id)
-    df.to_csv(path, index=False)
+    safe_csv(df, path)
     with workspace.transaction() as con:
         audit(con, user, "segment.export_members", segment_id, {"rows": len(df), "file": str(path)})
     return len(df)
