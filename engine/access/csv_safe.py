@@ -20,7 +20,7 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
         is_text = series.map(type).eq(str)   # vectorised type check; lists/dicts untouched
         risky = is_text & series.where(is_text, "").astype(str).str.contains(FORMULA_START, regex=True)
         if risky.any():
-            out[column] = series.where(~risky, "'" + series.where(risky, "").astype(str))
+            out.loc[risky, column] = "'" + series[risky].astype(str)
     return out
 
 
