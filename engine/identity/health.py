@@ -1,7 +1,7 @@
 """Health figures for the Identity screen and `cdp resolve` output."""
 from __future__ import annotations
 
-from engine.access import require
+from engine.access import mask_frame, require
 
 
 def health(workspace, user) -> dict:
@@ -32,6 +32,6 @@ def health(workspace, user) -> dict:
         guards = con.execute("""SELECT reason, count(*) AS pairs FROM identity_pairs
                                 WHERE reason LIKE 'guard:%' AND status = 'open' GROUP BY reason""").df()
     return {"profiles": int(totals[0]), "records": int(totals[1]), "merged_profiles": int(totals[2]),
-            "size_distribution": sizes, "merge_rate_by_source": by_source, "largest_clusters": largest,
+            "size_distribution": sizes, "merge_rate_by_source": by_source, "largest_clusters": mask_frame(largest, user),
             "pending_reviews": queue_size(workspace), "pending_decisions": pending_decisions(workspace),
             "last_run": last.to_dict("records")[0] if len(last) else None, "guarded": guards}
