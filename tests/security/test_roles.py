@@ -215,6 +215,11 @@ def test_segment_samples_and_members_mask_for_analyst(seeded, tmp_path):
     "SELECT traits, properties, context FROM events",
     "SELECT to_json(p) AS j FROM profiles p",
     "SELECT raw FROM quarantine UNION ALL SELECT CAST(raw AS VARCHAR) FROM contacts",
+    "SELECT email AS e FROM main.profiles",
+    "SELECT email AS e FROM cdp.main.profiles",
+    "SELECT first_name AS f FROM temp.main.profiles",
+    "SELECT e.* FROM profile_events e",
+    "SELECT json_extract_string(traits, '$.email') AS x FROM events",
 ])
 def test_sql_console_never_shows_personal_data_to_analyst(seeded, sql):
     try:
@@ -229,6 +234,13 @@ def test_identity_review_screens_mask_for_analyst(seeded):
     assert not _leaks(queue)
     for pid in seeded.query_df("SELECT profile_id FROM profiles")["profile_id"]:
         assert not _leaks(id_review.profile_records(seeded, ANALYST, pid))
+
+
+def test_sql_console_still_answers_analysts(seeded):
+    df = sql_console.run_readonly(seeded, ANALYST, "SELECT count(*) AS n, count(DISTINCT email) AS e FROM profiles")
+    assert df["n"][0] == seeded.query_df("SELECT count(*) AS n FROM profiles")["n"][0]
+    events = sql_console.run_readonly(seeded, ANALYST, "SELECT event, count(*) AS n FROM events GROUP BY 1")
+    assert "Order Completed" in set(events["event"])
 
 
 def test_collector_tail_and_quarantine_mask_for_analyst(seeded):
