@@ -29,34 +29,33 @@ class SqlRefused(ValueError):
     """The statement is not a single read-only query."""
 
 
-def _table_functions(node) -> set[str]:
-    found = set()
+def _nodes(node):
+    """Every dict in a json_serialize_sql tree."""
     if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _nodes(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _nodes(value)
+
+
+def _table_functions(tree) -> set[str]:
+    found = set()
+    for node in _nodes(tree):
         if node.get("type") == "TABLE_FUNCTION":
             function = node.get("function") or {}
             found.add(str(function.get("function_name", "")).lower())
         elif node.get("type") == "BASE_TABLE" and any(c in str(node.get("table_name", "")) for c in "./\\:"):
             found.add(f"file {node.get('table_name')!r}")  # DuckDB would read it as a file
-        for value in node.values():
-            found |= _table_functions(value)
-    elif isinstance(node, list):
-        for value in node:
-            found |= _table_functions(value)
     return found
 
 
-def _qualified_tables(node) -> set[str]:
+def _qualified_tables(tree) -> set[str]:
     """Tables named with a catalog (workspace.main.x), which would bypass the masking views."""
-    found = set()
-    if isinstance(node, dict):
-        if node.get("type") == "BASE_TABLE" and node.get("catalog_name") not in (None, "", "temp"):
-            found.add(f"{node['catalog_name']}.{node.get('schema_name') or 'main'}.{node.get('table_name')}")
-        for value in node.values():
-            found |= _qualified_tables(value)
-    elif isinstance(node, list):
-        for value in node:
-            found |= _qualified_tables(value)
-    return found
+    return {f"{n['catalog_name']}.{n.get('schema_name') or 'main'}.{n.get('table_name')}"
+            for n in _nodes(tree)
+            if n.get("type") == "BASE_TABLE" and n.get("catalog_name") not in (None, "", "temp")}
 
 
 def _quote(name: str) -> str:
