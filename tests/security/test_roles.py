@@ -236,6 +236,21 @@ def test_identity_review_screens_mask_for_analyst(seeded):
         assert not _leaks(id_review.profile_records(seeded, ANALYST, pid))
 
 
+def test_sql_console_masks_every_table_and_view_for_analyst(seeded):
+    names = seeded.query_df("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' UNION "
+                            "SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal")
+    assert len(names) > 20
+    leaks = {}
+    for name in names["table_name"]:
+        df = sql_console.run_readonly(seeded, ANALYST, f'SELECT to_json(t) AS row FROM "{name}" t')
+        if _leaks(df):
+            leaks[name] = _leaks(df)
+    assert not leaks
+    # Control: the same query shows an admin the data, so the check above can fail.
+    from tests.security.seed import ADMIN
+    assert _leaks(sql_console.run_readonly(seeded, ADMIN, "SELECT to_json(t) AS row FROM profiles t"))
+
+
 def test_sql_console_still_answers_analysts(seeded):
     df = sql_console.run_readonly(seeded, ANALYST, "SELECT count(*) AS n, count(DISTINCT email) AS e FROM profiles")
     assert df["n"][0] == seeded.query_df("SELECT count(*) AS n FROM profiles")["n"][0]
