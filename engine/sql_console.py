@@ -21,7 +21,7 @@ SAFE_TABLE_FUNCTIONS = frozenset({
 # then does with them: aliases, functions, to_json ...), not only result columns named like them.
 _PERSONAL_COLUMN = re.compile(
     r"email|phone|name|address|postcode|birth|^ip$|ip_address|^value$|matched_value|traits|properties"
-    r"|context|^raw$|^details$|^body$|^label$|id_value|e164|^n_|dob", re.IGNORECASE)
+    r"|context|^raw$|^details$|^body$|^label$|id_value|e164|^n_|dob|^term$|^display$", re.IGNORECASE)
 _MASK_SQL = "CASE WHEN {c} IS NULL THEN NULL ELSE left(CAST({c} AS VARCHAR), 1) || '••••' END"
 
 
