@@ -75,15 +75,20 @@ FROM best b LEFT JOIN profiles p USING (profile_id)
 """
 
 
+def _signatures(con) -> tuple[str, str | None]:
+    """(what profiles and identifiers look like now, what they looked like at the last build)."""
+    stored = con.execute("SELECT value FROM meta WHERE key = ?", [SIGNATURE_KEY]).fetchone()
+    return con.execute(_SIGNATURE_SQL).fetchone()[0], (stored[0] if stored else None)
+
+
 def refresh_search_index(workspace, force: bool = False) -> bool:
     """Rebuild the search terms when profiles or identifiers changed (or force); True if rebuilt.
 
     Identity may call this after a resolve so the first search is instant.
     """
     with workspace.connect() as con:
-        signature = con.execute(_SIGNATURE_SQL).fetchone()[0]
-        stored = con.execute("SELECT value FROM meta WHERE key = ?", [SIGNATURE_KEY]).fetchone()
-    if not force and stored and stored[0] == signature:
+        signature, stored = _signatures(con)
+    if not force and stored == signature:
         return False
     with workspace.transaction() as con:
         con.execute("DELETE FROM profile_search_terms")
@@ -91,6 +96,13 @@ def refresh_search_index(workspace, force: bool = False) -> bool:
         con.execute("DELETE FROM meta WHERE key = ?", [SIGNATURE_KEY])
         con.execute("INSERT INTO meta VALUES (?, ?)", [SIGNATURE_KEY, signature])
     return True
+
+
+def search_index_stale(workspace) -> bool:
+    """True when the next search rebuilds the term table first (pages show a spinner then)."""
+    with workspace.connect() as con:
+        signature, stored = _signatures(con)
+    return stored != signature
 
 
 def normalise_query(query: str) -> tuple[str, str]:
