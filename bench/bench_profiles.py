@@ -28,7 +28,7 @@ from engine.journeys import funnel, paths, prepare_journeys  # noqa: E402
 from engine.profiles import refresh_search_index, search_profiles  # noqa: E402
 
 CAP = "profiles"
-REPEAT = {"smoke": 3, "medium": 5, "full": 5}
+REPEAT = {"smoke": 3, "medium": 5, "full": 3}
 WINDOW = timedelta(days=7)
 FUNNEL_CANDIDATES = ["Product Viewed", "Product Added", "Checkout Started", "Order Completed"]
 USER = User("bench", "admin")
@@ -70,6 +70,10 @@ SELECT s1, s2, s3, count(*) FROM n JOIN a USING (profile_id) WHERE n.ts = a.t0 A
 """
 
 
+def _say(message: str) -> None:
+    print(f"[bench_profiles {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
 def _typo(text: str, rng: random.Random) -> str:
     """Swap two neighbouring letters (the commonest typing slip)."""
     if len(text) < 4:
@@ -83,7 +87,9 @@ def run(scale: str) -> list[dict]:
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench_profiles_") as tmp:
         started = time.perf_counter()
+        _say(f"copying the {scale} bench workspace")
         ws = bench_workspace(scale, copy_to=Path(tmp) / "cdp.duckdb")
+        _say("upgrading the copy (event indexes)")
         copied = time.perf_counter()
         with ws.connect() as con:   # applies migrations 0040-0042 (event indexes) to the copy
             n_profiles = con.execute("SELECT count(*) FROM profiles").fetchone()[0]
@@ -92,6 +98,7 @@ def run(scale: str) -> list[dict]:
                         target="", met=None, profiles=n_profiles, events=n_events, copy_seconds=round(copied - started, 1)))
 
         # -- search ------------------------------------------------------------------------
+        _say("building the search terms")
         t0 = time.perf_counter()
         refresh_search_index(ws, force=True)
         rows.append(row(CAP, "search index build (once per identity change)", round(time.perf_counter() - t0, 2), "s"))
@@ -104,6 +111,7 @@ def run(scale: str) -> list[dict]:
         for r in picks.itertuples():
             queries.append((f"{_typo(r.first_name.lower(), rng)} {r.last_name.lower()}", r.profile_id))
             queries.append((r.email.split("@")[0][:8], r.profile_id))
+        _say("timing search")
         found = sum(1 for q, pid in queries if pid in set(search_profiles(ws, USER, q, limit=25)["profile_id"]))
         t_search, _ = median_time(lambda: [search_profiles(ws, USER, q) for q, _ in queries[:4]], repeat=repeat)
         t_search /= 4
@@ -116,6 +124,7 @@ def run(scale: str) -> list[dict]:
                         recall=f"{found}/{len(queries)} wanted person in top 25"))
 
         # -- journeys ----------------------------------------------------------------------
+        _say("building journey_events")
         t0 = time.perf_counter()
         prepare_journeys(ws, force=True)
         rows.append(row(CAP, "journey_events build (once per data change)", round(time.perf_counter() - t0, 2), "s"))
@@ -123,6 +132,7 @@ def run(scale: str) -> list[dict]:
         steps = [s for s in FUNNEL_CANDIDATES if s in present]
         if len(steps) < 2:
             steps = sorted(present)[:3]
+        _say(f"timing funnels over {steps}")
         mine = funnel(ws, USER, steps, WINDOW).steps["people"].tolist()
         hand_sql = hand_funnel_sql(len(steps))
         with ws.connect() as con:
@@ -134,6 +144,7 @@ def run(scale: str) -> list[dict]:
         rows.append(row(CAP, f"funnel latency ({len(steps)} steps, 7-day window)", round(t_funnel, 3), "s",
                         baseline="hand-written step joins over profile_events", baseline_value=round(t_hand_funnel, 3),
                         target="<= 2 s on 10M events", met=t_funnel <= 2.0, counts=mine))
+        _say("timing paths")
         anchor = steps[0]
         t_paths, _ = median_time(lambda: paths(ws, USER, anchor, depth=3, top=6), repeat=repeat)
         t_hand_paths, _ = median_time(lambda: ws.query_df(HAND_PATHS, {"anchor": anchor}), repeat=max(2, repeat // 2))
