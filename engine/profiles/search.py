@@ -1,8 +1,8 @@
 """Find people by name, email, phone or any identifier, typo-tolerant, as you type.
 
 One DuckDB query over `profile_search_terms`, a table of lower-cased terms derived from
-`profiles` and `profile_identifiers` and rebuilt whenever they change: exact, prefix and substring matches score highest; typos are caught by
-Jaro-Winkler similarity of the query against the same-length prefix of each value (so
+`profiles` and `profile_identifiers` and rebuilt whenever they change (migration 0040):
+exact, prefix and substring matches score highest; typos are caught by Jaro-Winkler similarity of the query against the same-length prefix of each value (so
 "jmaes" finds "james.smith@..." while the user is still typing). Phone-like queries
 match on digits. The best candidates are re-ranked with rapidfuzz's token-set ratio,
 which rewards "smith james" for "James Smith".
