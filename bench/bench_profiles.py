@@ -107,21 +107,28 @@ def run(scale: str) -> list[dict]:
                              "WHERE first_name IS NOT NULL AND last_name IS NOT NULL AND email IS NOT NULL "
                              "USING SAMPLE 200 ROWS")
         picks = sample.sample(n=min(6, len(sample)), random_state=5)
-        queries = []
+        queries = []        # (query, wanted profile id, wanted name)
         for r in picks.itertuples():
-            queries.append((f"{_typo(r.first_name.lower(), rng)} {r.last_name.lower()}", r.profile_id))
-            queries.append((r.email.split("@")[0][:8], r.profile_id))
-        _say("timing search")
-        found = sum(1 for q, pid in queries if pid in set(search_profiles(ws, USER, q, limit=25)["profile_id"]))
-        t_search, _ = median_time(lambda: [search_profiles(ws, USER, q) for q, _ in queries[:4]], repeat=repeat)
+            queries.append((f"{_typo(r.first_name.lower(), rng)} {r.last_name.lower()}", r.profile_id,
+                            f"{r.first_name} {r.last_name}".lower()))
+            queries.append((_typo(r.email.lower(), rng), r.profile_id, None))
+        # A typo'd email is unique: the person should come first. A typo'd name is shared by many
+        # people at this scale: the first result should carry that name.
+        hits = []
+        for q, pid, name in queries:
+            top = search_profiles(ws, USER, q, limit=5)
+            hits.append(not top.empty and (top["name"].iloc[0].lower() == name if name
+                                           else pid in set(top["profile_id"])))
+        found = sum(hits)
+        t_search, _ = median_time(lambda: [search_profiles(ws, USER, q) for q, _, _ in queries[:4]], repeat=repeat)
         t_search /= 4
-        hand_q = [q for q, _ in queries[:4]]
+        hand_q = [q for q, _, _ in queries[:4]]
         t_hand, _ = median_time(lambda: [ws.query_df(HAND_SEARCH, {"q": q}) for q in hand_q], repeat=repeat)
         t_hand /= 4
-        rows.append(row(CAP, "search latency (typo in name, email prefix)", round(t_search, 3), "s",
+        rows.append(row(CAP, "search latency (typo in a name or an email)", round(t_search, 3), "s",
                         baseline="hand-written ILIKE substring scan (no typo tolerance)", baseline_value=round(t_hand, 3),
                         target="< 1 s on 1M profiles", met=t_search < 1.0,
-                        recall=f"{found}/{len(queries)} wanted person in top 25"))
+                        found=f"{found}/{len(queries)} typo'd queries answered (email: person in top 5; name: top result has it)"))
 
         # -- journeys ----------------------------------------------------------------------
         _say("building journey_events")
