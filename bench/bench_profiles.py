@@ -10,7 +10,9 @@ of data, not per question.
 """
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -26,6 +28,7 @@ from bench.workspace import bench_workspace  # noqa: E402
 from engine.access import User  # noqa: E402
 from engine.journeys import funnel, paths, prepare_journeys  # noqa: E402
 from engine.profiles import refresh_search_index, search_profiles  # noqa: E402
+from engine.workspace import Workspace  # noqa: E402
 
 CAP = "profiles"
 REPEAT = {"smoke": 3, "medium": 5, "full": 3}
@@ -88,7 +91,12 @@ def run(scale: str) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="bench_profiles_") as tmp:
         started = time.perf_counter()
         _say(f"copying the {scale} bench workspace")
-        ws = bench_workspace(scale, copy_to=Path(tmp) / "cdp.duckdb")
+        source = os.environ.get("BENCH_PROFILES_SOURCE")   # an already built bench workspace file to copy
+        if source:
+            shutil.copyfile(source, Path(tmp) / "cdp.duckdb")
+            ws = Workspace(Path(tmp) / "cdp.duckdb")
+        else:
+            ws = bench_workspace(scale, copy_to=Path(tmp) / "cdp.duckdb")
         _say("upgrading the copy (event indexes)")
         copied = time.perf_counter()
         with ws.connect() as con:   # applies migrations 0040-0042 (event indexes) to the copy
