@@ -82,7 +82,7 @@ def export_audience(workspace, user: User, out_path: str | Path, members, *, col
                 "SELECT reason, count(*) FROM _act_src WHERE reason IS NOT NULL GROUP BY reason").fetchall())
             table = con.execute(
                 f"SELECT {', '.join(select)} FROM _act_src s LEFT JOIN profiles p USING (profile_id) "
-                "WHERE s.reason IS NULL ORDER BY s.profile_id").arrow()
+                "WHERE s.reason IS NULL ORDER BY s.profile_id").to_arrow_table()
         finally:
             _drop_scratch(con)
     if hasattr(table, "read_all"):
