@@ -1,0 +1,90 @@
+"""The golden record: one value per field per profile, chosen by survivorship rules.
+
+Rules per field: source_priority (the first source in the configured list wins),
+most_recent (the latest record), most_frequent (the value most records agree on,
+compared normalised), longest. Ties fall back to most recent, then source priority.
+Every chosen value is written to profile_field_sources with its source record and rule.
+"""
+from __future__ import annotations
+
+from engine.identity.tables import rebuild_table
+
+GOLDEN_FIELDS = ["email", "phone", "first_name", "last_name", "address_line1", "address_line2",
+                 "city", "postcode", "state", "country", "date_of_birth", "customer_id", "user_id"]
+
+# How values are compared for most_frequent (so 'Bob@x.com ' and 'bob@x.com' count together).
+_COMPARE = {"email": "n_email", "phone": "n_phone", "first_name": "n_first", "last_name": "n_last",
+            "address_line1": "n_address", "postcode": "n_postcode", "city": "n_city"}
+# The value written to the profile (normalised where a normal form exists).
+_VALUE = {"email": "n_email", "phone": "COALESCE(n_phone, phone)", "date_of_birth": "CAST(n_dob AS VARCHAR)"}
+
+
+def write_golden(con, settings: dict) -> None:
+    """Rewrite profiles and profile_field_sources from _lab/_comp_pid and identity_records."""
+    surv = settings["survivorship"]
+    rules = {f: surv.get("fields", {}).get(f, surv.get("default", "most_recent")) for f in GOLDEN_FIELDS}
+    priority = list(surv.get("source_priority") or [])
+    con.execute("CREATE OR REPLACE TEMP TABLE _src_rank (source VARCHAR, rnk INTEGER)")
+    if priority:
+        con.executemany("INSERT INTO _src_rank VALUES (?, ?)", [[s, i] for i, s in enumerate(priority)])
+    con.execute("CREATE OR REPLACE TEMP TABLE _field_rule (field VARCHAR, rule VARCHAR)")
+    con.executemany("INSERT INTO _field_rule VALUES (?, ?)", [[f, r] for f, r in rules.items()])
+    unions = []
+    for f in GOLDEN_FIELDS:
+        value = _VALUE.get(f, f)
+        compare = _COMPARE.get(f, f"lower(trim(CAST({f} AS VARCHAR)))")
+        unions.append(f"SELECT rec_id, '{f}' AS field, CAST({value} AS VARCHAR) AS value, "
+                      f"CAST({compare} AS VARCHAR) AS cmp FROM identity_records "
+                      f"WHERE {value} IS NOT NULL AND trim(CAST({value} AS VARCHAR)) <> ''")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _cand AS
+        SELECT p.profile_id, c.field, c.value, COALESCE(c.cmp, c.value) AS cmp, r.source, r.source_record_id, r.ts,
+               COALESCE(s.rnk, 1000000) AS src_rank
+        FROM ({' UNION ALL '.join(unions)}) c
+        JOIN identity_records r USING (rec_id)
+        JOIN _lab l ON l.rec = c.rec_id JOIN _comp_pid p ON p.comp = l.comp
+        LEFT JOIN _src_rank s ON s.source = r.source
+    """)
+    # One pass: count agreeing values where a field asks for it, then arg_max over a rule-specific key.
+    rebuild_table(con, "profile_field_sources", """
+        WITH c AS (SELECT c.*, fr.rule FROM _cand c JOIN _field_rule fr USING (field)),
+        f AS (SELECT profile_id, field, cmp, count(*) AS freq FROM c WHERE rule = 'most_frequent' GROUP BY ALL)
+        SELECT profile_id, field, best.value, best.source, best.source_record_id, best.rule FROM (
+            SELECT c.profile_id, c.field,
+                   arg_max(struct_pack(value := c.value, source := c.source, source_record_id := c.source_record_id,
+                                       rule := c.rule),
+                           struct_pack(k := CASE c.rule WHEN 'source_priority' THEN -c.src_rank
+                                                        WHEN 'most_frequent' THEN f.freq
+                                                        WHEN 'longest' THEN length(c.value) ELSE 0 END,
+                                       t := COALESCE(epoch(c.ts), 0), s := -c.src_rank, v := c.value)) AS best
+            FROM c LEFT JOIN f USING (profile_id, field, cmp)
+            GROUP BY c.profile_id, c.field)
+    """)
+    cols = ", ".join(GOLDEN_FIELDS)
+    pivots = ", ".join(
+        f"{'TRY_CAST(' if f == 'date_of_birth' else ''}max(value) FILTER (WHERE field = '{f}')"
+        f"{' AS DATE)' if f == 'date_of_birth' else ''} AS {f}" for f in GOLDEN_FIELDS)
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE _event_seen AS
+        SELECT r.rec_id, max(e.timestamp) AS last_ts FROM identity_records r
+        JOIN events e ON (r.kind = 'event_user' AND e.user_id = r.user_id)
+        WHERE r.kind = 'event_user' GROUP BY ALL
+        UNION ALL
+        SELECT r.rec_id, max(e.timestamp) FROM identity_records r
+        JOIN events e ON e.anonymous_id = r.anonymous_id
+        WHERE r.kind = 'event_anonymous' GROUP BY ALL
+    """)
+    rebuild_table(con, "profiles", f"""
+        ({cols}, profile_id, record_count, first_seen, last_seen, created_at, updated_at)
+        WITH stats AS (
+            SELECT p.profile_id, count(*) AS record_count, min(r.ts) AS first_seen,
+                   greatest(max(r.ts), max(es.last_ts)) AS last_seen
+            FROM _lab l JOIN _comp_pid p USING (comp) JOIN identity_records r ON r.rec_id = l.rec
+            LEFT JOIN _event_seen es ON es.rec_id = l.rec
+            GROUP BY p.profile_id),
+        golden AS (SELECT profile_id, {pivots} FROM profile_field_sources GROUP BY profile_id)
+        SELECT {', '.join('g.' + f for f in GOLDEN_FIELDS)}, s.profile_id, s.record_count, s.first_seen,
+               s.last_seen, COALESCE(reg.created_at, now()), now()
+        FROM stats s LEFT JOIN golden g USING (profile_id)
+        LEFT JOIN identity_profile_registry reg USING (profile_id)
+    """)

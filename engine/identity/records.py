@@ -1,0 +1,196 @@
+"""Gather every people-bearing record into `identity_records` and its identifiers
+into `identity_ids`, normalised, in SQL.
+
+Records: contacts, orders, subscriptions, consents (one each), plus event actors:
+one record per distinct user_id (kind event_user, source 'events',
+source_record_id 'user_id:<id>') and per distinct anonymous id (event_anonymous,
+'anonymous_id:<id>'). Events carrying both ids (identify calls, and every later call
+of an identified browser) and alias calls join an anonymous actor to its user.
+"""
+from __future__ import annotations
+
+from engine.identity import normalise as N
+from engine.identity.guards import apply_guards
+from engine.identity.tables import rebuild_table
+
+PERSON_TABLES = {
+    "contact": ("contacts", "COALESCE(updated_at, created_at, loaded_at)"),
+    "order": ("orders", "COALESCE(ordered_at, loaded_at)"),
+    "subscription": ("subscriptions", "COALESCE(started_at, loaded_at)"),
+    "consent": ("consents", "COALESCE(recorded_at, loaded_at)"),
+}
+PERSON_COLUMNS = ["email", "phone", "first_name", "last_name", "address_line1", "address_line2",
+                  "city", "postcode", "state", "country", "date_of_birth", "customer_id",
+                  "user_id", "anonymous_id"]
+CLICK_ID_TYPES = ("fbclid", "gclid", "gbraid", "wbraid", "fbc", "fbp")
+
+
+def _table_columns(con, table: str) -> set[str]:
+    return {r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main'",
+        [table]).fetchall()}
+
+
+def _trait(col: str, *keys: str) -> str:
+    return "COALESCE(" + ", ".join(f"json_extract_string({col}, '$.{k}')" for k in keys) + ")"
+
+
+def _raw_union_sql(con) -> str:
+    parts = []
+    for kind, (table, ts) in PERSON_TABLES.items():
+        have = _table_columns(con, table)
+        cols = ", ".join(f"CAST({c} AS VARCHAR) AS {c}" if c in have and c != "date_of_birth"
+                         else (f"{c}" if c in have else f"NULL AS {c}") for c in PERSON_COLUMNS)
+        parts.append(f"SELECT '{kind}' AS kind, source, source_record_id, CAST({ts} AS TIMESTAMPTZ) AS ts, "
+                     f"{cols} FROM {table}")
+    email = _trait("traits", "email", "Email")
+    phone = _trait("traits", "phone", "Phone")
+    first = _trait("traits", "firstName", "first_name")
+    last = _trait("traits", "lastName", "last_name")
+    parts.append(f"""
+        SELECT 'event_user', 'events', 'user_id:' || user_id, min(timestamp),
+               arg_max({email}, timestamp) FILTER (WHERE {email} IS NOT NULL),
+               arg_max({phone}, timestamp) FILTER (WHERE {phone} IS NOT NULL),
+               arg_max({first}, timestamp) FILTER (WHERE {first} IS NOT NULL),
+               arg_max({last}, timestamp) FILTER (WHERE {last} IS NOT NULL),
+               NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, user_id, NULL
+        FROM events WHERE user_id IS NOT NULL AND trim(user_id) <> '' GROUP BY user_id""")
+    parts.append("""
+        SELECT 'event_anonymous', 'events', 'anonymous_id:' || anonymous_id, min(ts),
+               NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, anonymous_id
+        FROM (SELECT anonymous_id, timestamp AS ts FROM events WHERE anonymous_id IS NOT NULL AND trim(anonymous_id) <> ''
+              UNION ALL
+              SELECT previous_id, timestamp FROM events
+              WHERE type = 'alias' AND previous_id IS NOT NULL
+                AND previous_id NOT IN (SELECT user_id FROM events WHERE user_id IS NOT NULL))
+        GROUP BY anonymous_id""")
+    return "\nUNION ALL\n".join(parts)
+
+
+def _phone_cache(con, region: str) -> None:
+    """Parse each distinct raw phone once per region with phonenumbers; cached in the workspace."""
+    todo = con.execute("""
+        SELECT DISTINCT phone FROM _ir_raw r WHERE phone IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM identity_phone_cache c WHERE c.raw = r.phone AND c.region = ?)""",
+                       [region]).fetchnumpy()["phone"]
+    if len(todo):
+        import pandas as pd
+        parsed = pd.DataFrame({"raw": todo, "region": region,
+                               "e164": pd.Series(todo).map(lambda v: N.normalise_phone(v, region))})
+        con.register("_phones_new", parsed)
+        con.execute("INSERT INTO identity_phone_cache SELECT raw, region, e164 FROM _phones_new")
+        con.unregister("_phones_new")
+
+
+def build_records(con, settings: dict) -> dict:
+    """(Re)build identity_records and identity_ids; returns counts."""
+    region = settings["default_region"]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _ir_raw AS {_raw_union_sql(con)}")
+    _phone_cache(con, region)
+    con.execute("CREATE OR REPLACE TEMP TABLE _nick AS SELECT * FROM (VALUES ('', '')) t(variant, canonical) LIMIT 0")
+    rows = N.nickname_rows(settings.get("nicknames"))
+    con.executemany("INSERT INTO _nick VALUES (?, ?)", rows)
+    # Normalise each distinct value once (names, cities and addresses repeat a lot).
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _nm AS SELECT v, {N.name_sql('v')} AS n FROM (
+                        SELECT first_name AS v FROM _ir_raw UNION SELECT last_name FROM _ir_raw
+                        UNION SELECT city FROM _ir_raw) WHERE v IS NOT NULL""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _ad AS SELECT v, {N.address_sql('v')} AS n FROM (
+                        SELECT DISTINCT address_line1 AS v FROM _ir_raw WHERE address_line1 IS NOT NULL)""")
+    email = N.email_sql("r.email")
+    dob = "TRY_CAST(b.date_of_birth AS DATE)"
+    rebuild_table(con, "identity_records", f"""
+        WITH base AS (
+            SELECT r.*, f.n AS n_first, l.n AS n_last, c.n AS n_city, ad.n AS n_address, {email} AS n_email,
+                   pc.e164 AS n_phone
+            FROM _ir_raw r
+            LEFT JOIN _nm f ON f.v = r.first_name
+            LEFT JOIN _nm l ON l.v = r.last_name
+            LEFT JOIN _nm c ON c.v = r.city
+            LEFT JOIN _ad ad ON ad.v = r.address_line1
+            LEFT JOIN identity_phone_cache pc ON pc.raw = r.phone AND pc.region = ?
+        )
+        SELECT row_number() OVER (ORDER BY b.kind, b.source, b.source_record_id) - 1 AS rec_id,
+               b.kind, b.source, b.source_record_id, b.ts,
+               b.email, b.phone, b.first_name, b.last_name, b.address_line1, b.address_line2,
+               b.city, b.postcode, b.state, b.country, {dob},
+               nullif(trim(b.customer_id), ''), nullif(trim(b.user_id), ''), nullif(trim(b.anonymous_id), ''),
+               b.n_email, {N.email_key_sql('b.n_email')}, b.n_phone,
+               b.n_first, COALESCE(nk.canonical, split_part(b.n_first, ' ', 1)), b.n_last,
+               b.n_address, {N.postcode_sql('b.postcode')}, b.n_city,
+               CASE WHEN year({dob}) BETWEEN 1900 AND year(current_date) THEN {dob} END,
+               pm.profile_id IS NULL
+        FROM base b
+        LEFT JOIN _nick nk ON nk.variant = split_part(b.n_first, ' ', 1)
+        LEFT JOIN profile_members pm ON pm.source = b.source AND pm.source_record_id = b.source_record_id
+    """, [region])
+    _build_ids(con, settings)
+    n = con.execute("SELECT count(*), count(*) FILTER (WHERE is_new) FROM identity_records").fetchall()[0]
+    return {"records": n[0], "new_records": n[1]}
+
+
+def _click_id_sql() -> str:
+    selects = []
+    for cid in CLICK_ID_TYPES:
+        keys = [cid, "_" + cid] if cid in ("fbc", "fbp") else [cid]
+        paths = []
+        for col in ("properties", "context"):
+            for k in keys:
+                paths.append(f"json_extract_string({col}, '$.{k}')")
+        paths.append(f"json_extract_string(context, '$.campaign.{cid}')")
+        if cid not in ("fbc", "fbp"):
+            for url in ("json_extract_string(context, '$.page.url')", "json_extract_string(context, '$.page.search')",
+                        "json_extract_string(properties, '$.url')", "json_extract_string(properties, '$.search')"):
+                paths.append(f"nullif(regexp_extract({url}, '[?&]{cid}=([^&#]+)', 1), '')")
+        selects.append(f"SELECT user_id, anonymous_id, '{cid}' AS id_type, COALESCE({', '.join(paths)}) AS id_value, "
+                       f"timestamp FROM events")
+    return " UNION ALL ".join(selects)
+
+
+def _build_ids(con, settings: dict) -> None:
+    con.execute("DELETE FROM identity_ids")
+    con.execute("""
+        INSERT INTO identity_ids
+        SELECT rec_id, id_type, id_value, 'record' FROM (
+            SELECT rec_id, 'email' AS id_type, n_email AS id_value FROM identity_records
+            UNION ALL SELECT rec_id, 'email_key', n_email_key FROM identity_records WHERE n_email_key <> n_email
+            UNION ALL SELECT rec_id, 'phone', n_phone FROM identity_records
+            UNION ALL SELECT rec_id, 'customer_id', customer_id FROM identity_records
+            UNION ALL SELECT rec_id, 'user_id', user_id FROM identity_records
+            UNION ALL SELECT rec_id, 'anonymous_id', anonymous_id FROM identity_records
+        ) WHERE id_value IS NOT NULL
+    """)
+    has_events = con.execute("SELECT count(*) > 0 FROM events").fetchall()[0][0]
+    if not has_events:
+        return
+    # Anonymous actors seen with a user id (identify, and identified calls) carry that user id.
+    con.execute("""
+        INSERT INTO identity_ids
+        SELECT DISTINCT a.rec_id, 'user_id', e.user_id, 'event_link'
+        FROM (SELECT DISTINCT user_id, anonymous_id FROM events
+              WHERE user_id IS NOT NULL AND anonymous_id IS NOT NULL) e
+        JOIN identity_records a ON a.kind = 'event_anonymous' AND a.anonymous_id = e.anonymous_id
+    """)
+    # alias(previous_id -> user_id): an anonymous previous id, or an earlier user id.
+    con.execute("""
+        INSERT INTO identity_ids
+        SELECT DISTINCT r.rec_id, 'user_id', e.user_id, 'alias'
+        FROM (SELECT DISTINCT previous_id, user_id FROM events
+              WHERE type = 'alias' AND previous_id IS NOT NULL AND user_id IS NOT NULL) e
+        JOIN identity_records r ON r.source_record_id = 'anonymous_id:' || e.previous_id
+                                OR r.source_record_id = 'user_id:' || e.previous_id
+    """)
+    # Click and browser ids, on the actor that carried them (the user when known).
+    con.execute(f"""
+        INSERT INTO identity_ids
+        SELECT DISTINCT r.rec_id, c.id_type, c.id_value, 'record'
+        FROM ({_click_id_sql()}) c
+        JOIN identity_records r ON r.source = 'events' AND r.source_record_id =
+             CASE WHEN c.user_id IS NOT NULL THEN 'user_id:' || c.user_id ELSE 'anonymous_id:' || c.anonymous_id END
+        WHERE c.id_value IS NOT NULL AND c.id_value <> ''
+    """)
+
+
+def build_and_guard(con, settings: dict) -> dict:
+    stats = build_records(con, settings)
+    stats.update(apply_guards(con, settings))
+    return stats

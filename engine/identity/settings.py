@@ -1,0 +1,104 @@
+"""Identity settings: stored as JSON in the core `settings` table (key 'identity')."""
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+from engine.access import audit, require
+
+SETTINGS_KEY = "identity"
+
+DEFAULTS: dict[str, Any] = {
+    "default_region": "US",
+    # Strong identifiers that join records, highest priority first (conflicts keep the higher).
+    "identifier_priority": ["user_id", "customer_id", "email", "email_key", "phone", "anonymous_id"],
+    # At most this many distinct values of a type in one profile; more sends the merge to review.
+    "max_per_profile": {"user_id": 1, "customer_id": 1, "email": 5, "phone": 5},
+    # Junk values never used to join records (compared after normalisation).
+    "blocklist": ["test@test.com", "test@example.com", "noemail@noemail.com", "none@none.com",
+                  "no@email.com", "null", "none", "nan", "n/a", "na", "-1", "0", "unknown",
+                  "anonymous", "undefined", "+10000000000", "+11111111111", "+11234567890",
+                  "0000000000", "1234567890"],
+    # RE2 syntax (DuckDB's regexp_full_match), matched against the whole normalised value.
+    "blocklist_regexes": [r"\+?[01]?(0{7,}|1{9,}|9{9,})", r"test\d*@.*", r".*@(example|test)\.(com|org|net)",
+                          r"(no|none|noemail|nomail|na)@.*"],
+    # An email/phone used by more differently named people than this is junk (a till's email).
+    "max_people_per_value": 10,
+    # Click and browser ids are recorded on profiles; they join records only if listed here.
+    "click_ids_join": False,
+    # Fuzzy matching.
+    "fuzzy_enabled": True,
+    "high_threshold": 0.95,          # at or above: merge automatically
+    "low_threshold": 0.60,           # between low and high: review queue; below: ignore
+    "household_guard": True,         # same address/surname, different first name and DOB: never
+    "use_supervised": True,          # use the reviewer-trained model once it has enough labels
+    "min_labels": 30,
+    # Golden record: rule per field and source priority (first wins).
+    "survivorship": {
+        "default": "most_recent",
+        "fields": {"email": "most_frequent", "phone": "most_frequent",
+                   "first_name": "most_frequent", "last_name": "most_frequent",
+                   "date_of_birth": "most_frequent", "address_line1": "most_recent"},
+        "source_priority": [],
+    },
+    "nicknames": {},
+}
+
+SURVIVORSHIP_RULES = ("source_priority", "most_recent", "most_frequent", "longest")
+
+
+def load_settings(workspace) -> dict[str, Any]:
+    """Saved settings merged over the defaults."""
+    row = workspace.query_rows("SELECT value FROM settings WHERE key = ?", [SETTINGS_KEY])
+    settings = copy.deepcopy(DEFAULTS)
+    if row and row[0][0]:
+        saved = json.loads(row[0][0]) if isinstance(row[0][0], str) else row[0][0]
+        for key, value in saved.items():
+            if isinstance(value, dict) and isinstance(settings.get(key), dict):
+                settings[key] = {**settings[key], **value}
+            else:
+                settings[key] = value
+    return settings
+
+
+def validate_settings(settings: dict[str, Any]) -> None:
+    low, high = float(settings["low_threshold"]), float(settings["high_threshold"])
+    if not 0 <= low <= high <= 1:
+        raise ValueError("Thresholds must satisfy 0 <= low <= high <= 1.")
+    for field, rule in settings["survivorship"].get("fields", {}).items():
+        if rule not in SURVIVORSHIP_RULES:
+            raise ValueError(f"Unknown survivorship rule {rule!r} for {field}; "
+                             f"use one of {', '.join(SURVIVORSHIP_RULES)}.")
+    if settings["survivorship"].get("default") not in SURVIVORSHIP_RULES:
+        raise ValueError("Unknown default survivorship rule.")
+    import duckdb
+    for pattern in settings.get("blocklist_regexes", []):
+        try:
+            duckdb.execute("SELECT regexp_full_match('x', ?)", [pattern]).fetchall()
+        except duckdb.Error as exc:
+            raise ValueError(f"Blocklist pattern {pattern!r} is not a valid RE2 regex: {exc}") from None
+    for key, value in settings.get("max_per_profile", {}).items():
+        if int(value) < 1:
+            raise ValueError(f"max_per_profile for {key} must be at least 1.")
+    import phonenumbers
+    if settings["default_region"] not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"Unknown phone region {settings['default_region']!r}.")
+
+
+def save_settings(workspace, user, changes: dict[str, Any]) -> dict[str, Any]:
+    """Merge changes into the saved settings after validating them; audited."""
+    require(user, "resolve")
+    current = load_settings(workspace)
+    merged = copy.deepcopy(current)
+    for key, value in changes.items():
+        if key not in DEFAULTS:
+            raise ValueError(f"Unknown identity setting {key!r}.")
+        merged[key] = value
+    validate_settings(merged)
+    with workspace.transaction() as con:
+        con.execute(
+            "INSERT OR REPLACE INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, now(), ?)",
+            [SETTINGS_KEY, json.dumps(merged), user.username])
+        audit(con, user, "identity.settings", SETTINGS_KEY, {"changed": sorted(changes)})
+    return merged
