@@ -80,7 +80,7 @@ def export_audience(workspace, user: User, out_path: str | Path, members, *, col
             con.execute("CREATE OR REPLACE TEMP TABLE _act_src AS " + _source_sql(purposes))
             reasons = dict(con.execute(
                 "SELECT reason, count(*) FROM _act_src WHERE reason IS NOT NULL GROUP BY reason").fetchall())
-            table = con.execute(
+            table = con.sql(  # no user values in this text: columns come from the allow-list above
                 f"SELECT {', '.join(select)} FROM _act_src s LEFT JOIN profiles p USING (profile_id) "
                 "WHERE s.reason IS NULL ORDER BY s.profile_id").to_arrow_table()
         finally:
