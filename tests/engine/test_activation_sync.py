@@ -265,3 +265,20 @@ def test_schedule_runs_due_syncs_only(workspace, admin, platform):
     with workspace.transaction() as con:
         con.execute("UPDATE activation_runs SET started_at = now() - INTERVAL 2 HOUR")
     assert list(schedule.due_audiences(workspace)["audience_key"]) == [key]
+
+
+def test_segment_members_feed_the_sync_and_the_cli(workspace, admin, platform, monkeypatch, capsys):
+    from engine.cli.main import main as cli
+    from engine.segments import create_static_segment
+    ids = add_people(workspace, 6)
+    create_static_segment(workspace, admin, "Big spenders", ids[:4])
+    fake, _ = platform("meta")
+    monkeypatch.setenv("CDP_WORKSPACE", str(workspace.path))
+    assert cli(["audience", "sync", "Big spenders", "--destination", "meta", "--dry-run"]) == 0
+    assert '"to_add": 4' in capsys.readouterr().out and fake.requests == []
+    assert cli(["audience", "sync", "Big spenders", "--destination", "meta", "--schedule", "daily"]) == 0
+    assert len(fake.members) == 4 and "added 4" in capsys.readouterr().out
+    assert cli(["audience", "sync", "--all"]) == 0 and "No sync is due" in capsys.readouterr().out
+    assert cli(["destinations", "add", "bad", "--kind", "meta", "--set", "audience_id=1",
+                "--set", "access_token=x"]) == 1
+    assert cli(["destinations", "list"]) == 0 and "present" in capsys.readouterr().out
