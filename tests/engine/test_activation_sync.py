@@ -282,3 +282,26 @@ def test_segment_members_feed_the_sync_and_the_cli(workspace, admin, platform, m
     assert cli(["destinations", "add", "bad", "--kind", "meta", "--set", "audience_id=1",
                 "--set", "access_token=x"]) == 1
     assert cli(["destinations", "list"]) == 0 and "present" in capsys.readouterr().out
+
+
+def test_batch_in_flight_at_crash_is_resent_with_the_same_webhook_id(workspace, admin, platform):
+    ids = add_people(workspace, 30)
+    fake, key = platform("webhook", batch_size=10)
+
+    class DiesAfterSecondPost(HttpClient):
+        posts = 0
+
+        def send(self, req, describe):
+            resp = super().send(req, describe)
+            type(self).posts += 1
+            if type(self).posts == 2:
+                raise KeyboardInterrupt("killed after the platform answered, before the journal")
+            return resp
+
+    with pytest.raises(KeyboardInterrupt):
+        sync.sync(workspace, admin, key, members=ids, client=DiesAfterSecondPost(base_delay=0.01))
+    out = sync.sync(workspace, admin, key, members=ids, client=fast())
+    assert out["resumed"] and out["status"] == "succeeded"
+    # Batch 2 went out twice under one id (receivers drop it); batch 1 once; batch 3 once.
+    assert sorted(fake.webhook_ids) == sorted([f"msg_{out['run_id']}_add_{b}" for b in (0, 1, 1, 2)])
+    assert set(fake.members) == set(ids)
