@@ -143,11 +143,14 @@ def score_rfm(workspace, user, as_of: date | None = None, progress=None) -> dict
         if as_of is None:
             raise ValueError("There are no orders yet: load orders and resolve identities first.")
         sql, params = _rfm_sql(rules, as_of)
-        counts = dict(store.write_rfm_sql(con, sql, params, as_of))  # never leaves DuckDB
+        rows = store.write_rfm_sql(con, sql, params, as_of)  # the scores never leave DuckDB
+        counts = {name: n for name, n, _ in rows}
+        revenue = {name: float(total or 0) for name, _, total in rows}
         report(0.9, "Saved")
         customers = sum(counts.values())
         audit(con, user, "value.rfm", None, {"as_of": str(as_of), "customers": customers})
     report(1.0, "Done")
     return {"as_of": as_of, "customers": int(customers),
             "segments": {name: int(counts[name]) for name in [r["name"] for r in rules] + [OTHER]
-                         if counts.get(name)}}
+                         if counts.get(name)},
+            "revenue": {name: round(revenue[name], 2) for name in revenue}}
