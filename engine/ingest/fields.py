@@ -62,6 +62,8 @@ KIND_FIELDS: dict[str, tuple[Field, ...]] = {
            "transaction id", "receipt number", "receipt no", "invoice number", "order"),
         _f("ordered_at", "timestamp", "ordered at", "order date", "purchase date",
            "transaction date", "date", "sale date", "purchased at", required=True),
+        # A till export often splits the moment into a date column and a time column.
+        _f("order_time", "text", "order time", "time", "purchase time", "sale time", "time of sale"),
         _f("amount", "money", "amount", "total", "order total", "grand total", "revenue",
            "total amount", "order value", "sale amount", "total price", required=True),
         _f("currency", "text", "currency", "currency code", "ccy"),

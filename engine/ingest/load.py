@@ -183,7 +183,11 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
     # Layer 1: trimmed text of each mapped column, the record id, unmapped columns as JSON.
     layer1 = ["_row"]
     for name, column in plan.by_field.items():
-        layer1.append(f'{trimmed(_q(column, allowed))} AS "t_{name}"')
+        text = trimmed(_q(column, allowed))
+        if name == "ordered_at" and "order_time" in plan.by_field:  # date and time in two columns
+            time_text = trimmed(_q(plan.by_field["order_time"], allowed))
+            text = f"CASE WHEN {time_text} IS NULL THEN {text} ELSE {text} || ' ' || {time_text} END"
+        layer1.append(f'{text} AS "t_{name}"')
     if plan.id_column:
         rid = trimmed(_q(plan.id_column, allowed))
     elif plan.id_field:

@@ -356,3 +356,14 @@ def test_ndjson_contacts_a_broken_line_is_quarantined_alone(workspace, admin, tm
     rows = contacts(workspace, "App")
     assert json.loads(rows.loc["1", "traits"]) == {"plan": '{"tier":"gold"}'}
     assert json.loads(rows.loc["3", "traits"]) == {'say "hi"': "yes"}
+
+
+def test_till_export_with_date_and_time_in_two_columns(workspace, admin, tmp_path):
+    path = tmp_path / "pos.csv"
+    path.write_text("Receipt No,Date,Time,Total\nR1,11/04/2026,14:10,\"23,40\"\nR2,13/04/2026,,\"5,00\"\n")
+    result = ingest_file(workspace, admin, "orders", path, "POS")
+    assert result.mapping["Time"] == "order_time"
+    times = dict(workspace.query_rows("SELECT order_id, ordered_at FROM orders"))
+    assert times["R1"] == dt.datetime(2026, 4, 11, 14, 10, tzinfo=dt.timezone.utc)
+    assert times["R2"] == dt.datetime(2026, 4, 13, tzinfo=dt.timezone.utc)
+    assert dict(workspace.query_rows("SELECT order_id, amount FROM orders")) == {"R1": 23.4, "R2": 5.0}
