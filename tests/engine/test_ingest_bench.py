@@ -5,7 +5,7 @@ from bench.run import REQUIRED
 
 def test_smoke_benchmark_rows():
     rows = run("smoke")
-    assert len(rows) == 2
+    assert len(rows) == 3
     for row in rows:
         assert set(REQUIRED) <= set(row)
     assert rows[0]["unit"] == "s" and rows[0]["value"] > 0 and rows[0]["baseline_value"] > 0
