@@ -263,7 +263,10 @@ def _quarantine(con, load_id: int, source: str, staged: readers.Staged, typed: s
     raw_sql, params = _raw_row_sql(staged.columns, set(staged.columns))
     n = con.execute(
         f"""INSERT INTO quarantine (load_id, source, row_number, raw, reason)
-            SELECT ?, ?, s._row, {raw_sql}, t.reason
+            SELECT ?, ?, s._row,
+                   -- a suppressed person's data is not kept, not even in the quarantine
+                   CASE WHEN t.reason = 'suppressed' THEN '(withheld: suppressed person)' ELSE {raw_sql} END,
+                   t.reason
             FROM {typed} t JOIN {staged.table} s USING (_row)
             WHERE t.reason IS NOT NULL ORDER BY s._row""",
         [load_id, source, *params]).fetchone()[0]

@@ -291,6 +291,7 @@ def test_suppressed_people_are_quarantined(workspace, admin, tmp_path):
     assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
     assert fates(workspace, "CRM") == {1: "suppressed"}
     assert workspace.scalar("SELECT count(*) FROM contacts WHERE email = 'gone@x.com'") == 0
+    assert workspace.scalar("SELECT raw FROM quarantine") == "(withheld: suppressed person)"
 
 
 def test_role_and_mapping_checks(workspace, analyst, admin, tmp_path):
