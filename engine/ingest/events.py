@@ -67,7 +67,16 @@ def _time(key: str) -> str:
     return f"TRY_CAST({_text(key)} AS TIMESTAMPTZ)"
 
 
-def _parsed_sql(raw_table: str) -> str:
+# People in `suppressions` (engine.privacy hashes trimmed ids and lower-cased emails) are not loaded.
+_SUPPRESSED = f"""WHEN EXISTS (SELECT 1 FROM suppressions s WHERE
+        (s.id_type = 'user_id' AND s.id_hash = sha256({_text('userId')}))
+        OR (s.id_type = 'anonymous_id' AND s.id_hash = sha256({_text('anonymousId')}))
+        OR (s.id_type = 'email' AND s.id_hash = sha256(lower(COALESCE({_text('traits.email')},
+                                                                  {_text('context.traits.email')}))))
+      ) THEN 'suppressed'"""
+
+
+def _parsed_sql(raw_table: str, suppressed: bool = False) -> str:
     """Events parsed from a raw table (row_number, raw) holding one JSON text per row.
 
     A `{"batch": [...]}` envelope (the HTTP API's batch body) is expanded into its events,
@@ -117,6 +126,7 @@ SELECT row_number, item, raw,
     WHEN lower({_text('type')}) = 'group' AND {_text('groupId')} IS NULL THEN 'groupId required for group'
     WHEN lower({_text('type')}) = 'alias' AND {_text('previousId')} IS NULL
       THEN 'previousId required for alias'
+    {_SUPPRESSED if suppressed else ''}
   END AS reason,
   {strings},
   {times},
@@ -137,11 +147,13 @@ def land_raw_events(con, raw_table: str, source: str, load_id: int | None) -> Ev
     parsed = temp_name("ev")
     try:
         with utc_session(con):  # a timestamp without a zone is UTC, whatever the machine's zone
-            con.execute(f"CREATE TEMP TABLE {parsed} AS {_parsed_sql(raw_table)}")
+            suppressed = con.execute("SELECT count(*) > 0 FROM suppressions").fetchone()[0]
+            con.execute(f"CREATE TEMP TABLE {parsed} AS {_parsed_sql(raw_table, suppressed)}")
         quarantined = con.execute(
             f"""INSERT INTO quarantine (load_id, source, row_number, raw, reason)
                 SELECT ?, ?, row_number,
-                       raw, reason || CASE WHEN item > 0 THEN ' (batch item ' || item || ')' ELSE '' END
+                       CASE WHEN reason = 'suppressed' THEN '(withheld: suppressed person)' ELSE raw END,
+                       reason || CASE WHEN item > 0 THEN ' (batch item ' || item || ')' ELSE '' END
                 FROM {parsed} WHERE reason IS NOT NULL ORDER BY row_number, item""",
             [load_id, source]).fetchone()[0]
         # A missing messageId gets a stable one from the source and the raw text, so that
