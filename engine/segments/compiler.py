@@ -429,27 +429,31 @@ ORDER BY p.profile_id"""
     return sql, params
 
 
-def reach_sql(compiled: Compiled) -> tuple[str, dict]:
+def reach_sql(compiled: Compiled, check_suppressions: bool = True) -> tuple[str, dict]:
     """Counts of members reachable by email, by phone, by ad identifiers, and in total.
 
-    Identifiers whose sha256 is in `suppressions` do not count as a way to reach someone.
+    Identifiers whose sha256 is in `suppressions` do not count as a way to reach someone
+    (pass check_suppressions=False when that table is empty: hashing every member's
+    identifiers is the costly part).
     """
     params = dict(compiled.params)
     params["ad_types"] = list(AD_ID_TYPES)
+
+    def unsuppressed(id_type: str, value: str) -> str:
+        if not check_suppressions:
+            return ""
+        return (f" AND NOT EXISTS (SELECT 1 FROM suppressions s "
+                f"WHERE s.id_type = {id_type} AND s.id_hash = sha256({value}))")
+
     sql = f"""
 WITH members AS ({compiled.sql}),
 ids AS (
     SELECT i.profile_id, i.id_type FROM profile_identifiers i JOIN members USING (profile_id)
-    WHERE NOT EXISTS (SELECT 1 FROM suppressions s
-                      WHERE s.id_type = i.id_type AND s.id_hash = sha256(i.id_value))
+    WHERE TRUE{unsuppressed("i.id_type", "i.id_value")}
     UNION ALL SELECT p.profile_id, 'email' FROM profiles p JOIN members USING (profile_id)
-    WHERE p.email IS NOT NULL AND p.email <> ''
-      AND NOT EXISTS (SELECT 1 FROM suppressions s
-                      WHERE s.id_type = 'email' AND s.id_hash = sha256(lower(trim(p.email))))
+    WHERE p.email IS NOT NULL AND p.email <> ''{unsuppressed("'email'", "lower(trim(p.email))")}
     UNION ALL SELECT p.profile_id, 'phone' FROM profiles p JOIN members USING (profile_id)
-    WHERE p.phone IS NOT NULL AND p.phone <> ''
-      AND NOT EXISTS (SELECT 1 FROM suppressions s
-                      WHERE s.id_type = 'phone' AND s.id_hash = sha256(p.phone))
+    WHERE p.phone IS NOT NULL AND p.phone <> ''{unsuppressed("'phone'", "p.phone")}
 ),
 per AS (
     SELECT profile_id, bool_or(id_type = 'email') AS by_email, bool_or(id_type = 'phone') AS by_phone,
