@@ -81,6 +81,7 @@ def rebuild(workspace, progress=None) -> dict:
     if progress:
         progress(0.05, "Reading attributed events")
     with workspace.transaction() as con:
+        con.execute("SET enable_progress_bar = false")  # progress goes to the caller's callback
         fp = fingerprint(con)
         con.execute(f"DELETE FROM {EVENT_INDEX_TABLE}")
         con.execute(_BUILD_SQL)
