@@ -368,9 +368,7 @@ def reachability(workspace, user: User, definition: dict, segment_id: str | None
 
 
 def _members(con, comp: Compiled, limit: int | None = None) -> pd.DataFrame:
-    sql, params = compiler.members_sql(comp)
-    if limit is not None:
-        sql += f"\nLIMIT {int(limit)}"
+    sql, params = compiler.members_sql(comp, limit)
     return con.execute(sql, params).df()
 
 
