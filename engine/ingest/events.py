@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.ingest.common import IngestError, drop_temp, temp_name, utc_session
+from engine.privacy.consent import capture_event_consents
 
 EVENT_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 
@@ -124,6 +125,10 @@ FROM items
 """
 
 
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 def land_raw_events(con, raw_table: str, source: str, load_id: int | None) -> EventCounts:
     """Validate, dedupe and insert events from raw_table(row_number BIGINT, raw VARCHAR).
 
@@ -159,6 +164,10 @@ def land_raw_events(con, raw_table: str, source: str, load_id: int | None) -> Ev
             QUALIFY row_number() OVER (PARTITION BY message_id ORDER BY row_number, item) = 1""",
             [source, load_id, source]).fetchone()[0]
         valid = con.execute(f"SELECT count(*) FROM {parsed} WHERE reason IS NULL").fetchone()[0]
+        # Consent carried on the events (CMP categories, Global Privacy Control) joins the ledger.
+        capture_event_consents(con, message_ids_sql=(
+            f"SELECT COALESCE(message_id, 'gen-' || md5({_sql_text(source)} || chr(31) || raw)) "
+            f"FROM {parsed} WHERE reason IS NULL"))
         return EventCounts(int(new), int(valid - new), int(quarantined))
     finally:
         drop_temp(con, parsed)
