@@ -14,7 +14,7 @@ import duckdb
 
 from bench.generate import SCALES, generate
 from bench.timing import median_time, peak_memory_mb, row
-from bench.workspace import build_bench_workspace, dataset_folder, dataset_lock
+from bench.workspace import build_bench_workspace, build_seconds, dataset_folder, dataset_lock
 
 REPEAT = {"smoke": 2, "medium": 1, "full": 1}
 GENERATE_TARGET_S = 600          # issue 10: 10,000,000 events "must take minutes, not hours"
@@ -49,9 +49,14 @@ def run(scale: str) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         base, _ = median_time(lambda: _baseline_write(events + profiles, Path(tmp)), repeat=REPEAT.get(scale, 1),
                               warmup=0)
-        started = time.monotonic()
-        build = build_bench_workspace(folder, Path(tmp) / "ws" / "cdp.duckdb")
-        build_seconds = time.monotonic() - started
+        load_note = ""
+        cached = build_seconds(scale) if scale != "smoke" else None
+        if cached is not None:       # loading 10M events takes minutes: reuse the cached build's time
+            load_seconds, load_note = cached, " (the cached bench workspace's build)"
+        else:
+            started = time.monotonic()
+            build_bench_workspace(folder, Path(tmp) / "ws" / "cdp.duckdb")
+            load_seconds = time.monotonic() - started
     label = f"{profiles:,} profiles, {events:,} events"
     rows_written = sum(v for k, v in stats["counts"].items())
     return [
@@ -62,6 +67,6 @@ def run(scale: str) -> list[dict]:
         row("generate", "size on disk", stats["bytes"] / 1e6, "MB"),
         row("generate", "generator peak memory", max(peaks), "MB", target=f"< {MEMORY_TARGET_MB} MB (flat)",
             met=max(peaks) < MEMORY_TARGET_MB),
-        row("generate", f"load into a bench workspace (typed tables + profiles), {label}", build_seconds, "s",
-            rows=build["counts"]),
+        row("generate", f"load into a bench workspace (typed tables + profiles){load_note}, {label}",
+            load_seconds, "s"),
     ]

@@ -85,9 +85,7 @@ def _macros(con: duckdb.DuckDBPyConnection, seed: int) -> None:
     # drop one inner character: Smith -> Smth
     con.execute("""CREATE MACRO typo(s, k) AS CASE WHEN length(s) < 4 THEN s
                    ELSE left(s, (1 + k % (length(s) - 2))::INT) || substr(s, (3 + k % (length(s) - 2))::INT) END""")
-    con.execute("""CREATE MACRO uuid_of(x) AS
-                   substr(md5(x), 1, 8) || '-' || substr(md5(x), 9, 4) || '-4' || substr(md5(x), 14, 3) || '-a'
-                   || substr(md5(x), 18, 3) || '-' || substr(md5(x), 21, 12)""")
+    con.execute("CREATE MACRO uuid_of(x) AS CAST(CAST(md5(x) AS UUID) AS VARCHAR)")
     con.execute("CREATE MACRO clean(s) AS regexp_replace(lower(strip_accents(s)), '[^a-z]', '', 'g')")
     con.execute(f"CREATE MACRO at_day(d) AS TIMESTAMPTZ '{START}' + to_seconds(CAST(d * 86400 AS BIGINT))")
 
@@ -384,6 +382,7 @@ def generate(out: str | Path, profiles: int, events: int, *, seed: int = 42, fmt
     con = duckdb.connect(str(scratch))
     timings: dict[str, float] = {}
     try:
+        con.execute("SET enable_progress_bar = false")
         con.execute(f"SET memory_limit = '{memory_limit}'")
         con.execute(f"SET temp_directory = '{out / 'gen.tmp'}'")
         if threads:

@@ -95,7 +95,8 @@ def _file(folder: Path, stem: str) -> Path:
     raise FileNotFoundError(f"No {stem} file in {folder}")
 
 
-def build_bench_workspace(data_dir: str | Path, path: str | Path, *, replace: bool = True) -> dict:
+def build_bench_workspace(data_dir: str | Path, path: str | Path, *, replace: bool = True,
+                          memory_limit: str = "4GB") -> dict:
     """Load a generated dataset into a fresh workspace at path; returns row counts and seconds."""
     data_dir, path = Path(data_dir), Path(path)
     if path.exists():
@@ -108,6 +109,7 @@ def build_bench_workspace(data_dir: str | Path, path: str | Path, *, replace: bo
     f = {stem: _file(data_dir, stem) for stem in
          ("persons", "contacts", "lead_stage_changes", "orders", "subscriptions", "consents", "truth", "events")}
     with ws.transaction() as con:
+        con.execute(f"SET memory_limit = '{memory_limit}'")   # several bench processes may share the machine
         for name, kind in SOURCES.items():
             con.execute("INSERT INTO sources (name, kind, description, created_by) VALUES (?, ?, ?, 'bench') "
                         "ON CONFLICT DO NOTHING", [name, kind, "benchmark data from bench/generate.py"])

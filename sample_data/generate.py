@@ -308,7 +308,7 @@ class Gen:
                              self.first_variant(p, 0.1), self.last_variant(p, 0.1),
                              self.phone_variant(p, 0.3) if self.r.random() < 0.7 else "",
                              p.address_line1, p.city, p.postcode, p.country, f"{total:.2f}", currency,
-                             sum(i["quantity"] for i in items), json.dumps([{"sku": i["sku"], "qty": i["quantity"], "price": i["price"]} for i in items], separators=(",", ":")),
+                             sum(i["quantity"] for i in items), json.dumps(items, ensure_ascii=False, separators=(",", ":")),
                              discount, "refunded" if self.r.random() < 0.03 else "paid"])
                 p.orders.append((oid, t, total, items, currency))
                 self.record("shop", oid, p)

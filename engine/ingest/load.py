@@ -19,8 +19,8 @@ from pathlib import Path
 from engine.access import User, audit, require
 from engine.ingest import events as ev
 from engine.ingest import readers
-from engine.ingest.common import IngestError, drop_temp, quote_ident, temp_name
-from engine.ingest.fields import DEFAULT_ID_FIELD, IDENTIFIERS, RECORD_ID, fields_for
+from engine.ingest.common import IngestError, drop_temp, quote_ident, temp_name, utc_session
+from engine.ingest.fields import DEFAULT_ID_FIELD, IDENTIFIERS, LINE_ITEM_FIELDS, RECORD_ID, fields_for
 from engine.ingest.mapping import as_mapping, suggest_mapping
 from engine.ingest.validate import (TYPE_NAMES, ColumnFormat, currency_from_money_sql, infer_formats,
                                     trimmed, typed_sql)
@@ -82,6 +82,17 @@ class Plan:
     id_field: str | None                    # field whose value is the record id (order_id ...)
 
     @property
+    def line_items(self) -> bool:
+        """Rows are order lines: rows sharing a record id make one order."""
+        return self.kind == "orders" and any(f in self.by_field for f in LINE_ITEM_FIELDS)
+
+    def required(self, field) -> bool:
+        # Line prices add up to the order amount when no column gives it.
+        if field.name == "amount" and self.line_items and "item_price" in self.by_field:
+            return False
+        return field.required
+
+    @property
     def traits_columns(self) -> list[str]:
         return [c for c, f in self.mapping.items() if f is None]
 
@@ -137,7 +148,8 @@ def plan_mapping(con, staged: readers.Staged, kind: str, mapping: dict | None,
                 raise IngestError(f"Two columns ({by_field[f]!r} and {c!r}) are mapped to {f}; keep one.")
             by_field[f] = c
     if kind != "events":
-        missing = [f.name for f in fields.values() if f.required and f.name not in by_field]
+        plan = Plan(kind, resolved, by_field, column, None)
+        missing = [f.name for f in fields.values() if plan.required(f) and f.name not in by_field]
         if missing:
             raise IngestError(f"Map a column to {', '.join(missing)}: {kind} rows need it.")
         if kind in NEEDS_IDENTIFIER and not any(f in by_field for f in IDENTIFIERS):
@@ -160,8 +172,12 @@ def _json_object_sql(columns: list[str], allowed) -> tuple[str, list]:
     """json_object of the trimmed values of columns (empty ones dropped); keys are parameters."""
     if not columns:
         return "CAST('{}' AS JSON)", []
-    pairs = ", ".join(f"?, {trimmed(_q(c, allowed))}" for c in columns)
-    return f"json_merge_patch('{{}}', json_object({pairs}))", list(columns)
+    values = [trimmed(_q(c, allowed)) for c in columns]
+    pairs = ", ".join(f"?, {v}" for v in values)
+    # Merging into {} drops the empty values; rows with every value present skip that cost.
+    full = " AND ".join(f"{v} IS NOT NULL" for v in values)
+    return (f"CASE WHEN {full} THEN json_object({pairs}) "
+            f"ELSE json_merge_patch('{{}}', json_object({pairs})) END", list(columns) * 2)
 
 
 def _raw_row_sql(columns: list[str], allowed, alias: str = "s") -> tuple[str, list]:
@@ -179,7 +195,11 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
     # Layer 1: trimmed text of each mapped column, the record id, unmapped columns as JSON.
     layer1 = ["_row"]
     for name, column in plan.by_field.items():
-        layer1.append(f'{trimmed(_q(column, allowed))} AS "t_{name}"')
+        text = trimmed(_q(column, allowed))
+        if name == "ordered_at" and "order_time" in plan.by_field:  # date and time in two columns
+            time_text = trimmed(_q(plan.by_field["order_time"], allowed))
+            text = f"CASE WHEN {time_text} IS NULL THEN {text} ELSE {text} || ' ' || {time_text} END"
+        layer1.append(f'{text} AS "t_{name}"')
     if plan.id_column:
         rid = trimmed(_q(plan.id_column, allowed))
     elif plan.id_field:
@@ -207,9 +227,9 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
     for name in plan.by_field:
         f = fields[name]
         bad = f"'{name} ''' || \"t_{name}\" || ''' is not a valid {TYPE_NAMES[f.type]}'"
-        if f.required:
+        if plan.required(f) and not plan.line_items:  # order lines: checked per order instead
             reasons.append(f"WHEN \"t_{name}\" IS NULL THEN 'missing {name}'")
-        if (f.required or f.strict) and f.type != "text":
+        if (plan.required(f) or f.strict) and f.type != "text":
             reasons.append(f"WHEN \"v_{name}\" IS NULL AND \"t_{name}\" IS NOT NULL THEN {bad}")
     ids = [f for f in IDENTIFIERS if f in plan.by_field]
     if plan.kind in NEEDS_IDENTIFIER and ids:
@@ -218,28 +238,37 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
     if suppressions:
         checks = []
         for f in ids:
+            hashes = f'sha256("v_{f}")'
+            if f == "phone":  # engine.privacy hashes E.164: '+' kept, and 10 national digits read as US
+                hashes += (f""", sha256(CASE WHEN length("v_phone") = 10 AND NOT starts_with("v_phone", '+')
+                              THEN '+1' || "v_phone" END)""")
             checks.append(f"EXISTS (SELECT 1 FROM suppressions s WHERE s.id_type = '{f}' "
-                          f"AND s.id_hash = sha256(\"v_{f}\"))")
+                          f"AND s.id_hash IN ({hashes}))")
         if checks:
             reasons.append(f"WHEN {' OR '.join(checks)} THEN 'suppressed'")
     lenient = [n for n in plan.by_field
-               if not (fields[n].required or fields[n].strict) and fields[n].type != "text"]
+               if not (plan.required(fields[n]) or fields[n].strict) and fields[n].type != "text"]
     layer3 = ["_row", "rid AS source_record_id"]
     for name in TABLE_FIELDS.get(plan.kind, ()):
         value = f'"v_{name}"' if name in plan.by_field else "NULL"
         if name == "currency" and "amount" in plan.by_field:  # '€12' says EUR when no column does
             value = f"COALESCE(upper({value}), symbol_currency)"
         layer3.append(f'{value} AS "{name}"')
+    if plan.line_items:
+        for name in LINE_ITEM_FIELDS:
+            value = f'"v_{name}"' if name in plan.by_field else "NULL"
+            layer3.append(f'{value} AS "li_{name}"')
     for name in lenient:
         layer3.append(f'("t_{name}" IS NOT NULL AND "v_{name}" IS NULL) AS "bad_{name}"')
-        layer3.append(f'"t_{name}" AS "text_{name}"')
     if lenient:
         invalid = ", ".join(f"'invalid_{n}', CASE WHEN \"t_{n}\" IS NOT NULL AND \"v_{n}\" IS NULL "
                             f"THEN \"t_{n}\" END" for n in lenient)
-        traits = f"json_merge_patch(traits_base, json_object({invalid}))"
+        any_bad = " OR ".join(f'("t_{n}" IS NOT NULL AND "v_{n}" IS NULL)' for n in lenient)
+        traits = f"CASE WHEN {any_bad} THEN json_merge_patch(traits_base, json_object({invalid})) ELSE traits_base END"
     else:
         traits = "traits_base"
-    layer3.append(f"NULLIF(CAST({traits} AS VARCHAR), '{{}}') AS traits")
+    # Kept as JSON (not text) so inserting it does not parse every value again.
+    layer3.append(f"CASE WHEN CAST({traits} AS VARCHAR) = '{{}}' THEN NULL ELSE {traits} END AS traits")
     layer3.append("CASE " + " ".join(reasons) + " END AS reason" if reasons else "NULL::VARCHAR AS reason")
     sql = (f"SELECT {', '.join(layer3)} FROM (SELECT {', '.join(layer2)} FROM "
            f"(SELECT {', '.join(layer1)} FROM {staged.table}) l1) l2")
@@ -250,7 +279,10 @@ def _quarantine(con, load_id: int, source: str, staged: readers.Staged, typed: s
     raw_sql, params = _raw_row_sql(staged.columns, set(staged.columns))
     n = con.execute(
         f"""INSERT INTO quarantine (load_id, source, row_number, raw, reason)
-            SELECT ?, ?, s._row, {raw_sql}, t.reason
+            SELECT ?, ?, s._row,
+                   -- a suppressed person's data is not kept, not even in the quarantine
+                   CASE WHEN t.reason = 'suppressed' THEN '(withheld: suppressed person)' ELSE {raw_sql} END,
+                   t.reason
             FROM {typed} t JOIN {staged.table} s USING (_row)
             WHERE t.reason IS NOT NULL ORDER BY s._row""",
         [load_id, source, *params]).fetchone()[0]
@@ -274,6 +306,32 @@ def _mark_duplicates(con, typed: str) -> int:
     return int(dupes)
 
 
+def _group_line_items(con, plan: Plan, typed: str, out: str) -> None:
+    """One order per record id from its valid line rows: items listed in file order, amount the
+    order total when given else the sum of the lines, quantity the sum of line quantities.
+
+    An order still missing a required field (no line gave a date) is dropped and its lines are
+    quarantined."""
+    order_fields = [f for f in TABLE_FIELDS["orders"] if f not in ("items", "amount", "quantity")]
+    firsts = ", ".join(f'first("{f}" ORDER BY _row) FILTER (WHERE "{f}" IS NOT NULL) AS "{f}"'
+                       for f in order_fields)
+    con.execute(f"""CREATE TEMP TABLE {out} AS
+        SELECT min(_row) AS _row, source_record_id, {firsts},
+               COALESCE(max(amount), sum(li_item_price * COALESCE(li_item_quantity, 1))) AS amount,
+               COALESCE(sum(li_item_quantity), max(quantity)) AS quantity,
+               to_json(list(struct_pack(sku := li_sku, name := li_product_name, category := li_category,
+                                        quantity := li_item_quantity, price := li_item_price)
+                            ORDER BY _row)) AS items,
+               first(traits ORDER BY _row) AS traits, NULL::VARCHAR AS reason
+        FROM {typed} WHERE reason IS NULL GROUP BY source_record_id""")
+    fields = fields_for("orders")
+    for name in [f.name for f in fields.values() if plan.required(f)]:
+        con.execute(f"""UPDATE {typed} SET reason = 'no line of this order gives {name}'
+            FROM {out} o WHERE {typed}.source_record_id = o.source_record_id
+              AND {typed}.reason IS NULL AND o."{name}" IS NULL""")
+        con.execute(f'DELETE FROM {out} WHERE "{name}" IS NULL')
+
+
 def _upsert(con, plan: Plan, typed: str, source: str, load_id: int) -> dict[str, int]:
     """Insert new records, update changed ones, leave identical ones alone."""
     table = plan.kind
@@ -284,29 +342,32 @@ def _upsert(con, plan: Plan, typed: str, source: str, load_id: int) -> dict[str,
     stale = ("t.updated_at IS NOT NULL AND r.updated_at IS NOT NULL AND r.updated_at < t.updated_at"
              if table == "contacts" else "false")
     old_stage = "t.lead_stage" if table == "contacts" else "NULL"
+    names = ", ".join(f'"{c}"' for c in cols)
+    if not con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE source = ? LIMIT 1)",
+                       [source]).fetchone()[0]:
+        return _insert_fresh(con, plan, typed, source, load_id, names)
     ready = temp_name("ready")
     try:
         con.execute(f"""CREATE TEMP TABLE {ready} AS
-            SELECT r.*, {old_stage} AS old_stage,
+            SELECT r.*, {old_stage} AS _old_stage,
                    CASE WHEN t.source_record_id IS NULL THEN 'new'
                         WHEN {stale} THEN 'stale'
-                        WHEN {same} THEN 'unchanged' ELSE 'changed' END AS status
+                        WHEN {same} THEN 'unchanged' ELSE 'changed' END AS _status
             FROM (SELECT * FROM {typed} WHERE reason IS NULL) r
             LEFT JOIN {table} t ON t.source = ? AND t.source_record_id = r.source_record_id""", [source])
-        counts = dict(con.execute(f"SELECT status, count(*) FROM {ready} GROUP BY status").fetchall())
+        counts = dict(con.execute(f"SELECT _status, count(*) FROM {ready} GROUP BY _status").fetchall())
         if table == "contacts" and "lead_stage" in plan.by_field:
             con.execute(f"""INSERT INTO lead_stage_changes
                 (source, source_record_id, stage, previous_stage, changed_at, load_id)
-                SELECT ?, source_record_id, lead_stage, old_stage,
-                       COALESCE(updated_at, CASE WHEN status = 'new' THEN created_at END, now()), ?
+                SELECT ?, source_record_id, lead_stage, _old_stage,
+                       COALESCE(updated_at, CASE WHEN _status = 'new' THEN created_at END, now()), ?
                 FROM {ready}
-                WHERE status IN ('new', 'changed') AND lead_stage IS NOT NULL
-                  AND lead_stage IS DISTINCT FROM old_stage""", [source, load_id])
-        names = ", ".join(f'"{c}"' for c in cols)
+                WHERE _status IN ('new', 'changed') AND lead_stage IS NOT NULL
+                  AND lead_stage IS DISTINCT FROM _old_stage""", [source, load_id])
         updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in cols)
         con.execute(f"""INSERT INTO {table} (source, source_record_id, {names}, load_id, loaded_at)
             SELECT ?, source_record_id, {names}, ?, now() FROM {ready}
-            WHERE status IN ('new', 'changed')
+            WHERE _status IN ('new', 'changed')
             ON CONFLICT (source, source_record_id) DO UPDATE SET {updates},
                 load_id = EXCLUDED.load_id, loaded_at = EXCLUDED.loaded_at""", [source, load_id])
         return {k: int(counts.get(k, 0)) for k in ("new", "changed", "unchanged", "stale")}
@@ -314,16 +375,31 @@ def _upsert(con, plan: Plan, typed: str, source: str, load_id: int) -> dict[str,
         drop_temp(con, ready)
 
 
+def _insert_fresh(con, plan: Plan, typed: str, source: str, load_id: int, names: str) -> dict[str, int]:
+    """First load of a source: every valid row is new, so insert straight from the typed table."""
+    table = plan.kind
+    if table == "contacts" and "lead_stage" in plan.by_field:
+        con.execute(f"""INSERT INTO lead_stage_changes
+            (source, source_record_id, stage, previous_stage, changed_at, load_id)
+            SELECT ?, source_record_id, lead_stage, NULL, COALESCE(updated_at, created_at, now()), ?
+            FROM {typed} WHERE reason IS NULL AND lead_stage IS NOT NULL""", [source, load_id])
+    n = con.execute(f"""INSERT INTO {table} (source, source_record_id, {names}, load_id, loaded_at)
+        SELECT ?, source_record_id, {names}, ?, now() FROM {typed} WHERE reason IS NULL""",
+                    [source, load_id]).fetchone()[0]
+    return {"new": int(n), "changed": 0, "unchanged": 0, "stale": 0}
+
+
 def _lenient_warnings(con, plan: Plan, typed: str) -> list[str]:
     fields = fields_for(plan.kind)
     lenient = [n for n in plan.by_field
-               if not (fields[n].required or fields[n].strict) and fields[n].type != "text"]
+               if not (plan.required(fields[n]) or fields[n].strict) and fields[n].type != "text"]
     if not lenient:
         return []
     parts = []
     for n in lenient:
         parts.append(f'count_if("bad_{n}" AND reason IS NULL)')
-        parts.append(f'any_value("text_{n}") FILTER (WHERE "bad_{n}" AND reason IS NULL)')
+        parts.append(f"any_value(json_extract_string(traits, '$.invalid_{n}')) "
+                     f'FILTER (WHERE "bad_{n}" AND reason IS NULL)')
     row = con.execute(f"SELECT {', '.join(parts)} FROM {typed}").fetchone()
     out = []
     for i, n in enumerate(lenient):
@@ -356,10 +432,16 @@ def _load_typed(con, plan: Plan, staged: readers.Staged, source: str, load_id: i
     try:
         con.execute(f"CREATE TEMP TABLE {typed} AS {sql}", params)
         report(0.55, "Checked types")
-        duplicates = _mark_duplicates(con, typed)
+        duplicates = 0 if plan.line_items else _mark_duplicates(con, typed)
+        records = typed
+        if plan.line_items:
+            records = temp_name("orders")
+            _group_line_items(con, plan, typed, records)
         quarantined = _quarantine(con, load_id, source, staged, typed)
         report(0.65, "Quarantined bad rows")
-        counts = _upsert(con, plan, typed, source, load_id)
+        counts = _upsert(con, plan, records, source, load_id)
+        if records != typed:
+            drop_temp(con, records)
         report(0.9, "Stored records")
         warnings = _format_warnings(plan, formats) + _lenient_warnings(con, plan, typed)
         if duplicates:
@@ -404,7 +486,12 @@ def _stage_flat_events(con, plan: Plan, staged: readers.Staged, table: str) -> N
         t = trimmed(_q(column, allowed))
         value = (f"strftime({typed_sql('timestamp', t, formats.get(column))}, '%Y-%m-%dT%H:%M:%S.%fZ')"
                  if name in ev.TIME_FIELDS else t)
+        if name == "type":   # a flat file without types holds track calls when it names events
+            event = trimmed(_q(plan.by_field["event"], allowed)) if "event" in plan.by_field else "NULL"
+            value = f"COALESCE({value}, CASE WHEN {event} IS NOT NULL THEN 'track' END)"
         pairs.append(f"'{key}', {value}")
+    if "type" not in plan.by_field and "event" in plan.by_field:
+        pairs.append("'type', 'track'")
     props, props_params = _json_object_sql(plan.traits_columns, allowed)
     pairs.append(f"'properties', {props}")
     params += props_params
@@ -454,7 +541,7 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
     landed: Path | None = None
     stage, lines = temp_name("stage"), temp_name("lines")
     try:
-        with workspace.transaction() as con:
+        with workspace.transaction() as con, utc_session(con):
             try:
                 src = ensure_source(con, user, source, kind)
                 json_events = kind == "events" and info.format in ("json", "ndjson")
@@ -555,7 +642,7 @@ def suggest_for_file(workspace, user: User, kind: str, path, source: str | None 
     info = readers.detect(path, file_format)
     saved = None
     if source:
-        with workspace.connect(read_only=False) as wcon:
+        with workspace.connect() as wcon:
             src = get_source(wcon, source)
             if src and src.kind == kind and isinstance(src.mapping, dict):
                 saved = src.mapping

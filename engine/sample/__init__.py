@@ -17,8 +17,9 @@ from engine.access import User, require
 from engine.workspace import Workspace, open_workspace
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
-# Names the value module may give its "recompute every score" entry point, most specific first.
-VALUE_REFRESH_NAMES = ("refresh_scores", "refresh_all", "refresh", "compute_scores", "score_all")
+# The value module's "recompute every score" entry point: fit_clv fits the CLV model and
+# refreshes RFM at the same date (RFM alone when the data is too thin for a model).
+VALUE_REFRESH_NAMES = ("fit_clv", "score_rfm")
 
 Progress = Callable[[float, str], None]
 
@@ -104,10 +105,11 @@ def build_sample_workspace(path: str | Path, user: User, progress: Progress | No
     if refresh is not None:
         if progress:
             progress(0.9, "computing value scores")
-        refresh(ws, user)
-        summary["value_scores"] = True
+        result = refresh(ws, user, progress=_scaled(progress, 0.9, 0.99))
+        summary["value_scores"] = result.get("status", "ok") if isinstance(result, dict) else True
     summary["profiles"] = ws.scalar("SELECT count(*) FROM profiles")
     summary["seconds"] = round(time.monotonic() - started, 1)
     if progress:
         progress(1.0, "sample workspace ready")
     return summary
+

@@ -218,8 +218,33 @@ def test_sample_workspace_builds_end_to_end(tmp_path, admin):
         assert result["rows_read"] == result["rows_loaded"] + result["rows_quarantined"], entry["file"]
         assert result["rows_loaded"] >= 0.95 * entry["rows"], (entry["file"], result)
     ws = Workspace(path)
-    assert ws.scalar("SELECT count(*) FROM events") == summary["files"]["web_events.ndjson"]["rows_loaded"]
-    assert ws.scalar("SELECT count(*) FROM lead_stage_changes") > 0
+    for kind in ("events", "orders", "subscriptions", "consents"):
+        loaded = sum(summary["files"][e["file"]]["rows_loaded"] for e in manifest["files"] if e["kind"] == kind)
+        assert ws.scalar(f"SELECT count(*) FROM {kind}") == loaded, kind
+    assert ws.scalar("SELECT count(*) FROM contacts") == len({r["contact_id"] for r in csv.DictReader(
+        open(tmp_path / "small" / "crm_contacts.csv", encoding="utf-8"))})
+    assert ws.scalar("SELECT count(*) FROM lead_stage_changes WHERE previous_stage IS NOT NULL") > 0
+    # till dates are day-first and amounts have decimal commas: 13/01/2025 is January, 3,40 is 3.4
+    pos = next(r for r in csv.DictReader(open(tmp_path / "small" / "pos_purchases.csv", encoding="cp1252"))
+               if int(r["Date"][:2]) > 12)
+    day, month, year = pos["Date"].split("/")
+    got = ws.query_rows("SELECT strftime(ordered_at, '%Y-%m-%d'), amount FROM orders "
+                        "WHERE source = 'pos' AND source_record_id = ?", [pos["Receipt No"]])[0]
+    assert got == (f"{year}-{month}-{day}", float(pos["Total"].replace(",", ".")))
+    # identity against the ground truth: merges are nearly always right, most duplicates found
+    truth = {(r["source"], r["source_record_id"]): r["person_id"]
+             for r in csv.DictReader(open(tmp_path / "small" / "truth.csv", encoding="utf-8")) if r["id_type"] == "record"}
+    members = ws.query_rows("SELECT profile_id, source, source_record_id FROM profile_members")
+    pairs = Counter((p, truth[(s, r)]) for p, s, r in members if (s, r) in truth)
+    by_profile, by_person = Counter(), Counter()
+    for (profile, person), n in pairs.items():
+        by_profile[profile] += n
+        by_person[person] += n
+    together = sum(n * (n - 1) // 2 for n in pairs.values())
+    precision = together / max(1, sum(n * (n - 1) // 2 for n in by_profile.values()))
+    recall = together / max(1, sum(n * (n - 1) // 2 for n in by_person.values()))
+    assert precision > 0.9 and recall > 0.6, (precision, recall)
+    assert summary["value_scores"] in (True, "ok", "too_thin")
     people = len({t for t in (r[0] for r in csv.reader(open(tmp_path / "small" / "truth.csv")))}) - 1
     profiles = ws.scalar("SELECT count(*) FROM profiles")
     assert 0 < profiles and summary["profiles"] == profiles
