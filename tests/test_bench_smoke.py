@@ -96,4 +96,8 @@ def test_suite_smoke_run_writes_benchmarks_markdown(tmp_path):
     text = out.read_text()
     assert "cores" in text and "GB memory" in text and "--scale smoke" in text
     assert "| generate | generate 2,000 profiles, 20,000 events |" in text
-    assert "Overview: rerun" in text and "targets met" in text
+    assert "Overview: rerun" in text and "targets met" in text and "load average" in text
+    out.write_text("stale")
+    subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--scale", "smoke", "--output", str(out),
+                    "--render"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
+    assert out.read_text() == text            # the Markdown is rebuilt from the stored results alone
