@@ -18,41 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.collect.spool import Segment, Spool, list_segments, repair_segment
-from engine.workspace import Workspace
+from engine.ingest.events import load_events_ndjson  # the one Segment -> events normaliser
+from engine.workspace import Workspace, WorkspaceBusy
 
 log = logging.getLogger("cdp.collect")
 
-try:  # the one Segment -> events normaliser, shared with file uploads
-    from engine.ingest.events import load_events_ndjson
-except ImportError:  # pragma: no cover - until the ingest module lands
-    load_events_ndjson = None
 
-# Temporary stand-in with the same signature as engine.ingest.events.load_events_ndjson,
-# used only until that module exists; delete it then.
-_FALLBACK_SQL = """
-INSERT OR IGNORE INTO events (message_id, source, type, event, name, user_id, anonymous_id,
-    previous_id, group_id, timestamp, sent_at, received_at, properties, context, traits, load_id)
-SELECT messageId, ?, type, event, coalesce(name, properties->>'name'), userId, anonymousId,
-       previousId, groupId, timestamp, sentAt, receivedAt, properties,
-       context, coalesce(traits, context->'traits'), ?
-FROM read_json(?, format = 'newline_delimited', columns = {
-    messageId: 'VARCHAR', type: 'VARCHAR', event: 'VARCHAR', name: 'VARCHAR',
-    userId: 'VARCHAR', anonymousId: 'VARCHAR', previousId: 'VARCHAR', groupId: 'VARCHAR',
-    timestamp: 'TIMESTAMPTZ', sentAt: 'TIMESTAMPTZ', receivedAt: 'TIMESTAMPTZ',
-    properties: 'JSON', context: 'JSON', traits: 'JSON'})
-WHERE messageId IS NOT NULL
-QUALIFY row_number() OVER (PARTITION BY messageId ORDER BY receivedAt) = 1
-"""
+def _load(con, path: Path, source: str, load_id: int | None) -> tuple[int, int]:
+    """(loaded, quarantined) for one segment, through the shared events loader."""
+    loaded, quarantined = load_events_ndjson(con, path, source, load_id)
+    return int(loaded), int(quarantined)
 
 
-def _fallback_load_events_ndjson(con, path, source, load_id=None):
-    if load_id is None:
-        load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
-    return con.execute(_FALLBACK_SQL, [source, load_id, str(path)]).fetchone()[0]
-
-
-def _load(con, path: Path, source: str, load_id: int | None) -> None:
-    (load_events_ndjson or _fallback_load_events_ndjson)(con, path, source, load_id)
+CPUS = os.cpu_count() or 2
+COLLECTOR_USER = "collector"
 
 
 def count_lines(path: Path) -> int:
@@ -60,8 +39,26 @@ def count_lines(path: Path) -> int:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
 
 
+def _daily_load(con, source: str) -> int:
+    """The `loads` row that adds up one source's collected events for one UTC day."""
+    label = f"collector {time.strftime('%Y-%m-%d', time.gmtime())}"
+    row = con.execute("SELECT load_id FROM loads WHERE source = ? AND kind = 'events' AND file_name = ?"
+                      " AND username = ?", [source, label, COLLECTOR_USER]).fetchone()
+    if row:
+        return row[0]
+    load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
+    con.execute("INSERT INTO loads (load_id, source, kind, file_name, rows_read, rows_loaded,"
+                " rows_quarantined, warnings, started_at, finished_at, username)"
+                " VALUES (?, ?, 'events', ?, 0, 0, 0, '[]', now(), now(), ?)",
+                [load_id, source, label, COLLECTOR_USER])
+    return load_id
+
+
 def land_segments(workspace: Workspace, segments: list[Segment]) -> int:
-    """Land segments in one transaction, then delete them; returns the events read."""
+    """Land segments in one transaction, then delete them; returns the events read.
+
+    Each source's events add to its `loads` row of the day (rows read = loaded + quarantined).
+    """
     ready = []
     for segment in segments:
         if not segment.path.exists():
@@ -72,13 +69,25 @@ def land_segments(workspace: Workspace, segments: list[Segment]) -> int:
         ready.append(segment)
     if not ready:
         return 0
-    events = sum(count_lines(s.path) for s in ready)
+    lines = {s.path: count_lines(s.path) for s in ready}
     with workspace.transaction() as con:
-        for segment in ready:
-            _load(con, segment.path, segment.source, None)
+        # keep half the cores for the HTTP server, unless landing has fallen behind
+        behind = len({s.seq for s in ready}) > 2
+        con.execute(f"SET threads = {CPUS if behind else max(1, CPUS // 2)}")
+        for source in sorted({s.source for s in ready}):
+            load_id = _daily_load(con, source)
+            read = loaded = quarantined = 0
+            for segment in (s for s in ready if s.source == source):
+                got, bad = _load(con, segment.path, source, load_id)
+                read += lines[segment.path]
+                loaded += got
+                quarantined += bad
+            con.execute("UPDATE loads SET rows_read = rows_read + ?, rows_loaded = rows_loaded + ?,"
+                        " rows_quarantined = rows_quarantined + ?, finished_at = now() WHERE load_id = ?",
+                        [read, loaded, quarantined, load_id])
     for segment in ready:
         segment.path.unlink(missing_ok=True)
-    return events
+    return sum(lines.values())
 
 
 def land_spool(workspace: Workspace, directory: Path, max_bytes: int = 256 << 20) -> int:
@@ -122,6 +131,7 @@ class Loader:
         self.status = status if status is not None else {}
         self.before_cycle = before_cycle
         self.stats = LoaderStats()
+        self._failures: dict[str, int] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="collect-loader", daemon=True)
@@ -182,15 +192,42 @@ class Loader:
                 chunk.append(segment)
                 size += segment.size
             started = time.monotonic()
-            count = land_segments(self.workspace, chunk)
+            try:
+                count = land_segments(self.workspace, chunk)
+            except WorkspaceBusy:
+                raise
+            except Exception as exc:  # noqa: BLE001 - find the segment that cannot land
+                if len(chunk) == 1:
+                    self._set_aside_if_stuck(chunk[0], exc)
+                    raise
+                count = 0  # retry one at a time
+                for segment in chunk:
+                    try:
+                        count += land_segments(self.workspace, [segment])
+                    except WorkspaceBusy:
+                        raise
+                    except Exception as one_exc:  # noqa: BLE001
+                        self._set_aside_if_stuck(segment, one_exc)
+                        self._error(one_exc)
             landed += count
             if count:
                 self.stats.landed_events += count
                 self.stats.landings += 1
                 self.stats.last_landed_at = time.time()
                 self.stats.last_landing_seconds = time.monotonic() - started
-                self.stats.last_error = None
         return landed
+
+    def _set_aside_if_stuck(self, segment: Segment, exc: Exception) -> None:
+        """After 3 failed landings a segment moves to failed/ (kept, never deleted) so the rest flows."""
+        tries = self._failures[segment.path.name] = self._failures.get(segment.path.name, 0) + 1
+        if tries < 3:
+            return
+        failed = self.spool.directory / "failed"
+        failed.mkdir(exist_ok=True)
+        segment.path.replace(failed / segment.path.name)
+        (failed / (segment.path.name + ".reason.txt")).write_text(f"{type(exc).__name__}: {exc}\n")
+        self._failures.pop(segment.path.name, None)
+        log.error("collector: set aside %s after 3 failed landings: %s", segment.path.name, exc)
 
     def write_status(self) -> None:
         if not self.status_path:

@@ -41,7 +41,6 @@ ROUTES = {f"/v1/{t}": t for t in EVENT_TYPES}
 ROUTES.update({f"/v1/{t[0]}": t for t in EVENT_TYPES})  # analytics.js: /v1/t, /v1/i, ...
 ROUTES.update({"/v1/batch": "batch", "/v1/b": "batch", "/v1/import": "batch"})
 _SETTINGS = re.compile(r"^/v1/projects/([^/]+)/settings$")
-_SECRET_KEYS = ("writeKey",)
 
 
 class ApiError(Exception):
@@ -89,9 +88,35 @@ def decode_body(body: bytes, content_encoding: str | None, limit: int) -> bytes:
     return body
 
 
+def _loads_fallback(body: bytes):
+    return json.loads(body)
+
+
+def _dumps_fallback(value) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+try:  # orjson parses and writes JSON several times faster than the standard library
+    import orjson
+
+    def _loads(body: bytes):
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return _loads_fallback(body)  # e.g. integers past 64 bits; really bad JSON fails again
+
+    def _dumps(value) -> bytes:
+        try:
+            return orjson.dumps(value)
+        except TypeError:
+            return _dumps_fallback(value)
+except ImportError:  # pragma: no cover - orjson is a dependency; keep working without it
+    _loads, _dumps = _loads_fallback, _dumps_fallback
+
+
 def parse_json(body: bytes) -> dict:
     try:
-        data = json.loads(body)
+        data = _loads(body)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "The body is not valid JSON.") from None
     if not isinstance(data, dict):
@@ -102,7 +127,7 @@ def parse_json(body: bytes) -> dict:
 def parse_time(value, field: str, where: str) -> datetime | None:
     if value is None or value == "":
         return None
-    if not isinstance(value, str):
+    if value.__class__ is not str:
         raise ApiError(400, f"{where}: {field} must be an ISO-8601 string.")
     try:
         parsed = datetime.fromisoformat(value)
@@ -112,70 +137,98 @@ def parse_time(value, field: str, where: str) -> datetime | None:
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if moment.utcoffset():
+        moment = moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
-def _as_id(event: dict, key: str, where: str) -> str | None:
+_ID_TYPES = (str, int, float)
+
+
+def _as_id(event: dict, key: str, where) -> str | None:
     value = event.get(key)
-    if value is None or value == "":
+    if value.__class__ is str:
+        return value or None
+    if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ApiError(400, f"{where}: {key} must be a string.")
-    if not isinstance(value, str):
-        value = str(value)
-        event[key] = value
+    if isinstance(value, bool) or not isinstance(value, _ID_TYPES):
+        raise ApiError(400, f"{_where(where)}: {key} must be a string.")
+    value = str(value)
+    event[key] = value
     return value
 
 
-def prepare_event(event, kind: str | None, received: datetime, batch_sent: datetime | None,
-                  batch_context: dict | None, where: str) -> bytes:
+def _where(where) -> str:
+    return f"batch[{where}]" if isinstance(where, int) else where
+
+
+_OBJECT_FIELDS = ("properties", "traits", "context", "integrations")
+
+
+class _Stamp:
+    """One request's receive time, and the times it sent, parsed once."""
+
+    __slots__ = ("received", "received_iso", "sent", "sent_iso", "skew")
+
+    def __init__(self, received: datetime, sent: datetime | None):
+        self.received = received
+        self.received_iso = iso(received)
+        self.sent = sent
+        self.sent_iso = iso(sent) if sent is not None else None
+        self.skew = received - sent if sent is not None else None
+
+
+def prepare_event(event, kind: str | None, stamp: _Stamp, batch_context: dict | None, where) -> bytes:
     """Validate one event, stamp and correct its times; returns its spool line."""
-    if not isinstance(event, dict):
-        raise ApiError(400, f"{where}: an event must be a JSON object.")
-    for key in _SECRET_KEYS:
-        event.pop(key, None)
+    if event.__class__ is not dict:
+        raise ApiError(400, f"{_where(where)}: an event must be a JSON object.")
+    if "writeKey" in event:
+        del event["writeKey"]  # a secret: never stored
     if kind is not None:
         event["type"] = kind
-    kind = event.get("type")
-    if kind not in EVENT_TYPES:
-        raise ApiError(400, f"{where}: type must be one of {', '.join(EVENT_TYPES)}.")
-    user_id = _as_id(event, "userId", where)
-    anonymous_id = _as_id(event, "anonymousId", where)
-    if not user_id and not anonymous_id:
-        raise ApiError(400, f"{where}: userId or anonymousId is required.")
+    else:
+        kind = event.get("type")
+        if kind not in EVENT_TYPES:
+            raise ApiError(400, f"{_where(where)}: type must be one of {', '.join(EVENT_TYPES)}.")
+    if not _as_id(event, "userId", where) and not _as_id(event, "anonymousId", where):
+        raise ApiError(400, f"{_where(where)}: userId or anonymousId is required.")
     if kind == "track":
         name = event.get("event")
-        if not isinstance(name, str) or not name.strip():
-            raise ApiError(400, f"{where}: event (the event name) is required for track.")
+        if name.__class__ is not str or not name.strip():
+            raise ApiError(400, f"{_where(where)}: event (the event name) is required for track.")
     elif kind == "alias" and not _as_id(event, "previousId", where):
-        raise ApiError(400, f"{where}: previousId is required for alias.")
+        raise ApiError(400, f"{_where(where)}: previousId is required for alias.")
     elif kind == "group" and not _as_id(event, "groupId", where):
-        raise ApiError(400, f"{where}: groupId is required for group.")
-    for key in ("properties", "traits", "context", "integrations"):
+        raise ApiError(400, f"{_where(where)}: groupId is required for group.")
+    for key in _OBJECT_FIELDS:
         value = event.get(key)
-        if value is not None and not isinstance(value, dict):
-            raise ApiError(400, f"{where}: {key} must be a JSON object.")
+        if value is not None and value.__class__ is not dict:
+            raise ApiError(400, f"{_where(where)}: {key} must be a JSON object.")
     if batch_context:
         event["context"] = {**batch_context, **(event.get("context") or {})}
-    message_id = _as_id(event, "messageId", where)
-    if not message_id:
+    if not _as_id(event, "messageId", where):
         event["messageId"] = "cdp-" + uuid.uuid4().hex
-    timestamp = parse_time(event.get("timestamp"), "timestamp", where)
-    sent = parse_time(event.get("sentAt"), "sentAt", where) or batch_sent
-    if timestamp is None:
-        corrected = received
+    own_sent = event.get("sentAt")
+    if own_sent:
+        sent = parse_time(own_sent, "sentAt", _where(where))
+        skew, sent_iso = stamp.received - sent, iso(sent)
     else:
-        event["originalTimestamp"] = event["timestamp"]
-        corrected = timestamp + (received - sent) if sent is not None else timestamp
-    event["timestamp"] = iso(corrected)
-    if sent is not None:
-        event["sentAt"] = iso(sent)
-    event["receivedAt"] = iso(received)
-    line = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        skew, sent_iso = stamp.skew, stamp.sent_iso
+    original = event.get("timestamp")
+    if original:
+        timestamp = parse_time(original, "timestamp", _where(where))
+        event["originalTimestamp"] = original
+        event["timestamp"] = iso(timestamp + skew) if skew is not None else iso(timestamp)
+    else:
+        event["timestamp"] = stamp.received_iso
+    if sent_iso is not None:
+        event["sentAt"] = sent_iso
+    event["receivedAt"] = stamp.received_iso
+    line = _dumps(event)
     if len(line) > MAX_EVENT_BYTES + _ENRICHMENT_SLACK:
-        raise ApiError(413, f"{where}: the event is larger than {MAX_EVENT_BYTES // 1024} KB "
+        raise ApiError(413, f"{_where(where)}: the event is larger than {MAX_EVENT_BYTES // 1024} KB "
                             f"(Segment's limit per event).")
-    return line + b"\n"
+    return line
 
 
 def prepare_request(kind: str, payload: dict, received: datetime | None = None) -> tuple[bytes, int]:
@@ -185,14 +238,13 @@ def prepare_request(kind: str, payload: dict, received: datetime | None = None) 
         events = payload.get("batch")
         if not isinstance(events, list):
             raise ApiError(400, "A batch request needs a `batch` list of events.")
-        batch_sent = parse_time(payload.get("sentAt"), "sentAt", "batch")
+        stamp = _Stamp(received, parse_time(payload.get("sentAt"), "sentAt", "batch"))
         context = payload.get("context")
         if context is not None and not isinstance(context, dict):
             raise ApiError(400, "batch: context must be a JSON object.")
-        lines = [prepare_event(event, None, received, batch_sent, context, f"batch[{i}]")
-                 for i, event in enumerate(events)]
-        return b"".join(lines), len(lines)
-    return prepare_event(payload, kind, received, None, None, kind), 1
+        lines = [prepare_event(event, None, stamp, context, i) for i, event in enumerate(events)]
+        return b"\n".join(lines) + b"\n" if lines else b"", len(lines)
+    return prepare_event(payload, kind, _Stamp(received, None), None, kind) + b"\n", 1
 
 
 # -- write keys -------------------------------------------------------------------------
@@ -205,7 +257,7 @@ class KeyRing:
     working within `max_age` seconds.
     """
 
-    def __init__(self, workspace: Workspace, max_age: float = 2.0, min_interval: float = 0.5):
+    def __init__(self, workspace: Workspace, max_age: float = 5.0, min_interval: float = 0.5):
         self.workspace = workspace
         self.max_age = max_age
         self.min_interval = min_interval
@@ -251,6 +303,7 @@ class KeyRing:
 class CollectorHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "OpenCDP-Collector/1"
+    timeout = 60  # seconds a connection may sit idle or stall mid-body before it is closed
     collector: "Collector"
 
     def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's name
@@ -291,7 +344,10 @@ class CollectorHandler(BaseHTTPRequestHandler):
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             chunks, total = [], 0
             while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                try:
+                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                except ValueError:
+                    raise ApiError(400, "The chunked body is malformed.") from None
                 if size == 0:
                     while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                         pass
@@ -310,9 +366,18 @@ class CollectorHandler(BaseHTTPRequestHandler):
         except ValueError:
             raise ApiError(400, "Content-Length is not a number.") from None
         if length > limit:
+            self._drain(length)  # so the sender reads our answer instead of a broken pipe
             raise ApiError(413, f"The request body is larger than {limit // 1024} KB "
                                 f"(Segment's limit); send smaller batches.")
         return self.rfile.read(length)
+
+    def _drain(self, length: int, most: int = 16 << 20) -> None:
+        remaining = min(length, most)
+        while remaining > 0:
+            chunk = self.rfile.read(min(remaining, 1 << 16))
+            if not chunk:
+                return
+            remaining -= len(chunk)
 
     # -- methods --
     def do_OPTIONS(self):  # noqa: N802 - http.server's naming

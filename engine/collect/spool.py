@@ -70,9 +70,18 @@ def list_segments(directory: Path) -> list[Segment]:
 def repair_segment(path: Path) -> int:
     """Trim a torn last line (never acknowledged); returns the bytes kept."""
     with open(path, "rb+") as f:
-        data = f.read()
-        keep = data.rfind(b"\n") + 1
-        if keep != len(data):
+        size = f.seek(0, os.SEEK_END)
+        keep = size
+        while keep > 0:
+            start = max(0, keep - (1 << 16))
+            f.seek(start)
+            chunk = f.read(keep - start)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                break
+            keep = start
+        if keep != size:
             f.truncate(keep)
             f.flush()
             os.fsync(f.fileno())

@@ -1,5 +1,191 @@
-"""Probabilistic matching (placeholder until the model lands)."""
+"""Probabilistic matching: block -> features -> model -> scored pairs in identity_pairs.
+
+Pairs at or above the high threshold are merged automatically (by graph.py, under the
+guards); pairs between the thresholds wait in the review queue, ordered by how much a
+decision would teach the model; pairs below the low threshold are not stored.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from engine.identity import model as M
+from engine.identity.blocking import candidate_pairs
+from engine.identity.features import FEATURES, compute_features
+from engine.identity.tables import rebuild_table
+
+HOUSEHOLD_CAP = 0.05
 
 
-def match(con, settings, full=False, progress=None) -> dict:
-    return {"pairs_scored": 0, "auto_merged": 0}
+def load_model(con, name: str):
+    rows = con.execute("SELECT params, blob, labels FROM identity_models WHERE name = ?", [name]).fetchall()
+    if not rows:
+        return None
+    params, blob, labels = rows[0]
+    return {"params": json.loads(params) if params else None, "blob": blob, "labels": labels}
+
+
+def save_model(con, name: str, params=None, blob=None, labels=None) -> None:
+    con.execute("INSERT OR REPLACE INTO identity_models (name, params, blob, labels, trained_at) "
+                "VALUES (?, ?, ?, ?, now())", [name, json.dumps(params) if params is not None else None,
+                                               blob, labels])
+
+
+REVIEW_CAP = 0.8
+
+
+def household_caps(g: np.ndarray) -> np.ndarray:
+    """Upper bounds on the match probability where household evidence is all there is.
+
+    Family members share a surname, an address and often a birth month; counted as
+    independent evidence these look like one person. So, at the same place:
+      * a different first name (not a nickname, typo or swap) means two people (cap 0.05);
+        so does a different birth date when there is no first name to compare;
+      * agreement on surname and place alone, or a birth date years apart (Sr/Jr), or two
+        entirely different names, is not enough to merge automatically (cap 0.8: review).
+    Returns 1.0 where no rule applies.
+    """
+    first, last, dob, loc = g[:, 0], g[:, 1], g[:, 2], g[:, 3]
+    same_place = (loc >= 0) & (loc <= 2)
+    same_home = same_place & (last >= 0) & (last <= 1)
+    personal = ((first >= 0) & (first <= 1)) | ((dob >= 0) & (dob <= 1))
+    trap = same_place & ((first == 3) | (same_home & (dob == 3) & (first < 0)))
+    weak = (same_home & ~personal) | (same_place & (dob == 3)) | ((first == 3) & (last == 3))
+    return np.where(trap, HOUSEHOLD_CAP, np.where(weak, REVIEW_CAP, 1.0))
+
+
+def score(con, settings: dict, f: dict, g: np.ndarray, fs_params: dict) -> dict:
+    """Probabilities, weights and explanations for pairs with features f and levels g."""
+    weights, prior = M.fs_weights(g, fs_params)
+    fs_total = weights.sum(axis=1) + prior
+    p = M.probability_from_weight(fs_total)
+    contrib = np.column_stack([weights, np.full(len(g), prior)])
+    contrib_names = M.NAMES + ["prior"]
+    model_name = "fellegi_sunter"
+    sup = load_model(con, "supervised") if settings.get("use_supervised", True) else None
+    if sup and sup["blob"] and (sup["labels"] or 0) >= int(settings.get("min_labels", 30)):
+        x, cols = M.design(g, f)
+        p, parts, intercept = M.supervised_predict(sup["blob"], x)
+        contrib = np.zeros((len(g), len(M.NAMES) + 1))
+        for j, (comp, _) in enumerate(cols):
+            contrib[:, M.NAMES.index(comp)] += parts[:, j] / np.log(2)
+        contrib[:, -1] = intercept / np.log(2)
+        model_name = "supervised"
+    household = np.zeros(len(g), dtype=bool)
+    if settings.get("household_guard", True):
+        cap = household_caps(g)
+        household = cap < 1.0
+        capped = np.minimum(p, cap)
+        lo, hi = np.clip(capped, 1e-12, 1 - 1e-12), np.clip(p, 1e-12, 1 - 1e-12)
+        shift = np.log2(lo / (1 - lo)) - np.log2(hi / (1 - hi))
+        contrib = np.column_stack([contrib, np.where(household & (capped < p), shift, 0.0)])
+        contrib_names = contrib_names + ["household_rule"]
+        p = capped
+    uncertainty = 1 - np.abs(2 * p - 1)
+    return {"p": p, "fs_weight": fs_total, "contrib": contrib, "contrib_names": contrib_names,
+            "uncertainty": uncertainty, "household": household, "model": model_name}
+
+
+def match(con, settings: dict, full: bool = False, progress=None) -> dict:
+    n_pairs = candidate_pairs(con, full=full)
+    if progress:
+        progress(0.25, f"Scoring {n_pairs:,} candidate pairs")
+    if full:
+        con.execute("CREATE OR REPLACE TEMP TABLE _keep_pairs AS SELECT * FROM identity_pairs WHERE reason <> 'fuzzy'")
+        rebuild_table(con, "identity_pairs", "SELECT * FROM _keep_pairs")
+    if not n_pairs:
+        return {"pairs_scored": 0, "auto_merged": 0}
+    f = compute_features(con)
+    g = M.levels(f)
+    stored = load_model(con, "fellegi_sunter")
+    if full or stored is None or stored["params"] is None or n_pairs > (stored["params"].get("pairs", 0)):
+        n_records = con.execute("SELECT count(*) FROM _bkeys").fetchall()[0][0]
+        u = M.estimate_u(M.levels(random_pair_features(con, n_records)))
+        fs_params = M.fit_fellegi_sunter(g, u_fixed=u, n_records=n_records)
+        save_model(con, "fellegi_sunter", fs_params, labels=0)
+    else:
+        fs_params = stored["params"]
+    if progress:
+        progress(0.45, "Applying the match model")
+    s = score(con, settings, f, g, fs_params)
+    low, high = float(settings["low_threshold"]), float(settings["high_threshold"])
+    # Explanations are stored for pairs a person will review; merged pairs are explained on demand.
+    _store_pairs(con, f, g, s, (s["p"] >= low) & (s["p"] < high), explained=True)
+    _store_pairs(con, f, g, s, s["p"] >= high, explained=False)
+    high = float(settings["high_threshold"])
+    return {"pairs_scored": int(n_pairs), "auto_merged": int((s["p"] >= high).sum()),
+            "household_capped": int(s["household"].sum()), "model": s["model"],
+            "fs_lambda": round(fs_params["lambda"], 4)}
+
+
+def random_pair_features(con, n_records: int, max_pairs: int = 150_000, seed: int = 42) -> dict:
+    """Features of random record pairs (for u probabilities)."""
+    rng = np.random.default_rng(seed)
+    k = int(min(max_pairs, max(n_records * (n_records - 1) // 2, 1)))
+    ids = con.execute("SELECT rec_id FROM _bkeys").fetchnumpy()["rec_id"]
+    a = ids[rng.integers(len(ids), size=k)]
+    b = ids[rng.integers(len(ids), size=k)]
+    keep = a != b
+    frame = pd.DataFrame({"l": np.minimum(a, b)[keep], "r": np.maximum(a, b)[keep]})
+    frame["rules"] = 0
+    con.execute("ALTER TABLE _pairs RENAME TO _pairs_blocked")
+    try:
+        con.register("_pairs_frame", frame)
+        con.execute("CREATE TEMP TABLE _pairs AS SELECT * FROM _pairs_frame")
+        con.unregister("_pairs_frame")
+        return compute_features(con)
+    finally:
+        con.execute("DROP TABLE IF EXISTS _pairs")
+        con.execute("ALTER TABLE _pairs_blocked RENAME TO _pairs")
+
+
+def _store_pairs(con, f, g, s, keep, explained: bool) -> None:
+    idx = np.flatnonzero(keep)
+    if not len(idx):
+        return
+    frame = pd.DataFrame({"l": f["l"][idx], "r": f["r"][idx], "rules": f["rules"][idx],
+                          "p": s["p"][idx], "fs_weight": s["fs_weight"][idx],
+                          "uncertainty": s["uncertainty"][idx]})
+    if not explained:
+        con.register("_scored", frame)
+        _insert_scored(con, "NULL", "NULL")
+        con.unregister("_scored")
+        return
+    for k, name in enumerate(M.NAMES):
+        frame[f"g_{name}"] = g[idx, k].astype(np.int16)
+    for name in FEATURES:
+        frame[f"f_{name}"] = f[name][idx]
+    for k, name in enumerate(s["contrib_names"]):
+        frame[f"c_{name}"] = np.round(s["contrib"][idx, k], 3)
+    con.register("_scored", frame)
+    feat = ", ".join([f"'{n}', g_{n}" for n in M.NAMES] + [f"'{n}', f_{n}" for n in FEATURES])
+    contrib = ", ".join(f"'{n}', c_{n}" for n in s["contrib_names"])
+    _insert_scored(con, f"json_object({feat})", f"json_object({contrib})")
+    con.unregister("_scored")
+
+
+def _insert_scored(con, features_sql: str, contributions_sql: str) -> None:
+    from engine.identity.blocking import RULES
+    rule_names = ", ".join(f"CASE WHEN rules & {1 << b} <> 0 THEN '{n}' END" for b, n in enumerate(RULES))
+    con.execute(f"""
+        INSERT OR REPLACE INTO identity_pairs (pair_key, l_source, l_record_id, r_source, r_record_id, rules,
+            probability, fs_weight, features, contributions, uncertainty, reason, status, scored_at)
+        SELECT identity_pair_key(a.source, a.source_record_id, b.source, b.source_record_id),
+               a.source, a.source_record_id, b.source, b.source_record_id,
+               concat_ws(',', {rule_names}), s.p, s.fs_weight, {features_sql}, {contributions_sql},
+               s.uncertainty, 'fuzzy', 'open', now()
+        FROM _scored s JOIN identity_records a ON a.rec_id = s.l JOIN identity_records b ON b.rec_id = s.r
+    """)
+
+
+def features_from_json(rows: list[str]) -> tuple[dict, np.ndarray]:
+    """Rebuild (features, levels) from stored pair feature JSON (for training and previews)."""
+    data = pd.DataFrame([json.loads(r) if isinstance(r, str) else r for r in rows])
+    f = {name: pd.to_numeric(data.get(f"{name}", pd.Series([np.nan] * len(data))), errors="coerce")
+         .to_numpy(dtype=float) for name in FEATURES}
+    f["l"] = np.zeros(len(data), dtype=np.int64)
+    g = np.column_stack([pd.to_numeric(data[n], errors="coerce").fillna(-1).to_numpy(dtype=np.int8)
+                         for n in M.NAMES]) if len(data) else np.zeros((0, len(M.NAMES)), dtype=np.int8)
+    return f, g

@@ -7,6 +7,8 @@ Every chosen value is written to profile_field_sources with its source record an
 """
 from __future__ import annotations
 
+from engine.identity.tables import rebuild_table
+
 GOLDEN_FIELDS = ["email", "phone", "first_name", "last_name", "address_line1", "address_line2",
                  "city", "postcode", "state", "country", "date_of_birth", "customer_id", "user_id"]
 
@@ -43,19 +45,20 @@ def write_golden(con, settings: dict) -> None:
         JOIN _lab l ON l.rec = c.rec_id JOIN _comp_pid p ON p.comp = l.comp
         LEFT JOIN _src_rank s ON s.source = r.source
     """)
-    con.execute("DELETE FROM profile_field_sources")
-    con.execute("""
-        INSERT INTO profile_field_sources
-        SELECT profile_id, field, value, source, source_record_id, rule FROM (
-            SELECT c.*, row_number() OVER (
-                PARTITION BY c.profile_id, c.field ORDER BY
-                    CASE c.rule WHEN 'source_priority' THEN c.src_rank
-                                WHEN 'most_frequent' THEN -c.freq
-                                WHEN 'longest' THEN -length(c.value)
-                                ELSE 0 END,
-                    c.ts DESC NULLS LAST, c.src_rank, c.value) AS k
-            FROM (SELECT c.*, fr.rule, count(*) OVER (PARTITION BY c.profile_id, c.field, c.cmp) AS freq
-                  FROM _cand c JOIN _field_rule fr USING (field)) c) WHERE k = 1
+    # One pass: count agreeing values where a field asks for it, then arg_max over a rule-specific key.
+    rebuild_table(con, "profile_field_sources", """
+        WITH c AS (SELECT c.*, fr.rule FROM _cand c JOIN _field_rule fr USING (field)),
+        f AS (SELECT profile_id, field, cmp, count(*) AS freq FROM c WHERE rule = 'most_frequent' GROUP BY ALL)
+        SELECT profile_id, field, best.value, best.source, best.source_record_id, best.rule FROM (
+            SELECT c.profile_id, c.field,
+                   arg_max(struct_pack(value := c.value, source := c.source, source_record_id := c.source_record_id,
+                                       rule := c.rule),
+                           struct_pack(k := CASE c.rule WHEN 'source_priority' THEN -c.src_rank
+                                                        WHEN 'most_frequent' THEN f.freq
+                                                        WHEN 'longest' THEN length(c.value) ELSE 0 END,
+                                       t := COALESCE(epoch(c.ts), 0), s := -c.src_rank, v := c.value)) AS best
+            FROM c LEFT JOIN f USING (profile_id, field, cmp)
+            GROUP BY c.profile_id, c.field)
     """)
     cols = ", ".join(GOLDEN_FIELDS)
     pivots = ", ".join(
@@ -71,9 +74,8 @@ def write_golden(con, settings: dict) -> None:
         JOIN events e ON e.anonymous_id = r.anonymous_id
         WHERE r.kind = 'event_anonymous' GROUP BY ALL
     """)
-    con.execute("DELETE FROM profiles")
-    con.execute(f"""
-        INSERT INTO profiles ({cols}, profile_id, record_count, first_seen, last_seen, created_at, updated_at)
+    rebuild_table(con, "profiles", f"""
+        ({cols}, profile_id, record_count, first_seen, last_seen, created_at, updated_at)
         WITH stats AS (
             SELECT p.profile_id, count(*) AS record_count, min(r.ts) AS first_seen,
                    greatest(max(r.ts), max(es.last_ts)) AS last_seen

@@ -58,6 +58,15 @@ _EDGE_VIOLATIONS = """
     HAVING count(DISTINCT x.lvalue) > greatest(COALESCE(any_value(l.lim), 1), any_value(pm.part_max))
 """
 
+_AGREEING_PARTS = """
+    SELECT min(ec.comp) OVER (PARTITION BY ec.edge, ct.lvalue) AS root, ec.comp
+    FROM _g_ec ec
+    JOIN (SELECT edge, any_value(ltype) AS ltype FROM _g_bad GROUP BY edge HAVING count(*) = 1) b USING (edge)
+    JOIN _g_ct ct ON ct.comp = ec.comp AND ct.ltype = b.ltype
+    JOIN (SELECT comp, ltype FROM _g_ct GROUP BY comp, ltype HAVING count(*) = 1) one
+      ON one.comp = ec.comp AND one.ltype = b.ltype
+"""
+
 _JOINT_VIOLATIONS = """
     WITH merged AS (SELECT n.comp AS ncomp FROM _g_new n JOIN _g_lab o USING (rec)
                     GROUP BY n.comp HAVING count(DISTINCT o.comp) > 1),
@@ -98,9 +107,13 @@ def cluster(con, n: int, tiers: list[int]) -> np.ndarray:
         con.execute("""INSERT INTO _g_blocked
             SELECT ?, b.edge, b.ltype, b.hard, ec.rec, ec.comp FROM _g_bad b JOIN _g_ec ec USING (edge)""",
                     [tier])
-        star = con.execute("""
-            SELECT min(comp) OVER (PARTITION BY edge) AS root, comp FROM _g_ec
-            WHERE edge NOT IN (SELECT edge FROM _g_bad)""").fetchnumpy()
+        star_sql = """SELECT min(comp) OVER (PARTITION BY edge) AS root, comp FROM _g_ec
+                      WHERE edge NOT IN (SELECT edge FROM _g_bad)"""
+        if has_tokens:
+            # A blocked value still joins the parts that agree on the clashing token (same user
+            # id, same unmerge group): only the clash itself is held back.
+            star_sql += " UNION ALL " + _AGREEING_PARTS
+        star = con.execute(star_sql).fetchnumpy()
         merged = components(n, star["root"], star["comp"])
         new = merged[labels]
         if has_tokens:

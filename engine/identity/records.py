@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from engine.identity import normalise as N
 from engine.identity.guards import apply_guards
+from engine.identity.tables import rebuild_table
 
 PERSON_TABLES = {
     "contact": ("contacts", "COALESCE(updated_at, created_at, loaded_at)"),
@@ -89,26 +90,34 @@ def build_records(con, settings: dict) -> dict:
     con.execute("CREATE OR REPLACE TEMP TABLE _nick AS SELECT * FROM (VALUES ('', '')) t(variant, canonical) LIMIT 0")
     rows = N.nickname_rows(settings.get("nicknames"))
     con.executemany("INSERT INTO _nick VALUES (?, ?)", rows)
-    first = N.name_sql("r.first_name")
+    # Normalise each distinct value once (names, cities and addresses repeat a lot).
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _nm AS SELECT v, {N.name_sql('v')} AS n FROM (
+                        SELECT first_name AS v FROM _ir_raw UNION SELECT last_name FROM _ir_raw
+                        UNION SELECT city FROM _ir_raw) WHERE v IS NOT NULL""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE _ad AS SELECT v, {N.address_sql('v')} AS n FROM (
+                        SELECT DISTINCT address_line1 AS v FROM _ir_raw WHERE address_line1 IS NOT NULL)""")
     email = N.email_sql("r.email")
-    con.execute("DELETE FROM identity_records")
-    con.execute(f"""
-        INSERT INTO identity_records
+    dob = "TRY_CAST(b.date_of_birth AS DATE)"
+    rebuild_table(con, "identity_records", f"""
         WITH base AS (
-            SELECT r.*, {first} AS n_first, {N.name_sql('r.last_name')} AS n_last, {email} AS n_email,
+            SELECT r.*, f.n AS n_first, l.n AS n_last, c.n AS n_city, ad.n AS n_address, {email} AS n_email,
                    pc.e164 AS n_phone
             FROM _ir_raw r
+            LEFT JOIN _nm f ON f.v = r.first_name
+            LEFT JOIN _nm l ON l.v = r.last_name
+            LEFT JOIN _nm c ON c.v = r.city
+            LEFT JOIN _ad ad ON ad.v = r.address_line1
             LEFT JOIN identity_phone_cache pc ON pc.raw = r.phone AND pc.region = ?
         )
         SELECT row_number() OVER (ORDER BY b.kind, b.source, b.source_record_id) - 1 AS rec_id,
                b.kind, b.source, b.source_record_id, b.ts,
                b.email, b.phone, b.first_name, b.last_name, b.address_line1, b.address_line2,
-               b.city, b.postcode, b.state, b.country, TRY_CAST(b.date_of_birth AS DATE),
+               b.city, b.postcode, b.state, b.country, {dob},
                nullif(trim(b.customer_id), ''), nullif(trim(b.user_id), ''), nullif(trim(b.anonymous_id), ''),
                b.n_email, {N.email_key_sql('b.n_email')}, b.n_phone,
                b.n_first, COALESCE(nk.canonical, split_part(b.n_first, ' ', 1)), b.n_last,
-               {N.address_sql('b.address_line1')}, {N.postcode_sql('b.postcode')}, {N.city_sql('b.city')},
-               {N.dob_sql('b.date_of_birth')},
+               b.n_address, {N.postcode_sql('b.postcode')}, b.n_city,
+               CASE WHEN year({dob}) BETWEEN 1900 AND year(current_date) THEN {dob} END,
                pm.profile_id IS NULL
         FROM base b
         LEFT JOIN _nick nk ON nk.variant = split_part(b.n_first, ' ', 1)

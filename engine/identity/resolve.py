@@ -10,6 +10,7 @@ from engine.identity.records import CLICK_ID_TYPES, build_and_guard
 from engine.identity.settings import load_settings
 from engine.identity.stable_ids import assign_profile_ids
 from engine.identity.golden import write_golden
+from engine.identity.tables import rebuild_table
 
 EXPORTED_ID_TYPES = ("email", "phone", "user_id", "customer_id", "anonymous_id") + CLICK_ID_TYPES
 MANUAL_TIER = 0
@@ -102,16 +103,12 @@ def _write_outputs(con, labels) -> None:
 
 
 def _write_members_and_identifiers(con) -> None:
-    con.execute("DELETE FROM profile_members")
-    con.execute("""
-        INSERT INTO profile_members
+    rebuild_table(con, "profile_members", """
         SELECT p.profile_id, r.kind, r.source, r.source_record_id
         FROM _lab l JOIN _comp_pid p USING (comp) JOIN identity_records r ON r.rec_id = l.rec
     """)
     types = ", ".join(f"'{t}'" for t in EXPORTED_ID_TYPES)
-    con.execute("DELETE FROM profile_identifiers")
-    con.execute(f"""
-        INSERT INTO profile_identifiers
+    rebuild_table(con, "profile_identifiers", f"""
         SELECT profile_id, id_type, id_value, first_seen FROM (
             SELECT p.profile_id, i.id_type, i.id_value, min(r.ts) AS first_seen,
                    row_number() OVER (PARTITION BY i.id_type, i.id_value
@@ -189,3 +186,60 @@ def _queue_guarded_pairs(con) -> int:
     """)
     con.unregister("_guard_pairs")
     return len(pairs)
+
+
+def preview_thresholds(workspace, user, low: float, high: float) -> dict:
+    """What a threshold change would do, before applying it: profiles merged, split, queue size.
+
+    Re-clusters the last run's records with the new auto-merge threshold inside a
+    transaction that is rolled back. Pairs scored below the current low threshold were
+    not kept, so lowering `low` below it cannot show new review pairs until a full run.
+    """
+    require(user, "view")
+    if not 0 <= low <= high <= 1:
+        raise ValueError("Thresholds must satisfy 0 <= low <= high <= 1.")
+    settings = {**load_settings(workspace), "low_threshold": float(low), "high_threshold": float(high)}
+    with workspace.connect() as con:
+        n = con.execute("SELECT COALESCE(max(rec_id) + 1, 0) FROM identity_records").fetchall()[0][0]
+        if not n:
+            return {"profiles_now": 0, "profiles_after": 0, "profiles_merged": 0, "profiles_split": 0,
+                    "review_queue": 0}
+        con.execute("BEGIN TRANSACTION")
+        try:
+            tiers = _prepare_graph_inputs(con, settings, fuzzy_edges=settings.get("fuzzy_enabled", True))
+            labels = graph.cluster(con, n, tiers)
+            _write_outputs(con, labels)
+            row = con.execute("""
+                WITH cur AS (SELECT l.rec, l.comp, m.profile_id FROM _lab l
+                             JOIN identity_records r ON r.rec_id = l.rec
+                             LEFT JOIN profile_members m USING (source, source_record_id))
+                SELECT (SELECT count(*) FROM profiles),
+                       (SELECT count(DISTINCT comp) FROM cur),
+                       (SELECT count(*) FROM (SELECT comp FROM cur GROUP BY comp HAVING count(DISTINCT profile_id) > 1)),
+                       (SELECT count(*) FROM (SELECT profile_id FROM cur WHERE profile_id IS NOT NULL
+                                              GROUP BY profile_id HAVING count(DISTINCT comp) > 1))""").fetchall()[0]
+            queue = con.execute("SELECT count(*) FROM identity_review_queue(?, ?)", [low, high]).fetchall()[0][0]
+        finally:
+            con.execute("ROLLBACK")
+    return {"profiles_now": int(row[0]), "profiles_after": int(row[1]), "profiles_merged": int(row[2]),
+            "profiles_split": int(row[3]), "review_queue": int(queue)}
+
+
+def export_members(workspace, user, path) -> int:
+    """Write one row per source record (profile_id, kind, source, source_record_id) to CSV or Parquet."""
+    from pathlib import Path
+
+    require(user, "export")
+    path = Path(path)
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        raise ValueError("Export to a .csv or .parquet file.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with workspace.transaction() as con:
+        df = con.execute("""SELECT profile_id, kind, source, source_record_id FROM profile_members
+                            ORDER BY profile_id, source, source_record_id""").df()
+        if path.suffix.lower() == ".csv":
+            df.to_csv(path, index=False)
+        else:
+            df.to_parquet(path, index=False)
+        audit(con, user, "identity.profiles.export", str(path), {"rows": len(df)})
+    return len(df)

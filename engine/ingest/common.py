@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+from contextlib import contextmanager
 import os
 import threading
 
@@ -26,6 +27,20 @@ def quote_ident(name: str, allowed) -> str:
     if name not in allowed:
         raise IngestError(f"Unknown column {name!r}.")
     return '"' + str(name).replace('"', '""') + '"'
+
+
+@contextmanager
+def utc_session(con):
+    """Run with the session time zone at UTC, so text without a zone is read as UTC; restored after."""
+    zone = con.execute("SELECT current_setting('TimeZone')").fetchone()[0]
+    con.execute("SET TimeZone = 'UTC'")
+    try:
+        yield con
+    finally:
+        try:
+            con.execute(f"SET TimeZone = '{zone.replace(chr(39), '')}'")  # a zone name, not user input
+        except Exception:  # noqa: BLE001 - an aborted transaction; the connection is closed after
+            pass
 
 
 def drop_temp(con, *names: str) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.ingest.common import IngestError, drop_temp, temp_name
+from engine.ingest.common import IngestError, drop_temp, temp_name, utc_session
 
 EVENT_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 
@@ -72,10 +72,16 @@ def _parsed_sql(raw_table: str) -> str:
     A `{"batch": [...]}` envelope (the HTTP API's batch body) is expanded into its events,
     with the envelope's sentAt and context as defaults.
     """
-    strings = ",\n  ".join(f"{_text(key)} AS {col}" for col, key in STRING_FIELDS.items())
+    strings = ",\n  ".join(
+        # analytics.js puts a page's name in properties.name; older libraries send no top-level name
+        f"COALESCE({_text('name')}, {_text('properties.name')}) AS name" if col == "name"
+        else f"{_text(key)} AS {col}" for col, key in STRING_FIELDS.items())
     times = ",\n  ".join(f"{_time(key)} AS {col}, {_text(key)} AS {col}_text"
                          for col, key in TIME_FIELDS.items())
-    jsons = ",\n  ".join(f"json_extract(j, '$.{key}') AS {col}" for col, key in JSON_FIELDS.items())
+    # Track calls may carry the user's traits in context.traits (analytics.js does).
+    jsons = ",\n  ".join(
+        "COALESCE(json_extract(j, '$.traits'), json_extract(j, '$.context.traits')) AS traits" if col == "traits"
+        else f"json_extract(j, '$.{key}') AS {col}" for col, key in JSON_FIELDS.items())
     return f"""
 WITH lines AS (
   SELECT row_number, raw,
@@ -125,7 +131,8 @@ def land_raw_events(con, raw_table: str, source: str, load_id: int | None) -> Ev
     """
     parsed = temp_name("ev")
     try:
-        con.execute(f"CREATE TEMP TABLE {parsed} AS {_parsed_sql(raw_table)}")
+        with utc_session(con):  # a timestamp without a zone is UTC, whatever the machine's zone
+            con.execute(f"CREATE TEMP TABLE {parsed} AS {_parsed_sql(raw_table)}")
         quarantined = con.execute(
             f"""INSERT INTO quarantine (load_id, source, row_number, raw, reason)
                 SELECT ?, ?, row_number,
@@ -161,8 +168,10 @@ def bad_timestamps(con, raw_table: str) -> int:
     """How many events carry a timestamp that could not be read (they fall back to receivedAt)."""
     return con.execute(
         f"""SELECT count(*) FROM {raw_table}
-            WHERE json_valid(raw) AND json_extract_string(raw, '$.timestamp') IS NOT NULL
-              AND TRY_CAST(json_extract_string(raw, '$.timestamp') AS TIMESTAMPTZ) IS NULL"""
+            WHERE CASE WHEN json_valid(raw) AND json_type(raw) = 'OBJECT' THEN
+                    json_extract_string(raw, '$.timestamp') IS NOT NULL
+                    AND TRY_CAST(json_extract_string(raw, '$.timestamp') AS TIMESTAMPTZ) IS NULL
+                  ELSE false END"""
     ).fetchone()[0]
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from engine.access import User, audit, require
 from engine.ingest import events as ev
 from engine.ingest import readers
-from engine.ingest.common import IngestError, drop_temp, quote_ident, temp_name
+from engine.ingest.common import IngestError, drop_temp, quote_ident, temp_name, utc_session
 from engine.ingest.fields import DEFAULT_ID_FIELD, IDENTIFIERS, RECORD_ID, fields_for
 from engine.ingest.mapping import as_mapping, suggest_mapping
 from engine.ingest.validate import (TYPE_NAMES, ColumnFormat, currency_from_money_sql, infer_formats,
@@ -160,8 +160,12 @@ def _json_object_sql(columns: list[str], allowed) -> tuple[str, list]:
     """json_object of the trimmed values of columns (empty ones dropped); keys are parameters."""
     if not columns:
         return "CAST('{}' AS JSON)", []
-    pairs = ", ".join(f"?, {trimmed(_q(c, allowed))}" for c in columns)
-    return f"json_merge_patch('{{}}', json_object({pairs}))", list(columns)
+    values = [trimmed(_q(c, allowed)) for c in columns]
+    pairs = ", ".join(f"?, {v}" for v in values)
+    # Merging into {} drops the empty values; rows with every value present skip that cost.
+    full = " AND ".join(f"{v} IS NOT NULL" for v in values)
+    return (f"CASE WHEN {full} THEN json_object({pairs}) "
+            f"ELSE json_merge_patch('{{}}', json_object({pairs})) END", list(columns) * 2)
 
 
 def _raw_row_sql(columns: list[str], allowed, alias: str = "s") -> tuple[str, list]:
@@ -218,8 +222,12 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
     if suppressions:
         checks = []
         for f in ids:
+            hashes = f'sha256("v_{f}")'
+            if f == "phone":  # engine.privacy hashes E.164: '+' kept, and 10 national digits read as US
+                hashes += (f""", sha256(CASE WHEN length("v_phone") = 10 AND NOT starts_with("v_phone", '+')
+                              THEN '+1' || "v_phone" END)""")
             checks.append(f"EXISTS (SELECT 1 FROM suppressions s WHERE s.id_type = '{f}' "
-                          f"AND s.id_hash = sha256(\"v_{f}\"))")
+                          f"AND s.id_hash IN ({hashes}))")
         if checks:
             reasons.append(f"WHEN {' OR '.join(checks)} THEN 'suppressed'")
     lenient = [n for n in plan.by_field
@@ -232,14 +240,15 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
         layer3.append(f'{value} AS "{name}"')
     for name in lenient:
         layer3.append(f'("t_{name}" IS NOT NULL AND "v_{name}" IS NULL) AS "bad_{name}"')
-        layer3.append(f'"t_{name}" AS "text_{name}"')
     if lenient:
         invalid = ", ".join(f"'invalid_{n}', CASE WHEN \"t_{n}\" IS NOT NULL AND \"v_{n}\" IS NULL "
                             f"THEN \"t_{n}\" END" for n in lenient)
-        traits = f"json_merge_patch(traits_base, json_object({invalid}))"
+        any_bad = " OR ".join(f'("t_{n}" IS NOT NULL AND "v_{n}" IS NULL)' for n in lenient)
+        traits = f"CASE WHEN {any_bad} THEN json_merge_patch(traits_base, json_object({invalid})) ELSE traits_base END"
     else:
         traits = "traits_base"
-    layer3.append(f"NULLIF(CAST({traits} AS VARCHAR), '{{}}') AS traits")
+    # Kept as JSON (not text) so inserting it does not parse every value again.
+    layer3.append(f"CASE WHEN CAST({traits} AS VARCHAR) = '{{}}' THEN NULL ELSE {traits} END AS traits")
     layer3.append("CASE " + " ".join(reasons) + " END AS reason" if reasons else "NULL::VARCHAR AS reason")
     sql = (f"SELECT {', '.join(layer3)} FROM (SELECT {', '.join(layer2)} FROM "
            f"(SELECT {', '.join(layer1)} FROM {staged.table}) l1) l2")
@@ -284,34 +293,51 @@ def _upsert(con, plan: Plan, typed: str, source: str, load_id: int) -> dict[str,
     stale = ("t.updated_at IS NOT NULL AND r.updated_at IS NOT NULL AND r.updated_at < t.updated_at"
              if table == "contacts" else "false")
     old_stage = "t.lead_stage" if table == "contacts" else "NULL"
+    names = ", ".join(f'"{c}"' for c in cols)
+    if not con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE source = ? LIMIT 1)",
+                       [source]).fetchone()[0]:
+        return _insert_fresh(con, plan, typed, source, load_id, names)
     ready = temp_name("ready")
     try:
         con.execute(f"""CREATE TEMP TABLE {ready} AS
-            SELECT r.*, {old_stage} AS old_stage,
+            SELECT r.*, {old_stage} AS _old_stage,
                    CASE WHEN t.source_record_id IS NULL THEN 'new'
                         WHEN {stale} THEN 'stale'
-                        WHEN {same} THEN 'unchanged' ELSE 'changed' END AS status
+                        WHEN {same} THEN 'unchanged' ELSE 'changed' END AS _status
             FROM (SELECT * FROM {typed} WHERE reason IS NULL) r
             LEFT JOIN {table} t ON t.source = ? AND t.source_record_id = r.source_record_id""", [source])
-        counts = dict(con.execute(f"SELECT status, count(*) FROM {ready} GROUP BY status").fetchall())
+        counts = dict(con.execute(f"SELECT _status, count(*) FROM {ready} GROUP BY _status").fetchall())
         if table == "contacts" and "lead_stage" in plan.by_field:
             con.execute(f"""INSERT INTO lead_stage_changes
                 (source, source_record_id, stage, previous_stage, changed_at, load_id)
-                SELECT ?, source_record_id, lead_stage, old_stage,
-                       COALESCE(updated_at, CASE WHEN status = 'new' THEN created_at END, now()), ?
+                SELECT ?, source_record_id, lead_stage, _old_stage,
+                       COALESCE(updated_at, CASE WHEN _status = 'new' THEN created_at END, now()), ?
                 FROM {ready}
-                WHERE status IN ('new', 'changed') AND lead_stage IS NOT NULL
-                  AND lead_stage IS DISTINCT FROM old_stage""", [source, load_id])
-        names = ", ".join(f'"{c}"' for c in cols)
+                WHERE _status IN ('new', 'changed') AND lead_stage IS NOT NULL
+                  AND lead_stage IS DISTINCT FROM _old_stage""", [source, load_id])
         updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in cols)
         con.execute(f"""INSERT INTO {table} (source, source_record_id, {names}, load_id, loaded_at)
             SELECT ?, source_record_id, {names}, ?, now() FROM {ready}
-            WHERE status IN ('new', 'changed')
+            WHERE _status IN ('new', 'changed')
             ON CONFLICT (source, source_record_id) DO UPDATE SET {updates},
                 load_id = EXCLUDED.load_id, loaded_at = EXCLUDED.loaded_at""", [source, load_id])
         return {k: int(counts.get(k, 0)) for k in ("new", "changed", "unchanged", "stale")}
     finally:
         drop_temp(con, ready)
+
+
+def _insert_fresh(con, plan: Plan, typed: str, source: str, load_id: int, names: str) -> dict[str, int]:
+    """First load of a source: every valid row is new, so insert straight from the typed table."""
+    table = plan.kind
+    if table == "contacts" and "lead_stage" in plan.by_field:
+        con.execute(f"""INSERT INTO lead_stage_changes
+            (source, source_record_id, stage, previous_stage, changed_at, load_id)
+            SELECT ?, source_record_id, lead_stage, NULL, COALESCE(updated_at, created_at, now()), ?
+            FROM {typed} WHERE reason IS NULL AND lead_stage IS NOT NULL""", [source, load_id])
+    n = con.execute(f"""INSERT INTO {table} (source, source_record_id, {names}, load_id, loaded_at)
+        SELECT ?, source_record_id, {names}, ?, now() FROM {typed} WHERE reason IS NULL""",
+                    [source, load_id]).fetchone()[0]
+    return {"new": int(n), "changed": 0, "unchanged": 0, "stale": 0}
 
 
 def _lenient_warnings(con, plan: Plan, typed: str) -> list[str]:
@@ -323,7 +349,8 @@ def _lenient_warnings(con, plan: Plan, typed: str) -> list[str]:
     parts = []
     for n in lenient:
         parts.append(f'count_if("bad_{n}" AND reason IS NULL)')
-        parts.append(f'any_value("text_{n}") FILTER (WHERE "bad_{n}" AND reason IS NULL)')
+        parts.append(f"any_value(json_extract_string(traits, '$.invalid_{n}')) "
+                     f'FILTER (WHERE "bad_{n}" AND reason IS NULL)')
     row = con.execute(f"SELECT {', '.join(parts)} FROM {typed}").fetchone()
     out = []
     for i, n in enumerate(lenient):
@@ -404,7 +431,12 @@ def _stage_flat_events(con, plan: Plan, staged: readers.Staged, table: str) -> N
         t = trimmed(_q(column, allowed))
         value = (f"strftime({typed_sql('timestamp', t, formats.get(column))}, '%Y-%m-%dT%H:%M:%S.%fZ')"
                  if name in ev.TIME_FIELDS else t)
+        if name == "type":   # a flat file without types holds track calls when it names events
+            event = trimmed(_q(plan.by_field["event"], allowed)) if "event" in plan.by_field else "NULL"
+            value = f"COALESCE({value}, CASE WHEN {event} IS NOT NULL THEN 'track' END)"
         pairs.append(f"'{key}', {value}")
+    if "type" not in plan.by_field and "event" in plan.by_field:
+        pairs.append("'type', 'track'")
     props, props_params = _json_object_sql(plan.traits_columns, allowed)
     pairs.append(f"'properties', {props}")
     params += props_params
@@ -454,7 +486,7 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
     landed: Path | None = None
     stage, lines = temp_name("stage"), temp_name("lines")
     try:
-        with workspace.transaction() as con:
+        with workspace.transaction() as con, utc_session(con):
             try:
                 src = ensure_source(con, user, source, kind)
                 json_events = kind == "events" and info.format in ("json", "ndjson")
@@ -555,7 +587,7 @@ def suggest_for_file(workspace, user: User, kind: str, path, source: str | None 
     info = readers.detect(path, file_format)
     saved = None
     if source:
-        with workspace.connect(read_only=False) as wcon:
+        with workspace.connect() as wcon:
             src = get_source(wcon, source)
             if src and src.kind == kind and isinstance(src.mapping, dict):
                 saved = src.mapping

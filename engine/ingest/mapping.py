@@ -62,7 +62,7 @@ def profile_values(con, table: str, columns: list[str], sample: int = 5000) -> d
         for kind, test in _PROFILE.items():
             parts.append(f"count_if({test.format(t=t)}) AS {kind}{i}")
     row = con.execute(
-        f"SELECT count(*) AS rows, {', '.join(parts)} FROM (SELECT * FROM {table} ORDER BY _row LIMIT ?)",
+        f"SELECT count(*) AS rows, {', '.join(parts)} FROM (SELECT * FROM {table} LIMIT ?)",
         [int(sample)]).fetchone()
     names = ["rows"] + [p.rsplit(" AS ", 1)[1] for p in parts]
     values = dict(zip(names, row))
@@ -113,8 +113,8 @@ def suggest_mapping(con, table: str, columns: list[str], kind: str,
                     why += f"; {looks:.0%} of values fit"
                 elif score < 100:
                     score -= 25    # the name says one thing, the values another
-            if owner == RECORD_ID and prof["non_empty"] and prof["distinct"] < prof["non_empty"]:
-                score -= 40        # an id column holds unique values
+            if owner == RECORD_ID and prof["non_empty"] and prof["distinct"] < 0.8 * prof["non_empty"]:
+                score -= 40        # an id column holds (nearly) unique values
             candidates.append((score, i, owner, why))
         # Values alone: a column full of emails is an email column whatever it is called.
         for k, types in (("email", "email"), ("phone", "phone")):

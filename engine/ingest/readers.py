@@ -271,8 +271,43 @@ def _stage_typed_relation(con, table: str, relation_sql: str, params: list, info
     return _finish(con, table, clean, info)
 
 
+def _stage_ndjson(con, path: Path, info: FileInfo, table: str) -> Staged:
+    """NDJSON line by line: a broken line is rejected on its own, the others load.
+
+    Columns are the union of the objects' keys in order of first appearance; values are text
+    (nested objects and arrays as JSON text). Row numbers are line numbers.
+    """
+    from engine.ingest.events import stage_ndjson_lines
+
+    lines = table + "_lines"
+    stage_ndjson_lines(con, path, lines)
+    try:
+        con.execute(f"""CREATE TEMP TABLE {table}_rejects AS
+            SELECT row_number AS _row, raw,
+                   CASE WHEN json_valid(raw) THEN 'not a JSON object' ELSE 'not valid JSON' END AS reason
+            FROM {lines}
+            WHERE trim(raw) <> '' AND (CASE WHEN json_valid(raw) THEN json_type(raw) END) IS DISTINCT FROM 'OBJECT'""")
+        keys = [r[0] for r in con.execute(f"""
+            SELECT k FROM (SELECT row_number, unnest(json_keys(raw)) AS k,
+                                  generate_subscripts(json_keys(raw), 1) AS pos
+                           FROM {lines} WHERE (CASE WHEN json_valid(raw) THEN json_type(raw) END) = 'OBJECT')
+            GROUP BY k ORDER BY min(row_number), min(pos)""").fetchall()]
+        clean = _clean_headers(keys)
+        select = ", ".join(f'json_extract_string(raw, ?) AS "{c.replace(chr(34), chr(34) * 2)}"'
+                           for c in clean)
+        paths = ['$."' + k.replace("\\", "\\\\").replace('"', '\\"') + '"' for k in keys]
+        con.execute(f"""CREATE TEMP TABLE {table} AS SELECT row_number AS _row{', ' if select else ''}{select}
+            FROM {lines} WHERE (CASE WHEN json_valid(raw) THEN json_type(raw) END) = 'OBJECT'""", paths)
+        rejects = con.execute(f"SELECT count(*) FROM {table}_rejects").fetchone()[0]
+    finally:
+        drop_temp(con, lines)
+    return _finish(con, table, clean, info, rejects)
+
+
 def _stage_json(con, path: Path, info: FileInfo, table: str) -> Staged:
-    fmt = "newline_delimited" if info.format == "ndjson" else "auto"
+    if info.format == "ndjson":
+        return _stage_ndjson(con, path, info, table)
+    fmt = "auto"
     try:
         return _stage_typed_relation(
             con, table, f"read_json(?, format='{fmt}', records=true, sample_size=-1, "

@@ -110,10 +110,11 @@ def search_profiles(workspace, user: User, query: str, limit: int = 20) -> pd.Da
     text, digits = normalise_query(query)
     if not text:
         return pd.DataFrame(columns=RESULT_COLUMNS)
-    refresh_search_index(workspace)
     params = {"q": text, "digits": digits, "fuzzy": len(text) >= MIN_FUZZY_LENGTH,
               "threshold": FUZZY_THRESHOLD, "candidates": max(CANDIDATES, limit)}
-    found = workspace.query_df(_SEARCH_SQL, params)
+    with workspace.connect():   # one connection for the freshness check and the search
+        refresh_search_index(workspace)
+        found = workspace.query_df(_SEARCH_SQL, params)
     if found.empty:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     # Re-rank candidates: word order and extra words should not cost much ("smith james").

@@ -106,7 +106,7 @@ def profile_timeline(workspace, user: User, profile_id: str, types: list[str] | 
         # Each look-up on its own (materialised) so that no other filter hides the index from DuckDB.
         sql = (f"WITH by_user AS MATERIALIZED (SELECT * FROM events WHERE user_id IN ({lists['user_ids']})), "
                f"by_anon AS MATERIALIZED (SELECT * FROM events WHERE anonymous_id IN ({lists['anonymous_ids']})) "
-               "SELECT * FROM (" + " UNION ALL ".join(f"({p})" for p in parts) + ") t "
+               "SELECT * FROM (" + " UNION ALL ".join(f"({p})" for p in parts) + ") t(ts, type, title, detail, source, anonymous) "
                "WHERE ts IS NOT NULL ORDER BY ts DESC, type LIMIT $limit")
         frame = con.execute(sql, params).df()
     frame.columns = COLUMNS

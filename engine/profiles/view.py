@@ -21,11 +21,12 @@ _KIND_TABLES = {"contacts": "contacts", "orders": "orders", "subscriptions": "su
                 "consents": "consents"}
 
 
-class ProfileNotFound(KeyError):
-    """No profile with that id."""
+class ProfileNotFound(ValueError):
+    """No profile with that id (a ValueError, so the CLI prints it as one line)."""
 
-    def __str__(self) -> str:
-        return f"There is no profile {self.args[0]!r}; it may have been merged or re-resolved."
+    def __init__(self, profile_id: str):
+        super().__init__(f"There is no profile {profile_id!r}; it may have been merged or re-resolved.")
+        self.profile_id = profile_id
 
 
 @dataclass
@@ -115,19 +116,38 @@ def _mask_column(df: pd.DataFrame, column: str, personal: pd.Series) -> pd.DataF
     return df
 
 
-def _segments(workspace, user: User, con, profile_id: str) -> pd.DataFrame:
-    """Segment memberships, from the segments module when it offers them."""
+MAX_SEGMENTS_CHECKED = 40
+
+
+def _segments(con, profile_id: str) -> pd.DataFrame:
+    """Saved segments this person is in now: each segment's compiled SQL, filtered to them.
+
+    One query per segment (not per person); the segments module is optional in a build.
+    """
+    empty = pd.DataFrame(columns=["segment_id", "name", "kind"])
+    if not table_exists(con, "segments"):
+        return empty
     try:
-        from engine import segments as seg  # built on its own branch; optional here
+        from engine.segments import store
     except ImportError:
-        return pd.DataFrame(columns=["segment_id", "name"])
-    finder = getattr(seg, "profile_segments", None)
-    if finder is not None:
+        return empty
+    compiled_of = getattr(store, "_segment_compiled", None)
+    if compiled_of is None:
+        return empty
+    rows = con.execute("SELECT segment_id, name, kind FROM segments WHERE deleted_at IS NULL "
+                       "ORDER BY updated_at DESC LIMIT ?", [MAX_SEGMENTS_CHECKED]).fetchall()
+    member_of = []
+    for segment_id, name, kind in rows:
         try:
-            return pd.DataFrame(finder(workspace, user, profile_id))
-        except Exception:  # a missing table in a half-installed build must not break the page
-            return pd.DataFrame(columns=["segment_id", "name"])
-    return pd.DataFrame(columns=["segment_id", "name"])
+            comp = compiled_of(con, segment_id)
+            params = dict(comp.params, profile_of_view=profile_id)
+            hit = con.execute(f"SELECT count(*) FROM ({comp.sql}) m WHERE m.profile_id = $profile_of_view",
+                              params).fetchone()[0]
+        except Exception:  # one broken definition must not hide the rest of the profile
+            continue
+        if hit:
+            member_of.append((segment_id, name, kind))
+    return pd.DataFrame(member_of, columns=["segment_id", "name", "kind"])
 
 
 def _syncs(con, profile_id: str) -> pd.DataFrame:
@@ -153,6 +173,7 @@ def profile_view(workspace, user: User, profile_id: str) -> ProfileView:
         fields = ", ".join(f"'{c}'" for c in GOLDEN_FIELDS)
         golden = con.execute(_GOLDEN_SQL.format(cols=cols, fields=fields), params).df()
         golden = golden[golden["value"].notna()].reset_index(drop=True)
+        golden = golden.astype(object).where(golden.notna(), None)
         headline = con.execute(_HEADLINE_SQL, params).df().iloc[0].to_dict()
         if table_exists(con, "profile_scores"):
             scores = con.execute("SELECT rfm_segment, r_score, f_score, m_score, predicted_clv, "
@@ -175,7 +196,7 @@ def profile_view(workspace, user: User, profile_id: str) -> ProfileView:
         notes = con.execute("SELECT note_id, body, created_at, created_by FROM profile_notes "
                             "WHERE profile_id = ? ORDER BY created_at DESC, note_id DESC", [profile_id]).df()
         syncs = _syncs(con, profile_id)
-        segments = _segments(workspace, user, con, profile_id)
+        segments = _segments(con, profile_id)
         audit(con, user, "profile.view", profile_id, {"masked": not can(user, "view_pii")})
     if not can(user, "view_pii"):
         golden = _mask_column(golden, "value", golden["field"].isin(PII_FIELDS))

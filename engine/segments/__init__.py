@@ -7,6 +7,7 @@ create_static_segment.
 from engine.segments.model import DefinitionError, describe, empty_definition, validate
 from engine.segments.store import (
     SegmentNotFound,
+    builder_choices,
     count_definition,
     count_segment,
     create_segment,
@@ -14,6 +15,7 @@ from engine.segments.store import (
     definition_sql,
     delete_segment,
     duplicate_segment,
+    export_members_csv,
     export_segment,
     find_segment,
     get_segment,
@@ -32,9 +34,9 @@ from engine.segments.store import (
 )
 
 __all__ = [
-    "DefinitionError", "SegmentNotFound", "count_definition", "count_segment", "create_segment",
+    "DefinitionError", "SegmentNotFound", "builder_choices", "count_definition", "count_segment", "create_segment",
     "create_static_segment", "definition_sql", "delete_segment", "describe", "duplicate_segment",
-    "empty_definition", "export_segment", "find_segment", "get_segment", "import_segment",
+    "empty_definition", "export_members_csv", "export_segment", "find_segment", "get_segment", "import_segment",
     "list_segments", "overlap", "parse_import", "reachability", "refresh_segments",
     "restore_version", "sample_members", "save_segment", "segment_members", "segment_versions",
     "snapshot_history", "validate",

@@ -185,9 +185,9 @@ class _Compiler:
         people whose aggregate fails the test."""
         test = self.compare(agg, "number", op, value)
         if zero_ok and _holds_at_zero(op, value):
-            return (f"p.profile_id NOT IN ({rows_sql} GROUP BY profile_id "
+            return (f"p.profile_id NOT IN (SELECT profile_id FROM ({rows_sql}) GROUP BY profile_id "
                     f"HAVING NOT COALESCE({test}, FALSE))")
-        return f"p.profile_id IN ({rows_sql} GROUP BY profile_id HAVING {test})"
+        return f"p.profile_id IN (SELECT profile_id FROM ({rows_sql}) GROUP BY profile_id HAVING {test})"
 
     # -- condition kinds -----------------------------------------------------
     def c_trait(self, c: dict) -> str:

@@ -433,6 +433,8 @@ def overlap(workspace, user: User, segment_ids: list[str]) -> dict:
         sql, params = compiler.overlap_sql(compiled)
         combos = con.execute(f"SELECT segment_ids, count(*) AS people FROM ({sql}) "
                              "GROUP BY segment_ids ORDER BY people DESC", params).df()
+    order = {sid: i for i, sid in enumerate(segment_ids)}
+    combos["segment_ids"] = combos["segment_ids"].map(lambda ids: sorted(ids, key=order.get))
     combos["segments"] = combos["segment_ids"].map(lambda ids: " & ".join(names[i] for i in ids))
     combos["size"] = combos["segment_ids"].map(len)
     ids = list(segment_ids)
@@ -447,3 +449,34 @@ def overlap(workspace, user: User, segment_ids: list[str]) -> dict:
 
 def now_utc() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def export_members_csv(workspace, user: User, segment_id: str, path) -> int:
+    """Write a segment's members to CSV (masked per role); audited. Returns the row count."""
+    require(user, "export")
+    df = segment_members(workspace, user, segment_id)
+    df.to_csv(path, index=False)
+    with workspace.transaction() as con:
+        audit(con, user, "segment.export_members", segment_id, {"rows": len(df), "file": str(path)})
+    return len(df)
+
+
+def builder_choices(workspace) -> dict[str, list]:
+    """Known values to offer in the builder's pick lists (most frequent first, capped)."""
+    queries = {
+        "events": "SELECT COALESCE(event, type) AS v FROM events GROUP BY 1 ORDER BY count(*) DESC LIMIT 300",
+        "sources": "SELECT source FROM profile_members GROUP BY 1 ORDER BY count(*) DESC LIMIT 200",
+        "purposes": "SELECT purpose FROM consents GROUP BY 1 ORDER BY 1 LIMIT 100",
+        "tags": "SELECT tag FROM profile_tags GROUP BY 1 ORDER BY count(*) DESC LIMIT 300",
+        "plans": "SELECT plan FROM subscriptions WHERE plan IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 100",
+        "stages": "SELECT lead_stage FROM contacts WHERE lead_stage IS NOT NULL GROUP BY 1 "
+                  "UNION SELECT stage FROM lead_stage_changes WHERE stage IS NOT NULL GROUP BY 1 LIMIT 100",
+        "rfm_segments": "SELECT rfm_segment FROM profile_scores WHERE rfm_segment IS NOT NULL GROUP BY 1 ORDER BY 1",
+    }
+    with workspace.connect() as con:
+        out = {k: [r[0] for r in con.execute(q).fetchall() if r[0] is not None] for k, q in queries.items()}
+        out["profile_fields"] = profile_fields(con)
+    for purpose in ("email", "sms", "advertising", "analytics", "sale_sharing"):
+        if purpose not in out["purposes"]:
+            out["purposes"].append(purpose)
+    return out

@@ -77,11 +77,9 @@ def predict_history(history: History, model: str = DEFAULT_MODEL, horizon_days: 
     check_enough(history)
     triples = btyd.compress(history.frequency, history.recency, history.T)
     counter = btyd.count_model(model).fit(triples)
-    h = float(horizon_days)
-    u = (triples.x, triples.t_x, triples.T)
-    expected = triples.expand(counter.expected_purchases(h, *u))
-    discounted = triples.expand(counter.discounted_purchases(h, *u, annual_discount=discount_rate))
-    p_alive = triples.expand(counter.p_alive(*u))
+    expected, discounted, p_alive = (
+        triples.expand(v) for v in counter.predict(float(horizon_days), triples.x, triples.t_x,
+                                                   triples.T, annual_discount=discount_rate))
     spend_params: dict = {}
     try:
         spend_model = btyd.GammaGamma().fit(history.frequency, history.monetary)

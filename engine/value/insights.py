@@ -10,6 +10,14 @@ from engine.value import queries
 from engine.value.history import default_as_of
 
 
+def order_dates(workspace) -> tuple[date | None, date | None]:
+    """The first and last day with an order."""
+    from engine.value.history import order_date_range
+    with workspace.connect() as con:
+        first, last, _ = order_date_range(con)
+    return first, last
+
+
 def segment_summary(workspace) -> pd.DataFrame:
     """Customers, revenue and averages per stored RFM segment."""
     return workspace.query_df(queries.SEGMENT_SUMMARY)
@@ -47,10 +55,11 @@ def clv_totals(workspace) -> dict:
 
 
 def churn_risk(workspace, user, max_p_alive: float = 0.3, min_m_score: int = 4,
-               limit: int = 500) -> pd.DataFrame:
-    """Past high spenders (monetary score >= min_m_score) whose p_alive is below max_p_alive."""
+               limit: int | None = 500) -> pd.DataFrame:
+    """Past high spenders (monetary score >= min_m_score) whose p_alive is below max_p_alive,
+    biggest spenders first; limit=None for all of them."""
     require(user, "view")
     if not 0 < max_p_alive <= 1:
         raise ValueError("The p_alive threshold is between 0 and 1.")
-    df = workspace.query_df(queries.CHURN_RISK, [float(max_p_alive), int(min_m_score), int(limit)])
+    df = workspace.query_df(queries.CHURN_RISK, [float(max_p_alive), int(min_m_score), None if limit is None else int(limit)])
     return mask_frame(df, user)

@@ -1,8 +1,10 @@
 """A scikit-learn alternative to the buy-till-you-die models: gradient boosting on RFM and
 behavioural features, trained on the window just before the as-of date.
 
-Training: features as of (as_of - horizon), labels = purchase days and revenue in
-(as_of - horizon, as_of]. Prediction: features as of as_of. p_alive here is the predicted
+Training: features as of (as_of - window), labels = purchase days and revenue in
+(as_of - window, as_of], where window is the horizon when the history is at least twice as
+long, else half the history (predictions are then scaled up to the horizon). Prediction:
+features as of as_of. p_alive here is the predicted
 probability of buying at least once within the horizon.
 
 scikit-learn takes about 2 s to import, so it is imported inside the functions. Gradient
@@ -18,7 +20,7 @@ import pandas as pd
 
 from engine.value import queries
 from engine.value.clv import MIN_CUSTOMERS, MIN_REPEAT_CUSTOMERS, DataTooThin, Prediction, deciles
-from engine.value.history import window_actuals
+from engine.value.history import order_date_range, window_actuals
 
 FEATURES = ["frequency", "recency", "T", "days_since_last", "orders", "total_amount", "avg_order",
             "max_order", "days_30", "days_90", "days_180", "days_365", "amount_90", "amount_365"]
@@ -39,7 +41,13 @@ def predict(con, as_of: date, horizon_days: int, margin: float = 1.0,
             discount_rate: float = 0.1) -> Prediction:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-    train_end = as_of - timedelta(days=horizon_days)
+    # Learn from the last `window` days before as_of: the horizon itself when the history is
+    # long enough, else half the history (at least 30 days), scaling counts to the horizon.
+    first = order_date_range(con)[0]
+    available = (as_of - first).days if first else 0
+    window = int(min(horizon_days, max(30, available // 2)))
+    scale = horizon_days / window
+    train_end = as_of - timedelta(days=window)
     train = features(con, train_end)
     labels = window_actuals(con, train_end, as_of)
     train = train.merge(labels, on="profile_id", how="left").fillna({"purchases": 0, "revenue": 0.0})
@@ -47,7 +55,7 @@ def predict(con, as_of: date, horizon_days: int, margin: float = 1.0,
     if len(train) < MIN_CUSTOMERS or buyers < MIN_REPEAT_CUSTOMERS:
         raise DataTooThin(
             f"The data is too thin for the gradient-boosting model: it learns from the "
-            f"{horizon_days} days before {as_of}, and only {buyers} of {len(train)} customers "
+            f"{window} days before {as_of}, and only {buyers} of {len(train)} customers "
             f"known by {train_end} bought again in that window (it needs at least "
             f"{MIN_REPEAT_CUSTOMERS}). Use a shorter horizon, a BTYD model, or the RFM scores."
         )
@@ -61,13 +69,15 @@ def predict(con, as_of: date, horizon_days: int, margin: float = 1.0,
         revenue_y = train["revenue"].clip(lower=0).to_numpy(float)
         revenue = HistGradientBoostingRegressor(loss="poisson", **common).fit(X_train, revenue_y)
         bought = (train["purchases"] > 0).to_numpy()
-        predicted_purchases = purchases.predict(X_now)
-        predicted_revenue = revenue.predict(X_now)
+        predicted_purchases = purchases.predict(X_now) * scale
+        predicted_revenue = revenue.predict(X_now) * scale
         if bought.all():
             p_buy = np.ones(len(current))
         else:
             classifier = HistGradientBoostingClassifier(**common).fit(X_train, bought)
             p_buy = classifier.predict_proba(X_now)[:, 1]
+    if scale > 1:  # chance of at least one purchase over the longer horizon, at the same rate
+        p_buy = 1.0 - (1.0 - p_buy) ** scale
     # discount the horizon's revenue at its midpoint
     factor = (1.0 + discount_rate) ** (-(horizon_days / 2) / 365.0)
     clv = margin * predicted_revenue * factor
@@ -83,6 +93,6 @@ def predict(con, as_of: date, horizon_days: int, margin: float = 1.0,
         "clv_decile": deciles(clv),
     })
     return Prediction(frame, "ml", as_of, horizon_days,
-                      {"trained_on": f"{train_end}..{as_of}", "features": FEATURES,
+                      {"trained_on": f"{train_end}..{as_of}", "scaled_by": scale, "features": FEATURES,
                        "training_customers": int(len(train)), "openmp_threads": OPENMP_THREADS},
                       len(current), int((current["frequency"] > 0).sum()))

@@ -81,48 +81,54 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.up
     updated_by = excluded.updated_by
 """
 
-# profile_scores is rebuilt from the current rows and a new frame (registered as `new_scores`)
-# so that RFM and CLV columns written at different times live side by side.
+# profile_scores keeps one row per profile; RFM and CLV columns are written at different times.
+# Rows are updated in place (DuckDB rewrites only the changed columns; deleting and re-inserting
+# a million primary keys took ~30 s), new profiles are inserted, and rows left with neither
+# kind of score are deleted. The new values come from a registered frame `new_scores`.
 SCORE_RFM_COLUMNS = ["recency_days", "frequency", "monetary", "r_score", "f_score", "m_score",
                      "rfm_segment"]
 SCORE_CLV_COLUMNS = ["predicted_purchases", "p_alive", "predicted_clv", "clv_decile", "model"]
 
-MERGE_RFM = """
-CREATE OR REPLACE TEMP TABLE merged_scores AS
-SELECT coalesce(n.profile_id, s.profile_id) AS profile_id,
-       CAST(? AS DATE) AS as_of_new,
-       s.as_of AS as_of_old,
-       n.recency_days, n.frequency, n.monetary, n.r_score, n.f_score, n.m_score, n.rfm_segment,
-       s.predicted_purchases, s.p_alive, s.predicted_clv, s.clv_decile, s.model,
-       s.clv_as_of, s.clv_horizon_days,
-       n.profile_id IS NOT NULL AS has_new
-FROM new_scores n FULL OUTER JOIN profile_scores s USING (profile_id)
-"""
 
-MERGE_CLV = """
-CREATE OR REPLACE TEMP TABLE merged_scores AS
-SELECT coalesce(n.profile_id, s.profile_id) AS profile_id,
-       s.as_of AS as_of_new, s.as_of AS as_of_old,
-       s.recency_days, s.frequency, s.monetary, s.r_score, s.f_score, s.m_score, s.rfm_segment,
-       n.predicted_purchases, n.p_alive, n.predicted_clv, n.clv_decile, n.model,
-       CASE WHEN n.profile_id IS NOT NULL THEN CAST(? AS DATE) END AS clv_as_of,
-       CASE WHEN n.profile_id IS NOT NULL THEN CAST(? AS INTEGER) END AS clv_horizon_days,
-       n.profile_id IS NOT NULL AS has_new
-FROM new_scores n FULL OUTER JOIN profile_scores s USING (profile_id)
-"""
+def _set(columns: list[str]) -> str:
+    return ", ".join(f"{c} = n.{c}" for c in columns)
 
-REPLACE_SCORES = """
-DELETE FROM profile_scores;
-INSERT INTO profile_scores (profile_id, as_of, recency_days, frequency, monetary, r_score,
-    f_score, m_score, rfm_segment, predicted_purchases, p_alive, predicted_clv, clv_decile,
-    model, clv_as_of, clv_horizon_days, computed_at)
-SELECT profile_id, CASE WHEN r_score IS NOT NULL THEN coalesce(as_of_new, as_of_old) END,
-       recency_days, frequency, monetary, r_score, f_score, m_score, rfm_segment,
-       predicted_purchases, p_alive, predicted_clv, clv_decile, model, clv_as_of,
-       clv_horizon_days, now()
-FROM merged_scores
-WHERE r_score IS NOT NULL OR predicted_purchases IS NOT NULL;
-DROP TABLE merged_scores;
+
+def _nulls(columns: list[str]) -> str:
+    return ", ".join(f"{c} = NULL" for c in columns)
+
+
+# Parameter: as_of.
+UPDATE_RFM = f"""
+UPDATE profile_scores s SET as_of = CAST(? AS DATE), {_set(SCORE_RFM_COLUMNS)}, computed_at = now()
+FROM new_scores n WHERE s.profile_id = n.profile_id
+"""
+CLEAR_RFM = f"""
+UPDATE profile_scores SET as_of = NULL, {_nulls(SCORE_RFM_COLUMNS)}
+WHERE r_score IS NOT NULL AND profile_id NOT IN (SELECT profile_id FROM new_scores)
+"""
+INSERT_RFM = f"""
+INSERT INTO profile_scores (profile_id, as_of, {", ".join(SCORE_RFM_COLUMNS)})
+SELECT n.profile_id, CAST(? AS DATE), {", ".join("n." + c for c in SCORE_RFM_COLUMNS)}
+FROM new_scores n ANTI JOIN profile_scores s ON s.profile_id = n.profile_id
+"""
+# Parameters: clv_as_of, clv_horizon_days.
+UPDATE_CLV = f"""
+UPDATE profile_scores s SET {_set(SCORE_CLV_COLUMNS)}, clv_as_of = CAST(? AS DATE),
+    clv_horizon_days = CAST(? AS INTEGER), computed_at = now()
+FROM new_scores n WHERE s.profile_id = n.profile_id
+"""
+CLEAR_CLV = f"""
+UPDATE profile_scores SET clv_as_of = NULL, clv_horizon_days = NULL, {_nulls(SCORE_CLV_COLUMNS)}
+WHERE predicted_purchases IS NOT NULL AND profile_id NOT IN (SELECT profile_id FROM new_scores)
+"""
+INSERT_CLV = f"""
+INSERT INTO profile_scores (profile_id, {", ".join(SCORE_CLV_COLUMNS)}, clv_as_of, clv_horizon_days)
+SELECT n.profile_id, {", ".join("n." + c for c in SCORE_CLV_COLUMNS)}, CAST(? AS DATE), CAST(? AS INTEGER)
+FROM new_scores n ANTI JOIN profile_scores s ON s.profile_id = n.profile_id
+"""
+DROP_EMPTY_SCORES = """
+DELETE FROM profile_scores WHERE r_score IS NULL AND predicted_purchases IS NULL
 """
 
 RUN_INSERT = """

@@ -103,11 +103,16 @@ def segment_case(rules: list[dict]) -> tuple[str, list]:
     return "CASE " + " ".join(parts) + " ELSE ? END", params
 
 
+def _rfm_sql(rules: list[dict], as_of: date) -> tuple[str, list]:
+    case, params = segment_case(rules)
+    sql = f"SELECT *, {case} AS rfm_segment FROM ({queries.RFM_SCORES}) scored"
+    return sql, [*params, as_of, as_of]  # the CASE comes first in the text
+
+
 def rfm_frame(con, as_of: date, rules: list[dict]) -> pd.DataFrame:
     """profile_id, recency_days, frequency, monetary, r/f/m scores and segment (SQL only)."""
-    case, params = segment_case(rules)
-    sql = f"SELECT *, {case} AS rfm_segment FROM ({queries.RFM_SCORES}) scored ORDER BY profile_id"
-    return con.execute(sql, [*params, as_of, as_of]).df()  # CASE comes first in the text
+    sql, params = _rfm_sql(rules, as_of)
+    return con.execute(sql + " ORDER BY profile_id", params).df()
 
 
 def rfm_scores(workspace, user, as_of: date | None = None) -> pd.DataFrame:
@@ -137,12 +142,12 @@ def score_rfm(workspace, user, as_of: date | None = None, progress=None) -> dict
         as_of = as_of or default_as_of(con)
         if as_of is None:
             raise ValueError("There are no orders yet: load orders and resolve identities first.")
-        frame = rfm_frame(con, as_of, rules)
-        report(0.6, "Saving scores")
-        store.write_rfm(con, frame, as_of)
-        audit(con, user, "value.rfm", None, {"as_of": str(as_of), "customers": len(frame)})
+        sql, params = _rfm_sql(rules, as_of)
+        counts = dict(store.write_rfm_sql(con, sql, params, as_of))  # never leaves DuckDB
+        report(0.9, "Saved")
+        customers = sum(counts.values())
+        audit(con, user, "value.rfm", None, {"as_of": str(as_of), "customers": customers})
     report(1.0, "Done")
-    counts = frame["rfm_segment"].value_counts()
-    return {"as_of": as_of, "customers": int(len(frame)),
-            "segments": {name: int(counts.get(name, 0)) for name in [r["name"] for r in rules] + [OTHER]
-                         if counts.get(name, 0)}}
+    return {"as_of": as_of, "customers": int(customers),
+            "segments": {name: int(counts[name]) for name in [r["name"] for r in rules] + [OTHER]
+                         if counts.get(name)}}

@@ -27,8 +27,22 @@ def _with_frame(con, frame: pd.DataFrame, statements: list[tuple[str, list]]) ->
 
 def write_rfm(con, frame: pd.DataFrame, as_of: date) -> None:
     """Replace the RFM columns of profile_scores; CLV columns are kept as they were."""
-    _with_frame(con, frame[RFM_COLUMNS], [(queries.MERGE_RFM, [as_of]),
-                                          (queries.REPLACE_SCORES, [])])
+    _with_frame(con, frame[RFM_COLUMNS], [
+        (queries.UPDATE_RFM, [as_of]), (queries.CLEAR_RFM, []), (queries.INSERT_RFM, [as_of]),
+        (queries.DROP_EMPTY_SCORES, []),
+    ])
+
+
+def write_rfm_sql(con, sql: str, params: list, as_of: date) -> list[tuple[str, int]]:
+    """Like write_rfm, from a query instead of a frame; returns (segment, customers) pairs."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE new_scores AS {sql}", params)
+    try:
+        for statement, args in ((queries.UPDATE_RFM, [as_of]), (queries.CLEAR_RFM, []),
+                                (queries.INSERT_RFM, [as_of]), (queries.DROP_EMPTY_SCORES, [])):
+            con.execute(statement, args)
+        return con.execute("SELECT rfm_segment, count(*) FROM new_scores GROUP BY 1").fetchall()
+    finally:
+        con.execute("DROP TABLE IF EXISTS new_scores")
 
 
 def write_clv(con, frame: pd.DataFrame, *, as_of: date, horizon_days: int, model: str,
@@ -42,8 +56,8 @@ def write_clv(con, frame: pd.DataFrame, *, as_of: date, horizon_days: int, model
     ]).fetchone()[0]
     _with_frame(con, frame, [
         (queries.PREDICTIONS_INSERT, [run_id, as_of, horizon_days]),
-        (queries.MERGE_CLV, [as_of, horizon_days]),
-        (queries.REPLACE_SCORES, []),
+        (queries.UPDATE_CLV, [as_of, horizon_days]), (queries.CLEAR_CLV, []),
+        (queries.INSERT_CLV, [as_of, horizon_days]), (queries.DROP_EMPTY_SCORES, []),
     ])
     return int(run_id)
 

@@ -135,7 +135,7 @@ def test_collector_and_another_process_write_the_same_workspace(workspace, admin
     sender = Sender(collector.url, key, "c", batch=20)
     try:
         sender.start()
-        for i in range(25):  # meanwhile this process keeps writing too
+        for i in range(12):  # meanwhile this process keeps writing too
             with workspace.transaction() as con:
                 con.execute("INSERT INTO contacts (source, source_record_id, email) VALUES ('CRM', ?, ?)",
                             [f"r{i}", f"p{i}@example.com"])
@@ -148,6 +148,51 @@ def test_collector_and_another_process_write_the_same_workspace(workspace, admin
         sender.stop.set()
         code = collector.terminate()
     assert code == 0
-    assert workspace.scalar("SELECT count(*) FROM contacts") == 25
+    assert workspace.scalar("SELECT count(*) FROM contacts") == 12
     landed = {r[0] for r in workspace.query_rows("SELECT message_id FROM events")}
     assert sender.acked <= landed
+
+
+def test_a_segment_that_cannot_land_is_set_aside_and_the_rest_flows(workspace, admin, monkeypatch):
+    from engine.collect import loader as loader_module
+    from engine.collect.loader import Loader
+
+    create_source(workspace, admin, "Web", "events")
+    spool = Spool(spool_dir(workspace))
+    try:
+        spool.append("Web", _line("poison"), 1)
+        spool.rotate()
+        spool.append("Web", _line("good"), 1)
+        spool.rotate()
+        real = loader_module._load
+
+        def flaky(con, path, source, load_id):
+            if b"poison" in path.read_bytes():
+                raise RuntimeError("cannot parse this segment")
+            return real(con, path, source, load_id)
+
+        monkeypatch.setattr(loader_module, "_load", flaky)
+        loader = Loader(workspace, spool)
+        for _ in range(3):
+            try:
+                loader.land_closed()
+            except RuntimeError:
+                pass
+    finally:
+        spool.close()
+    assert [r[0] for r in workspace.query_rows("SELECT message_id FROM events")] == ["good"]
+    failed = spool_dir(workspace) / "failed"
+    kept = [p for p in failed.glob("*.ndjson")]
+    assert len(kept) == 1 and b"poison" in kept[0].read_bytes(), "set aside, never deleted"
+    assert "cannot parse" in next(failed.glob("*.reason.txt")).read_text()
+    assert list_segments(spool_dir(workspace)) == []
+
+
+def test_benchmark_smoke_run_reports_every_row():
+    from bench.bench_collect import run
+
+    rows = run("smoke")
+    assert [r["unit"] for r in rows] == ["events/s", "events/s", "s"]
+    for row in rows:
+        assert row["value"] > 0 and row["baseline_value"] > 0
+        assert set(row) >= {"capability", "measure", "baseline", "ratio", "target", "met"}

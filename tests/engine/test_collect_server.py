@@ -112,6 +112,10 @@ def test_every_endpoint_and_short_form_lands_events(collector, source, workspace
     row = workspace.query_rows(
         "SELECT source, event, properties->>'revenue', received_at IS NOT NULL FROM events WHERE message_id = 'm1'")
     assert row == [("Website", "Order Completed", "9.5", True)]
+    # the day's collected events add up in one `loads` row per source: read = loaded + quarantined
+    assert workspace.query_rows(
+        "SELECT source, sum(rows_read), sum(rows_loaded), sum(rows_quarantined) FROM loads"
+        " WHERE username = 'collector' GROUP BY source") == [("Website", 14, 14, 0)]
 
 
 def test_write_key_in_body_bearer_and_rejections(collector, source, workspace, admin):
@@ -246,3 +250,39 @@ def test_recent_events_tail_shows_spooled_and_landed_events_masked_by_role(colle
     assert status["running"] is True and status["acked_events"] >= 5
     assert event_throughput(workspace)["events"].sum() == 5
     assert len(recent_events(workspace, analyst)) == 5
+
+
+def test_chunked_bodies_are_read_and_malformed_ones_refused(collector, source, workspace):
+    import http.client
+
+    host, port = collector.host, collector.port
+    body = json.dumps({"writeKey": source.write_key, "batch": [
+        {"type": "track", "event": "Chunked", "userId": "u", "messageId": f"c{i}"} for i in range(30)]}).encode()
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    conn.request("POST", "/v1/batch", body=iter([body[:100], body[100:]]), encode_chunked=True,
+                 headers={"Transfer-Encoding": "chunked"})
+    assert conn.getresponse().status == 200
+    conn.close()
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    conn.putrequest("POST", "/v1/batch")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    conn.send(b"zz-not-hex\r\n")
+    assert conn.getresponse().status == 400
+    conn.close()
+    assert landed(workspace, 30)
+
+
+def test_real_rudderstack_python_library_with_its_data_plane_set_to_the_collector(collector, source,
+                                                                                  workspace):
+    client_module = pytest.importorskip("rudderstack.analytics.client")
+    errors = []
+    client = client_module.Client(source.write_key, host=collector.url, sync_mode=True,
+                                  on_error=lambda e, batch: errors.append(e))
+    client.identify(user_id="r-1", traits={"email": "r1@example.com"})
+    client.track(user_id="r-1", event="Trial Started", properties={"plan": "pro"})
+    client.page(user_id="r-1", name="Pricing")
+    assert errors == []
+    assert landed(workspace, 3)
+    assert sorted(r[0] for r in workspace.query_rows("SELECT type FROM events")) == \
+        ["identify", "page", "track"]

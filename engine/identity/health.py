@@ -1,0 +1,37 @@
+"""Health figures for the Identity screen and `cdp resolve` output."""
+from __future__ import annotations
+
+from engine.access import require
+
+
+def health(workspace, user) -> dict:
+    """Profiles, records per profile, merge rate by source, largest clusters, pending reviews, last run."""
+    require(user, "view")
+    from engine.identity.review import pending_decisions, queue_size
+
+    with workspace.connect() as con:
+        totals = con.execute("""SELECT (SELECT count(*) FROM profiles), (SELECT count(*) FROM profile_members),
+                                       (SELECT count(*) FROM profiles WHERE record_count > 1)""").fetchall()[0]
+        sizes = con.execute("""
+            SELECT CASE WHEN record_count >= 10 THEN '10+' ELSE CAST(record_count AS VARCHAR) END AS records,
+                   count(*) AS profiles, min(record_count) AS k
+            FROM profiles GROUP BY 1 ORDER BY k""").df().drop(columns="k")
+        by_source = con.execute("""
+            SELECT m.source, count(*) AS records,
+                   count(*) FILTER (WHERE p.record_count > 1) AS in_merged_profiles,
+                   round(100.0 * count(*) FILTER (WHERE p.record_count > 1) / count(*), 1) AS merge_rate_pct
+            FROM profile_members m JOIN profiles p USING (profile_id) GROUP BY m.source ORDER BY records DESC""").df()
+        largest = con.execute("""
+            SELECT p.profile_id, p.record_count, p.first_name, p.last_name, p.email,
+                   count(DISTINCT m.source) AS sources
+            FROM profiles p JOIN profile_members m USING (profile_id)
+            GROUP BY ALL ORDER BY p.record_count DESC, p.profile_id LIMIT 10""").df()
+        last = con.execute("""SELECT run_id, finished_at, full_run, username, records, profiles, pairs_scored,
+                                     auto_merged, to_review, guarded, seconds
+                              FROM identity_runs ORDER BY run_id DESC LIMIT 1""").df()
+        guards = con.execute("""SELECT reason, count(*) AS pairs FROM identity_pairs
+                                WHERE reason LIKE 'guard:%' AND status = 'open' GROUP BY reason""").df()
+    return {"profiles": int(totals[0]), "records": int(totals[1]), "merged_profiles": int(totals[2]),
+            "size_distribution": sizes, "merge_rate_by_source": by_source, "largest_clusters": largest,
+            "pending_reviews": queue_size(workspace), "pending_decisions": pending_decisions(workspace),
+            "last_run": last.to_dict("records")[0] if len(last) else None, "guarded": guards}

@@ -1,0 +1,220 @@
+"""Match models: Fellegi-Sunter by EM (no labels needed) and a reviewer-trained classifier.
+
+Comparisons turn features into levels (as Splink's comparison levels do): -1 means
+"a side is missing" and contributes nothing. Location (address, postcode, city) is
+one comparison, not three: they are strongly correlated, and counting them as
+independent evidence is exactly what makes an unsupervised model merge whole
+households. m and u are both estimated by EM on the candidate pairs (so that u
+reflects what non-matches *among candidates* look like: family members share
+surname and address), starting from a rule-of-thumb split.
+
+Each pair's explanation is its per-comparison match weight, log2(m/u), plus the
+prior; for the supervised model it is each comparison's share of the logit.
+"""
+from __future__ import annotations
+
+import io
+import pickle
+
+import numpy as np
+
+COMPARISONS = {
+    "first_name": ["exact or nickname", "very similar", "similar", "different"],
+    "last_name": ["exact", "very similar", "similar", "different"],
+    "date_of_birth": ["exact", "swapped or one slip", "within a year", "different"],
+    "location": ["same address", "similar address", "same postcode", "same city", "different"],
+    "email": ["same", "different"],
+    "phone": ["same", "different"],
+}
+NAMES = list(COMPARISONS)
+
+
+def _nan(x):
+    return np.isnan(x)
+
+
+def levels(f: dict[str, np.ndarray]) -> np.ndarray:
+    """Level matrix (pairs x comparisons), int8, -1 = missing."""
+    n = len(f["l"])
+    g = np.full((n, len(NAMES)), -1, dtype=np.int8)
+    swapped = np.nan_to_num(f["swap_sim"], nan=0.0) >= 0.88
+    for k, col in ((0, "first_sim"), (1, "last_sim")):
+        s = np.where(swapped, np.maximum(np.nan_to_num(f[col], nan=0.0), 0.93), f[col])
+        lv = np.select([s >= 0.999, s >= 0.92, s >= 0.80], [0, 1, 2], 3)
+        g[:, k] = np.where(_nan(f[col]), -1, lv)
+    dob = np.select([f["dob_exact"] == 1, f["dob_near"] == 1, f["dob_days"] <= 366], [0, 1, 2], 3)
+    g[:, 2] = np.where(_nan(f["dob_exact"]), -1, dob)
+    addr, post, city, house = f["addr_sim"], f["postcode_eq"], f["city_sim"], f["house_eq"]
+    place_ok = (post == 1) | (np.nan_to_num(city, nan=0.0) >= 0.9) | (_nan(post) & _nan(city))
+    house_ok = (house != 0)  # equal or unknown
+    loc = np.select([(addr >= 0.95) & place_ok & house_ok, (addr >= 0.85) & place_ok & house_ok,
+                     post == 1, np.nan_to_num(city, nan=0.0) >= 0.9], [0, 1, 2, 3], 4)
+    g[:, 3] = np.where(_nan(addr) & _nan(post) & _nan(city), -1, loc)
+    g[:, 4] = np.where(_nan(f["email_eq"]), -1, np.where(f["email_eq"] == 1, 0, 1))
+    g[:, 5] = np.where(_nan(f["phone_eq"]), -1, np.where(f["phone_eq"] == 1, 0, 1))
+    return g
+
+
+def _patterns(g: np.ndarray):
+    base = np.int64(8)
+    code = np.zeros(len(g), dtype=np.int64)
+    for k in range(g.shape[1]):
+        code = code * base + (g[:, k].astype(np.int64) + 1)
+    uniq, inverse, counts = np.unique(code, return_inverse=True, return_counts=True)
+    pats = np.zeros((len(uniq), g.shape[1]), dtype=np.int8)
+    rest = uniq.copy()
+    for k in range(g.shape[1] - 1, -1, -1):
+        pats[:, k] = (rest % base) - 1
+        rest //= base
+    return pats, inverse, counts
+
+
+def _log_likelihoods(pats, m, u):
+    lm = np.zeros(len(pats))
+    lu = np.zeros(len(pats))
+    for k, name in enumerate(NAMES):
+        lv = pats[:, k]
+        present = lv >= 0
+        idx = np.where(present, lv, 0)
+        lm += np.where(present, np.log(m[name][idx]), 0.0)
+        lu += np.where(present, np.log(u[name][idx]), 0.0)
+    return lm, lu
+
+
+def estimate_u(g_random: np.ndarray) -> dict:
+    """u probabilities from random record pairs (almost all non-matches), as Splink does."""
+    u = {}
+    for k, name in enumerate(NAMES):
+        lv = g_random[:, k]
+        counts = np.array([(lv == level).sum() for level in range(len(COMPARISONS[name]))], dtype=float)
+        u[name] = (counts + 0.5) / (counts.sum() + 0.5 * len(counts))
+    return u
+
+
+def _em(g: np.ndarray, u: dict, m_fixed: dict | None = None, max_iter: int = 60, tol: float = 1e-6):
+    """EM with u fixed: m for comparisons not in m_fixed, and the match share of these pairs."""
+    pats, _, counts = _patterns(g)
+    counts = counts.astype(float)
+    # Start: pairs agreeing closely on both names and the birth date are probably matches.
+    agree = [(pats[:, k] >= 0) & (pats[:, k] <= 1) for k in range(4)]
+    strong = (agree[0] | (pats[:, 0] < 0)) & (agree[1] | (pats[:, 1] < 0)) & (agree[2] | agree[3])
+    w = np.where(strong, 0.9, 0.1)
+    lam = None
+    m: dict = {}
+    for _ in range(max_iter):
+        for k, name in enumerate(NAMES):
+            if m_fixed and name in m_fixed:
+                m[name] = np.asarray(m_fixed[name])
+                continue
+            nl = len(COMPARISONS[name])
+            mk = np.array([(counts * w)[pats[:, k] == level].sum() for level in range(nl)]) + 0.5
+            m[name] = mk / mk.sum()
+        lam_new = float(np.clip((counts * w).sum() / counts.sum(), 1e-9, 1 - 1e-9))
+        lm, lu = _log_likelihoods(pats, m, u)
+        logit = np.log(lam_new) - np.log1p(-lam_new) + lm - lu
+        w = 1 / (1 + np.exp(-np.clip(logit, -50, 50)))
+        if lam is not None and abs(lam_new - lam) < tol:
+            lam = lam_new
+            break
+        lam = lam_new
+    return m, lam, float(counts.sum())
+
+
+# Which comparisons each training session estimates, and on which pairs (as Splink does with
+# one EM session per blocking rule: a session never estimates the fields it selected on).
+SESSIONS = [  # (name, pairs selected, comparisons it selected on (left out), comparisons it estimates)
+    ("same birth date", lambda g: g[:, 2] == 0, ["date_of_birth"],
+     ["first_name", "last_name", "location", "email", "phone"]),
+    ("same names", lambda g: (g[:, 0] >= 0) & (g[:, 0] <= 1) & (g[:, 1] >= 0) & (g[:, 1] <= 1),
+     ["first_name", "last_name"], ["date_of_birth"]),
+]
+
+
+def fit_fellegi_sunter(g: np.ndarray, u_fixed: dict, n_records: int, min_pairs: int = 50) -> dict:
+    """Fellegi-Sunter parameters without labels.
+
+    u comes from random record pairs. m is estimated by EM in sessions: on candidates
+    sharing a birth date (names and location are learned there, where households rarely
+    appear) and on candidates sharing both names (the birth date is learned there).
+    The scoring prior is the match share among *all* record pairs, so agreement on
+    blocking keys is not counted twice.
+    """
+    m: dict = {}
+    for _, select, selected_on, estimates in SESSIONS:
+        mask = select(g)
+        sub = (g[mask] if mask.sum() >= min_pairs else g).copy()
+        if len(sub) == 0:
+            continue
+        for name in selected_on:  # every pair agrees on these: they carry no evidence here
+            sub[:, NAMES.index(name)] = -1
+        m_s, _, _ = _em(sub, u_fixed)
+        for name in estimates:
+            m[name] = m_s[name]
+    for name in NAMES:
+        if name not in m:
+            m[name] = np.full(len(COMPARISONS[name]), 1 / len(COMPARISONS[name]))
+    lam = 0.5
+    total = 0.0
+    if len(g):
+        _, lam, total = _em(g, u_fixed, m_fixed=m)
+    prior = lam
+    if n_records and n_records > 1:
+        prior = float(min(0.5, max(lam * total / (n_records * (n_records - 1) / 2), 1e-12)))
+    return {"m": {k: np.asarray(v).tolist() for k, v in m.items()},
+            "u": {k: np.asarray(v).tolist() for k, v in u_fixed.items()},
+            "lambda": prior, "lambda_candidates": lam, "pairs": int(total)}
+
+
+def fs_weights(g: np.ndarray, params: dict) -> tuple[np.ndarray, float]:
+    """Per-comparison match weights (log2 Bayes factors; 0 where missing) and the prior weight."""
+    out = np.zeros(g.shape, dtype=float)
+    for k, name in enumerate(NAMES):
+        bf = np.log2(np.asarray(params["m"][name]) / np.asarray(params["u"][name]))
+        lv = g[:, k]
+        out[:, k] = np.where(lv >= 0, bf[np.where(lv >= 0, lv, 0)], 0.0)
+    lam = params["lambda"]
+    return out, float(np.log2(lam / (1 - lam)))
+
+
+def probability_from_weight(weight: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp2(-np.clip(weight, -60, 60)))
+
+
+# -- supervised ---------------------------------------------------------------------
+def design(g: np.ndarray, f: dict[str, np.ndarray]) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """One-hot levels plus continuous similarities and household interactions.
+
+    Returns the matrix and, per column, (comparison it explains, column name).
+    """
+    cols, names = [], []
+    for k, name in enumerate(NAMES):
+        for level in range(len(COMPARISONS[name])):
+            cols.append((g[:, k] == level).astype(float))
+            names.append((name, f"{name}={COMPARISONS[name][level]}"))
+    for col, comp in (("first_sim", "first_name"), ("last_sim", "last_name"), ("addr_sim", "location"),
+                      ("city_sim", "location")):
+        cols.append(np.nan_to_num(f[col], nan=0.5))
+        names.append((comp, col))
+    same_place = (g[:, 3] >= 0) & (g[:, 3] <= 2)
+    cols.append((same_place & (g[:, 0] == 3)).astype(float))
+    names.append(("first_name", "same place, different first name"))
+    cols.append((same_place & (g[:, 2] == 3)).astype(float))
+    names.append(("date_of_birth", "same place, different birth date"))
+    cols.append((same_place & (g[:, 0] == 3) & (g[:, 2] == 3)).astype(float))
+    names.append(("first_name", "household: different first name and birth date"))
+    return np.column_stack(cols), names
+
+
+def train_supervised(x: np.ndarray, y: np.ndarray) -> bytes:
+    from sklearn.linear_model import LogisticRegression
+
+    clf = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced")
+    clf.fit(x, y)
+    return pickle.dumps(clf)
+
+
+def supervised_predict(blob: bytes, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Probability and per-column contributions (coef * x) of the reviewer-trained model."""
+    clf = pickle.load(io.BytesIO(blob))
+    p = clf.predict_proba(x)[:, 1]
+    return p, x * clf.coef_[0], float(clf.intercept_[0])

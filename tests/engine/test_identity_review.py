@@ -1,0 +1,131 @@
+"""Review flow through the engine: queue, accept, reject, undo, bulk, retrain, explain, unmerge survives re-run."""
+import pytest
+
+from engine.access import PermissionDenied
+from engine.identity import resolve, review
+from engine.identity.health import health
+from engine.identity.settings import save_settings
+from tests.engine.identity_helpers import add_contacts, profile_of
+from tests.engine.test_identity_resolve import _noise
+
+AMBIGUOUS = [
+    # Same name and town, birth date missing on one side, different street: a reviewer's call.
+    dict(source="crm", source_record_id="a1", first_name="Nora", last_name="Quill", address_line1="3 Bay Road",
+         city="Ogdenville", postcode="70001", date_of_birth="1971-02-03"),
+    dict(source="pos", source_record_id="a2", first_name="Nora", last_name="Quill", address_line1="88 Pine Avenue",
+         city="Ogdenville", postcode="70002"),
+    dict(source="crm", source_record_id="b1", first_name="Omar", last_name="Rusk", address_line1="5 Bay Road",
+         city="Ogdenville", postcode="70001", date_of_birth="1966-07-08"),
+    dict(source="pos", source_record_id="b2", first_name="Omar", last_name="Rusk", address_line1="19 Hill Lane",
+         city="Ogdenville", postcode="70003"),
+]
+
+
+@pytest.fixture
+def queued(workspace, admin):
+    add_contacts(workspace, AMBIGUOUS + _noise())
+    save_settings(workspace, admin, {"low_threshold": 0.01, "high_threshold": 0.999})
+    resolve(workspace, admin)
+    return workspace
+
+
+def _key(ws, left, right):
+    return ws.scalar("""SELECT pair_key FROM identity_pairs WHERE (l_record_id = ? AND r_record_id = ?)
+                        OR (l_record_id = ? AND r_record_id = ?)""", [left, right, right, left])
+
+
+def test_queue_is_ordered_by_uncertainty_and_shows_both_sides(queued, admin):
+    queue = review.review_queue(queued, admin, limit=10_000)
+    assert len(queue) >= 2
+    assert list(queue["uncertainty"]) == sorted(queue["uncertainty"], reverse=True)
+    row = queue[queue["pair_key"] == _key(queued, "a1", "a2")].iloc[0]
+    assert {row["l_first_name"], row["r_first_name"]} == {"Nora"}
+    assert review.queue_size(queued) == len(review.review_queue(queued, admin, limit=10_000))
+
+
+def test_accept_merges_reject_keeps_apart_undo_restores(queued, admin):
+    ka, kb = _key(queued, "a1", "a2"), _key(queued, "b1", "b2")
+    review.decide(queued, admin, ka, "accept")
+    review.decide(queued, admin, kb, "reject")
+    assert ka not in set(review.review_queue(queued, admin, limit=1000)["pair_key"])
+    resolve(queued, admin)
+    assert profile_of(queued, "crm", "a1") == profile_of(queued, "pos", "a2")
+    assert profile_of(queued, "crm", "b1") != profile_of(queued, "pos", "b2")
+    # A reject holds even when a shared identifier appears later.
+    queued.query_rows("SELECT 1")
+    add_contacts(queued, [dict(source="web", source_record_id="b3", email="omar@rusk.io")])
+    with queued.transaction() as con:
+        con.execute("UPDATE contacts SET email = 'omar@rusk.io' WHERE source_record_id IN ('b1', 'b2')")
+    resolve(queued, admin)
+    assert profile_of(queued, "crm", "b1") != profile_of(queued, "pos", "b2")
+    undone = review.undo(queued, admin)
+    assert undone["decision"] == "reject"
+    resolve(queued, admin)
+    assert profile_of(queued, "crm", "b1") == profile_of(queued, "pos", "b2")
+    actions = [r[0] for r in queued.query_rows("SELECT action FROM audit_log")]
+    assert {"identity.review.accept", "identity.review.reject", "identity.review.undo"} <= set(actions)
+
+
+def test_bulk_by_score_range_and_bad_input(queued, admin):
+    queue = review.review_queue(queued, admin, limit=1000)
+    low = float(queue["probability"].min())
+    n = review.bulk_decide(queued, admin, "reject", low, 1.0)
+    assert n == len(queue) and review.queue_size(queued) == 0
+    with pytest.raises(ValueError):
+        review.bulk_decide(queued, admin, "maybe", 0, 1)
+    with pytest.raises(ValueError):
+        review.decide(queued, admin, "no-such-pair", "accept")
+
+
+def test_roles(queued, analyst):
+    assert len(review.review_queue(queued, analyst, limit=5))          # analysts may look...
+    row = review.review_queue(queued, analyst, limit=5).iloc[0]
+    assert "•" in str(row["l_first_name"])                              # ...at masked data
+    with pytest.raises(PermissionDenied):
+        review.decide(queued, analyst, row["pair_key"], "accept")
+
+
+def test_explanation_sums_to_the_probability(queued, admin):
+    info = review.explain(queued, admin, _key(queued, "a1", "a2"))
+    assert set(info["contributions"]) >= {"first_name", "last_name", "date_of_birth", "location", "prior"}
+    assert info["levels"]["date_of_birth"] == "missing" and info["contributions"]["date_of_birth"] == 0
+    total = sum(info["contributions"].values())
+    assert abs(1 / (1 + 2 ** -total) - info["probability"]) < 1e-6
+    assert len(info["records"]) == 2
+
+
+def test_retrain_on_labels_switches_model(queued, admin):
+    save_settings(queued, admin, {"min_labels": 4})
+    queue = review.review_queue(queued, admin, limit=1000)
+    for i, key in enumerate(queue["pair_key"]):
+        review.decide(queued, admin, key, "accept" if i % 2 == 0 else "reject", retrain=False)
+    result = review.retrain(queued, admin)
+    assert result["trained"] and result["labels"] == len(queue)
+    stats = resolve(queued, admin, full=True)
+    assert stats["model"] == "supervised"
+
+
+def test_unmerge_survives_rerun_and_can_be_undone(workspace, admin):
+    add_contacts(workspace, [dict(source="crm", source_record_id=str(i), email="fam@shop.io", first_name=n)
+                             for i, n in enumerate(["Al", "Bea", "Cy"])])
+    resolve(workspace, admin)
+    pid = profile_of(workspace, "crm", "0")
+    assert {profile_of(workspace, "crm", r) for r in "012"} == {pid}
+    result = review.unmerge(workspace, admin, pid, [[("crm", "2")]])
+    assert result["groups"] == 2
+    assert profile_of(workspace, "crm", "0") == profile_of(workspace, "crm", "1") == pid   # larger part keeps id
+    assert profile_of(workspace, "crm", "2") != pid
+    resolve(workspace, admin, full=True)
+    assert profile_of(workspace, "crm", "2") != pid
+    review.undo_unmerge(workspace, admin, result["split_id"])
+    assert profile_of(workspace, "crm", "2") == pid
+    with pytest.raises(ValueError):
+        review.unmerge(workspace, admin, pid, [[("crm", "nope")]])
+
+
+def test_health(queued, admin):
+    h = health(queued, admin)
+    assert h["profiles"] == queued.scalar("SELECT count(*) FROM profiles")
+    assert h["records"] == len(AMBIGUOUS) + 80
+    assert h["largest_clusters"]["record_count"].iloc[0] >= 2
+    assert h["pending_reviews"] >= 2 and h["last_run"]["records"] == h["records"]
