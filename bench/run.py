@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -214,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="Markdown file (default BENCHMARKS.md; "
                                                      "bench/out/BENCHMARKS-<scale>.md below full scale)")
     parser.add_argument("--timeout", type=float, help="seconds allowed per module")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="modules run side by side (default 1; more only for smoke runs, it skews figures)")
     parser.add_argument("--note", help="a remark stored with this run's modules (e.g. what else was running)")
     parser.add_argument("--render", action="store_true",
                         help="only rewrite the Markdown from the stored results (no measuring)")
@@ -240,17 +243,23 @@ def main(argv: list[str] | None = None) -> int:
     command = "python bench/run.py " + " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
     timeout = args.timeout or TIMEOUTS[args.scale]
     suite_started = time.monotonic()
-    for name in names:
+
+    def measure(name: str) -> tuple[str, dict]:
         print(f"[bench] {name} ({args.scale}) ...", file=sys.stderr, flush=True)
         load_start = os.getloadavg()[0]
         entry = run_module(name, args.scale, timeout)
         entry["load_start"], entry["load_end"] = load_start, os.getloadavg()[0]
-        entry["note"] = args.note or ""
+        entry["note"] = args.note or (f"{args.jobs} modules at a time" if args.jobs > 1 else "")
         entry["date"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         entry["command"] = command.strip()
-        results[name] = entry
         status = f"error: {entry['error']}" if entry["error"] else f"{len(entry['rows'])} rows"
         print(f"[bench] {name}: {status} in {entry['seconds']} s", file=sys.stderr, flush=True)
+        return name, entry
+
+    # One module at a time by default: figures measured side by side disturb each other.
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for name, entry in pool.map(measure, names):
+            results[name] = entry
     sizes = SCALES.get(args.scale)
     meta = {"command": command.strip(), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "scale": args.scale, "machine": machine(),

@@ -235,7 +235,7 @@ def bench_workspace(scale: str, *, copy_to: str | Path | None = None) -> Workspa
     folder = dataset(scale)
     path = data_root() / f"{scale}-workspace" / "cdp.duckdb"
     marker = path.with_name("built.json")
-    with _locked(path.with_name("build.lock")):
+    with dataset_lock(folder), _locked(path.with_name("build.lock")):
         stats = json.loads((folder / "generation.json").read_text())
         source_stats = {k: stats.get(k) for k in ("profiles", "events", "seed", "format", "counts")}
         if not (path.exists() and marker.exists() and json.loads(marker.read_text()).get("source") == source_stats):
