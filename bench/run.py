@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Rewrote {output} from {store}.", file=sys.stderr)
         return 0
     names = discover(args.only.split(",") if args.only else None)
-    command = "python bench/run.py " + " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
+    command = "python bench/run.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     timeout = args.timeout or TIMEOUTS[args.scale]
     suite_started = time.monotonic()
 
