@@ -27,6 +27,7 @@ WITH candidates AS (
     SELECT message_id, user_id, anonymous_id, timestamp, context
     FROM events
     WHERE (CAST(? AS BIGINT) IS NULL OR load_id = ?)
+      AND {only}
       AND context IS NOT NULL
       AND (CAST(context AS VARCHAR) LIKE '%"consent"%' OR CAST(context AS VARCHAR) LIKE '%"gpc"%')
 ),
@@ -57,13 +58,16 @@ WHERE (message_id, purpose) NOT IN (SELECT (message_id, purpose) FROM gpc)
 """
 
 
-def capture_event_consents(con, load_id: int | None = None) -> int:
-    """Record consent signals from events (one load, or all); returns rows added.
+def capture_event_consents(con, load_id: int | None = None, message_ids_sql: str | None = None) -> int:
+    """Record consent signals from events (one load, the events whose ids `message_ids_sql`
+    selects, or all); returns rows added.
 
-    Call inside the transaction that lands events. GPC overrides a CMP grant on the same event.
+    Called inside the transaction that lands events. GPC overrides a CMP grant on the same event.
     """
     before = con.execute("SELECT count(*) FROM event_consent_signals").fetchone()[0]
-    con.execute(_CAPTURE_SQL, [load_id, load_id, list(CATEGORY_PURPOSES), list(CATEGORY_PURPOSES.values())])
+    only = f"message_id IN ({message_ids_sql})" if message_ids_sql else "true"
+    con.execute(_CAPTURE_SQL.replace("{only}", only),
+                [load_id, load_id, list(CATEGORY_PURPOSES), list(CATEGORY_PURPOSES.values())])
     return con.execute("SELECT count(*) FROM event_consent_signals").fetchone()[0] - before
 
 

@@ -139,3 +139,19 @@ def test_retention_preview_then_apply(workspace, admin):
     assert retention.preview(workspace)["events_to_delete"] == 1
     assert retention.apply(workspace, admin)["events_deleted"] == 1
     assert workspace.scalar("SELECT count(*) FROM events") == 2
+
+
+def test_consent_on_uploaded_events_joins_the_ledger(workspace, admin, tmp_path):
+    from engine.ingest import ingest_file
+
+    path = tmp_path / "events.ndjson"
+    path.write_text(
+        '{"type": "track", "event": "Viewed", "anonymousId": "a1", "messageId": "x1", '
+        '"context": {"consent": {"categoryPreferences": {"Advertising": true, "DataSharing": false}}}}\n'
+        '{"type": "page", "anonymousId": "a1", "messageId": "x2", "context": {"gpc": true}}\n'
+        '{"type": "page", "anonymousId": "a2", "messageId": "x3", "context": {}}\n')
+    ingest_file(workspace, admin, "events", path, "web")
+    signals = workspace.query_rows(
+        "SELECT message_id, purpose, granted, method FROM event_consent_signals ORDER BY 1, 2")
+    assert signals == [("x1", "advertising", True, "cmp"), ("x1", "sale_sharing", False, "cmp"),
+                       ("x2", "advertising", False, "gpc"), ("x2", "sale_sharing", False, "gpc")]
