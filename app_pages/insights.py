@@ -123,6 +123,8 @@ with rfm_tab:
     else:
         pivot = grid.pivot(index="r_score", columns="f_score", values="customers").reindex(
             index=range(5, 0, -1), columns=range(1, 6)).fillna(0)
+        pivot.index = [f"R{v}" for v in pivot.index]  # labels, so R5 (most recent) stays on top
+        pivot.columns = [f"F{v}" for v in pivot.columns]
         fig = px.imshow(pivot, text_auto=True, aspect="auto", color_continuous_scale="Blues",
                         labels={"x": "Frequency score", "y": "Recency score", "color": "Customers"},
                         title="RFM grid: customers by recency and frequency score")
@@ -180,6 +182,8 @@ with cohort_tab:
                         labels={"x": "Months since first order", "y": "First-order month",
                                 "color": "Ordering"},
                         title="Cohort retention: share of each first-order month ordering again")
+        fig.update_yaxes(type="category")
+        fig.update_xaxes(type="category")
         st.plotly_chart(fig, key="cohorts")
 
 # -- accuracy -------------------------------------------------------------------------------
@@ -233,11 +237,12 @@ with accuracy_tab:
                    f"{(naive['top_decile_capture'] or 0):.0%}.")
         table = pd.DataFrame(validation["by_frequency"])
         long = table.melt(id_vars=["calibration_purchases", "customers"],
-                          value_vars=["predicted", "actual"], var_name="", value_name="purchases")
-        fig = px.bar(long, x="calibration_purchases", y="purchases", color="", barmode="group",
+                          value_vars=["predicted", "actual"], var_name="series", value_name="purchases")
+        fig = px.bar(long, x="calibration_purchases", y="purchases", color="series", barmode="group",
                      labels={"calibration_purchases": "Repeat purchases before the calibration end",
                              "purchases": "Mean purchases in the holdout"},
                      title="Predicted vs actual purchases by purchase history")
+        fig.update_xaxes(type="category")
         st.plotly_chart(fig, key="validation_chart")
         st.dataframe(table, hide_index=True)
 

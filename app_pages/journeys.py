@@ -9,7 +9,7 @@ import streamlit as st
 from engine.access import PermissionDenied, can
 from engine.journeys import (
     BREAKDOWNS, JourneyError, PropertyFilter, Step, attribution, cohorts, event_names, funnel,
-    funnel_dropoffs, journeys_stale, paths, prepare_journeys, retention_matrix, sankey_nodes,
+    funnel_dropoffs, journeys_stale, paths, prepare_journeys, profile_touches, retention_matrix, sankey_nodes,
 )
 from engine.journeys.base import OPS
 from engine.journeys.cohorts import BASIS_LABELS
@@ -161,6 +161,8 @@ with tab_attr:
         st.plotly_chart(px.bar(long, x="channel", y="revenue", color="model", barmode="group"),
                         width="stretch")
         st.dataframe(attr_table, hide_index=True, width="stretch")
+        with st.expander("First and last touch per person (latest 1,000)"):
+            st.dataframe(cached_query(profile_touches, user), hide_index=True, width="stretch")
 
 with tab_cohorts:
     c1, c2 = st.columns(2)

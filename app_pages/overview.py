@@ -36,7 +36,8 @@ with left:
         st.caption("No events yet.")
     else:
         fig = px.bar(per_day, x="day", y="events", color="type", height=320)
-        fig.update_layout(margin=dict(l=0, r=0, t=10, b=0), legend_title_text="")
+        fig.update_layout(margin=dict(l=0, r=0, t=30, b=0), legend_title_text="",
+                          legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))
         st.plotly_chart(fig, width="stretch")
 with right:
     st.subheader("Records per profile")

@@ -10,6 +10,7 @@ from engine.profiles import (
     TIMELINE_TYPES, NoteError, ProfileNotFound, add_note, add_tag, profile_timeline, profile_view,
     remove_tag, search_profiles,
 )
+from engine.profiles.search import refresh_search_index, search_index_stale
 from engine.profiles.timeline import activity_by_day
 from engine.profiles.view import headline_text
 from ui.context import require_page, workspace
@@ -32,6 +33,9 @@ def titled_table(title: str, frame: pd.DataFrame, empty: str) -> None:
 
 
 st.title("Profiles")
+if search_index_stale(ws):
+    with st.spinner("Indexing profiles for search (once after each identity run)…"):
+        refresh_search_index(ws)
 query = st.text_input("Search people", key="profile_query",
                       placeholder="Name, email, phone, customer id, anonymous id… typos are fine",
                       help="Matches names either way round, email and phone prefixes, any identifier; "

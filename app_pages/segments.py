@@ -466,6 +466,11 @@ with builder:
                        "(suppressed identifiers excluded; consent is enforced when pushing).")
             st.markdown("**Sample of members**")
             st.dataframe(live["sample"], hide_index=True, use_container_width=True, height=260)
+        index_status = seg.store.event_index.status(ws)
+        if not index_status["fresh"] and model.condition_count(definition) and any(
+                k in json.dumps(definition) for k in ('"event"', '"sequence"', '"aggregate"')):
+            st.caption("Events changed since the event index was built, so behavioural conditions read "
+                       "events directly (slower on big workspaces). Refresh on the *Size over time* tab.")
         st.markdown("**In words**")
         st.text(model.describe(definition) if not error else model.describe(_clean(st.session_state.seg_tree)))
 

@@ -141,6 +141,9 @@ def _last_result() -> None:
     result = st.session_state.get("src_last_result")
     if not result:
         return
+    if result["already_loaded"]:
+        st.info(result["warnings"][0])
+        return
     st.success(f"Loaded into {result['source']}: {result['rows_loaded']:,} of {result['rows_read']:,} rows.")
     a, b, c, d = st.columns(4)
     a.metric("Rows read", f"{result['rows_read']:,}")

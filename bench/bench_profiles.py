@@ -10,7 +10,9 @@ of data, not per question.
 """
 from __future__ import annotations
 
+import os
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -26,9 +28,10 @@ from bench.workspace import bench_workspace  # noqa: E402
 from engine.access import User  # noqa: E402
 from engine.journeys import funnel, paths, prepare_journeys  # noqa: E402
 from engine.profiles import refresh_search_index, search_profiles  # noqa: E402
+from engine.workspace import Workspace  # noqa: E402
 
 CAP = "profiles"
-REPEAT = {"smoke": 3, "medium": 5, "full": 5}
+REPEAT = {"smoke": 3, "medium": 5, "full": 3}
 WINDOW = timedelta(days=7)
 FUNNEL_CANDIDATES = ["Product Viewed", "Product Added", "Checkout Started", "Order Completed"]
 USER = User("bench", "admin")
@@ -70,6 +73,10 @@ SELECT s1, s2, s3, count(*) FROM n JOIN a USING (profile_id) WHERE n.ts = a.t0 A
 """
 
 
+def _say(message: str) -> None:
+    print(f"[bench_profiles {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
 def _typo(text: str, rng: random.Random) -> str:
     """Swap two neighbouring letters (the commonest typing slip)."""
     if len(text) < 4:
@@ -83,7 +90,14 @@ def run(scale: str) -> list[dict]:
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench_profiles_") as tmp:
         started = time.perf_counter()
-        ws = bench_workspace(scale, copy_to=Path(tmp) / "cdp.duckdb")
+        _say(f"copying the {scale} bench workspace")
+        source = os.environ.get("BENCH_PROFILES_SOURCE")   # an already built bench workspace file to copy
+        if source:
+            shutil.copyfile(source, Path(tmp) / "cdp.duckdb")
+            ws = Workspace(Path(tmp) / "cdp.duckdb")
+        else:
+            ws = bench_workspace(scale, copy_to=Path(tmp) / "cdp.duckdb")
+        _say("upgrading the copy (event indexes)")
         copied = time.perf_counter()
         with ws.connect() as con:   # applies migrations 0040-0042 (event indexes) to the copy
             n_profiles = con.execute("SELECT count(*) FROM profiles").fetchone()[0]
@@ -92,6 +106,7 @@ def run(scale: str) -> list[dict]:
                         target="", met=None, profiles=n_profiles, events=n_events, copy_seconds=round(copied - started, 1)))
 
         # -- search ------------------------------------------------------------------------
+        _say("building the search terms")
         t0 = time.perf_counter()
         refresh_search_index(ws, force=True)
         rows.append(row(CAP, "search index build (once per identity change)", round(time.perf_counter() - t0, 2), "s"))
@@ -100,22 +115,31 @@ def run(scale: str) -> list[dict]:
                              "WHERE first_name IS NOT NULL AND last_name IS NOT NULL AND email IS NOT NULL "
                              "USING SAMPLE 200 ROWS")
         picks = sample.sample(n=min(6, len(sample)), random_state=5)
-        queries = []
+        queries = []        # (query, wanted profile id, wanted name)
         for r in picks.itertuples():
-            queries.append((f"{_typo(r.first_name.lower(), rng)} {r.last_name.lower()}", r.profile_id))
-            queries.append((r.email.split("@")[0][:8], r.profile_id))
-        found = sum(1 for q, pid in queries if pid in set(search_profiles(ws, USER, q, limit=25)["profile_id"]))
-        t_search, _ = median_time(lambda: [search_profiles(ws, USER, q) for q, _ in queries[:4]], repeat=repeat)
+            queries.append((f"{_typo(r.first_name.lower(), rng)} {r.last_name.lower()}", r.profile_id,
+                            f"{r.first_name} {r.last_name}".lower()))
+            queries.append((_typo(r.email.lower(), rng), r.profile_id, None))
+        # A typo'd email is unique: the person should come first. A typo'd name is shared by many
+        # people at this scale: the first result should carry that name.
+        hits = []
+        for q, pid, name in queries:
+            top = search_profiles(ws, USER, q, limit=5)
+            hits.append(not top.empty and (top["name"].iloc[0].lower() == name if name
+                                           else pid in set(top["profile_id"])))
+        found = sum(hits)
+        t_search, _ = median_time(lambda: [search_profiles(ws, USER, q) for q, _, _ in queries[:4]], repeat=repeat)
         t_search /= 4
-        hand_q = [q for q, _ in queries[:4]]
+        hand_q = [q for q, _, _ in queries[:4]]
         t_hand, _ = median_time(lambda: [ws.query_df(HAND_SEARCH, {"q": q}) for q in hand_q], repeat=repeat)
         t_hand /= 4
-        rows.append(row(CAP, "search latency (typo in name, email prefix)", round(t_search, 3), "s",
+        rows.append(row(CAP, "search latency (typo in a name or an email)", round(t_search, 3), "s",
                         baseline="hand-written ILIKE substring scan (no typo tolerance)", baseline_value=round(t_hand, 3),
                         target="< 1 s on 1M profiles", met=t_search < 1.0,
-                        recall=f"{found}/{len(queries)} wanted person in top 25"))
+                        found=f"{found}/{len(queries)} typo'd queries answered (email: person in top 5; name: top result has it)"))
 
         # -- journeys ----------------------------------------------------------------------
+        _say("building journey_events")
         t0 = time.perf_counter()
         prepare_journeys(ws, force=True)
         rows.append(row(CAP, "journey_events build (once per data change)", round(time.perf_counter() - t0, 2), "s"))
@@ -123,6 +147,7 @@ def run(scale: str) -> list[dict]:
         steps = [s for s in FUNNEL_CANDIDATES if s in present]
         if len(steps) < 2:
             steps = sorted(present)[:3]
+        _say(f"timing funnels over {steps}")
         mine = funnel(ws, USER, steps, WINDOW).steps["people"].tolist()
         hand_sql = hand_funnel_sql(len(steps))
         with ws.connect() as con:
@@ -134,6 +159,7 @@ def run(scale: str) -> list[dict]:
         rows.append(row(CAP, f"funnel latency ({len(steps)} steps, 7-day window)", round(t_funnel, 3), "s",
                         baseline="hand-written step joins over profile_events", baseline_value=round(t_hand_funnel, 3),
                         target="<= 2 s on 10M events", met=t_funnel <= 2.0, counts=mine))
+        _say("timing paths")
         anchor = steps[0]
         t_paths, _ = median_time(lambda: paths(ws, USER, anchor, depth=3, top=6), repeat=repeat)
         t_hand_paths, _ = median_time(lambda: ws.query_df(HAND_PATHS, {"anchor": anchor}), repeat=max(2, repeat // 2))

@@ -18,10 +18,12 @@ import datetime as dt
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -179,25 +181,28 @@ def write_markdown(path: Path, results: dict, meta: dict) -> None:
     out = [
         "# Benchmarks",
         "",
-        f"Written by `{meta['command']}` on {meta['date']} at scale **{meta['scale']}**"
+        f"Last written by `{meta['command']}` on {meta['date']} at scale **{meta['scale']}**"
         + (f" ({meta['scale_sizes']})" if meta.get("scale_sizes") else "") + ".",
         "",
         f"Machine: {m['cores']} cores ({m['cpu'] or 'unknown CPU'}), {m['memory_gb']} GB memory, {m['os']}, "
         f"Python {m['python']}, DuckDB {m['duckdb']}.",
         "",
         f"**{met} of {len(with_target)} targets met**" + (f"; modules that failed: {', '.join(failed)}" if failed else "")
-        + ". Each figure is a median of several runs; the baseline beside it was measured in the same run, "
-        "and ratio is value / baseline.",
+        + ". Each figure is the median of the repetitions its module makes (bench/bench_<module>.py); "
+        "the baseline beside it was measured in the same run, and ratio is value / baseline. "
+        "The load average column below says how busy the (shared) machine was while a module ran.",
         "",
         "| capability | measure | value | baseline | ratio | target | met |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     out += ["| " + " | ".join(_cell(c) for c in line) + " |" for line in table_rows(results)]
     out += ["", "## When each module was last measured", "",
-            "| module | date | command | seconds |", "| --- | --- | --- | --- |"]
+            "| module | date | command | seconds | load average (start → end) | note |",
+            "| --- | --- | --- | --- | --- | --- |"]
     for name in sorted(results):
         e = results[name]
-        out.append(f"| {name} | {e.get('date', '')} | `{e.get('command', '')}` | {e.get('seconds', '')} |")
+        load = f"{e['load_start']:.1f} → {e['load_end']:.1f}" if e.get("load_start") is not None else "—"
+        out.append(f"| {name} | {e.get('date', '')} | `{e.get('command', '')}` | {e.get('seconds', '')} | {load} | {_cell(e.get('note') or '')} |")
     out += ["", "Reproduce: `make bench` (or `python bench/run.py --scale full`); generate data alone with "
             "`python bench/generate.py --profiles 1000000 --events 10000000`.", ""]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -211,6 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="Markdown file (default BENCHMARKS.md; "
                                                      "bench/out/BENCHMARKS-<scale>.md below full scale)")
     parser.add_argument("--timeout", type=float, help="seconds allowed per module")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="modules run side by side (default 1; more only for smoke runs, it skews figures)")
+    parser.add_argument("--note", help="a remark stored with this run's modules (e.g. what else was running)")
+    parser.add_argument("--render", action="store_true",
+                        help="only rewrite the Markdown from the stored results (no measuring)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--rows-to", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -224,18 +234,33 @@ def main(argv: list[str] | None = None) -> int:
     store = output.with_suffix(".json")
     previous = json.loads(store.read_text()) if store.exists() else {}
     results = previous.get("results", {}) if previous.get("scale") == args.scale else {}
+    if args.render:
+        if not previous:
+            raise SystemExit(f"No stored results in {store}")
+        write_markdown(output, results, previous["meta"])
+        print(f"Rewrote {output} from {store}.", file=sys.stderr)
+        return 0
     names = discover(args.only.split(",") if args.only else None)
-    command = "python bench/run.py " + " ".join(a for a in (argv if argv is not None else sys.argv[1:]))
+    command = "python bench/run.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     timeout = args.timeout or TIMEOUTS[args.scale]
     suite_started = time.monotonic()
-    for name in names:
+
+    def measure(name: str) -> tuple[str, dict]:
         print(f"[bench] {name} ({args.scale}) ...", file=sys.stderr, flush=True)
+        load_start = os.getloadavg()[0]
         entry = run_module(name, args.scale, timeout)
+        entry["load_start"], entry["load_end"] = load_start, os.getloadavg()[0]
+        entry["note"] = args.note or (f"{args.jobs} modules at a time" if args.jobs > 1 else "")
         entry["date"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         entry["command"] = command.strip()
-        results[name] = entry
         status = f"error: {entry['error']}" if entry["error"] else f"{len(entry['rows'])} rows"
         print(f"[bench] {name}: {status} in {entry['seconds']} s", file=sys.stderr, flush=True)
+        return name, entry
+
+    # One module at a time by default: figures measured side by side disturb each other.
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for name, entry in pool.map(measure, names):
+            results[name] = entry
     sizes = SCALES.get(args.scale)
     meta = {"command": command.strip(), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "scale": args.scale, "machine": machine(),

@@ -95,6 +95,22 @@ def _file(folder: Path, stem: str) -> Path:
     raise FileNotFoundError(f"No {stem} file in {folder}")
 
 
+class _Timed:
+    """A connection wrapper adding up the time of each INSERT/CREATE by its target table."""
+
+    def __init__(self, con, steps: dict[str, float]):
+        self.con, self.steps = con, steps
+
+    def execute(self, sql: str, params=None):
+        words = sql.split()
+        key = next((words[i + 2] for i, w in enumerate(words[:-2]) if w in ("INSERT", "CREATE")), "other")
+        started = time.monotonic()
+        try:
+            return self.con.execute(sql, params or [])
+        finally:
+            self.steps[key] = self.steps.get(key, 0.0) + time.monotonic() - started
+
+
 def build_bench_workspace(data_dir: str | Path, path: str | Path, *, replace: bool = True,
                           memory_limit: str = "4GB") -> dict:
     """Load a generated dataset into a fresh workspace at path; returns row counts and seconds."""
@@ -108,8 +124,11 @@ def build_bench_workspace(data_dir: str | Path, path: str | Path, *, replace: bo
     ws = open_workspace(path)
     f = {stem: _file(data_dir, stem) for stem in
          ("persons", "contacts", "lead_stage_changes", "orders", "subscriptions", "consents", "truth", "events")}
-    with ws.transaction() as con:
+    steps: dict[str, float] = {}
+    with ws.transaction() as raw:
+        con = _Timed(raw, steps)
         con.execute(f"SET memory_limit = '{memory_limit}'")   # several bench processes may share the machine
+        con.execute("SET enable_progress_bar = false")
         for name, kind in SOURCES.items():
             con.execute("INSERT INTO sources (name, kind, description, created_by) VALUES (?, ?, ?, 'bench') "
                         "ON CONFLICT DO NOTHING", [name, kind, "benchmark data from bench/generate.py"])
@@ -204,7 +223,8 @@ def build_bench_workspace(data_dir: str | Path, path: str | Path, *, replace: bo
                                rows_quarantined, started_at, finished_at, username)
                            VALUES (nextval('load_id_seq'), ?, ?, ?, ?, ?, 0, now(), now(), 'bench')""",
                         [source, kind, f"bench:{table}", counts[table], counts[table]])
-    return {"counts": counts, "seconds": round(time.monotonic() - started, 2), "path": str(path)}
+    return {"counts": counts, "seconds": round(time.monotonic() - started, 2), "path": str(path),
+            "steps": {k: round(v, 2) for k, v in steps.items()}}
 
 
 def bench_workspace(scale: str, *, copy_to: str | Path | None = None) -> Workspace:
@@ -215,7 +235,7 @@ def bench_workspace(scale: str, *, copy_to: str | Path | None = None) -> Workspa
     folder = dataset(scale)
     path = data_root() / f"{scale}-workspace" / "cdp.duckdb"
     marker = path.with_name("built.json")
-    with _locked(path.with_name("build.lock")):
+    with dataset_lock(folder), _locked(path.with_name("build.lock")):
         stats = json.loads((folder / "generation.json").read_text())
         source_stats = {k: stats.get(k) for k in ("profiles", "events", "seed", "format", "counts")}
         if not (path.exists() and marker.exists() and json.loads(marker.read_text()).get("source") == source_stats):

@@ -36,7 +36,9 @@ def members_of(workspace, user: User, source_kind: str, source_id: str) -> pd.Da
             segments = importlib.import_module("engine.segments")
         except ModuleNotFoundError:
             raise ValueError("Segments are not available in this build; use a profile tag (tag:NAME).") from None
-        df = segments.segment_members(workspace, user, source_id)
+        finder = getattr(segments, "find_segment", None)
+        segment_id = finder(workspace, source_id) if finder else source_id   # a name or an id
+        df = segments.segment_members(workspace, user, segment_id)
         return df[["profile_id"]]
     raise ValueError(f"A {source_kind!r} audience has no stored members; pass them explicitly.")
 

@@ -67,7 +67,8 @@ def _case_map(expr: str, mapping: dict[str, str], default: str) -> str:
 
 
 def prehashed(x: str) -> str:
-    return f"regexp_full_match(trim({x}), '{HEX64}')"
+    # The length test first: DuckDB only runs the regex on rows that pass it.
+    return f"(length({x}) BETWEEN 64 AND 80 AND regexp_full_match(trim({x}), '{HEX64}'))"
 
 
 def hashed(x: str, normalised: str) -> str:

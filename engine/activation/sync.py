@@ -119,7 +119,11 @@ def _source_sql(purposes: tuple[str, ...]) -> str:
 def _plan_tables(con, dest: Destination, source_key: str, holdout_pct: float) -> None:
     """Build temp tables _act_src (members + reason) and _act_plan (eligible members + JSON)."""
     con.execute("CREATE OR REPLACE TEMP TABLE _act_src AS " + _source_sql(dest.consent_purposes))
-    member = dest.member_sql(CANONICAL_COLUMNS)
+    keys = dest.keys(CANONICAL_COLUMNS)
+    con.execute("CREATE OR REPLACE TEMP TABLE _act_keys AS SELECT s.profile_id, "
+                + ", ".join(f'{sql} AS "k_{name}"' for name, sql in keys.items())
+                + " FROM _act_src s WHERE s.reason IS NULL")
+    member = dest.member_sql({name: f'k."k_{name}"' for name in keys})
     rates = dest.match_rates
     has_addr = ("(s.first_name IS NOT NULL AND s.last_name IS NOT NULL AND s.postcode IS NOT NULL "
                 "AND s.country IS NOT NULL)")
@@ -137,15 +141,26 @@ def _plan_tables(con, dest: Destination, source_key: str, holdout_pct: float) ->
                  * (1 - CASE WHEN s.phone IS NOT NULL THEN {rates['phone']} ELSE 0 END)
                  * (1 - CASE WHEN {has_addr} THEN {rates['address']} ELSE 0 END)
                  * (1 - CASE WHEN s.madid IS NOT NULL THEN {rates['ad_id']} ELSE 0 END) AS p_match
-        FROM _act_src s, LATERAL (SELECT {member} AS member_json) j
+        FROM _act_src s LEFT JOIN (SELECT k.profile_id, {member} AS member_json FROM _act_keys k) j
+             USING (profile_id)
     """, [holdout_pct, source_key, holdout_pct])
+
+
+def _drop_scratch(con) -> None:
+    """Drop the scratch tables (a failed transaction is rolled back by the caller, taking them along)."""
+    try:
+        for name in ("_act_plan", "_act_keys", "_act_src"):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+        con.unregister("_act_members")
+    except Exception:  # noqa: BLE001 - an aborted transaction: the rollback cleans up
+        pass
 
 
 def _diff_sql(full: bool) -> tuple[str, str]:
     """(adds, removes) SELECTs of (profile_id, member_json) against the membership (param: key)."""
     eligible = "SELECT profile_id, member_json FROM _act_plan WHERE reason IS NULL AND NOT holdout"
     if full:
-        adds = eligible
+        adds = eligible + " AND CAST($key AS VARCHAR) IS NOT NULL"
     else:
         adds = (f"SELECT e.profile_id, e.member_json FROM ({eligible}) e LEFT JOIN "
                 "(SELECT profile_id, member_json FROM activation_membership WHERE audience_key = $key) h "
@@ -228,9 +243,7 @@ def dry_run(workspace, user: User, key: str, members=None, full: bool = False,
                         samples[op] = f"(cannot build: {exc})"
             out["sample_payload"] = samples
         finally:
-            con.execute("DROP TABLE IF EXISTS _act_plan")
-            con.execute("DROP TABLE IF EXISTS _act_src")
-            con.unregister("_act_members")
+            _drop_scratch(con)
     with workspace.transaction() as con:
         audit(con, user, "audience.dry_run", key, {k: out[k] for k in (
             "members", "eligible", "held_back", "holdout", "to_add", "to_remove")})
@@ -335,9 +348,7 @@ def _plan(workspace, user, aud, dest: Destination, df: pd.DataFrame, full: bool)
                     "INSERT OR IGNORE INTO activation_holdouts (source_key, profile_id, holdout_pct) "
                     "SELECT ?, profile_id, ? FROM _act_plan WHERE holdout", [skey, pct])
         finally:
-            con.execute("DROP TABLE IF EXISTS _act_plan")
-            con.execute("DROP TABLE IF EXISTS _act_src")
-            con.unregister("_act_members")
+            _drop_scratch(con)
     return int(run_id)
 
 

@@ -25,8 +25,6 @@ def register(subparsers) -> None:
                    help="seconds between micro-batch landings (default 1)")
     p.set_defaults(func=cmd_collect)
 
-    if "sources" in getattr(subparsers, "choices", {}):
-        return  # another capability already registered `cdp sources`
     p = subparsers.add_parser("sources", help="list and create sources; rotate events write keys")
     sub = p.add_subparsers(dest="sources_command", metavar="ACTION", required=True)
     c = sub.add_parser("create", help="create a source (an events source prints its write key)")

@@ -1,10 +1,10 @@
-"""`cdp ingest`, `cdp quarantine`, `cdp sources`."""
+"""`cdp ingest` and `cdp quarantine` (`cdp sources` lives with the collector in engine/cli/collect.py)."""
 from __future__ import annotations
 
 import json
 
 from engine.cli.output import actor, print_table, progress_printer, workspace
-from engine.sources import KINDS, create_source, list_sources, rotate_write_key
+from engine.sources import KINDS
 
 
 def register(subparsers) -> None:
@@ -34,18 +34,6 @@ def register(subparsers) -> None:
     ex.add_argument("--source")
     ex.add_argument("--load", type=int, dest="load_id")
     ex.set_defaults(func=cmd_quarantine_export)
-
-    s = subparsers.add_parser("sources", help="list and create sources; rotate write keys")
-    ssub = s.add_subparsers(dest="sources_command", metavar="ACTION", required=True)
-    ssub.add_parser("list", help="list sources").set_defaults(func=cmd_sources_list)
-    c = ssub.add_parser("create", help="create a source (events sources print their write key)")
-    c.add_argument("name")
-    c.add_argument("--kind", choices=KINDS, required=True)
-    c.add_argument("--description", default="")
-    c.set_defaults(func=cmd_sources_create)
-    r = ssub.add_parser("rotate-key", help="issue a new write key for an events source")
-    r.add_argument("name")
-    r.set_defaults(func=cmd_sources_rotate)
 
 
 def _parse_maps(items: list[str]) -> dict | None:
@@ -102,22 +90,3 @@ def cmd_quarantine_export(args) -> int:
     print(f"Wrote {n:,} quarantined rows to {args.out}.")
     return 0
 
-
-def cmd_sources_list(args) -> int:
-    df = list_sources(workspace())
-    print_table([(r.name, r.kind, r.write_key or "", r.description or "") for r in df.itertuples()],
-                ["name", "kind", "write key", "description"])
-    return 0
-
-
-def cmd_sources_create(args) -> int:
-    source = create_source(workspace(), actor(), args.name, args.kind, args.description)
-    print(f"Created {source.kind} source {source.name!r}.")
-    if source.write_key:
-        print(f"Write key: {source.write_key}")
-    return 0
-
-
-def cmd_sources_rotate(args) -> int:
-    print(f"New write key: {rotate_write_key(workspace(), actor(), args.name)}")
-    return 0

@@ -77,7 +77,8 @@ def cmd_rfm(args) -> int:
         print_json(summary)
         return 0
     print(f"RFM scores for {summary['customers']} customers as of {summary['as_of']}.")
-    print_table(list(summary["segments"].items()), ["segment", "customers"])
+    print_table([(name, n, f"{summary['revenue'].get(name, 0):,.2f}")
+                 for name, n in summary["segments"].items()], ["segment", "customers", "revenue"])
     return 0
 
 

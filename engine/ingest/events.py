@@ -59,30 +59,39 @@ class EventCounts(tuple):
         return self[1]
 
 
-def _text(key: str) -> str:
-    return f"NULLIF(trim(json_extract_string(j, '$.{key}')), '')"
+# Every scalar a check or a column needs, pulled out of the JSON in one pass per event.
+_PATHS = {**{col: key for col, key in STRING_FIELDS.items()}, **TIME_FIELDS,
+          "properties_name": "properties.name", "traits_email": "traits.email",
+          "context_traits_email": "context.traits.email"}
+_SLOT = {col: n + 1 for n, col in enumerate(_PATHS)}
 
 
-def _time(key: str) -> str:
-    return f"TRY_CAST({_text(key)} AS TIMESTAMPTZ)"
+def _v(col: str) -> str:
+    return f"NULLIF(trim(v[{_SLOT[col]}]), '')"
 
 
-def _parsed_sql(raw_table: str) -> str:
+# People in `suppressions` (engine.privacy hashes trimmed ids and lower-cased emails) are not loaded.
+_SUPPRESSED = """WHEN EXISTS (SELECT 1 FROM suppressions s WHERE
+        (s.id_type = 'user_id' AND s.id_hash = sha256(user_id))
+        OR (s.id_type = 'anonymous_id' AND s.id_hash = sha256(anonymous_id))
+        OR (s.id_type = 'email' AND s.id_hash = sha256(lower(COALESCE(traits_email, context_traits_email))))
+      ) THEN 'suppressed'"""
+
+
+def _parsed_sql(raw_table: str, suppressed: bool = False) -> str:
     """Events parsed from a raw table (row_number, raw) holding one JSON text per row.
 
     A `{"batch": [...]}` envelope (the HTTP API's batch body) is expanded into its events,
-    with the envelope's sentAt and context as defaults.
+    with the envelope's sentAt and context as defaults. Each event's JSON is read once: one
+    json_extract_string over every path, one json_extract over the objects.
     """
-    strings = ",\n  ".join(
+    paths = ", ".join(f"'$.{key}'" for key in _PATHS.values())
+    scalars = ",\n    ".join(
         # analytics.js puts a page's name in properties.name; older libraries send no top-level name
-        f"COALESCE({_text('name')}, {_text('properties.name')}) AS name" if col == "name"
-        else f"{_text(key)} AS {col}" for col, key in STRING_FIELDS.items())
-    times = ",\n  ".join(f"{_time(key)} AS {col}, {_text(key)} AS {col}_text"
-                         for col, key in TIME_FIELDS.items())
-    # Track calls may carry the user's traits in context.traits (analytics.js does).
-    jsons = ",\n  ".join(
-        "COALESCE(json_extract(j, '$.traits'), json_extract(j, '$.context.traits')) AS traits" if col == "traits"
-        else f"json_extract(j, '$.{key}') AS {col}" for col, key in JSON_FIELDS.items())
+        f"COALESCE({_v('name')}, {_v('properties_name')}) AS name" if col == "name"
+        else f"{_v(col)} AS {col}" for col in _PATHS if col != "properties_name")
+    columns = ", ".join(STRING_FIELDS)
+    times = ",\n  ".join(f"TRY_CAST({col} AS TIMESTAMPTZ) AS {col}, {col} AS {col}_text" for col in TIME_FIELDS)
     return f"""
 WITH lines AS (
   SELECT row_number, raw,
@@ -103,25 +112,35 @@ WITH lines AS (
          CAST(b.key AS INTEGER) + 1 AS item
   FROM lines l, json_each(l.doc, '$.batch') b
   WHERE json_type(l.doc, '$.batch') = 'ARRAY'
+), extracted AS (
+  SELECT row_number, item, raw, j, json_type(j) AS jtype,
+         CASE WHEN json_type(j) = 'OBJECT' THEN json_extract_string(j, [{paths}]) END AS v,
+         CASE WHEN json_type(j) = 'OBJECT'
+              THEN json_extract(j, ['$.properties', '$.context', '$.traits', '$.context.traits']) END AS o
+  FROM items
+), fields AS (
+  SELECT row_number, item, raw, j, jtype,
+    {scalars},
+    o[1] AS properties, o[2] AS context, COALESCE(o[3], o[4]) AS traits
+  FROM extracted
 )
 SELECT row_number, item, raw,
   CASE
     WHEN j IS NULL THEN 'not valid JSON'
-    WHEN json_type(j) <> 'OBJECT' THEN 'not a JSON object'
-    WHEN {_text('type')} IS NULL THEN 'missing type'
-    WHEN lower({_text('type')}) NOT IN ({", ".join(f"'{t}'" for t in EVENT_TYPES)})
+    WHEN jtype <> 'OBJECT' THEN 'not a JSON object'
+    WHEN type IS NULL THEN 'missing type'
+    WHEN lower(type) NOT IN ({", ".join(f"'{t}'" for t in EVENT_TYPES)})
       THEN 'unknown type (expected identify, track, page, screen, group or alias)'
-    WHEN {_text('userId')} IS NULL AND {_text('anonymousId')} IS NULL
-      THEN 'userId or anonymousId required'
-    WHEN lower({_text('type')}) = 'track' AND {_text('event')} IS NULL THEN 'event required for track'
-    WHEN lower({_text('type')}) = 'group' AND {_text('groupId')} IS NULL THEN 'groupId required for group'
-    WHEN lower({_text('type')}) = 'alias' AND {_text('previousId')} IS NULL
-      THEN 'previousId required for alias'
+    WHEN user_id IS NULL AND anonymous_id IS NULL THEN 'userId or anonymousId required'
+    WHEN lower(type) = 'track' AND event IS NULL THEN 'event required for track'
+    WHEN lower(type) = 'group' AND group_id IS NULL THEN 'groupId required for group'
+    WHEN lower(type) = 'alias' AND previous_id IS NULL THEN 'previousId required for alias'
+    {_SUPPRESSED if suppressed else ''}
   END AS reason,
-  {strings},
+  {columns},
   {times},
-  {jsons}
-FROM items
+  properties, context, traits
+FROM fields
 """
 
 
@@ -137,11 +156,13 @@ def land_raw_events(con, raw_table: str, source: str, load_id: int | None) -> Ev
     parsed = temp_name("ev")
     try:
         with utc_session(con):  # a timestamp without a zone is UTC, whatever the machine's zone
-            con.execute(f"CREATE TEMP TABLE {parsed} AS {_parsed_sql(raw_table)}")
+            suppressed = con.execute("SELECT count(*) > 0 FROM suppressions").fetchone()[0]
+            con.execute(f"CREATE TEMP TABLE {parsed} AS {_parsed_sql(raw_table, suppressed)}")
         quarantined = con.execute(
             f"""INSERT INTO quarantine (load_id, source, row_number, raw, reason)
                 SELECT ?, ?, row_number,
-                       raw, reason || CASE WHEN item > 0 THEN ' (batch item ' || item || ')' ELSE '' END
+                       CASE WHEN reason = 'suppressed' THEN '(withheld: suppressed person)' ELSE raw END,
+                       reason || CASE WHEN item > 0 THEN ' (batch item ' || item || ')' ELSE '' END
                 FROM {parsed} WHERE reason IS NOT NULL ORDER BY row_number, item""",
             [load_id, source]).fetchone()[0]
         # A missing messageId gets a stable one from the source and the raw text, so that

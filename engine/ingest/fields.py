@@ -62,11 +62,20 @@ KIND_FIELDS: dict[str, tuple[Field, ...]] = {
            "transaction id", "receipt number", "receipt no", "invoice number", "order"),
         _f("ordered_at", "timestamp", "ordered at", "order date", "purchase date",
            "transaction date", "date", "sale date", "purchased at", required=True),
+        # A till export often splits the moment into a date column and a time column.
+        _f("order_time", "text", "order time", "time", "purchase time", "sale time", "time of sale"),
         _f("amount", "money", "amount", "total", "order total", "grand total", "revenue",
            "total amount", "order value", "sale amount", "total price", required=True),
         _f("currency", "text", "currency", "currency code", "ccy"),
         _f("quantity", "integer", "quantity", "qty", "units", "item count", "number of items"),
         _f("items", "json", "items", "line items", "products"),
+        # One row per line item (a Shopify-style export): rows sharing an order id become one
+        # order whose items list holds them.
+        _f("sku", "text", "sku", "lineitem sku", "item sku", "product sku", "product code"),
+        _f("product_name", "text", "product name", "lineitem name", "item name", "item", "product title"),
+        _f("category", "text", "category", "product category", "product type"),
+        _f("item_price", "money", "item price", "lineitem price", "unit price", "line price"),
+        _f("item_quantity", "integer", "item quantity", "lineitem quantity", "line quantity", "item qty"),
         _f("store", "text", "store", "store name", "shop", "branch", "location", "store id"),
         _f("channel", "text", "channel", "sales channel"),
     ) + PERSON,
@@ -116,6 +125,8 @@ RECORD_ID_SYNONYMS = ("id", "record id", "row id", "contact id", "lead id", "crm
                       "source id", "record number")
 # What identifies a record when the file has no id column of its own.
 DEFAULT_ID_FIELD = {"orders": "order_id", "subscriptions": "subscription_id"}
+# Order fields that describe one line item rather than the whole order.
+LINE_ITEM_FIELDS = ("sku", "product_name", "category", "item_price", "item_quantity")
 
 
 def fields_for(kind: str) -> dict[str, Field]:

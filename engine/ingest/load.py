@@ -20,7 +20,7 @@ from engine.access import User, audit, require
 from engine.ingest import events as ev
 from engine.ingest import readers
 from engine.ingest.common import IngestError, drop_temp, quote_ident, temp_name, utc_session
-from engine.ingest.fields import DEFAULT_ID_FIELD, IDENTIFIERS, RECORD_ID, fields_for
+from engine.ingest.fields import DEFAULT_ID_FIELD, IDENTIFIERS, LINE_ITEM_FIELDS, RECORD_ID, fields_for
 from engine.ingest.mapping import as_mapping, suggest_mapping
 from engine.ingest.validate import (TYPE_NAMES, ColumnFormat, currency_from_money_sql, infer_formats,
                                     trimmed, typed_sql)
@@ -82,6 +82,17 @@ class Plan:
     id_field: str | None                    # field whose value is the record id (order_id ...)
 
     @property
+    def line_items(self) -> bool:
+        """Rows are order lines: rows sharing a record id make one order."""
+        return self.kind == "orders" and any(f in self.by_field for f in LINE_ITEM_FIELDS)
+
+    def required(self, field) -> bool:
+        # Line prices add up to the order amount when no column gives it.
+        if field.name == "amount" and self.line_items and "item_price" in self.by_field:
+            return False
+        return field.required
+
+    @property
     def traits_columns(self) -> list[str]:
         return [c for c, f in self.mapping.items() if f is None]
 
@@ -137,7 +148,8 @@ def plan_mapping(con, staged: readers.Staged, kind: str, mapping: dict | None,
                 raise IngestError(f"Two columns ({by_field[f]!r} and {c!r}) are mapped to {f}; keep one.")
             by_field[f] = c
     if kind != "events":
-        missing = [f.name for f in fields.values() if f.required and f.name not in by_field]
+        plan = Plan(kind, resolved, by_field, column, None)
+        missing = [f.name for f in fields.values() if plan.required(f) and f.name not in by_field]
         if missing:
             raise IngestError(f"Map a column to {', '.join(missing)}: {kind} rows need it.")
         if kind in NEEDS_IDENTIFIER and not any(f in by_field for f in IDENTIFIERS):
@@ -183,7 +195,11 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
     # Layer 1: trimmed text of each mapped column, the record id, unmapped columns as JSON.
     layer1 = ["_row"]
     for name, column in plan.by_field.items():
-        layer1.append(f'{trimmed(_q(column, allowed))} AS "t_{name}"')
+        text = trimmed(_q(column, allowed))
+        if name == "ordered_at" and "order_time" in plan.by_field:  # date and time in two columns
+            time_text = trimmed(_q(plan.by_field["order_time"], allowed))
+            text = f"CASE WHEN {time_text} IS NULL THEN {text} ELSE {text} || ' ' || {time_text} END"
+        layer1.append(f'{text} AS "t_{name}"')
     if plan.id_column:
         rid = trimmed(_q(plan.id_column, allowed))
     elif plan.id_field:
@@ -211,9 +227,9 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
     for name in plan.by_field:
         f = fields[name]
         bad = f"'{name} ''' || \"t_{name}\" || ''' is not a valid {TYPE_NAMES[f.type]}'"
-        if f.required:
+        if plan.required(f) and not plan.line_items:  # order lines: checked per order instead
             reasons.append(f"WHEN \"t_{name}\" IS NULL THEN 'missing {name}'")
-        if (f.required or f.strict) and f.type != "text":
+        if (plan.required(f) or f.strict) and f.type != "text":
             reasons.append(f"WHEN \"v_{name}\" IS NULL AND \"t_{name}\" IS NOT NULL THEN {bad}")
     ids = [f for f in IDENTIFIERS if f in plan.by_field]
     if plan.kind in NEEDS_IDENTIFIER and ids:
@@ -231,13 +247,17 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
         if checks:
             reasons.append(f"WHEN {' OR '.join(checks)} THEN 'suppressed'")
     lenient = [n for n in plan.by_field
-               if not (fields[n].required or fields[n].strict) and fields[n].type != "text"]
+               if not (plan.required(fields[n]) or fields[n].strict) and fields[n].type != "text"]
     layer3 = ["_row", "rid AS source_record_id"]
     for name in TABLE_FIELDS.get(plan.kind, ()):
         value = f'"v_{name}"' if name in plan.by_field else "NULL"
         if name == "currency" and "amount" in plan.by_field:  # '€12' says EUR when no column does
             value = f"COALESCE(upper({value}), symbol_currency)"
         layer3.append(f'{value} AS "{name}"')
+    if plan.line_items:
+        for name in LINE_ITEM_FIELDS:
+            value = f'"v_{name}"' if name in plan.by_field else "NULL"
+            layer3.append(f'{value} AS "li_{name}"')
     for name in lenient:
         layer3.append(f'("t_{name}" IS NOT NULL AND "v_{name}" IS NULL) AS "bad_{name}"')
     if lenient:
@@ -259,7 +279,10 @@ def _quarantine(con, load_id: int, source: str, staged: readers.Staged, typed: s
     raw_sql, params = _raw_row_sql(staged.columns, set(staged.columns))
     n = con.execute(
         f"""INSERT INTO quarantine (load_id, source, row_number, raw, reason)
-            SELECT ?, ?, s._row, {raw_sql}, t.reason
+            SELECT ?, ?, s._row,
+                   -- a suppressed person's data is not kept, not even in the quarantine
+                   CASE WHEN t.reason = 'suppressed' THEN '(withheld: suppressed person)' ELSE {raw_sql} END,
+                   t.reason
             FROM {typed} t JOIN {staged.table} s USING (_row)
             WHERE t.reason IS NOT NULL ORDER BY s._row""",
         [load_id, source, *params]).fetchone()[0]
@@ -281,6 +304,32 @@ def _mark_duplicates(con, typed: str) -> int:
                   FROM {typed} WHERE reason IS NULL) d
             WHERE {typed}._row = d._row AND d._row < d.last_row""")
     return int(dupes)
+
+
+def _group_line_items(con, plan: Plan, typed: str, out: str) -> None:
+    """One order per record id from its valid line rows: items listed in file order, amount the
+    order total when given else the sum of the lines, quantity the sum of line quantities.
+
+    An order still missing a required field (no line gave a date) is dropped and its lines are
+    quarantined."""
+    order_fields = [f for f in TABLE_FIELDS["orders"] if f not in ("items", "amount", "quantity")]
+    firsts = ", ".join(f'first("{f}" ORDER BY _row) FILTER (WHERE "{f}" IS NOT NULL) AS "{f}"'
+                       for f in order_fields)
+    con.execute(f"""CREATE TEMP TABLE {out} AS
+        SELECT min(_row) AS _row, source_record_id, {firsts},
+               COALESCE(max(amount), sum(li_item_price * COALESCE(li_item_quantity, 1))) AS amount,
+               COALESCE(sum(li_item_quantity), max(quantity)) AS quantity,
+               to_json(list(struct_pack(sku := li_sku, name := li_product_name, category := li_category,
+                                        quantity := li_item_quantity, price := li_item_price)
+                            ORDER BY _row)) AS items,
+               first(traits ORDER BY _row) AS traits, NULL::VARCHAR AS reason
+        FROM {typed} WHERE reason IS NULL GROUP BY source_record_id""")
+    fields = fields_for("orders")
+    for name in [f.name for f in fields.values() if plan.required(f)]:
+        con.execute(f"""UPDATE {typed} SET reason = 'no line of this order gives {name}'
+            FROM {out} o WHERE {typed}.source_record_id = o.source_record_id
+              AND {typed}.reason IS NULL AND o."{name}" IS NULL""")
+        con.execute(f'DELETE FROM {out} WHERE "{name}" IS NULL')
 
 
 def _upsert(con, plan: Plan, typed: str, source: str, load_id: int) -> dict[str, int]:
@@ -343,7 +392,7 @@ def _insert_fresh(con, plan: Plan, typed: str, source: str, load_id: int, names:
 def _lenient_warnings(con, plan: Plan, typed: str) -> list[str]:
     fields = fields_for(plan.kind)
     lenient = [n for n in plan.by_field
-               if not (fields[n].required or fields[n].strict) and fields[n].type != "text"]
+               if not (plan.required(fields[n]) or fields[n].strict) and fields[n].type != "text"]
     if not lenient:
         return []
     parts = []
@@ -383,10 +432,16 @@ def _load_typed(con, plan: Plan, staged: readers.Staged, source: str, load_id: i
     try:
         con.execute(f"CREATE TEMP TABLE {typed} AS {sql}", params)
         report(0.55, "Checked types")
-        duplicates = _mark_duplicates(con, typed)
+        duplicates = 0 if plan.line_items else _mark_duplicates(con, typed)
+        records = typed
+        if plan.line_items:
+            records = temp_name("orders")
+            _group_line_items(con, plan, typed, records)
         quarantined = _quarantine(con, load_id, source, staged, typed)
         report(0.65, "Quarantined bad rows")
-        counts = _upsert(con, plan, typed, source, load_id)
+        counts = _upsert(con, plan, records, source, load_id)
+        if records != typed:
+            drop_temp(con, records)
         report(0.9, "Stored records")
         warnings = _format_warnings(plan, formats) + _lenient_warnings(con, plan, typed)
         if duplicates:

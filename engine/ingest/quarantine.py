@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from engine.access import User, audit, mask_frame, require
+from engine.access import User, audit, can, require
 from engine.access.csv_safe import safe_csv
 
 _QUARANTINE = """
@@ -23,14 +23,9 @@ def quarantined_rows(workspace, user: User, source: str | None = None, load_id: 
     sql = _QUARANTINE + (" LIMIT ?" if limit else "")
     params = [source, source, load_id, load_id] + ([int(limit)] if limit else [])
     df = workspace.query_df(sql, params)
-    if not df.empty and not _can_see_pii(user):
+    if not df.empty and not can(user, "view_pii"):
         df["raw"] = "(hidden: your role does not show personal data)"
     return df
-
-
-def _can_see_pii(user: User) -> bool:
-    from engine.access import can
-    return can(user, "view_pii")
 
 
 def export_quarantine(workspace, user: User, out: str | Path, source: str | None = None,
@@ -76,6 +71,3 @@ def source_freshness(workspace) -> pd.DataFrame:
            LEFT JOIN last_event e ON e.source = s.name
            ORDER BY s.name""")
 
-
-__all__ = ["export_quarantine", "mask_frame", "quarantine_summary", "quarantined_rows", "recent_loads",
-           "source_freshness"]

@@ -64,8 +64,9 @@ def _naive_sql(t: str, order: str) -> str:
 def timestamp_sql(t: str, order: str = "dmy") -> str:
     """ISO text (with or without a zone) by a plain cast, which needs the session in UTC (see
     common.utc_session); anything else through the day/month formats, read as UTC."""
+    zoned = f"regexp_replace({t}, '\\s+(Z|z|[+-]\\d{{2}}(:?\\d{{2}})?|UTC|GMT)$', '\\1')"  # '10:00 +0100'
     return (f"COALESCE(TRY_CAST({t} AS TIMESTAMPTZ), "
-            f"CASE WHEN regexp_matches({t}, {_HAS_TZ}) THEN TRY_CAST({t} AS TIMESTAMPTZ) "
+            f"CASE WHEN regexp_matches({t}, {_HAS_TZ}) THEN TRY_CAST({zoned} AS TIMESTAMPTZ) "
             f"ELSE timezone('UTC', {_naive_sql(t, order)}) END)")
 
 

@@ -51,26 +51,23 @@ def paths(workspace, user: User, anchor, direction: str = "after", depth: int = 
     after = direction == "after"
     window_cond = (f"e.ts >= a.t0 AND e.ts <= a.t0 + to_microseconds(CAST({micros} AS BIGINT))" if after else
                    f"e.ts <= a.t0 AND e.ts >= a.t0 - to_microseconds(CAST({micros} AS BIGINT))")
-    order = "ts, step" if after else "ts DESC, step"
+    order = "e.ts, e.step" if after else "e.ts DESC, e.step"
     filler = END if after else START
     sql = f"""
     WITH a AS MATERIALIZED (
-        SELECT profile_id, {'min' if after else 'min'}(ts) AS t0 FROM journey_events
+        SELECT profile_id, min(ts) AS t0 FROM journey_events
         WHERE {anchor_cond} AND {in_range} GROUP BY profile_id),
-    seq AS (
-        SELECT e.profile_id, e.ts, e.step FROM journey_events e JOIN a USING (profile_id)
-        WHERE {window_cond} AND e.step IS NOT NULL),
-    marked AS (
-        SELECT *, lag(step) OVER (PARTITION BY profile_id ORDER BY {order}) AS prev FROM seq),
-    kept AS (
-        SELECT profile_id, step,
-               row_number() OVER (PARTITION BY profile_id ORDER BY {order}) - 1 AS d
-        FROM marked WHERE NOT $collapse OR prev IS NULL OR prev <> step
-        QUALIFY d <= $depth),
+    seqs AS (
+        SELECT e.profile_id, list(e.step ORDER BY {order}) AS s
+        FROM journey_events e JOIN a USING (profile_id)
+        WHERE {window_cond} AND e.step IS NOT NULL GROUP BY e.profile_id),
+    cut AS (
+        SELECT profile_id,
+               (CASE WHEN $collapse THEN list_filter(s, lambda x, i: i = 1 OR x <> s[i - 1]) ELSE s END)[1:$depth + 1] AS s
+        FROM seqs),
     full_paths AS (
-        SELECT k.profile_id, d, COALESCE(k.step, $filler) AS step
-        FROM a CROSS JOIN range(0, $depth + 1) r(d)
-        LEFT JOIN kept k ON k.profile_id = a.profile_id AND k.d = r.d),
+        SELECT a.profile_id, r.d, COALESCE(c.s[r.d + 1], $filler) AS step
+        FROM a LEFT JOIN cut c USING (profile_id) CROSS JOIN range(0, $depth + 1) r(d)),
     ranked AS (
         SELECT d, step, count(*) AS n,
                row_number() OVER (PARTITION BY d ORDER BY (step = $filler), count(*) DESC, step) AS rk
@@ -81,8 +78,6 @@ def paths(workspace, user: User, anchor, direction: str = "after", depth: int = 
         FROM full_paths f JOIN ranked r USING (d, step))
     SELECT profile_id, list(step ORDER BY d) AS path FROM named GROUP BY profile_id
     """
-    # The cross join above needs profile ids from `a`; bind the named values.
-    sql = sql.replace("SELECT k.profile_id, d,", "SELECT a.profile_id, r.d,")
     named = {"collapse": bool(collapse_repeats), "depth": depth, "filler": filler, "top": top, "other": OTHER}
     positional = params
     # Mixed parameter styles are not allowed: turn the positional ones into named ones.

@@ -1,8 +1,8 @@
 """Find people by name, email, phone or any identifier, typo-tolerant, as you type.
 
 One DuckDB query over `profile_search_terms`, a table of lower-cased terms derived from
-`profiles` and `profile_identifiers` and rebuilt whenever they change: exact, prefix and substring matches score highest; typos are caught by
-Jaro-Winkler similarity of the query against the same-length prefix of each value (so
+`profiles` and `profile_identifiers` and rebuilt whenever they change (migration 0040):
+exact and prefix matches score highest; typos are caught by Jaro-Winkler similarity of the query against the same-length prefix of each value (so
 "jmaes" finds "james.smith@..." while the user is still typing). Phone-like queries
 match on digits. The best candidates are re-ranked with rapidfuzz's token-set ratio,
 which rewards "smith james" for "James Smith".
@@ -25,21 +25,30 @@ RESULT_COLUMNS = ["profile_id", "name", "email", "phone", "matched_on", "matched
 
 SIGNATURE_KEY = "profile_search_signature"
 
-# One row per (profile, thing a person might type). Phones also by their digits.
+# One row per (profile, thing a person might type), sorted by term so that DuckDB's zone maps
+# turn every prefix look-up into a read of one or two row groups. Phones are also stored as
+# digits with the first 1-3 digits dropped, so "07700 900..." (national format, trunk 0
+# dropped) finds "+447700900..." by prefix.
 _BUILD_SQL = """
 INSERT INTO profile_search_terms (profile_id, kind, term, display)
-SELECT profile_id, 'name', lower(concat_ws(' ', first_name, last_name)), concat_ws(' ', first_name, last_name)
-FROM profiles WHERE first_name IS NOT NULL OR last_name IS NOT NULL
-UNION ALL
-SELECT profile_id, 'name', lower(concat_ws(' ', last_name, first_name)), concat_ws(' ', first_name, last_name)
-FROM profiles WHERE first_name IS NOT NULL AND last_name IS NOT NULL
-UNION ALL
-SELECT profile_id, 'profile_id', lower(profile_id), profile_id FROM profiles
-UNION ALL
-SELECT profile_id, id_type, lower(id_value), id_value FROM profile_identifiers
-UNION ALL
-SELECT profile_id, 'phone', regexp_replace(id_value, '[^0-9]', '', 'g'), id_value
-FROM profile_identifiers WHERE id_type = 'phone' AND regexp_replace(id_value, '[^0-9]', '', 'g') <> ''
+WITH terms AS (
+    SELECT profile_id, 'name' AS kind, lower(concat_ws(' ', first_name, last_name)) AS term,
+           concat_ws(' ', first_name, last_name) AS display
+    FROM profiles WHERE first_name IS NOT NULL OR last_name IS NOT NULL
+    UNION ALL
+    SELECT profile_id, 'name', lower(concat_ws(' ', last_name, first_name)), concat_ws(' ', first_name, last_name)
+    FROM profiles WHERE first_name IS NOT NULL AND last_name IS NOT NULL
+    UNION ALL
+    SELECT profile_id, 'profile_id', lower(profile_id), profile_id FROM profiles
+    UNION ALL
+    SELECT profile_id, id_type, lower(id_value), id_value FROM profile_identifiers
+    UNION ALL
+    SELECT profile_id, 'phone', substr(d.digits, 1 + k.k), d.id_value
+    FROM (SELECT profile_id, id_value, regexp_replace(id_value, '[^0-9]', '', 'g') AS digits
+          FROM profile_identifiers WHERE id_type = 'phone') d, range(0, 4) k(k)
+    WHERE length(d.digits) - k.k >= 6
+)
+SELECT * FROM terms ORDER BY term
 """
 
 _SIGNATURE_SQL = """
@@ -48,25 +57,32 @@ SELECT concat_ws('|', (SELECT count(*) FROM profiles), (SELECT max(updated_at) F
                       (SELECT max(first_seen) FROM profile_identifiers))
 """
 
+# Three kinds of hit, each a range scan of the sorted terms: a prefix of any term; a prefix of
+# a phone's digits; and, for typos, Jaro-Winkler similarity of the query with the same-length
+# start of names and emails that begin with the query's first or second letter (so a slip
+# anywhere but the very first letter, or a swap of the first two, is forgiven).
 _SEARCH_SQL = """
 WITH hits AS (
-    SELECT profile_id, kind, display,
-           CASE WHEN term = $q THEN 1.0
-                WHEN starts_with(term, $q) THEN 0.95
-                WHEN contains(term, $q) THEN 0.85
-                WHEN $digits <> '' AND kind = 'phone' AND contains(term, $digits) THEN 0.9
-                WHEN $fuzzy AND kind IN ('name', 'email')
-                     -- a typo leaves the first or the second letter in place (cheap pre-filter)
-                     AND (term[1] = $q[1] OR term[2] = $q[2] OR term[2] = $q[1]) THEN
-                     0.9 * jaro_winkler_similarity(left(term, length($q)), $q)
-           END AS score
+    SELECT profile_id, kind, display, CASE WHEN term = $q THEN 1.0 ELSE 0.95 END AS score
+    FROM profile_search_terms WHERE term >= $q AND term < $q_hi
+    UNION ALL
+    SELECT profile_id, kind, display, 0.9 FROM profile_search_terms
+    WHERE term >= $digits AND term < $digits_hi AND kind = 'phone'
+    UNION ALL
+    SELECT profile_id, kind, display, 0.9 * jaro_winkler_similarity(left(term, length($q)), $q)
     FROM profile_search_terms
+    WHERE term >= $c1 AND term < $c1_hi AND kind IN ('name', 'email')
+      AND jaro_winkler_similarity(left(term, length($q)), $q) >= $threshold
+    UNION ALL
+    SELECT profile_id, kind, display, 0.9 * jaro_winkler_similarity(left(term, length($q)), $q)
+    FROM profile_search_terms
+    WHERE term >= $c2 AND term < $c2_hi AND kind IN ('name', 'email')
+      AND jaro_winkler_similarity(left(term, length($q)), $q) >= $threshold
 ),
 best AS (
     SELECT profile_id, max(score) AS score,
            arg_max(kind, score) AS matched_on, arg_max(display, score) AS matched_value
-    FROM hits WHERE score >= 0.9 * $threshold
-    GROUP BY profile_id
+    FROM hits GROUP BY profile_id
     ORDER BY score DESC, profile_id LIMIT $candidates
 )
 SELECT b.profile_id, concat_ws(' ', p.first_name, p.last_name) AS name, p.email, p.phone,
@@ -75,15 +91,27 @@ FROM best b LEFT JOIN profiles p USING (profile_id)
 """
 
 
+def _upper(prefix: str) -> str:
+    """The smallest string above every string starting with prefix ('' for an empty range)."""
+    if not prefix:
+        return ""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def _signatures(con) -> tuple[str, str | None]:
+    """(what profiles and identifiers look like now, what they looked like at the last build)."""
+    stored = con.execute("SELECT value FROM meta WHERE key = ?", [SIGNATURE_KEY]).fetchone()
+    return con.execute(_SIGNATURE_SQL).fetchone()[0], (stored[0] if stored else None)
+
+
 def refresh_search_index(workspace, force: bool = False) -> bool:
     """Rebuild the search terms when profiles or identifiers changed (or force); True if rebuilt.
 
     Identity may call this after a resolve so the first search is instant.
     """
     with workspace.connect() as con:
-        signature = con.execute(_SIGNATURE_SQL).fetchone()[0]
-        stored = con.execute("SELECT value FROM meta WHERE key = ?", [SIGNATURE_KEY]).fetchone()
-    if not force and stored and stored[0] == signature:
+        signature, stored = _signatures(con)
+    if not force and stored == signature:
         return False
     with workspace.transaction() as con:
         con.execute("DELETE FROM profile_search_terms")
@@ -91,6 +119,13 @@ def refresh_search_index(workspace, force: bool = False) -> bool:
         con.execute("DELETE FROM meta WHERE key = ?", [SIGNATURE_KEY])
         con.execute("INSERT INTO meta VALUES (?, ?)", [SIGNATURE_KEY, signature])
     return True
+
+
+def search_index_stale(workspace) -> bool:
+    """True when the next search rebuilds the term table first (pages show a spinner then)."""
+    with workspace.connect() as con:
+        signature, stored = _signatures(con)
+    return stored != signature
 
 
 def normalise_query(query: str) -> tuple[str, str]:
@@ -110,7 +145,11 @@ def search_profiles(workspace, user: User, query: str, limit: int = 20) -> pd.Da
     text, digits = normalise_query(query)
     if not text:
         return pd.DataFrame(columns=RESULT_COLUMNS)
-    params = {"q": text, "digits": digits, "fuzzy": len(text) >= MIN_FUZZY_LENGTH,
+    fuzzy = len(text) >= MIN_FUZZY_LENGTH
+    c1 = text[0] if fuzzy else ""
+    c2 = text[1] if fuzzy and text[1] != text[0] and text[1] != " " else ""
+    params = {"q": text, "q_hi": _upper(text), "digits": digits, "digits_hi": _upper(digits),
+              "c1": c1, "c1_hi": _upper(c1), "c2": c2, "c2_hi": _upper(c2),
               "threshold": FUZZY_THRESHOLD, "candidates": max(CANDIDATES, limit)}
     with workspace.connect():   # one connection for the freshness check and the search
         refresh_search_index(workspace)

@@ -107,6 +107,15 @@ def build_sample_workspace(path: str | Path, user: User, progress: Progress | No
             progress(0.9, "computing value scores")
         result = refresh(ws, user, progress=_scaled(progress, 0.9, 0.99))
         summary["value_scores"] = result.get("status", "ok") if isinstance(result, dict) else True
+    # Derived read tables (segment event index, search terms, journey events): built now,
+    # so that the first count, search or funnel on the sample does not wait for them.
+    from engine.journeys.prepare import prepare_journeys
+    from engine.profiles.search import refresh_search_index
+    from engine.segments.event_index import ensure_fresh
+
+    ensure_fresh(ws)
+    refresh_search_index(ws)
+    prepare_journeys(ws)
     summary["profiles"] = ws.scalar("SELECT count(*) FROM profiles")
     summary["seconds"] = round(time.monotonic() - started, 1)
     if progress:

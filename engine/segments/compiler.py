@@ -402,12 +402,19 @@ AD_ID_TYPES = ("fbc", "fbp", "fbclid", "gclid", "gbraid", "wbraid", "ttclid", "m
                "idfa", "gaid", "maid", "madid")
 
 
-def members_sql(compiled: Compiled) -> tuple[str, dict]:
-    """Members with the identifiers activation needs (email, phone, ad ids, names for matching)."""
+def members_sql(compiled: Compiled, limit: int | None = None) -> tuple[str, dict]:
+    """Members with the identifiers activation needs (email, phone, ad ids, names for matching).
+
+    With limit, only the first `limit` members (by profile_id) are looked up (samples).
+    """
     params = dict(compiled.params)
     params["ad_types"] = list(AD_ID_TYPES)
+    members = compiled.sql
+    if limit is not None:
+        params["member_limit"] = int(limit)
+        members = f"SELECT profile_id FROM ({compiled.sql}) ORDER BY profile_id LIMIT $member_limit"
     sql = f"""
-WITH members AS ({compiled.sql}),
+WITH members AS ({members}),
 ids AS (
     SELECT i.profile_id,
            string_agg(DISTINCT i.id_value, ';') FILTER (WHERE i.id_type = 'email') AS emails,
@@ -429,39 +436,45 @@ ORDER BY p.profile_id"""
     return sql, params
 
 
-def reach_sql(compiled: Compiled) -> tuple[str, dict]:
+def reach_sql(compiled: Compiled, check_suppressions: bool = True) -> tuple[str, dict]:
     """Counts of members reachable by email, by phone, by ad identifiers, and in total.
 
-    Identifiers whose sha256 is in `suppressions` do not count as a way to reach someone.
+    A member is reachable by email when the golden record or any identifier holds one, and so
+    on. Identifiers whose sha256 is in `suppressions` do not count (pass
+    check_suppressions=False when that table is empty: hashing every identifier is the costly
+    part). One pass over the members with hash semi-joins per channel.
     """
     params = dict(compiled.params)
     params["ad_types"] = list(AD_ID_TYPES)
+
+    def unsuppressed(id_type: str, value: str) -> str:
+        if not check_suppressions:
+            return ""
+        return (f" AND NOT EXISTS (SELECT 1 FROM suppressions s "
+                f"WHERE s.id_type = {id_type} AND s.id_hash = sha256({value}))")
+
+    def ids_of(id_type: str) -> str:
+        return (f"SELECT i.profile_id FROM profile_identifiers i SEMI JOIN members USING (profile_id) WHERE i.id_type = '{id_type}'"
+                + unsuppressed("i.id_type", "i.id_value"))
+
     sql = f"""
 WITH members AS ({compiled.sql}),
-ids AS (
-    SELECT i.profile_id, i.id_type FROM profile_identifiers i JOIN members USING (profile_id)
-    WHERE NOT EXISTS (SELECT 1 FROM suppressions s
-                      WHERE s.id_type = i.id_type AND s.id_hash = sha256(i.id_value))
-    UNION ALL SELECT p.profile_id, 'email' FROM profiles p JOIN members USING (profile_id)
-    WHERE p.email IS NOT NULL AND p.email <> ''
-      AND NOT EXISTS (SELECT 1 FROM suppressions s
-                      WHERE s.id_type = 'email' AND s.id_hash = sha256(lower(trim(p.email))))
-    UNION ALL SELECT p.profile_id, 'phone' FROM profiles p JOIN members USING (profile_id)
-    WHERE p.phone IS NOT NULL AND p.phone <> ''
-      AND NOT EXISTS (SELECT 1 FROM suppressions s
-                      WHERE s.id_type = 'phone' AND s.id_hash = sha256(p.phone))
-),
-per AS (
-    SELECT profile_id, bool_or(id_type = 'email') AS by_email, bool_or(id_type = 'phone') AS by_phone,
-           bool_or(list_contains(CAST($ad_types AS VARCHAR[]), id_type)) AS by_ad
-    FROM ids GROUP BY profile_id
+flags AS (
+    SELECT
+        (p.email IS NOT NULL AND p.email <> ''{unsuppressed("'email'", "lower(trim(p.email))")})
+            OR p.profile_id IN ({ids_of('email')}) AS by_email,
+        (p.phone IS NOT NULL AND p.phone <> ''{unsuppressed("'phone'", "p.phone")})
+            OR p.profile_id IN ({ids_of('phone')}) AS by_phone,
+        p.profile_id IN (SELECT i.profile_id FROM profile_identifiers i SEMI JOIN members USING (profile_id)
+                         WHERE list_contains(CAST($ad_types AS VARCHAR[]), i.id_type)) AS by_ad
+    FROM profiles p JOIN members m ON m.profile_id = p.profile_id
 )
-SELECT (SELECT count(*) FROM members) AS members,
+SELECT count(*) AS members,
        count(*) FILTER (WHERE by_email) AS email,
        count(*) FILTER (WHERE by_phone) AS phone,
        count(*) FILTER (WHERE by_ad) AS ad_ids,
        count(*) FILTER (WHERE by_email OR by_phone OR by_ad) AS any_channel
-FROM per"""
+FROM flags"""
     return sql, params
 
 

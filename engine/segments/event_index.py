@@ -17,8 +17,12 @@ import time
 
 from engine.segments.compiler import EVENT_INDEX_TABLE, EVENTS_VIEW_RELATION
 
+# Events change by appends and deletions (erasure, retention): their count, highest load and
+# the sum of their timestamps catch both without hashing 10M strings. Identities change by
+# re-mapping ids to profiles at the same count, so those rows are hashed (about 2M).
 _FINGERPRINT_SQL = """
-SELECT (SELECT count(*) || ':' || COALESCE(bit_xor(hash(message_id)), 0) FROM events)
+SELECT (SELECT count(*) || ':' || COALESCE(max(load_id), -1) || ':' || COALESCE(sum(epoch_ms(timestamp)), 0)
+        FROM events)
        || '|' ||
        (SELECT count(*) || ':' || COALESCE(bit_xor(hash(profile_id, id_type, id_value)), 0)
         FROM profile_identifiers WHERE id_type IN ('user_id', 'anonymous_id'))
@@ -47,8 +51,9 @@ def is_fresh(con, path: str = "") -> bool:
     with _cache_lock:
         if key in _fresh_cache:
             return _fresh_cache[key]
-    row = con.execute("SELECT fingerprint FROM segment_event_index_state WHERE id = 1").fetchone()
-    fresh = bool(row) and row[0] == fingerprint(con)
+    row = con.execute("SELECT fingerprint, built_version FROM segment_event_index_state WHERE id = 1").fetchone()
+    # Nothing was written since the build: fresh without scanning anything.
+    fresh = bool(row) and (row[1] == key[1] or row[0] == fingerprint(con))
     with _cache_lock:
         if len(_fresh_cache) > 256:
             _fresh_cache.clear()
@@ -76,13 +81,19 @@ def rebuild(workspace, progress=None) -> dict:
     if progress:
         progress(0.05, "Reading attributed events")
     with workspace.transaction() as con:
+        con.execute("SET enable_progress_bar = false")  # progress goes to the caller's callback
         fp = fingerprint(con)
         con.execute(f"DELETE FROM {EVENT_INDEX_TABLE}")
         con.execute(_BUILD_SQL)
         rows = con.execute(f"SELECT count(*) FROM {EVENT_INDEX_TABLE}").fetchone()[0]
         seconds = time.monotonic() - started
-        con.execute("INSERT OR REPLACE INTO segment_event_index_state VALUES (1, ?, ?, now(), ?)",
+        con.execute("INSERT OR REPLACE INTO segment_event_index_state "
+                    "(id, fingerprint, row_count, built_at, build_seconds) VALUES (1, ?, ?, now(), ?)",
                     [fp, rows, seconds])
+    # Record the data version the build committed as, so the next reader skips the fingerprint.
+    # This bookkeeping write deliberately does not bump the data version (no data changed).
+    with workspace.connect() as con:
+        con.execute("UPDATE segment_event_index_state SET built_version = ? WHERE id = 1", [_data_version(con)])
     with _cache_lock:
         _fresh_cache.clear()
     if progress:

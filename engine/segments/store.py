@@ -106,6 +106,10 @@ def _segment_compiled(con, segment_id: str, path: str = "", as_of: datetime | No
     return compile_in(con, seg["definition"], segment_id=segment_id, as_of=as_of, path=path)
 
 
+def _has_suppressions(con) -> bool:
+    return con.execute("SELECT EXISTS (SELECT 1 FROM suppressions)").fetchone()[0]
+
+
 def _write_version(con, user: User, segment_id: str, version: int, name: str, description: str,
                    definition: dict | None, note: str) -> None:
     con.execute(
@@ -116,7 +120,7 @@ def _write_version(con, user: User, segment_id: str, version: int, name: str, de
 
 
 def _snapshot(con, segment_id: str, version: int, compiled: Compiled) -> int:
-    sql, params = compiler.reach_sql(compiled)
+    sql, params = compiler.reach_sql(compiled, _has_suppressions(con))
     members, email, phone, ads, _ = con.execute(sql, params).fetchone()
     con.execute("INSERT INTO segment_snapshots (segment_id, version, member_count, reachable_email, "
                 "reachable_phone, reachable_ad_ids) VALUES (?, ?, ?, ?, ?, ?)",
@@ -359,15 +363,13 @@ def reachability(workspace, user: User, definition: dict, segment_id: str | None
     require(user, "view")
     with workspace.connect() as con:
         comp = compile_in(con, definition, segment_id=segment_id, path=str(workspace.path))
-        sql, params = compiler.reach_sql(comp)
+        sql, params = compiler.reach_sql(comp, _has_suppressions(con))
         row = con.execute(sql, params).fetchone()
     return dict(zip(["members", "email", "phone", "ad_ids", "any_channel"], (int(v or 0) for v in row)))
 
 
 def _members(con, comp: Compiled, limit: int | None = None) -> pd.DataFrame:
-    sql, params = compiler.members_sql(comp)
-    if limit is not None:
-        sql += f"\nLIMIT {int(limit)}"
+    sql, params = compiler.members_sql(comp, limit)
     return con.execute(sql, params).df()
 
 

@@ -156,20 +156,27 @@ def fit_clv(workspace, user, as_of: date | None = None, model: str = DEFAULT_MOD
     When the data is too thin for a model, RFM scores are stored instead and the result says
     so in plain words (status 'too_thin', message).
     """
-    from engine.value.rfm import score_rfm
+    from engine.value.rfm import record_rfm, rfm_frame, score_rfm, segment_rules
 
     require(user, "score_value")
     check_models(model)
     _check_inputs(horizon_days, margin, discount_rate)
     report = progress or (lambda f, m="": None)
     as_of = _as_of(workspace, as_of)
+    rules = segment_rules(workspace)
     report(0.05, "Reading order histories")
     try:
         with workspace.connect() as con:  # read, then release the file while fitting
-            if model == "ml":
-                prediction = run_prediction(con, as_of, model, horizon_days, margin, discount_rate)
-            else:
-                history = load_history(con, as_of)
+            # one scan of the orders feeds both the model summary and RFM
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {queries.DAILY_TABLE} AS {queries.DAILY}", [as_of])
+            try:
+                rfm_scores = rfm_frame(con, as_of, rules, materialised=True)
+                if model == "ml":
+                    prediction = run_prediction(con, as_of, model, horizon_days, margin, discount_rate)
+                else:
+                    history = load_history(con, as_of, materialised=True)
+            finally:
+                con.execute(f"DROP TABLE IF EXISTS {queries.DAILY_TABLE}")
         if model != "ml":
             report(0.25, f"Fitting {MODELS[model]} and Gamma-Gamma")
             prediction = predict_history(history, model, horizon_days, margin, discount_rate)
@@ -186,7 +193,8 @@ def fit_clv(workspace, user, as_of: date | None = None, model: str = DEFAULT_MOD
                                  username=user.username)
         audit(con, user, "value.clv_fit", str(run_id),
               {"model": model, "as_of": str(as_of), "customers": prediction.customers})
-        rfm = score_rfm(workspace, user, as_of)  # same date, same transaction: scores agree
+        # RFM as of the same date, in the same transaction: the scores always agree
+        rfm = record_rfm(con, user, rfm_scores, as_of, rules)
     report(1.0, "Done")
     frame = prediction.frame
     return {

@@ -53,9 +53,15 @@ class History:
         return int((self.frequency > 0).sum())
 
 
-def load_history(con, as_of: date) -> History:
-    """Per-profile summary of purchases on or before as_of (one SQL query, fetched as arrays)."""
-    cols = con.execute(queries.HISTORY, [as_of, as_of]).fetchnumpy()
+def load_history(con, as_of: date, materialised: bool = False) -> History:
+    """Per-profile summary of purchases on or before as_of (one SQL query, fetched as arrays).
+
+    materialised: read the purchase days from the temp table queries.DAILY_TABLE, which the
+    caller filled for this as_of on this connection.
+    """
+    sql = queries.HISTORY.format(days=queries.days_relation(materialised))
+    params = [as_of] if materialised else [as_of, as_of]
+    cols = con.execute(sql, params).fetchnumpy()
 
     def arr(name, dtype=float):
         values = cols[name]

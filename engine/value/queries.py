@@ -4,17 +4,26 @@ Dates are bound parameters. An order counts on or before the as-of date when its
 ordered_at falls on that calendar day or earlier (the session time zone decides the day).
 """
 
-# One row per profile that bought on or before the as-of date: the (x, t_x, T) summary
-# of buy-till-you-die models counts distinct purchase *days*, as is standard.
-# Parameters: as_of, as_of.
+# Purchase days per profile up to and including the as-of date: the one scan of the orders
+# that both the BTYD summary and RFM are computed from. Parameter: as_of.
+DAILY = """
+SELECT profile_id, CAST(ordered_at AS DATE) AS day,
+       sum(coalesce(amount, 0)) AS amount, count(*) AS orders
+FROM profile_orders
+WHERE ordered_at IS NOT NULL AND CAST(ordered_at AS DATE) <= CAST(? AS DATE)
+GROUP BY ALL
+"""
+DAILY_TABLE = "value_days"  # temp table fit_clv fills from DAILY
+
+
+def days_relation(materialised: bool) -> str:
+    """The DAILY rows: the temp table, or the query itself (then it takes the as_of param)."""
+    return DAILY_TABLE if materialised else f"({DAILY})"
+
+
+# The (x, t_x, T) summary of buy-till-you-die models counts distinct purchase *days*, as is
+# standard; monetary is the mean value of repeat purchase days. Parameter: as_of.
 HISTORY = """
-WITH days AS (
-    SELECT profile_id, CAST(ordered_at AS DATE) AS day,
-           sum(coalesce(amount, 0)) AS amount, count(*) AS orders
-    FROM profile_orders
-    WHERE ordered_at IS NOT NULL AND CAST(ordered_at AS DATE) <= ?
-    GROUP BY ALL
-)
 SELECT profile_id,
        count(*) - 1 AS frequency,
        date_diff('day', min(day), max(day)) AS recency,
@@ -23,9 +32,8 @@ SELECT profile_id,
             THEN (sum(amount) - arg_min(amount, day)) / (count(*) - 1) END AS monetary,
        sum(amount) AS total_amount,
        sum(orders) AS orders
-FROM days
+FROM {days} AS days
 GROUP BY profile_id
-ORDER BY profile_id
 """
 
 # Purchase days and revenue per profile in (start, end]. Parameters: start, end.
@@ -43,15 +51,14 @@ FROM profile_orders WHERE ordered_at IS NOT NULL
 """
 
 # RFM aggregates and quintile scores as of a date. Quintiles are by rank: ties share the
-# lower score, so all one-time buyers get the same frequency score. Parameters: as_of, as_of.
+# lower score, so all one-time buyers get the same frequency score. Parameter: as_of.
 RFM_SCORES = """
 WITH agg AS (
     SELECT profile_id,
-           date_diff('day', max(CAST(ordered_at AS DATE)), CAST(? AS DATE)) AS recency_days,
-           count(*) AS frequency,
-           sum(coalesce(amount, 0)) AS monetary
-    FROM profile_orders
-    WHERE ordered_at IS NOT NULL AND CAST(ordered_at AS DATE) <= ?
+           date_diff('day', max(day), CAST(? AS DATE)) AS recency_days,
+           sum(orders) AS frequency,
+           sum(amount) AS monetary
+    FROM {days} AS days
     GROUP BY profile_id
 )
 SELECT profile_id, recency_days, frequency, monetary,

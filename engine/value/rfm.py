@@ -103,15 +103,17 @@ def segment_case(rules: list[dict]) -> tuple[str, list]:
     return "CASE " + " ".join(parts) + " ELSE ? END", params
 
 
-def _rfm_sql(rules: list[dict], as_of: date) -> tuple[str, list]:
+def _rfm_sql(rules: list[dict], as_of: date, materialised: bool = False) -> tuple[str, list]:
     case, params = segment_case(rules)
-    sql = f"SELECT *, {case} AS rfm_segment FROM ({queries.RFM_SCORES}) scored"
-    return sql, [*params, as_of, as_of]  # the CASE comes first in the text
+    scores = queries.RFM_SCORES.format(days=queries.days_relation(materialised))
+    sql = f"SELECT *, {case} AS rfm_segment FROM ({scores}) scored"
+    # the CASE comes first in the text, then the days relation's as_of (unless materialised)
+    return sql, [*params, as_of] + ([] if materialised else [as_of])
 
 
-def rfm_frame(con, as_of: date, rules: list[dict]) -> pd.DataFrame:
+def rfm_frame(con, as_of: date, rules: list[dict], materialised: bool = False) -> pd.DataFrame:
     """profile_id, recency_days, frequency, monetary, r/f/m scores and segment (SQL only)."""
-    sql, params = _rfm_sql(rules, as_of)
+    sql, params = _rfm_sql(rules, as_of, materialised)
     return con.execute(sql + " ORDER BY profile_id", params).df()
 
 
@@ -129,6 +131,27 @@ def rfm_scores(workspace, user, as_of: date | None = None) -> pd.DataFrame:
         return rfm_frame(con, as_of, rules)
 
 
+def _summary(rows, rules: list[dict], as_of: date) -> dict:
+    """rows: (segment, customers, revenue) triples."""
+    counts = {name: int(n) for name, n, _ in rows}
+    revenue = {name: round(float(total or 0), 2) for name, _, total in rows}
+    return {"as_of": as_of, "customers": sum(counts.values()),
+            "segments": {name: counts[name] for name in [r["name"] for r in rules] + [OTHER]
+                         if counts.get(name)},
+            "revenue": revenue}
+
+
+def record_rfm(con, user, frame: pd.DataFrame, as_of: date, rules: list[dict]) -> dict:
+    """Store an RFM frame inside the caller's transaction (fit_clv); returns the summary."""
+    from engine.value import store
+
+    store.write_rfm(con, frame, as_of)
+    grouped = frame.groupby("rfm_segment")["monetary"].agg(["size", "sum"])
+    summary = _summary([(name, row["size"], row["sum"]) for name, row in grouped.iterrows()], rules, as_of)
+    audit(con, user, "value.rfm", None, {"as_of": str(as_of), "customers": summary["customers"]})
+    return summary
+
+
 def score_rfm(workspace, user, as_of: date | None = None, progress=None) -> dict:
     """Compute RFM as of a date and store it in profile_scores; returns a summary."""
     from engine.value import store
@@ -143,11 +166,9 @@ def score_rfm(workspace, user, as_of: date | None = None, progress=None) -> dict
         if as_of is None:
             raise ValueError("There are no orders yet: load orders and resolve identities first.")
         sql, params = _rfm_sql(rules, as_of)
-        counts = dict(store.write_rfm_sql(con, sql, params, as_of))  # never leaves DuckDB
+        rows = store.write_rfm_sql(con, sql, params, as_of)  # the scores never leave DuckDB
         report(0.9, "Saved")
-        customers = sum(counts.values())
-        audit(con, user, "value.rfm", None, {"as_of": str(as_of), "customers": customers})
+        summary = _summary(rows, rules, as_of)
+        audit(con, user, "value.rfm", None, {"as_of": str(as_of), "customers": summary["customers"]})
     report(1.0, "Done")
-    return {"as_of": as_of, "customers": int(customers),
-            "segments": {name: int(counts[name]) for name in [r["name"] for r in rules] + [OTHER]
-                         if counts.get(name)}}
+    return summary

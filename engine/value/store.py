@@ -33,14 +33,14 @@ def write_rfm(con, frame: pd.DataFrame, as_of: date) -> None:
     ])
 
 
-def write_rfm_sql(con, sql: str, params: list, as_of: date) -> list[tuple[str, int]]:
-    """Like write_rfm, from a query instead of a frame; returns (segment, customers) pairs."""
+def write_rfm_sql(con, sql: str, params: list, as_of: date) -> list[tuple[str, int, float]]:
+    """Like write_rfm, from a query instead of a frame; returns (segment, customers, revenue)."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE new_scores AS {sql}", params)
     try:
         for statement, args in ((queries.UPDATE_RFM, [as_of]), (queries.CLEAR_RFM, []),
                                 (queries.INSERT_RFM, [as_of]), (queries.DROP_EMPTY_SCORES, [])):
             con.execute(statement, args)
-        return con.execute("SELECT rfm_segment, count(*) FROM new_scores GROUP BY 1").fetchall()
+        return con.execute("SELECT rfm_segment, count(*), sum(monetary) FROM new_scores GROUP BY 1").fetchall()
     finally:
         con.execute("DROP TABLE IF EXISTS new_scores")
 

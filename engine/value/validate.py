@@ -9,7 +9,8 @@ import pandas as pd
 
 from engine.access import audit, can, require
 from engine.value import store
-from engine.value.clv import DEFAULT_MODEL, MODELS, DataTooThin, check_models, run_prediction
+from engine.value.clv import (DEFAULT_MODEL, MODELS, DataTooThin, check_models, predict_history,
+                               run_prediction)
 from engine.value.history import load_history, order_date_range, window_actuals
 
 FREQUENCY_CAP = 7  # by-frequency table: 0, 1, ..., 6, "7+"
@@ -80,7 +81,10 @@ def validate_clv(workspace, user, calibration_end, holdout_end=None, model: str 
         history = load_history(con, calibration_end)
         actuals = window_actuals(con, calibration_end, holdout_end)
         report(0.3, f"Fitting {MODELS[model]} on orders up to {calibration_end}")
-        prediction = run_prediction(con, calibration_end, model, horizon, 1.0, 0.0)
+        if model == "ml":
+            prediction = run_prediction(con, calibration_end, model, horizon, 1.0, 0.0)
+    if model != "ml":  # fit outside the connection: other processes may use the file meanwhile
+        prediction = predict_history(history, model, horizon, 1.0, 0.0)
     report(0.8, "Comparing with what customers did later")
     frame = prediction.frame.merge(actuals, on="profile_id", how="left").fillna(
         {"purchases": 0, "revenue": 0.0})

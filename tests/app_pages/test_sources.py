@@ -32,6 +32,10 @@ def test_upload_map_and_load(logged_in_app, app_env):
         "C1": "ann@example.com", "C2": "bob@example.com"}
     assert json.loads(ws.scalar("SELECT traits FROM contacts WHERE source_record_id = 'C1'")) == {
         "Shoe size": "38"}
+    # Loading the same file again says so and changes nothing.
+    at.button(key="src_load").click().run()
+    assert any("already loaded" in i.value for i in at.info)
+    assert ws.scalar("SELECT count(*) FROM loads") == 1
     # The upload was kept under a generated name, never the uploaded one.
     landed = [p.name for p in (ws.folder / "landing").rglob("*") if p.is_file()]
     assert landed and not any("crm export" in name for name in landed)

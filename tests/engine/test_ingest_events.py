@@ -92,3 +92,22 @@ def test_failure_inside_the_callers_transaction_leaves_nothing(workspace, tmp_pa
             raise RuntimeError("collector crashed before committing its bookkeeping")
     assert workspace.scalar("SELECT count(*) FROM events") == 0
     assert workspace.scalar("SELECT count(*) FROM quarantine") == 0
+
+
+def test_events_of_suppressed_people_are_not_loaded(workspace, tmp_path):
+    import hashlib
+
+    with workspace.transaction() as con:
+        for id_type, value in [("user_id", "gone"), ("email", "erased@x.com")]:
+            con.execute("INSERT INTO suppressions (id_type, id_hash) VALUES (?, ?)",
+                        [id_type, hashlib.sha256(value.encode()).hexdigest()])
+    path = write_ndjson(tmp_path / "e.ndjson", [
+        {"type": "track", "event": "A", "userId": "gone", "messageId": "s1"},
+        {"type": "identify", "anonymousId": "a7", "traits": {"email": "Erased@X.com"}, "messageId": "s2"},
+        {"type": "track", "event": "A", "userId": "kept", "messageId": "s3"},
+    ])
+    with workspace.transaction() as con:
+        assert load_events_ndjson(con, path, "Website") == (1, 2)
+    assert workspace.query_rows("SELECT row_number, raw, reason FROM quarantine ORDER BY 1") == [
+        (1, "(withheld: suppressed person)", "suppressed"), (2, "(withheld: suppressed person)", "suppressed")]
+    assert workspace.query_rows("SELECT message_id FROM events") == [("s3",)]

@@ -291,6 +291,7 @@ def test_suppressed_people_are_quarantined(workspace, admin, tmp_path):
     assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
     assert fates(workspace, "CRM") == {1: "suppressed"}
     assert workspace.scalar("SELECT count(*) FROM contacts WHERE email = 'gone@x.com'") == 0
+    assert workspace.scalar("SELECT raw FROM quarantine") == "(withheld: suppressed person)"
 
 
 def test_role_and_mapping_checks(workspace, analyst, admin, tmp_path):
@@ -356,3 +357,42 @@ def test_ndjson_contacts_a_broken_line_is_quarantined_alone(workspace, admin, tm
     rows = contacts(workspace, "App")
     assert json.loads(rows.loc["1", "traits"]) == {"plan": '{"tier":"gold"}'}
     assert json.loads(rows.loc["3", "traits"]) == {'say "hi"': "yes"}
+
+
+def test_till_export_with_date_and_time_in_two_columns(workspace, admin, tmp_path):
+    path = tmp_path / "pos.csv"
+    path.write_text("Receipt No,Date,Time,Total\nR1,11/04/2026,14:10,\"23,40\"\nR2,13/04/2026,,\"5,00\"\n")
+    result = ingest_file(workspace, admin, "orders", path, "POS")
+    assert result.mapping["Time"] == "order_time"
+    times = dict(workspace.query_rows("SELECT order_id, ordered_at FROM orders"))
+    assert times["R1"] == dt.datetime(2026, 4, 11, 14, 10, tzinfo=dt.timezone.utc)
+    assert times["R2"] == dt.datetime(2026, 4, 13, tzinfo=dt.timezone.utc)
+    assert dict(workspace.query_rows("SELECT order_id, amount FROM orders")) == {"R1": 23.4, "R2": 5.0}
+
+
+def test_one_row_per_line_item_becomes_one_order(workspace, admin, tmp_path):
+    path = tmp_path / "shopify.csv"
+    path.write_text("Name,Email,Created at,Lineitem quantity,Lineitem name,Lineitem price,Lineitem sku\n"
+                    "#1001,a@x.com,2024-03-01 10:00:00 +0100,2,Latte,3.50,LAT\n"
+                    "#1001,,,1,Mug,12.00,MUG\n"
+                    "#1002,b@x.com,2024-03-02 09:00:00 +0100,1,Beans,nine,BEA\n"
+                    "#1003,c@x.com,not a date,1,Tea,2.00,TEA\n"
+                    "#1004,d@x.com,,1,Cake,4.00,CAK\n")
+    result = ingest_file(workspace, admin, "orders", path, "Shopify",
+                         mapping={"Name": "order_id", "Email": "email", "Created at": "ordered_at",
+                                  "Lineitem quantity": "item_quantity", "Lineitem name": "product_name",
+                                  "Lineitem price": "item_price", "Lineitem sku": "sku"})
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (5, 3, 2)
+    assert fates(workspace, "Shopify") == {4: "ordered_at 'not a date' is not a valid date/time",
+                                           5: "no line of this order gives ordered_at"}
+    orders = {r[0]: r[1:] for r in workspace.query_rows(
+        "SELECT order_id, email, amount, quantity, items, ordered_at FROM orders")}
+    assert set(orders) == {"#1001", "#1002"}
+    email, amount, quantity, items, ordered_at = orders["#1001"]
+    assert (email, amount, quantity) == ("a@x.com", 19.0, 3)
+    assert ordered_at == dt.datetime(2024, 3, 1, 9, 0, tzinfo=dt.timezone.utc)
+    assert [(i["sku"], i["quantity"], i["price"]) for i in json.loads(items)] == [("LAT", 2, 3.5), ("MUG", 1, 12.0)]
+    assert orders["#1002"][1] is None                       # the only line's price was unreadable
+    assert any("item_price" in w for w in result.warnings)
+    # The same export again changes nothing; an edited one updates the order.
+    assert ingest_file(workspace, admin, "orders", path, "Shopify", mapping=result.mapping).already_loaded

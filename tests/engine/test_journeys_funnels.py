@@ -2,7 +2,6 @@ from datetime import timedelta
 
 import pytest
 
-from engine.access import PermissionDenied
 from engine.journeys import JourneyError, funnel, funnel_dropoffs
 from tests.engine.journey_data import FUNNEL, build
 

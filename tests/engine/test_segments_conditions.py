@@ -285,3 +285,21 @@ def test_index_and_view_agree_and_index_goes_stale(workspace):
     with workspace.connect() as con:
         comp = compile_in(con, one("event", event="Signed Up"), path=str(workspace.path))
         assert {r[0] for r in con.execute(comp.sql, comp.params).fetchall()} == {"p6"}
+
+
+def test_fresh_index_skips_the_fingerprint_until_something_is_written(workspace, monkeypatch, marketer):
+    build_people(workspace)
+    event_index.rebuild(workspace)
+    event_index._fresh_cache.clear()
+    calls = []
+    real = event_index.fingerprint
+    monkeypatch.setattr(event_index, "fingerprint", lambda con: calls.append(1) or real(con))
+    with workspace.connect() as con:
+        assert event_index.is_fresh(con, "x")
+    assert calls == []
+    # a segment save bumps the data version: one fingerprint check, and the index is still fresh
+    from engine.segments import create_segment
+    create_segment(workspace, marketer, "UK", one("trait", field="country", op="equals", value="GB"))
+    with workspace.connect() as con:
+        assert event_index.is_fresh(con, "x") and event_index.is_fresh(con, "x")
+    assert len(calls) == 1

@@ -76,3 +76,20 @@ def test_score_rfm_writes_profile_scores(shop, marketer, analyst):
     assert shop.scalar("SELECT count(*) FROM audit_log WHERE action = 'value.rfm'") == 1
     with pytest.raises(PermissionDenied):
         score_rfm(shop, analyst, AS_OF)
+
+
+def test_pareto_curve_and_cohorts_on_hand_built_orders(shop):
+    from engine.value import insights
+
+    curve = insights.pareto_curve(shop, date(2024, 7, 31))
+    # revenue per customer: a 1199, c 1000, e 120, b 20, d 10 (total 2349)
+    assert curve["customer_share"].tolist() == pytest.approx([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    assert curve["revenue_share"].tolist() == pytest.approx(
+        [0, 1199 / 2349, 2199 / 2349, 2319 / 2349, 2339 / 2349, 1.0])
+    cohorts = insights.cohort_retention(shop, date(2024, 7, 31))
+    may = cohorts[cohorts["cohort"] == "2024-05"]
+    assert may["months_since"].tolist() == [0, 1, 2] and may["retention"].tolist() == [1.0, 1.0, 1.0]
+    june = cohorts[cohorts["cohort"] == "2024-06"]
+    assert june["cohort_size"].tolist() == [2] and june["retention"].tolist() == [1.0]
+    jan = cohorts[cohorts["cohort"] == "2024-01"]
+    assert jan["months_since"].tolist() == [0]  # d never came back

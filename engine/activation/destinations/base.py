@@ -75,8 +75,14 @@ class Destination:
         return self.settings.get("default_country") or None
 
     # -- members ------------------------------------------------------------
-    def member_sql(self, c: dict[str, str]) -> str:
-        """SQL giving one member's JSON as sent (NULL when it has no usable key)."""
+    def keys(self, c: dict[str, str]) -> dict[str, str]:
+        """Key name -> SQL of its normalised (hashed where wanted) value, over canonical columns `c`.
+        Evaluated once per member into its own column."""
+        raise NotImplementedError
+
+    def member_sql(self, k: dict[str, str]) -> str:
+        """SQL giving one member's JSON as sent (NULL when it has no usable key), over the key
+        columns `k` (key name -> column reference)."""
         raise NotImplementedError
 
     # -- sending ------------------------------------------------------------

@@ -32,8 +32,10 @@ class GoogleCustomerMatch(Destination):
         "base_url": "API root (default: datamanager.googleapis.com/v1)",
     }
 
-    def member_sql(self, c):
-        k = normalise.google_keys(c, self.default_country)
+    def keys(self, c):
+        return normalise.google_keys(c, self.default_country)
+
+    def member_sql(self, k):
         address = (f"CASE WHEN {k['givenName']} IS NOT NULL AND {k['familyName']} IS NOT NULL AND "
                    f"{k['regionCode']} IS NOT NULL AND {k['postalCode']} IS NOT NULL THEN "
                    f"'{{\"address\":{{\"givenName\":\"' || {k['givenName']} || '\",\"familyName\":\"' || "

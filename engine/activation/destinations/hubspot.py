@@ -20,9 +20,11 @@ class HubSpotList(Destination):
     hashed = False
     match_rates = {"email": 0.98, "phone": 0.0, "address": 0.0, "ad_id": 0.0}
 
-    def member_sql(self, c):
-        email = normalise.plain_contact(c)["email"]
-        return f"(CASE WHEN {email} LIKE '%_@_%' THEN to_json({email})::VARCHAR END)"
+    def keys(self, c):
+        return {"email": normalise.plain_contact(c)["email"]}
+
+    def member_sql(self, k):
+        return f"(CASE WHEN {k['email']} LIKE '%_@_%' THEN to_json({k['email']})::VARCHAR END)"
 
     def _headers(self):
         return {"Content-Type": "application/json",

@@ -25,8 +25,10 @@ class MetaCustomAudience(Destination):
     SCHEMA = ("EMAIL", "PHONE", "FN", "LN", "CT", "ST", "ZIP", "COUNTRY", "DOBY", "DOBM", "DOBD",
               "MADID")
 
-    def member_sql(self, c):
-        keys = normalise.meta_keys(c, self.default_country)
+    def keys(self, c):
+        return normalise.meta_keys(c, self.default_country)
+
+    def member_sql(self, keys):
         row = ", ".join(f"coalesce({keys[k]}, '')" for k in self.SCHEMA)
         usable = (f"({keys['EMAIL']} IS NOT NULL OR {keys['PHONE']} IS NOT NULL OR "
                   f"{keys['MADID']} IS NOT NULL OR ({keys['FN']} IS NOT NULL AND "

@@ -42,13 +42,17 @@ class Webhook(Destination):
                          "batch_size": "members per request (default 1000)",
                          "default_country": "ISO code for phone numbers without a country code"}
 
-    def member_sql(self, c):
+    def keys(self, c):
         p = normalise.plain_contact(c, self.default_country)
-        email = normalise.hashed(c["email"], p["email"])
-        phone = normalise.hashed(c["phone"], p["phone"])
-        fields = (f"'profile_id', {c['profile_id']}, 'email_sha256', {email}, 'phone_sha256', {phone}")
+        out = {"profile_id": c["profile_id"], "email_sha256": normalise.hashed(c["email"], p["email"]),
+               "phone_sha256": normalise.hashed(c["phone"], p["phone"])}
         if str(self.settings.get("include_plain", "")).lower() in TRUE:
-            fields += f", 'email', {p['email']}, 'phone', {p['phone']}"
+            out.update(email=p["email"], phone=p["phone"])
+        return out
+
+    def member_sql(self, k):
+        email, phone = k["email_sha256"], k["phone_sha256"]
+        fields = ", ".join(f"'{name}', {sql}" for name, sql in k.items())
         return (f"(CASE WHEN {email} IS NOT NULL OR {phone} IS NOT NULL THEN "
                 f"json_object({fields})::VARCHAR END)")
 
