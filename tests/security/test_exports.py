@@ -90,3 +90,39 @@ def test_screen_downloads_use_the_helper():
     for page in ("app_pages/sql.py", "app_pages/sources.py", "app_pages/admin.py"):
         text = Path(page).read_text()
         assert "safe_csv(" in text and ".to_csv(" not in text, page
+
+
+# -- the activation audience export (engine/activation/export.py) -----------------------------
+
+def _members(seeded):
+    return seeded.query_df("SELECT profile_id FROM profiles WHERE customer_id IS NOT NULL")
+
+
+def test_activation_export_neutralises_formulas_for_admin(seeded, tmp_path):
+    from engine.activation import export
+    out = tmp_path / "audience.csv"
+    result = export.export_audience(seeded, ADMIN, out, _members(seeded),
+                                    columns=["profile_id", "email", "first_name", "last_name", "city"],
+                                    enforce_consent=False)
+    df = pd.read_csv(out, dtype=str, keep_default_na=False)
+    assert result["rows"] == len(df) == 3
+    assert not _risky_cells(df)
+    assert "'" + FORMULAS[0] in set(df["first_name"]) and "'" + FORMULAS[3] in set(df["city"])
+
+
+def test_activation_export_refuses_plain_personal_data_to_analyst(seeded, tmp_path):
+    """Consistent with roles.py: analysts hold `export` but not `view_pii`: plain PII is refused,
+    hashed identifiers and non-personal columns are allowed."""
+    from engine.access import PermissionDenied
+    from engine.activation import export
+    from tests.security.seed import PII_VALUES
+    with pytest.raises(PermissionDenied):
+        export.export_audience(seeded, ANALYST, tmp_path / "a.csv", _members(seeded),
+                               columns=["profile_id", "email"], enforce_consent=False)
+    assert not (tmp_path / "a.csv").exists()
+    out = tmp_path / "hashed.csv"
+    export.export_audience(seeded, ANALYST, out, _members(seeded), columns=["profile_id", "email", "first_name"],
+                           hash_format="meta", enforce_consent=False)
+    text = out.read_text()
+    assert not [v for v in PII_VALUES if v.lower() in text.lower()]
+    assert not _risky_cells(pd.read_csv(out, dtype=str, keep_default_na=False))
