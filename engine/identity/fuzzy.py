@@ -67,11 +67,15 @@ def score(con, settings: dict, f: dict, g: np.ndarray, fs_params: dict) -> dict:
     sup = load_model(con, "supervised") if settings.get("use_supervised", True) else None
     if sup and sup["blob"] and (sup["labels"] or 0) >= int(settings.get("min_labels", 30)):
         x, cols = M.design(g, f)
-        p, parts, intercept = M.supervised_predict(sup["blob"], x)
+        p, parts, intercept = M.supervised_predict(sup["blob"], M.with_fs(x, fs_total))
+        ln2 = np.log(2)
         contrib = np.zeros((len(g), len(M.NAMES) + 1))
         for j, (comp, _) in enumerate(cols):
-            contrib[:, M.NAMES.index(comp)] += parts[:, j] / np.log(2)
-        contrib[:, -1] = intercept / np.log(2)
+            contrib[:, M.NAMES.index(comp)] += parts[:, j] / ln2
+        # The Fellegi-Sunter input's share is spread over the fields it came from.
+        fs_coef = parts[:, -1] / np.where(np.clip(fs_total, -40, 40) == 0, 1, np.clip(fs_total, -40, 40))
+        contrib[:, :len(M.NAMES)] += weights * fs_coef[:, None] / ln2
+        contrib[:, -1] = (intercept + fs_coef * prior) / ln2 + (parts[:, -1] - fs_coef * fs_total) / ln2
         model_name = "supervised"
     household = np.zeros(len(g), dtype=bool)
     if settings.get("household_guard", True):
@@ -110,6 +114,7 @@ def match(con, settings: dict, full: bool = False, progress=None) -> dict:
     if progress:
         progress(0.45, "Applying the match model")
     s = score(con, settings, f, g, fs_params)
+    _save_confident_sample(con, f, g, s)
     low, high = float(settings["low_threshold"]), float(settings["high_threshold"])
     # Explanations are stored for pairs a person will review; merged pairs are explained on demand.
     _store_pairs(con, f, g, s, (s["p"] >= low) & (s["p"] < high), explained=True)
@@ -118,6 +123,30 @@ def match(con, settings: dict, full: bool = False, progress=None) -> dict:
     return {"pairs_scored": int(n_pairs), "auto_merged": int((s["p"] >= high).sum()),
             "household_capped": int(s["household"].sum()), "model": s["model"],
             "fs_lambda": round(fs_params["lambda"], 4)}
+
+
+def _save_confident_sample(con, f, g, s, per_class: int = 3000, seed: int = 5) -> None:
+    """Pairs the unsupervised model is sure about: anchors for the reviewer-trained model, so that
+    a few hundred labels on hard pairs refine the model instead of replacing it."""
+    rng = np.random.default_rng(seed)
+    fs_p = M.probability_from_weight(s["fs_weight"])
+    picks = []
+    for mask, label in (((fs_p >= 0.999) & (s["p"] >= 0.999), 1), ((fs_p <= 0.001) & (s["p"] <= 0.001), 0)):
+        idx = np.flatnonzero(mask)
+        if len(idx) > per_class:
+            idx = rng.choice(idx, per_class, replace=False)
+        picks.append((idx, label))
+    idx = np.concatenate([i for i, _ in picks]).astype(np.int64)
+    y = np.concatenate([np.full(len(i), lab) for i, lab in picks]).astype(np.int8)
+    arrays = {"g": g[idx], "y": y, **{name: f[name][idx] for name in FEATURES}}
+    save_model(con, "confident_sample", {"pairs": int(len(idx))}, M.pack(arrays), labels=0)
+
+
+def confident_sample(con):
+    stored = load_model(con, "confident_sample")
+    if not stored or not stored["blob"]:
+        return None
+    return M.unpack(stored["blob"])
 
 
 def random_pair_features(con, n_records: int, max_pairs: int = 150_000, seed: int = 42) -> dict:

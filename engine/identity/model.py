@@ -205,16 +205,33 @@ def design(g: np.ndarray, f: dict[str, np.ndarray]) -> tuple[np.ndarray, list[tu
     return np.column_stack(cols), names
 
 
-def train_supervised(x: np.ndarray, y: np.ndarray) -> bytes:
+def with_fs(x: np.ndarray, fs_total: np.ndarray) -> np.ndarray:
+    """Append the Fellegi-Sunter weight (bits) as a feature: the learned model starts from it."""
+    return np.column_stack([x, np.clip(fs_total, -40, 40)])
+
+
+def train_supervised(x: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> bytes:
+    """Logistic regression on reviewer labels (plus confident unlabelled pairs, see fuzzy.py)."""
     from sklearn.linear_model import LogisticRegression
 
-    clf = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced")
-    clf.fit(x, y)
+    clf = LogisticRegression(C=1.0, max_iter=3000)
+    clf.fit(x, y, sample_weight=weight)
     return pickle.dumps(clf)
 
 
-def supervised_predict(blob: bytes, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Probability and per-column contributions (coef * x) of the reviewer-trained model."""
+def supervised_predict(blob: bytes, x: np.ndarray):
+    """Probability, per-column contributions (coef * x, natural log units) and the intercept."""
     clf = pickle.load(io.BytesIO(blob))
     p = clf.predict_proba(x)[:, 1]
     return p, x * clf.coef_[0], float(clf.intercept_[0])
+
+
+def pack(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def unpack(blob: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(blob)) as data:
+        return {k: data[k] for k in data.files}
