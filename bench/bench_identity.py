@@ -110,7 +110,7 @@ def _with_reviewer(ws, user, df, labels: int) -> dict:
             "recall_after_labels": s["recall"], "seconds_after_labels": seconds}
 
 
-def run_splink(df) -> dict:
+def run_splink(df, variant: str | None = None) -> dict:
     """Splink with its DuckDB backend: the comparisons and blocking of its person tutorial."""
     import duckdb
     import pandas as pd
@@ -119,6 +119,8 @@ def run_splink(df) -> dict:
 
     from bench.identity_people import pairwise_scores
 
+    variant = variant or os.environ.get("CDP_BENCH_SPLINK", "tf")
+    tf = variant == "tf"   # term-frequency adjusted names, no separate city comparison
     data = df.rename(columns={"source_record_id": "unique_id"}).copy()
     data["date_of_birth"] = pd.to_datetime(data["date_of_birth"], errors="coerce")
     for col in ("first_name", "last_name", "address_line1", "city", "postcode"):
@@ -130,13 +132,12 @@ def run_splink(df) -> dict:
     settings = SettingsCreator(
         link_type="dedupe_only",
         comparisons=[
-            cl.NameComparison("first_name"),
-            cl.NameComparison("last_name"),
+            cl.NameComparison("first_name").configure(term_frequency_adjustments=tf),
+            cl.NameComparison("last_name").configure(term_frequency_adjustments=tf),
             cl.DateOfBirthComparison("date_of_birth", input_is_string=False),
             cl.LevenshteinAtThresholds("address_line1", [1, 3]),
             cl.ExactMatch("postcode"),
-            cl.ExactMatch("city"),
-        ],
+        ] + ([] if tf else [cl.ExactMatch("city")]),
         blocking_rules_to_generate_predictions=[
             block_on("date_of_birth", "substr(last_name, 1, 2)"),
             block_on("date_of_birth", "substr(first_name, 1, 2)"),
@@ -166,7 +167,7 @@ def run_splink(df) -> dict:
         m = df[["source_record_id", "person_id"]].merge(c[["unique_id", "cluster_id"]],
                                                         left_on="source_record_id", right_on="unique_id")
         best = max(best, pairwise_scores(m["person_id"], m["cluster_id"])["f1"])
-    return {"system": "splink", "n": len(df), "seconds": seconds, "cpu_seconds": cpu, "load_before": load,
+    return {"system": "splink", "variant": variant, "n": len(df), "seconds": seconds, "cpu_seconds": cpu, "load_before": load,
             "load_after": _load(), "peak_gb": _peak_gb(),
             "best_threshold_f1": best, **scores}
 
