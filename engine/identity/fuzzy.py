@@ -66,8 +66,12 @@ def score(con, settings: dict, f: dict, g: np.ndarray, fs_params: dict) -> dict:
     model_name = "fellegi_sunter"
     sup = load_model(con, "supervised") if settings.get("use_supervised", True) else None
     if sup and sup["blob"] and (sup["labels"] or 0) >= int(settings.get("min_labels", 30)):
+        # Reviewers label uncertain pairs, so the learned model decides the uncertain band; pairs the
+        # unsupervised model is sure about keep its verdict (a few hundred labels cannot overturn it).
+        band = (p >= float(settings["low_threshold"])) & (p < float(settings["high_threshold"]))
         x, cols = M.design(g, f)
-        p, parts, intercept = M.supervised_predict(sup["blob"], M.with_fs(x, fs_total))
+        p_sup, parts, intercept = M.supervised_predict(sup["blob"], M.with_fs(x, fs_total))
+        fs_contrib = contrib
         ln2 = np.log(2)
         contrib = np.zeros((len(g), len(M.NAMES) + 1))
         for j, (comp, _) in enumerate(cols):
@@ -76,6 +80,8 @@ def score(con, settings: dict, f: dict, g: np.ndarray, fs_params: dict) -> dict:
         fs_coef = parts[:, -1] / np.where(np.clip(fs_total, -40, 40) == 0, 1, np.clip(fs_total, -40, 40))
         contrib[:, :len(M.NAMES)] += weights * fs_coef[:, None] / ln2
         contrib[:, -1] = (intercept + fs_coef * prior) / ln2 + (parts[:, -1] - fs_coef * fs_total) / ln2
+        contrib = np.where(band[:, None], contrib, fs_contrib)
+        p = np.where(band, p_sup, p)
         model_name = "supervised"
     household = np.zeros(len(g), dtype=bool)
     if settings.get("household_guard", True):
