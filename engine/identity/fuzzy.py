@@ -110,7 +110,8 @@ def match(con, settings: dict, full: bool = False, progress=None) -> dict:
     f = compute_features(con)
     g = M.levels(f)
     stored = load_model(con, "fellegi_sunter")
-    if full or stored is None or stored["params"] is None or n_pairs > (stored["params"].get("pairs", 0)):
+    refit = full or stored is None or stored["params"] is None or n_pairs > (stored["params"].get("pairs", 0))
+    if refit:
         n_records = con.execute("SELECT count(*) FROM _bkeys").fetchall()[0][0]
         u = M.estimate_u(M.levels(random_pair_features(con, n_records)))
         fs_params = M.fit_fellegi_sunter(g, u_fixed=u, n_records=n_records)
@@ -120,7 +121,8 @@ def match(con, settings: dict, full: bool = False, progress=None) -> dict:
     if progress:
         progress(0.45, "Applying the match model")
     s = score(con, settings, f, g, fs_params)
-    _save_confident_sample(con, f, g, s)
+    if refit:
+        _save_confident_sample(con, f, g, s)
     low, high = float(settings["low_threshold"]), float(settings["high_threshold"])
     # Explanations are stored for pairs a person will review; merged pairs are explained on demand.
     _store_pairs(con, f, g, s, (s["p"] >= low) & (s["p"] < high), explained=True)
