@@ -58,7 +58,7 @@ def household_caps(g: np.ndarray) -> np.ndarray:
 
 def score(con, settings: dict, f: dict, g: np.ndarray, fs_params: dict) -> dict:
     """Probabilities, weights and explanations for pairs with features f and levels g."""
-    weights, prior = M.fs_weights(g, fs_params)
+    weights, prior = M.fs_weights(g, fs_params, f)
     fs_total = weights.sum(axis=1) + prior
     p = M.probability_from_weight(fs_total)
     contrib = np.column_stack([weights, np.full(len(g), prior)])

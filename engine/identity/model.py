@@ -165,13 +165,26 @@ def fit_fellegi_sunter(g: np.ndarray, u_fixed: dict, n_records: int, min_pairs: 
             "lambda": prior, "lambda_candidates": lam, "pairs": int(total)}
 
 
-def fs_weights(g: np.ndarray, params: dict) -> tuple[np.ndarray, float]:
-    """Per-comparison match weights (log2 Bayes factors; 0 where missing) and the prior weight."""
+TF_FIELDS = {"first_name": "tf_first", "last_name": "tf_last"}
+
+
+def fs_weights(g: np.ndarray, params: dict, f: dict | None = None) -> tuple[np.ndarray, float]:
+    """Per-comparison match weights (log2 Bayes factors; 0 where missing) and the prior weight.
+
+    With term frequencies (f["tf_first"], f["tf_last"]), exact name agreement is weighed by
+    how common the name is, as Splink's term-frequency adjustments do: log2(u_exact / tf).
+    """
     out = np.zeros(g.shape, dtype=float)
     for k, name in enumerate(NAMES):
         bf = np.log2(np.asarray(params["m"][name]) / np.asarray(params["u"][name]))
         lv = g[:, k]
         out[:, k] = np.where(lv >= 0, bf[np.where(lv >= 0, lv, 0)], 0.0)
+        column = TF_FIELDS.get(name)
+        if f is not None and column in f and params.get("term_frequencies", True):
+            tf = f[column]
+            u_exact = float(params["u"][name][0])
+            adjust = np.clip(np.log2(u_exact / np.where(tf > 0, tf, u_exact)), -6, 6)
+            out[:, k] += np.where((lv == 0) & ~np.isnan(tf), adjust, 0.0)
     lam = params["lambda"]
     return out, float(np.log2(lam / (1 - lam)))
 

@@ -276,7 +276,7 @@ def retrain(workspace, user) -> dict:
             f = {name: np.concatenate([f[name], af[name]]) for name in fuzzy.FEATURES}
             y = np.concatenate([y, anchor["y"].astype(int)])
             weight = np.concatenate([weight, np.ones(len(anchor["y"]))])
-        w, prior = M.fs_weights(g, fs["params"])
+        w, prior = M.fs_weights(g, fs["params"], f)
         x, cols = M.design(g, f)
         blob = M.train_supervised(M.with_fs(x, w.sum(axis=1) + prior), y, weight)
         n_labels = int((weight == 5.0).sum())
