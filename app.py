@@ -32,7 +32,7 @@ NAVIGATION = {
         ("app_pages/conversions.py", "Conversions", ":material/conversion_path:", "view"),
     ],
     "Govern": [
-        ("app_pages/privacy.py", "Privacy", ":material/shield_person:", "view"),
+        ("app_pages/privacy.py", "Privacy", ":material/shield_person:", "privacy_requests"),
         ("app_pages/sql.py", "SQL", ":material/terminal:", "run_sql"),
         ("app_pages/admin.py", "Users and audit", ":material/admin_panel_settings:", "view_audit"),
     ],

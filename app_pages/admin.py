@@ -16,7 +16,7 @@ with users_tab:
         st.info("Only admins manage users.")
     else:
         people = user_store.list_users(user)
-        st.dataframe(people, hide_index=True, use_container_width=True)
+        st.dataframe(people, hide_index=True, width="stretch")
         names = [p["username"] for p in people]
         add_col, role_col, pw_col = st.columns(3)
         with add_col.form("add_user", clear_on_submit=True):
@@ -60,5 +60,5 @@ with audit_tab:
     limit = c3.number_input("Rows", 50, 10_000, 500, step=50)
     entries = audit_entries(workspace(), user, None if action == "(all)" else action, who.strip() or None,
                             int(limit))
-    st.dataframe(entries, hide_index=True, use_container_width=True)
+    st.dataframe(entries, hide_index=True, width="stretch")
     st.download_button("Download CSV", entries.to_csv(index=False).encode("utf-8"), "audit_log.csv", "text/csv")

@@ -36,8 +36,9 @@ with left:
         st.caption("No events yet.")
     else:
         fig = px.bar(per_day, x="day", y="events", color="type", height=320)
-        fig.update_layout(margin=dict(l=0, r=0, t=10, b=0), legend_title_text="")
-        st.plotly_chart(fig, use_container_width=True)
+        fig.update_layout(margin=dict(l=0, r=0, t=30, b=0), legend_title_text="",
+                          legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0))
+        st.plotly_chart(fig, width="stretch")
 with right:
     st.subheader("Records per profile")
     dist = cached_query(overview.records_per_profile)
@@ -46,7 +47,7 @@ with right:
     else:
         fig = px.bar(dist, x="records", y="profiles", height=320, log_y=True)
         fig.update_layout(margin=dict(l=0, r=0, t=10, b=0))
-        st.plotly_chart(fig, use_container_width=True)
+        st.plotly_chart(fig, width="stretch")
 
 st.subheader("Freshness per source")
 fresh = cached_query(overview.source_freshness)
@@ -54,7 +55,7 @@ if fresh.empty:
     st.caption("No sources yet.")
 else:
     st.dataframe(
-        fresh, hide_index=True, use_container_width=True,
+        fresh, hide_index=True, width="stretch",
         column_config={
             "records": st.column_config.NumberColumn("Records", format="%d"),
             "last_update": st.column_config.DatetimeColumn("Last update", format="YYYY-MM-DD HH:mm"),

@@ -23,6 +23,6 @@ if submitted:
         st.error(str(exc))
     else:
         st.caption(f"{len(result):,} rows")
-        st.dataframe(result, use_container_width=True, hide_index=True)
+        st.dataframe(result, width="stretch", hide_index=True)
         st.download_button("Download CSV", result.to_csv(index=False).encode("utf-8"),
                            file_name="query.csv", mime="text/csv")

@@ -21,13 +21,16 @@ PERMISSIONS: dict[str, str] = {
     "view_audit": "read the audit log",
     "manage_users": "add users, reset passwords, change roles",
     "view_sql": "see the SQL generated for segments",
+    # value module: fitting RFM/CLV models rewrites profile_scores for everyone, and editing
+    # the RFM segment rules changes every segment built on them.
+    "score_value": "compute RFM and lifetime-value scores and edit RFM segment rules",
 }
 
 ROLES: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),
     "marketer": frozenset({
         "view", "view_pii", "ingest", "resolve", "review_matches", "edit_profiles",
-        "edit_segments", "export", "push_audiences", "run_sql",
+        "edit_segments", "export", "push_audiences", "run_sql", "score_value",
     }),
     "analyst": frozenset({"view", "run_sql", "export"}),
 }

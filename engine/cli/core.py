@@ -59,7 +59,11 @@ def cmd_sample(args) -> int:
         return 1
     summary = sample.build_sample_workspace(ws.path, actor(), progress=progress_printer("sample"),
                                             replace=True)
-    print(f"Sample workspace ready at {ws.path}: {summary}")
+    identity = summary.get("identity") or {}
+    print(f"Sample workspace ready at {ws.path}: {summary.get('rows_loaded', 0):,} of "
+          f"{summary.get('rows_read', 0):,} rows loaded ({summary.get('rows_quarantined', 0):,} quarantined) "
+          f"from {len(summary.get('files', {}))} files, {summary.get('profiles', 0):,} profiles, "
+          f"{identity.get('to_review', 0):,} pairs to review, in {summary.get('seconds', 0):.0f} s.")
     return 0
 
 

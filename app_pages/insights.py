@@ -1,0 +1,269 @@
+"""Insights: customer value (RFM, predicted lifetime value, churn risk) and how accurate it is."""
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from engine.access import can
+from engine.value import (DataTooThin, RuleError, fit_clv, save_segment_rules, score_rfm,
+                          segment_rules, validate_clv)
+from engine.value import insights as value_insights
+from engine.value import store as value_store
+from engine.value.clv import CHURN_MODEL, MODELS
+from engine.value.validate import suggest_calibration_end
+from ui.context import cached_query, require_page, workspace
+
+try:  # built on the segments branch; the screen works without it
+    from engine.segments import create_static_segment
+except ImportError:  # pragma: no cover - depends on what has landed
+    create_static_segment = None
+
+user = require_page("view")
+ws = workspace()
+may_score = can(user, "score_value")
+
+st.title("Insights")
+st.caption("Who your valuable customers are, who is slipping away, and how far to trust the predictions.")
+
+first_day, last_day = cached_query(value_insights.order_dates)
+if last_day is None:
+    st.info("There are no orders yet. Load orders on the Sources screen and resolve identities first.")
+    st.stop()
+
+
+def _progress_bar(label: str):
+    bar = st.progress(0.0, text=label)
+
+    def report(fraction: float, message: str = "") -> None:
+        bar.progress(min(max(float(fraction), 0.0), 1.0), text=message or label)
+    return bar, report
+
+
+# -- computing scores ------------------------------------------------------------------
+with st.expander("Compute scores", expanded=not cached_query(value_insights.clv_totals).get("customers")):
+    if not may_score:
+        st.caption("Your role can look at scores but not recompute them.")
+    with st.form("value_fit_form"):
+        c1, c2, c3 = st.columns(3)
+        as_of = c1.date_input("As of", value=last_day, min_value=first_day, max_value=last_day,
+                              key="value_as_of")
+        model = c2.selectbox("Model", list(MODELS), index=list(MODELS).index(CHURN_MODEL),
+                             format_func=MODELS.get, key="value_model",
+                             help="Modified BG/NBD and Pareto/NBD give one-time buyers a real "
+                                  "probability alive; BG/NBD says 1 for all of them.")
+        horizon = c3.number_input("Horizon (days)", 1, 3650, 365, key="value_horizon")
+        c4, c5, _ = st.columns(3)
+        margin = c4.number_input("Margin (share of revenue)", 0.01, 1.0, 1.0, 0.05, key="value_margin")
+        discount = c5.number_input("Annual discount rate", 0.0, 0.99, 0.10, 0.01, key="value_discount")
+        fit_clicked = st.form_submit_button("Fit and score", type="primary", disabled=not may_score,
+                                            key="value_fit")
+    if fit_clicked:
+        bar, report = _progress_bar("Fitting")
+        try:
+            result = fit_clv(ws, user, as_of, model=model, horizon_days=int(horizon),
+                             margin=float(margin), discount_rate=float(discount), progress=report)
+        except (ValueError, RuntimeError) as exc:
+            st.error(str(exc))
+        else:
+            bar.empty()
+            if result["status"] == "too_thin":
+                st.warning(result["message"])
+                st.info(f"RFM scores were computed for {result['rfm']['customers']} customers instead.")
+            else:
+                st.success(
+                    f"{result['model_name']} fitted on {result['customers']:,} customers "
+                    f"({result['repeat_customers']:,} repeat buyers) as of {result['as_of']}: "
+                    f"{result['predicted_purchases']:,.0f} purchases and {result['predicted_clv']:,.2f} "
+                    f"of value expected in the next {result['horizon_days']} days.")
+
+value_tab, rfm_tab, cohort_tab, accuracy_tab, churn_tab = st.tabs(
+    ["Lifetime value", "RFM", "Cohorts", "Prediction accuracy", "Churn risk"])
+
+# -- lifetime value ---------------------------------------------------------------------
+with value_tab:
+    totals = cached_query(value_insights.clv_totals)
+    if not totals.get("customers"):
+        st.info("No predictions yet: use *Compute scores* above.")
+    else:
+        m1, m2, m3, m4 = st.columns(4)
+        m1.metric("Customers scored", f"{int(totals['customers']):,}")
+        m2.metric(f"Predicted value, next {int(totals['horizon_days'])} days", f"{totals['total_clv']:,.0f}")
+        m3.metric("Average per customer", f"{totals['avg_clv']:,.2f}")
+        m4.metric("Average probability alive", f"{totals['avg_p_alive']:.0%}")
+        st.caption(f"Model: {MODELS.get(totals['model'], totals['model'])}, as of "
+                   f"{pd.Timestamp(totals['as_of']).date()}.")
+        hist = cached_query(value_insights.clv_histogram)
+        fig = px.bar(hist, x="bin_start", y="customers",
+                     labels={"bin_start": "Predicted lifetime value", "customers": "Customers"},
+                     title="Distribution of predicted lifetime value (top 1% in the last bar)")
+        fig.update_traces(width=hist["bin_width"].iloc[0] if len(hist) else None)
+        st.plotly_chart(fig, key="clv_hist")
+    curve = cached_query(value_insights.pareto_curve)
+    if len(curve) > 1:
+        top20 = float(curve.loc[curve["customer_share"] <= 0.2, "revenue_share"].max() or 0)
+        fig = go.Figure()
+        fig.add_trace(go.Scatter(x=curve["customer_share"], y=curve["revenue_share"], mode="lines",
+                                 name="Customers ranked by revenue", fill="tozeroy"))
+        fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="Equal spend",
+                                 line={"dash": "dot"}))
+        fig.update_layout(title=f"Revenue concentration: the top 20% of customers bring {top20:.0%} of revenue",
+                          xaxis_title="Share of customers", yaxis_title="Share of revenue",
+                          xaxis_tickformat=".0%", yaxis_tickformat=".0%")
+        st.plotly_chart(fig, key="pareto")
+
+# -- RFM ---------------------------------------------------------------------------------
+with rfm_tab:
+    grid = cached_query(value_insights.rfm_grid)
+    if grid.empty:
+        st.info("No RFM scores yet: use *Compute scores* above, or score RFM only.")
+    else:
+        pivot = grid.pivot(index="r_score", columns="f_score", values="customers").reindex(
+            index=range(5, 0, -1), columns=range(1, 6)).fillna(0)
+        pivot.index = [f"R{v}" for v in pivot.index]  # labels, so R5 (most recent) stays on top
+        pivot.columns = [f"F{v}" for v in pivot.columns]
+        fig = px.imshow(pivot, text_auto=True, aspect="auto", color_continuous_scale="Blues",
+                        labels={"x": "Frequency score", "y": "Recency score", "color": "Customers"},
+                        title="RFM grid: customers by recency and frequency score")
+        st.plotly_chart(fig, key="rfm_grid")
+        segments = cached_query(value_insights.segment_summary)
+        c1, c2 = st.columns(2)
+        c1.plotly_chart(px.bar(segments, x="segment", y="customers", title="Segment sizes"), key="seg_sizes")
+        c2.plotly_chart(px.bar(segments, x="segment", y="revenue", title="Revenue by segment"), key="seg_revenue")
+        st.dataframe(segments, hide_index=True)
+    if may_score and st.button("Score RFM only", key="value_rfm"):
+        try:
+            summary = score_rfm(ws, user, st.session_state.get("value_as_of"))
+            st.success(f"RFM scores for {summary['customers']:,} customers as of {summary['as_of']}.")
+            st.rerun()
+        except ValueError as exc:
+            st.error(str(exc))
+
+    st.subheader("Segment rules")
+    st.caption("First matching rule names the segment. Scores are quintiles 1-5 (5 = most recent, "
+               "most frequent, highest spend); leave M empty to ignore spend.")
+    rules = segment_rules(ws)
+    table = pd.DataFrame([{
+        "name": r["name"], "r_low": r["r"][0], "r_high": r["r"][1], "f_low": r["f"][0],
+        "f_high": r["f"][1], "m_low": r.get("m", [None, None])[0], "m_high": r.get("m", [None, None])[1],
+        "description": r.get("description", ""),
+    } for r in rules])
+    edited = st.data_editor(table, num_rows="dynamic", hide_index=True, disabled=not may_score,
+                            key="value_rules_editor")
+    b1, b2, _ = st.columns([1, 1, 4])
+    if b1.button("Save rules", disabled=not may_score, key="value_rules_save"):
+        try:
+            new_rules = [{
+                "name": row["name"], "description": row.get("description") or "",
+                "r": [row["r_low"], row["r_high"]], "f": [row["f_low"], row["f_high"]],
+                **({"m": [row["m_low"], row["m_high"]]} if pd.notna(row["m_low"]) and pd.notna(row["m_high"]) else {}),
+            } for row in edited.to_dict(orient="records") if str(row.get("name") or "").strip()]
+            save_segment_rules(ws, user, new_rules)
+            score_rfm(ws, user, st.session_state.get("value_as_of"))
+            st.success("Rules saved and segments recomputed.")
+        except (RuleError, ValueError, TypeError) as exc:
+            st.error(f"Rules not saved: {exc}")
+    if b2.button("Restore defaults", disabled=not may_score, key="value_rules_reset"):
+        save_segment_rules(ws, user, None)
+        score_rfm(ws, user, st.session_state.get("value_as_of"))
+        st.rerun()
+
+# -- cohorts --------------------------------------------------------------------------------
+with cohort_tab:
+    cohorts = cached_query(value_insights.cohort_retention)
+    if cohorts.empty:
+        st.info("No orders to build cohorts from.")
+    else:
+        heat = cohorts.pivot(index="cohort", columns="months_since", values="retention")
+        fig = px.imshow(heat, text_auto=".0%", aspect="auto", color_continuous_scale="Greens",
+                        labels={"x": "Months since first order", "y": "First-order month",
+                                "color": "Ordering"},
+                        title="Cohort retention: share of each first-order month ordering again")
+        fig.update_yaxes(type="category")
+        fig.update_xaxes(type="category")
+        st.plotly_chart(fig, key="cohorts")
+
+# -- accuracy -------------------------------------------------------------------------------
+with accuracy_tab:
+    st.caption("Split the order history at a calibration date, fit on the earlier part, predict the "
+               "later part and compare with what customers actually did.")
+    suggested, _ = suggest_calibration_end(ws, 0.7)
+    with st.form("value_validate_form"):
+        c1, c2, c3 = st.columns(3)
+        cal_end = c1.date_input("Calibration end", value=suggested, min_value=first_day,
+                                max_value=last_day, key="value_cal_end")
+        hold_end = c2.date_input("Holdout end", value=last_day, min_value=first_day,
+                                 max_value=last_day, key="value_hold_end")
+        v_model = c3.selectbox("Model", list(MODELS), format_func=MODELS.get, key="value_v_model")
+        validate_clicked = st.form_submit_button("Run validation", key="value_validate")
+    validation = None
+    if validate_clicked:
+        bar, report = _progress_bar("Validating")
+        try:
+            validation = validate_clv(ws, user, cal_end, hold_end, model=v_model, progress=report)
+            bar.empty()
+        except DataTooThin as exc:
+            bar.empty()
+            st.warning(str(exc))
+            st.info("RFM scores (on the RFM tab) do not need a model and work on thin data.")
+        except ValueError as exc:
+            bar.empty()
+            st.error(str(exc))
+    else:
+        last_run = value_store.latest_run(ws, "validation")
+        if last_run:
+            validation = last_run["details"]
+            st.caption(f"Last validation, run by {last_run['made_by']} on "
+                       f"{pd.Timestamp(last_run['made_at']).strftime('%Y-%m-%d %H:%M')}.")
+    if validation:
+        naive = validation["naive"]
+        st.markdown(f"**{validation['model_name']}**, fitted on orders up to "
+                    f"{validation['calibration_end']}, predicting the {validation['horizon_days']} "
+                    f"days to {validation['holdout_end']} for {validation['customers']:,} customers.")
+        m1, m2, m3, m4 = st.columns(4)
+        m1.metric("Predicted vs actual purchases",
+                  f"{validation['predicted_total']:,.0f} / {validation['actual_total']:,.0f}")
+        m2.metric("Mean absolute error per customer", f"{validation['mae']:.3f}",
+                  delta=f"{validation['mae'] - naive['mae']:+.3f} vs naive", delta_color="inverse")
+        spearman = validation["spearman"]
+        m3.metric("Rank correlation (Spearman)", "n/a" if spearman is None else f"{spearman:.3f}")
+        capture = validation["top_decile_capture"]
+        m4.metric("Later purchases by predicted top 10%", "n/a" if capture is None else f"{capture:.0%}")
+        st.caption("Naive baseline: each customer keeps buying at their own past rate. "
+                   f"Its MAE is {naive['mae']:.3f} and its top-10% capture "
+                   f"{(naive['top_decile_capture'] or 0):.0%}.")
+        table = pd.DataFrame(validation["by_frequency"])
+        long = table.melt(id_vars=["calibration_purchases", "customers"],
+                          value_vars=["predicted", "actual"], var_name="series", value_name="purchases")
+        fig = px.bar(long, x="calibration_purchases", y="purchases", color="series", barmode="group",
+                     labels={"calibration_purchases": "Repeat purchases before the calibration end",
+                             "purchases": "Mean purchases in the holdout"},
+                     title="Predicted vs actual purchases by purchase history")
+        fig.update_xaxes(type="category")
+        st.plotly_chart(fig, key="validation_chart")
+        st.dataframe(table, hide_index=True)
+
+# -- churn risk --------------------------------------------------------------------------------
+with churn_tab:
+    st.caption("Past high spenders who are probably gone. Fit with Modified BG/NBD or Pareto/NBD "
+               "for this list: BG/NBD gives every one-time buyer a probability alive of 1.")
+    c1, c2 = st.columns(2)
+    max_alive = c1.slider("Probability alive below", 0.05, 0.95, 0.30, 0.05, key="churn_p_alive")
+    min_m = c2.slider("Monetary score at least", 1, 5, 4, key="churn_m_score")
+    risk = cached_query(value_insights.churn_risk, user, float(max_alive), int(min_m), None)
+    st.markdown(f"**{len(risk):,}** customers at risk" + (" (the first 500 shown)" if len(risk) > 500 else ""))
+    st.dataframe(risk.head(500), hide_index=True)
+    may_save = can(user, "edit_segments") and create_static_segment is not None and len(risk) > 0
+    if create_static_segment is None:
+        st.caption("Saving as a segment becomes available once the segments module is installed.")
+    name = st.text_input("Segment name", value=f"Churn risk {date.today():%Y-%m-%d}", key="churn_name")
+    if st.button("Save as segment", disabled=not may_save, key="churn_save", icon=":material/group_add:"):
+        try:
+            create_static_segment(ws, user, name, risk["profile_id"].tolist(),
+                                  f"Monetary score >= {min_m} and probability alive < {max_alive:.2f}")
+            st.success(f"Saved {len(risk):,} people as the segment {name!r}.")
+        except (ValueError, PermissionError) as exc:
+            st.error(str(exc))

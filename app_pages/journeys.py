@@ -1,0 +1,178 @@
+"""Journeys: funnels (with drop-offs saved as segments), paths as a Sankey, attribution, cohorts."""
+from datetime import timedelta
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+
+from engine.access import PermissionDenied, can
+from engine.journeys import (
+    BREAKDOWNS, JourneyError, PropertyFilter, Step, attribution, cohorts, event_names, funnel,
+    funnel_dropoffs, journeys_stale, paths, prepare_journeys, retention_matrix, sankey_nodes,
+)
+from engine.journeys.base import OPS
+from engine.journeys.cohorts import BASIS_LABELS
+from ui.context import cached_query, require_page, workspace
+
+try:  # built by the segments module; the screen works without it
+    from engine.segments import create_static_segment
+except ImportError:  # pragma: no cover - only in builds without segments
+    create_static_segment = None
+
+user = require_page("view")
+ws = workspace()
+st.title("Journeys")
+
+
+def plain(text) -> str:
+    """Chart labels from data: plotly reads a few HTML tags in text, so neutralise them."""
+    return str(text).replace("<", "‹").replace(">", "›")
+
+
+if journeys_stale(ws):
+    bar = st.progress(0.0, "Attributing events to profiles…")
+    prepare_journeys(ws, progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), m))
+    bar.empty()
+
+names = cached_query(event_names)
+options = names["step"].tolist()
+if not options:
+    st.info("No events attributed to profiles yet. Load web events and run identity resolution first.")
+    st.stop()
+
+tab_funnel, tab_paths, tab_attr, tab_cohorts = st.tabs(["Funnels", "Paths", "Attribution", "Cohorts"])
+
+with tab_funnel:
+    chosen = st.multiselect("Steps, in order", options, key="funnel_steps",
+                            help="Pick the events in the order people should do them.")
+    c1, c2, c3, c4 = st.columns(4)
+    window_days = c1.number_input("Conversion window (days)", min_value=1, max_value=365, value=7, key="funnel_window")
+    breakdown = c2.selectbox("Break down by", [None] + list(BREAKDOWNS), key="funnel_breakdown",
+                             format_func=lambda b: "Nothing" if b is None else b.replace("_", " "))
+    since = c3.date_input("From", value=None, key="funnel_since")
+    until = c4.date_input("To", value=None, key="funnel_until")
+    with st.expander("Property filters"):
+        st.caption("Only count a step's events whose property matches, e.g. step 2, price, >=, 50.")
+        filters = st.data_editor(
+            pd.DataFrame({"step": pd.Series(dtype="int"), "property": pd.Series(dtype="str"),
+                          "op": pd.Series(dtype="str"), "value": pd.Series(dtype="str")}),
+            num_rows="dynamic", key="funnel_filters", width="stretch",
+            column_config={"step": st.column_config.NumberColumn(min_value=1, max_value=10, step=1),
+                           "op": st.column_config.SelectboxColumn(options=list(OPS))})
+    if len(chosen) < 2:
+        st.info("Choose at least two steps.")
+    else:
+        rules = {}
+        for row in filters.dropna(subset=["step", "property"]).itertuples():
+            rules.setdefault(int(row.step), []).append(
+                PropertyFilter(str(row.property).strip(), row.op or "=", None if pd.isna(row.value) else str(row.value)))
+        steps = tuple(Step(event, tuple(rules.get(i, ()))) for i, event in enumerate(chosen, 1))
+        window = timedelta(days=int(window_days))
+        try:
+            result = cached_query(funnel, user, steps, window, since, until, breakdown)
+        except JourneyError as exc:
+            st.error(str(exc))
+            st.stop()
+        funnel_table = result.steps
+        # A horizontal bar per step (bars, unlike plotly's funnel trace, report clicks to Streamlit).
+        fig = go.Figure(go.Bar(
+            y=[f"{i}. {plain(l)}" for i, l in zip(funnel_table["step"], funnel_table["label"])],
+            x=funnel_table["people"], orientation="h",
+            text=[f"{p:,} ({pct:.1f}%)" for p, pct in zip(funnel_table["people"], funnel_table["pct_of_start"])],
+            textposition="auto"))
+        fig.update_layout(height=90 + 60 * len(funnel_table), margin=dict(t=20, b=10),
+                          yaxis=dict(autorange="reversed"), xaxis_title="people", clickmode="event+select")
+        st.caption("Click a step to see who dropped off before it.")
+        clicked = st.plotly_chart(fig, width="stretch", on_select="rerun", selection_mode="points",
+                                  key="funnel_chart")
+        points = (clicked or {}).get("selection", {}).get("points", []) if clicked else []
+        if points and 1 <= int(points[0].get("point_index", 0)) < len(steps):
+            st.session_state["dropoff_step"] = int(points[0]["point_index"]) + 1
+        shown = funnel_table.assign(median_time=funnel_table["median_seconds"].map(
+            lambda s: "" if pd.isna(s) else str(timedelta(seconds=round(s)))))
+        st.dataframe(shown.drop(columns="median_seconds"), hide_index=True, width="stretch",
+                     column_config={"pct_of_start": st.column_config.NumberColumn("% of start", format="%.1f%%"),
+                                    "pct_of_previous": st.column_config.NumberColumn("% of previous", format="%.1f%%"),
+                                    "median_time": "median time from previous"})
+        if breakdown and not result.breakdown.empty:
+            bd = result.breakdown.assign(label=lambda d: d["step"].astype(str) + ". " + d["label"].map(plain),
+                                         value=lambda d: d["value"].map(plain))
+            st.plotly_chart(px.bar(bd, x="label", y="pct_of_start", color="value", barmode="group",
+                                   labels={"label": "step", "pct_of_start": "% of those who started"}),
+                            width="stretch")
+
+        st.markdown("**Who dropped off**")
+        at_step = st.selectbox("Dropped off before step", list(range(2, len(steps) + 1)), key="dropoff_step",
+                               format_func=lambda k: f"{k}. {steps[k - 1].label} ({int(funnel_table.loc[k - 1, 'dropped'])} people)")
+        dropped = cached_query(funnel_dropoffs, user, steps, int(at_step), window, since, until)
+        st.caption(f"{len(dropped)} people did step {at_step - 1} but not step {at_step} within the window.")
+        st.dataframe(dropped.head(500), hide_index=True, width="stretch")
+        if create_static_segment is None:
+            st.caption("Install the segments module to save these people as a segment.")
+        elif can(user, "edit_segments") and len(dropped):
+            with st.form("dropoff_form"):
+                seg_name = st.text_input("Segment name", key="dropoff_segment_name",
+                                         value=f"Dropped off before {steps[at_step - 1].event}")
+                save = st.form_submit_button("Save drop-offs as a segment")
+            if save:
+                try:
+                    segment_id = create_static_segment(
+                        ws, user, seg_name, dropped["profile_id"].tolist(),
+                        description=f"Funnel {' → '.join(s.label for s in steps)}: did step {at_step - 1}, "
+                                    f"not step {at_step} within {window_days} days")
+                    st.session_state["dropoff_saved"] = segment_id
+                    st.success(f"Saved {len(dropped)} people as a segment.")
+                except (ValueError, PermissionDenied) as exc:
+                    st.error(str(exc))
+
+with tab_paths:
+    c1, c2 = st.columns([3, 2])
+    anchor = c1.selectbox("Event", options, key="path_anchor")
+    direction = c2.radio("Show", ["after", "before"], horizontal=True, key="path_direction",
+                         format_func={"after": "next steps", "before": "previous steps"}.get)
+    c3, c4, c5 = st.columns(3)
+    depth = c3.slider("Steps", 1, 8, 3, key="path_depth")
+    top = c4.slider("Named steps per column (rest grouped as Other)", 1, 15, 5, key="path_top")
+    within_hours = c5.number_input("Within (hours)", 1, 24 * 90, 24, key="path_within")
+    path_result = cached_query(paths, user, anchor, direction, int(depth), int(top), timedelta(hours=int(within_hours)))
+    if path_result.links.empty:
+        st.info("Nobody did that event (in this window).")
+    else:
+        labels, src, dst, values = sankey_nodes(path_result.links)
+        fig = go.Figure(go.Sankey(node=dict(label=[plain(l) for l in labels], pad=12),
+                                  link=dict(source=src, target=dst, value=values)))
+        fig.update_layout(height=520, margin=dict(t=20, b=10))
+        st.caption(f"{path_result.people} people")
+        st.plotly_chart(fig, width="stretch")
+        st.dataframe(path_result.paths, hide_index=True, width="stretch")
+
+with tab_attr:
+    st.caption("First touch: the channel that brought each buyer first. Last touch: the latest one before "
+               "each order. Orders with no touch before them count as direct.")
+    attr_table = cached_query(attribution, user)
+    if attr_table.empty:
+        st.info("No marketing touches or orders yet.")
+    else:
+        long = attr_table.melt(id_vars="channel", value_vars=["first_touch_revenue", "last_touch_revenue"],
+                          var_name="model", value_name="revenue")
+        long["model"] = long["model"].str.replace("_revenue", "").str.replace("_", " ")
+        long["channel"] = long["channel"].map(plain)
+        st.plotly_chart(px.bar(long, x="channel", y="revenue", color="model", barmode="group"),
+                        width="stretch")
+        st.dataframe(attr_table, hide_index=True, width="stretch")
+
+with tab_cohorts:
+    c1, c2 = st.columns(2)
+    basis = c1.radio("Cohort by", list(BASIS_LABELS), format_func=BASIS_LABELS.get, key="cohort_basis")
+    months = c2.slider("Months", 1, 36, 12, key="cohort_months")
+    long = cached_query(cohorts, user, basis, int(months))
+    if long.empty:
+        st.info("No activity to build cohorts from yet.")
+    else:
+        matrix = retention_matrix(long)
+        matrix.index = [pd.Timestamp(c).strftime("%Y-%m") for c in matrix.index]
+        fig = px.imshow(matrix, text_auto=".0f", aspect="auto", color_continuous_scale="Blues",
+                        labels={"x": "months since", "y": "cohort", "color": "% retained"})
+        st.plotly_chart(fig, width="stretch")
+        st.dataframe(retention_matrix(long, "people"), width="stretch")

@@ -1,0 +1,227 @@
+"""Sources: upload files with a confirmed mapping, see loads and their freshness, the quarantine,
+and (when the collector is installed) the events collector panel."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from engine.access import audit, can, mask_frame
+from engine.ingest import IngestError, ingest_file, suggest_for_file
+from engine.ingest.fields import RECORD_ID, fields_for
+from engine.ingest.quarantine import quarantined_rows, recent_loads, source_freshness
+from engine.ingest.readers import FORMATS
+from engine.sources import KINDS, SourceError, list_sources
+from ui.context import cached_query, require_page, workspace
+
+user = require_page("view")
+ws = workspace()
+st.title("Sources")
+st.caption("Bring in exports (CRM, point of sale, billing, spreadsheets) and website events. "
+           "Every row is loaded or quarantined with a reason; nothing is silently dropped.")
+
+UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "json", "ndjson", "jsonl", "parquet"]
+TRAIT = "(keep as custom trait)"
+KIND_HELP = {
+    "contacts": "people from a CRM: leads and customers, with lead stage, owner, deal value",
+    "orders": "purchases online or at the till; needs an order date and an amount",
+    "subscriptions": "plans, payments and cancellations",
+    "consents": "consent given or withdrawn, per person and purpose",
+    "events": "Segment-spec events (identify, track, page ...) as JSON/NDJSON, or a flat event file",
+}
+
+
+def _landing_path(uploaded) -> str:
+    """The upload written once under the workspace with a generated name (never its own name)."""
+    key = f"upload_path_{uploaded.file_id}"
+    if key not in st.session_state:
+        folder = ws.folder / "landing" / "incoming"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"upload-{uuid.uuid4().hex}"
+        path.write_bytes(uploaded.getvalue())
+        st.session_state[key] = str(path)
+    return st.session_state[key]
+
+
+def _mapping_frame(suggestions) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "column": s.column,
+        "example": None if s.example is None else str(s.example)[:60],
+        "field": s.field or TRAIT,
+        "confidence": s.confidence / 100,
+        "why": s.why,
+    } for s in suggestions])
+
+
+def _upload_section() -> None:
+    if not can(user, "ingest"):
+        st.info("Your role can look at sources but not upload files.")
+        return
+    sources = list_sources(ws)
+    left, right = st.columns(2)
+    kind = left.selectbox("Kind of data", KINDS, index=KINDS.index("contacts"), key="src_kind",
+                          help="; ".join(f"{k}: {v}" for k, v in KIND_HELP.items()))
+    existing = sorted(sources.loc[sources["kind"] == kind, "name"]) if not sources.empty else []
+    choice = right.selectbox("Source", existing + ["New source…"], key="src_choice")
+    if choice == "New source…":
+        source = right.text_input("New source name", key="src_new_name",
+                                  placeholder="e.g. HubSpot, Store POS, Stripe").strip()
+    else:
+        source = choice
+    st.caption(KIND_HELP[kind])
+    uploaded = st.file_uploader("File", type=UPLOAD_TYPES, key="src_file",
+                                help="CSV/TSV (any delimiter, UTF-8 or Windows-1252), Excel .xlsx, "
+                                     "JSON, NDJSON or Parquet")
+    if uploaded is None:
+        return
+    fmt = st.selectbox("Format", ["auto-detect", *FORMATS], key="src_format",
+                       help="Detected from the content; override if it guessed wrong.")
+    file_format = None if fmt == "auto-detect" else fmt
+    path = _landing_path(uploaded)
+    # Reading and profiling a big file takes a moment: do it once per file, kind, source and format.
+    cache_key = ("src_suggest", uploaded.file_id, kind, source, file_format, ws.data_version())
+    if st.session_state.get("src_suggest_key") != cache_key:
+        try:
+            with st.spinner("Reading the file…"):
+                st.session_state["src_suggest_value"] = suggest_for_file(
+                    ws, user, kind, path, source or None, file_format)
+        except (IngestError, ValueError) as exc:
+            st.session_state.pop("src_suggest_key", None)
+            st.error(f"This file cannot be loaded: {exc}")
+            return
+        st.session_state["src_suggest_key"] = cache_key
+    info, preview, suggestions, rows = st.session_state["src_suggest_value"]
+    st.markdown(f"**Detected:** {info.describe()} · {rows:,} rows")
+    st.dataframe(mask_frame(preview, user), hide_index=True, height=min(38 * (len(preview) + 1), 300))
+
+    mapping = None
+    id_column = None
+    if suggestions:
+        st.subheader("Mapping")
+        st.caption("Check the suggested field for each column; columns you do not map are kept as "
+                   "custom traits. Choose source_record_id for the column holding the source's own id.")
+        options = [TRAIT, RECORD_ID, *fields_for(kind)]
+        edited = st.data_editor(
+            _mapping_frame(suggestions), hide_index=True, key=f"map_{uploaded.file_id}_{kind}",
+            disabled=["column", "example", "confidence", "why"],
+            column_config={
+                "field": st.column_config.SelectboxColumn("field", options=options, required=True),
+                "confidence": st.column_config.ProgressColumn("confidence", min_value=0, max_value=1,
+                                                              format="percent"),
+            })
+        mapping = {row.column: (None if row.field == TRAIT else row.field) for row in edited.itertuples()}
+        ids = [c for c, f in mapping.items() if f == RECORD_ID]
+        id_column = ids[0] if ids else None
+        if not id_column:
+            st.caption("No id column: each row is identified by its content, so an identical re-upload "
+                       "changes nothing, but an edited row arrives as a new record.")
+
+    if st.button("Load", type="primary", key="src_load", disabled=not source):
+        bar = st.progress(0.0, text="Starting…")
+        try:
+            result = ingest_file(ws, user, kind, path, source, id_column=id_column, mapping=mapping,
+                                 file_format=file_format, file_name=uploaded.name,
+                                 progress=lambda f, m="": bar.progress(min(max(f, 0.0), 1.0), text=m))
+        except (IngestError, SourceError, ValueError) as exc:
+            bar.empty()
+            st.error(f"Nothing was loaded: {exc}")
+            return
+        st.session_state["src_last_result"] = result.as_dict()
+        # The load kept its own copy under landing/; the incoming copy is no longer needed.
+        Path(st.session_state.pop(f"upload_path_{uploaded.file_id}")).unlink(missing_ok=True)
+    if not source:
+        st.caption("Name the source to load the file.")
+
+
+def _last_result() -> None:
+    result = st.session_state.get("src_last_result")
+    if not result:
+        return
+    if result["already_loaded"]:
+        st.info(result["warnings"][0])
+        return
+    st.success(f"Loaded into {result['source']}: {result['rows_loaded']:,} of {result['rows_read']:,} rows.")
+    a, b, c, d = st.columns(4)
+    a.metric("Rows read", f"{result['rows_read']:,}")
+    b.metric("Loaded", f"{result['rows_loaded']:,}",
+             help=f"{result['rows_inserted']:,} new, {result['rows_updated']:,} updated, "
+                  f"{result['rows_unchanged']:,} unchanged")
+    c.metric("Quarantined", f"{result['rows_quarantined']:,}")
+    d.metric("New / updated", f"{result['rows_inserted']:,} / {result['rows_updated']:,}")
+    for warning in result["warnings"]:
+        st.warning(warning)
+
+
+def _sources_section() -> None:
+    fresh = cached_query(source_freshness)
+    if fresh.empty:
+        st.info("No sources yet. Upload a file above, or create an events source for the collector.")
+        return
+    st.subheader("Sources")
+    st.dataframe(fresh.drop(columns=["description"]), hide_index=True, column_config={
+        "hours_since": st.column_config.NumberColumn("hours since last data", format="%.1f"),
+        "last_data": st.column_config.DatetimeColumn("last data"),
+    })
+    loads = cached_query(recent_loads, 50)
+    if loads.empty:
+        return
+    st.subheader("Recent loads")
+    chart = loads.head(20).melt(id_vars=["load_id", "source"], value_vars=["rows_loaded", "rows_quarantined"],
+                                var_name="fate", value_name="rows")
+    chart["load"] = chart["source"] + " #" + chart["load_id"].astype(str)
+    fig = px.bar(chart, x="load", y="rows", color="fate", barmode="stack",
+                 color_discrete_map={"rows_loaded": "#2e7d32", "rows_quarantined": "#c62828"})
+    fig.update_layout(height=280, margin=dict(l=0, r=0, t=10, b=0), xaxis_title=None)
+    st.plotly_chart(fig, use_container_width=True)
+    st.dataframe(loads, hide_index=True)
+
+
+def _audit_download(source) -> None:
+    with ws.transaction() as con:
+        audit(con, user, "quarantine.export", source, {"via": "sources screen"})
+
+
+def _quarantine_section() -> None:
+    counts = ws.query_df("SELECT source, count(*) AS rows FROM quarantine GROUP BY source ORDER BY source")
+    if counts.empty:
+        st.info("The quarantine is empty: every row read so far was loaded.")
+        return
+    options = ["All sources", *counts["source"].dropna().tolist()]
+    picked = st.selectbox("Source", options, key="q_source")
+    source = None if picked == "All sources" else picked
+    rows = quarantined_rows(ws, user, source=source, limit=1000)
+    st.caption(f"{int(counts['rows'].sum()):,} rows in quarantine; showing the newest {len(rows):,}.")
+    st.dataframe(rows, hide_index=True)
+    if can(user, "export"):
+        full = quarantined_rows(ws, user, source=source, limit=None)
+        st.download_button("Download quarantine (CSV)", full.to_csv(index=False).encode(),
+                           file_name="quarantine.csv", mime="text/csv", key="q_download",
+                           on_click=_audit_download, args=(source,))
+
+
+def _events_section() -> None:
+    try:
+        from ui.collector_panel import render_collector_panel
+    except ImportError:
+        render_collector_panel = None
+    if render_collector_panel is not None:
+        render_collector_panel(user)
+        return
+    st.info("The event collector is not installed in this build. Events can still be uploaded "
+            "as JSON or NDJSON files above (kind: events).")
+
+
+upload_tab, sources_tab, quarantine_tab, events_tab = st.tabs(
+    ["Upload a file", "Sources and loads", "Quarantine", "Events collector"])
+with upload_tab:
+    _upload_section()
+    _last_result()
+with sources_tab:
+    _sources_section()
+with quarantine_tab:
+    _quarantine_section()
+with events_tab:
+    _events_section()

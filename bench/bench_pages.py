@@ -1,0 +1,98 @@
+"""Page render time of every screen through AppTest on the benchmark workspace, and the
+app's peak memory while rendering them all.
+
+For each screen listed in app.py's NAVIGATION (and present on disk), logged in as admin:
+the first render (cold caches) and the median of reruns (what a user waits for after
+each click). Baseline, measured in the same run: the app shell alone (the login screen).
+Target (this suite's, from DESIGN.md's "fast by default"; no issue sets one): a rerun
+under 2 s on 1,000,000 profiles and 10,000,000 events.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from bench.timing import PeakRss, median_time, row
+from bench.workspace import bench_workspace
+
+ROOT = Path(__file__).resolve().parents[1]
+REPEAT = {"smoke": 1, "medium": 3, "full": 3}
+TIMEOUT = {"smoke": 60, "medium": 180, "full": 600}
+RERUN_TARGET_S = 2.0
+MEMORY_TARGET_MB = 4000
+
+
+def screens() -> list[tuple[str, str]]:
+    """(file, title) of each screen in app.py's NAVIGATION whose file exists, read without running app.py."""
+    tree = ast.parse((ROOT / "app.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "NAVIGATION" for t in node.targets):
+            navigation = ast.literal_eval(node.value)
+            return [(entry[0], entry[1]) for entries in navigation.values() for entry in entries
+                    if (ROOT / entry[0]).exists()]
+    raise RuntimeError("app.py has no NAVIGATION")
+
+
+def _environment(tmp: Path, workspace_path: Path) -> dict:
+    from engine.access import users as user_store
+    auth = tmp / "auth.yaml"
+    user_store.ensure_demo_users(auth)
+    os.environ.update({"CDP_AUTH_FILE": str(auth), "CDP_COOKIE_KEY": "bench-cookie-key-" + "x" * 32,
+                       "CDP_WORKSPACE": str(workspace_path), "CDP_LOGIN_SLEEP": "0"})
+    os.chdir(ROOT)
+    return {u: pw for u, _, _, pw, _ in user_store.DEMO_USERS}
+
+
+def _logged_in(passwords: dict, timeout: float):
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
+    at.run()
+    at.text_input[0].input("admin")
+    at.text_input[1].input(passwords["admin"])
+    at.button[0].click().run()
+    if at.session_state["authentication_status"] is not True:
+        raise RuntimeError("benchmark login failed")
+    return at
+
+
+def run(scale: str) -> list[dict]:
+    from streamlit.testing.v1 import AppTest
+    repeat, timeout = REPEAT.get(scale, 1), TIMEOUT.get(scale, 120)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-pages-"))
+    try:
+        ws = bench_workspace(scale, copy_to=tmp / "ws" / "cdp.duckdb")   # pages may write (audit)
+        passwords = _environment(tmp, ws.path)
+        profiles = ws.scalar("SELECT count(*) FROM profiles")
+        events = ws.scalar("SELECT count(*) FROM events")
+        shell, _ = median_time(lambda: AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout).run(),
+                               repeat=max(repeat, 2), warmup=1)
+        rows = []
+        with PeakRss() as peak:
+            at = _logged_in(passwords, timeout)
+            for path, title in screens():
+                if scale != "smoke":          # a fresh session per screen; the smoke run shares one
+                    at = _logged_in(passwords, timeout)
+                started = time.perf_counter()
+                at.switch_page(path).run()
+                first = time.perf_counter() - started
+                if at.exception:
+                    message = str(at.exception[0].message)[:120]
+                    rows.append(row("pages", f"{title}: render failed ({message})", None, "s",
+                                    target=f"< {RERUN_TARGET_S:g} s rerun", met=False))
+                    at = _logged_in(passwords, timeout)
+                    continue
+                rerun, _ = median_time(lambda: at.run(), repeat=repeat, warmup=0)
+                rows.append(row("pages", f"{title}: first render", first, "s",
+                                baseline="app shell (login screen)", baseline_value=shell))
+                rows.append(row("pages", f"{title}: rerun", rerun, "s", baseline="app shell (login screen)",
+                                baseline_value=shell, target=f"< {RERUN_TARGET_S:g} s",
+                                met=rerun < RERUN_TARGET_S))
+        rows.append(row("pages", f"app peak memory rendering every screen ({profiles:,} profiles, {events:,} events)",
+                        peak.peak_mb, "MB", target=f"< {MEMORY_TARGET_MB} MB", met=peak.peak_mb < MEMORY_TARGET_MB))
+        return rows
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

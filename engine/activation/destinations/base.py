@@ -1,0 +1,150 @@
+"""The one interface every destination implements, and what they share."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from engine.activation.http import HttpClient, Request, Response
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    run_id: int
+    op: str                 # add | remove
+    batch_no: int           # 0-based, per op
+    batch_count: int        # batches of this op in the run
+    total_rows: int         # rows of this op in the run
+    audience_key: str
+
+    @property
+    def is_last(self) -> bool:
+        return self.batch_no + 1 >= self.batch_count
+
+
+@dataclass
+class BatchResult:
+    sent: int
+    failed: int = 0
+    response: dict | None = None
+
+
+class Destination:
+    """A platform: how members look (SQL), how a batch becomes requests, how errors read.
+
+    Subclasses set the class attributes and implement `member_sql` and `requests`;
+    destinations that need several calls per batch (HubSpot) override `send`.
+    """
+
+    kind = ""
+    label = ""
+    batch_size = 1000
+    default_base_url = ""
+    secret_names: tuple[str, ...] = ()          # read from secrets.toml / environment
+    required_settings: tuple[str, ...] = ()
+    optional_settings: dict[str, str] = {}      # name -> what it means
+    consent_purposes: tuple[str, ...] = ("advertising",)
+    hashed = True                               # identifiers leave hashed
+    match_rates = {"email": 0.55, "phone": 0.40, "address": 0.25, "ad_id": 0.60}
+
+    def __init__(self, name: str, settings: dict | None = None, secrets: dict | None = None):
+        self.name = name
+        self.settings = dict(settings or {})
+        self.secrets = dict(secrets or {})
+        missing = [k for k in self.required_settings if not str(self.settings.get(k) or "").strip()]
+        if missing:
+            raise ValueError(f"Destination {name!r} ({self.label}) needs the setting(s): "
+                             f"{', '.join(missing)}.")
+        size = self.settings.get("batch_size")
+        if size:
+            self.batch_size = max(1, min(int(size), type(self).batch_size))
+
+    @property
+    def base_url(self) -> str:
+        return str(self.settings.get("base_url") or self.default_base_url).rstrip("/")
+
+    def secret(self, key: str) -> str:
+        value = self.secrets.get(key)
+        if not value:
+            raise ValueError(
+                f"No {key} for destination {self.name!r}: put it in .streamlit/secrets.toml under "
+                f"[destinations.{self.name}] or set CDP_DEST_{env_name(self.name)}_{key.upper()}.")
+        return value
+
+    @property
+    def default_country(self) -> str | None:
+        return self.settings.get("default_country") or None
+
+    # -- members ------------------------------------------------------------
+    def keys(self, c: dict[str, str]) -> dict[str, str]:
+        """Key name -> SQL of its normalised (hashed where wanted) value, over canonical columns `c`.
+        Evaluated once per member into its own column."""
+        raise NotImplementedError
+
+    def member_sql(self, k: dict[str, str]) -> str:
+        """SQL giving one member's JSON as sent (NULL when it has no usable key), over the key
+        columns `k` (key name -> column reference)."""
+        raise NotImplementedError
+
+    # -- sending ------------------------------------------------------------
+    def requests(self, members: list[str], ctx: BatchContext) -> list[Request]:
+        raise NotImplementedError
+
+    def send(self, client: HttpClient, members: list[str], ctx: BatchContext) -> BatchResult:
+        last: Response | None = None
+        for req in self.requests(members, ctx):
+            last = client.send(req, self.describe_error)
+        return self.result(last, members, ctx)
+
+    def result(self, resp: Response | None, members: list[str], ctx: BatchContext) -> BatchResult:
+        return BatchResult(sent=len(members), response=resp.json() if resp is not None else None)
+
+    def sample_body(self, members: list[str], ctx: BatchContext) -> str:
+        """The first request of a batch, as text (for the dry run)."""
+        reqs = self.requests(members, ctx)
+        if not reqs:
+            return ""
+        r = reqs[0]
+        body = r.body.decode() if r.body else ""
+        try:
+            body = json.dumps(json.loads(body), indent=2)
+        except ValueError:
+            pass
+        return f"{r.method} {r.url}\n{body}"
+
+    def describe_error(self, status: int, body: bytes) -> str:
+        return plain_error(status, body)
+
+
+def env_name(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name).upper()
+
+
+def json_list(members: list[str]) -> str:
+    """Members are JSON fragments already; joining them avoids re-parsing 10,000 rows."""
+    return "[" + ",".join(members) + "]"
+
+
+def plain_error(status: int, body: bytes) -> str:
+    """A readable message from the usual error shapes (Graph API, Google, JSON:API, HubSpot)."""
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        data = {}
+    msg = None
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict):
+            msg = err.get("error_user_msg") or err.get("message")
+            if err.get("status"):
+                msg = f"{msg} ({err['status']})"
+        elif isinstance(err, str):
+            msg = err
+        errors = data.get("errors")
+        if not msg and isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            msg = errors[0].get("detail") or errors[0].get("title")
+        msg = msg or data.get("message")
+    label = {400: "bad request", 401: "not authenticated", 403: "not allowed", 404: "not found",
+             413: "request too large", 422: "invalid data", 429: "rate limited",
+             500: "server error", 502: "bad gateway", 503: "unavailable",
+             504: "gateway timeout"}.get(status, "error")
+    return f"HTTP {status} {label}" + (f": {str(msg)[:300]}" if msg else "")

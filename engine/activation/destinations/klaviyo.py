@@ -1,0 +1,50 @@
+"""Klaviyo list subscribe: bulk subscription jobs (JSON:API), at most 1,000 profiles a job.
+
+Adds subscribe the profile's email to the list (email consent is required on top of
+advertising consent); removes unsubscribe it from that list.
+"""
+from __future__ import annotations
+
+import json
+
+from engine.activation import normalise
+from engine.activation.destinations.base import BatchContext, Destination
+from engine.activation.http import Request
+
+REVISION = "2024-10-15"
+
+
+class KlaviyoList(Destination):
+    kind = "klaviyo"
+    label = "Klaviyo list"
+    batch_size = 1_000
+    default_base_url = "https://a.klaviyo.com"
+    secret_names = ("api_key",)
+    required_settings = ("list_id",)
+    optional_settings = {"base_url": "API root (default: a.klaviyo.com)"}
+    consent_purposes = ("advertising", "email")
+    hashed = False
+    match_rates = {"email": 0.98, "phone": 0.0, "address": 0.0, "ad_id": 0.0}
+
+    def keys(self, c):
+        return {"email": normalise.plain_contact(c)["email"]}
+
+    def member_sql(self, k):
+        return f"(CASE WHEN {k['email']} LIKE '%_@_%' THEN to_json({k['email']})::VARCHAR END)"
+
+    def requests(self, members, ctx: BatchContext):
+        if ctx.op == "add":
+            kind = "profile-subscription-bulk-create-job"
+            pre = '{"type":"profile","attributes":{"email":'
+            post = ',"subscriptions":{"email":{"marketing":{"consent":"SUBSCRIBED"}}}}}'
+        else:
+            kind = "profile-subscription-bulk-delete-job"
+            pre, post = '{"type":"profile","attributes":{"email":', "}}"
+        profiles = "[" + ",".join(pre + m + post for m in members) + "]"
+        body = ('{"data":{"type":' + json.dumps(kind) + ',"attributes":{"profiles":{"data":' + profiles
+                + '}},"relationships":{"list":{"data":{"type":"list","id":'
+                + json.dumps(str(self.settings["list_id"])) + "}}}}}")
+        return [Request("POST", f"{self.base_url}/api/{kind}s", body.encode(),
+                        {"Content-Type": "application/vnd.api+json",
+                         "Accept": "application/vnd.api+json", "revision": REVISION,
+                         "Authorization": f"Klaviyo-API-Key {self.secret('api_key')}"})]

@@ -1,0 +1,92 @@
+"""`cdp forward`: the conversion forwarding worker and its configuration."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from engine.cli.output import actor, print_json, print_table, workspace
+from engine.forward import config, quality
+from engine.forward.deliver import retry_dead
+from engine.forward.worker import run_forever, run_once
+
+
+def _settings(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--set takes KEY=VALUE, got {pair!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("forward", help="forward conversions server-side (Meta CAPI, Google)",
+                              description="Without an action: run the forwarding worker (use --once for cron).")
+    p.add_argument("--once", action="store_true", help="one pass, then exit (for cron)")
+    p.add_argument("--interval", type=float, default=5.0, help="seconds between passes")
+    p.add_argument("--destination", help="only this destination")
+    p.set_defaults(func=cmd_run)
+    sub = p.add_subparsers(dest="forward_command", metavar="ACTION")
+
+    d = sub.add_parser("add-destination", help="add or replace a forwarding destination")
+    d.add_argument("name")
+    d.add_argument("--kind", required=True, choices=list(config.KINDS))
+    d.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="pixel_id, test_event_code, account_id, conversion_action_id, base_url ...")
+    d.set_defaults(func=cmd_add_destination)
+
+    m = sub.add_parser("map", help="forward an event, an order source or a lead stage")
+    m.add_argument("destination")
+    m.add_argument("--trigger", choices=config.TRIGGERS, default="event")
+    m.add_argument("--match", required=True, help="event name, order source, or lead stage")
+    m.add_argument("--as", dest="platform_event", required=True, help="platform event name, e.g. Purchase")
+    m.add_argument("--value-path")
+    m.add_argument("--currency-path")
+    m.add_argument("--content-ids-path")
+    m.add_argument("--lookback-days", type=int, default=7)
+    m.set_defaults(func=cmd_map)
+
+    s = sub.add_parser("status", help="queue counts and recent deliveries")
+    s.add_argument("destination")
+    s.set_defaults(func=cmd_status)
+
+    r = sub.add_parser("retry", help="put a destination's dead letters back in the queue")
+    r.add_argument("destination")
+    r.set_defaults(func=cmd_retry)
+
+
+def cmd_run(args) -> int:
+    ws, user = workspace(), actor()
+    if args.once:
+        print_json(run_once(ws, user, args.destination))
+        return 0
+    print(f"Forwarding every {args.interval:g} s; Ctrl-C to stop.")
+    run_forever(ws, user, args.interval, args.destination,
+                on_pass=lambda r: print(datetime.now().isoformat(timespec="seconds"), json.dumps(r), flush=True))
+    return 0
+
+
+def cmd_add_destination(args) -> int:
+    config.add_destination(workspace(), actor(), args.name, args.kind, _settings(args.set))
+    print(f"Forwarding destination {args.name} ({args.kind}) saved.")
+    return 0
+
+
+def cmd_map(args) -> int:
+    mapping_id = config.add_mapping(workspace(), actor(), args.destination, args.trigger, args.match,
+                                    args.platform_event, args.value_path, args.currency_path,
+                                    args.content_ids_path, args.lookback_days)
+    print(f"Mapping {mapping_id}: {args.trigger} {args.match!r} -> {args.platform_event} on {args.destination}.")
+    return 0
+
+
+def cmd_status(args) -> int:
+    counts = quality.status_counts(workspace(), args.destination)
+    print_table([tuple(r) for r in counts.itertuples(index=False)], ["status", "reason", "events"])
+    return 0
+
+
+def cmd_retry(args) -> int:
+    print(f"{retry_dead(workspace(), actor(), args.destination)} dead letters queued again.")
+    return 0

@@ -1,0 +1,261 @@
+"""Micro-batches: closed spool segments land in the workspace, then leave the spool.
+
+Every `interval` seconds the loader closes the active spool segments and lands
+all closed ones in one workspace transaction, through the events loader shared
+with file uploads; only after the commit are the segment files deleted. A crash
+between the commit and the delete lands the same events again on restart, and
+the events loader's dedupe by messageId makes that a no-op.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.collect.spool import Segment, Spool, list_segments, repair_segment
+from engine.ingest.events import load_events_ndjson  # the one Segment -> events normaliser
+from engine.workspace import Workspace, WorkspaceBusy
+
+log = logging.getLogger("cdp.collect")
+
+
+def _load(con, path: Path, source: str, load_id: int | None) -> tuple[int, int]:
+    """(loaded, quarantined) for one segment, through the shared events loader."""
+    loaded, quarantined = load_events_ndjson(con, path, source, load_id)
+    return int(loaded), int(quarantined)
+
+
+CPUS = os.cpu_count() or 2
+COLLECTOR_USER = "collector"
+
+
+def count_lines(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+
+
+def _daily_load(con, source: str) -> int:
+    """The `loads` row that adds up one source's collected events for one UTC day."""
+    label = f"collector {time.strftime('%Y-%m-%d', time.gmtime())}"
+    row = con.execute("SELECT load_id FROM loads WHERE source = ? AND kind = 'events' AND file_name = ?"
+                      " AND username = ?", [source, label, COLLECTOR_USER]).fetchone()
+    if row:
+        return row[0]
+    load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
+    con.execute("INSERT INTO loads (load_id, source, kind, file_name, rows_read, rows_loaded,"
+                " rows_quarantined, warnings, started_at, finished_at, username)"
+                " VALUES (?, ?, 'events', ?, 0, 0, 0, '[]', now(), now(), ?)",
+                [load_id, source, label, COLLECTOR_USER])
+    return load_id
+
+
+def land_segments(workspace: Workspace, segments: list[Segment]) -> int:
+    """Land segments in one transaction, then delete them; returns the events read.
+
+    Each source's events add to its `loads` row of the day (rows read = loaded + quarantined).
+    """
+    ready = []
+    for segment in segments:
+        if not segment.path.exists():
+            continue
+        if repair_segment(segment.path) == 0:
+            segment.path.unlink(missing_ok=True)
+            continue
+        ready.append(segment)
+    if not ready:
+        return 0
+    lines = {s.path: count_lines(s.path) for s in ready}
+    with workspace.transaction() as con:
+        # keep half the cores for the HTTP server, unless landing has fallen behind
+        behind = len({s.seq for s in ready}) > 2
+        con.execute(f"SET threads = {CPUS if behind else max(1, CPUS // 2)}")
+        for source in sorted({s.source for s in ready}):
+            load_id = _daily_load(con, source)
+            read = loaded = quarantined = 0
+            for segment in (s for s in ready if s.source == source):
+                got, bad = _load(con, segment.path, source, load_id)
+                read += lines[segment.path]
+                loaded += got
+                quarantined += bad
+            con.execute("UPDATE loads SET rows_read = rows_read + ?, rows_loaded = rows_loaded + ?,"
+                        " rows_quarantined = rows_quarantined + ?, finished_at = now() WHERE load_id = ?",
+                        [read, loaded, quarantined, load_id])
+    for segment in ready:
+        segment.path.unlink(missing_ok=True)
+    return sum(lines.values())
+
+
+def land_spool(workspace: Workspace, directory: Path, max_bytes: int = 256 << 20) -> int:
+    """Land every segment in a spool folder that no collector is writing (offline recovery)."""
+    total = 0
+    segments = list_segments(directory)
+    while segments:
+        chunk, size = [], 0
+        while segments and (not chunk or size + segments[0].size <= max_bytes):
+            segment = segments.pop(0)
+            chunk.append(segment)
+            size += segment.size
+        total += land_segments(workspace, chunk)
+    return total
+
+
+@dataclass
+class LoaderStats:
+    landed_events: int = 0
+    landings: int = 0
+    last_landed_at: float | None = None
+    last_landing_seconds: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+    history: deque = field(default_factory=lambda: deque(maxlen=120))  # (time, acked, landed)
+
+
+class Loader:
+    """Background thread: rotate the spool every `interval` s and land what is closed."""
+
+    def __init__(self, workspace: Workspace, spool: Spool, *, interval: float = 1.0,
+                 max_events: int = 50_000, max_bytes: int = 256 << 20,
+                 status_path: Path | None = None, status: dict | None = None,
+                 before_cycle=None):
+        self.workspace = workspace
+        self.spool = spool
+        self.interval = interval
+        self.max_events = max_events
+        self.max_bytes = max_bytes
+        self.status_path = status_path
+        self.status = status if status is not None else {}
+        self.before_cycle = before_cycle
+        self.stats = LoaderStats()
+        self._failures: dict[str, int] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="collect-loader", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 60) -> None:
+        """Land everything still in the spool, then stop."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        last_rotation = time.monotonic()
+        backoff = self.interval
+        while True:
+            stopping = self._stop.is_set()
+            self._wake.wait(self.interval / 4)
+            self._wake.clear()
+            if self.before_cycle:
+                try:
+                    self.before_cycle()
+                except Exception as exc:  # noqa: BLE001 - keep collecting, show the error
+                    self._error(exc)
+            now = time.monotonic()
+            if (stopping or now - last_rotation >= self.interval
+                    or self.spool.active_events >= self.max_events):
+                self.spool.rotate()
+                last_rotation = now
+            try:
+                self.land_closed()
+                backoff = self.interval
+            except Exception as exc:  # noqa: BLE001 - the spool keeps the events; retry later
+                self._error(exc)
+                if not stopping:
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 30)
+            self.write_status()
+            if stopping:
+                return
+
+    def _error(self, exc: Exception) -> None:
+        log.warning("collector loader: %s", exc)
+        self.stats.last_error = f"{type(exc).__name__}: {exc}"
+        self.stats.last_error_at = time.time()
+
+    def land_closed(self) -> int:
+        segments = self.spool.closed_segments()
+        landed = 0
+        while segments:
+            chunk, size = [], 0
+            while segments and (not chunk or size + segments[0].size <= self.max_bytes):
+                segment = segments.pop(0)
+                chunk.append(segment)
+                size += segment.size
+            started = time.monotonic()
+            try:
+                count = land_segments(self.workspace, chunk)
+            except WorkspaceBusy:
+                raise
+            except Exception as exc:  # noqa: BLE001 - find the segment that cannot land
+                if len(chunk) == 1:
+                    self._set_aside_if_stuck(chunk[0], exc)
+                    raise
+                count = 0  # retry one at a time
+                for segment in chunk:
+                    try:
+                        count += land_segments(self.workspace, [segment])
+                    except WorkspaceBusy:
+                        raise
+                    except Exception as one_exc:  # noqa: BLE001
+                        self._set_aside_if_stuck(segment, one_exc)
+                        self._error(one_exc)
+            landed += count
+            if count:
+                self.stats.landed_events += count
+                self.stats.landings += 1
+                self.stats.last_landed_at = time.time()
+                self.stats.last_landing_seconds = time.monotonic() - started
+        return landed
+
+    def _set_aside_if_stuck(self, segment: Segment, exc: Exception) -> None:
+        """After 3 failed landings a segment moves to failed/ (kept, never deleted) so the rest flows."""
+        tries = self._failures[segment.path.name] = self._failures.get(segment.path.name, 0) + 1
+        if tries < 3:
+            return
+        failed = self.spool.directory / "failed"
+        failed.mkdir(exist_ok=True)
+        segment.path.replace(failed / segment.path.name)
+        (failed / (segment.path.name + ".reason.txt")).write_text(f"{type(exc).__name__}: {exc}\n")
+        self._failures.pop(segment.path.name, None)
+        log.error("collector: set aside %s after 3 failed landings: %s", segment.path.name, exc)
+
+    def write_status(self) -> None:
+        if not self.status_path:
+            return
+        now = time.time()
+        acked = self.spool.appended_events
+        self.stats.history.append((now, acked, self.stats.landed_events))
+        window = [h for h in self.stats.history if h[0] >= now - 10]
+        first = window[0] if window else (now, acked, self.stats.landed_events)
+        span = max(now - first[0], 1e-9)
+        pending = list_segments(self.spool.directory)
+        status = dict(self.status)
+        status.update({
+            "pid": os.getpid(),
+            "updated_at": now,
+            "acked_events": acked,
+            "landed_events": self.stats.landed_events,
+            "acked_per_second": round((acked - first[1]) / span, 1) if len(window) > 1 else 0.0,
+            "landed_per_second": (round((self.stats.landed_events - first[2]) / span, 1)
+                                  if len(window) > 1 else 0.0),
+            "pending_segments": len(pending),
+            "pending_bytes": sum(s.size for s in pending),
+            "landings": self.stats.landings,
+            "last_landed_at": self.stats.last_landed_at,
+            "last_landing_seconds": self.stats.last_landing_seconds,
+            "last_error": self.stats.last_error,
+            "last_error_at": self.stats.last_error_at,
+        })
+        tmp = self.status_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(status), encoding="utf-8")
+        os.replace(tmp, self.status_path)

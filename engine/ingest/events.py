@@ -1,0 +1,232 @@
+"""Segment-spec events into the `events` table.
+
+The shape is the Segment Spec (identify, track, page, screen, group, alias):
+camelCase fields in the payload become snake_case columns. Each input line (or
+array element) is checked against the spec in SQL; lines that break it are
+quarantined with their line number, the raw text and a reason. Events whose
+messageId is already in the table (a client retry, a re-upload) are skipped:
+they count as accepted, since the event is there, but are not written twice.
+
+`load_events_ndjson` runs inside the caller's transaction so the collector can
+land its spooled micro-batches through it and commit them with its own
+bookkeeping.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.ingest.common import IngestError, drop_temp, temp_name, utc_session
+from engine.privacy.consent import capture_event_consents
+
+EVENT_TYPES = ("identify", "track", "page", "screen", "group", "alias")
+
+# snake_case column -> Segment payload key (strings)
+STRING_FIELDS = {
+    "message_id": "messageId",
+    "type": "type",
+    "event": "event",
+    "name": "name",
+    "user_id": "userId",
+    "anonymous_id": "anonymousId",
+    "previous_id": "previousId",
+    "group_id": "groupId",
+}
+TIME_FIELDS = {"timestamp": "timestamp", "sent_at": "sentAt", "received_at": "receivedAt"}
+JSON_FIELDS = {"properties": "properties", "context": "context", "traits": "traits"}
+
+# Canonical names a flat file (CSV, spreadsheet) can map its columns to for an events source.
+FLAT_FIELDS = {**STRING_FIELDS, **TIME_FIELDS}
+
+
+class EventCounts(tuple):
+    """(loaded, quarantined), with `.new` (rows written) and `.duplicates` (already present).
+
+    loaded = new + duplicates, so rows read = loaded + quarantined always holds.
+    """
+
+    def __new__(cls, new: int, duplicates: int, quarantined: int):
+        self = super().__new__(cls, (new + duplicates, quarantined))
+        self.new = new
+        self.duplicates = duplicates
+        return self
+
+    @property
+    def loaded(self) -> int:
+        return self[0]
+
+    @property
+    def quarantined(self) -> int:
+        return self[1]
+
+
+# Every scalar a check or a column needs, pulled out of the JSON in one pass per event.
+_PATHS = {**{col: key for col, key in STRING_FIELDS.items()}, **TIME_FIELDS,
+          "properties_name": "properties.name", "traits_email": "traits.email",
+          "context_traits_email": "context.traits.email"}
+_SLOT = {col: n + 1 for n, col in enumerate(_PATHS)}
+
+
+def _v(col: str) -> str:
+    return f"NULLIF(trim(v[{_SLOT[col]}]), '')"
+
+
+# People in `suppressions` (engine.privacy hashes trimmed ids and lower-cased emails) are not loaded.
+_SUPPRESSED = """WHEN EXISTS (SELECT 1 FROM suppressions s WHERE
+        (s.id_type = 'user_id' AND s.id_hash = sha256(user_id))
+        OR (s.id_type = 'anonymous_id' AND s.id_hash = sha256(anonymous_id))
+        OR (s.id_type = 'email' AND s.id_hash = sha256(lower(COALESCE(traits_email, context_traits_email))))
+      ) THEN 'suppressed'"""
+
+
+def _parsed_sql(raw_table: str, suppressed: bool = False) -> str:
+    """Events parsed from a raw table (row_number, raw) holding one JSON text per row.
+
+    A `{"batch": [...]}` envelope (the HTTP API's batch body) is expanded into its events,
+    with the envelope's sentAt and context as defaults. Each event's JSON is read once: one
+    json_extract_string over every path, one json_extract over the objects.
+    """
+    paths = ", ".join(f"'$.{key}'" for key in _PATHS.values())
+    scalars = ",\n    ".join(
+        # analytics.js puts a page's name in properties.name; older libraries send no top-level name
+        f"COALESCE({_v('name')}, {_v('properties_name')}) AS name" if col == "name"
+        else f"{_v(col)} AS {col}" for col in _PATHS if col != "properties_name")
+    columns = ", ".join(STRING_FIELDS)
+    times = ",\n  ".join(f"TRY_CAST({col} AS TIMESTAMPTZ) AS {col}, {col} AS {col}_text" for col in TIME_FIELDS)
+    return f"""
+WITH lines AS (
+  SELECT row_number, raw,
+         CASE WHEN json_valid(raw) THEN json(raw) END AS doc
+  FROM {raw_table}
+  WHERE raw IS NOT NULL AND trim(raw) <> ''
+), items AS (
+  -- plain events
+  SELECT row_number, raw, doc AS j, 0 AS item
+  FROM lines WHERE doc IS NULL OR json_type(doc) <> 'OBJECT' OR json_type(doc, '$.batch') IS DISTINCT FROM 'ARRAY'
+  UNION ALL
+  -- batch envelopes: one row per element, envelope sentAt/context as defaults
+  SELECT l.row_number, CAST(b.value AS VARCHAR) AS raw,
+         CASE WHEN json_type(b.value) = 'OBJECT' THEN json_merge_patch(
+             json_object('sentAt', json_extract(l.doc, '$.sentAt'),
+                         'context', json_extract(l.doc, '$.context')),
+             b.value) ELSE b.value END AS j,
+         CAST(b.key AS INTEGER) + 1 AS item
+  FROM lines l, json_each(l.doc, '$.batch') b
+  WHERE json_type(l.doc, '$.batch') = 'ARRAY'
+), extracted AS (
+  SELECT row_number, item, raw, j, json_type(j) AS jtype,
+         CASE WHEN json_type(j) = 'OBJECT' THEN json_extract_string(j, [{paths}]) END AS v,
+         CASE WHEN json_type(j) = 'OBJECT'
+              THEN json_extract(j, ['$.properties', '$.context', '$.traits', '$.context.traits']) END AS o
+  FROM items
+), fields AS (
+  SELECT row_number, item, raw, j, jtype,
+    {scalars},
+    o[1] AS properties, o[2] AS context, COALESCE(o[3], o[4]) AS traits
+  FROM extracted
+)
+SELECT row_number, item, raw,
+  CASE
+    WHEN j IS NULL THEN 'not valid JSON'
+    WHEN jtype <> 'OBJECT' THEN 'not a JSON object'
+    WHEN type IS NULL THEN 'missing type'
+    WHEN lower(type) NOT IN ({", ".join(f"'{t}'" for t in EVENT_TYPES)})
+      THEN 'unknown type (expected identify, track, page, screen, group or alias)'
+    WHEN user_id IS NULL AND anonymous_id IS NULL THEN 'userId or anonymousId required'
+    WHEN lower(type) = 'track' AND event IS NULL THEN 'event required for track'
+    WHEN lower(type) = 'group' AND group_id IS NULL THEN 'groupId required for group'
+    WHEN lower(type) = 'alias' AND previous_id IS NULL THEN 'previousId required for alias'
+    {_SUPPRESSED if suppressed else ''}
+  END AS reason,
+  {columns},
+  {times},
+  properties, context, traits
+FROM fields
+"""
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def land_raw_events(con, raw_table: str, source: str, load_id: int | None) -> EventCounts:
+    """Validate, dedupe and insert events from raw_table(row_number BIGINT, raw VARCHAR).
+
+    Runs inside the caller's transaction; quarantines what breaks the spec.
+    """
+    parsed = temp_name("ev")
+    try:
+        with utc_session(con):  # a timestamp without a zone is UTC, whatever the machine's zone
+            suppressed = con.execute("SELECT count(*) > 0 FROM suppressions").fetchone()[0]
+            con.execute(f"CREATE TEMP TABLE {parsed} AS {_parsed_sql(raw_table, suppressed)}")
+        quarantined = con.execute(
+            f"""INSERT INTO quarantine (load_id, source, row_number, raw, reason)
+                SELECT ?, ?, row_number,
+                       CASE WHEN reason = 'suppressed' THEN '(withheld: suppressed person)' ELSE raw END,
+                       reason || CASE WHEN item > 0 THEN ' (batch item ' || item || ')' ELSE '' END
+                FROM {parsed} WHERE reason IS NOT NULL ORDER BY row_number, item""",
+            [load_id, source]).fetchone()[0]
+        # A missing messageId gets a stable one from the source and the raw text, so that
+        # loading the same line again is recognised as a duplicate.
+        new = con.execute(
+            f"""INSERT INTO events (message_id, source, type, event, name, user_id, anonymous_id,
+                                    previous_id, group_id, timestamp, sent_at, received_at,
+                                    properties, context, traits, load_id)
+            SELECT message_id, ?, type, event, name, user_id, anonymous_id, previous_id, group_id,
+                   timestamp, sent_at, received_at, properties, context, traits, ?
+            FROM (
+              SELECT COALESCE(message_id, 'gen-' || md5(? || chr(31) || raw)) AS message_id,
+                     lower(type) AS type, event, name, user_id, anonymous_id, previous_id, group_id,
+                     COALESCE(timestamp, received_at, now()) AS timestamp, sent_at,
+                     COALESCE(received_at, now()) AS received_at,
+                     properties, context, traits, row_number, item
+              FROM {parsed} WHERE reason IS NULL
+            ) p
+            WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.message_id = p.message_id)
+            QUALIFY row_number() OVER (PARTITION BY message_id ORDER BY row_number, item) = 1""",
+            [source, load_id, source]).fetchone()[0]
+        valid = con.execute(f"SELECT count(*) FROM {parsed} WHERE reason IS NULL").fetchone()[0]
+        # Consent carried on the events (CMP categories, Global Privacy Control) joins the ledger.
+        capture_event_consents(con, message_ids_sql=(
+            f"SELECT COALESCE(message_id, 'gen-' || md5({_sql_text(source)} || chr(31) || raw)) "
+            f"FROM {parsed} WHERE reason IS NULL"))
+        return EventCounts(int(new), int(valid - new), int(quarantined))
+    finally:
+        drop_temp(con, parsed)
+
+
+def bad_timestamps(con, raw_table: str) -> int:
+    """How many events carry a timestamp that could not be read (they fall back to receivedAt)."""
+    return con.execute(
+        f"""SELECT count(*) FROM {raw_table}
+            WHERE CASE WHEN json_valid(raw) AND json_type(raw) = 'OBJECT' THEN
+                    json_extract_string(raw, '$.timestamp') IS NOT NULL
+                    AND TRY_CAST(json_extract_string(raw, '$.timestamp') AS TIMESTAMPTZ) IS NULL
+                  ELSE false END"""
+    ).fetchone()[0]
+
+
+def stage_ndjson_lines(con, path: str | Path, table: str) -> None:
+    """Every line of an NDJSON file into table(row_number, raw); row_number is the line number."""
+    path = Path(path)
+    if not path.is_file():
+        raise IngestError(f"No such file: {path}")
+    con.execute(
+        f"""CREATE TEMP TABLE {table} AS
+            SELECT CAST(ordinality AS BIGINT) AS row_number, raw
+            FROM read_csv(?, columns={{'raw': 'VARCHAR'}}, header=false, delim=chr(1), quote='',
+                          escape='', auto_detect=false, strict_mode=false) WITH ORDINALITY""",
+        [str(path)])
+
+
+def load_events_ndjson(con, path: str | Path, source: str, load_id: int | None = None) -> EventCounts:
+    """Land an NDJSON file of Segment events into `events`, inside the caller's transaction.
+
+    Returns (loaded, quarantined); loaded counts events now present (new ones and
+    messageIds already there); `.new` and `.duplicates` split it.
+    """
+    raw = temp_name("evraw")
+    try:
+        stage_ndjson_lines(con, path, raw)
+        return land_raw_events(con, raw, source, load_id)
+    finally:
+        drop_temp(con, raw)

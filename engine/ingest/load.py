@@ -1,0 +1,662 @@
+"""`ingest_file`: one upload, read, mapped, typed and landed in one transaction.
+
+Every row read is either loaded or quarantined (row number, raw row, reason).
+The typed rows are upserted by (source, source_record_id): a row identical to
+what is stored is left alone, so uploading the same file again changes nothing
+and a newer export of the same source updates only what changed. Unmapped
+columns are kept in `traits`; a non-essential value that cannot be read (a bad
+birth date) is left empty, kept in traits as `invalid_<field>`, and reported as
+a warning.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from engine.access import User, audit, require
+from engine.ingest import events as ev
+from engine.ingest import readers
+from engine.ingest.common import IngestError, drop_temp, quote_ident, temp_name, utc_session
+from engine.ingest.fields import DEFAULT_ID_FIELD, IDENTIFIERS, LINE_ITEM_FIELDS, RECORD_ID, fields_for
+from engine.ingest.mapping import as_mapping, suggest_mapping
+from engine.ingest.validate import (TYPE_NAMES, ColumnFormat, currency_from_money_sql, infer_formats,
+                                    trimmed, typed_sql)
+from engine.sources import KINDS, ensure_source, get_source, save_mapping
+
+# Target table columns per kind, in the order of 0001_core.sql (besides bookkeeping).
+TABLE_FIELDS = {
+    "contacts": ("email", "phone", "first_name", "last_name", "address_line1", "address_line2", "city",
+                 "postcode", "state", "country", "date_of_birth", "customer_id", "user_id",
+                 "anonymous_id", "lead_stage", "owner", "deal_value", "created_at", "updated_at"),
+    "orders": ("order_id", "ordered_at", "amount", "currency", "quantity", "items", "store", "channel",
+               "email", "phone", "first_name", "last_name", "address_line1", "address_line2", "city",
+               "postcode", "state", "country", "date_of_birth", "customer_id", "user_id", "anonymous_id"),
+    "subscriptions": ("subscription_id", "plan", "status", "started_at", "cancelled_at", "amount",
+                      "currency", "billing_interval", "email", "phone", "first_name", "last_name",
+                      "address_line1", "address_line2", "city", "postcode", "state", "country",
+                      "date_of_birth", "customer_id", "user_id", "anonymous_id"),
+    "consents": ("purpose", "granted", "recorded_at", "method", "email", "phone", "first_name",
+                 "last_name", "customer_id", "user_id", "anonymous_id"),
+}
+# Kinds whose rows are people and so need at least one identifier.
+NEEDS_IDENTIFIER = ("contacts", "subscriptions", "consents")
+_EXT = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json", "ndjson": ".ndjson", "parquet": ".parquet"}
+
+
+@dataclass
+class LoadResult:
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    warnings: list[str] = field(default_factory=list)
+    load_id: int | None = None
+    source: str = ""
+    kind: str = ""
+    file_format: str = ""
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_unchanged: int = 0
+    mapping: dict = field(default_factory=dict)
+    already_loaded: bool = False
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> dict:
+        """The four figures `cdp ingest --json` prints."""
+        return {"rows_read": self.rows_read, "rows_loaded": self.rows_loaded,
+                "rows_quarantined": self.rows_quarantined, "warnings": list(self.warnings)}
+
+
+@dataclass
+class Plan:
+    """How the staged columns become the kind's fields."""
+
+    kind: str
+    mapping: dict[str, str | None]          # every staged column -> field, RECORD_ID or None
+    by_field: dict[str, str]                # field -> staged column
+    id_column: str | None                   # column holding the source record id, if any
+    id_field: str | None                    # field whose value is the record id (order_id ...)
+
+    @property
+    def line_items(self) -> bool:
+        """Rows are order lines: rows sharing a record id make one order."""
+        return self.kind == "orders" and any(f in self.by_field for f in LINE_ITEM_FIELDS)
+
+    def required(self, field) -> bool:
+        # Line prices add up to the order amount when no column gives it.
+        if field.name == "amount" and self.line_items and "item_price" in self.by_field:
+            return False
+        return field.required
+
+    @property
+    def traits_columns(self) -> list[str]:
+        return [c for c, f in self.mapping.items() if f is None]
+
+
+def _noop(fraction: float, message: str = "") -> None:
+    pass
+
+
+# -- mapping resolution ------------------------------------------------------------------------
+
+
+def _resolve_column(name: str, columns: list[str]) -> str:
+    if name in columns:
+        return name
+    wanted = " ".join(str(name).split()).lower()
+    for column in columns:
+        if column.lower() == wanted:
+            return column
+    raise IngestError(f"The file has no column {name!r}; its columns are: {', '.join(columns)}.")
+
+
+def plan_mapping(con, staged: readers.Staged, kind: str, mapping: dict | None,
+                 id_column: str | None, saved: dict | None) -> Plan:
+    """Check a given mapping (or suggest one) and work out where the record id comes from."""
+    fields = fields_for(kind)
+    columns = staged.columns
+    if mapping is None:
+        resolved = as_mapping(suggest_mapping(con, staged.table, columns, kind, saved=saved))
+    else:
+        resolved = {c: None for c in columns}
+        for src, target in mapping.items():
+            target = (target or "").strip() or None
+            if target in ("traits", "ignore", "none", "-"):
+                target = None
+            if target is not None and target not in fields and target != RECORD_ID:
+                raise IngestError(f"{target!r} is not a field of {kind}; fields are: "
+                                  f"{', '.join(sorted(fields))}.")
+            resolved[_resolve_column(src, columns)] = target
+    if id_column:
+        column = _resolve_column(id_column, columns)
+        for c, f in resolved.items():
+            if f == RECORD_ID and c != column:
+                resolved[c] = None
+        if resolved.get(column) is None:
+            resolved[column] = RECORD_ID
+    else:
+        ids = [c for c, f in resolved.items() if f == RECORD_ID]
+        column = ids[0] if ids else None
+    by_field: dict[str, str] = {}
+    for c, f in resolved.items():
+        if f and f != RECORD_ID:
+            if f in by_field:
+                raise IngestError(f"Two columns ({by_field[f]!r} and {c!r}) are mapped to {f}; keep one.")
+            by_field[f] = c
+    if kind != "events":
+        plan = Plan(kind, resolved, by_field, column, None)
+        missing = [f.name for f in fields.values() if plan.required(f) and f.name not in by_field]
+        if missing:
+            raise IngestError(f"Map a column to {', '.join(missing)}: {kind} rows need it.")
+        if kind in NEEDS_IDENTIFIER and not any(f in by_field for f in IDENTIFIERS):
+            raise IngestError(f"Map at least one column to an identifier ({', '.join(IDENTIFIERS)}): "
+                              f"{kind} are people and must be matchable.")
+    id_field = None
+    if column is None and DEFAULT_ID_FIELD.get(kind) in by_field:
+        id_field = DEFAULT_ID_FIELD[kind]
+    return Plan(kind, resolved, by_field, column, id_field)
+
+
+# -- SQL building ------------------------------------------------------------------------------
+
+
+def _q(column: str, columns) -> str:
+    return quote_ident(column, columns)
+
+
+def _json_object_sql(columns: list[str], allowed) -> tuple[str, list]:
+    """json_object of the trimmed values of columns (empty ones dropped); keys are parameters."""
+    if not columns:
+        return "CAST('{}' AS JSON)", []
+    values = [trimmed(_q(c, allowed)) for c in columns]
+    pairs = ", ".join(f"?, {v}" for v in values)
+    # Merging into {} drops the empty values; rows with every value present skip that cost.
+    full = " AND ".join(f"{v} IS NOT NULL" for v in values)
+    return (f"CASE WHEN {full} THEN json_object({pairs}) "
+            f"ELSE json_merge_patch('{{}}', json_object({pairs})) END", list(columns) * 2)
+
+
+def _raw_row_sql(columns: list[str], allowed, alias: str = "s") -> tuple[str, list]:
+    """The original row as a JSON object text (header -> value), for the quarantine."""
+    pairs = ", ".join(f"?, {alias}.{_q(c, allowed)}" for c in columns)
+    return f"CAST(json_object({pairs}) AS VARCHAR)", list(columns)
+
+
+def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnFormat],
+                  suppressions: bool) -> tuple[str, list]:
+    """SELECT over the staging table giving _row, source_record_id, typed fields, traits, reason."""
+    fields = fields_for(plan.kind)
+    allowed = set(staged.columns)
+    params: list = []
+    # Layer 1: trimmed text of each mapped column, the record id, unmapped columns as JSON.
+    layer1 = ["_row"]
+    for name, column in plan.by_field.items():
+        text = trimmed(_q(column, allowed))
+        if name == "ordered_at" and "order_time" in plan.by_field:  # date and time in two columns
+            time_text = trimmed(_q(plan.by_field["order_time"], allowed))
+            text = f"CASE WHEN {time_text} IS NULL THEN {text} ELSE {text} || ' ' || {time_text} END"
+        layer1.append(f'{text} AS "t_{name}"')
+    if plan.id_column:
+        rid = trimmed(_q(plan.id_column, allowed))
+    elif plan.id_field:
+        rid = trimmed(_q(plan.by_field[plan.id_field], allowed))
+    else:  # no id: the content itself identifies the row, so a re-upload matches it
+        everything = ", ".join(f"COALESCE({_q(c, allowed)}, '')" for c in staged.columns)
+        rid = f"'h' || md5(concat_ws(chr(31), {everything}))"
+    layer1.append(f"{rid} AS rid")
+    traits_sql, traits_params = _json_object_sql(plan.traits_columns, allowed)
+    layer1.append(f"{traits_sql} AS traits_base")
+    params += traits_params
+    # Layer 2: typed values.
+    layer2 = ["*"]
+    for name, column in plan.by_field.items():
+        f = fields[name]
+        layer2.append(f'{typed_sql(f.type, f"t_{name}", formats.get(column), name)} AS "v_{name}"')
+    if plan.kind in ("orders", "subscriptions") and "amount" in plan.by_field:
+        layer2.append(f'{currency_from_money_sql("t_amount")} AS "symbol_currency"')
+    # Layer 3: reason (first that applies), bad flags for lenient fields, final traits.
+    reasons = []
+    if plan.id_column:
+        reasons.append("WHEN rid IS NULL THEN 'missing record id'")
+    elif plan.id_field:
+        reasons.append(f"WHEN rid IS NULL THEN 'missing {plan.id_field} (it identifies the record)'")
+    for name in plan.by_field:
+        f = fields[name]
+        bad = f"'{name} ''' || \"t_{name}\" || ''' is not a valid {TYPE_NAMES[f.type]}'"
+        if plan.required(f) and not plan.line_items:  # order lines: checked per order instead
+            reasons.append(f"WHEN \"t_{name}\" IS NULL THEN 'missing {name}'")
+        if (plan.required(f) or f.strict) and f.type != "text":
+            reasons.append(f"WHEN \"v_{name}\" IS NULL AND \"t_{name}\" IS NOT NULL THEN {bad}")
+    ids = [f for f in IDENTIFIERS if f in plan.by_field]
+    if plan.kind in NEEDS_IDENTIFIER and ids:
+        none = " AND ".join(f'"v_{f}" IS NULL' for f in ids)
+        reasons.append(f"WHEN {none} THEN 'no usable identifier (needs one of {', '.join(ids)})'")
+    if suppressions:
+        checks = []
+        for f in ids:
+            hashes = f'sha256("v_{f}")'
+            if f == "phone":  # engine.privacy hashes E.164: '+' kept, and 10 national digits read as US
+                hashes += (f""", sha256(CASE WHEN length("v_phone") = 10 AND NOT starts_with("v_phone", '+')
+                              THEN '+1' || "v_phone" END)""")
+            checks.append(f"EXISTS (SELECT 1 FROM suppressions s WHERE s.id_type = '{f}' "
+                          f"AND s.id_hash IN ({hashes}))")
+        if checks:
+            reasons.append(f"WHEN {' OR '.join(checks)} THEN 'suppressed'")
+    lenient = [n for n in plan.by_field
+               if not (plan.required(fields[n]) or fields[n].strict) and fields[n].type != "text"]
+    layer3 = ["_row", "rid AS source_record_id"]
+    for name in TABLE_FIELDS.get(plan.kind, ()):
+        value = f'"v_{name}"' if name in plan.by_field else "NULL"
+        if name == "currency" and "amount" in plan.by_field:  # '€12' says EUR when no column does
+            value = f"COALESCE(upper({value}), symbol_currency)"
+        layer3.append(f'{value} AS "{name}"')
+    if plan.line_items:
+        for name in LINE_ITEM_FIELDS:
+            value = f'"v_{name}"' if name in plan.by_field else "NULL"
+            layer3.append(f'{value} AS "li_{name}"')
+    for name in lenient:
+        layer3.append(f'("t_{name}" IS NOT NULL AND "v_{name}" IS NULL) AS "bad_{name}"')
+    if lenient:
+        invalid = ", ".join(f"'invalid_{n}', CASE WHEN \"t_{n}\" IS NOT NULL AND \"v_{n}\" IS NULL "
+                            f"THEN \"t_{n}\" END" for n in lenient)
+        any_bad = " OR ".join(f'("t_{n}" IS NOT NULL AND "v_{n}" IS NULL)' for n in lenient)
+        traits = f"CASE WHEN {any_bad} THEN json_merge_patch(traits_base, json_object({invalid})) ELSE traits_base END"
+    else:
+        traits = "traits_base"
+    # Kept as JSON (not text) so inserting it does not parse every value again.
+    layer3.append(f"CASE WHEN CAST({traits} AS VARCHAR) = '{{}}' THEN NULL ELSE {traits} END AS traits")
+    layer3.append("CASE " + " ".join(reasons) + " END AS reason" if reasons else "NULL::VARCHAR AS reason")
+    sql = (f"SELECT {', '.join(layer3)} FROM (SELECT {', '.join(layer2)} FROM "
+           f"(SELECT {', '.join(layer1)} FROM {staged.table}) l1) l2")
+    return sql, params
+
+
+def _quarantine(con, load_id: int, source: str, staged: readers.Staged, typed: str) -> int:
+    raw_sql, params = _raw_row_sql(staged.columns, set(staged.columns))
+    n = con.execute(
+        f"""INSERT INTO quarantine (load_id, source, row_number, raw, reason)
+            SELECT ?, ?, s._row,
+                   -- a suppressed person's data is not kept, not even in the quarantine
+                   CASE WHEN t.reason = 'suppressed' THEN '(withheld: suppressed person)' ELSE {raw_sql} END,
+                   t.reason
+            FROM {typed} t JOIN {staged.table} s USING (_row)
+            WHERE t.reason IS NOT NULL ORDER BY s._row""",
+        [load_id, source, *params]).fetchone()[0]
+    n += con.execute(
+        f"""INSERT INTO quarantine (load_id, source, row_number, raw, reason)
+            SELECT ?, ?, _row, raw, reason FROM {staged.rejects_table} ORDER BY _row""",
+        [load_id, source]).fetchone()[0]
+    return int(n)
+
+
+def _mark_duplicates(con, typed: str) -> int:
+    """Within one file, the last row with a record id wins; earlier ones are quarantined."""
+    dupes = con.execute(f"SELECT count(*) - count(DISTINCT source_record_id) FROM {typed} "
+                        "WHERE reason IS NULL").fetchone()[0]
+    if dupes:
+        con.execute(f"""UPDATE {typed} SET reason = 'duplicate record id ''' || d.source_record_id ||
+                            '''; row ' || d.last_row || ' of this file replaces it'
+            FROM (SELECT _row, source_record_id, max(_row) OVER (PARTITION BY source_record_id) AS last_row
+                  FROM {typed} WHERE reason IS NULL) d
+            WHERE {typed}._row = d._row AND d._row < d.last_row""")
+    return int(dupes)
+
+
+def _group_line_items(con, plan: Plan, typed: str, out: str) -> None:
+    """One order per record id from its valid line rows: items listed in file order, amount the
+    order total when given else the sum of the lines, quantity the sum of line quantities.
+
+    An order still missing a required field (no line gave a date) is dropped and its lines are
+    quarantined."""
+    order_fields = [f for f in TABLE_FIELDS["orders"] if f not in ("items", "amount", "quantity")]
+    firsts = ", ".join(f'first("{f}" ORDER BY _row) FILTER (WHERE "{f}" IS NOT NULL) AS "{f}"'
+                       for f in order_fields)
+    con.execute(f"""CREATE TEMP TABLE {out} AS
+        SELECT min(_row) AS _row, source_record_id, {firsts},
+               COALESCE(max(amount), sum(li_item_price * COALESCE(li_item_quantity, 1))) AS amount,
+               COALESCE(sum(li_item_quantity), max(quantity)) AS quantity,
+               to_json(list(struct_pack(sku := li_sku, name := li_product_name, category := li_category,
+                                        quantity := li_item_quantity, price := li_item_price)
+                            ORDER BY _row)) AS items,
+               first(traits ORDER BY _row) AS traits, NULL::VARCHAR AS reason
+        FROM {typed} WHERE reason IS NULL GROUP BY source_record_id""")
+    fields = fields_for("orders")
+    for name in [f.name for f in fields.values() if plan.required(f)]:
+        con.execute(f"""UPDATE {typed} SET reason = 'no line of this order gives {name}'
+            FROM {out} o WHERE {typed}.source_record_id = o.source_record_id
+              AND {typed}.reason IS NULL AND o."{name}" IS NULL""")
+        con.execute(f'DELETE FROM {out} WHERE "{name}" IS NULL')
+
+
+def _upsert(con, plan: Plan, typed: str, source: str, load_id: int) -> dict[str, int]:
+    """Insert new records, update changed ones, leave identical ones alone."""
+    table = plan.kind
+    cols = list(TABLE_FIELDS[table]) + ["traits"]
+    same = " AND ".join(
+        f'CAST(t."{c}" AS VARCHAR) IS NOT DISTINCT FROM CAST(r."{c}" AS VARCHAR)' if c in ("traits", "items")
+        else f't."{c}" IS NOT DISTINCT FROM r."{c}"' for c in cols)
+    stale = ("t.updated_at IS NOT NULL AND r.updated_at IS NOT NULL AND r.updated_at < t.updated_at"
+             if table == "contacts" else "false")
+    old_stage = "t.lead_stage" if table == "contacts" else "NULL"
+    names = ", ".join(f'"{c}"' for c in cols)
+    if not con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE source = ? LIMIT 1)",
+                       [source]).fetchone()[0]:
+        return _insert_fresh(con, plan, typed, source, load_id, names)
+    ready = temp_name("ready")
+    try:
+        con.execute(f"""CREATE TEMP TABLE {ready} AS
+            SELECT r.*, {old_stage} AS _old_stage,
+                   CASE WHEN t.source_record_id IS NULL THEN 'new'
+                        WHEN {stale} THEN 'stale'
+                        WHEN {same} THEN 'unchanged' ELSE 'changed' END AS _status
+            FROM (SELECT * FROM {typed} WHERE reason IS NULL) r
+            LEFT JOIN {table} t ON t.source = ? AND t.source_record_id = r.source_record_id""", [source])
+        counts = dict(con.execute(f"SELECT _status, count(*) FROM {ready} GROUP BY _status").fetchall())
+        if table == "contacts" and "lead_stage" in plan.by_field:
+            con.execute(f"""INSERT INTO lead_stage_changes
+                (source, source_record_id, stage, previous_stage, changed_at, load_id)
+                SELECT ?, source_record_id, lead_stage, _old_stage,
+                       COALESCE(updated_at, CASE WHEN _status = 'new' THEN created_at END, now()), ?
+                FROM {ready}
+                WHERE _status IN ('new', 'changed') AND lead_stage IS NOT NULL
+                  AND lead_stage IS DISTINCT FROM _old_stage""", [source, load_id])
+        updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in cols)
+        con.execute(f"""INSERT INTO {table} (source, source_record_id, {names}, load_id, loaded_at)
+            SELECT ?, source_record_id, {names}, ?, now() FROM {ready}
+            WHERE _status IN ('new', 'changed')
+            ON CONFLICT (source, source_record_id) DO UPDATE SET {updates},
+                load_id = EXCLUDED.load_id, loaded_at = EXCLUDED.loaded_at""", [source, load_id])
+        return {k: int(counts.get(k, 0)) for k in ("new", "changed", "unchanged", "stale")}
+    finally:
+        drop_temp(con, ready)
+
+
+def _insert_fresh(con, plan: Plan, typed: str, source: str, load_id: int, names: str) -> dict[str, int]:
+    """First load of a source: every valid row is new, so insert straight from the typed table."""
+    table = plan.kind
+    if table == "contacts" and "lead_stage" in plan.by_field:
+        con.execute(f"""INSERT INTO lead_stage_changes
+            (source, source_record_id, stage, previous_stage, changed_at, load_id)
+            SELECT ?, source_record_id, lead_stage, NULL, COALESCE(updated_at, created_at, now()), ?
+            FROM {typed} WHERE reason IS NULL AND lead_stage IS NOT NULL""", [source, load_id])
+    n = con.execute(f"""INSERT INTO {table} (source, source_record_id, {names}, load_id, loaded_at)
+        SELECT ?, source_record_id, {names}, ?, now() FROM {typed} WHERE reason IS NULL""",
+                    [source, load_id]).fetchone()[0]
+    return {"new": int(n), "changed": 0, "unchanged": 0, "stale": 0}
+
+
+def _lenient_warnings(con, plan: Plan, typed: str) -> list[str]:
+    fields = fields_for(plan.kind)
+    lenient = [n for n in plan.by_field
+               if not (plan.required(fields[n]) or fields[n].strict) and fields[n].type != "text"]
+    if not lenient:
+        return []
+    parts = []
+    for n in lenient:
+        parts.append(f'count_if("bad_{n}" AND reason IS NULL)')
+        parts.append(f"any_value(json_extract_string(traits, '$.invalid_{n}')) "
+                     f'FILTER (WHERE "bad_{n}" AND reason IS NULL)')
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {typed}").fetchone()
+    out = []
+    for i, n in enumerate(lenient):
+        count, example = row[2 * i], row[2 * i + 1]
+        if count:
+            out.append(f"{n}: {count} value(s) could not be read as a {TYPE_NAMES[fields[n].type]} "
+                       f"(e.g. {example!r}) and were left empty; the text is kept in traits as invalid_{n}.")
+    return out
+
+
+def _format_warnings(plan: Plan, formats: dict[str, ColumnFormat]) -> list[str]:
+    out = []
+    for name, column in plan.by_field.items():
+        fmt = formats.get(column)
+        if fmt and fmt.ambiguous_dates:
+            out.append(f"{name}: dates in column {column!r} could be DD/MM or MM/DD; read as DD/MM/YYYY.")
+    return out
+
+
+# -- the typed kinds and events ---------------------------------------------------------------
+
+
+def _load_typed(con, plan: Plan, staged: readers.Staged, source: str, load_id: int, report) -> dict:
+    fields = fields_for(plan.kind)
+    formats = infer_formats(con, staged.table,
+                            {c: fields[f].type for f, c in plan.by_field.items()})
+    has_suppressions = con.execute("SELECT count(*) > 0 FROM suppressions").fetchone()[0]
+    sql, params = _typed_select(plan, staged, formats, has_suppressions)
+    typed = temp_name("typed")
+    try:
+        con.execute(f"CREATE TEMP TABLE {typed} AS {sql}", params)
+        report(0.55, "Checked types")
+        duplicates = 0 if plan.line_items else _mark_duplicates(con, typed)
+        records = typed
+        if plan.line_items:
+            records = temp_name("orders")
+            _group_line_items(con, plan, typed, records)
+        quarantined = _quarantine(con, load_id, source, staged, typed)
+        report(0.65, "Quarantined bad rows")
+        counts = _upsert(con, plan, records, source, load_id)
+        if records != typed:
+            drop_temp(con, records)
+        report(0.9, "Stored records")
+        warnings = _format_warnings(plan, formats) + _lenient_warnings(con, plan, typed)
+        if duplicates:
+            warnings.append(f"{duplicates} row(s) repeated a record id already seen later in the file; "
+                            "the last one was loaded, the others quarantined.")
+        if counts["stale"]:
+            warnings.append(f"{counts['stale']} row(s) were older (updated_at) than what is already "
+                            "loaded and were not applied.")
+        if plan.kind == "consents" and "recorded_at" not in plan.by_field:
+            warnings.append("No column gives when consent was recorded; the load time is used.")
+        return {"quarantined": quarantined, "warnings": warnings, **counts}
+    finally:
+        drop_temp(con, typed)
+
+
+def _stage_event_lines(con, path: Path, info: readers.FileInfo, table: str) -> int:
+    """JSON/NDJSON events into table(row_number, raw), one JSON text per event or line."""
+    if info.format == "ndjson":
+        ev.stage_ndjson_lines(con, path, table)
+    else:
+        try:
+            con.execute(f"""CREATE TEMP TABLE {table} AS
+                SELECT CAST(ordinality AS BIGINT) AS row_number, CAST(json AS VARCHAR) AS raw
+                FROM read_json_objects(?, format='auto', maximum_object_size=67108864) WITH ORDINALITY""",
+                        [str(path)])
+        except Exception as exc:  # noqa: BLE001
+            raise IngestError(f"Could not read the file as JSON: {str(exc).splitlines()[0]}") from exc
+    return con.execute(f"SELECT count(*) FROM {table} WHERE raw IS NOT NULL AND trim(raw) <> ''").fetchone()[0]
+
+
+def _stage_flat_events(con, plan: Plan, staged: readers.Staged, table: str) -> None:
+    """Rows of a flat file (CSV, sheet) as Segment JSON: mapped columns by their Segment names,
+    the other columns as properties."""
+    allowed = set(staged.columns)
+    formats = infer_formats(con, staged.table, {c: "timestamp" for f, c in plan.by_field.items()
+                                                if f in ev.TIME_FIELDS})
+    pairs, params = [], []
+    for name, key in {**ev.STRING_FIELDS, **ev.TIME_FIELDS}.items():
+        if name not in plan.by_field:
+            continue
+        column = plan.by_field[name]
+        t = trimmed(_q(column, allowed))
+        value = (f"strftime({typed_sql('timestamp', t, formats.get(column))}, '%Y-%m-%dT%H:%M:%S.%fZ')"
+                 if name in ev.TIME_FIELDS else t)
+        if name == "type":   # a flat file without types holds track calls when it names events
+            event = trimmed(_q(plan.by_field["event"], allowed)) if "event" in plan.by_field else "NULL"
+            value = f"COALESCE({value}, CASE WHEN {event} IS NOT NULL THEN 'track' END)"
+        pairs.append(f"'{key}', {value}")
+    if "type" not in plan.by_field and "event" in plan.by_field:
+        pairs.append("'type', 'track'")
+    props, props_params = _json_object_sql(plan.traits_columns, allowed)
+    pairs.append(f"'properties', {props}")
+    params += props_params
+    con.execute(f"""CREATE TEMP TABLE {table} AS
+        SELECT _row AS row_number, CAST(json_merge_patch('{{}}', json_object({', '.join(pairs)})) AS VARCHAR) AS raw
+        FROM {staged.table}""", params)
+
+
+# -- entry point -------------------------------------------------------------------------------
+
+
+def _previous_load(con, source: str, sha: str, mapping: dict | None) -> tuple | None:
+    return con.execute(
+        """SELECT load_id, rows_read, rows_loaded, rows_quarantined, finished_at FROM loads
+           WHERE source = ? AND file_sha256 = ? AND CAST(mapping AS VARCHAR) IS NOT DISTINCT FROM ?
+           ORDER BY load_id DESC LIMIT 1""",
+        [source, sha, json.dumps(mapping, sort_keys=True) if mapping is not None else None]).fetchone()
+
+
+def _land_raw(workspace, path: Path, info: readers.FileInfo, load_id: int) -> Path:
+    """Keep the raw file under <workspace>/landing with a generated name."""
+    landing = workspace.folder / "landing"
+    landing.mkdir(parents=True, exist_ok=True)
+    target = landing / f"load-{load_id:08d}-{info.sha256[:16]}{_EXT[info.format]}"
+    shutil.copyfile(path, target)
+    return target
+
+
+def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_column: str | None = None,
+                mapping: dict | None = None, file_format: str | None = None, progress=None,
+                keep_raw: bool = True, file_name: str | None = None) -> LoadResult:
+    """Load one file of `kind` into the workspace as `source`, all or nothing.
+
+    mapping is {source column: canonical field} (None or missing: kept as a trait; the
+    field "source_record_id" marks the id column); without it the saved mapping of the
+    source (same columns) or the suggested one is used. file_name is the name to record
+    (an upload's original name); it is never used as a path.
+    """
+    require(user, "ingest")
+    if kind not in KINDS:
+        raise IngestError(f"Unknown kind {kind!r}; choose one of {', '.join(KINDS)}.")
+    report = progress or _noop
+    path = Path(path)
+    info = readers.detect(path, file_format)
+    report(0.05, f"Detected {info.describe()}")
+    started = dt.datetime.now(dt.timezone.utc)
+    landed: Path | None = None
+    stage, lines = temp_name("stage"), temp_name("lines")
+    try:
+        with workspace.transaction() as con, utc_session(con):
+            try:
+                src = ensure_source(con, user, source, kind)
+                json_events = kind == "events" and info.format in ("json", "ndjson")
+                plan = None
+                if json_events:
+                    read = _stage_event_lines(con, path, info, lines)
+                    staged = None
+                    used_mapping = None
+                else:
+                    staged = readers.stage_file(con, path, info, stage, workspace.folder / "landing")
+                    report(0.35, f"Read {staged.rows_read:,} rows")
+                    plan = plan_mapping(con, staged, kind, mapping, id_column,
+                                        src.mapping if isinstance(src.mapping, dict) else None)
+                    used_mapping = plan.mapping
+                    read = staged.rows_read
+                previous = _previous_load(con, source, info.sha256, used_mapping)
+                if previous:
+                    load_id, p_read, p_loaded, p_quarantined, when = previous
+                    return LoadResult(p_read, p_loaded, p_quarantined,
+                                      [f"This file was already loaded into {source!r} (load {load_id}, "
+                                       f"{when:%Y-%m-%d %H:%M}); nothing changed."],
+                                      load_id, source, kind, info.format, 0, 0, p_loaded,
+                                      used_mapping or {}, already_loaded=True)
+                load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
+                warnings = list(staged.notes) if staged else []
+                if staged and staged.rejects:
+                    warnings.append(f"{staged.rejects} line(s) could not be split into the file's "
+                                    "columns and were quarantined.")
+                if json_events or kind == "events":
+                    if not json_events:
+                        _stage_flat_events(con, plan, staged, lines)
+                    counts = ev.land_raw_events(con, lines, source, load_id)
+                    bad_times = ev.bad_timestamps(con, lines)
+                    if bad_times:
+                        warnings.append(f"timestamp: {bad_times} event(s) had an unreadable timestamp; "
+                                        "the time they were received is used.")
+                    if counts.duplicates:
+                        warnings.append(f"{counts.duplicates} event(s) were already loaded (same messageId) "
+                                        "and were skipped.")
+                    rejected = 0
+                    if staged:
+                        rejected = con.execute(
+                            f"""INSERT INTO quarantine (load_id, source, row_number, raw, reason)
+                                SELECT ?, ?, _row, raw, reason FROM {staged.rejects_table}""",
+                            [load_id, source]).fetchone()[0]
+                    quarantined = counts.quarantined + rejected
+                    loaded = counts.loaded
+                    read = loaded + quarantined
+                    tallies = {"new": counts.new, "changed": 0, "unchanged": counts.duplicates, "stale": 0}
+                else:
+                    outcome = _load_typed(con, plan, staged, source, load_id, report)
+                    warnings += outcome.pop("warnings")
+                    quarantined = outcome["quarantined"]
+                    loaded = read - quarantined
+                    tallies = outcome
+                if keep_raw:
+                    landed = _land_raw(workspace, path, info, load_id)
+                mapping_json = json.dumps(used_mapping, sort_keys=True) if used_mapping is not None else None
+                con.execute(
+                    """INSERT INTO loads (load_id, source, kind, file_name, file_sha256, rows_read,
+                           rows_loaded, rows_quarantined, warnings, started_at, finished_at, username,
+                           file_format, mapping, rows_inserted, rows_updated, rows_unchanged, landed_file)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?)""",
+                    [load_id, source, kind, file_name or path.name, info.sha256, read, loaded, quarantined,
+                     json.dumps(warnings), started, user.username, info.format, mapping_json,
+                     tallies["new"], tallies["changed"], tallies["unchanged"] + tallies["stale"],
+                     landed.name if landed else None])
+                if plan is not None:
+                    save_mapping(con, source, plan.mapping, plan.id_column)
+                audit(con, user, "ingest.load", source,
+                      {"load_id": load_id, "kind": kind, "rows_read": read, "rows_loaded": loaded,
+                       "rows_quarantined": quarantined})
+                report(1.0, f"Loaded {loaded:,} rows, quarantined {quarantined:,}")
+                return LoadResult(read, loaded, quarantined, warnings, load_id, source, kind, info.format,
+                                  tallies["new"], tallies["changed"], tallies["unchanged"] + tallies["stale"],
+                                  used_mapping or {})
+            finally:
+                drop_temp(con, stage, stage + "_rejects", lines)
+    except BaseException:
+        if landed is not None:
+            landed.unlink(missing_ok=True)
+        raise
+
+
+def suggest_for_file(workspace, user: User, kind: str, path, source: str | None = None,
+                     file_format: str | None = None, limit: int = 20):
+    """What the Sources screen shows before loading: (FileInfo, preview DataFrame, suggestions).
+
+    Reads the file in a private in-memory database; the workspace is only read for the
+    source's saved mapping.
+    """
+    import duckdb
+
+    from engine.ingest.mapping import suggest_mapping as _suggest
+
+    require(user, "ingest")
+    fields_for(kind)
+    info = readers.detect(path, file_format)
+    saved = None
+    if source:
+        with workspace.connect() as wcon:
+            src = get_source(wcon, source)
+            if src and src.kind == kind and isinstance(src.mapping, dict):
+                saved = src.mapping
+    con = duckdb.connect()
+    try:
+        if kind == "events" and info.format in ("json", "ndjson"):
+            n = _stage_event_lines(con, Path(path), info, "_lines")
+            df = con.execute("SELECT row_number, raw FROM _lines ORDER BY row_number LIMIT ?", [limit]).df()
+            return info, df, [], n
+        import tempfile
+        with tempfile.TemporaryDirectory() as scratch:
+            staged = readers.stage_file(con, path, info, "_stage", Path(scratch))
+        df = con.execute("SELECT * EXCLUDE (_row) FROM _stage ORDER BY _row LIMIT ?", [limit]).df()
+        suggestions = _suggest(con, "_stage", staged.columns, kind, saved=saved)
+        return info, df, suggestions, staged.rows_read
+    finally:
+        con.close()

@@ -1,0 +1,203 @@
+"""Typing text values as SQL expressions over the staging table (no per-row Python).
+
+Each builder takes a SQL expression holding the trimmed text of a column (NULL
+when empty) and returns the SQL of the typed value, NULL when the text cannot be
+read as that type. Column-level choices that cannot be made value by value
+(DD/MM vs MM/DD, decimal comma vs decimal point) are inferred once per column by
+`infer_formats` from the whole column, then baked into the expressions.
+
+Conventions: times without a timezone are read as UTC; dates of birth must lie
+between 1900 and today; phones keep a leading '+' and their digits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+def trimmed(column_sql: str) -> str:
+    """The value with surrounding spaces (no-break spaces too) removed; NULL when nothing is left.
+
+    trim() with a character list costs twice plain trim() over a million rows, so no-break
+    spaces are first turned into spaces.
+    """
+    return f"NULLIF(trim(replace({column_sql}, chr(160), ' ')), '')"
+
+
+def email_sql(t: str) -> str:
+    v = f"lower(regexp_replace({t}, '^mailto:', '', 'i'))"
+    return f"CASE WHEN regexp_full_match({v}, '[^@\\s,;<>]+@[^@\\s,;<>]+\\.[^@\\s,;<>.]+') THEN {v} END"
+
+
+def phone_sql(t: str) -> str:
+    digits = f"regexp_replace({t}, '[^0-9]', '', 'g')"
+    plus = f"(starts_with({t}, '+') OR starts_with({t}, '00'))"
+    normal = f"CASE WHEN starts_with({t}, '00') THEN '+' || {digits}[3:] WHEN {plus} THEN '+' || {digits} ELSE {digits} END"
+    ok = (f"length({digits}) BETWEEN 7 AND 15 "
+          f"AND NOT regexp_matches({t}, '[^0-9 ()./+\\-]')")
+    return f"CASE WHEN {ok} THEN {normal} END"
+
+
+_DAY_FIRST = ["%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d-%m-%Y", "%d-%m-%Y %H:%M",
+              "%d-%m-%Y %H:%M:%S", "%d.%m.%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%d/%m/%y",
+              "%d.%m.%y", "%d/%m/%Y %I:%M %p"]
+_OTHER = ["%Y%m%d", "%Y/%m/%d", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M",
+          "%Y.%m.%d", "%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%d-%b-%y", "%d %b %Y %H:%M",
+          "%b %d, %Y", "%B %d, %Y", "%b %d %Y", "%B %d %Y", "%a, %d %b %Y %H:%M:%S",
+          "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+
+
+def _formats(order: str) -> str:
+    day_first = _DAY_FIRST if order == "dmy" else [
+        f.replace("%d", "%_D").replace("%m", "%d").replace("%_D", "%m") for f in _DAY_FIRST]
+    return "[" + ", ".join(f"'{f}'" for f in day_first + _OTHER) + "]"
+
+
+_HAS_TZ = "'\\d:\\d{2}(:\\d{2}(\\.\\d+)?)?\\s*(Z|z|[+-]\\d{2}(:?\\d{2})?|UTC|GMT)$'"
+
+
+def _naive_sql(t: str, order: str) -> str:
+    """A TIMESTAMP (no zone) from ISO text, a list of day/month formats, or epoch seconds/ms."""
+    return (f"COALESCE(TRY_CAST({t} AS TIMESTAMP), try_strptime({t}, {_formats(order)}), "
+            f"CASE WHEN regexp_full_match({t}, '1\\d{{9}}') THEN CAST(to_timestamp(CAST({t} AS BIGINT)) AT TIME ZONE 'UTC' AS TIMESTAMP) "
+            f"WHEN regexp_full_match({t}, '1\\d{{12}}') THEN CAST(to_timestamp(CAST({t} AS BIGINT) / 1000) AT TIME ZONE 'UTC' AS TIMESTAMP) END)")
+
+
+def timestamp_sql(t: str, order: str = "dmy") -> str:
+    """ISO text (with or without a zone) by a plain cast, which needs the session in UTC (see
+    common.utc_session); anything else through the day/month formats, read as UTC."""
+    zoned = f"regexp_replace({t}, '\\s+(Z|z|[+-]\\d{{2}}(:?\\d{{2}})?|UTC|GMT)$', '\\1')"  # '10:00 +0100'
+    return (f"COALESCE(TRY_CAST({t} AS TIMESTAMPTZ), "
+            f"CASE WHEN regexp_matches({t}, {_HAS_TZ}) THEN TRY_CAST({zoned} AS TIMESTAMPTZ) "
+            f"ELSE timezone('UTC', {_naive_sql(t, order)}) END)")
+
+
+def date_sql(t: str, order: str = "dmy", birth: bool = False) -> str:
+    value = f"COALESCE(TRY_CAST({t} AS DATE), CAST({_naive_sql(t, order)} AS DATE))"
+    if birth:
+        return f"CASE WHEN {value} BETWEEN DATE '1900-01-01' AND current_date THEN {value} END"
+    return value
+
+
+def _money_text(t: str) -> str:
+    """Text with currency symbols and codes, spaces and apostrophes removed."""
+    return f"regexp_replace(upper({t}), '[A-Z]{{1,2}}\\$|[A-Z]{{3}}|[\\s$€£¥₹\\x27]', '', 'g')"
+
+
+def money_sql(t: str, decimal_comma: bool = False) -> str:
+    s = _money_text(t)
+    negative = f"(regexp_matches({s}, '^\\(.*\\)$') OR regexp_matches({s}, '^-|-$'))"
+    digits = f"regexp_replace({s}, '[()+\\-]', '', 'g')"
+    number = (f"replace(replace({digits}, '.', ''), ',', '.')" if decimal_comma
+              else f"replace({digits}, ',', '')")
+    ok = f"regexp_full_match({s}, '[-+]?\\(?[-+]?[0-9][0-9.,]*\\)?-?')"
+    general = (f"CASE WHEN {ok} THEN (CASE WHEN {negative} THEN -1 ELSE 1 END) * "
+               f"TRY_CAST({number} AS DOUBLE) END")
+    if decimal_comma:
+        return general
+    # Plain numbers ('12.5', '-3') skip the clean-up; COALESCE only evaluates the rest for the others.
+    plain = f"TRY_CAST({t} AS DOUBLE)"
+    return f"COALESCE(CASE WHEN isfinite({plain}) THEN {plain} END, {general})"
+
+
+def currency_from_money_sql(t: str) -> str:
+    """The currency a money text names by symbol or ISO code, if any."""
+    return (f"CASE WHEN contains({t}, '€') THEN 'EUR' WHEN contains({t}, '£') THEN 'GBP' "
+            f"WHEN contains({t}, '¥') THEN 'JPY' WHEN contains({t}, '₹') THEN 'INR' "
+            f"WHEN regexp_matches(upper({t}), '(^|[^A-Z])([A-Z]{{3}})([^A-Z]|$)') "
+            f"THEN regexp_extract(upper({t}), '(^|[^A-Z])([A-Z]{{3}})([^A-Z]|$)', 2) "
+            f"WHEN contains({t}, '$') THEN 'USD' END")
+
+
+def integer_sql(t: str) -> str:
+    number = f"TRY_CAST(replace(replace({t}, ',', ''), ' ', '') AS DOUBLE)"
+    return f"CASE WHEN {number} = floor({number}) AND abs({number}) < 2147483647 THEN CAST({number} AS INTEGER) END"
+
+
+TRUE_WORDS = ("true", "t", "yes", "y", "1", "granted", "opt-in", "opt in", "opted in", "optin",
+              "subscribed", "agree", "agreed", "accepted", "allow", "allowed", "on", "x", "consented")
+FALSE_WORDS = ("false", "f", "no", "n", "0", "denied", "opt-out", "opt out", "opted out", "optout",
+               "unsubscribed", "withdrawn", "revoked", "declined", "rejected", "refused", "off",
+               "disallowed")
+
+
+def boolean_sql(t: str) -> str:
+    words_true = ", ".join(f"'{w}'" for w in TRUE_WORDS)
+    words_false = ", ".join(f"'{w}'" for w in FALSE_WORDS)
+    return (f"CASE WHEN lower({t}) IN ({words_true}) THEN true "
+            f"WHEN lower({t}) IN ({words_false}) THEN false END")
+
+
+def json_sql(t: str) -> str:
+    return f"CASE WHEN json_valid({t}) THEN json({t}) END"
+
+
+INFER_SAMPLE = 100_000
+
+
+@dataclass
+class ColumnFormat:
+    """What was inferred about one column's values."""
+
+    date_order: str = "dmy"          # dmy | mdy
+    ambiguous_dates: bool = False    # slash dates seen, none decides the order
+    decimal_comma: bool = False
+
+
+def infer_formats(con, table: str, columns: dict[str, str]) -> dict[str, ColumnFormat]:
+    """Infer DD/MM vs MM/DD and decimal comma for columns {name: type} in one scan.
+
+    `name` is a staging column name (checked by the caller), `type` a field type.
+    """
+    wanted = {c: t for c, t in columns.items() if t in ("date", "timestamp", "money")}
+    if not wanted:
+        return {}
+    parts = []
+    for i, (column, type_) in enumerate(wanted.items()):
+        t = trimmed('"' + column.replace('"', '""') + '"')
+        if type_ == "money":
+            parts.append(f"count_if(regexp_matches({t}, '\\d,\\d{{1,2}}(\\D*)$') OR regexp_matches({t}, '\\.\\d{{3}},')) AS a{i}")
+            parts.append(f"count_if(regexp_matches({t}, '\\d\\.\\d{{1,2}}(\\D*)$') OR regexp_matches({t}, ',\\d{{3}}\\.')) AS b{i}")
+            parts.append(f"0 AS c{i}")
+        else:
+            head = f"regexp_extract({t}, '^(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-]\\d{{2,4}}', "
+            parts.append(f"count_if(TRY_CAST({head}1) AS INTEGER) > 12) AS a{i}")
+            parts.append(f"count_if(TRY_CAST({head}2) AS INTEGER) > 12) AS b{i}")
+            parts.append(f"count_if(regexp_matches({t}, '^\\d{{1,2}}[/.-]\\d{{1,2}}[/.-]\\d{{2,4}}')) AS c{i}")
+    # A large sample decides as well as the whole column and keeps this scan short.
+    row = con.execute(f"SELECT {', '.join(parts)} FROM (SELECT * FROM {table} LIMIT ?)",
+                      [INFER_SAMPLE]).fetchone()
+    out = {}
+    for i, (column, type_) in enumerate(wanted.items()):
+        a, b, c = (row[3 * i] or 0), (row[3 * i + 1] or 0), (row[3 * i + 2] or 0)
+        if type_ == "money":
+            out[column] = ColumnFormat(decimal_comma=a > b)
+        else:
+            out[column] = ColumnFormat(date_order="mdy" if b > a else "dmy",
+                                       ambiguous_dates=bool(c) and a == 0 and b == 0)
+    return out
+
+
+def typed_sql(field_type: str, t: str, fmt: ColumnFormat | None = None, field_name: str = "") -> str:
+    """The typed value of trimmed text t for a field of field_type."""
+    fmt = fmt or ColumnFormat()
+    if field_type == "email":
+        return email_sql(t)
+    if field_type == "phone":
+        return phone_sql(t)
+    if field_type == "date":
+        return date_sql(t, fmt.date_order, birth=field_name == "date_of_birth")
+    if field_type == "timestamp":
+        return timestamp_sql(t, fmt.date_order)
+    if field_type == "money":
+        return money_sql(t, fmt.decimal_comma)
+    if field_type == "integer":
+        return integer_sql(t)
+    if field_type == "boolean":
+        return boolean_sql(t)
+    if field_type == "json":
+        return json_sql(t)
+    return t
+
+
+TYPE_NAMES = {"email": "email address", "phone": "phone number", "date": "date",
+              "timestamp": "date/time", "money": "amount", "integer": "whole number",
+              "boolean": "yes/no value", "json": "JSON value", "text": "text"}

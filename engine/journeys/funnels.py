@@ -1,0 +1,145 @@
+"""Funnels: how many people do these events in this order within a window, and who drops off.
+
+A person enters at their first step-1 event in the date range; each later step counts the
+first matching event at or after the previous step and within the conversion window of
+entering. One scan of `journey_events` (events already attributed to profiles) picks the events matching any step (materialised),
+then one small join per step. Breakdowns attach one value per person (a trait, RFM segment
+or first-touch UTM source) from an allow-list.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pandas as pd
+
+from engine.access import User, can, mask_frame, require
+from engine.journeys.base import JourneyError, Step, breakdown_sql, step_condition, time_range
+from engine.journeys.prepare import prepare_journeys
+
+MAX_STEPS = 10
+MAX_BREAKDOWN_VALUES = 8
+
+
+@dataclass
+class FunnelResult:
+    steps: pd.DataFrame          # step, label, people, pct_of_start, pct_of_previous, dropped, median_seconds
+    breakdown: pd.DataFrame      # value, step, label, people, pct_of_start (empty without a breakdown)
+    window: timedelta
+
+
+def _steps(steps) -> list[Step]:
+    parsed = [Step.of(s) for s in steps or []]
+    if len(parsed) < 2:
+        raise JourneyError("A funnel needs at least two steps.")
+    if len(parsed) > MAX_STEPS:
+        raise JourneyError(f"A funnel has at most {MAX_STEPS} steps.")
+    return parsed
+
+
+def _reach_sql(steps: list[Step], window: timedelta, since, until) -> tuple[str, list]:
+    """SQL for `reach(pid, t1..tn)`: when each person reached each step (NULL if not)."""
+    if window.total_seconds() <= 0:
+        raise JourneyError("The conversion window must be positive.")
+    params: list = []
+    marks = []
+    for i, step in enumerate(steps, 1):
+        marks.append(f"{step_condition(step, params)} AS m{i}")
+    where_params: list = []
+    any_step = " OR ".join(step_condition(s, where_params) for s in steps)
+    in_range = time_range(since, until, where_params, column="ts")
+    params += where_params
+    ctes = [f"fe AS MATERIALIZED (SELECT profile_id AS pid, ts, {', '.join(marks)} "
+            f"FROM journey_events WHERE ({any_step}) AND {in_range})",
+            "s1 AS (SELECT pid, min(ts) AS t1 FROM fe WHERE m1 GROUP BY pid)"]
+    seconds = window.total_seconds()
+    for i in range(2, len(steps) + 1):
+        strict = ">" if steps[i - 1] == steps[i - 2] else ">="
+        ctes.append(
+            f"s{i} AS (SELECT s.pid, min(fe.ts) AS t{i} FROM s{i - 1} s JOIN s1 USING (pid) JOIN fe "
+            f"ON fe.pid = s.pid AND fe.m{i} AND fe.ts {strict} s.t{i - 1} "
+            f"AND fe.ts <= s1.t1 + to_microseconds(CAST({int(seconds * 1_000_000)} AS BIGINT)) "
+            f"GROUP BY s.pid)")
+    joins = " ".join(f"LEFT JOIN s{i} USING (pid)" for i in range(2, len(steps) + 1))
+    cols = ", ".join(f"t{i}" for i in range(1, len(steps) + 1))
+    ctes.append(f"reach AS (SELECT pid, {cols} FROM s1 {joins})")
+    return "WITH " + ",\n".join(ctes), params
+
+
+def funnel(workspace, user: User, steps, window: timedelta = timedelta(days=7), since=None, until=None,
+           breakdown: str | None = None) -> FunnelResult:
+    """People reaching each step, conversion and drop-off, median time from the previous step."""
+    require(user, "view")
+    parsed = _steps(steps)
+    with_sql, params = _reach_sql(parsed, window, since, until)
+    n = len(parsed)
+    counts = ", ".join(f"count(t{i}) AS c{i}" for i in range(1, n + 1))
+    medians = ", ".join(f"median(epoch(t{i}) - epoch(t{i - 1})) AS d{i}" for i in range(2, n + 1))
+    group = breakdown_sql(breakdown)
+    with workspace.connect() as con:
+        prepare_journeys(workspace)
+        row = con.execute(f"{with_sql} SELECT {counts}, {medians} FROM reach", params).fetchone()
+        people = [int(row[i]) for i in range(n)]
+        med = [None] + [None if row[n + i] is None else float(row[n + i]) for i in range(n - 1)]
+        steps_df = _step_table(parsed, people, med)
+        by = pd.DataFrame(columns=["value", "step", "label", "people", "pct_of_start"])
+        if group:
+            frame = con.execute(
+                f"{with_sql}, b AS ({group}), v AS (SELECT r.*, COALESCE(CAST(b.value AS VARCHAR), '(none)') AS value "
+                f"FROM reach r LEFT JOIN b ON b.profile_id = r.pid) "
+                f"SELECT value, {counts} FROM v GROUP BY value ORDER BY c1 DESC, value", params).df()
+            by = _breakdown_table(parsed, frame)
+    return FunnelResult(steps_df, by, window)
+
+
+def _step_table(steps: list[Step], people: list[int], median_seconds: list) -> pd.DataFrame:
+    df = pd.DataFrame({"step": range(1, len(steps) + 1), "label": [s.label for s in steps],
+                       "people": people})
+    start = people[0] or 0
+    prev = [None] + people[:-1]
+    df["pct_of_start"] = [round(100.0 * p / start, 1) if start else 0.0 for p in people]
+    df["pct_of_previous"] = [None if q is None else (round(100.0 * p / q, 1) if q else 0.0)
+                             for p, q in zip(people, prev)]
+    df["dropped"] = [0] + [q - p for p, q in zip(people[1:], people[:-1])]
+    df["median_seconds"] = median_seconds
+    return df
+
+
+def _breakdown_table(steps: list[Step], frame: pd.DataFrame) -> pd.DataFrame:
+    if frame.empty:
+        return pd.DataFrame(columns=["value", "step", "label", "people", "pct_of_start"])
+    if len(frame) > MAX_BREAKDOWN_VALUES:   # keep the biggest groups; fold the rest into "Other"
+        head, tail = frame.iloc[:MAX_BREAKDOWN_VALUES - 1], frame.iloc[MAX_BREAKDOWN_VALUES - 1:]
+        other = tail.drop(columns="value").sum().to_frame().T
+        other.insert(0, "value", "Other")
+        frame = pd.concat([head, other], ignore_index=True)
+    order = {v: i for i, v in enumerate(frame["value"])}          # biggest group first, Other last
+    long = frame.melt(id_vars="value", var_name="c", value_name="people")
+    long["step"] = long["c"].str[1:].astype(int)
+    long["label"] = long["step"].map(lambda i: steps[i - 1].label)
+    start = long[long["step"] == 1].set_index("value")["people"]
+    long["pct_of_start"] = (100.0 * long["people"] / long["value"].map(start).where(lambda s: s > 0)).round(1).fillna(0.0)
+    long["people"] = long["people"].astype(int)
+    long = long.assign(_order=long["value"].map(order)).sort_values(["_order", "step"])
+    return long[["value", "step", "label", "people", "pct_of_start"]].reset_index(drop=True)
+
+
+def funnel_dropoffs(workspace, user: User, steps, at_step: int, window: timedelta = timedelta(days=7),
+                    since=None, until=None, limit: int | None = None) -> pd.DataFrame:
+    """People who reached step at_step - 1 but not at_step (profile_id, name, email, reached_previous_at)."""
+    require(user, "view")
+    parsed = _steps(steps)
+    if not 2 <= int(at_step) <= len(parsed):
+        raise JourneyError(f"Drop-offs are counted at steps 2 to {len(parsed)}.")
+    with_sql, params = _reach_sql(parsed, window, since, until)
+    k = int(at_step)
+    sql = (f"{with_sql} SELECT r.pid AS profile_id, concat_ws(' ', p.first_name, p.last_name) AS name, "
+           f"p.email, r.t{k - 1} AS reached_previous_at FROM reach r LEFT JOIN profiles p ON p.profile_id = r.pid "
+           f"WHERE r.t{k - 1} IS NOT NULL AND r.t{k} IS NULL ORDER BY r.t{k - 1} DESC, r.pid")
+    if limit:
+        sql += " LIMIT ?"
+        params = params + [int(limit)]
+    with workspace.connect():
+        prepare_journeys(workspace)
+        frame = workspace.query_df(sql, params)
+    return frame if can(user, "view_pii") else mask_frame(frame, user)

@@ -1,0 +1,127 @@
+"""Paths: the most common next steps after a start event, or previous steps before an end event.
+
+Each person's journey is anchored at their first start event (or first end event when
+looking backwards); the following (preceding) events within `within` form the path, with
+consecutive repeats collapsed (a reload is not a step). At each depth the `top` most common
+steps keep their names and the rest become "Other"; a path that stops early ends in
+"(end)" ("(start)" backwards). The result feeds a Sankey diagram: links between
+(depth, step) nodes with the number of people.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pandas as pd
+
+from engine.access import User, require
+from engine.journeys.base import JourneyError, Step, step_condition, time_range
+from engine.journeys.prepare import prepare_journeys
+
+MAX_DEPTH = 8
+END, START, OTHER = "(end)", "(start)", "Other"
+
+
+@dataclass
+class PathResult:
+    links: pd.DataFrame      # source_depth, source, target_depth, target, people
+    paths: pd.DataFrame      # path (list of steps), people: the most common whole paths
+    people: int              # people who did the anchor event
+    direction: str
+
+
+def paths(workspace, user: User, anchor, direction: str = "after", depth: int = 4, top: int = 6,
+          within: timedelta = timedelta(days=1), since=None, until=None, collapse_repeats: bool = True) -> PathResult:
+    """Common paths after (direction="after") or before ("before") the anchor step."""
+    require(user, "view")
+    if direction not in ("after", "before"):
+        raise JourneyError("Direction is 'after' (next steps) or 'before' (previous steps).")
+    depth, top = int(depth), int(top)
+    if not 1 <= depth <= MAX_DEPTH:
+        raise JourneyError(f"Depth is between 1 and {MAX_DEPTH} steps.")
+    if top < 1:
+        raise JourneyError("Keep at least one step per depth.")
+    step = Step.of(anchor)
+    params: list = []
+    anchor_cond = step_condition(step, params)
+    in_range = time_range(since, until, params, column="ts")
+    micros = int(within.total_seconds() * 1_000_000)
+    if micros <= 0:
+        raise JourneyError("The path window must be positive.")
+    after = direction == "after"
+    window_cond = (f"e.ts >= a.t0 AND e.ts <= a.t0 + to_microseconds(CAST({micros} AS BIGINT))" if after else
+                   f"e.ts <= a.t0 AND e.ts >= a.t0 - to_microseconds(CAST({micros} AS BIGINT))")
+    order = "ts, step" if after else "ts DESC, step"
+    filler = END if after else START
+    sql = f"""
+    WITH a AS MATERIALIZED (
+        SELECT profile_id, {'min' if after else 'min'}(ts) AS t0 FROM journey_events
+        WHERE {anchor_cond} AND {in_range} GROUP BY profile_id),
+    seq AS (
+        SELECT e.profile_id, e.ts, e.step FROM journey_events e JOIN a USING (profile_id)
+        WHERE {window_cond} AND e.step IS NOT NULL),
+    marked AS (
+        SELECT *, lag(step) OVER (PARTITION BY profile_id ORDER BY {order}) AS prev FROM seq),
+    kept AS (
+        SELECT profile_id, step,
+               row_number() OVER (PARTITION BY profile_id ORDER BY {order}) - 1 AS d
+        FROM marked WHERE NOT $collapse OR prev IS NULL OR prev <> step
+        QUALIFY d <= $depth),
+    full_paths AS (
+        SELECT k.profile_id, d, COALESCE(k.step, $filler) AS step
+        FROM a CROSS JOIN range(0, $depth + 1) r(d)
+        LEFT JOIN kept k ON k.profile_id = a.profile_id AND k.d = r.d),
+    ranked AS (
+        SELECT d, step, count(*) AS n,
+               row_number() OVER (PARTITION BY d ORDER BY (step = $filler), count(*) DESC, step) AS rk
+        FROM full_paths GROUP BY d, step),
+    named AS (
+        SELECT f.profile_id, f.d,
+               CASE WHEN f.d = 0 OR f.step = $filler OR r.rk <= $top THEN f.step ELSE $other END AS step
+        FROM full_paths f JOIN ranked r USING (d, step))
+    SELECT profile_id, list(step ORDER BY d) AS path FROM named GROUP BY profile_id
+    """
+    # The cross join above needs profile ids from `a`; bind the named values.
+    sql = sql.replace("SELECT k.profile_id, d,", "SELECT a.profile_id, r.d,")
+    named = {"collapse": bool(collapse_repeats), "depth": depth, "filler": filler, "top": top, "other": OTHER}
+    positional = params
+    # Mixed parameter styles are not allowed: turn the positional ones into named ones.
+    for i in range(len(positional)):
+        sql = sql.replace("?", f"$p{i}", 1)
+        named[f"p{i}"] = positional[i]
+    with workspace.connect() as con:
+        prepare_journeys(workspace)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _journey_paths AS {sql}", named)
+        people = con.execute("SELECT count(*) FROM _journey_paths").fetchone()[0]
+        links = con.execute("""
+            WITH steps AS (
+                SELECT profile_id, path, generate_subscripts(path, 1) AS i FROM _journey_paths),
+            pairs AS (
+                SELECT i - 1 AS source_depth, path[i] AS source, i AS target_depth, path[i + 1] AS target
+                FROM steps WHERE i < len(path) AND path[i] <> $filler)
+            SELECT source_depth, source, target_depth, target, count(*) AS people
+            FROM pairs GROUP BY ALL ORDER BY source_depth, people DESC, source, target""",
+            {"filler": filler}).df()
+        common = con.execute("""
+            SELECT list_filter(path, lambda x: x <> $filler) AS path, count(*) AS people FROM _journey_paths
+            GROUP BY 1 ORDER BY people DESC LIMIT 20""", {"filler": filler}).df()
+        con.execute("DROP TABLE IF EXISTS _journey_paths")
+    if not after:  # read backwards paths left to right, ending at the anchor
+        links = links.assign(source_depth=-links["source_depth"], target_depth=-links["target_depth"])
+        links = links.rename(columns={"source_depth": "target_depth", "source": "target",
+                                      "target_depth": "source_depth", "target": "source"})
+        links = links[["source_depth", "source", "target_depth", "target", "people"]]
+        common["path"] = common["path"].map(lambda p: list(reversed(list(p))))
+    common["path"] = common["path"].map(lambda p: " → ".join(p))
+    return PathResult(links, common, int(people), direction)
+
+
+def sankey_nodes(links: pd.DataFrame) -> tuple[list[str], list[int], list[int], list[int]]:
+    """Node labels and (source index, target index, value) lists for a plotly Sankey."""
+    nodes = pd.concat([links[["source_depth", "source"]].set_axis(["d", "s"], axis=1),
+                       links[["target_depth", "target"]].set_axis(["d", "s"], axis=1)]).drop_duplicates()
+    nodes = nodes.sort_values(["d", "s"]).reset_index(drop=True)
+    index = {(d, s): i for i, (d, s) in enumerate(zip(nodes["d"], nodes["s"]))}
+    src = [index[k] for k in zip(links["source_depth"], links["source"])]
+    dst = [index[k] for k in zip(links["target_depth"], links["target"])]
+    return nodes["s"].tolist(), src, dst, links["people"].astype(int).tolist()

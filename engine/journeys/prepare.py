@@ -1,0 +1,103 @@
+"""Keep `journey_events` (migration 0042) in step with `events` and the identity graph.
+
+Funnels, paths, attribution and cohorts read this one narrow table: each event already
+carries its profile (same rule as the `profile_events` view: user id first, else anonymous
+id), its step name and, for marketing touches, its channel. It is rebuilt in one statement
+whenever the identifiers change (a cheap signature check first), so every query sees the
+whole workspace as it is now. When only new events arrived (the collector's micro-batches,
+each with a higher load id), just those are appended.
+"""
+from __future__ import annotations
+
+import json
+
+from engine.journeys.base import (
+    PAGE_HOST_SQL, REFERRER_HOST_SQL, STEP_SQL, UTM_MEDIUM_SQL, UTM_SOURCE_SQL, channel_sql,
+)
+
+SIGNATURE_KEY = "journey_events_signature"
+
+_SIGNATURE_SQL = """
+SELECT concat_ws('|', (SELECT count(*) FROM profile_identifiers),
+                      (SELECT max(first_seen) FROM profile_identifiers),
+                      (SELECT count(*) FROM profiles), (SELECT max(updated_at) FROM profiles)),
+       (SELECT count(*) FROM events), (SELECT max(load_id) FROM events),
+       (SELECT count(*) FROM events WHERE load_id IS NULL)
+"""
+
+BUILD_SQL = f"""
+INSERT INTO journey_events
+WITH ev AS (
+    SELECT user_id, anonymous_id, timestamp AS ts, type, event, name, properties,
+           json_extract_string(context, ['$.page.url', '$.page.referrer', '$.campaign.source',
+                                         '$.campaign.medium', '$.campaign.name']) AS cx
+    FROM events WHERE {{events_filter}}
+),
+f AS (
+    SELECT user_id, anonymous_id, ts, type, event, name, properties,
+           cx[1] AS url, cx[2] AS referrer, cx[3] AS c_source, cx[4] AS c_medium, cx[5] AS utm_campaign
+    FROM ev
+),
+g AS (
+    SELECT *, {UTM_SOURCE_SQL} AS utm_source, {UTM_MEDIUM_SQL} AS utm_medium,
+           {REFERRER_HOST_SQL} AS ref_host, {PAGE_HOST_SQL} AS page_host, {STEP_SQL} AS step
+    FROM f
+)
+SELECT COALESCE(pu.profile_id, pa.profile_id), g.ts, g.step, g.type, g.properties,
+       g.utm_source, g.utm_medium, g.utm_campaign, g.ref_host, {channel_sql()}
+FROM g
+LEFT JOIN profile_identifiers pu ON pu.id_type = 'user_id' AND pu.id_value = g.user_id
+LEFT JOIN profile_identifiers pa ON pa.id_type = 'anonymous_id' AND pa.id_value = g.anonymous_id
+WHERE COALESCE(pu.profile_id, pa.profile_id) IS NOT NULL
+"""
+
+
+def _state(con) -> dict:
+    identity, events, max_load, unloaded = con.execute(_SIGNATURE_SQL).fetchone()
+    return {"identity": identity, "events": events, "max_load": max_load, "unloaded": unloaded}
+
+
+def _stored(con) -> dict | None:
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [SIGNATURE_KEY]).fetchone()
+    try:
+        return json.loads(row[0]) if row else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _appendable(con, stored: dict | None, now: dict) -> bool:
+    """Only new events with higher load ids than the last build, and the same identity graph."""
+    if not stored or stored.get("identity") != now["identity"] or stored.get("max_load") is None:
+        return False
+    if now["unloaded"] != stored.get("unloaded") or now["events"] <= stored.get("events", 0):
+        return False
+    newer = con.execute("SELECT count(*) FROM events WHERE load_id > ?", [stored["max_load"]]).fetchone()[0]
+    return newer == now["events"] - stored["events"]
+
+
+def prepare_journeys(workspace, force: bool = False, progress=None) -> bool:
+    """Bring journey_events up to date (append new loads, or rebuild); True if it changed."""
+    with workspace.connect() as con:
+        now, stored = _state(con), _stored(con)
+        if not force and stored == now:
+            return False
+        append = not force and _appendable(con, stored, now)
+    if progress:
+        progress(0.0, "Adding new events to journeys" if append else "Attributing events to profiles")
+    with workspace.transaction() as con:
+        if append:
+            con.execute(BUILD_SQL.replace("{events_filter}", "load_id > ?"), [stored["max_load"]])
+        else:
+            con.execute("DELETE FROM journey_events")
+            con.execute(BUILD_SQL.replace("{events_filter}", "true"))
+        con.execute("DELETE FROM meta WHERE key = ?", [SIGNATURE_KEY])
+        con.execute("INSERT INTO meta VALUES (?, ?)", [SIGNATURE_KEY, json.dumps(now)])
+    if progress:
+        progress(1.0, "Journeys ready")
+    return True
+
+
+def journeys_stale(workspace) -> bool:
+    """True when the next journey query will rebuild first (pages show a progress bar then)."""
+    with workspace.connect() as con:
+        return _stored(con) != _state(con)

@@ -1,0 +1,1 @@
+"""Privacy: consent ledger, data subject requests (access, erasure), suppression, retention."""

@@ -1,0 +1,211 @@
+"""Predicted purchases, probability alive and lifetime value per profile, as of a date."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from engine.access import audit, can, mask_frame, require
+from engine.value import btyd, queries, store
+from engine.value.history import History, default_as_of, load_history
+
+MODELS = {**btyd.MODEL_NAMES, "ml": "Gradient boosting (scikit-learn)"}
+DEFAULT_MODEL = "bgnbd"
+CHURN_MODEL = "mbgnbd"  # BG/NBD gives every one-time buyer p_alive = 1
+MIN_CUSTOMERS = 30
+MIN_REPEAT_CUSTOMERS = 20
+
+
+class DataTooThin(ValueError):
+    """Too few (repeat) buyers for a model: say so and fall back to RFM."""
+
+
+@dataclass
+class Prediction:
+    frame: pd.DataFrame  # profile_id, frequency, predicted_purchases, p_alive, expected_spend, predicted_clv, clv_decile
+    model: str
+    as_of: date
+    horizon_days: int
+    params: dict = field(default_factory=dict)
+    customers: int = 0
+    repeat_customers: int = 0
+
+
+def check_models(model: str) -> str:
+    if model not in MODELS:
+        raise ValueError(f"Unknown model {model!r}; choose one of {', '.join(MODELS)}.")
+    return model
+
+
+def check_enough(history: History) -> None:
+    n, repeat = len(history), history.repeat_customers
+    if n < MIN_CUSTOMERS or repeat < MIN_REPEAT_CUSTOMERS:
+        raise DataTooThin(
+            f"The data is too thin for a lifetime-value model: {repeat} of {n} customers bought "
+            f"more than once by {history.as_of}, and a model needs at least {MIN_REPEAT_CUSTOMERS} "
+            f"repeat buyers among {MIN_CUSTOMERS} or more customers. Use the RFM scores instead."
+        )
+
+
+def deciles(values: np.ndarray) -> np.ndarray:
+    """1 for the top 10% of values, 10 for the bottom 10% (ties broken by position)."""
+    n = len(values)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    return rank * 10 // n + 1
+
+
+def _check_inputs(horizon_days, margin, discount_rate):
+    if not (isinstance(horizon_days, (int, np.integer)) and 1 <= horizon_days <= 3650):
+        raise ValueError("The horizon is a whole number of days between 1 and 3650.")
+    if not 0 < margin <= 1:
+        raise ValueError("The margin is a share of revenue between 0 and 1 (e.g. 0.3 for 30%).")
+    if not 0 <= discount_rate < 1:
+        raise ValueError("The annual discount rate is between 0 and 1 (e.g. 0.1 for 10%).")
+
+
+def predict_history(history: History, model: str = DEFAULT_MODEL, horizon_days: int = 365,
+                    margin: float = 1.0, discount_rate: float = 0.1) -> Prediction:
+    """Fit the counting model and Gamma-Gamma on a history and predict every customer."""
+    check_models(model)
+    _check_inputs(horizon_days, margin, discount_rate)
+    check_enough(history)
+    triples = btyd.compress(history.frequency, history.recency, history.T)
+    counter = btyd.count_model(model).fit(triples)
+    expected, discounted, p_alive = (
+        triples.expand(v) for v in counter.predict(float(horizon_days), triples.x, triples.t_x,
+                                                   triples.T, annual_discount=discount_rate))
+    spend_params: dict = {}
+    try:
+        spend_model = btyd.GammaGamma().fit(history.frequency, history.monetary)
+        spend = spend_model.expected_spend(history.frequency, history.monetary)
+        spend_params = spend_model.params
+    except btyd.FitError:
+        spend = np.full(len(history), np.nan)
+    if not np.isfinite(spend).all():  # spend model unusable (q <= 1): observed mean order value
+        fallback = np.nansum(history.total_amount) / max(np.nansum(history.orders), 1)
+        spend = np.where(np.isfinite(spend), spend, fallback)
+    clv = margin * spend * discounted
+    frame = pd.DataFrame({
+        "profile_id": history.profile_id,
+        "frequency": history.frequency.astype(np.int64),
+        "predicted_purchases": expected,
+        "p_alive": p_alive,
+        "expected_spend": spend,
+        "predicted_clv": clv,
+        "clv_decile": deciles(clv),
+    })
+    return Prediction(frame, model, history.as_of, horizon_days,
+                      {"count": counter.params, "spend": spend_params},
+                      len(history), history.repeat_customers)
+
+
+def run_prediction(con, as_of: date, model: str, horizon_days: int, margin: float,
+                   discount_rate: float) -> Prediction:
+    if model == "ml":
+        from engine.value import ml
+        return ml.predict(con, as_of, horizon_days, margin=margin, discount_rate=discount_rate)
+    return predict_history(load_history(con, as_of), model, horizon_days, margin, discount_rate)
+
+
+def _as_of(workspace, as_of):
+    with workspace.connect() as con:
+        as_of = as_of or default_as_of(con)
+    if as_of is None:
+        raise DataTooThin("There are no orders yet: load orders and resolve identities first.")
+    return as_of
+
+
+def predict_clv(workspace, user, as_of: date | None = None, horizon_days: int = 365,
+                model: str = DEFAULT_MODEL, margin: float = 1.0, discount_rate: float = 0.1,
+                progress=None) -> pd.DataFrame:
+    """Fit as of a date and return one row per customer (profiles with an order by then):
+    profile_id, customer_id (source ids, comma-separated), predicted_purchases, p_alive,
+    predicted_clv, plus expected_spend and clv_decile. Stores nothing."""
+    require(user, "view")
+    report = progress or (lambda f, m="": None)
+    as_of = _as_of(workspace, as_of)
+    report(0.1, "Reading order histories")
+    with workspace.connect() as con:
+        if model == "ml":
+            prediction = run_prediction(con, as_of, model, horizon_days, margin, discount_rate)
+        else:
+            history = load_history(con, as_of)
+        ids = con.execute(queries.CUSTOMER_IDS).df()
+    if model != "ml":
+        report(0.3, f"Fitting {MODELS[model]}")
+        prediction = predict_history(history, model, horizon_days, margin, discount_rate)
+    report(0.9, "Joining customer ids")
+    out = prediction.frame.merge(ids, on="profile_id", how="left")
+    report(1.0, "Done")
+    columns = ["profile_id", "customer_id", "predicted_purchases", "p_alive", "predicted_clv",
+               "expected_spend", "clv_decile"]
+    return mask_frame(out[columns], user)
+
+
+def fit_clv(workspace, user, as_of: date | None = None, model: str = DEFAULT_MODEL,
+            horizon_days: int = 365, margin: float = 1.0, discount_rate: float = 0.1,
+            progress=None) -> dict:
+    """Fit as of a date and store predictions in profile_scores and the run history.
+
+    When the data is too thin for a model, RFM scores are stored instead and the result says
+    so in plain words (status 'too_thin', message).
+    """
+    from engine.value.rfm import record_rfm, rfm_frame, score_rfm, segment_rules
+
+    require(user, "score_value")
+    check_models(model)
+    _check_inputs(horizon_days, margin, discount_rate)
+    report = progress or (lambda f, m="": None)
+    as_of = _as_of(workspace, as_of)
+    rules = segment_rules(workspace)
+    report(0.05, "Reading order histories")
+    try:
+        with workspace.connect() as con:  # read, then release the file while fitting
+            # one scan of the orders feeds both the model summary and RFM
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {queries.DAILY_TABLE} AS {queries.DAILY}", [as_of])
+            try:
+                rfm_scores = rfm_frame(con, as_of, rules, materialised=True)
+                if model == "ml":
+                    prediction = run_prediction(con, as_of, model, horizon_days, margin, discount_rate)
+                else:
+                    history = load_history(con, as_of, materialised=True)
+            finally:
+                con.execute(f"DROP TABLE IF EXISTS {queries.DAILY_TABLE}")
+        if model != "ml":
+            report(0.25, f"Fitting {MODELS[model]} and Gamma-Gamma")
+            prediction = predict_history(history, model, horizon_days, margin, discount_rate)
+    except DataTooThin as exc:
+        rfm = score_rfm(workspace, user, as_of)
+        report(1.0, "Done")
+        return {"status": "too_thin", "message": str(exc), "as_of": as_of, "rfm": rfm}
+    report(0.7, "Saving predictions")
+    with workspace.transaction() as con:
+        run_id = store.write_clv(con, prediction.frame, as_of=as_of, horizon_days=horizon_days,
+                                 model=model, margin=margin, discount_rate=discount_rate,
+                                 params=prediction.params,
+                                 repeat_customers=prediction.repeat_customers,
+                                 username=user.username)
+        audit(con, user, "value.clv_fit", str(run_id),
+              {"model": model, "as_of": str(as_of), "customers": prediction.customers})
+        # RFM as of the same date, in the same transaction: the scores always agree
+        rfm = record_rfm(con, user, rfm_scores, as_of, rules)
+    report(1.0, "Done")
+    frame = prediction.frame
+    return {
+        "status": "ok", "run_id": run_id, "model": model, "model_name": MODELS[model],
+        "as_of": as_of, "horizon_days": horizon_days, "customers": prediction.customers,
+        "repeat_customers": prediction.repeat_customers, "params": prediction.params,
+        "predicted_purchases": float(frame["predicted_purchases"].sum()),
+        "predicted_clv": float(frame["predicted_clv"].sum()),
+        "mean_p_alive": float(frame["p_alive"].mean()), "rfm": rfm,
+    }
+
+
+def can_score(user) -> bool:
+    return can(user, "score_value")

@@ -1,0 +1,58 @@
+"""The Audiences screen: dry run first, then push to a (fake) destination; roles; destinations form."""
+import pytest
+
+from engine.access import User
+from engine.activation import config
+from tests.engine.activation_data import add_people
+from tests.engine.activation_fakes import TOKEN, FakePlatform
+
+PAGE = "app_pages/activation.py"
+
+
+@pytest.fixture
+def meta(app_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("CDP_SECRETS_FILE", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("CDP_DEST_META_ACCESS_TOKEN", TOKEN)
+    add_people(app_env, 5)
+    add_people(app_env, 2, start=50, consent=None)
+    with app_env.transaction() as con:
+        con.execute("INSERT INTO profile_tags (profile_id, tag) SELECT profile_id, 'vip' FROM profiles")
+    with FakePlatform("meta") as fake:
+        config.add_destination(app_env, User("admin", "admin"), "meta", "meta",
+                               {"audience_id": "42", "base_url": fake.url})
+        yield fake
+
+
+def test_dry_run_then_push(logged_in_app, meta, app_env):
+    at = logged_in_app("marketer", PAGE)
+    at.button(key="act_dry_run").click().run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["To add"] == "5" and metrics["Held back"] == "2"
+    assert meta.requests == []
+    at.button(key="act_push").click().run()
+    assert not at.exception, at.exception
+    assert any("Succeeded" in s.value and "added 5" in s.value for s in at.success)
+    assert len(meta.members) == 5 and meta.violations == []
+    assert app_env.scalar("SELECT count(*) FROM activation_runs WHERE started_by = 'marketer'") == 1
+
+
+def test_analyst_sees_history_but_cannot_push(logged_in_app, meta):
+    at = logged_in_app("analyst", PAGE)
+    assert not at.exception
+    assert any("may look at sync history" in i.value for i in at.info)
+    assert not [b for b in at.button if b.key == "act_dry_run"]
+
+
+def test_admin_adds_destination_and_secrets_are_refused(logged_in_app, meta, app_env):
+    at = logged_in_app("admin", PAGE)
+    at.text_input(key="dest_name").input("hooks")
+    at.selectbox(key="dest_kind").select("webhook")
+    at.text_area(key="dest_settings").input("base_url=https://example.com/hook\nsecret=abc")
+    submit = [b for b in at.button if b.label == "Save destination"][0]
+    submit.click().run()
+    assert any("credential" in e.value for e in at.error)
+    at.text_area(key="dest_settings").input("base_url=https://example.com/hook")
+    [b for b in at.button if b.label == "Save destination"][0].click().run()
+    assert not at.exception, at.exception
+    assert "hooks" in set(config.list_destinations(app_env)["name"])

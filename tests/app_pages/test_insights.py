@@ -1,0 +1,67 @@
+"""The Insights screen: fit and score, see the charts, validate, list churn risk, save it."""
+import pytest
+
+from engine.value.simulate import load_orders, simulate_orders
+from tests.engine.value_data import add_orders
+
+PAGE = "app_pages/insights.py"
+
+
+@pytest.fixture
+def shop(app_env):
+    with app_env.transaction() as con:
+        load_orders(con, simulate_orders(800, seed=2))
+    return app_env
+
+
+def _charts(at):
+    return [c for c in at.get("plotly_chart")]
+
+
+def test_fit_then_charts_validation_and_churn_list(shop, logged_in_app):
+    at = logged_in_app("marketer", PAGE)
+    assert not at.exception
+    at.button(key="value_fit").click().run()
+    assert not at.exception, at.exception
+    assert any("fitted on 800 customers" in s.value for s in at.success), [s.value for s in at.success]
+    assert shop.scalar("SELECT count(*) FROM profile_scores WHERE p_alive IS NOT NULL") == 800
+    assert shop.scalar("SELECT DISTINCT model FROM profile_scores") == "mbgnbd"
+    # value, Pareto, RFM grid, segment sizes and revenue, cohorts
+    assert len(_charts(at)) >= 6
+    at.button(key="value_validate").click().run()
+    assert not at.exception, at.exception
+    labels = [m.label for m in at.metric]
+    assert "Mean absolute error per customer" in labels and "Later purchases by predicted top 10%" in labels
+    assert shop.scalar("SELECT count(*) FROM value_model_runs WHERE kind = 'validation'") == 1
+    assert any("at risk" in m.value for m in at.markdown)
+    save = at.button(key="churn_save")
+    try:
+        import engine.segments  # noqa: F401
+    except ImportError:
+        assert save.disabled  # the segments module has not landed here yet
+        return
+    at.text_input(key="churn_name").input("Lapsed big spenders").run()
+    at.button(key="churn_save").click().run()
+    assert not at.exception, at.exception
+    assert any("Lapsed big spenders" in s.value for s in at.success)
+    assert shop.scalar("SELECT count(*) FROM segments WHERE name = 'Lapsed big spenders'") == 1
+
+
+def test_rules_edit_and_thin_data_message(app_env, logged_in_app):
+    add_orders(app_env, [("a", "2024-01-01", 10), ("a", "2024-02-01", 12), ("b", "2024-01-20", 5)])
+    at = logged_in_app("marketer", PAGE)
+    at.button(key="value_fit").click().run()
+    assert not at.exception
+    assert any("too thin" in w.value for w in at.warning)
+    assert app_env.scalar("SELECT count(*) FROM profile_scores WHERE rfm_segment IS NOT NULL") == 2
+    at.button(key="value_rules_save").click().run()  # saving the unchanged defaults works
+    assert not at.exception
+    assert any("Rules saved" in s.value for s in at.success)
+
+
+def test_analyst_sees_scores_but_cannot_recompute(shop, logged_in_app):
+    at = logged_in_app("analyst", PAGE)
+    assert not at.exception
+    assert at.button(key="value_fit").disabled
+    assert at.button(key="value_rules_save").disabled
+    assert at.button(key="churn_save").disabled

@@ -1,0 +1,37 @@
+from engine.access import audit_entries
+from tests.engine.journey_data import FUNNEL, build
+
+
+def test_build_a_funnel_and_save_dropoffs(logged_in_app, app_env, admin):
+    build(app_env)
+    at = logged_in_app("marketer", "app_pages/journeys.py")
+    at.multiselect(key="funnel_steps").set_value(FUNNEL).run()
+    assert not at.exception, at.exception
+    steps = next(df.value for df in at.dataframe if "pct_of_start" in df.value.columns)
+    assert steps["people"].tolist() == [4, 4, 3, 2, 1]
+    at.selectbox(key="dropoff_step").select(3).run()
+    assert not at.exception, at.exception
+    assert any("1 people did step 2 but not step 3" in c.value for c in at.caption)
+    at.text_input(key="dropoff_segment_name").input("Viewed, never added")
+    next(b for b in at.button if b.label == "Save drop-offs as a segment").click().run()
+    assert not at.exception, at.exception
+    assert at.success and "Saved 1 people" in at.success[0].value
+    from engine.segments import find_segment, segment_members
+    members = segment_members(app_env, admin, find_segment(app_env, "Viewed, never added"))
+    assert members["profile_id"].tolist() == ["P3"]
+    assert "segment.create_static" in set(audit_entries(app_env, admin)["action"])
+
+
+def test_paths_attribution_and_cohorts_render(logged_in_app, app_env):
+    build(app_env)
+    at = logged_in_app("analyst", "app_pages/journeys.py")
+    at.selectbox(key="path_anchor").select("Page: Home").run()
+    assert not at.exception, at.exception
+    assert any("4 people" == c.value for c in at.caption)
+    attr = next(df.value for df in at.dataframe if "last_touch_revenue" in df.value.columns)
+    assert attr["last_touch_revenue"].sum() == 230
+    at.radio(key="cohort_basis").set_value("first_order").run()
+    assert not at.exception, at.exception
+    # Analysts may look but not save segments.
+    at.multiselect(key="funnel_steps").set_value(FUNNEL[:3]).run()
+    assert all(b.label != "Save drop-offs as a segment" for b in at.button)

@@ -1,0 +1,28 @@
+import pytest
+
+from tests.engine.test_privacy import JANE, _seed
+
+
+def test_privacy_screen_finds_and_erases_a_person(logged_in_app, app_env):
+    _seed(app_env)
+    at = logged_in_app("admin", "app_pages/privacy.py")
+    at.text_input(key="dsr_value").input(JANE).run()
+    assert any("Found 1 profile" in s.value for s in at.success)
+    next(b for b in at.button if b.label == "Prepare access archive").click().run()
+    assert at.session_state["dsr_archive"][:2] == b"PK"
+    assert app_env.scalar("SELECT count(*) FROM privacy_requests WHERE kind = 'access'") == 1
+    next(b for b in at.button if b.label == "Erase…").click().run()
+    confirm = next(t for t in at.text_input if t.label == "Type ERASE to confirm")
+    confirm.input("ERASE").run()
+    erase = next(b for b in at.button if b.label == "Erase")
+    assert not erase.disabled
+    erase.click().run()
+    assert not at.exception
+    assert app_env.scalar("SELECT count(*) FROM contacts WHERE lower(email) = ?", [JANE]) == 0
+    assert app_env.scalar("SELECT count(*) FROM privacy_requests WHERE kind = 'erasure' AND status = 'done'") == 1
+
+
+def test_privacy_screen_is_admin_only(logged_in_app):
+    at = logged_in_app("marketer")
+    with pytest.raises(ValueError):
+        at.switch_page("app_pages/privacy.py")

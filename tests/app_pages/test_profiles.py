@@ -1,0 +1,43 @@
+from engine.access import audit_entries
+from tests.engine.journey_data import build
+
+
+def _open(at, query, pid):
+    at.text_input(key="profile_query").input(query).run()
+    assert not at.exception, at.exception
+    at.selectbox(key="profile_pick").select(pid).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_search_and_open_a_profile(logged_in_app, app_env, admin):
+    build(app_env)
+    at = logged_in_app("marketer", "app_pages/profiles.py")
+    _open(at, "alcie smth", "P1")
+    assert any(s.value == "Alice Smith" for s in at.subheader)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Orders"] == "1" and metrics["Revenue to date"] == "100.00"
+    assert metrics["Lead stage"] == "customer" and metrics["RFM segment"] == "Champions"
+    assert "Timeline" in [t.label for t in at.tabs]
+    log = audit_entries(app_env, admin, action="profile.view")
+    assert log["target"].tolist() == ["P1"] and log["username"].tolist() == ["marketer"]
+    # Add a tag and a note from the page.
+    at.text_input(key="profile_new_tag").input("vip")
+    at.text_area(key="profile_new_note").input("Wants the yearly plan")
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert not at.exception, at.exception
+    assert "Wants the yearly plan" in [t.value for t in at.text]
+    tags = [df.value for df in at.dataframe if "tag" in df.value.columns]
+    assert tags and tags[0]["tag"].tolist() == ["vip"]
+
+
+def test_analyst_sees_masked_profile(logged_in_app, app_env):
+    build(app_env)
+    at = logged_in_app("analyst", "app_pages/profiles.py")
+    _open(at, "bob.jones", "P2")
+    frames = [df.value for df in at.dataframe]
+    text = " ".join(frame.astype(str).to_csv() for frame in frames)
+    assert "bob.jones@example.org" not in text
+    assert "masked" in " ".join(c.value for c in at.caption)
+    assert not at.text_input(key="profile_query").value == ""
+    assert all(t.key != "profile_new_tag" for t in at.text_input)   # analysts cannot tag

@@ -1,0 +1,74 @@
+"""The Sources screen: upload through the file uploader, confirm the mapping, load, see the report."""
+import json
+
+CRM = (b"Contact ID,E-mail,First Name,DOB,Stage,Shoe size\n"
+       b"C1,ann@example.com,Ann,31/12/1990,lead,38\n"
+       b"C2,bob@example.com,Bob,31/02/1990,customer,44\n"
+       b"C3,,Cy,,lead,40\n")
+
+
+def test_upload_map_and_load(logged_in_app, app_env):
+    at = logged_in_app("marketer", "app_pages/sources.py")
+    assert at.title[0].value == "Sources"
+    at.selectbox(key="src_kind").set_value("contacts").run()
+    at.selectbox(key="src_choice").set_value("New source…").run()
+    at.text_input(key="src_new_name").input("HubSpot").run()
+    at.file_uploader(key="src_file").upload("crm export.csv", CRM, "text/csv").run()
+    assert not at.exception, at.exception
+    assert any("Detected:" in m.value and "CSV" in m.value for m in at.markdown)
+    preview, mapping = at.dataframe[0].value, at.dataframe[1].value
+    assert list(preview.columns) == ["Contact ID", "E-mail", "First Name", "DOB", "Stage", "Shoe size"]
+    suggested = dict(zip(mapping["column"], mapping["field"]))
+    assert suggested["E-mail"] == "email" and suggested["Contact ID"] == "source_record_id"
+    assert suggested["Shoe size"] == "(keep as custom trait)"
+    at.button(key="src_load").click().run()
+    assert not at.exception, at.exception
+    assert any("Loaded into HubSpot: 2 of 3 rows" in s.value for s in at.success)
+    assert any("date_of_birth" in w.value for w in at.warning)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Rows read"] == "3" and metrics["Quarantined"] == "1"
+    ws = app_env
+    assert dict(ws.query_rows("SELECT source_record_id, email FROM contacts")) == {
+        "C1": "ann@example.com", "C2": "bob@example.com"}
+    assert json.loads(ws.scalar("SELECT traits FROM contacts WHERE source_record_id = 'C1'")) == {
+        "Shoe size": "38"}
+    # Loading the same file again says so and changes nothing.
+    at.button(key="src_load").click().run()
+    assert any("already loaded" in i.value for i in at.info)
+    assert ws.scalar("SELECT count(*) FROM loads") == 1
+    # The upload was kept under a generated name, never the uploaded one.
+    landed = [p.name for p in (ws.folder / "landing").rglob("*") if p.is_file()]
+    assert landed and not any("crm export" in name for name in landed)
+
+
+def test_quarantine_and_loads_are_listed(logged_in_app, app_env, admin, tmp_path):
+    from engine.ingest import ingest_file
+
+    path = tmp_path / "c.csv"
+    path.write_bytes(CRM)
+    ingest_file(app_env, admin, "contacts", path, "CRM")
+    at = logged_in_app("admin", "app_pages/sources.py")
+    assert not at.exception, at.exception
+    frames = [df.value for df in at.dataframe]
+    assert any("hours_since" in f.columns and "CRM" in set(f["source"]) for f in frames)
+    assert any("reason" in f.columns and f["reason"].str.startswith("no usable identifier").any()
+               for f in frames)
+    assert at.get("download_button")
+    assert at.get("plotly_chart")
+
+
+def test_analyst_sees_sources_but_cannot_upload(logged_in_app):
+    at = logged_in_app("analyst", "app_pages/sources.py")
+    assert not at.exception, at.exception
+    assert not at.file_uploader
+    assert any("cannot upload" in i.value or "not upload" in i.value for i in at.info)
+
+
+def test_unreadable_upload_shows_one_clear_error(logged_in_app, app_env):
+    at = logged_in_app("marketer", "app_pages/sources.py")
+    at.selectbox(key="src_choice").set_value("New source…").run()
+    at.text_input(key="src_new_name").input("CRM").run()
+    at.file_uploader(key="src_file").upload("x.csv", bytes(range(256)) * 4, "text/csv").run()
+    assert not at.exception, at.exception
+    assert any("binary" in e.value for e in at.error)
+    assert app_env.scalar("SELECT count(*) FROM sources") == 0

@@ -1,0 +1,292 @@
+"""Local fake ad-platform / CRM servers on 127.0.0.1 for the activation tests.
+
+One threaded http.server per destination kind. Every request is checked against the
+platform's rules (shape, batch limits, hash format, separate add and remove calls) and
+answered with the platform's success or error shapes. `faults` queues responses (429 with
+Retry-After, 5xx, 401) returned before normal handling; `violations` lists broken rules.
+"""
+from __future__ import annotations
+
+import base64
+import collections
+import hashlib
+import hmac
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+HEX = re.compile(r"^[0-9a-f]{64}$")
+TOKEN = "test-token-123"
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"super-secret-key-bytes").decode()
+
+ERROR_SHAPES = {
+    "meta": {
+        401: {"error": {"message": "Error validating access token: Session has expired.",
+                        "type": "OAuthException", "code": 190, "fbtrace_id": "AbC"}},
+        400: {"error": {"message": "Invalid parameter", "type": "OAuthException", "code": 100,
+                        "error_user_msg": "The data you uploaded is not in the right format.", "fbtrace_id": "AbC"}},
+        429: {"error": {"message": "User request limit reached", "type": "OAuthException", "code": 17}},
+        500: {"error": {"message": "An unknown error occurred", "type": "OAuthException", "code": 1}},
+    },
+    "google": {
+        401: {"error": {"code": 401, "message": "Request had invalid authentication credentials.",
+                        "status": "UNAUTHENTICATED"}},
+        400: {"error": {"code": 400, "message": "Request contains an invalid argument.", "status": "INVALID_ARGUMENT"}},
+        429: {"error": {"code": 429, "message": "Quota exceeded.", "status": "RESOURCE_EXHAUSTED"}},
+        500: {"error": {"code": 500, "message": "Internal error encountered.", "status": "INTERNAL"}},
+        503: {"error": {"code": 503, "message": "The service is currently unavailable.", "status": "UNAVAILABLE"}},
+    },
+    "klaviyo": {
+        401: {"errors": [{"id": "1", "status": 401, "code": "not_authenticated",
+                          "title": "Authentication credentials were not provided.",
+                          "detail": "Missing or invalid private key."}]},
+        400: {"errors": [{"id": "1", "status": 400, "code": "invalid", "title": "Invalid input.",
+                          "detail": "Invalid input."}]},
+        429: {"errors": [{"id": "1", "status": 429, "code": "throttled", "title": "Request was throttled.",
+                          "detail": "Request was throttled. Expected available in 1 second."}]},
+        500: {"errors": [{"id": "1", "status": 500, "code": "error", "title": "A server error occurred.",
+                          "detail": "A server error occurred."}]},
+    },
+    "hubspot": {
+        401: {"status": "error", "message": "Authentication credentials not found.",
+              "category": "INVALID_AUTHENTICATION", "correlationId": "c1"},
+        400: {"status": "error", "message": "Invalid input JSON", "category": "VALIDATION_ERROR",
+              "correlationId": "c1"},
+        429: {"status": "error", "message": "You have reached your secondly limit.", "category": "RATE_LIMITS"},
+        500: {"status": "error", "message": "internal error", "category": "INTERNAL_ERROR"},
+    },
+    "webhook": {401: {"error": "bad signature"}, 400: {"error": "bad request"},
+                429: {"error": "slow down"}, 500: {"error": "oops"}},
+}
+
+
+class FakePlatform:
+    def __init__(self, kind: str, batch_limit: int | None = None):
+        self.kind = kind
+        self.batch_limit = batch_limit or {"meta": 10_000, "google": 10_000, "klaviyo": 1_000,
+                                           "hubspot": 100, "webhook": 1_000}[kind]
+        self.requests: list[dict] = []
+        self.violations: list[str] = []
+        self.faults: collections.deque = collections.deque()
+        self.members: dict[str, object] = {}     # platform-side audience: key -> member
+        self.add_calls = self.remove_calls = 0
+        self.webhook_ids: list[str] = []
+        self.hubspot_ids: dict[str, str] = {}
+        self.lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def fail(self, status: int, times: int = 1, retry_after: str | None = None):
+        for _ in range(times):
+            self.faults.append((status, {"Retry-After": retry_after} if retry_after else {}))
+
+    # -- handler ----------------------------------------------------------
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def _go(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                with fake.lock:
+                    fake.requests.append({"method": self.command, "path": self.path,
+                                          "headers": dict(self.headers), "body": raw})
+                    if fake.faults:
+                        status, headers = fake.faults.popleft()
+                        return self._reply(status, ERROR_SHAPES[fake.kind].get(status, {}), headers)
+                    try:
+                        status, body = getattr(fake, f"_{fake.kind}")(self, raw)
+                    except AssertionError as exc:
+                        fake.violations.append(f"{self.command} {self.path}: {exc}")
+                        status, body = 400, ERROR_SHAPES[fake.kind][400]
+                    return self._reply(status, body)
+
+            def _reply(self, status, body, headers=None):
+                data = b"" if body is None else json.dumps(body).encode()
+                self.send_response(status)
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_POST = do_DELETE = do_PUT = _go
+
+        return Handler
+
+    def _auth(self, h, header="Authorization", scheme="Bearer"):
+        if h.headers.get(header) != f"{scheme} {TOKEN}":
+            raise _Unauthorized()
+
+    # -- platforms --------------------------------------------------------
+    def _meta(self, h, raw):
+        try:
+            self._auth(h)
+        except _Unauthorized:
+            return 401, ERROR_SHAPES["meta"][401]
+        m = re.fullmatch(r"/([0-9A-Za-z_]+)/users", h.path)
+        assert m, "path must be /{audience_id}/users"
+        assert h.command in ("POST", "DELETE"), "adds are POST, removes DELETE"
+        body = json.loads(raw)
+        payload, session = body["payload"], body["session"]
+        schema, data = payload["schema"], payload["data"]
+        assert len(data) <= 10_000, f"{len(data)} rows > 10,000 per request"
+        assert len(set(schema)) == len(schema), "repeated schema key"
+        assert {"session_id", "batch_seq", "last_batch_flag", "estimated_num_total"} <= set(session)
+        for row in data:
+            assert len(row) == len(schema), "row length differs from schema"
+            assert any(row), "row without any key"
+            for v in row:
+                assert v == "" or HEX.match(v), f"not a lowercase SHA-256 hex: {v!r}"
+        key = schema.index("EMAIL") if "EMAIL" in schema else 0
+        if h.command == "POST":
+            self.add_calls += 1
+            for row in data:
+                self.members[row[key] or json.dumps(row)] = row
+        else:
+            self.remove_calls += 1
+            for row in data:
+                self.members.pop(row[key] or json.dumps(row), None)
+        return 200, {"audience_id": m.group(1), "session_id": session["session_id"],
+                     "num_received": len(data), "num_invalid_entries": 0, "invalid_entry_samples": {}}
+
+    def _google(self, h, raw):
+        try:
+            self._auth(h)
+        except _Unauthorized:
+            return 401, ERROR_SHAPES["google"][401]
+        assert h.command == "POST"
+        assert h.path in ("/audienceMembers:ingest", "/audienceMembers:remove"), h.path
+        body = json.loads(raw)
+        assert body.get("encoding") == "HEX", "encoding must be HEX"
+        dests = body["destinations"]
+        assert dests and dests[0]["operatingAccount"]["accountId"] and dests[0]["productDestinationId"]
+        members = body["audienceMembers"]
+        assert 0 < len(members) <= 10_000, f"{len(members)} members per request"
+        if h.path.endswith("ingest"):
+            assert body["termsOfService"]["customerMatchTermsOfServiceStatus"] == "ACCEPTED"
+            assert body["consent"] == {"adUserData": "CONSENT_GRANTED", "adPersonalization": "CONSENT_GRANTED"}
+        for mem in members:
+            ids = mem["userData"]["userIdentifiers"]
+            assert 0 < len(ids) <= 10
+            for ident in ids:
+                assert len(ident) == 1, "exactly one identifier per UserIdentifier"
+                (k, v), = ident.items()
+                if k in ("emailAddress", "phoneNumber"):
+                    assert HEX.match(v), f"{k} not hex SHA-256"
+                else:
+                    assert k == "address"
+                    assert HEX.match(v["givenName"]) and HEX.match(v["familyName"])
+                    assert re.fullmatch(r"[A-Z]{2}", v["regionCode"]) and v["postalCode"]
+            first = json.dumps(ids[0], sort_keys=True)
+            if h.path.endswith("ingest"):
+                self.members[first] = mem
+            else:
+                self.members.pop(first, None)
+        if h.path.endswith("ingest"):
+            self.add_calls += 1
+        else:
+            self.remove_calls += 1
+        return 200, {"requestId": f"req-{len(self.requests)}"}
+
+    def _klaviyo(self, h, raw):
+        try:
+            self._auth(h, scheme="Klaviyo-API-Key")
+        except _Unauthorized:
+            return 401, ERROR_SHAPES["klaviyo"][401]
+        assert h.headers.get("revision"), "revision header required"
+        assert h.headers.get("Content-Type") == "application/vnd.api+json"
+        body = json.loads(raw)["data"]
+        kind = h.path.strip("/").split("/")[-1]
+        assert kind in ("profile-subscription-bulk-create-jobs", "profile-subscription-bulk-delete-jobs")
+        assert body["type"] + "s" == kind
+        profiles = body["attributes"]["profiles"]["data"]
+        assert len(profiles) <= 1000
+        assert body["relationships"]["list"]["data"]["id"]
+        for p in profiles:
+            email = p["attributes"]["email"]
+            assert "@" in email and not HEX.match(email)
+            if kind.endswith("create-jobs"):
+                assert p["attributes"]["subscriptions"]["email"]["marketing"]["consent"] == "SUBSCRIBED"
+                self.members[email] = p
+            else:
+                self.members.pop(email, None)
+        if kind.endswith("create-jobs"):
+            self.add_calls += 1
+        else:
+            self.remove_calls += 1
+        return 202, None
+
+    def _hubspot(self, h, raw):
+        try:
+            self._auth(h)
+        except _Unauthorized:
+            return 401, ERROR_SHAPES["hubspot"][401]
+        body = json.loads(raw)
+        if h.path == "/crm/v3/objects/contacts/batch/upsert":
+            assert len(body["inputs"]) <= 100
+            out = []
+            for inp in body["inputs"]:
+                assert inp["idProperty"] == "email" and "@" in inp["id"]
+                rid = self.hubspot_ids.setdefault(inp["id"], str(1000 + len(self.hubspot_ids)))
+                out.append({"id": rid, "properties": {"email": inp["id"]}})
+            return 200, {"status": "COMPLETE", "results": out}
+        if h.path == "/crm/v3/objects/contacts/batch/read":
+            assert len(body["inputs"]) <= 100
+            return 200, {"status": "COMPLETE", "results": [
+                {"id": self.hubspot_ids[i["id"]], "properties": {"email": i["id"]}}
+                for i in body["inputs"] if i["id"] in self.hubspot_ids]}
+        m = re.fullmatch(r"/crm/v3/lists/(\w+)/memberships/(add|remove)", h.path)
+        assert m and h.command == "PUT", h.path
+        assert isinstance(body, list) and len(body) <= 100
+        if m.group(2) == "add":
+            self.add_calls += 1
+            self.members.update({i: True for i in body})
+            return 200, {"recordIdsAdded": body, "recordIdsMissing": []}
+        self.remove_calls += 1
+        for i in body:
+            self.members.pop(i, None)
+        return 200, {"recordIdsRemoved": body, "recordIdsMissing": []}
+
+    def _webhook(self, h, raw):
+        msg_id, ts, sig = (h.headers.get(k) for k in ("webhook-id", "webhook-timestamp", "webhook-signature"))
+        key = base64.b64decode(WEBHOOK_SECRET[len("whsec_"):])
+        expected = base64.b64encode(hmac.new(key, f"{msg_id}.{ts}.".encode() + raw, hashlib.sha256).digest()).decode()
+        if sig != f"v1,{expected}":
+            return 401, ERROR_SHAPES["webhook"][401]
+        body = json.loads(raw)
+        assert len(body["members"]) <= self.batch_limit
+        self.webhook_ids.append(msg_id)
+        for mem in body["members"]:
+            assert HEX.match(mem["email_sha256"] or "0" * 64)
+            if body["type"] == "audience.members.added":
+                self.members[mem["profile_id"]] = mem
+            else:
+                self.members.pop(mem["profile_id"], None)
+        if body["type"] == "audience.members.added":
+            self.add_calls += 1
+        else:
+            self.remove_calls += 1
+        return 200, {"ok": True}
+
+
+class _Unauthorized(Exception):
+    pass

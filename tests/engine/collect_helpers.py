@@ -1,0 +1,84 @@
+"""Helpers shared by the collector tests: HTTP calls, waiting for landings, a collector subprocess."""
+from __future__ import annotations
+
+import base64
+import gzip as gzip_module
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def post(url: str, path: str, body, *, key: str | None = None, auth: str = "basic",
+         gzip: bool = False, headers: dict | None = None, raw: bytes | None = None,
+         timeout: float = 30):
+    """POST to the collector; returns (status, parsed JSON answer)."""
+    data = raw if raw is not None else json.dumps(body).encode("utf-8")
+    if gzip:
+        data = gzip_module.compress(data)
+    request = urllib.request.Request(url + path, data=data, method="POST")
+    request.add_header("Content-Type", "text/plain")
+    if key and auth == "basic":
+        request.add_header("Authorization", "Basic " + base64.b64encode(f"{key}:".encode()).decode())
+    elif key and auth == "bearer":
+        request.add_header("Authorization", f"Bearer {key}")
+    if gzip:
+        request.add_header("Content-Encoding", "gzip")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+
+
+def wait_for(predicate, timeout: float = 20, every: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(every)
+
+
+def event_count(workspace) -> int:
+    return workspace.scalar("SELECT count(*) FROM events")
+
+
+class CollectorProcess:
+    """`cdp collect` in a subprocess on a free loopback port; always killed in teardown."""
+
+    def __init__(self, workspace_path: Path, interval: float = 0.5):
+        env = {**os.environ, "CDP_WORKSPACE": str(workspace_path), "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "engine.cli.main", "collect", "--port", "0",
+             "--interval", str(interval)],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if "Collecting events on " not in line:
+            self.kill()
+            raise RuntimeError(f"collector did not start: {line!r} {self.proc.stderr.read()}")
+        self.url = line.split("Collecting events on ", 1)[1].split()[0]
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream:
+                stream.close()
+
+    def terminate(self, timeout: float = 60) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.kill()

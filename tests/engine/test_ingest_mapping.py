@@ -1,0 +1,86 @@
+"""Mapping suggestions from header names and from values; date and money conventions per column."""
+import duckdb
+import pytest
+
+from engine.ingest.mapping import as_mapping, normalise_header, suggest_mapping
+from engine.ingest.validate import infer_formats
+
+
+def table(con, columns, rows):
+    quoted = ", ".join(f'"{c}" VARCHAR' for c in columns)
+    con.execute(f"CREATE TABLE t (_row BIGINT, {quoted})")
+    for i, row in enumerate(rows, 1):
+        con.execute(f"INSERT INTO t VALUES (?, {', '.join('?' * len(row))})", [i, *row])
+    return "t"
+
+
+def test_headers_in_many_spellings():
+    assert normalise_header(" firstName ") == "first name"
+    assert normalise_header("E_MAIL-Address") == "e mail address"
+
+
+def test_suggestion_from_headers_and_values():
+    con = duckdb.connect()
+    columns = ["Cust #", "eMail", "Tel.", "Given name", "Family Name", "Zip", "Birthday",
+               "Deal Size", "contact", "Notes"]
+    rows = [["K1", "a@x.com", "+44 20 7946 0958", "Ann", "Lee", "LS1 4AB", "1990-01-02", "1,200", "z@y.com", "hi"],
+            ["K2", "b@x.com", "020 7946 0959", "Bo", "Ng", "90210", "1991-02-03", "300", "q@y.com", ""]]
+    mapping = as_mapping(suggest_mapping(con, table(con, columns, rows), columns, "contacts"))
+    assert mapping["eMail"] == "email"
+    assert mapping["Tel."] == "phone"
+    assert mapping["Given name"] == "first_name" and mapping["Family Name"] == "last_name"
+    assert mapping["Zip"] == "postcode" and mapping["Birthday"] == "date_of_birth"
+    assert mapping["Deal Size"] == "deal_value"
+    assert mapping["Notes"] is None
+    assert mapping["contact"] is None       # emails, but email is taken by a better column
+
+
+def test_values_win_when_the_header_says_nothing():
+    con = duckdb.connect()
+    columns = ["col_a", "col_b"]
+    rows = [["a@x.com", "x"], ["b@x.com", "y"], ["c@x.com", "z"]]
+    mapping = as_mapping(suggest_mapping(con, table(con, columns, rows), columns, "contacts"))
+    assert mapping == {"col_a": "email", "col_b": None}
+
+
+def test_a_header_whose_values_disagree_is_not_trusted():
+    con = duckdb.connect()
+    columns = ["email", "order date", "total"]
+    rows = [["yes", "2024-01-01", "12.5"], ["no", "2024-01-02", "3"]]
+    mapping = as_mapping(suggest_mapping(con, table(con, columns, rows), columns, "orders"))
+    assert mapping["order date"] == "ordered_at" and mapping["total"] == "amount"
+    assert mapping["email"] == "email"       # an exact header still wins, values are then validated
+
+
+def test_saved_mapping_reused_only_for_the_same_shape():
+    con = duckdb.connect()
+    columns = ["a", "b"]
+    tbl = table(con, columns, [["x@y.com", "1"]])
+    saved = {"a": "email", "b": "customer_id"}
+    assert as_mapping(suggest_mapping(con, tbl, columns, "contacts", saved=saved)) == saved
+    partly = {"a": "email", "zzz": "phone"}
+    got = as_mapping(suggest_mapping(con, tbl, columns, "contacts", saved=partly))
+    assert got["a"] == "email"
+
+
+@pytest.mark.parametrize("values, order", [
+    (["05/01/2024", "13/01/2024"], "dmy"),
+    (["05/01/2024", "01/13/2024"], "mdy"),
+    (["2024-01-05", "2024-01-13"], "dmy"),
+])
+def test_day_month_order_inferred_per_column(values, order):
+    con = duckdb.connect()
+    table(con, ["d"], [[v] for v in values])
+    assert infer_formats(con, "t", {"d": "date"})["d"].date_order == order
+
+
+def test_ambiguous_dates_are_flagged():
+    con = duckdb.connect()
+    table(con, ["d"], [["05/01/2024"], ["06/02/2024"]])
+    assert infer_formats(con, "t", {"d": "timestamp"})["d"].ambiguous_dates
+
+
+def test_decimal_comma_inferred():
+    con = duckdb.connect()
+    table(con, ["m"], [["12,50 €"], ["1.234,00"], ["3"]])
+    assert infer_formats(con, "t", {"m": "money"})["m"].decimal_comma

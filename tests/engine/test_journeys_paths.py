@@ -1,0 +1,71 @@
+from datetime import timedelta
+
+import pytest
+
+from engine.journeys import JourneyError, paths, sankey_nodes
+from tests.engine.journey_data import build
+
+
+@pytest.fixture
+def ws(workspace):
+    build(workspace)
+    return workspace
+
+
+def _links(result):
+    return {(r.source_depth, r.source, r.target, r.people) for r in result.links.itertuples()}
+
+
+def test_next_steps_after_home(ws, admin):
+    result = paths(ws, admin, "Page: Home", depth=2, top=5)
+    assert result.people == 4
+    links = _links(result)
+    # Dan's second home page is a repeat and collapses; everyone then views a product.
+    assert (0, "Page: Home", "Product Viewed", 4) in links
+    assert (1, "Product Viewed", "Product Added", 2) in links      # Bob, Dan
+    assert (1, "Product Viewed", "Identify", 1) in links           # Alice
+    assert (1, "Product Viewed", "(end)", 1) in links              # Carol's add came 10 days later
+    top = result.paths.set_index("path")["people"]
+    assert top["Page: Home → Product Viewed → Product Added"] == 2
+
+
+def test_other_grouping_and_depth(ws, admin):
+    result = paths(ws, admin, "Page: Home", depth=2, top=1)
+    links = _links(result)
+    assert (1, "Product Viewed", "Other", 1) in links               # Identify folded into Other
+    assert (1, "Product Viewed", "Product Added", 2) in links
+    assert result.links["target_depth"].max() == 2
+    shallow = paths(ws, admin, "Page: Home", depth=1)
+    assert shallow.links["target_depth"].max() == 1
+
+
+def test_repeats_kept_when_asked(ws, admin):
+    result = paths(ws, admin, "Page: Home", depth=1, collapse_repeats=False)
+    assert (0, "Page: Home", "Page: Home", 1) in _links(result)
+
+
+def test_previous_steps_before_checkout(ws, admin):
+    result = paths(ws, admin, "Checkout Started", direction="before", depth=2, within=timedelta(days=1))
+    assert result.people == 2
+    links = _links(result)
+    assert (-1, "Product Added", "Checkout Started", 2) in links
+    assert (-2, "Identify", "Product Added", 1) in links            # Alice
+    assert (-2, "Product Viewed", "Product Added", 1) in links      # Dan
+    assert result.paths["path"].str.endswith("Checkout Started").all()
+
+
+def test_sankey_nodes_index_links(ws, admin):
+    result = paths(ws, admin, "Page: Home", depth=2)
+    labels, src, dst, values = sankey_nodes(result.links)
+    assert len(src) == len(dst) == len(values) == len(result.links)
+    assert all(labels[s] == row.source for s, row in zip(src, result.links.itertuples()))
+    assert sum(v for s, v in zip(src, values) if labels[s] == "Page: Home") == 4
+
+
+def test_property_filtered_anchor_and_errors(ws, admin):
+    result = paths(ws, admin, {"event": "Product Viewed", "filters": [{"property": "sku", "op": "=", "value": "S1"}]}, depth=1)
+    assert result.people == 2                                        # Alice and Carol viewed S1
+    with pytest.raises(JourneyError, match="Depth"):
+        paths(ws, admin, "Page: Home", depth=0)
+    with pytest.raises(JourneyError, match="Direction"):
+        paths(ws, admin, "Page: Home", direction="sideways")
