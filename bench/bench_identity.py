@@ -22,7 +22,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SCALES = {"smoke": 2_000, "10k": 10_000, "100k": 100_000, "1m": 1_000_000, "full": 1_000_000}
+SCALES = {"smoke": 2_000, "10k": 10_000, "medium": 100_000, "100k": 100_000, "1m": 1_000_000}
+# run("full") measures 100k with Splink beside us and 1M for us alone: Splink at 1M takes far
+# longer than the suite's time limit on this 2-core machine (set CDP_BENCH_SPLINK_1M=1 to add it).
+FULL = [100_000, 1_000_000]
 TARGET_F1 = 0.97
 TARGET_SECONDS_1M = 120
 TARGET_GB = 8
@@ -194,11 +197,16 @@ def _splink_available() -> bool:
 
 
 def run(scale: str = "smoke") -> list[dict]:
-    n = SCALES[scale]
+    if scale == "full":
+        return [r for n in FULL for r in _run_size(n, splink=n < 1_000_000 or bool(os.environ.get("CDP_BENCH_SPLINK_1M")))]
+    return _run_size(SCALES[scale], splink=True)
+
+
+def _run_size(n: int, splink: bool) -> list[dict]:
     labels = (50 if n <= 2_000 else 300) if n <= 100_000 else 0
     ours = _subprocess("ours", n, False, labels)
     rows = []
-    base = _subprocess("splink", n, False, 0) if _splink_available() else None
+    base = _subprocess("splink", n, False, 0) if splink and _splink_available() else None
 
     def row(measure, value, unit, baseline_value=None, target=None, met=None):
         ratio = (value / baseline_value) if baseline_value else None
@@ -221,7 +229,7 @@ def run(scale: str = "smoke") -> list[dict]:
                     f"< {TARGET_GB} GB", ours["peak_gb"] < TARGET_GB))
     if labels and "f1_after_labels" in ours:
         rows.append(row(f"pairwise F1 after {ours['labelled']} reviewer labels, {label}",
-                        ours["f1_after_labels"], "F1", None, "> F1 with no reviewer",
+                        ours["f1_after_labels"], "F1", None, ">= F1 with no reviewer",
                         ours["f1_after_labels"] >= ours["f1"]))
     return rows
 
@@ -230,7 +238,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--system", choices=["ours", "splink"])
     parser.add_argument("--n", type=int)
-    parser.add_argument("--scale", choices=list(SCALES))
+    parser.add_argument("--scale", choices=list(SCALES) + ["full"])
     parser.add_argument("--contacts", action="store_true", help="add emails (household ones too) and phones")
     parser.add_argument("--labels", type=int, default=0)
     args = parser.parse_args(argv)
