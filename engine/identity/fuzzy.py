@@ -161,7 +161,7 @@ def random_pair_features(con, n_records: int, max_pairs: int = 150_000, seed: in
     """Features of random record pairs (for u probabilities)."""
     rng = np.random.default_rng(seed)
     k = int(min(max_pairs, max(n_records * (n_records - 1) // 2, 1)))
-    ids = con.execute("SELECT rec_id FROM _bkeys").fetchnumpy()["rec_id"]
+    ids = con.execute("SELECT rec_id FROM _bkeys ORDER BY rec_id").fetchnumpy()["rec_id"]  # same sample every run
     a = ids[rng.integers(len(ids), size=k)]
     b = ids[rng.integers(len(ids), size=k)]
     keep = a != b
