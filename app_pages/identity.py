@@ -13,7 +13,7 @@ from engine.identity.golden import GOLDEN_FIELDS
 from engine.identity.health import health
 from engine.identity.resolve import preview_thresholds
 from engine.identity.settings import SURVIVORSHIP_RULES, load_settings, save_settings
-from ui.context import require_page, workspace
+from ui.context import cached_query, require_page, workspace
 
 user = require_page("view")
 ws = workspace()
@@ -39,7 +39,7 @@ def run_resolution(full: bool = False) -> None:
     st.rerun()
 
 
-h = health(ws, user)
+h = cached_query(health, user)
 top = st.columns([1, 1, 1, 1, 2])
 top[0].metric("Profiles", f"{h['profiles']:,}")
 top[1].metric("Source records", f"{h['records']:,}")

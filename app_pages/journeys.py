@@ -44,8 +44,10 @@ if not options:
 tab_funnel, tab_paths, tab_attr, tab_cohorts = st.tabs(["Funnels", "Paths", "Attribution", "Cohorts"])
 
 with tab_funnel:
-    chosen = st.multiselect("Steps, in order", options, key="funnel_steps",
-                            help="Pick the events in the order people should do them.")
+    # Start from the classic shopping funnel when the workspace has those events.
+    classic = [e for e in ("Product Viewed", "Product Added", "Checkout Started", "Order Completed") if e in options]
+    chosen = st.multiselect("Steps, in order", options, default=classic if len(classic) >= 2 else None,
+                            key="funnel_steps", help="Pick the events in the order people should do them.")
     c1, c2, c3, c4 = st.columns(4)
     window_days = c1.number_input("Conversion window (days)", min_value=1, max_value=365, value=7, key="funnel_window")
     breakdown = c2.selectbox("Break down by", [None] + list(BREAKDOWNS), key="funnel_breakdown",

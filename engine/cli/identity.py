@@ -57,9 +57,12 @@ def cmd_review_list(args) -> int:
 
     ws = workspace()
     df = review_queue(ws, actor(), limit=args.limit, source=args.source, rule=args.rule)
+    def name(first, last):
+        return " ".join(str(v) for v in (first, last) if isinstance(v, str) and v)
+
     rows = [(r.pair_key, f"{r.probability:.3f}" if r.probability == r.probability and r.probability is not None else "-",
-             r.reason, f"{r.l_source}:{r.l_record_id}", f"{r.l_first_name or ''} {r.l_last_name or ''}".strip(),
-             f"{r.r_source}:{r.r_record_id}", f"{r.r_first_name or ''} {r.r_last_name or ''}".strip())
+             r.reason, f"{r.l_source}:{r.l_record_id}", name(r.l_first_name, r.l_last_name),
+             f"{r.r_source}:{r.r_record_id}", name(r.r_first_name, r.r_last_name))
             for r in df.itertuples()]
     print_table(rows, ["pair_key", "p", "reason", "left", "left name", "right", "right name"])
     print(f"\n{queue_size(ws)} pairs in the queue.")

@@ -63,7 +63,8 @@ def candidate_pairs(con, full: bool, max_block: int = MAX_BLOCK) -> int:
         CREATE OR REPLACE TEMP TABLE _pairs AS
         SELECT l, r, CAST(bit_or(bit) AS INTEGER) AS rules FROM ({' UNION ALL '.join(parts)}) GROUP BY l, r
     """)
-    from engine.identity.features import feature_records
+    from engine.identity.features import feature_records, term_frequencies
+    term_frequencies(con)
     feature_records(con, "rec_id IN (SELECT rec_id FROM _bkeys)")
     return con.execute("SELECT count(*) FROM _pairs").fetchall()[0][0]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 FEATURES = ["first_sim", "last_sim", "swap_sim", "dob_exact", "dob_near", "dob_days", "addr_sim",
-            "house_eq", "postcode_eq", "city_sim", "email_eq", "phone_eq"]
+            "house_eq", "postcode_eq", "city_sim", "email_eq", "phone_eq", "tf_first", "tf_last"]
 
 def _name_sim(a: str, b: str) -> str:
     """Jaro-Winkler, raised to 0.93 for one edit or transposition (computed only when needed)."""
@@ -43,7 +43,9 @@ FEATURE_SQL = f"""
       CASE WHEN a.n_email IS NULL OR b.n_email IS NULL THEN NULL
            ELSE CAST(a.email_key = b.email_key AS DOUBLE) END AS email_eq,
       CASE WHEN a.n_phone IS NULL OR b.n_phone IS NULL THEN NULL
-           ELSE CAST(a.n_phone = b.n_phone AS DOUBLE) END AS phone_eq
+           ELSE CAST(a.n_phone = b.n_phone AS DOUBLE) END AS phone_eq,
+      CASE WHEN a.n_first_key = b.n_first_key THEN a.tf_first END AS tf_first,
+      CASE WHEN a.n_last = b.n_last THEN a.tf_last END AS tf_last
     FROM _pairs p
     JOIN _frec a ON a.rec_id = p.l
     JOIN _frec b ON b.rec_id = p.r
@@ -58,8 +60,23 @@ def feature_records(con, where: str = "TRUE", params=None) -> None:
                COALESCE(n_email_key, n_email) AS email_key,
                CAST(strftime(n_dob, '%Y%m%d') AS INTEGER) AS dob_int,
                CAST(n_dob - DATE '1900-01-01' AS INTEGER) AS dob_day,
-               CASE WHEN n_address[1] BETWEEN '0' AND '9' THEN split_part(n_address, ' ', 1) END AS house
-        FROM identity_records WHERE {where}""", params or [])
+               CASE WHEN n_address[1] BETWEEN '0' AND '9' THEN split_part(n_address, ' ', 1) END AS house,
+               tf1.frequency AS tf_first, tf2.frequency AS tf_last
+        FROM identity_records r
+        LEFT JOIN identity_term_frequencies tf1 ON tf1.field = 'first_name' AND tf1.value = r.n_first_key
+        LEFT JOIN identity_term_frequencies tf2 ON tf2.field = 'last_name' AND tf2.value = r.n_last
+        WHERE {where}""", params or [])
+
+
+def term_frequencies(con) -> None:
+    """Rebuild identity_term_frequencies from the current records."""
+    from engine.identity.tables import rebuild_table
+    rebuild_table(con, "identity_term_frequencies", """
+        SELECT field, value, count(*) / any_value(total) FROM (
+            SELECT 'first_name' AS field, n_first_key AS value FROM identity_records WHERE n_first_key IS NOT NULL
+            UNION ALL SELECT 'last_name', n_last FROM identity_records WHERE n_last IS NOT NULL)
+        CROSS JOIN (SELECT CAST(count(*) AS DOUBLE) AS total FROM identity_records)
+        GROUP BY field, value""")
 
 
 def _dob_features(a: np.ndarray, b: np.ndarray, delta: np.ndarray) -> dict[str, np.ndarray]:

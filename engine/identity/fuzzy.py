@@ -58,7 +58,7 @@ def household_caps(g: np.ndarray) -> np.ndarray:
 
 def score(con, settings: dict, f: dict, g: np.ndarray, fs_params: dict) -> dict:
     """Probabilities, weights and explanations for pairs with features f and levels g."""
-    weights, prior = M.fs_weights(g, fs_params)
+    weights, prior = M.fs_weights(g, fs_params, f)
     fs_total = weights.sum(axis=1) + prior
     p = M.probability_from_weight(fs_total)
     contrib = np.column_stack([weights, np.full(len(g), prior)])
@@ -66,12 +66,22 @@ def score(con, settings: dict, f: dict, g: np.ndarray, fs_params: dict) -> dict:
     model_name = "fellegi_sunter"
     sup = load_model(con, "supervised") if settings.get("use_supervised", True) else None
     if sup and sup["blob"] and (sup["labels"] or 0) >= int(settings.get("min_labels", 30)):
+        # Reviewers label uncertain pairs, so the learned model decides the uncertain band; pairs the
+        # unsupervised model is sure about keep its verdict (a few hundred labels cannot overturn it).
+        band = (p >= float(settings["low_threshold"])) & (p < float(settings["high_threshold"]))
         x, cols = M.design(g, f)
-        p, parts, intercept = M.supervised_predict(sup["blob"], x)
+        p_sup, parts, intercept = M.supervised_predict(sup["blob"], M.with_fs(x, fs_total))
+        fs_contrib = contrib
+        ln2 = np.log(2)
         contrib = np.zeros((len(g), len(M.NAMES) + 1))
         for j, (comp, _) in enumerate(cols):
-            contrib[:, M.NAMES.index(comp)] += parts[:, j] / np.log(2)
-        contrib[:, -1] = intercept / np.log(2)
+            contrib[:, M.NAMES.index(comp)] += parts[:, j] / ln2
+        # The Fellegi-Sunter input's share is spread over the fields it came from.
+        fs_coef = parts[:, -1] / np.where(np.clip(fs_total, -40, 40) == 0, 1, np.clip(fs_total, -40, 40))
+        contrib[:, :len(M.NAMES)] += weights * fs_coef[:, None] / ln2
+        contrib[:, -1] = (intercept + fs_coef * prior) / ln2 + (parts[:, -1] - fs_coef * fs_total) / ln2
+        contrib = np.where(band[:, None], contrib, fs_contrib)
+        p = np.where(band, p_sup, p)
         model_name = "supervised"
     household = np.zeros(len(g), dtype=bool)
     if settings.get("household_guard", True):
@@ -100,7 +110,8 @@ def match(con, settings: dict, full: bool = False, progress=None) -> dict:
     f = compute_features(con)
     g = M.levels(f)
     stored = load_model(con, "fellegi_sunter")
-    if full or stored is None or stored["params"] is None or n_pairs > (stored["params"].get("pairs", 0)):
+    refit = full or stored is None or stored["params"] is None or n_pairs > (stored["params"].get("pairs", 0))
+    if refit:
         n_records = con.execute("SELECT count(*) FROM _bkeys").fetchall()[0][0]
         u = M.estimate_u(M.levels(random_pair_features(con, n_records)))
         fs_params = M.fit_fellegi_sunter(g, u_fixed=u, n_records=n_records)
@@ -110,6 +121,8 @@ def match(con, settings: dict, full: bool = False, progress=None) -> dict:
     if progress:
         progress(0.45, "Applying the match model")
     s = score(con, settings, f, g, fs_params)
+    if refit:
+        _save_confident_sample(con, f, g, s)
     low, high = float(settings["low_threshold"]), float(settings["high_threshold"])
     # Explanations are stored for pairs a person will review; merged pairs are explained on demand.
     _store_pairs(con, f, g, s, (s["p"] >= low) & (s["p"] < high), explained=True)
@@ -120,11 +133,35 @@ def match(con, settings: dict, full: bool = False, progress=None) -> dict:
             "fs_lambda": round(fs_params["lambda"], 4)}
 
 
+def _save_confident_sample(con, f, g, s, per_class: int = 3000, seed: int = 5) -> None:
+    """Pairs the unsupervised model is sure about: anchors for the reviewer-trained model, so that
+    a few hundred labels on hard pairs refine the model instead of replacing it."""
+    rng = np.random.default_rng(seed)
+    fs_p = M.probability_from_weight(s["fs_weight"])
+    picks = []
+    for mask, label in (((fs_p >= 0.999) & (s["p"] >= 0.999), 1), ((fs_p <= 0.001) & (s["p"] <= 0.001), 0)):
+        idx = np.flatnonzero(mask)
+        if len(idx) > per_class:
+            idx = rng.choice(idx, per_class, replace=False)
+        picks.append((idx, label))
+    idx = np.concatenate([i for i, _ in picks]).astype(np.int64)
+    y = np.concatenate([np.full(len(i), lab) for i, lab in picks]).astype(np.int8)
+    arrays = {"g": g[idx], "y": y, **{name: f[name][idx] for name in FEATURES}}
+    save_model(con, "confident_sample", {"pairs": int(len(idx))}, M.pack(arrays), labels=0)
+
+
+def confident_sample(con):
+    stored = load_model(con, "confident_sample")
+    if not stored or not stored["blob"]:
+        return None
+    return M.unpack(stored["blob"])
+
+
 def random_pair_features(con, n_records: int, max_pairs: int = 150_000, seed: int = 42) -> dict:
     """Features of random record pairs (for u probabilities)."""
     rng = np.random.default_rng(seed)
     k = int(min(max_pairs, max(n_records * (n_records - 1) // 2, 1)))
-    ids = con.execute("SELECT rec_id FROM _bkeys").fetchnumpy()["rec_id"]
+    ids = con.execute("SELECT rec_id FROM _bkeys ORDER BY rec_id").fetchnumpy()["rec_id"]  # same sample every run
     a = ids[rng.integers(len(ids), size=k)]
     b = ids[rng.integers(len(ids), size=k)]
     keep = a != b

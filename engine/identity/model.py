@@ -165,13 +165,26 @@ def fit_fellegi_sunter(g: np.ndarray, u_fixed: dict, n_records: int, min_pairs: 
             "lambda": prior, "lambda_candidates": lam, "pairs": int(total)}
 
 
-def fs_weights(g: np.ndarray, params: dict) -> tuple[np.ndarray, float]:
-    """Per-comparison match weights (log2 Bayes factors; 0 where missing) and the prior weight."""
+TF_FIELDS = {"first_name": "tf_first", "last_name": "tf_last"}
+
+
+def fs_weights(g: np.ndarray, params: dict, f: dict | None = None) -> tuple[np.ndarray, float]:
+    """Per-comparison match weights (log2 Bayes factors; 0 where missing) and the prior weight.
+
+    With term frequencies (f["tf_first"], f["tf_last"]), exact name agreement is weighed by
+    how common the name is, as Splink's term-frequency adjustments do: log2(u_exact / tf).
+    """
     out = np.zeros(g.shape, dtype=float)
     for k, name in enumerate(NAMES):
         bf = np.log2(np.asarray(params["m"][name]) / np.asarray(params["u"][name]))
         lv = g[:, k]
         out[:, k] = np.where(lv >= 0, bf[np.where(lv >= 0, lv, 0)], 0.0)
+        column = TF_FIELDS.get(name)
+        if f is not None and column in f and params.get("term_frequencies", True):
+            tf = f[column]
+            u_exact = float(params["u"][name][0])
+            adjust = np.clip(np.log2(u_exact / np.where(tf > 0, tf, u_exact)), -6, 6)
+            out[:, k] += np.where((lv == 0) & ~np.isnan(tf), adjust, 0.0)
     lam = params["lambda"]
     return out, float(np.log2(lam / (1 - lam)))
 
@@ -205,16 +218,33 @@ def design(g: np.ndarray, f: dict[str, np.ndarray]) -> tuple[np.ndarray, list[tu
     return np.column_stack(cols), names
 
 
-def train_supervised(x: np.ndarray, y: np.ndarray) -> bytes:
+def with_fs(x: np.ndarray, fs_total: np.ndarray) -> np.ndarray:
+    """Append the Fellegi-Sunter weight (bits) as a feature: the learned model starts from it."""
+    return np.column_stack([x, np.clip(fs_total, -40, 40)])
+
+
+def train_supervised(x: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> bytes:
+    """Logistic regression on reviewer labels (plus confident unlabelled pairs, see fuzzy.py)."""
     from sklearn.linear_model import LogisticRegression
 
-    clf = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced")
-    clf.fit(x, y)
+    clf = LogisticRegression(C=1.0, max_iter=3000)
+    clf.fit(x, y, sample_weight=weight)
     return pickle.dumps(clf)
 
 
-def supervised_predict(blob: bytes, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Probability and per-column contributions (coef * x) of the reviewer-trained model."""
+def supervised_predict(blob: bytes, x: np.ndarray):
+    """Probability, per-column contributions (coef * x, natural log units) and the intercept."""
     clf = pickle.load(io.BytesIO(blob))
     p = clf.predict_proba(x)[:, 1]
     return p, x * clf.coef_[0], float(clf.intercept_[0])
+
+
+def pack(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def unpack(blob: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(blob)) as data:
+        return {k: data[k] for k in data.files}

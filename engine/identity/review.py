@@ -265,13 +265,27 @@ def retrain(workspace, user) -> dict:
         if y is None or len(set(y)) < 2:
             return {"trained": False, "labels": 0 if y is None else int(len(y)),
                     "message": "Need both accepted and rejected pairs to learn from."}
-        x, _ = M.design(g, f)
-        blob = M.train_supervised(x, y)
-        fuzzy.save_model(con, "supervised", {"features": [c for _, c in M.design(g[:1], {k: v[:1] for k, v in f.items()})[1]]},
-                         blob, labels=int(len(y)))
+        fs = fuzzy.load_model(con, "fellegi_sunter")
+        if fs is None or not fs["params"]:
+            return {"trained": False, "labels": int(len(y)), "message": "Run resolve first."}
+        anchor = fuzzy.confident_sample(con)
+        weight = np.full(len(y), 5.0)           # a reviewer's label counts five times a confident guess
+        if anchor is not None and len(anchor["y"]):
+            af = {name: anchor[name] for name in fuzzy.FEATURES}
+            g = np.vstack([g, anchor["g"]])
+            f = {name: np.concatenate([f[name], af[name]]) for name in fuzzy.FEATURES}
+            y = np.concatenate([y, anchor["y"].astype(int)])
+            weight = np.concatenate([weight, np.ones(len(anchor["y"]))])
+        w, prior = M.fs_weights(g, fs["params"], f)
+        x, cols = M.design(g, f)
+        blob = M.train_supervised(M.with_fs(x, w.sum(axis=1) + prior), y, weight)
+        n_labels = int((weight == 5.0).sum())
+        fuzzy.save_model(con, "supervised", {"features": [c for _, c in cols] + ["fellegi_sunter_weight"]},
+                         blob, labels=n_labels)
         rescored = _rescore_explained(con, settings)
-        audit(con, user, "identity.model.retrain", "supervised", {"labels": int(len(y)), "accepted": int(y.sum())})
-    return {"trained": True, "labels": int(len(y)), "accepted": int(y.sum()), "rescored": rescored}
+        accepted = int(y[weight == 5.0].sum())
+        audit(con, user, "identity.model.retrain", "supervised", {"labels": n_labels, "accepted": accepted})
+    return {"trained": True, "labels": n_labels, "accepted": accepted, "rescored": rescored}
 
 
 def _rescore_explained(con, settings) -> int:

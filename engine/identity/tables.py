@@ -10,11 +10,16 @@ from __future__ import annotations
 
 
 def rebuild_table(con, table: str, select_sql: str, params=None) -> None:
-    """Replace all rows of `table` with the rows of select_sql, keeping its DDL."""
+    """Replace all rows of `table` with the rows of select_sql, keeping its DDL and indexes."""
     rows = con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main' "
                        "AND NOT temporary", [table]).fetchall()
     if not rows:
         raise RuntimeError(f"No table {table}")
+    indexes = [r[0] for r in con.execute(
+        "SELECT sql FROM duckdb_indexes() WHERE table_name = ? AND schema_name = 'main' AND sql IS NOT NULL",
+        [table]).fetchall()]
     con.execute(f"DROP TABLE main.{table}")
     con.execute(rows[0][0])
     con.execute(f"INSERT INTO main.{table} {select_sql}", params or [])
+    for sql in indexes:   # indexes other modules put on the table come back too
+        con.execute(sql)

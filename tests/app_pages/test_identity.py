@@ -64,3 +64,9 @@ def test_analyst_sees_masked_queue_without_actions(logged_in_app, app_env):
     keys = {b.key for b in at.button}
     assert "identity_accept" not in keys and "identity_run" not in keys
     assert at.dataframe  # the queue and health tables render
+
+
+def test_empty_workspace_renders(logged_in_app):
+    at = logged_in_app("admin", "app_pages/identity.py")
+    assert not at.exception
+    assert any("Nothing to review" in i.value for i in at.info)

@@ -178,3 +178,12 @@ def test_permissions_and_export(workspace, admin, analyst, tmp_path):
     assert out.read_text().splitlines()[0] == "profile_id,kind,source,source_record_id"
     actions = [r[0] for r in workspace.query_rows("SELECT action FROM audit_log")]
     assert "identity.resolve" in actions and "identity.profiles.export" in actions
+
+
+def test_rebuilt_outputs_keep_their_indexes(workspace, admin):
+    with workspace.transaction() as con:
+        con.execute("CREATE INDEX profiles_last_name_idx ON profiles (last_name)")
+    add_contacts(workspace, [dict(source="crm", source_record_id="1", email="a@x.io", last_name="Ng")])
+    resolve(workspace, admin)
+    assert workspace.scalar("SELECT count(*) FROM duckdb_indexes() WHERE index_name = 'profiles_last_name_idx'") == 1
+    assert workspace.scalar("SELECT last_name FROM profiles") == "Ng"
