@@ -13,6 +13,7 @@ from typing import Callable
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from engine.access.csv_safe import FORMULA_START  # one definition of a risky first character
 from engine.access import PermissionDenied, User, audit, can, require
 from engine.activation import normalise
 from engine.activation.sync import _as_members, _drop_scratch, _source_sql
@@ -31,7 +32,6 @@ HASH_FORMATS = {
                "last_name": "familyName", "country": "regionCode", "postcode": "postalCode"},
     "sha256": {"email": "email", "phone": "phone"},
 }
-FORMULA_START = "^[=+\\-@\\t\\r\\n]"
 
 
 def neutralise_sql(col: str) -> str:
