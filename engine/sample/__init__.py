@@ -17,6 +17,7 @@ from engine.access import User, require
 from engine.workspace import Workspace, open_workspace
 
 SAMPLE_DIR = Path(__file__).resolve().parents[2] / "sample_data"
+SAMPLE_PHONE_REGION = "GB"
 # The value module's "recompute every score" entry point: fit_clv fits the CLV model and
 # refreshes RFM at the same date (RFM alone when the data is too thin for a model).
 VALUE_REFRESH_NAMES = ("fit_clv", "score_rfm")
@@ -99,6 +100,10 @@ def build_sample_workspace(path: str | Path, user: User, progress: Progress | No
     identity_progress = _scaled(progress, load_share, 0.9)
     if identity_progress:
         identity_progress(0.0, "resolving identities")
+    # The sample story is a UK/Irish shop: national phone numbers are British unless marked.
+    from engine.identity.settings import save_settings
+
+    save_settings(ws, user, {"default_region": SAMPLE_PHONE_REGION})
     summary["identity"] = resolve(ws, user, progress=identity_progress)
     refresh = value_refresh_function()
     summary["value_scores"] = False
