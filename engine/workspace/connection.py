@@ -21,7 +21,8 @@ import duckdb
 from engine.workspace import migrations
 
 DEFAULT_PATH = Path("workspace") / "cdp.duckdb"
-LOCK_WAIT_SECONDS = float(os.environ.get("CDP_LOCK_WAIT_SECONDS", "60"))
+# Long enough to outlast the longest single write (identity resolution of 1M records ~100 s).
+LOCK_WAIT_SECONDS = float(os.environ.get("CDP_LOCK_WAIT_SECONDS", "180"))
 
 _WRITE_LOCKS: dict[str, threading.RLock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
