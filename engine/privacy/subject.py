@@ -17,6 +17,9 @@ from engine.privacy.requests import close_request, open_request
 
 PEOPLE_TABLES = ("contacts", "orders", "subscriptions", "consents")
 # Tables that are bookkeeping, not data about a person (the register keeps hashes only).
+# What each destination currently holds: kept through an erasure so that the next audience
+# sync removes the person there (they are no longer eligible); that sync then drops the row.
+HELD_UNTIL_REMOVED = {"activation_membership"}
 NOT_PERSONAL = {"schema_migrations", "meta", "settings", "sources", "loads", "privacy_requests",
                 "privacy_destination_removals", "suppressions", "audit_log"}
 
@@ -186,8 +189,12 @@ def erase_subject(workspace, user: User, id_type: str, value: str, regulation: s
             OR anonymous_id IN (SELECT unnest(?::VARCHAR[]))""", [user_ids, anon_ids]).fetchone()[0]
         con.execute("""DELETE FROM event_consent_signals WHERE user_id IN (SELECT unnest(?::VARCHAR[]))
             OR anonymous_id IN (SELECT unnest(?::VARCHAR[]))""", [user_ids, anon_ids])
+        counts["destination_removals_pending"] = sum(
+            con.execute(f'SELECT count(*) FROM "{t}" WHERE profile_id IN (SELECT unnest(?::VARCHAR[]))',
+                        [subject.profile_ids]).fetchone()[0]
+            for t in HELD_UNTIL_REMOVED if t in _tables_with_column(con, "profile_id"))
         for table in _tables_with_column(con, "profile_id"):
-            if table not in NOT_PERSONAL:
+            if table not in NOT_PERSONAL and table not in HELD_UNTIL_REMOVED:
                 counts[table] = con.execute(
                     f'DELETE FROM "{table}" WHERE profile_id IN (SELECT unnest(?::VARCHAR[]))',
                     [subject.profile_ids]).fetchone()[0]
