@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+ADDRESS ?= 127.0.0.1
 
 .PHONY: run test bench sample clean-workspace
 
@@ -32,7 +33,7 @@ sample: $(VENV)/.installed
 	$(BIN)/cdp sample --force
 
 run: $(VENV)/.installed .streamlit/secrets.toml .streamlit/auth.yaml workspace/cdp.duckdb
-	$(BIN)/streamlit run app.py --server.port $(PORT)
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest

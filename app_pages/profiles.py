@@ -10,7 +10,7 @@ from engine.profiles import (
     TIMELINE_TYPES, NoteError, ProfileNotFound, add_note, add_tag, profile_timeline, profile_view,
     remove_tag, search_profiles,
 )
-from engine.profiles.search import refresh_search_index, search_index_stale
+from engine.profiles.search import recent_profiles, refresh_search_index, search_index_stale
 from engine.profiles.timeline import activity_by_day
 from engine.profiles.view import headline_text
 from ui.context import require_page, workspace
@@ -60,6 +60,16 @@ if query.strip():
                               format_func=lambda pid: "Choose a person…" if pid is None else labels[pid])
         if choice:
             st.session_state["profile_open"] = choice
+
+elif not st.session_state.get("profile_open"):
+    recent = recent_profiles(ws, user)
+    if not recent.empty:
+        st.caption("Recently active people — pick one, or search above.")
+        picked = st.dataframe(recent, hide_index=True, on_select="rerun", selection_mode="single-row",
+                              key="profile_recent", width="stretch")
+        rows = picked.selection.rows if picked and picked.selection else []
+        if rows:
+            st.session_state["profile_open"] = recent.iloc[rows[0]]["profile_id"]
 
 profile_id = st.session_state.get("profile_open")
 if not profile_id:

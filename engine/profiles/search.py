@@ -167,3 +167,14 @@ def search_profiles(workspace, user: User, query: str, limit: int = 20) -> pd.Da
         personal = found["matched_on"].isin(PII_ID_TYPES + ("name",))
         found.loc[personal, "matched_value"] = found.loc[personal, "matched_value"].map(mask_value)
     return found
+
+
+def recent_profiles(workspace, user: User, limit: int = 25) -> pd.DataFrame:
+    """The most recently active people, for the screen before anyone types a search."""
+    require(user, "view")
+    found = workspace.query_df("""
+        SELECT profile_id, trim(concat_ws(' ', first_name, last_name)) AS name, email, phone,
+               record_count AS records, last_seen
+        FROM profiles WHERE last_seen IS NOT NULL
+        ORDER BY last_seen DESC, profile_id LIMIT ?""", [int(limit)])
+    return mask_frame(found, user)

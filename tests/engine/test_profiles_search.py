@@ -56,3 +56,17 @@ def test_normalise_query():
     assert normalise_query("  Alice   SMITH ") == ("alice smith", "")
     assert normalise_query("07700 900 001") == ("07700 900 001", "7700900001")
     assert normalise_query("abc") == ("abc", "")
+
+
+def test_recent_profiles_newest_first_and_masked_for_analysts(workspace, admin, analyst):
+    from engine.profiles.search import recent_profiles
+
+    with workspace.transaction() as con:
+        con.execute("""INSERT INTO profiles (profile_id, first_name, last_name, email, last_seen) VALUES
+            ('p1', 'Old', 'Timer', 'old@example.com', '2025-01-01'),
+            ('p2', 'New', 'Comer', 'new@example.com', '2026-11-01'),
+            ('p3', 'Never', 'Seen', 'never@example.com', NULL)""")
+    recent = recent_profiles(workspace, admin)
+    assert list(recent["profile_id"]) == ["p2", "p1"] and recent["name"][0] == "New Comer"
+    masked = recent_profiles(workspace, analyst)
+    assert "new@example.com" not in masked.to_string() and list(masked["profile_id"]) == ["p2", "p1"]
