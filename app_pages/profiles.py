@@ -36,7 +36,7 @@ st.title("Profiles")
 if search_index_stale(ws):
     with st.spinner("Indexing profiles for search (once after each identity run)…"):
         refresh_search_index(ws)
-query = st.text_input("Search people", key="profile_query",
+query = st.text_input("Search people", key="profile_query", type="search", live="300ms",  # as you type
                       placeholder="Name, email, phone, customer id, anonymous id… typos are fine",
                       help="Matches names either way round, email and phone prefixes, any identifier; "
                            "tolerates a typo or two.")
