@@ -187,8 +187,11 @@ def _raw_row_sql(columns: list[str], allowed, alias: str = "s") -> tuple[str, li
 
 
 def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnFormat],
-                  suppressions: bool) -> tuple[str, list]:
-    """SELECT over the staging table giving _row, source_record_id, typed fields, traits, reason."""
+                  suppressions: bool, raw: bool = False) -> tuple[str, list]:
+    """SELECT over every staged row giving _row, source_record_id, typed fields, traits, reason.
+
+    With raw, also `_raw`: the original row as JSON text for rows with a reason (what the
+    quarantine keeps), so a one-pass load needs nothing but this SELECT."""
     fields = fields_for(plan.kind)
     allowed = set(staged.columns)
     params: list = []
@@ -211,6 +214,8 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
     traits_sql, traits_params = _json_object_sql(plan.traits_columns, allowed)
     layer1.append(f"{traits_sql} AS traits_base")
     params += traits_params
+    if raw:  # the original values under safe names, for the quarantine's raw row
+        layer1 += [f'{_q(c, allowed)} AS "o_{i}"' for i, c in enumerate(staged.columns)]
     # Layer 2: typed values.
     layer2 = ["*"]
     for name, column in plan.by_field.items():
@@ -269,10 +274,20 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
         traits = "traits_base"
     # Kept as JSON (not text) so inserting it does not parse every value again.
     layer3.append(f"CASE WHEN CAST({traits} AS VARCHAR) = '{{}}' THEN NULL ELSE {traits} END AS traits")
-    layer3.append("CASE " + " ".join(reasons) + " END AS reason" if reasons else "NULL::VARCHAR AS reason")
+    reason = "CASE " + " ".join(reasons) + " END" if reasons else "NULL::VARCHAR"
+    layer3.append(f"{reason} AS reason")
+    layer3_params: list = []
+    if raw:
+        pairs = ", ".join(f'?, "o_{i}"' for i in range(len(staged.columns)))
+        layer3_params = list(staged.columns)
+        # a suppressed person's data is not kept, not even in the quarantine
+        layer3.append(f"CASE WHEN ({reason}) = 'suppressed' THEN '(withheld: suppressed person)' "
+                      f"WHEN ({reason}) IS NOT NULL THEN CAST(json_object({pairs}) AS VARCHAR) END AS _raw")
+    source, source_params = staged.source()
     sql = (f"SELECT {', '.join(layer3)} FROM (SELECT {', '.join(layer2)} FROM "
-           f"(SELECT {', '.join(layer1)} FROM {staged.table}) l1) l2")
-    return sql, params
+           f"(SELECT {', '.join(layer1)} FROM {source}) l1) l2")
+    # Placeholders are numbered by position in the text: layer 3's, then layer 1's, then the source's.
+    return sql, layer3_params + params + source_params
 
 
 def _quarantine(con, load_id: int, source: str, staged: readers.Staged, typed: str) -> int:
@@ -364,12 +379,17 @@ def _upsert(con, plan: Plan, typed: str, source: str, load_id: int) -> dict[str,
                 FROM {ready}
                 WHERE _status IN ('new', 'changed') AND lead_stage IS NOT NULL
                   AND lead_stage IS DISTINCT FROM _old_stage""", [source, load_id])
-        updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in cols)
+        # The typed tables have no key to upsert against (see migration 0011): changed records
+        # are updated in place, new ones appended.
+        if counts.get("changed"):
+            updates = ", ".join(f'"{c}" = r."{c}"' for c in cols)
+            con.execute(f"""UPDATE {table} SET {updates}, load_id = ?, loaded_at = now()
+                FROM (SELECT * FROM {ready} WHERE _status = 'changed') r
+                WHERE {table}.source = ? AND {table}.source_record_id = r.source_record_id""",
+                        [load_id, source])
         con.execute(f"""INSERT INTO {table} (source, source_record_id, {names}, load_id, loaded_at)
-            SELECT ?, source_record_id, {names}, ?, now() FROM {ready}
-            WHERE _status IN ('new', 'changed')
-            ON CONFLICT (source, source_record_id) DO UPDATE SET {updates},
-                load_id = EXCLUDED.load_id, loaded_at = EXCLUDED.loaded_at""", [source, load_id])
+            SELECT ?, source_record_id, {names}, ?, now() FROM {ready} WHERE _status = 'new'""",
+                    [source, load_id])
         return {k: int(counts.get(k, 0)) for k in ("new", "changed", "unchanged", "stale")}
     finally:
         drop_temp(con, ready)

@@ -18,6 +18,7 @@ import hashlib
 import os
 import re
 import tempfile
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,8 +38,15 @@ class FileInfo:
     format: str
     encoding: str = "utf-8"           # utf-8 | utf-8-sig | cp1252
     delimiter: str | None = None
-    sha256: str = ""
     size: int = 0
+    # The file's sha256 (hex), or a Future of it while a background thread computes it.
+    digest: str | Future = field(default="", repr=False)
+
+    @property
+    def sha256(self) -> str:
+        if isinstance(self.digest, Future):
+            self.digest = self.digest.result()
+        return self.digest
 
     def describe(self) -> str:
         parts = [self.format.upper()]
@@ -61,6 +69,17 @@ class Staged:
     info: FileInfo
     notes: list[str] = field(default_factory=list)
 
+    # Set when the staging table holds only the first rows (enough to map and infer formats):
+    # a SELECT (with its parameters) giving every row as the staging table would hold it,
+    # for loading the whole file in one pass. rows and rejects are then only known after it
+    # has been read (see collect_rejects).
+    relation: str | None = None
+    relation_params: list = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return self.relation is None
+
     @property
     def rows_read(self) -> int:
         return self.rows + self.rejects
@@ -69,28 +88,37 @@ class Staged:
     def rejects_table(self) -> str:
         return self.table + "_rejects"
 
+    def source(self) -> tuple[str, list]:
+        """(FROM-clause SQL, its parameters) reading every row of the file as staged."""
+        if self.relation is None:
+            return self.table, []
+        return f"({self.relation})", list(self.relation_params)
 
-def _scan(path: Path) -> tuple[str, bool, int]:
-    """sha256 of the file, whether it is valid UTF-8 throughout, and its size, in one pass."""
+
+_HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-sha256")
+
+
+def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    utf8 = True
-    size = 0
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
-            size += len(chunk)
-            digest.update(chunk)
-            if utf8:
-                try:
-                    decoder.decode(chunk)
-                except UnicodeDecodeError:
-                    utf8 = False
-    if utf8:
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            utf8 = False
-    return digest.hexdigest(), utf8, size
+            digest.update(chunk)  # hashlib lets other threads run while it hashes a large buffer
+    return digest.hexdigest()
+
+
+def _is_utf8(path: Path) -> bool:
+    """Whether the file is valid UTF-8 throughout; ASCII chunks (most of most files) are skipped."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(_CHUNK):
+                if chunk.isascii() and not decoder.getstate()[0]:
+                    continue
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _looks_binary(head: bytes) -> bool:
@@ -132,16 +160,19 @@ def detect(path: str | os.PathLike, file_format: str | None = None) -> FileInfo:
         head = f.read(_HEAD_BYTES)
     if not head.strip(b" \t\r\n\xef\xbb\xbf"):
         raise IngestError("The file is empty.")
-    sha, utf8, size = _scan(path)
+    size = path.stat().st_size
+    # The digest (only needed to recognise a re-upload) is computed while the file is read.
+    sha = _HASHER.submit(_sha256, path)
     if file_format in ("xlsx", "parquet") or (file_format is None and head[:4] in (b"PK\x03\x04", b"PAR1")):
         fmt = file_format or ("xlsx" if head[:2] == b"PK" else "parquet")
-        return FileInfo(fmt, sha256=sha, size=size)
+        return FileInfo(fmt, size=size, digest=sha)
     if head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
         raise IngestError("Old Excel (.xls) files are not supported; save the sheet as .xlsx or CSV.")
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise IngestError("UTF-16 text is not supported; save the file as UTF-8 CSV.")
     if _looks_binary(head):
         raise IngestError("The file is binary, not a spreadsheet, CSV, JSON or Parquet file.")
+    utf8 = _is_utf8(path)
     encoding = ("utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8") if utf8 else "cp1252"
     text = head.decode("utf-8-sig" if utf8 else "cp1252", errors="replace")
     stripped = text.lstrip()
@@ -154,7 +185,7 @@ def detect(path: str | os.PathLike, file_format: str | None = None) -> FileInfo:
         else:
             fmt = "csv"
     delimiter = _detect_delimiter(text) if fmt == "csv" else None
-    return FileInfo(fmt, encoding=encoding, delimiter=delimiter, sha256=sha, size=size)
+    return FileInfo(fmt, encoding=encoding, delimiter=delimiter, size=size, digest=sha)
 
 
 # -- staging ---------------------------------------------------------------------------------
@@ -204,38 +235,73 @@ def _latin1_fallback(err: UnicodeDecodeError):
 codecs.register_error("latin1_fallback", _latin1_fallback)
 
 
-def _stage_csv(con, path: Path, info: FileInfo, table: str, scratch: Path) -> Staged:
+_CSV_OPTIONS = ("all_varchar=true, header=true, delim=?, quote='\"', escape='\"', "
+                "store_rejects=true, rejects_table=?, rejects_scan=?, "
+                "normalize_names=false, auto_detect=true, strict_mode=true")
+
+
+def _csv_read(source: Path, info: FileInfo, table: str) -> tuple[str, list]:
+    """read_csv of the file as text, rejected lines noted in temp tables named after `table`."""
+    return (f"read_csv(?, {_CSV_OPTIONS}) WITH ORDINALITY",
+            [str(source), info.delimiter or ",", table + "_rej_err", table + "_rej_scan"])
+
+
+def collect_rejects(con, table: str) -> int:
+    """`table`_rejects(_row, raw, reason) from what read_csv rejected; returns how many lines."""
+    # One rejected line can yield several error rows; keep one per line.
+    con.execute(f"""CREATE TEMP TABLE {table}_rejects AS
+        SELECT CAST(line - 1 AS BIGINT) AS _row, any_value(csv_line) AS raw,
+               'malformed line: ' || min(error_message) AS reason
+        FROM {table}_rej_err GROUP BY line ORDER BY line""")
+    drop_temp(con, table + "_rej_err", table + "_rej_scan")
+    return con.execute(f"SELECT count(*) FROM {table}_rejects").fetchone()[0]
+
+
+def record_number_sql(rejects_table: str, row: str) -> str:
+    """The record number in the file of accepted row `row`: rejected records before it count too."""
+    return (f"({row} + (SELECT count(*) FROM (SELECT _row - row_number() OVER (ORDER BY _row) AS before "
+            f"FROM {rejects_table}) r WHERE r.before < {row}))")
+
+
+def _stage_csv(con, path: Path, info: FileInfo, table: str, scratch: Path, sample: int | None = None) -> Staged:
+    """The CSV as text. With `sample`, a UTF-8 file of more rows than that is staged only up to
+    there, and the Staged carries the read of the whole file for a one-pass load."""
+    if info.encoding == "cp1252":
+        sample = None  # read through a transcoded copy, which must not outlive this call
     source = _transcode(path, scratch) if info.encoding == "cp1252" else path
-    rejects = table + "_rejects"
     try:
-        options = ("all_varchar=true, header=true, delim=?, quote='\"', escape='\"', "
-                   "store_rejects=true, rejects_table=?, rejects_scan=?, "
-                   "normalize_names=false, auto_detect=true, strict_mode=true")
-        params = [str(source), info.delimiter or ",", table + "_rej_err", table + "_rej_scan"]
+        read, params = _csv_read(source, info, table)
+        limit = f" LIMIT {int(sample) + 1}" if sample else ""
         try:
             con.execute(f"CREATE TEMP TABLE {table} AS SELECT CAST(ordinality AS BIGINT) AS _row, "
-                        f"* EXCLUDE (ordinality) FROM read_csv(?, {options}) WITH ORDINALITY", params)
+                        f"* EXCLUDE (ordinality) FROM {read}{limit}", params)
         except Exception as exc:  # noqa: BLE001 - DuckDB raises several types for a bad file
             raise IngestError(f"Could not read the file as CSV: {str(exc).splitlines()[0]}") from exc
-        # One rejected line can yield several error rows; keep one per line.
-        con.execute(f"""CREATE TEMP TABLE {rejects} AS
-            SELECT CAST(line - 1 AS BIGINT) AS _row, any_value(csv_line) AS raw,
-                   'malformed line: ' || min(error_message) AS reason
-            FROM {table}_rej_err GROUP BY line ORDER BY line""")
-        drop_temp(con, table + "_rej_err", table + "_rej_scan")
-        n_rejects = con.execute(f"SELECT count(*) FROM {rejects}").fetchone()[0]
+        names = _columns(con, table)[1:]
+        clean = _clean_headers(names)
+        if sample and con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] > sample:
+            drop_temp(con, table + "_rej_err", table + "_rej_scan")
+            _rename(con, table, names, clean)
+            select = ", ".join(f'"{n.replace(chr(34), chr(34) * 2)}" AS "{c.replace(chr(34), chr(34) * 2)}"'
+                               for n, c in zip(names, clean))
+            relation = f"SELECT CAST(ordinality AS BIGINT) AS _row, {select} FROM {read}"
+            return Staged(table, clean, 0, 0, info, relation=relation, relation_params=params)
+        n_rejects = collect_rejects(con, table)
         if n_rejects:
-            # Accepted row k is record k plus the rejected records before it.
-            con.execute(f"""UPDATE {table} SET _row = _row + (
-                SELECT count(*) FROM (SELECT _row - row_number() OVER (ORDER BY _row) AS before
-                                      FROM {rejects}) r WHERE r.before < {table}._row)""")
+            con.execute(f"UPDATE {table} SET _row = {record_number_sql(table + '_rejects', table + '._row')}")
     finally:
         if source != path:
             source.unlink(missing_ok=True)
-    names = _columns(con, table)[1:]
-    clean = _clean_headers(names)
     _rename(con, table, names, clean)
     return _finish(con, table, clean, info, n_rejects)
+
+
+def stage_all(con, staged: Staged, scratch: Path) -> Staged:
+    """A Staged holding every row, from one that holds only the first rows."""
+    if staged.complete:
+        return staged
+    drop_temp(con, staged.table, staged.rejects_table)
+    return _stage_csv(con, Path(staged.relation_params[0]), staged.info, staged.table, scratch)
 
 
 def _finish(con, table: str, columns: list[str], info: FileInfo, rejects: int | None = None,
@@ -388,11 +454,16 @@ def _stage_xlsx(con, path: Path, info: FileInfo, table: str) -> Staged:
     return _finish(con, table, clean, info, notes=notes)
 
 
-def stage_file(con, path: str | os.PathLike, info: FileInfo, table: str, scratch: Path) -> Staged:
-    """Read the file into temp table `table` (all text) and `table`_rejects."""
+def stage_file(con, path: str | os.PathLike, info: FileInfo, table: str, scratch: Path,
+               sample: int | None = None) -> Staged:
+    """Read the file into temp table `table` (all text) and `table`_rejects.
+
+    With `sample`, a large UTF-8 CSV is staged only for its first `sample` rows (plus one) and
+    the returned Staged is not `complete`: its `source()` reads the whole file, once, when the
+    load runs (see engine.ingest.load)."""
     path = Path(path)
     if info.format == "csv":
-        return _stage_csv(con, path, info, table, scratch)
+        return _stage_csv(con, path, info, table, scratch, sample)
     if info.format in ("json", "ndjson"):
         return _stage_json(con, path, info, table)
     if info.format == "parquet":

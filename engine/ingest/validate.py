@@ -16,24 +16,39 @@ from dataclasses import dataclass
 def trimmed(column_sql: str) -> str:
     """The value with surrounding spaces (no-break spaces too) removed; NULL when nothing is left.
 
-    trim() with a character list costs twice plain trim() over a million rows, so no-break
-    spaces are first turned into spaces.
+    Most values need nothing done, and three byte checks are far cheaper than rewriting
+    every string, so only values with a space at either end or a no-break space anywhere
+    are rewritten (no-break spaces to spaces, then trimmed).
     """
-    return f"NULLIF(trim(replace({column_sql}, chr(160), ' ')), '')"
+    c = column_sql
+    return (f"CASE WHEN {c} <> '' AND NOT (starts_with({c}, ' ') OR ends_with({c}, ' ') "
+            f"OR contains({c}, chr(160))) THEN {c} ELSE NULLIF(trim(replace({c}, chr(160), ' ')), '') END")
 
 
 def email_sql(t: str) -> str:
-    v = f"lower(regexp_replace({t}, '^mailto:', '', 'i'))"
+    # lower() first, then a 'mailto:' prefix cut by position: no regex rewrite of every value.
+    low = f"lower({t})"
+    v = f"CASE WHEN starts_with({low}, 'mailto:') THEN {low}[8:] ELSE {low} END"
     return f"CASE WHEN regexp_full_match({v}, '[^@\\s,;<>]+@[^@\\s,;<>]+\\.[^@\\s,;<>.]+') THEN {v} END"
 
 
+# The punctuation a phone number may contain; everything else must be a digit.
+_PHONE_PUNCTUATION = (" ", "(", ")", ".", "/", "+", "-")
+
+
 def phone_sql(t: str) -> str:
-    digits = f"regexp_replace({t}, '[^0-9]', '', 'g')"
-    plus = f"(starts_with({t}, '+') OR starts_with({t}, '00'))"
-    normal = f"CASE WHEN starts_with({t}, '00') THEN '+' || {digits}[3:] WHEN {plus} THEN '+' || {digits} ELSE {digits} END"
-    ok = (f"length({digits}) BETWEEN 7 AND 15 "
-          f"AND NOT regexp_matches({t}, '[^0-9 ()./+\\-]')")
-    return f"CASE WHEN {ok} THEN {normal} END"
+    """Digits (7 to 15 of them), '+' kept for international numbers ('00' read as '+').
+
+    Removing the allowed punctuation with plain replace() and then asking for digits only
+    gives the same answer as stripping non-digits and checking for stray characters with
+    regular expressions, at half the cost.
+    """
+    digits = t
+    for ch in _PHONE_PUNCTUATION:
+        digits = f"replace({digits}, '{ch}', '')"
+    normal = (f"CASE WHEN starts_with({t}, '00') THEN '+' || {digits}[3:] "
+              f"WHEN starts_with({t}, '+') THEN '+' || {digits} ELSE {digits} END")
+    return f"CASE WHEN regexp_full_match({digits}, '[0-9]{{7,15}}') THEN {normal} END"
 
 
 _DAY_FIRST = ["%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d-%m-%Y", "%d-%m-%Y %H:%M",
@@ -61,17 +76,38 @@ def _naive_sql(t: str, order: str) -> str:
             f"WHEN regexp_full_match({t}, '1\\d{{12}}') THEN CAST(to_timestamp(CAST({t} AS BIGINT) / 1000) AT TIME ZONE 'UTC' AS TIMESTAMP) END)")
 
 
-def timestamp_sql(t: str, order: str = "dmy") -> str:
+def _fast_sql(t: str, fast: str | None) -> str | None:
+    """The TIMESTAMP of t read with the column's usual format, when it has one (see infer_formats).
+
+    Failed casts are what make date typing slow: a DD/MM/YYYY value first fails two ISO casts
+    before the format list reads it. A value this one format reads with a four-digit year is
+    read the same way by the full chain (an ISO cast would take its day for a year and its
+    year for a day, and no earlier format in the list matches its separators and length), so
+    trying it first changes no answer. The format comes from a fixed list, never from input.
+    """
+    if fast is None:
+        return None
+    assert fast in FAST_FORMATS, fast
+    p = f"try_strptime({t}, '{fast}')"
+    return f"CASE WHEN year({p}) >= 1000 THEN {p} END"
+
+
+def timestamp_sql(t: str, order: str = "dmy", fast: str | None = None) -> str:
     """ISO text (with or without a zone) by a plain cast, which needs the session in UTC (see
     common.utc_session); anything else through the day/month formats, read as UTC."""
     zoned = f"regexp_replace({t}, '\\s+(Z|z|[+-]\\d{{2}}(:?\\d{{2}})?|UTC|GMT)$', '\\1')"  # '10:00 +0100'
-    return (f"COALESCE(TRY_CAST({t} AS TIMESTAMPTZ), "
+    full = (f"COALESCE(TRY_CAST({t} AS TIMESTAMPTZ), "
             f"CASE WHEN regexp_matches({t}, {_HAS_TZ}) THEN TRY_CAST({zoned} AS TIMESTAMPTZ) "
             f"ELSE timezone('UTC', {_naive_sql(t, order)}) END)")
+    quick = _fast_sql(t, fast)
+    return f"COALESCE(timezone('UTC', {quick}), {full})" if quick else full
 
 
-def date_sql(t: str, order: str = "dmy", birth: bool = False) -> str:
+def date_sql(t: str, order: str = "dmy", birth: bool = False, fast: str | None = None) -> str:
     value = f"COALESCE(TRY_CAST({t} AS DATE), CAST({_naive_sql(t, order)} AS DATE))"
+    quick = _fast_sql(t, fast)
+    if quick:
+        value = f"COALESCE(CAST({quick} AS DATE), {value})"
     if birth:
         return f"CASE WHEN {value} BETWEEN DATE '1900-01-01' AND current_date THEN {value} END"
     return value
@@ -83,14 +119,19 @@ def _money_text(t: str) -> str:
 
 
 def money_sql(t: str, decimal_comma: bool = False) -> str:
-    s = _money_text(t)
-    negative = f"(regexp_matches({s}, '^\\(.*\\)$') OR regexp_matches({s}, '^-|-$'))"
-    digits = f"regexp_replace({s}, '[()+\\-]', '', 'g')"
+    """The amount in money text: symbols, codes and spaces dropped, '(12)' and '12-' negative.
+
+    The clean-up is written as a lambda over the one cleaned text so that DuckDB evaluates
+    it only for the values that need it: written out, the cleaned text appears four times
+    and DuckDB's common-subexpression pass would compute it for every row in advance.
+    """
+    negative = "(regexp_matches(s, '^\\(.*\\)$') OR regexp_matches(s, '^-|-$'))"
+    digits = "regexp_replace(s, '[()+\\-]', '', 'g')"
     number = (f"replace(replace({digits}, '.', ''), ',', '.')" if decimal_comma
               else f"replace({digits}, ',', '')")
-    ok = f"regexp_full_match({s}, '[-+]?\\(?[-+]?[0-9][0-9.,]*\\)?-?')"
-    general = (f"CASE WHEN {ok} THEN (CASE WHEN {negative} THEN -1 ELSE 1 END) * "
-               f"TRY_CAST({number} AS DOUBLE) END")
+    ok = "regexp_full_match(s, '[-+]?\\(?[-+]?[0-9][0-9.,]*\\)?-?')"
+    general = (f"list_transform([{_money_text(t)}], lambda s: CASE WHEN {ok} THEN "
+               f"(CASE WHEN {negative} THEN -1 ELSE 1 END) * TRY_CAST({number} AS DOUBLE) END)[1]")
     if decimal_comma:
         return general
     # Plain numbers ('12.5', '-3') skip the clean-up; COALESCE only evaluates the rest for the others.
@@ -140,6 +181,19 @@ class ColumnFormat:
     date_order: str = "dmy"          # dmy | mdy
     ambiguous_dates: bool = False    # slash dates seen, none decides the order
     decimal_comma: bool = False
+    fast: str | None = None          # the day/month format most values follow (FAST_FORMATS)
+
+
+# Shapes of day/month text (digit runs of 1-2 as N, of 4 as Y) and the format reading them,
+# day first; a column whose values mostly have one shape reads that format before the others.
+_SHAPES = {f"N{sep}N{sep}Y{time}": f"%d{sep}%m{sep}%Y{clock}"
+           for sep in "/-." for time, clock in (("", ""), (" N:N", " %H:%M"), (" N:N:N", " %H:%M:%S"))}
+FAST_FORMATS = set(_SHAPES.values()) | {f.replace("%d", "%_").replace("%m", "%d").replace("%_", "%m")
+                                        for f in _SHAPES.values()}
+
+
+def _shape_sql(t: str) -> str:
+    return f"regexp_replace(regexp_replace({t}, '\\d{{4}}', 'Y', 'g'), '\\d{{1,2}}', 'N', 'g')"
 
 
 def infer_formats(con, table: str, columns: dict[str, str]) -> dict[str, ColumnFormat]:
@@ -157,22 +211,32 @@ def infer_formats(con, table: str, columns: dict[str, str]) -> dict[str, ColumnF
             parts.append(f"count_if(regexp_matches({t}, '\\d,\\d{{1,2}}(\\D*)$') OR regexp_matches({t}, '\\.\\d{{3}},')) AS a{i}")
             parts.append(f"count_if(regexp_matches({t}, '\\d\\.\\d{{1,2}}(\\D*)$') OR regexp_matches({t}, ',\\d{{3}}\\.')) AS b{i}")
             parts.append(f"0 AS c{i}")
+            parts.append(f"NULL AS d{i}")
+            parts.append(f"0 AS n{i}")
         else:
             head = f"regexp_extract({t}, '^(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-]\\d{{2,4}}', "
             parts.append(f"count_if(TRY_CAST({head}1) AS INTEGER) > 12) AS a{i}")
             parts.append(f"count_if(TRY_CAST({head}2) AS INTEGER) > 12) AS b{i}")
             parts.append(f"count_if(regexp_matches({t}, '^\\d{{1,2}}[/.-]\\d{{1,2}}[/.-]\\d{{2,4}}')) AS c{i}")
+            # The most common shape among the day/month-looking values, and how many values there are.
+            parts.append(f"mode({_shape_sql(t)}) FILTER (WHERE regexp_matches({t}, '^\\d{{1,2}}[/.-]')) AS d{i}")
+            parts.append(f"count({t}) AS n{i}")
     # A large sample decides as well as the whole column and keeps this scan short.
     row = con.execute(f"SELECT {', '.join(parts)} FROM (SELECT * FROM {table} LIMIT ?)",
                       [INFER_SAMPLE]).fetchone()
     out = {}
     for i, (column, type_) in enumerate(wanted.items()):
-        a, b, c = (row[3 * i] or 0), (row[3 * i + 1] or 0), (row[3 * i + 2] or 0)
+        a, b, c, shape, n = (row[5 * i] or 0), (row[5 * i + 1] or 0), (row[5 * i + 2] or 0), \
+            row[5 * i + 3], (row[5 * i + 4] or 0)
         if type_ == "money":
             out[column] = ColumnFormat(decimal_comma=a > b)
         else:
-            out[column] = ColumnFormat(date_order="mdy" if b > a else "dmy",
-                                       ambiguous_dates=bool(c) and a == 0 and b == 0)
+            order = "mdy" if b > a else "dmy"
+            fast = _SHAPES.get(shape) if shape and c * 2 > n else None
+            if fast and order == "mdy":
+                fast = fast.replace("%d", "%_").replace("%m", "%d").replace("%_", "%m")
+            out[column] = ColumnFormat(date_order=order, ambiguous_dates=bool(c) and a == 0 and b == 0,
+                                       fast=fast)
     return out
 
 
@@ -184,9 +248,9 @@ def typed_sql(field_type: str, t: str, fmt: ColumnFormat | None = None, field_na
     if field_type == "phone":
         return phone_sql(t)
     if field_type == "date":
-        return date_sql(t, fmt.date_order, birth=field_name == "date_of_birth")
+        return date_sql(t, fmt.date_order, birth=field_name == "date_of_birth", fast=fmt.fast)
     if field_type == "timestamp":
-        return timestamp_sql(t, fmt.date_order)
+        return timestamp_sql(t, fmt.date_order, fast=fmt.fast)
     if field_type == "money":
         return money_sql(t, fmt.decimal_comma)
     if field_type == "integer":
