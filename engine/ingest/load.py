@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,8 +23,8 @@ from engine.ingest import readers
 from engine.ingest.common import IngestError, drop_temp, quote_ident, temp_name, utc_session
 from engine.ingest.fields import DEFAULT_ID_FIELD, IDENTIFIERS, LINE_ITEM_FIELDS, RECORD_ID, fields_for
 from engine.ingest.mapping import as_mapping, suggest_mapping
-from engine.ingest.validate import (TYPE_NAMES, ColumnFormat, currency_from_money_sql, infer_formats,
-                                    trimmed, typed_sql)
+from engine.ingest.validate import (INFER_SAMPLE, TYPE_NAMES, ColumnFormat, currency_from_money_sql,
+                                    infer_formats, trimmed, typed_sql)
 from engine.sources import KINDS, ensure_source, get_source, save_mapping
 
 # Target table columns per kind, in the order of 0001_core.sql (besides bookkeeping).
@@ -409,18 +410,16 @@ def _insert_fresh(con, plan: Plan, typed: str, source: str, load_id: int, names:
     return {"new": int(n), "changed": 0, "unchanged": 0, "stale": 0}
 
 
-def _lenient_warnings(con, plan: Plan, typed: str) -> list[str]:
+def _lenient(plan: Plan) -> list[str]:
+    """Mapped fields whose unreadable values load as empty (with a warning) instead of quarantining."""
     fields = fields_for(plan.kind)
-    lenient = [n for n in plan.by_field
-               if not (plan.required(fields[n]) or fields[n].strict) and fields[n].type != "text"]
-    if not lenient:
-        return []
-    parts = []
-    for n in lenient:
-        parts.append(f'count_if("bad_{n}" AND reason IS NULL)')
-        parts.append(f"any_value(json_extract_string(traits, '$.invalid_{n}')) "
-                     f'FILTER (WHERE "bad_{n}" AND reason IS NULL)')
-    row = con.execute(f"SELECT {', '.join(parts)} FROM {typed}").fetchone()
+    return [n for n in plan.by_field
+            if not (plan.required(fields[n]) or fields[n].strict) and fields[n].type != "text"]
+
+
+def _lenient_messages(plan: Plan, lenient: list[str], row) -> list[str]:
+    """Warnings from (count, example) pairs, one pair per lenient field, in a flat row."""
+    fields = fields_for(plan.kind)
     out = []
     for i, n in enumerate(lenient):
         count, example = row[2 * i], row[2 * i + 1]
@@ -430,23 +429,170 @@ def _lenient_warnings(con, plan: Plan, typed: str) -> list[str]:
     return out
 
 
+def _lenient_warnings(con, plan: Plan, typed: str) -> list[str]:
+    lenient = _lenient(plan)
+    if not lenient:
+        return []
+    parts = []
+    for n in lenient:
+        parts.append(f'count_if("bad_{n}" AND reason IS NULL)')
+        parts.append(f"any_value(json_extract_string(traits, '$.invalid_{n}')) "
+                     f'FILTER (WHERE "bad_{n}" AND reason IS NULL)')
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {typed}").fetchone()
+    return _lenient_messages(plan, lenient, row)
+
+
 def _format_warnings(plan: Plan, formats: dict[str, ColumnFormat]) -> list[str]:
     out = []
     for name, column in plan.by_field.items():
         fmt = formats.get(column)
         if fmt and fmt.ambiguous_dates:
             out.append(f"{name}: dates in column {column!r} could be DD/MM or MM/DD; read as DD/MM/YYYY.")
+    if plan.kind == "consents" and "recorded_at" not in plan.by_field:
+        out.append("No column gives when consent was recorded; the load time is used.")
     return out
 
 
 # -- the typed kinds and events ---------------------------------------------------------------
 
+# Stand-ins for a NOT NULL column in the short-lived quarantine rows of a first load.
+_FILLERS = {"VARCHAR": "''", "BOOLEAN": "false"}
 
-def _load_typed(con, plan: Plan, staged: readers.Staged, source: str, load_id: int, report) -> dict:
+
+def _fresh_fillers(con, plan: Plan, source: str) -> dict[str, str] | None:
+    """Whether a load can take the one-pass first-load path, and if so the fillers it needs.
+
+    It can when the source has no records of this kind yet (so every valid row is new), rows
+    are whole records (not order lines), and no unmapped column could be mistaken for the
+    invalid_<field> trait the warnings are counted from."""
+    table = plan.kind
+    if plan.line_items or table not in TABLE_FIELDS:
+        return None
+    if any(c.lower() == f"invalid_{n}" for c in plan.traits_columns for n in _lenient(plan)):
+        return None
+    if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE source = ? LIMIT 1)",
+                   [source]).fetchone()[0]:
+        return None
+    fillers = {}
+    for name, type_ in con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'main' "
+            "AND table_name = ? AND NOT is_nullable", [table]).fetchall():
+        if name in TABLE_FIELDS[table]:
+            if type_ not in _FILLERS:
+                return None
+            fillers[name] = _FILLERS[type_]
+    return fillers
+
+
+@contextmanager
+def _unordered(con):
+    """Row order in the tables means nothing; not keeping it lets every core insert at once."""
+    order = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        try:
+            con.execute(f"SET preserve_insertion_order = {'true' if order else 'false'}")
+        except Exception:  # noqa: BLE001 - an aborted transaction; the connection is closed after
+            pass
+
+
+def _load_fresh(con, plan: Plan, staged: readers.Staged, sql: str, params: list,
+                fillers: dict[str, str], source: str, load_id: int, report) -> dict | None:
+    """First load of a source in one pass: read, type and store every row with one INSERT.
+
+    The typed rows go straight into the kind's table; the few with a reason go in with them
+    under a marker source (no real source can be named so: names start with a letter or a
+    digit) and are then moved to the quarantine, all inside the load's transaction, so no
+    reader ever sees them. This skips materialising the file and the typed rows in temp
+    tables, which cost as much as the typing itself. Returns None, having undone its
+    writes, when the file repeats a record id: the general path sorts those out.
+    """
+    table = plan.kind
+    marker = f"#quarantine-{load_id}"
+    columns = list(TABLE_FIELDS[table])
+    values = [f'CASE WHEN reason IS NULL THEN "{c}" ELSE COALESCE("{c}", {fillers[c]}) END'
+              if c in fillers else f'"{c}"' for c in columns]
+    names = ", ".join(f'"{c}"' for c in columns)
+    report(0.4, "Reading, checking and storing rows")
+    try:
+        accepted = con.execute(
+            f"""INSERT INTO {table} (source, source_record_id, {names}, traits, load_id, loaded_at)
+                SELECT CASE WHEN reason IS NULL THEN ? ELSE ? END,
+                       CASE WHEN reason IS NULL THEN source_record_id ELSE CAST(_row AS VARCHAR) END,
+                       {', '.join(values)},
+                       CASE WHEN reason IS NULL THEN traits ELSE json_object('reason', reason, 'raw', _raw) END,
+                       ?, now()
+                FROM ({sql})""", [source, marker, load_id, *params]).fetchone()[0]
+    except Exception as exc:  # noqa: BLE001 - DuckDB raises several types for a bad file
+        if staged.complete:
+            raise
+        raise IngestError(f"Could not read the file as CSV: {str(exc).splitlines()[0]}") from exc
+    report(0.8, f"Stored {accepted:,} rows")
+    record = "CAST(source_record_id AS BIGINT)"
+    if not staged.complete:
+        staged.rows, staged.rejects = accepted, readers.collect_rejects(con, staged.table)
+        if staged.rejects:
+            record = readers.record_number_sql(staged.rejects_table, record)
+    quarantined = con.execute(
+        f"""INSERT INTO quarantine (load_id, source, row_number, raw, reason)
+            SELECT ?, ?, {record} AS n, json_extract_string(traits, '$.raw'),
+                   json_extract_string(traits, '$.reason')
+            FROM {table} WHERE source = ? ORDER BY n""", [load_id, source, marker]).fetchone()[0]
+    if quarantined:
+        con.execute(f"DELETE FROM {table} WHERE source = ?", [marker])
+    if con.execute(f"SELECT count(*) > count(DISTINCT source_record_id) FROM {table} WHERE source = ?",
+                   [source]).fetchone()[0]:
+        con.execute(f"DELETE FROM {table} WHERE source = ?", [source])
+        con.execute("DELETE FROM quarantine WHERE load_id = ?", [load_id])
+        if not staged.complete:
+            drop_temp(con, staged.rejects_table)
+        return None
+    quarantined += con.execute(
+        f"""INSERT INTO quarantine (load_id, source, row_number, raw, reason)
+            SELECT ?, ?, _row, raw, reason FROM {staged.rejects_table} ORDER BY _row""",
+        [load_id, source]).fetchone()[0]
+    if table == "contacts" and "lead_stage" in plan.by_field:
+        con.execute("""INSERT INTO lead_stage_changes
+            (source, source_record_id, stage, previous_stage, changed_at, load_id)
+            SELECT ?, source_record_id, lead_stage, NULL, COALESCE(updated_at, created_at, now()), ?
+            FROM contacts WHERE source = ? AND lead_stage IS NOT NULL""", [source, load_id, source])
+    warnings = []
+    lenient = _lenient(plan)
+    if lenient:
+        # The invalid text sits in traits under invalid_<field> (a key: quoted and followed by ':');
+        # one search finds the few rows that have any.
+        parts = []
+        for n in lenient:
+            has = f"""contains(t, '"invalid_{n}":')"""
+            parts.append(f"count(*) FILTER (WHERE {has})")
+            parts.append(f"any_value(json_extract_string(t, '$.invalid_{n}')) FILTER (WHERE {has})")
+        row = con.execute(f"""SELECT {', '.join(parts)} FROM (
+            SELECT CAST(traits AS VARCHAR) AS t FROM {table}
+            WHERE source = ? AND contains(CAST(traits AS VARCHAR), '"invalid_'))""", [source]).fetchone()
+        warnings = _lenient_messages(plan, lenient, row)
+    return {"quarantined": int(quarantined), "warnings": warnings, "new": int(accepted - (quarantined - staged.rejects)),
+            "changed": 0, "unchanged": 0, "stale": 0}
+
+
+def _load_typed(con, plan: Plan, staged: readers.Staged, source: str, load_id: int, report,
+                scratch: Path) -> dict:
     fields = fields_for(plan.kind)
     formats = infer_formats(con, staged.table,
                             {c: fields[f].type for f, c in plan.by_field.items()})
     has_suppressions = con.execute("SELECT count(*) > 0 FROM suppressions").fetchone()[0]
+    fillers = _fresh_fillers(con, plan, source)
+    if fillers is not None:
+        sql, params = _typed_select(plan, staged, formats, has_suppressions, raw=True)
+        with _unordered(con):
+            outcome = _load_fresh(con, plan, staged, sql, params, fillers, source, load_id, report)
+        if outcome is not None:
+            outcome["warnings"] = _format_warnings(plan, formats) + outcome["warnings"]
+            return {**outcome, "read": staged.rows_read, "rejects": staged.rejects}
+    if not staged.complete:
+        report(0.4, "Reading every row")
+        staged = readers.stage_all(con, staged, scratch)
     sql, params = _typed_select(plan, staged, formats, has_suppressions)
     typed = temp_name("typed")
     try:
@@ -470,9 +616,8 @@ def _load_typed(con, plan: Plan, staged: readers.Staged, source: str, load_id: i
         if counts["stale"]:
             warnings.append(f"{counts['stale']} row(s) were older (updated_at) than what is already "
                             "loaded and were not applied.")
-        if plan.kind == "consents" and "recorded_at" not in plan.by_field:
-            warnings.append("No column gives when consent was recorded; the load time is used.")
-        return {"quarantined": quarantined, "warnings": warnings, **counts}
+        return {"quarantined": quarantined, "warnings": warnings, **counts,
+                "read": staged.rows_read, "rejects": staged.rejects}
     finally:
         drop_temp(con, typed)
 
@@ -523,6 +668,14 @@ def _stage_flat_events(con, plan: Plan, staged: readers.Staged, table: str) -> N
 # -- entry point -------------------------------------------------------------------------------
 
 
+def _rejects_warning(n: int) -> str:
+    return f"{n} line(s) could not be split into the file's columns and were quarantined."
+
+
+def staged_rows(con, staged: readers.Staged) -> int:
+    return con.execute(f"SELECT count(*) FROM {staged.table}").fetchone()[0]
+
+
 def _previous_load(con, source: str, sha: str, mapping: dict | None) -> tuple | None:
     return con.execute(
         """SELECT load_id, rows_read, rows_loaded, rows_quarantined, finished_at FROM loads
@@ -560,6 +713,7 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
     started = dt.datetime.now(dt.timezone.utc)
     landed: Path | None = None
     stage, lines = temp_name("stage"), temp_name("lines")
+    scratch = workspace.folder / "landing"  # where a Windows-1252 file's UTF-8 copy is written
     try:
         with workspace.transaction() as con, utc_session(con):
             try:
@@ -571,8 +725,12 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
                     staged = None
                     used_mapping = None
                 else:
-                    staged = readers.stage_file(con, path, info, stage, workspace.folder / "landing")
-                    report(0.35, f"Read {staged.rows_read:,} rows")
+                    # A large CSV is staged only for its first rows (to map it and infer formats);
+                    # the load then reads the whole file once.
+                    staged = readers.stage_file(con, path, info, stage, scratch,
+                                                sample=None if kind == "events" else INFER_SAMPLE)
+                    report(0.35, f"Read {staged.rows_read:,} rows" if staged.complete
+                           else f"Read the first {staged_rows(con, staged):,} rows")
                     plan = plan_mapping(con, staged, kind, mapping, id_column,
                                         src.mapping if isinstance(src.mapping, dict) else None)
                     used_mapping = plan.mapping
@@ -587,10 +745,9 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
                                       used_mapping or {}, already_loaded=True)
                 load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
                 warnings = list(staged.notes) if staged else []
-                if staged and staged.rejects:
-                    warnings.append(f"{staged.rejects} line(s) could not be split into the file's "
-                                    "columns and were quarantined.")
                 if json_events or kind == "events":
+                    if staged and staged.rejects:
+                        warnings.append(_rejects_warning(staged.rejects))
                     if not json_events:
                         _stage_flat_events(con, plan, staged, lines)
                     counts = ev.land_raw_events(con, lines, source, load_id)
@@ -612,7 +769,10 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
                     read = loaded + quarantined
                     tallies = {"new": counts.new, "changed": 0, "unchanged": counts.duplicates, "stale": 0}
                 else:
-                    outcome = _load_typed(con, plan, staged, source, load_id, report)
+                    outcome = _load_typed(con, plan, staged, source, load_id, report, scratch)
+                    read, rejects = outcome.pop("read"), outcome.pop("rejects")
+                    if rejects:
+                        warnings.append(_rejects_warning(rejects))
                     warnings += outcome.pop("warnings")
                     quarantined = outcome["quarantined"]
                     loaded = read - quarantined
@@ -639,7 +799,7 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
                                   tallies["new"], tallies["changed"], tallies["unchanged"] + tallies["stale"],
                                   used_mapping or {})
             finally:
-                drop_temp(con, stage, stage + "_rejects", lines)
+                drop_temp(con, stage, stage + "_rejects", stage + "_rej_err", stage + "_rej_scan", lines)
     except BaseException:
         if landed is not None:
             landed.unlink(missing_ok=True)

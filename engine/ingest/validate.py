@@ -43,9 +43,12 @@ def phone_sql(t: str) -> str:
     gives the same answer as stripping non-digits and checking for stray characters with
     regular expressions, at half the cost.
     """
-    digits = t
+    every = t
     for ch in _PHONE_PUNCTUATION:
-        digits = f"replace({digits}, '{ch}', '')"
+        every = f"replace({every}, '{ch}', '')"
+    # Most numbers hold only digits, spaces and a leading '+': two replace() calls do for them.
+    digits = (f"CASE WHEN regexp_full_match({t}, '\\+?[0-9 ]*') THEN replace(replace({t}, ' ', ''), '+', '') "
+              f"ELSE {every} END")
     normal = (f"CASE WHEN starts_with({t}, '00') THEN '+' || {digits}[3:] "
               f"WHEN starts_with({t}, '+') THEN '+' || {digits} ELSE {digits} END")
     return f"CASE WHEN regexp_full_match({digits}, '[0-9]{{7,15}}') THEN {normal} END"
@@ -172,6 +175,7 @@ def json_sql(t: str) -> str:
 
 
 INFER_SAMPLE = 100_000
+SHAPE_SAMPLE = 10_000
 
 
 @dataclass
@@ -204,35 +208,37 @@ def infer_formats(con, table: str, columns: dict[str, str]) -> dict[str, ColumnF
     wanted = {c: t for c, t in columns.items() if t in ("date", "timestamp", "money")}
     if not wanted:
         return {}
-    parts = []
+    parts, shapes = [], []
     for i, (column, type_) in enumerate(wanted.items()):
         t = trimmed('"' + column.replace('"', '""') + '"')
         if type_ == "money":
             parts.append(f"count_if(regexp_matches({t}, '\\d,\\d{{1,2}}(\\D*)$') OR regexp_matches({t}, '\\.\\d{{3}},')) AS a{i}")
             parts.append(f"count_if(regexp_matches({t}, '\\d\\.\\d{{1,2}}(\\D*)$') OR regexp_matches({t}, ',\\d{{3}}\\.')) AS b{i}")
-            parts.append(f"0 AS c{i}")
-            parts.append(f"NULL AS d{i}")
-            parts.append(f"0 AS n{i}")
+            parts.append(f"0 AS c{i}, 0 AS n{i}")
         else:
             head = f"regexp_extract({t}, '^(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-]\\d{{2,4}}', "
             parts.append(f"count_if(TRY_CAST({head}1) AS INTEGER) > 12) AS a{i}")
             parts.append(f"count_if(TRY_CAST({head}2) AS INTEGER) > 12) AS b{i}")
             parts.append(f"count_if(regexp_matches({t}, '^\\d{{1,2}}[/.-]\\d{{1,2}}[/.-]\\d{{2,4}}')) AS c{i}")
-            # The most common shape among the day/month-looking values, and how many values there are.
-            parts.append(f"mode({_shape_sql(t)}) FILTER (WHERE regexp_matches({t}, '^\\d{{1,2}}[/.-]')) AS d{i}")
             parts.append(f"count({t}) AS n{i}")
+            # The most common shape of the first values (see _fast_sql).
+            shapes.append((column, f"mode({_shape_sql(t)})"))
     # A large sample decides as well as the whole column and keeps this scan short.
     row = con.execute(f"SELECT {', '.join(parts)} FROM (SELECT * FROM {table} LIMIT ?)",
                       [INFER_SAMPLE]).fetchone()
+    # Only speed rides on the shape (every value gets the same answer either way), so fewer rows do.
+    usual = dict(zip([c for c, _ in shapes], con.execute(
+        f"SELECT {', '.join(m for _, m in shapes)} FROM (SELECT * FROM {table} LIMIT ?)",
+        [SHAPE_SAMPLE]).fetchone())) if shapes else {}
     out = {}
     for i, (column, type_) in enumerate(wanted.items()):
-        a, b, c, shape, n = (row[5 * i] or 0), (row[5 * i + 1] or 0), (row[5 * i + 2] or 0), \
-            row[5 * i + 3], (row[5 * i + 4] or 0)
+        a, b, c, n = (row[4 * i] or 0), (row[4 * i + 1] or 0), (row[4 * i + 2] or 0), (row[4 * i + 3] or 0)
         if type_ == "money":
             out[column] = ColumnFormat(decimal_comma=a > b)
         else:
             order = "mdy" if b > a else "dmy"
-            fast = _SHAPES.get(shape) if shape and c * 2 > n else None
+            # Worth trying first when most values look day/month (else it adds a failed parse to most).
+            fast = _SHAPES.get(usual.get(column)) if c * 2 > n else None
             if fast and order == "mdy":
                 fast = fast.replace("%d", "%_").replace("%m", "%d").replace("%_", "%m")
             out[column] = ColumnFormat(date_order=order, ambiguous_dates=bool(c) and a == 0 and b == 0,
