@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+from concurrent.futures import Future, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -684,13 +685,13 @@ def _previous_load(con, source: str, sha: str, mapping: dict | None) -> tuple | 
         [source, sha, json.dumps(mapping, sort_keys=True) if mapping is not None else None]).fetchone()
 
 
-def _land_raw(workspace, path: Path, info: readers.FileInfo, load_id: int) -> Path:
-    """Keep the raw file under <workspace>/landing with a generated name."""
+def _land_raw(workspace, path: Path, info: readers.FileInfo, load_id: int) -> tuple[Path, Future]:
+    """Keep the raw file under <workspace>/landing with a generated name: (that path, the copy
+    running in the background while the load reads the file)."""
     landing = workspace.folder / "landing"
     landing.mkdir(parents=True, exist_ok=True)
     target = landing / f"load-{load_id:08d}-{info.sha256[:16]}{_EXT[info.format]}"
-    shutil.copyfile(path, target)
-    return target
+    return target, readers.in_background(shutil.copyfile, path, target)
 
 
 def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_column: str | None = None,
@@ -712,6 +713,7 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
     report(0.05, f"Detected {info.describe()}")
     started = dt.datetime.now(dt.timezone.utc)
     landed: Path | None = None
+    copying: Future | None = None
     stage, lines = temp_name("stage"), temp_name("lines")
     scratch = workspace.folder / "landing"  # where a Windows-1252 file's UTF-8 copy is written
     try:
@@ -744,6 +746,8 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
                                       load_id, source, kind, info.format, 0, 0, p_loaded,
                                       used_mapping or {}, already_loaded=True)
                 load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
+                if keep_raw:
+                    landed, copying = _land_raw(workspace, path, info, load_id)
                 warnings = list(staged.notes) if staged else []
                 if json_events or kind == "events":
                     if staged and staged.rejects:
@@ -777,8 +781,8 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
                     quarantined = outcome["quarantined"]
                     loaded = read - quarantined
                     tallies = outcome
-                if keep_raw:
-                    landed = _land_raw(workspace, path, info, load_id)
+                if copying is not None:
+                    copying.result()
                 mapping_json = json.dumps(used_mapping, sort_keys=True) if used_mapping is not None else None
                 con.execute(
                     """INSERT INTO loads (load_id, source, kind, file_name, file_sha256, rows_read,
@@ -801,6 +805,8 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
             finally:
                 drop_temp(con, stage, stage + "_rejects", stage + "_rej_err", stage + "_rej_scan", lines)
     except BaseException:
+        if copying is not None:
+            wait([copying])  # let the copy finish before removing what it wrote
         if landed is not None:
             landed.unlink(missing_ok=True)
         raise

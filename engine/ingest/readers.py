@@ -95,7 +95,12 @@ class Staged:
         return f"({self.relation})", list(self.relation_params)
 
 
-_HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-sha256")
+# File work that can run while DuckDB reads: the digest, the raw copy (both release the GIL).
+_BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-file")
+
+
+def in_background(fn, *args) -> Future:
+    return _BACKGROUND.submit(fn, *args)
 
 
 def _sha256(path: Path) -> str:
@@ -162,7 +167,7 @@ def detect(path: str | os.PathLike, file_format: str | None = None) -> FileInfo:
         raise IngestError("The file is empty.")
     size = path.stat().st_size
     # The digest (only needed to recognise a re-upload) is computed while the file is read.
-    sha = _HASHER.submit(_sha256, path)
+    sha = in_background(_sha256, path)
     if file_format in ("xlsx", "parquet") or (file_format is None and head[:4] in (b"PK\x03\x04", b"PAR1")):
         fmt = file_format or ("xlsx" if head[:2] == b"PK" else "parquet")
         return FileInfo(fmt, size=size, digest=sha)
