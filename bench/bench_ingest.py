@@ -1,12 +1,20 @@
 """Upload speed: a large contacts CSV through `ingest_file` vs raw DuckDB `read_csv` of the same file.
 
-Both run in the same process on the same file, each into a fresh database file; the figure is
-the median of several runs. The baseline only parses the file into a table; ingest_file also
-detects the format, maps, types and validates every value, quarantines bad rows, upserts by record
-id and keeps a raw copy.
+Both run in the same process on the same file, each into a fresh database file, alternately (so
+both see the same load on a shared machine); the figures are medians of several runs. The
+baseline only parses the file into a table of its 12 columns; ingest_file also hashes the file,
+maps it, types and validates every value (trimmed text, emails, phones, dates, money), writes
+the 24-column contacts table with unmapped columns as JSON traits, records each record's lead
+stage in lead_stage_changes, checks record ids are unique, quarantines bad rows and keeps a raw
+copy. Where the rest of the time goes (1M rows, CPU seconds, measured in one run):
+read and parse 0.45 (the baseline's own parse is about the same), typing and checks about 1.1,
+writing the 24 columns about 1.8 (9 of them all empty for this file: ~0.3 of it),
+lead_stage_changes 0.5, sample + mapping + format inference 0.45, id check 0.1, file digest
+0.2 (background thread) -- against the baseline's 1.9 for parse and write.
 """
 from __future__ import annotations
 
+import gc
 import resource
 import statistics
 import sys
@@ -23,9 +31,9 @@ from engine.access import User
 from engine.ingest import ingest_file
 from engine.workspace import open_workspace
 
-from bench.timing import median_time, row
+from bench.timing import row
 
-SCALES = {"smoke": (20_000, 1), "full": (1_000_000, 3)}
+SCALES = {"smoke": (20_000, 1), "full": (1_000_000, 5)}
 TARGET_RATIO = 1.5
 
 
@@ -56,14 +64,13 @@ def _baseline(path: Path, folder: Path) -> None:
     con.close()
 
 
-def _cpu_timed(into: list, fn):
-    """fn, recording the process CPU time (user + system, every thread) of each call into `into`."""
-    def timed():
-        before = resource.getrusage(resource.RUSAGE_SELF)
-        fn()
-        after = resource.getrusage(resource.RUSAGE_SELF)
-        into.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-    return timed
+def _timed(fn) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process: user + system, every thread) of one call."""
+    gc.collect()
+    before, start = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    fn()
+    wall, after = time.perf_counter() - start, resource.getrusage(resource.RUSAGE_SELF)
+    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def run(scale: str = "smoke") -> list[dict]:
@@ -73,25 +80,27 @@ def run(scale: str = "smoke") -> list[dict]:
         folder = Path(tmp)
         path = folder / "contacts.csv"
         write_csv(path, rows)
-        base_cpu, ours_cpu = [], []
-        base, _ = median_time(_cpu_timed(base_cpu, lambda: _baseline(path, folder)), repeat=repeats, warmup=0)
-        workspaces = [open_workspace(folder / f"ws{i}" / "cdp.duckdb") for i in range(repeats)]
-        results = []
-        ours, _ = median_time(_cpu_timed(ours_cpu, lambda: results.append(
-            ingest_file(workspaces[len(results)], user, "contacts", path, "CRM"))), repeat=repeats, warmup=0)
+        # Baseline and ingest runs alternate, so both see the same load on a shared machine.
+        base, ours, results = [], [], []
+        for i in range(repeats):
+            base.append(_timed(lambda: _baseline(path, folder)))
+            workspace = open_workspace(folder / f"ws{i}" / "cdp.duckdb")
+            ours.append(_timed(lambda: results.append(ingest_file(workspace, user, "contacts", path, "CRM"))))
         result = results[-1]
         assert result.rows_read == rows == result.rows_loaded + result.rows_quarantined
-    ratio = ours / base
+    wall, base_wall = statistics.median(w for w, _ in ours), statistics.median(w for w, _ in base)
+    cpu, base_cpu = statistics.median(c for _, c in ours), statistics.median(c for _, c in base)
+    ratio = wall / base_wall
     return [
-        row("ingest", f"load {rows:,}-row contacts CSV (median of {repeats})", round(ours, 2), "s",
-            baseline="DuckDB read_csv into a table, same file", baseline_value=round(base, 2),
+        row("ingest", f"load {rows:,}-row contacts CSV (median of {repeats})", round(wall, 2), "s",
+            baseline="DuckDB read_csv into a table, same file", baseline_value=round(base_wall, 2),
             target=f"<= {TARGET_RATIO}x baseline", met=ratio <= TARGET_RATIO),
         # CPU seconds (all threads) are steadier than wall time on a shared machine.
-        row("ingest", "CPU time for the same load (median)", round(statistics.median(ours_cpu), 2), "s",
-            baseline="DuckDB read_csv into a table, same file",
-            baseline_value=round(statistics.median(base_cpu), 2), target="informational", met=None),
-        row("ingest", "rows loaded per second", round(rows / ours), "rows/s",
-            baseline="DuckDB read_csv into a table, same file", baseline_value=round(rows / base),
+        row("ingest", "CPU time for the same load (median)", round(cpu, 2), "s",
+            baseline="DuckDB read_csv into a table, same file", baseline_value=round(base_cpu, 2),
+            target="informational", met=None),
+        row("ingest", "rows loaded per second", round(rows / wall), "rows/s",
+            baseline="DuckDB read_csv into a table, same file", baseline_value=round(rows / base_wall),
             target="informational", met=None),
     ]
 
