@@ -28,6 +28,7 @@ class PathResult:
     paths: pd.DataFrame      # path (list of steps), people: the most common whole paths
     people: int              # people who did the anchor event
     direction: str
+    stopped: int = 0         # of them, people with no other step in the window
 
 
 def paths(workspace, user: User, anchor, direction: str = "after", depth: int = 4, top: int = 6,
@@ -89,7 +90,9 @@ def paths(workspace, user: User, anchor, direction: str = "after", depth: int = 
     with workspace.connect() as con:
         prepare_journeys(workspace)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _journey_paths AS {sql}", named)
-        people = con.execute("SELECT COALESCE(sum(people), 0) FROM _journey_paths").fetchone()[0]
+        people, stopped = con.execute(
+            "SELECT COALESCE(sum(people), 0), COALESCE(sum(people) FILTER (WHERE path[2] = $filler), 0) "
+            "FROM _journey_paths", {"filler": filler}).fetchone()
         links = con.execute("""
             WITH steps AS (
                 SELECT path, people, generate_subscripts(path, 1) AS i FROM _journey_paths),
@@ -110,7 +113,7 @@ def paths(workspace, user: User, anchor, direction: str = "after", depth: int = 
         links = links[["source_depth", "source", "target_depth", "target", "people"]]
         common["path"] = common["path"].map(lambda p: list(reversed(list(p))))
     common["path"] = common["path"].map(lambda p: " → ".join(p))
-    return PathResult(links, common, int(people), direction)
+    return PathResult(links, common, int(people), direction, int(stopped))
 
 
 def sankey_nodes(links: pd.DataFrame) -> tuple[list[str], list[int], list[int], list[int]]:

@@ -19,6 +19,7 @@ def _links(result):
 def test_next_steps_after_home(ws, admin):
     result = paths(ws, admin, "Page: Home", depth=2, top=5)
     assert result.people == 4
+    assert result.stopped == 0
     links = _links(result)
     # Dan's second home page is a repeat and collapses; everyone then views a product.
     assert (0, "Page: Home", "Product Viewed", 4) in links
@@ -77,6 +78,7 @@ def test_new_collector_loads_join_paths(ws, admin):
         con.execute("UPDATE events SET load_id = 1")
     before = _links(paths(ws, admin, "Checkout Started", depth=1))
     assert (0, "Checkout Started", "(end)", 1) in before                 # Dan never completed
+    assert paths(ws, admin, "Checkout Started", depth=1).stopped == 1
     with ws.transaction() as con:
         con.execute("INSERT INTO events (message_id, source, type, event, user_id, timestamp, properties, load_id) "
                     "VALUES ('late', 'web', 'track', 'Order Completed', 'u4', "
