@@ -189,7 +189,8 @@ def _raw_row_sql(columns: list[str], allowed, alias: str = "s") -> tuple[str, li
 
 
 def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnFormat],
-                  suppressions: bool, raw: bool = False) -> tuple[str, list]:
+                  suppressions: bool, raw: bool = False, numbered: bool = True,
+                  reads_as: str | None = None) -> tuple[str, list]:
     """SELECT over every staged row giving _row, source_record_id, typed fields, traits, reason.
 
     With raw, also `_raw`: the original row as JSON text for rows with a reason (what the
@@ -285,7 +286,7 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
         # a suppressed person's data is not kept, not even in the quarantine
         layer3.append(f"CASE WHEN ({reason}) = 'suppressed' THEN '(withheld: suppressed person)' "
                       f"WHEN ({reason}) IS NOT NULL THEN CAST(json_object({pairs}) AS VARCHAR) END AS _raw")
-    source, source_params = staged.source()
+    source, source_params = staged.source(numbered, reads_as)
     sql = (f"SELECT {', '.join(layer3)} FROM (SELECT {', '.join(layer2)} FROM "
            f"(SELECT {', '.join(layer1)} FROM {source}) l1) l2")
     # Placeholders are numbered by position in the text: layer 3's, then layer 1's, then the source's.
@@ -499,7 +500,7 @@ def _unordered(con):
             pass
 
 
-def _load_fresh(con, plan: Plan, staged: readers.Staged, sql: str, params: list,
+def _load_fresh(con, plan: Plan, staged: readers.Staged, formats: dict[str, ColumnFormat], suppressions: bool,
                 fillers: dict[str, str], source: str, load_id: int, report) -> dict | None:
     """First load of a source in one pass: read, type and store every row with one INSERT.
 
@@ -509,8 +510,13 @@ def _load_fresh(con, plan: Plan, staged: readers.Staged, sql: str, params: list,
     reader ever sees them. This skips materialising the file and the typed rows in temp
     tables, which cost as much as the typing itself. Returns None, having undone its
     writes, when the file repeats a record id: the general path sorts those out.
+
+    Reading a CSV while numbering its rows keeps DuckDB to one thread, so the one pass does
+    not number them; only when some rows have a reason is the file read again, numbered, for
+    those rows' numbers (the reason needs only the identifier and required columns typed).
     """
     table = plan.kind
+    sql, params = _typed_select(plan, staged, formats, suppressions, raw=True, numbered=staged.complete)
     marker = f"#quarantine-{load_id}"
     columns = list(TABLE_FIELDS[table])
     values = [f'CASE WHEN reason IS NULL THEN "{c}" ELSE COALESCE("{c}", {fillers[c]}) END'
@@ -521,7 +527,7 @@ def _load_fresh(con, plan: Plan, staged: readers.Staged, sql: str, params: list,
         accepted = con.execute(
             f"""INSERT INTO {table} (source, source_record_id, {names}, traits, load_id, loaded_at)
                 SELECT CASE WHEN reason IS NULL THEN ? ELSE ? END,
-                       CASE WHEN reason IS NULL THEN source_record_id ELSE CAST(_row AS VARCHAR) END,
+                       CASE WHEN reason IS NULL THEN source_record_id ELSE COALESCE(CAST(_row AS VARCHAR), '') END,
                        {', '.join(values)},
                        CASE WHEN reason IS NULL THEN traits ELSE json_object('reason', reason, 'raw', _raw) END,
                        ?, now()
@@ -531,16 +537,27 @@ def _load_fresh(con, plan: Plan, staged: readers.Staged, sql: str, params: list,
             raise
         raise IngestError(f"Could not read the file as CSV: {str(exc).splitlines()[0]}") from exc
     report(0.8, f"Stored {accepted:,} rows")
-    record = "CAST(source_record_id AS BIGINT)"
     if not staged.complete:
         staged.rows, staged.rejects = accepted, readers.collect_rejects(con, staged.table)
-        if staged.rejects:
-            record = readers.record_number_sql(staged.rejects_table, record)
-    quarantined = con.execute(
-        f"""INSERT INTO quarantine (load_id, source, row_number, raw, reason)
-            SELECT ?, ?, {record} AS n, json_extract_string(traits, '$.raw'),
-                   json_extract_string(traits, '$.reason')
-            FROM {table} WHERE source = ? ORDER BY n""", [load_id, source, marker]).fetchone()[0]
+    quarantined = con.execute(f"SELECT count(*) FROM {table} WHERE source = ?", [marker]).fetchone()[0]
+    if quarantined and staged.complete:
+        con.execute(
+            f"""INSERT INTO quarantine (load_id, source, row_number, raw, reason)
+                SELECT ?, ?, CAST(source_record_id AS BIGINT) AS n, json_extract_string(traits, '$.raw'),
+                       json_extract_string(traits, '$.reason')
+                FROM {table} WHERE source = ? ORDER BY n""", [load_id, source, marker])
+    elif quarantined:
+        report(0.85, f"Numbering {quarantined:,} rows to quarantine")
+        again = staged.table + "_again"
+        numbered, numbered_params = _typed_select(plan, staged, formats, suppressions, raw=True, reads_as=again)
+        record = readers.record_number_sql(staged.rejects_table, "_row") if staged.rejects else "_row"
+        try:
+            con.execute(
+                f"""INSERT INTO quarantine (load_id, source, row_number, raw, reason)
+                    SELECT ?, ?, {record} AS n, _raw, reason FROM ({numbered})
+                    WHERE reason IS NOT NULL ORDER BY n""", [load_id, source, *numbered_params])
+        finally:
+            drop_temp(con, again + "_rej_err", again + "_rej_scan")
     if quarantined:
         con.execute(f"DELETE FROM {table} WHERE source = ?", [marker])
     if con.execute(f"SELECT count(*) > count(DISTINCT source_record_id) FROM {table} WHERE source = ?",
@@ -585,9 +602,8 @@ def _load_typed(con, plan: Plan, staged: readers.Staged, source: str, load_id: i
     has_suppressions = con.execute("SELECT count(*) > 0 FROM suppressions").fetchone()[0]
     fillers = _fresh_fillers(con, plan, source)
     if fillers is not None:
-        sql, params = _typed_select(plan, staged, formats, has_suppressions, raw=True)
         with _unordered(con):
-            outcome = _load_fresh(con, plan, staged, sql, params, fillers, source, load_id, report)
+            outcome = _load_fresh(con, plan, staged, formats, has_suppressions, fillers, source, load_id, report)
         if outcome is not None:
             outcome["warnings"] = _format_warnings(plan, formats) + outcome["warnings"]
             return {**outcome, "read": staged.rows_read, "rejects": staged.rejects}

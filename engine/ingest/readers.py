@@ -70,15 +70,15 @@ class Staged:
     notes: list[str] = field(default_factory=list)
 
     # Set when the staging table holds only the first rows (enough to map and infer formats):
-    # a SELECT (with its parameters) giving every row as the staging table would hold it,
-    # for loading the whole file in one pass. rows and rejects are then only known after it
-    # has been read (see collect_rejects).
-    relation: str | None = None
-    relation_params: list = field(default_factory=list)
+    # the CSV to read every row from, once, when the load runs, and its header as read (the
+    # staging table's columns are the cleaned names). rows and rejects are then only known
+    # after that read (see collect_rejects).
+    csv_source: Path | None = None
+    csv_names: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
-        return self.relation is None
+        return self.csv_source is None
 
     @property
     def rows_read(self) -> int:
@@ -88,14 +88,22 @@ class Staged:
     def rejects_table(self) -> str:
         return self.table + "_rejects"
 
-    def source(self) -> tuple[str, list]:
-        """(FROM-clause SQL, its parameters) reading every row of the file as staged."""
-        if self.relation is None:
+    def source(self, numbered: bool = True, reads_as: str | None = None) -> tuple[str, list]:
+        """(FROM-clause SQL, its parameters) reading every row of the file as staged.
+
+        For a partly staged CSV this reads the file. `_row` is the record number only when
+        `numbered` (numbering makes DuckDB read on one thread; else it is NULL). The reader's
+        rejected lines are noted in temp tables named after `reads_as` (default: this table,
+        see collect_rejects)."""
+        if self.csv_source is None:
             return self.table, []
-        return f"({self.relation})", list(self.relation_params)
+        read, params = _csv_read(self.csv_source, self.info, reads_as or self.table, numbered)
+        select = ", ".join(f'"{n.replace(chr(34), chr(34) * 2)}" AS "{c.replace(chr(34), chr(34) * 2)}"'
+                           for n, c in zip(self.csv_names, self.columns))
+        row = "CAST(ordinality AS BIGINT)" if numbered else "NULL::BIGINT"
+        return f"(SELECT {row} AS _row, {select} FROM {read})", params
 
 
-# File work that can run while DuckDB reads: the digest, the raw copy (both release the GIL).
 _BACKGROUND = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-file")
 
 
@@ -245,9 +253,9 @@ _CSV_OPTIONS = ("all_varchar=true, header=true, delim=?, quote='\"', escape='\"'
                 "normalize_names=false, auto_detect=true, strict_mode=true")
 
 
-def _csv_read(source: Path, info: FileInfo, table: str) -> tuple[str, list]:
+def _csv_read(source: Path, info: FileInfo, table: str, numbered: bool = True) -> tuple[str, list]:
     """read_csv of the file as text, rejected lines noted in temp tables named after `table`."""
-    return (f"read_csv(?, {_CSV_OPTIONS}) WITH ORDINALITY",
+    return (f"read_csv(?, {_CSV_OPTIONS}){' WITH ORDINALITY' if numbered else ''}",
             [str(source), info.delimiter or ",", table + "_rej_err", table + "_rej_scan"])
 
 
@@ -287,10 +295,7 @@ def _stage_csv(con, path: Path, info: FileInfo, table: str, scratch: Path, sampl
         if sample and con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] > sample:
             drop_temp(con, table + "_rej_err", table + "_rej_scan")
             _rename(con, table, names, clean)
-            select = ", ".join(f'"{n.replace(chr(34), chr(34) * 2)}" AS "{c.replace(chr(34), chr(34) * 2)}"'
-                               for n, c in zip(names, clean))
-            relation = f"SELECT CAST(ordinality AS BIGINT) AS _row, {select} FROM {read}"
-            return Staged(table, clean, 0, 0, info, relation=relation, relation_params=params)
+            return Staged(table, clean, 0, 0, info, csv_source=path, csv_names=names)
         n_rejects = collect_rejects(con, table)
         if n_rejects:
             con.execute(f"UPDATE {table} SET _row = {record_number_sql(table + '_rejects', table + '._row')}")
@@ -306,7 +311,7 @@ def stage_all(con, staged: Staged, scratch: Path) -> Staged:
     if staged.complete:
         return staged
     drop_temp(con, staged.table, staged.rejects_table)
-    return _stage_csv(con, Path(staged.relation_params[0]), staged.info, staged.table, scratch)
+    return _stage_csv(con, staged.csv_source, staged.info, staged.table, scratch)
 
 
 def _finish(con, table: str, columns: list[str], info: FileInfo, rejects: int | None = None,
