@@ -7,6 +7,11 @@ and a newer export of the same source updates only what changed. Unmapped
 columns are kept in `traits`; a non-essential value that cannot be read (a bad
 birth date) is left empty, kept in traits as `invalid_<field>`, and reported as
 a warning.
+
+Two paths, one answer (tests/engine/test_ingest_onepass.py holds them to it): the first
+load of a source reads, types and stores every row with one INSERT (`_load_fresh`; a large
+CSV is then read once, on every core, after staging a sample to map it); re-uploads, order
+lines and files that repeat a record id stage the file and upsert (`_upsert`).
 """
 from __future__ import annotations
 
@@ -689,7 +694,7 @@ def _rejects_warning(n: int) -> str:
     return f"{n} line(s) could not be split into the file's columns and were quarantined."
 
 
-def staged_rows(con, staged: readers.Staged) -> int:
+def _staged_rows(con, staged: readers.Staged) -> int:
     return con.execute(f"SELECT count(*) FROM {staged.table}").fetchone()[0]
 
 
@@ -748,7 +753,7 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
                     staged = readers.stage_file(con, path, info, stage, scratch,
                                                 sample=None if kind == "events" else INFER_SAMPLE)
                     report(0.35, f"Read {staged.rows_read:,} rows" if staged.complete
-                           else f"Read the first {staged_rows(con, staged):,} rows")
+                           else f"Read the first {_staged_rows(con, staged):,} rows")
                     plan = plan_mapping(con, staged, kind, mapping, id_column,
                                         src.mapping if isinstance(src.mapping, dict) else None)
                     used_mapping = plan.mapping
