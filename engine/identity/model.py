@@ -95,9 +95,9 @@ def _em(g: np.ndarray, u: dict, m_fixed: dict | None = None, max_iter: int = 60,
     """EM with u fixed: m for comparisons not in m_fixed, and the match share of these pairs."""
     pats, _, counts = _patterns(g)
     counts = counts.astype(float)
-    # Start: pairs agreeing closely on both names and the birth date are probably matches.
-    agree = [(pats[:, k] >= 0) & (pats[:, k] <= 1) for k in range(4)]
-    strong = (agree[0] | (pats[:, 0] < 0)) & (agree[1] | (pats[:, 1] < 0)) & (agree[2] | agree[3])
+    # Start: pairs agreeing closely on every name, birth date and place they have are probably matches.
+    present = pats[:, :4] >= 0
+    strong = np.all(~present | (pats[:, :4] <= 1), axis=1) & present.any(axis=1)
     w = np.where(strong, 0.9, 0.1)
     lam = None
     m: dict = {}
@@ -122,34 +122,58 @@ def _em(g: np.ndarray, u: dict, m_fixed: dict | None = None, max_iter: int = 60,
 
 # Which comparisons each training session estimates, and on which pairs (as Splink does with
 # one EM session per blocking rule: a session never estimates the fields it selected on).
-SESSIONS = [  # (name, pairs selected, comparisons it selected on (left out), comparisons it estimates)
-    ("same birth date", lambda g: g[:, 2] == 0, ["date_of_birth"],
-     ["first_name", "last_name", "location", "email", "phone"]),
-    ("same names", lambda g: (g[:, 0] >= 0) & (g[:, 0] <= 1) & (g[:, 1] >= 0) & (g[:, 1] <= 1),
-     ["first_name", "last_name"], ["date_of_birth"]),
+# A session's pairs must be selected on its left-out fields *only*: candidates found by
+# "birth date + surname sound" agree on the surname more often than chance even when they are
+# different people, and EM fed such pairs takes those coincidences for matches (it inflated the
+# m of "different first name" sevenfold at 100k records and fifteenfold at 1M, which let
+# same-surname, same-birthday strangers merge). So the sessions use their own pairs: a sample
+# of all pairs sharing a birth date (see fuzzy.same_dob_pair_features) and the candidates of
+# the names-only blocking rule. Households are the other contamination (twins share a birth
+# date, surname and address; a father and son share names and address): EM takes them for
+# matches with a different first name (and so make "different first name" look like weak
+# evidence). So the first session leaves out pairs with that household pattern (same place,
+# different first name); the birth date is learned last, with the other comparisons fixed.
+SESSIONS = [  # (name, pair source, filter, left out, estimates)
+    ("names and place", "same birth date",
+     lambda g: ~((g[:, 3] >= 0) & (g[:, 3] <= 2) & (g[:, 0] == 3)),
+     ["date_of_birth"], ["first_name", "last_name", "location", "email", "phone"]),
+    ("birth date", "same names", None, ["first_name", "last_name"], ["date_of_birth"]),
 ]
+M_FLOOR = 1e-3
+DEFAULT_PAIRS = {  # candidates standing in for a source when it is not given
+    "same birth date": lambda g: g[:, 2] == 0,
+    "same names": lambda g: (g[:, 0] >= 0) & (g[:, 0] <= 1) & (g[:, 1] >= 0) & (g[:, 1] <= 1),
+}
 
 
-def fit_fellegi_sunter(g: np.ndarray, u_fixed: dict, n_records: int, min_pairs: int = 50) -> dict:
+def fit_fellegi_sunter(g: np.ndarray, u_fixed: dict, n_records: int, min_pairs: int = 50,
+                       sessions: dict[str, np.ndarray] | None = None) -> dict:
     """Fellegi-Sunter parameters without labels.
 
-    u comes from random record pairs. m is estimated by EM in sessions: on candidates
-    sharing a birth date (names and location are learned there, where households rarely
-    appear) and on candidates sharing both names (the birth date is learned there).
-    The scoring prior is the match share among *all* record pairs, so agreement on
-    blocking keys is not counted twice.
+    u comes from random record pairs. m is estimated by EM in the SESSIONS above, each on
+    pairs selected only on the comparisons it leaves out. `sessions` maps a pair source
+    ("same birth date", "same names") to the levels of its own pairs; without it the
+    session uses candidates. The scoring prior is the match share among *all* record pairs,
+    so agreement on blocking keys is not counted twice.
     """
     m: dict = {}
-    for _, select, selected_on, estimates in SESSIONS:
-        mask = select(g)
-        sub = (g[mask] if mask.sum() >= min_pairs else g).copy()
+    sources = sessions or {}
+    for _, source, extra, selected_on, estimates in SESSIONS:
+        own = sources.get(source)
+        if own is None or len(own) < min_pairs:
+            own = g[DEFAULT_PAIRS[source](g)]
+        if extra is not None and (extra(own)).sum() >= min_pairs:
+            own = own[extra(own)]
+        sub = (own if len(own) >= min_pairs else g).copy()
         if len(sub) == 0:
             continue
         for name in selected_on:  # every pair agrees on these: they carry no evidence here
             sub[:, NAMES.index(name)] = -1
-        m_s, _, _ = _em(sub, u_fixed)
+        m_s, _, _ = _em(sub, u_fixed, m_fixed={k: v for k, v in m.items() if k not in estimates} or None)
         for name in estimates:
-            m[name] = m_s[name]
+            # No level is impossible for a match (a typo can make any name "different"):
+            # a floor keeps one disagreement from outweighing everything else.
+            m[name] = np.maximum(m_s[name], M_FLOOR) / np.maximum(m_s[name], M_FLOOR).sum()
     for name in NAMES:
         if name not in m:
             m[name] = np.full(len(COMPARISONS[name]), 1 / len(COMPARISONS[name]))

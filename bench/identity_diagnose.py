@@ -1,0 +1,141 @@
+"""Where the identity benchmark loses accuracy: blocking recall per rule, pair-level errors,
+and clustering errors (direct wrong edges vs. transitive chains).
+
+    python -m bench.identity_diagnose --n 100000
+
+Runs the resolver's steps one by one on the benchmark data (no reviewer), keeping the
+intermediate tables, and compares each against the truth. A development tool, not part of
+the suite.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--no-cuts", action="store_true")
+    parser.add_argument("--show", type=int, default=0, help="print this many missed true pairs")
+    args = parser.parse_args(argv)
+
+    from bench.bench_identity import PERSON_COLUMNS, _data
+    from bench.identity_people import pairwise_scores
+    from engine.access import User
+    from engine.identity import fuzzy, graph
+    from engine.identity import model as M
+    from engine.identity.blocking import RULES, candidate_pairs
+    from engine.identity.features import compute_features
+    from engine.identity.records import build_and_guard
+    from engine.identity.settings import load_settings
+    from engine.workspace import open_workspace
+
+    df = _data(args.n, False)
+    User("bench", "admin")
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = open_workspace(Path(tmp) / "cdp.duckdb")
+        cols = [c for c in PERSON_COLUMNS if c in df.columns]
+        with ws.transaction() as con:
+            con.register("_people", df)
+            con.execute(f"INSERT INTO contacts (source, source_record_id, {', '.join(cols)}) "
+                        f"SELECT source, source_record_id, {', '.join(cols)} FROM _people")
+            con.unregister("_people")
+        settings = load_settings(ws)
+        with ws.transaction() as con:
+            t = time.perf_counter()
+            build_and_guard(con, settings)
+            recs = con.execute("SELECT rec_id, source_record_id FROM identity_records ORDER BY rec_id").df()
+            truth = df.set_index("source_record_id")["person_id"]
+            person = truth.loc[recs["source_record_id"]].to_numpy()
+            t1 = time.perf_counter()
+            n_pairs = candidate_pairs(con, full=True)
+            t2 = time.perf_counter()
+            f = compute_features(con)
+            g = M.levels(f)
+            t3 = time.perf_counter()
+            params = fuzzy.fit_model(con, f, g)
+            s = fuzzy.score(con, settings, f, g, params)
+            t4 = time.perf_counter()
+            p_before = s["p"].copy()
+            cuts = fuzzy._cluster_consistency(con, settings, f, g, s, params) if not args.no_cuts else []
+            t5 = time.perf_counter()
+            print(f"records {len(recs):,}  pairs {n_pairs:,}  build {t1 - t:.1f}s block {t2 - t1:.1f}s "
+                  f"features {t3 - t2:.1f}s model {t4 - t3:.1f}s")
+            print("lambda", params["lambda"], "u first", np.round(params["u"]["first_name"], 5),
+                  "m first", np.round(params["m"]["first_name"], 3))
+
+            # Blocking recall.
+            sizes = pd.Series(person).value_counts().to_numpy(dtype=np.int64)
+            true_pairs = int((sizes * (sizes - 1) // 2).sum())
+            same = person[f["l"]] == person[f["r"]]
+            print(f"\nblocking recall {same.sum() / true_pairs:.4f} ({same.sum():,} of {true_pairs:,}); "
+                  f"candidate precision {same.mean():.4f}")
+            merged = s["p"] >= float(settings["high_threshold"])
+            for bit, name in enumerate(RULES):
+                has = (f["rules"] & (1 << bit)) != 0
+                only = f["rules"] == (1 << bit)
+                print(f"  {name:28s} pairs {has.sum():>10,}  true {same[has].sum():>8,}  "
+                      f"only-this true {same[only].sum():>6,}  only-this pairs {only.sum():>8,}  "
+                      f"only-this merged true {(same & only & merged).sum():>6,} false {(~same & only & merged).sum():>5,}")
+
+            print("\nm: EM estimate vs truth among candidates; u")
+            for k, name in enumerate(M.NAMES[:4]):
+                lv = g[same, k]
+                lv = lv[lv >= 0]
+                truth_m = np.bincount(lv, minlength=len(M.COMPARISONS[name])) / max(len(lv), 1)
+                print(f"  {name:14s} em {np.round(params['m'][name], 4)}  true {np.round(truth_m, 4)}  "
+                      f"u {np.round(params['u'][name], 5)}")
+            if len(cuts):
+                print(f"\nchain cuts: {len(cuts):,} in {t5 - t4:.1f}s; true-pair edges cut {same[cuts].sum():,}, "
+                      f"false edges cut {(~same[cuts]).sum():,}")
+            # Pair-level.
+            high = float(settings["high_threshold"])
+            p = s["p"]
+            pred = p >= high
+            print(f"\npair level @ {high}: TP {np.sum(pred & same):,} FP {np.sum(pred & ~same):,} "
+                  f"FN(blocked) {np.sum(~pred & same):,}")
+
+            # Clustering.
+            labels = graph.components(len(recs), f["l"][pred], f["r"][pred])
+            sc = pairwise_scores(person, labels)
+            print(f"cluster: P {sc['precision']:.4f} R {sc['recall']:.4f} F1 {sc['f1']:.4f}")
+            # False merged pairs: direct (a scored edge above threshold) vs transitive.
+            fr = pd.DataFrame({"t": person, "c": labels})
+            grp = fr.groupby("c")["t"].nunique()
+            bad = grp[grp > 1]
+            print(f"clusters with >1 person: {len(bad):,}; size dist of those:",
+                  fr[fr["c"].isin(bad.index)].groupby("c").size().describe()[["mean", "max"]].to_dict())
+            fp_edges = pred & ~same
+            lv = pd.DataFrame(g[fp_edges], columns=M.NAMES)
+            print("levels of false positive edges (top patterns):")
+            print(lv.value_counts().head(12).to_string())
+            fn_scored = ~pred & same
+            lv = pd.DataFrame(g[fn_scored], columns=M.NAMES)
+            lv["p>0.6"] = p[fn_scored] >= 0.6
+            print("levels of true pairs scored below threshold (top patterns):")
+            print(lv.value_counts().head(15).to_string())
+
+            if args.show:
+                got = set(zip(f["l"][same].tolist(), f["r"][same].tolist()))
+                rec_by_person = pd.DataFrame({"rec": np.arange(len(person)), "t": person})
+                pairs = rec_by_person.merge(rec_by_person, on="t")
+                pairs = pairs[pairs.rec_x < pairs.rec_y]
+                missed = [(a, b) for a, b in zip(pairs.rec_x, pairs.rec_y) if (a, b) not in got]
+                print(f"\nmissed true pairs: {len(missed):,}")
+                view = con.execute("SELECT rec_id, n_first, n_first_key, n_last, n_dob, n_postcode, n_address "
+                                   "FROM identity_records ORDER BY rec_id").df()
+                rng = np.random.default_rng(0)
+                for k in rng.choice(len(missed), min(args.show, len(missed)), replace=False):
+                    a, b = missed[k]
+                    print(view.iloc[a].to_dict(), "\n   ", view.iloc[b].to_dict())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
