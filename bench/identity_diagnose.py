@@ -22,6 +22,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--no-cuts", action="store_true")
+    parser.add_argument("--curve", action="store_true", help="cluster F1 at several thresholds")
+    parser.add_argument("--pattern", help="first,last,dob,location levels of pairs to print")
+    parser.add_argument("--false", action="store_true", help="with --pattern: wrong merges instead of misses")
     parser.add_argument("--show", type=int, default=0, help="print this many missed true pairs")
     args = parser.parse_args(argv)
 
@@ -92,6 +95,10 @@ def main(argv=None) -> int:
                 print(f"  {name:14s} em {np.round(params['m'][name], 4)}  true {np.round(truth_m, 4)}  "
                       f"u {np.round(params['u'][name], 5)}")
             if len(cuts):
+                lab0 = graph.components(len(recs), f["l"][p_before >= float(settings["high_threshold"])],
+                                        f["r"][p_before >= float(settings["high_threshold"])])
+                sc0 = pairwise_scores(person, lab0)
+                print(f"\nbefore cuts: P {sc0['precision']:.4f} R {sc0['recall']:.4f} F1 {sc0['f1']:.4f}")
                 print(f"\nchain cuts: {len(cuts):,} in {t5 - t4:.1f}s; true-pair edges cut {same[cuts].sum():,}, "
                       f"false edges cut {(~same[cuts]).sum():,}")
             # Pair-level.
@@ -105,6 +112,17 @@ def main(argv=None) -> int:
             labels = graph.components(len(recs), f["l"][pred], f["r"][pred])
             sc = pairwise_scores(person, labels)
             print(f"cluster: P {sc['precision']:.4f} R {sc['recall']:.4f} F1 {sc['f1']:.4f}")
+            if args.curve:
+                for t in (0.5, 0.7, 0.8, 0.9, 0.95, 0.98):
+                    lt = graph.components(len(recs), f["l"][p >= t], f["r"][p >= t])
+                    st = pairwise_scores(person, lt)
+                    print(f"  threshold {t}: P {st['precision']:.4f} R {st['recall']:.4f} F1 {st['f1']:.4f}")
+            band = (p_before >= 0.5) & (p_before < high)
+            bd = pd.DataFrame(g[band, :4], columns=M.NAMES[:4])
+            bd["true"] = same[band]
+            top = bd.groupby(M.NAMES[:4])["true"].agg(["size", "mean"]).sort_values("size", ascending=False)
+            print("pairs scored 0.5 .. threshold: size and share true, by pattern")
+            print(top.head(15).to_string())
             # False merged pairs: direct (a scored edge above threshold) vs transitive.
             fr = pd.DataFrame({"t": person, "c": labels})
             grp = fr.groupby("c")["t"].nunique()
@@ -121,6 +139,20 @@ def main(argv=None) -> int:
             print("levels of true pairs scored below threshold (top patterns):")
             print(lv.value_counts().head(15).to_string())
 
+            if args.pattern:
+                want = np.array([int(x) for x in args.pattern.split(",")])
+                hit = np.flatnonzero(np.all(g[:, :4] == want, axis=1) & (same if not args.false else ~same)
+                                     & ((p < high) if not args.false else (p >= high)))
+                view = con.execute("SELECT rec_id, n_first, n_first_key, n_last, n_dob, n_postcode, n_address "
+                                   "FROM identity_records ORDER BY rec_id").df()
+                print(f"\npattern {args.pattern}: {len(hit)}")
+                pat = np.all(g[:, :4] == want, axis=1)
+                for label, mask in (("true", pat & same), ("false", pat & ~same)):
+                    fs_ = f["first_sim"][mask]
+                    print(label, mask.sum(), "first_sim quantiles", np.round(np.nanquantile(fs_, [.1, .25, .5, .75, .9]), 3) if mask.sum() else "")
+                for k in hit[:args.show or 10]:
+                    print(round(float(p[k]), 4), view.iloc[f["l"][k]].to_dict(), "\n   ", view.iloc[f["r"][k]].to_dict())
+                return 0
             if args.show:
                 got = set(zip(f["l"][same].tolist(), f["r"][same].tolist()))
                 rec_by_person = pd.DataFrame({"rec": np.arange(len(person)), "t": person})

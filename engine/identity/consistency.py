@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-CONFLICT_P = 1e-8
+CONFLICT_P = 1e-6           # a pair scored below this inside one cluster: two different people
 MAX_CHECKED_CLUSTER = 200  # larger clusters are left to the health page (largest clusters)
 DEMOTED_P = 0.8            # where a cut edge lands: in the review band
 

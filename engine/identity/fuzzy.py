@@ -133,18 +133,12 @@ def match(con, settings: dict, full: bool = False, progress=None) -> dict:
 
 
 def conflicting(g: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Pairs that are clear evidence of two different people."""
-    import os
+    """Pairs that are clear evidence of two different people: birth dates years apart, or a
+    score so low nothing could outweigh it. (A different first name is not enough: typed
+    nicknames and typos make one record of a person look 'different' from another.)"""
     from engine.identity.consistency import CONFLICT_P
-    mode = os.environ.get("CDP_CONFLICT", "p")
-    out = p < CONFLICT_P
-    if "d" in mode:
-        out |= g[:, 2] == 3
-    if "f" in mode:
-        out |= g[:, 0] == 3
-    if "h" in mode:
-        out |= (g[:, 0] == 3) & (g[:, 2] >= 2)
-    return out
+
+    return (g[:, 2] == 3) | (p < CONFLICT_P)
 
 
 def _cluster_consistency(con, settings: dict, f: dict, g: np.ndarray, s: dict, fs_params: dict) -> np.ndarray:
@@ -258,14 +252,16 @@ def fit_model(con, f: dict, g: np.ndarray) -> dict:
     from engine.identity.blocking import RULES
 
     n_records = con.execute("SELECT count(*) FROM _bkeys").fetchall()[0][0]
-    u = M.estimate_u(M.levels(random_pair_features(con, n_records)))
+    g_random = M.levels(random_pair_features(con, n_records))
+    u = M.estimate_u(g_random)
+    present = float(np.mean(np.all(g_random[:, :3] >= 0, axis=1))) if len(g_random) else 1.0
     sessions = {}
     dob_pairs = same_dob_pair_features(con)
     if dob_pairs is not None:
         sessions["same birth date"] = M.levels(dob_pairs)
     names_bit = 1 << list(RULES).index("names_exact")
     sessions["same names"] = g[(f["rules"] & names_bit) != 0]
-    return M.fit_fellegi_sunter(g, u_fixed=u, n_records=n_records, sessions=sessions)
+    return M.fit_fellegi_sunter(g, u_fixed=u, n_records=n_records, sessions=sessions, present=present)
 
 
 def _store_pairs(con, f, g, s, keep, explained: bool) -> None:
