@@ -38,10 +38,12 @@ def _within_cluster_pairs(labels: np.ndarray, n_min: int = 3) -> pd.DataFrame:
     return pd.DataFrame({"l": pairs["rec_x"].to_numpy(np.int64), "r": pairs["rec_y"].to_numpy(np.int64)})
 
 
-def find_cuts(n: int, l: np.ndarray, r: np.ndarray, p: np.ndarray, merged: np.ndarray,
+def find_cuts(n: int, l: np.ndarray, r: np.ndarray, strength: np.ndarray, merged: np.ndarray,
               conflict: np.ndarray, conflicts_of) -> np.ndarray:
-    """Indexes (into l, r, p) of merged edges to hold back so no cluster holds a conflict.
+    """Indexes (into l, r) of merged edges to hold back so no cluster holds a conflict.
 
+    strength orders the edges (the match weight in bits: probabilities of strong pairs all
+    round to 1.0, which would leave the choice to chance).
     conflict: per candidate pair, whether it is clear evidence of two people;
     conflicts_of(frame with l, r) -> the same for within-cluster pairs that were not
     candidates. Returns an int array of edge indexes.
@@ -71,7 +73,7 @@ def find_cuts(n: int, l: np.ndarray, r: np.ndarray, p: np.ndarray, merged: np.nd
         return np.zeros(0, dtype=np.int64)
     bad_clusters = np.unique(labels[cl])
     edges = idx[np.isin(labels[l[idx]], bad_clusters)]
-    edges = edges[np.argsort(-p[edges], kind="stable")]
+    edges = edges[np.argsort(-strength[edges], kind="stable")]
     return _kruskal_cannot_link(l, r, edges, cl, cr)
 
 

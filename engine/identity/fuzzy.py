@@ -156,7 +156,7 @@ def _cluster_consistency(con, settings: dict, f: dict, g: np.ndarray, s: dict, f
         gg = M.levels(ff)
         return conflicting(gg, score(con, settings, ff, gg, fs_params)["p"])
 
-    cuts = find_cuts(n, f["l"], f["r"], s["p"], s["p"] >= float(settings["high_threshold"]),
+    cuts = find_cuts(n, f["l"], f["r"], s["contrib"].sum(axis=1), s["p"] >= float(settings["high_threshold"]),
                      conflicting(g, s["p"]), conflicts_of)
     shift = np.zeros(len(s["p"]))
     if len(cuts):
