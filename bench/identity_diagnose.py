@@ -28,9 +28,8 @@ def main(argv=None) -> int:
     parser.add_argument("--show", type=int, default=0, help="print this many missed true pairs")
     args = parser.parse_args(argv)
 
-    from bench.bench_identity import PERSON_COLUMNS, _data
+    from bench.bench_identity import _data, load_people
     from bench.identity_people import pairwise_scores
-    from engine.access import User
     from engine.identity import fuzzy, graph
     from engine.identity import model as M
     from engine.identity.blocking import RULES, candidate_pairs
@@ -40,15 +39,9 @@ def main(argv=None) -> int:
     from engine.workspace import open_workspace
 
     df = _data(args.n, False)
-    User("bench", "admin")
     with tempfile.TemporaryDirectory() as tmp:
         ws = open_workspace(Path(tmp) / "cdp.duckdb")
-        cols = [c for c in PERSON_COLUMNS if c in df.columns]
-        with ws.transaction() as con:
-            con.register("_people", df)
-            con.execute(f"INSERT INTO contacts (source, source_record_id, {', '.join(cols)}) "
-                        f"SELECT source, source_record_id, {', '.join(cols)} FROM _people")
-            con.unregister("_people")
+        load_people(ws, df)
         settings = load_settings(ws)
         with ws.transaction() as con:
             t = time.perf_counter()

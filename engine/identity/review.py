@@ -271,7 +271,9 @@ def retrain(workspace, user) -> dict:
         anchor = fuzzy.confident_sample(con)
         weight = np.full(len(y), 5.0)           # a reviewer's label counts five times a confident guess
         if anchor is not None and len(anchor["y"]):
-            af = {name: anchor[name] for name in fuzzy.FEATURES}
+            # (a sample saved before a feature existed lacks it: missing, as for any absent field)
+            af = {name: anchor[name] if name in anchor else np.full(len(anchor["y"]), np.nan)
+                  for name in fuzzy.FEATURES}
             g = np.vstack([g, anchor["g"]])
             f = {name: np.concatenate([f[name], af[name]]) for name in fuzzy.FEATURES}
             y = np.concatenate([y, anchor["y"].astype(int)])
