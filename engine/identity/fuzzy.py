@@ -147,7 +147,7 @@ def _cluster_consistency(con, settings: dict, f: dict, g: np.ndarray, s: dict, f
     The held-back pairs drop into the review band; their explanation gains a
     'cluster_conflict' term. Returns the indexes of the pairs held back.
     """
-    from engine.identity.consistency import DEMOTED_P, find_cuts
+    from engine.identity.consistency import find_cuts
 
     n = con.execute("SELECT COALESCE(max(rec_id) + 1, 0) FROM identity_records").fetchall()[0][0]
 
@@ -158,16 +158,33 @@ def _cluster_consistency(con, settings: dict, f: dict, g: np.ndarray, s: dict, f
 
     cuts = find_cuts(n, f["l"], f["r"], s["contrib"].sum(axis=1), s["p"] >= float(settings["high_threshold"]),
                      conflicting(g, s["p"]), conflicts_of)
+    held = np.zeros(len(s["p"]), dtype=bool)
+    held[cuts] = True
+    hold_back(s, held)
+    return cuts
+
+
+def hold_back(s: dict, held: np.ndarray) -> None:
+    """Lower held-back pairs (chain cuts) into the review band, in place, with a
+    'cluster_conflict' term in their explanation (0 for the others). Also used when stored
+    pairs are re-scored or explained, so a retrain or an explanation does not undo a cut."""
+    from engine.identity.consistency import DEMOTED_P
+
     shift = np.zeros(len(s["p"]))
-    if len(cuts):
-        before = np.clip(s["p"][cuts], 1e-12, 1 - 1e-12)
+    idx = np.flatnonzero(held)
+    if len(idx):
+        before = np.clip(s["p"][idx], 1e-12, 1 - 1e-12)
         after = np.minimum(before, DEMOTED_P)
-        shift[cuts] = np.log2(after / (1 - after)) - np.log2(before / (1 - before))
-        s["p"][cuts] = after
-        s["uncertainty"][cuts] = 1 - np.abs(2 * after - 1)
+        shift[idx] = np.log2(after / (1 - after)) - np.log2(before / (1 - before))
+        s["p"] = s["p"].copy()
+        s["p"][idx] = after
+        s["uncertainty"] = 1 - np.abs(2 * s["p"] - 1)
     s["contrib"] = np.column_stack([s["contrib"], shift])
     s["contrib_names"] = s["contrib_names"] + ["cluster_conflict"]
-    return cuts
+
+
+# SQL: whether a stored pair's explanation records a chain cut.
+HELD_BACK_SQL = "COALESCE(TRY_CAST(json_extract(contributions, '$.cluster_conflict') AS DOUBLE), 0) < 0"
 
 
 def _save_confident_sample(con, f, g, s, per_class: int = 3000, seed: int = 5) -> None:

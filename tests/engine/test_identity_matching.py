@@ -137,3 +137,14 @@ def test_resolve_does_not_chain_father_and_son_through_a_record_without_birth_da
                                    WHERE 'hub' IN (l_record_id, r_record_id) AND status = 'open'""")
     assert held and all(p < 0.95 for p, _ in held)
     assert any(json.loads(c)["cluster_conflict"] < 0 for _, c in held)
+    # The explanation shows the cut too, and an incremental run does not re-form the chain.
+    from engine.identity import review
+    key = workspace.scalar("""SELECT pair_key FROM identity_pairs WHERE 'hub' IN (l_record_id, r_record_id)
+                              AND status = 'open' ORDER BY probability DESC LIMIT 1""")
+    info = review.explain(workspace, admin, key)
+    assert info["probability"] < 0.95 and info["contributions"]["cluster_conflict"] < 0
+    with workspace.transaction() as con:    # what a retrain does to stored pairs
+        review._rescore_explained(con, load_settings(workspace))
+    assert workspace.scalar("SELECT probability FROM identity_pairs WHERE pair_key = ?", [key]) < 0.95
+    resolve(workspace, admin)
+    assert profile_of(workspace, "crm", "sr") != profile_of(workspace, "crm", "jr")
