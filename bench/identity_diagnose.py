@@ -110,6 +110,14 @@ def main(argv=None) -> int:
                     lt = graph.components(len(recs), f["l"][p >= t], f["r"][p >= t])
                     st = pairwise_scores(person, lt)
                     print(f"  threshold {t}: P {st['precision']:.4f} R {st['recall']:.4f} F1 {st['f1']:.4f}")
+            edges_ = np.array([0.0, 0.01, 0.1, 0.5, 0.8, 0.9, 0.95, 0.99, 0.999, 1.0001])
+            which = np.digitize(p_before, edges_) - 1
+            print("calibration: score band, pairs, share true")
+            for k in range(len(edges_) - 1):
+                in_band = which == k
+                if in_band.any():
+                    print(f"  [{edges_[k]:.3f}, {min(edges_[k + 1], 1):.3f}): {in_band.sum():>9,}  "
+                          f"scored {p_before[in_band].mean():.3f}  true {same[in_band].mean():.3f}")
             band = (p_before >= 0.5) & (p_before < high)
             bd = pd.DataFrame(g[band, :4], columns=M.NAMES[:4])
             bd["true"] = same[band]
