@@ -270,6 +270,8 @@ with tab_settings:
         region = st.text_input("Default phone region", settings["default_region"])
         household = st.toggle("Household guard (same home, different first name or birth date: two people)",
                               settings["household_guard"])
+        chains = st.toggle("Cluster consistency (never chain records with birth dates years apart into one profile; "
+                           "the linking pair goes to review)", settings["cluster_consistency"])
         use_sup = st.toggle("Use the model trained on reviewer decisions once it has enough labels",
                             settings["use_supervised"])
         limits = {k: st.number_input(f"At most this many {k} values per profile", 1, 100, int(v), key=f"lim_{k}")
@@ -292,7 +294,7 @@ with tab_settings:
             try:
                 save_settings(ws, user, {
                     "low_threshold": low, "high_threshold": high, "default_region": region.strip().upper(),
-                    "household_guard": household, "use_supervised": use_sup, "max_per_profile": limits,
+                    "household_guard": household, "cluster_consistency": chains, "use_supervised": use_sup, "max_per_profile": limits,
                     "blocklist": [v.strip() for v in blocklist.splitlines() if v.strip()],
                     "survivorship": {"default": default_rule, "fields": rules, "source_priority": priority}})
                 st.session_state["identity_flash"] = "Settings saved; they apply on the next run."

@@ -59,6 +59,16 @@ def _peak_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
 
 
+def load_people(ws, df) -> None:
+    """The benchmark people as contacts in workspace ws."""
+    cols = [c for c in PERSON_COLUMNS if c in df.columns]
+    with ws.transaction() as con:
+        con.register("_people", df)
+        con.execute(f"INSERT INTO contacts (source, source_record_id, {', '.join(cols)}) "
+                    f"SELECT source, source_record_id, {', '.join(cols)} FROM _people")
+        con.unregister("_people")
+
+
 def run_ours(df, labels: int = 0) -> dict:
     """Load df as contacts into a fresh workspace and resolve it end to end."""
     from bench.identity_people import pairwise_scores
@@ -69,12 +79,7 @@ def run_ours(df, labels: int = 0) -> dict:
     user = User("bench", "admin")
     with tempfile.TemporaryDirectory() as tmp:
         ws = open_workspace(Path(tmp) / "cdp.duckdb")
-        cols = [c for c in PERSON_COLUMNS if c in df.columns]
-        with ws.transaction() as con:
-            con.register("_people", df)
-            con.execute(f"INSERT INTO contacts (source, source_record_id, {', '.join(cols)}) "
-                        f"SELECT source, source_record_id, {', '.join(cols)} FROM _people")
-            con.unregister("_people")
+        load_people(ws, df)
         if os.environ.get("CDP_BENCH_SETTINGS"):
             from engine.identity.settings import save_settings
             save_settings(ws, user, json.loads(os.environ["CDP_BENCH_SETTINGS"]))

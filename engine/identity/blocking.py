@@ -10,22 +10,32 @@ from __future__ import annotations
 from engine.identity.normalise import soundex_sql
 
 
-# name -> key expressions (all must be non-null and equal)
+# name -> key expressions (all must be non-null and equal). dob_u is the birth date with day
+# and month in ascending order, so a record with the two swapped (03/07 for 07/03) still meets
+# its twin; names_sorted is the two name sounds in sorted order, for first/last name swaps.
+# Measured on the benchmark (bench/identity_diagnose.py), each rule finds true pairs no other
+# rule finds: swapped dates and names, a year typed wrong, a missing first name at home.
 RULES: dict[str, list[str]] = {
-    "dob+surname_sound": ["n_dob", "s_last"],
-    "dob+firstname_sound": ["n_dob", "s_first"],
+    "dob+surname_sound": ["dob_u", "s_last"],
+    "dob+firstname_sound": ["dob_u", "s_first"],
     "dob+names_any_order": ["n_dob", "least(s_first, s_last)", "greatest(s_first, s_last)"],
     "postcode+surname_sound": ["n_postcode", "s_last"],
     "postcode+firstname_sound": ["n_postcode", "s_first"],
+    "postcode+names_any_order": ["n_postcode", "least(s_first, s_last)", "greatest(s_first, s_last)"],
     "address+firstname_initial": ["n_address", "left(n_first_key, 1)"],
     "names+birth_year": ["s_first", "s_last", "year(n_dob)"],
-    "dob+surname_initial": ["n_dob", "left(n_last, 1)"],
+    "names+birthday": ["s_first", "s_last", "month(n_dob)", "day(n_dob)"],
+    "dob+initials": ["n_dob", "left(n_first_key, 1)", "left(n_last, 1)"],
     "dob+postcode": ["n_dob", "n_postcode"],
     "names_exact": ["n_first_key", "n_last"],
     "email_local": ["split_part(n_email, '@', 1)"],
     "phone": ["n_phone"],
 }
 MAX_BLOCK = 400
+# Names alone are weak evidence unless the name is rare: a block of 50 people with one full
+# name will not merge on it anyway (term frequencies see to that), and at 1M records such
+# blocks made up two thirds of all candidate pairs.
+RULE_MAX_BLOCK = {"names_exact": 50}
 
 
 def candidate_pairs(con, full: bool, max_block: int = MAX_BLOCK) -> int:
@@ -40,7 +50,9 @@ def candidate_pairs(con, full: bool, max_block: int = MAX_BLOCK) -> int:
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _bkeys AS
         SELECT r.rec_id, r.is_new, r.n_first_key, r.n_last, r.n_dob, r.n_postcode, r.n_address, r.n_email, r.n_phone,
-               sf.sx AS s_first, sl.sx AS s_last
+               sf.sx AS s_first, sl.sx AS s_last,
+               year(r.n_dob) * 10000 + least(month(r.n_dob), day(r.n_dob)) * 100
+                 + greatest(month(r.n_dob), day(r.n_dob)) AS dob_u
         FROM identity_records r
         LEFT JOIN _sx sf ON sf.v = r.n_first_key
         LEFT JOIN _sx sl ON sl.v = r.n_last
@@ -56,7 +68,7 @@ def candidate_pairs(con, full: bool, max_block: int = MAX_BLOCK) -> int:
         parts.append(f"""
             SELECT a.rec_id AS l, b.rec_id AS r, {1 << bit} AS bit FROM
             (SELECT rec_id, is_new, {key_cols} FROM _bkeys WHERE {not_null}
-             QUALIFY count(*) OVER (PARTITION BY {group}) BETWEEN 2 AND {int(max_block)}) a
+             QUALIFY count(*) OVER (PARTITION BY {group}) BETWEEN 2 AND {int(min(max_block, RULE_MAX_BLOCK.get(name, max_block)))}) a
             JOIN (SELECT rec_id, is_new, {key_cols} FROM _bkeys WHERE {not_null}) b
               ON {join} AND a.rec_id < b.rec_id {new_only}""")
     con.execute(f"""

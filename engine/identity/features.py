@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-FEATURES = ["first_sim", "last_sim", "swap_sim", "dob_exact", "dob_near", "dob_days", "addr_sim",
+FEATURES = ["first_sim", "last_sim", "swap_sim", "dob_exact", "dob_near", "dob_slip", "dob_days", "addr_sim",
             "house_eq", "postcode_eq", "city_sim", "email_eq", "phone_eq", "tf_first", "tf_last"]
 
 def _name_sim(a: str, b: str) -> str:
@@ -93,10 +93,15 @@ def _dob_features(a: np.ndarray, b: np.ndarray, delta: np.ndarray) -> dict[str, 
     days = np.abs(np.nan_to_num(delta))
     year_off = (am == bm) & (ad == bd) & (np.abs(ay - by) <= 1)
     exact = ai == bi
-    near = ~exact & (swapped | (differing <= 1) | (days <= 1) | year_off)
+    # The classic entry errors are specific: a random pair is a day/month swap, a day apart or
+    # the same birthday a year apart about 1 time in 6,000. "Any one digit different" is ~6x
+    # commoner by chance (a decade off, ten days off), so it is weaker evidence, kept apart.
+    near = ~exact & (swapped | (days <= 1) | year_off)
+    slip = ~exact & ~near & (differing <= 1)
     nan = np.full(len(ai), np.nan)
     return {"dob_exact": np.where(missing, nan, exact.astype(float)),
             "dob_near": np.where(missing, nan, near.astype(float)),
+            "dob_slip": np.where(missing, nan, slip.astype(float)),
             "dob_days": np.where(missing, nan, days.astype(float))}
 
 

@@ -112,15 +112,14 @@ def match(con, settings: dict, full: bool = False, progress=None) -> dict:
     stored = load_model(con, "fellegi_sunter")
     refit = full or stored is None or stored["params"] is None or n_pairs > (stored["params"].get("pairs", 0))
     if refit:
-        n_records = con.execute("SELECT count(*) FROM _bkeys").fetchall()[0][0]
-        u = M.estimate_u(M.levels(random_pair_features(con, n_records)))
-        fs_params = M.fit_fellegi_sunter(g, u_fixed=u, n_records=n_records)
+        fs_params = fit_model(con, f, g)
         save_model(con, "fellegi_sunter", fs_params, labels=0)
     else:
         fs_params = stored["params"]
     if progress:
         progress(0.45, "Applying the match model")
     s = score(con, settings, f, g, fs_params)
+    cuts = _cluster_consistency(con, settings, f, g, s, fs_params) if settings.get("cluster_consistency", True) else []
     if refit:
         _save_confident_sample(con, f, g, s)
     low, high = float(settings["low_threshold"]), float(settings["high_threshold"])
@@ -129,8 +128,63 @@ def match(con, settings: dict, full: bool = False, progress=None) -> dict:
     _store_pairs(con, f, g, s, s["p"] >= high, explained=False)
     high = float(settings["high_threshold"])
     return {"pairs_scored": int(n_pairs), "auto_merged": int((s["p"] >= high).sum()),
-            "household_capped": int(s["household"].sum()), "model": s["model"],
+            "household_capped": int(s["household"].sum()), "chain_cuts": int(len(cuts)), "model": s["model"],
             "fs_lambda": round(fs_params["lambda"], 4)}
+
+
+def conflicting(g: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Pairs that are clear evidence of two different people: birth dates years apart, or a
+    score so low nothing could outweigh it. (A different first name is not enough: typed
+    nicknames and typos make one record of a person look 'different' from another.)"""
+    from engine.identity.consistency import CONFLICT_P
+
+    return (g[:, 2] == 3) | (p < CONFLICT_P)
+
+
+def _cluster_consistency(con, settings: dict, f: dict, g: np.ndarray, s: dict, fs_params: dict) -> np.ndarray:
+    """Hold back automatic merges that would chain clearly different records (consistency.py).
+
+    The held-back pairs drop into the review band; their explanation gains a
+    'cluster_conflict' term. Returns the indexes of the pairs held back.
+    """
+    from engine.identity.consistency import find_cuts
+
+    n = con.execute("SELECT COALESCE(max(rec_id) + 1, 0) FROM identity_records").fetchall()[0][0]
+
+    def conflicts_of(frame):
+        ff = _features_for(con, frame)
+        gg = M.levels(ff)
+        return conflicting(gg, score(con, settings, ff, gg, fs_params)["p"])
+
+    cuts = find_cuts(n, f["l"], f["r"], s["contrib"].sum(axis=1), s["p"] >= float(settings["high_threshold"]),
+                     conflicting(g, s["p"]), conflicts_of)
+    held = np.zeros(len(s["p"]), dtype=bool)
+    held[cuts] = True
+    hold_back(s, held)
+    return cuts
+
+
+def hold_back(s: dict, held: np.ndarray) -> None:
+    """Lower held-back pairs (chain cuts) into the review band, in place, with a
+    'cluster_conflict' term in their explanation (0 for the others). Also used when stored
+    pairs are re-scored or explained, so a retrain or an explanation does not undo a cut."""
+    from engine.identity.consistency import DEMOTED_P
+
+    shift = np.zeros(len(s["p"]))
+    idx = np.flatnonzero(held)
+    if len(idx):
+        before = np.clip(s["p"][idx], 1e-12, 1 - 1e-12)
+        after = np.minimum(before, DEMOTED_P)
+        shift[idx] = np.log2(after / (1 - after)) - np.log2(before / (1 - before))
+        s["p"] = s["p"].copy()
+        s["p"][idx] = after
+        s["uncertainty"] = 1 - np.abs(2 * s["p"] - 1)
+    s["contrib"] = np.column_stack([s["contrib"], shift])
+    s["contrib_names"] = s["contrib_names"] + ["cluster_conflict"]
+
+
+# SQL: whether a stored pair's explanation records a chain cut.
+HELD_BACK_SQL = "COALESCE(TRY_CAST(json_extract(contributions, '$.cluster_conflict') AS DOUBLE), 0) < 0"
 
 
 def _save_confident_sample(con, f, g, s, per_class: int = 3000, seed: int = 5) -> None:
@@ -165,8 +219,40 @@ def random_pair_features(con, n_records: int, max_pairs: int = 150_000, seed: in
     a = ids[rng.integers(len(ids), size=k)]
     b = ids[rng.integers(len(ids), size=k)]
     keep = a != b
-    frame = pd.DataFrame({"l": np.minimum(a, b)[keep], "r": np.maximum(a, b)[keep]})
-    frame["rules"] = 0
+    return _features_for(con, pd.DataFrame({"l": np.minimum(a, b)[keep], "r": np.maximum(a, b)[keep]}))
+
+
+SAME_DOB_MAX_GROUP = 2_000   # a birth date shared by more records is a default value, not evidence
+
+
+def same_dob_pair_features(con, max_pairs: int = 300_000, seed: int = 43) -> dict | None:
+    """Features of all pairs sharing a birth date, for a seeded sample of birth dates.
+
+    These pairs are selected on the birth date alone, so among the different people in them
+    names and places agree only by chance: EM can tell matches from coincidences there.
+    """
+    counts = con.execute(f"""SELECT n_dob, count(*) AS c FROM _bkeys WHERE n_dob IS NOT NULL
+                             GROUP BY n_dob HAVING count(*) BETWEEN 2 AND {SAME_DOB_MAX_GROUP}
+                             ORDER BY n_dob""").fetchnumpy()
+    if not len(counts["c"]):
+        return None
+    c = np.asarray(counts["c"], dtype=np.int64)
+    order = np.random.default_rng(seed).permutation(len(c))
+    take = order[: max(1, int(np.searchsorted(np.cumsum(c[order] * (c[order] - 1) // 2), max_pairs)))]
+    dates = pd.DataFrame({"d": np.asarray(counts["n_dob"])[take]})
+    con.register("_dob_sample", dates)
+    try:
+        frame = con.execute("""SELECT a.rec_id AS l, b.rec_id AS r FROM _bkeys a
+                               JOIN _bkeys b ON a.n_dob = b.n_dob AND a.rec_id < b.rec_id
+                               WHERE a.n_dob IN (SELECT d FROM _dob_sample)""").df()
+    finally:
+        con.unregister("_dob_sample")
+    return _features_for(con, frame) if len(frame) else None
+
+
+def _features_for(con, frame: pd.DataFrame) -> dict:
+    """compute_features for the pairs in frame (l, r), leaving the candidate pairs in place."""
+    frame = frame.assign(rules=0)
     con.execute("ALTER TABLE _pairs RENAME TO _pairs_blocked")
     try:
         con.register("_pairs_frame", frame)
@@ -176,6 +262,23 @@ def random_pair_features(con, n_records: int, max_pairs: int = 150_000, seed: in
     finally:
         con.execute("DROP TABLE IF EXISTS _pairs")
         con.execute("ALTER TABLE _pairs_blocked RENAME TO _pairs")
+
+
+def fit_model(con, f: dict, g: np.ndarray) -> dict:
+    """Fellegi-Sunter parameters for the current records, with unbiased EM sessions."""
+    from engine.identity.blocking import RULES
+
+    n_records = con.execute("SELECT count(*) FROM _bkeys").fetchall()[0][0]
+    g_random = M.levels(random_pair_features(con, n_records))
+    u = M.estimate_u(g_random)
+    present = float(np.mean(np.all(g_random[:, :3] >= 0, axis=1))) if len(g_random) else 1.0
+    sessions = {}
+    dob_pairs = same_dob_pair_features(con)
+    if dob_pairs is not None:
+        sessions["same birth date"] = M.levels(dob_pairs)
+    names_bit = 1 << list(RULES).index("names_exact")
+    sessions["same names"] = g[(f["rules"] & names_bit) != 0]
+    return M.fit_fellegi_sunter(g, u_fixed=u, n_records=n_records, sessions=sessions, present=present)
 
 
 def _store_pairs(con, f, g, s, keep, explained: bool) -> None:

@@ -21,7 +21,8 @@ import numpy as np
 COMPARISONS = {
     "first_name": ["exact or nickname", "very similar", "similar", "different"],
     "last_name": ["exact", "very similar", "similar", "different"],
-    "date_of_birth": ["exact", "swapped or one slip", "within a year", "different"],
+    "date_of_birth": ["exact", "day/month swapped, a day or a year off", "one digit off or within a year",
+                      "different"],
     "location": ["same address", "similar address", "same postcode", "same city", "different"],
     "email": ["same", "different"],
     "phone": ["same", "different"],
@@ -42,7 +43,8 @@ def levels(f: dict[str, np.ndarray]) -> np.ndarray:
         s = np.where(swapped, np.maximum(np.nan_to_num(f[col], nan=0.0), 0.93), f[col])
         lv = np.select([s >= 0.999, s >= 0.92, s >= 0.80], [0, 1, 2], 3)
         g[:, k] = np.where(_nan(f[col]), -1, lv)
-    dob = np.select([f["dob_exact"] == 1, f["dob_near"] == 1, f["dob_days"] <= 366], [0, 1, 2], 3)
+    slip = f["dob_slip"] == 1 if "dob_slip" in f else np.zeros(n, dtype=bool)
+    dob = np.select([f["dob_exact"] == 1, f["dob_near"] == 1, slip | (f["dob_days"] <= 366)], [0, 1, 2], 3)
     g[:, 2] = np.where(_nan(f["dob_exact"]), -1, dob)
     addr, post, city, house = f["addr_sim"], f["postcode_eq"], f["city_sim"], f["house_eq"]
     place_ok = (post == 1) | (np.nan_to_num(city, nan=0.0) >= 0.9) | (_nan(post) & _nan(city))
@@ -95,9 +97,9 @@ def _em(g: np.ndarray, u: dict, m_fixed: dict | None = None, max_iter: int = 60,
     """EM with u fixed: m for comparisons not in m_fixed, and the match share of these pairs."""
     pats, _, counts = _patterns(g)
     counts = counts.astype(float)
-    # Start: pairs agreeing closely on both names and the birth date are probably matches.
-    agree = [(pats[:, k] >= 0) & (pats[:, k] <= 1) for k in range(4)]
-    strong = (agree[0] | (pats[:, 0] < 0)) & (agree[1] | (pats[:, 1] < 0)) & (agree[2] | agree[3])
+    # Start: pairs agreeing closely on every name, birth date and place they have are probably matches.
+    present = pats[:, :4] >= 0
+    strong = np.all(~present | (pats[:, :4] <= 1), axis=1) & present.any(axis=1)
     w = np.where(strong, 0.9, 0.1)
     lam = None
     m: dict = {}
@@ -122,34 +124,59 @@ def _em(g: np.ndarray, u: dict, m_fixed: dict | None = None, max_iter: int = 60,
 
 # Which comparisons each training session estimates, and on which pairs (as Splink does with
 # one EM session per blocking rule: a session never estimates the fields it selected on).
-SESSIONS = [  # (name, pairs selected, comparisons it selected on (left out), comparisons it estimates)
-    ("same birth date", lambda g: g[:, 2] == 0, ["date_of_birth"],
-     ["first_name", "last_name", "location", "email", "phone"]),
-    ("same names", lambda g: (g[:, 0] >= 0) & (g[:, 0] <= 1) & (g[:, 1] >= 0) & (g[:, 1] <= 1),
-     ["first_name", "last_name"], ["date_of_birth"]),
+# A session's pairs must be selected on its left-out fields *only*: candidates found by
+# "birth date + surname sound" agree on the surname more often than chance even when they are
+# different people, and EM fed such pairs takes those coincidences for matches (it inflated the
+# m of "different first name" sevenfold at 100k records and fifteenfold at 1M, which let
+# same-surname, same-birthday strangers merge). So the sessions use their own pairs: a sample
+# of all pairs sharing a birth date (see fuzzy.same_dob_pair_features) and the candidates of
+# the names-only blocking rule. Households are the other contamination (twins share a birth
+# date, surname and address; a father and son share names and address): EM takes them for
+# matches with a different first name (and so make "different first name" look like weak
+# evidence). So the first session leaves out pairs with that household pattern (same place,
+# different first name); the birth date is learned on pairs sharing both names.
+SESSIONS = [  # (name, pair source, filter, left out, estimates)
+    ("names and place", "same birth date",
+     lambda g: ~((g[:, 3] >= 0) & (g[:, 3] <= 2) & (g[:, 0] == 3)),
+     ["date_of_birth"], ["first_name", "last_name", "location", "email", "phone"]),
+    ("birth date", "same names", None, ["first_name", "last_name"], ["date_of_birth"]),
 ]
+M_FLOOR = 1e-3
+DEFAULT_PAIRS = {  # candidates standing in for a source when it is not given
+    "same birth date": lambda g: g[:, 2] == 0,
+    "same names": lambda g: (g[:, 0] >= 0) & (g[:, 0] <= 1) & (g[:, 1] >= 0) & (g[:, 1] <= 1),
+}
 
 
-def fit_fellegi_sunter(g: np.ndarray, u_fixed: dict, n_records: int, min_pairs: int = 50) -> dict:
+def fit_fellegi_sunter(g: np.ndarray, u_fixed: dict, n_records: int, min_pairs: int = 50,
+                       sessions: dict[str, np.ndarray] | None = None, present: float = 1.0) -> dict:
     """Fellegi-Sunter parameters without labels.
 
-    u comes from random record pairs. m is estimated by EM in sessions: on candidates
-    sharing a birth date (names and location are learned there, where households rarely
-    appear) and on candidates sharing both names (the birth date is learned there).
-    The scoring prior is the match share among *all* record pairs, so agreement on
-    blocking keys is not counted twice.
+    u comes from random record pairs. m is estimated by EM in the SESSIONS above, each on
+    pairs selected only on the comparisons it leaves out. `sessions` maps a pair source
+    ("same birth date", "same names") to the levels of its own pairs; without it the
+    session uses candidates. `present`: the share of record pairs with both names and a
+    birth date on both sides (for the prior, see _prior_from_clear_matches). The scoring prior is the match share among *all* record pairs,
+    so agreement on blocking keys is not counted twice.
     """
     m: dict = {}
-    for _, select, selected_on, estimates in SESSIONS:
-        mask = select(g)
-        sub = (g[mask] if mask.sum() >= min_pairs else g).copy()
+    sources = sessions or {}
+    for _, source, extra, selected_on, estimates in SESSIONS:
+        own = sources.get(source)
+        if own is None or len(own) < min_pairs:
+            own = g[DEFAULT_PAIRS[source](g)]
+        if extra is not None and (extra(own)).sum() >= min_pairs:
+            own = own[extra(own)]
+        sub = (own if len(own) >= min_pairs else g).copy()
         if len(sub) == 0:
             continue
         for name in selected_on:  # every pair agrees on these: they carry no evidence here
             sub[:, NAMES.index(name)] = -1
         m_s, _, _ = _em(sub, u_fixed)
         for name in estimates:
-            m[name] = m_s[name]
+            # No level is impossible for a match (a typo can make any name "different"):
+            # a floor keeps one disagreement from outweighing everything else.
+            m[name] = np.maximum(m_s[name], M_FLOOR) / np.maximum(m_s[name], M_FLOOR).sum()
     for name in NAMES:
         if name not in m:
             m[name] = np.full(len(COMPARISONS[name]), 1 / len(COMPARISONS[name]))
@@ -160,9 +187,34 @@ def fit_fellegi_sunter(g: np.ndarray, u_fixed: dict, n_records: int, min_pairs: 
     prior = lam
     if n_records and n_records > 1:
         prior = float(min(0.5, max(lam * total / (n_records * (n_records - 1) / 2), 1e-12)))
+        counted = _prior_from_clear_matches(g, m, u_fixed, n_records, present)
+        if counted is not None:
+            prior = counted
     return {"m": {k: np.asarray(v).tolist() for k, v in m.items()},
             "u": {k: np.asarray(v).tolist() for k, v in u_fixed.items()},
             "lambda": prior, "lambda_candidates": lam, "pairs": int(total)}
+
+
+def _prior_from_clear_matches(g: np.ndarray, m: dict, u: dict, n_records: int,
+                              present: float = 1.0) -> float | None:
+    """The share of matches among all record pairs, counted rather than fitted.
+
+    EM's match share among candidates overstates it: candidates were chosen for agreeing on
+    blocking keys, which random-pair u calls match evidence, so EM counted most of them as
+    matches (8x too many at 1M records, 3x at 100k, growing with scale: more coincidences).
+    Instead, as Splink's estimate_probability_two_random_records_match does, count the pairs
+    a strict rule finds (both names at least very similar and the same birth date), remove the
+    coincidences u expects among all pairs, and divide by the rule's recall: m's, times the
+    share of pairs in which both records have both names and a birth date (`present`).
+    """
+    rule = (g[:, 0] >= 0) & (g[:, 0] <= 1) & (g[:, 1] >= 0) & (g[:, 1] <= 1) & (g[:, 2] == 0)
+    found = float(rule.sum())
+    recall = float(np.sum(m["first_name"][:2]) * np.sum(m["last_name"][:2]) * m["date_of_birth"][0]) * present
+    all_pairs = n_records * (n_records - 1) / 2
+    chance = all_pairs * present * float(np.sum(u["first_name"][:2]) * np.sum(u["last_name"][:2]) * u["date_of_birth"][0])
+    if found < 20 or recall <= 0:
+        return None
+    return float(min(0.5, max((found - chance) / recall, found / 2) / all_pairs))
 
 
 TF_FIELDS = {"first_name": "tf_first", "last_name": "tf_last"}

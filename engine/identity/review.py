@@ -79,11 +79,13 @@ def queue_size(workspace) -> int:
 
 
 def _pair(con, pair_key: str) -> dict:
-    rows = con.execute("""SELECT pair_key, l_source, l_record_id, r_source, r_record_id, features, probability
-                          FROM identity_pairs WHERE pair_key = ?""", [pair_key]).fetchall()
+    rows = con.execute(f"""SELECT pair_key, l_source, l_record_id, r_source, r_record_id, features, probability,
+                                  {fuzzy.HELD_BACK_SQL}
+                           FROM identity_pairs WHERE pair_key = ?""", [pair_key]).fetchall()
     if not rows:
         raise ValueError(f"No candidate pair {pair_key!r}; list the queue with `cdp review list`.")
-    keys = ["pair_key", "l_source", "l_record_id", "r_source", "r_record_id", "features", "probability"]
+    keys = ["pair_key", "l_source", "l_record_id", "r_source", "r_record_id", "features", "probability",
+            "held_back"]
     return dict(zip(keys, rows[0]))
 
 
@@ -103,6 +105,7 @@ def explain(workspace, user, pair_key: str) -> dict:
         if fs is None or not fs["params"]:
             raise ValueError("No match model yet; run resolve first.")
         s = fuzzy.score(con, settings, f, g, fs["params"])
+        fuzzy.hold_back(s, np.array([bool(pair["held_back"])]))
         records = con.execute(f"""
             SELECT source, source_record_id, kind, {', '.join(RECORD_FIELDS)} FROM identity_records
             WHERE (source = ? AND source_record_id = ?) OR (source = ? AND source_record_id = ?)""",
@@ -271,7 +274,9 @@ def retrain(workspace, user) -> dict:
         anchor = fuzzy.confident_sample(con)
         weight = np.full(len(y), 5.0)           # a reviewer's label counts five times a confident guess
         if anchor is not None and len(anchor["y"]):
-            af = {name: anchor[name] for name in fuzzy.FEATURES}
+            # (a sample saved before a feature existed lacks it: missing, as for any absent field)
+            af = {name: anchor[name] if name in anchor else np.full(len(anchor["y"]), np.nan)
+                  for name in fuzzy.FEATURES}
             g = np.vstack([g, anchor["g"]])
             f = {name: np.concatenate([f[name], af[name]]) for name in fuzzy.FEATURES}
             y = np.concatenate([y, anchor["y"].astype(int)])
@@ -290,13 +295,14 @@ def retrain(workspace, user) -> dict:
 
 def _rescore_explained(con, settings) -> int:
     """Update probability, uncertainty and explanation of stored pairs that carry features."""
-    rows = con.execute("SELECT pair_key, features FROM identity_pairs WHERE features IS NOT NULL AND reason = 'fuzzy'"
-                       ).fetchall()
+    rows = con.execute(f"""SELECT pair_key, features, {fuzzy.HELD_BACK_SQL} FROM identity_pairs
+                           WHERE features IS NOT NULL AND reason = 'fuzzy'""").fetchall()
     fs = fuzzy.load_model(con, "fellegi_sunter")
     if not rows or fs is None:
         return 0
     f, g = fuzzy.features_from_json([r[1] for r in rows])
     s = fuzzy.score(con, settings, f, g, fs["params"])
+    fuzzy.hold_back(s, np.array([bool(r[2]) for r in rows], dtype=bool))
     frame = pd.DataFrame({"pair_key": [r[0] for r in rows], "p": s["p"], "u": s["uncertainty"],
                           "contrib": [json.dumps({n: round(float(c[k]), 3) for k, n in enumerate(s["contrib_names"])})
                                       for c in s["contrib"]]})

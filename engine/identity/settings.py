@@ -32,6 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "high_threshold": 0.95,          # at or above: merge automatically
     "low_threshold": 0.60,           # between low and high: review queue; below: ignore
     "household_guard": True,         # same address/surname, different first name and DOB: never
+    "cluster_consistency": True,     # no automatic merge may chain two clearly different records
     "use_supervised": True,          # use the reviewer-trained model once it has enough labels
     "min_labels": 30,
     # Golden record: rule per field and source priority (first wins).

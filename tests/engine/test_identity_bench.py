@@ -23,3 +23,13 @@ def test_smoke_run_reports_rows():
     assert f1["value"] > 0.9
     assert all({"capability", "measure", "value", "unit", "baseline", "baseline_value", "ratio", "target", "met"} <= set(r)
                for r in rows)
+
+
+def test_diagnostic_reports_blocking_recall_and_calibration(capsys):
+    from bench import identity_diagnose
+
+    assert identity_diagnose.main(["--n", "2000", "--curve"]) == 0
+    out = capsys.readouterr().out
+    recall = float(out.split("blocking recall ")[1].split()[0])
+    assert 0.9 < recall <= 1.0
+    assert "calibration: score band" in out and "threshold 0.95:" in out

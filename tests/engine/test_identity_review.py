@@ -24,7 +24,7 @@ AMBIGUOUS = [
 @pytest.fixture
 def queued(workspace, admin):
     add_contacts(workspace, AMBIGUOUS + _noise())
-    save_settings(workspace, admin, {"low_threshold": 0.01, "high_threshold": 0.999})
+    save_settings(workspace, admin, {"low_threshold": 0.01, "high_threshold": 0.995})
     resolve(workspace, admin)
     return workspace
 
