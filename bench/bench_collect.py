@@ -39,6 +39,7 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # as the collector: no delayed-ACK stall per request
     def log_message(self, *a): pass
     def do_POST(self):
         self.rfile.read(int(self.headers["Content-Length"]))
