@@ -210,6 +210,8 @@ class Loader:
                         self._set_aside_if_stuck(segment, one_exc)
                         self._error(one_exc)
             landed += count
+            log.debug("landed %d events from %d segments in %.2f s", count, len(chunk),
+                      time.monotonic() - started)
             if count:
                 self.stats.landed_events += count
                 self.stats.landings += 1
