@@ -17,8 +17,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
+
 from engine.collect.spool import Segment, Spool, list_segments, repair_segment
-from engine.ingest.events import load_events_ndjson  # the one Segment -> events normaliser
+# the one Segment -> events normaliser: typed read of the spool, line by line when needed
+from engine.ingest.events import load_events_ndjson, load_spool_events
 from engine.workspace import Workspace, WorkspaceBusy
 
 log = logging.getLogger("cdp.collect")
@@ -26,6 +29,11 @@ log = logging.getLogger("cdp.collect")
 
 def _load(con, path: Path, source: str, load_id: int | None) -> tuple[int, int]:
     """(loaded, quarantined) for one segment, through the shared events loader."""
+    loaded, quarantined = load_spool_events(con, path, source, load_id)
+    return int(loaded), int(quarantined)
+
+
+def _load_line_by_line(con, path: Path, source: str, load_id: int | None) -> tuple[int, int]:
     loaded, quarantined = load_events_ndjson(con, path, source, load_id)
     return int(loaded), int(quarantined)
 
@@ -70,6 +78,21 @@ def land_segments(workspace: Workspace, segments: list[Segment]) -> int:
     if not ready:
         return 0
     lines = {s.path: count_lines(s.path) for s in ready}
+    try:
+        _land_ready(workspace, ready, lines, _load)
+    except WorkspaceBusy:
+        raise
+    except duckdb.Error as exc:
+        # A segment DuckDB cannot read as typed JSON (it never should: the collector writes
+        # every line); the transaction rolled back, so land the same segments line by line.
+        log.warning("collector: landing line by line after: %s", exc)
+        _land_ready(workspace, ready, lines, _load_line_by_line)
+    for segment in ready:
+        segment.path.unlink(missing_ok=True)
+    return sum(lines.values())
+
+
+def _land_ready(workspace: Workspace, ready: list[Segment], lines: dict, load) -> None:
     with workspace.transaction() as con:
         # keep half the cores for the HTTP server, unless landing has fallen behind
         behind = len({s.seq for s in ready}) > 2
@@ -78,16 +101,13 @@ def land_segments(workspace: Workspace, segments: list[Segment]) -> int:
             load_id = _daily_load(con, source)
             read = loaded = quarantined = 0
             for segment in (s for s in ready if s.source == source):
-                got, bad = _load(con, segment.path, source, load_id)
+                got, bad = load(con, segment.path, source, load_id)
                 read += lines[segment.path]
                 loaded += got
                 quarantined += bad
             con.execute("UPDATE loads SET rows_read = rows_read + ?, rows_loaded = rows_loaded + ?,"
                         " rows_quarantined = rows_quarantined + ?, finished_at = now() WHERE load_id = ?",
                         [read, loaded, quarantined, load_id])
-    for segment in ready:
-        segment.path.unlink(missing_ok=True)
-    return sum(lines.values())
 
 
 def land_spool(workspace: Workspace, directory: Path, max_bytes: int = 256 << 20) -> int:

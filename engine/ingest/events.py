@@ -91,13 +91,6 @@ def _parsed_sql(raw_table: str, suppressed: bool = False) -> str:
     and parsed once (from_json into a struct of every field); only a line that may be a batch
     envelope (it contains "batch") is looked at again.
     """
-    scalars = ",\n    ".join(
-        # analytics.js puts a page's name in properties.name; older libraries send no top-level name
-        f"COALESCE({_v('name')}, NULLIF(trim(json_extract_string(s.properties, '$.name')), '')) AS name"
-        if col == "name" else f"{_v(key)} AS {col}"
-        for col, key in {**STRING_FIELDS, **TIME_FIELDS}.items())
-    columns = ", ".join(STRING_FIELDS)
-    times = ",\n  ".join(f"TRY_CAST({col} AS TIMESTAMPTZ) AS {col}, {col} AS {col}_text" for col in TIME_FIELDS)
     return f"""
 WITH lines AS (
   SELECT row_number, raw, json_valid(raw) AS ok,
@@ -124,11 +117,42 @@ WITH lines AS (
   FROM lines l, json_each(l.raw, '$.batch') b
   WHERE l.is_batch
 ), extracted AS (
-  SELECT row_number, item, raw, j, is_object,
+  SELECT row_number, item, raw, j IS NOT NULL AS ok, is_object,
          CASE WHEN is_object THEN from_json(j, {_STRUCT_SQL}) END AS s
   FROM items
-), fields AS (
-  SELECT row_number, item, raw, j, is_object,
+){_normalised_sql(suppressed)}"""
+
+
+def _spool_parsed_sql(suppressed: bool = False) -> str:
+    """Events parsed straight from an NDJSON file of single events (parameter: its path).
+
+    For files whose every line is one event object (the collector's spool): DuckDB's
+    read_json reads the fields as typed columns in one pass, with no per-line text kept.
+    `raw` is NULL, so a load that finds any line to quarantine, or an event without a
+    messageId, must go through `_parsed_sql` instead (load_spool_events does).
+    """
+    columns = "{" + ", ".join(f"{key}: '{kind}'" for key, kind in _STRUCT.items()) + "}"
+    pack = ", ".join(f"{key} := {key}" for key in _STRUCT)
+    return f"""
+WITH extracted AS (
+  SELECT CAST(ordinality AS BIGINT) AS row_number, 0 AS item, CAST(NULL AS VARCHAR) AS raw,
+         true AS ok, true AS is_object, struct_pack({pack}) AS s
+  FROM read_json(?, format = 'newline_delimited', columns = {columns}) WITH ORDINALITY
+){_normalised_sql(suppressed)}"""
+
+
+def _normalised_sql(suppressed: bool) -> str:
+    """The rest of the parse, shared: from `extracted` (row_number, item, raw, ok, is_object and
+    the struct `s` of the event's fields) to snake_case columns and the reason to quarantine."""
+    scalars = ",\n    ".join(
+        # analytics.js puts a page's name in properties.name; older libraries send no top-level name
+        f"COALESCE({_v('name')}, NULLIF(trim(json_extract_string(s.properties, '$.name')), '')) AS name"
+        if col == "name" else f"{_v(key)} AS {col}"
+        for col, key in {**STRING_FIELDS, **TIME_FIELDS}.items())
+    columns = ", ".join(STRING_FIELDS)
+    times = ",\n  ".join(f"TRY_CAST({col} AS TIMESTAMPTZ) AS {col}, {col} AS {col}_text" for col in TIME_FIELDS)
+    return f""", fields AS (
+  SELECT row_number, item, raw, ok, is_object,
     {scalars},
     s.properties AS properties, s.context AS context,
     COALESCE(s.traits, json_extract(s.context, '$.traits')) AS traits
@@ -136,7 +160,7 @@ WITH lines AS (
 )
 SELECT row_number, item, raw,
   CASE
-    WHEN j IS NULL THEN 'not valid JSON'
+    WHEN NOT ok THEN 'not valid JSON'
     WHEN NOT is_object THEN 'not a JSON object'
     WHEN type IS NULL THEN 'missing type'
     WHEN lower(type) NOT IN ({", ".join(f"'{t}'" for t in EVENT_TYPES)})
@@ -163,11 +187,20 @@ def land_raw_events(con, raw_table: str, source: str, load_id: int | None) -> Ev
 
     Runs inside the caller's transaction; quarantines what breaks the spec.
     """
-    parsed, fresh = temp_name("ev"), temp_name("evnew")
+    parsed = temp_name("ev")
     try:
         with utc_session(con):  # a timestamp without a zone is UTC, whatever the machine's zone
             suppressed = con.execute("SELECT count(*) > 0 FROM suppressions").fetchone()[0]
             con.execute(f"CREATE TEMP TABLE {parsed} AS {_parsed_sql(raw_table, suppressed)}")
+        return _land_parsed(con, parsed, source, load_id)
+    finally:
+        drop_temp(con, parsed)
+
+
+def _land_parsed(con, parsed: str, source: str, load_id: int | None) -> EventCounts:
+    """Quarantine, dedupe and insert the parsed events; consent signals join the ledger."""
+    fresh = temp_name("evnew")
+    try:
         quarantined = con.execute(
             f"""INSERT INTO quarantine (load_id, source, row_number, raw, reason)
                 SELECT ?, ?, row_number,
@@ -207,7 +240,7 @@ def land_raw_events(con, raw_table: str, source: str, load_id: int | None) -> Ev
             capture_event_consents(con, message_ids_sql=f"SELECT message_id FROM {fresh}")
         return EventCounts(int(new), int(valid - new), int(quarantined))
     finally:
-        drop_temp(con, parsed, fresh)
+        drop_temp(con, fresh)
 
 
 def bad_timestamps(con, raw_table: str) -> int:
@@ -246,3 +279,25 @@ def load_events_ndjson(con, path: str | Path, source: str, load_id: int | None =
         return land_raw_events(con, raw, source, load_id)
     finally:
         drop_temp(con, raw)
+
+
+def load_spool_events(con, path: str | Path, source: str, load_id: int | None = None) -> EventCounts:
+    """Land an NDJSON file of single Segment events (the collector's spool), in the caller's
+    transaction; the same result as load_events_ndjson, faster for files that need no quarantine.
+
+    The file is read by DuckDB's read_json as typed columns. If any line would be quarantined
+    (or lacks a messageId), it is loaded line by line through load_events_ndjson instead, so a
+    quarantined line keeps its text and line number.
+    """
+    parsed = temp_name("evspool")
+    try:
+        with utc_session(con):
+            suppressed = con.execute("SELECT count(*) > 0 FROM suppressions").fetchone()[0]
+            con.execute(f"CREATE TEMP TABLE {parsed} AS {_spool_parsed_sql(suppressed)}", [str(path)])
+        odd = con.execute(f"SELECT count(*) FROM {parsed} WHERE reason IS NOT NULL OR message_id IS NULL"
+                          ).fetchone()[0]
+        if not odd:
+            return _land_parsed(con, parsed, source, load_id)
+    finally:
+        drop_temp(con, parsed)
+    return load_events_ndjson(con, path, source, load_id)
