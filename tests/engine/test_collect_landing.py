@@ -1,0 +1,109 @@
+"""Landing the spool: the typed read of collector segments gives the same rows as the line-by-line
+events loader, and falls back to it whenever a line needs quarantining or cannot be read."""
+from __future__ import annotations
+
+import json
+
+from engine.collect.loader import land_spool
+from engine.collect.server import prepare_request
+from engine.collect.spool import segment_name
+from engine.ingest.events import load_events_ndjson
+from engine.sources import create_source
+from engine.workspace import open_workspace
+
+_COLUMNS = ("message_id, source, type, event, name, user_id, anonymous_id, previous_id, group_id, timestamp, "
+            "sent_at, received_at, CAST(properties AS VARCHAR), CAST(context AS VARCHAR), CAST(traits AS VARCHAR)")
+
+
+def _spool_lines() -> bytes:
+    """What the collector writes for a realistic batch: every type, odd ids, consent, skew."""
+    batch = [
+        {"type": "track", "event": "Order Completed", "userId": 42, "messageId": "m-track",
+         "timestamp": "2026-03-01T10:00:00+02:00", "properties": {"total": 10.5, "name": "Shoes"},
+         "context": {"consent": {"categoryPreferences": {"advertising": False, "analytics": True}}}},
+        {"type": "page", "anonymousId": "a-1", "messageId": "m-page", "properties": {"name": "Home"},
+         "context": {"gpc": True, "traits": {"email": "x@example.com"}}},
+        {"type": "identify", "userId": "u-1", "messageId": "m-identify", "traits": {"email": "u@example.com"}},
+        {"type": "identify", "userId": "u-2", "messageId": "m-ctx-traits", "context": {"traits": {"plan": "pro"}}},
+        {"type": "group", "userId": "u-1", "groupId": 7, "messageId": "m-group"},
+        {"type": "alias", "userId": "u-1", "previousId": "a-1", "messageId": "m-alias", "sentAt": "2026-03-01T10:00:05Z"},
+        {"type": "screen", "userId": "u-1", "name": "  Settings ", "messageId": "m-screen",
+         "properties": {"unicode": "é \u2028 \"quoted\" \\ back"}},
+        {"type": "track", "event": "Retried", "userId": "u-1", "messageId": "m-dup", "properties": {"try": 1}},
+        {"type": "track", "event": "Retried", "userId": "u-1", "messageId": "m-dup", "properties": {"try": 2}},
+    ]
+    data, count = prepare_request("batch", {"batch": batch, "sentAt": "2026-03-01T10:00:01Z"})
+    assert count == len(batch)
+    return data
+
+
+def _rows(ws) -> list[tuple]:
+    return ws.query_rows(f"SELECT {_COLUMNS} FROM events ORDER BY message_id")
+
+
+def _signals(ws) -> list[tuple]:
+    return ws.query_rows("SELECT message_id, purpose, granted, method FROM event_consent_signals ORDER BY ALL")
+
+
+def _land_through_spool(ws, data: bytes, seq: int = 1) -> int:
+    spool = ws.folder / "spool-under-test"
+    spool.mkdir(exist_ok=True)
+    (spool / segment_name(seq, "Web")).write_bytes(data)
+    return land_spool(ws, spool)
+
+
+def test_typed_spool_read_lands_exactly_what_the_line_by_line_loader_lands(tmp_path, admin):
+    data = _spool_lines()
+    spooled = open_workspace(tmp_path / "a" / "cdp.duckdb")
+    lined = open_workspace(tmp_path / "b" / "cdp.duckdb")
+    for ws in (spooled, lined):
+        create_source(ws, admin, "Web", "events")
+
+    assert _land_through_spool(spooled, data) == 9
+    path = tmp_path / "lines.ndjson"
+    path.write_bytes(data)
+    with lined.transaction() as con:
+        counts = load_events_ndjson(con, path, "Web", None)
+    assert (counts.new, counts.duplicates, counts.quarantined) == (8, 1, 0)
+
+    rows = _rows(spooled)
+    assert rows == _rows(lined)
+    by_id = {r[0]: r for r in rows}
+    assert json.loads(by_id["m-dup"][12]) == {"try": 1}, "the first of two copies wins"
+    assert by_id["m-track"][5] == "42" and by_id["m-group"][8] == "7", "numeric ids land as text"
+    assert by_id["m-screen"][4] == "Settings" and by_id["m-page"][4] == "Home"
+    assert json.loads(by_id["m-ctx-traits"][14]) == {"plan": "pro"}, "traits fall back to context.traits"
+    assert _signals(spooled) == _signals(lined) and len(_signals(spooled)) == 4
+    load = spooled.query_rows("SELECT rows_read, rows_loaded, rows_quarantined FROM loads "
+                              "WHERE source = 'Web' AND kind = 'events'")
+    assert load == [(9, 9, 0)]
+
+    # Landing the same events again (a crash between commit and delete) changes nothing.
+    assert _land_through_spool(spooled, data, seq=2) == 9
+    assert _rows(spooled) == rows and _signals(spooled) == _signals(lined)
+
+
+def test_a_segment_with_a_line_to_quarantine_lands_line_by_line(tmp_path, admin):
+    ws = open_workspace(tmp_path / "cdp.duckdb")
+    create_source(ws, admin, "Web", "events")
+    good = json.dumps({"type": "track", "event": "E", "userId": "u", "messageId": "ok-1"}).encode()
+    no_id = json.dumps({"type": "track", "event": "E", "userId": "u"}).encode()
+    bad = json.dumps({"type": "track", "userId": "u", "messageId": "no-event"}).encode()
+    assert _land_through_spool(ws, b"\n".join([good, no_id, bad]) + b"\n") == 3
+
+    assert sorted(r[0][:4] for r in ws.query_rows("SELECT message_id FROM events")) == ["gen-", "ok-1"]
+    quarantined = ws.query_rows("SELECT row_number, raw, reason FROM quarantine")
+    assert quarantined == [(3, bad.decode(), "event required for track")]
+
+
+def test_a_segment_duckdb_cannot_read_as_json_still_lands_line_by_line(tmp_path, admin, caplog):
+    ws = open_workspace(tmp_path / "cdp.duckdb")
+    create_source(ws, admin, "Web", "events")
+    good = json.dumps({"type": "track", "event": "E", "userId": "u", "messageId": "ok-1"}).encode()
+    assert _land_through_spool(ws, good + b"\nthis is not json\n" + good.replace(b"ok-1", b"ok-2") + b"\n") == 3
+
+    assert sorted(r[0] for r in ws.query_rows("SELECT message_id FROM events")) == ["ok-1", "ok-2"]
+    assert ws.query_rows("SELECT row_number, reason FROM quarantine") == [(2, "not valid JSON")]
+    assert "landing line by line" in caplog.text
+    assert ws.query_rows("SELECT rows_read, rows_loaded, rows_quarantined FROM loads "
+                         "WHERE source = 'Web' AND kind = 'events'") == [(3, 2, 1)]
