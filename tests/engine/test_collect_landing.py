@@ -107,3 +107,32 @@ def test_a_segment_duckdb_cannot_read_as_json_still_lands_line_by_line(tmp_path,
     assert "landing line by line" in caplog.text
     assert ws.query_rows("SELECT rows_read, rows_loaded, rows_quarantined FROM loads "
                          "WHERE source = 'Web' AND kind = 'events'") == [(3, 2, 1)]
+
+
+def test_keep_alive_requests_are_answered_without_waiting_for_a_delayed_ack(tmp_path, admin):
+    """With Nagle's algorithm on, each answer on a kept-alive connection waited ~40 ms for the
+    client's delayed ACK; the collector turns it off, so sequential requests go back to back."""
+    import base64
+    import http.client
+    import statistics
+    import time
+
+    from engine.collect import Collector
+
+    ws = open_workspace(tmp_path / "cdp.duckdb")
+    key = create_source(ws, admin, "Web", "events").write_key
+    auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+    body = json.dumps({"batch": [{"type": "track", "event": "E", "userId": "u", "messageId": f"k{i}"}
+                                 for i in range(50)]}).encode()
+    with Collector(ws, "127.0.0.1", 0, fsync=False) as collector:
+        conn = http.client.HTTPConnection(collector.host, collector.port, timeout=30)
+        seconds = []
+        for _ in range(15):
+            started = time.perf_counter()
+            conn.request("POST", "/v1/batch", body=body, headers={"Authorization": auth})
+            response = conn.getresponse()
+            response.read()
+            assert response.status == 200
+            seconds.append(time.perf_counter() - started)
+        conn.close()
+    assert statistics.median(seconds) < 0.025, f"median answer took {statistics.median(seconds):.3f} s"
