@@ -136,3 +136,26 @@ def test_keep_alive_requests_are_answered_without_waiting_for_a_delayed_ack(tmp_
             seconds.append(time.perf_counter() - started)
         conn.close()
     assert statistics.median(seconds) < 0.025, f"median answer took {statistics.median(seconds):.3f} s"
+
+
+def test_landing_marks_the_journey_and_segment_copies_of_events_stale(tmp_path, admin):
+    """journey_events and segment_event_index are derived from events: a landing must be seen."""
+    from engine.journeys import journeys_stale, prepare_journeys
+    from engine.segments import event_index
+
+    ws = open_workspace(tmp_path / "cdp.duckdb")
+    create_source(ws, admin, "Web", "events")
+    _land_through_spool(ws, _spool_lines())
+    prepare_journeys(ws)
+    event_index.rebuild(ws)
+    assert not journeys_stale(ws) and event_index.status(ws)["fresh"]
+
+    more = json.dumps({"type": "track", "event": "Later", "userId": "u-9", "messageId": "m-later",
+                       "receivedAt": "2026-03-02T00:00:00Z"}).encode() + b"\n"
+    assert _land_through_spool(ws, more, seq=2) == 1
+    assert journeys_stale(ws) and not event_index.status(ws)["fresh"]
+    # landing only events that are already there changes nothing, so nothing goes stale
+    prepare_journeys(ws)
+    event_index.rebuild(ws)
+    _land_through_spool(ws, more, seq=3)
+    assert not journeys_stale(ws) and event_index.status(ws)["fresh"]
