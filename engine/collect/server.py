@@ -93,7 +93,11 @@ def _loads_fallback(body: bytes):
 
 
 def _dumps_fallback(value) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:  # "\ud800" without its pair: valid JSON syntax, not text DuckDB can store
+        raise ApiError(400, "The body has a string with an unpaired UTF-16 surrogate (e.g. \\ud800); "
+                            "send valid Unicode text.") from None
 
 
 try:  # orjson parses and writes JSON several times faster than the standard library

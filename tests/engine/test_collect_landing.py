@@ -159,3 +159,16 @@ def test_landing_marks_the_journey_and_segment_copies_of_events_stale(tmp_path, 
     event_index.rebuild(ws)
     _land_through_spool(ws, more, seq=3)
     assert not journeys_stale(ws) and event_index.status(ws)["fresh"]
+
+
+def test_an_unpaired_surrogate_is_refused_at_the_door_not_acknowledged_then_quarantined():
+    import pytest
+
+    from engine.collect.server import ApiError, parse_json
+
+    payload = parse_json(b'{"type": "track", "event": "E\\ud800x", "userId": "u"}')
+    with pytest.raises(ApiError, match="unpaired UTF-16 surrogate") as refused:
+        prepare_request("track", payload)
+    assert refused.value.status == 400
+    data, count = prepare_request("track", parse_json(b'{"type": "track", "event": "E\\ud83d\\ude00", "userId": "u"}'))
+    assert count == 1 and "\U0001F600".encode() in data
