@@ -172,9 +172,9 @@ class Loader:
         last_rotation = time.monotonic()
         backoff = self.interval
         while True:
-            stopping = self._stop.is_set()
             self._wake.wait(self.interval / 4)
             self._wake.clear()
+            stopping = self._stop.is_set()  # read after the wait: stop() wakes us to land and leave
             if self.before_cycle:
                 try:
                     self.before_cycle()

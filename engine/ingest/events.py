@@ -199,48 +199,51 @@ def land_raw_events(con, raw_table: str, source: str, load_id: int | None) -> Ev
 
 def _land_parsed(con, parsed: str, source: str, load_id: int | None) -> EventCounts:
     """Quarantine, dedupe and insert the parsed events; consent signals join the ledger."""
-    fresh = temp_name("evnew")
-    try:
-        quarantined = con.execute(
-            f"""INSERT INTO quarantine (load_id, source, row_number, raw, reason)
-                SELECT ?, ?, row_number,
-                       CASE WHEN reason = 'suppressed' THEN '(withheld: suppressed person)' ELSE raw END,
-                       reason || CASE WHEN item > 0 THEN ' (batch item ' || item || ')' ELSE '' END
-                FROM {parsed} WHERE reason IS NOT NULL ORDER BY row_number, item""",
-            [load_id, source]).fetchone()[0]
-        # A missing messageId gets a stable one from the source and the raw text, so that
-        # loading the same line again is recognised as a duplicate. Within the load the first
-        # line wins; against the table the primary key dedupes (INSERT OR IGNORE): index
-        # look-ups per new event, not a scan of every event ever loaded.
-        con.execute(
-            f"""CREATE TEMP TABLE {fresh} AS
-            SELECT message_id, CAST(? AS VARCHAR) AS source, type, event, name, user_id, anonymous_id,
-                   previous_id, group_id, timestamp, sent_at, received_at,
-                   properties, context, traits, CAST(? AS BIGINT) AS load_id
-            FROM (
-              SELECT COALESCE(message_id, 'gen-' || md5(? || chr(31) || raw)) AS message_id,
-                     lower(type) AS type, event, name, user_id, anonymous_id, previous_id, group_id,
-                     COALESCE(timestamp, received_at, now()) AS timestamp, sent_at,
-                     COALESCE(received_at, now()) AS received_at,
-                     properties, context, traits, row_number, item
-              FROM {parsed} WHERE reason IS NULL
-            ) p
-            QUALIFY row_number() OVER (PARTITION BY message_id ORDER BY row_number, item) = 1""",
-            [source, load_id, source])
-        unique = con.execute(f"SELECT count(*) FROM {fresh}").fetchone()[0]
-        new = con.execute(f"INSERT OR IGNORE INTO events ({_EVENT_COLUMNS}) "
-                          f"SELECT {_EVENT_COLUMNS} FROM {fresh}").fetchone()[0]
-        valid = con.execute(f"SELECT count(*) FROM {parsed} WHERE reason IS NULL").fetchone()[0]
-        # Consent carried on the events (CMP categories, Global Privacy Control) joins the ledger,
-        # read from what `events` now holds for these ids: when every one was new, that is
-        # exactly the load's own rows.
-        if new == unique:
-            capture_event_consents(con, relation=fresh)
-        else:
-            capture_event_consents(con, message_ids_sql=f"SELECT message_id FROM {fresh}")
-        return EventCounts(int(new), int(valid - new), int(quarantined))
-    finally:
-        drop_temp(con, fresh)
+    quarantined = con.execute(
+        f"""INSERT INTO quarantine (load_id, source, row_number, raw, reason)
+            SELECT ?, ?, row_number,
+                   CASE WHEN reason = 'suppressed' THEN '(withheld: suppressed person)' ELSE raw END,
+                   reason || CASE WHEN item > 0 THEN ' (batch item ' || item || ')' ELSE '' END
+            FROM {parsed} WHERE reason IS NOT NULL ORDER BY row_number, item""",
+        [load_id, source]).fetchone()[0]
+    valid, without_id = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE message_id IS NULL) FROM {parsed} WHERE reason IS NULL"
+    ).fetchone()
+    # A missing messageId gets a stable one from the source and the raw text, so that
+    # loading the same line again is recognised as a duplicate. Within the load the first
+    # line wins; against the table the primary key dedupes (INSERT OR IGNORE): index
+    # look-ups per new event, not a scan of every event ever loaded.
+    new = con.execute(
+        f"""INSERT OR IGNORE INTO events ({_EVENT_COLUMNS})
+        SELECT message_id, ?, type, event, name, user_id, anonymous_id, previous_id, group_id,
+               timestamp, sent_at, received_at, properties, context, traits, ?
+        FROM (
+          SELECT COALESCE(message_id, 'gen-' || md5(? || chr(31) || raw)) AS message_id,
+                 lower(type) AS type, event, name, user_id, anonymous_id, previous_id, group_id,
+                 COALESCE(timestamp, received_at, now()) AS timestamp, sent_at,
+                 COALESCE(received_at, now()) AS received_at,
+                 properties, context, traits, row_number, item
+          FROM {parsed} WHERE reason IS NULL
+        ) p
+        QUALIFY row_number() OVER (PARTITION BY message_id ORDER BY row_number, item) = 1""",
+        [source, load_id, source]).fetchone()[0]
+    # Consent carried on the events (CMP categories, Global Privacy Control) joins the ledger,
+    # read from what `events` now holds for these ids: when every valid row was new (no
+    # duplicates in the load or in the table) and had its own id, that is the rows themselves.
+    if new == valid and not without_id:
+        capture_event_consents(con, relation=(
+            f"(SELECT message_id, user_id, anonymous_id, COALESCE(timestamp, received_at, now()) AS timestamp,"
+            f" context, CAST(NULL AS BIGINT) AS load_id FROM {parsed} WHERE reason IS NULL)"))
+    else:
+        ids = temp_name("evids")
+        try:
+            con.execute(f"CREATE TEMP TABLE {ids} AS SELECT DISTINCT COALESCE(message_id, "
+                        f"'gen-' || md5(? || chr(31) || raw)) AS message_id FROM {parsed} WHERE reason IS NULL",
+                        [source])
+            capture_event_consents(con, message_ids_sql=f"SELECT message_id FROM {ids}")
+        finally:
+            drop_temp(con, ids)
+    return EventCounts(int(new), int(valid - new), int(quarantined))
 
 
 def bad_timestamps(con, raw_table: str) -> int:

@@ -88,10 +88,12 @@ def test_a_segment_with_a_line_to_quarantine_lands_line_by_line(tmp_path, admin)
     create_source(ws, admin, "Web", "events")
     good = json.dumps({"type": "track", "event": "E", "userId": "u", "messageId": "ok-1"}).encode()
     no_id = json.dumps({"type": "track", "event": "E", "userId": "u"}).encode()
+    other_no_id = json.dumps({"type": "track", "event": "F", "userId": "u"}).encode()
     bad = json.dumps({"type": "track", "userId": "u", "messageId": "no-event"}).encode()
-    assert _land_through_spool(ws, b"\n".join([good, no_id, bad]) + b"\n") == 3
+    assert _land_through_spool(ws, b"\n".join([good, no_id, bad, other_no_id, no_id]) + b"\n") == 5
 
-    assert sorted(r[0][:4] for r in ws.query_rows("SELECT message_id FROM events")) == ["gen-", "ok-1"]
+    ids = sorted(r[0][:4] for r in ws.query_rows("SELECT message_id FROM events"))
+    assert ids == ["gen-", "gen-", "ok-1"], "events without an id get one each; the repeated line is one event"
     quarantined = ws.query_rows("SELECT row_number, raw, reason FROM quarantine")
     assert quarantined == [(3, bad.decode(), "event required for track")]
 
@@ -172,3 +174,24 @@ def test_an_unpaired_surrogate_is_refused_at_the_door_not_acknowledged_then_quar
     assert refused.value.status == 400
     data, count = prepare_request("track", parse_json(b'{"type": "track", "event": "E\\ud83d\\ude00", "userId": "u"}'))
     assert count == 1 and "\U0001F600".encode() in data
+
+
+def test_stopping_lands_at_once_even_with_a_long_interval(tmp_path, admin):
+    import time
+
+    from engine.collect.loader import Loader
+    from engine.collect.spool import Spool
+
+    ws = open_workspace(tmp_path / "cdp.duckdb")
+    create_source(ws, admin, "Web", "events")
+    spool = Spool(tmp_path / "spool")
+    loader = Loader(ws, spool, interval=120)
+    loader.start()
+    try:
+        spool.append("Web", _spool_lines(), 9)
+        started = time.monotonic()
+        loader.stop()
+        assert time.monotonic() - started < 10, "stop() waited for the next interval"
+    finally:
+        spool.close()
+    assert ws.scalar("SELECT count(*) FROM events") == 8
