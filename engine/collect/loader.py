@@ -171,8 +171,10 @@ class Loader:
     def _run(self) -> None:
         last_rotation = time.monotonic()
         backoff = self.interval
+        behind = False
         while True:
-            self._wake.wait(self.interval / 4)
+            if not behind:  # a landing that outlasted the interval left a backlog: no pause
+                self._wake.wait(self.interval / 4)
             self._wake.clear()
             stopping = self._stop.is_set()  # read after the wait: stop() wakes us to land and leave
             if self.before_cycle:
@@ -185,8 +187,9 @@ class Loader:
                     or self.spool.active_events >= self.max_events):
                 self.spool.rotate()
                 last_rotation = now
+            behind = False
             try:
-                self.land_closed()
+                behind = self.land_closed() > 0 and time.monotonic() - now >= self.interval
                 backoff = self.interval
             except Exception as exc:  # noqa: BLE001 - the spool keeps the events; retry later
                 self._error(exc)
