@@ -2,7 +2,8 @@
 
 Every `interval` seconds the loader closes the active spool segments and lands
 all closed ones in one workspace transaction, through the events loader shared
-with file uploads; only after the commit are the segment files deleted. A crash
+with file uploads (its typed spool read, or line by line when a line needs
+quarantining); only after the commit are the segment files deleted. A crash
 between the commit and the delete lands the same events again on restart, and
 the events loader's dedupe by messageId makes that a no-op.
 """
