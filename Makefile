@@ -36,7 +36,7 @@ run: $(VENV)/.installed .streamlit/secrets.toml .streamlit/auth.yaml workspace/c
 	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
 
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/run.py

@@ -8,7 +8,7 @@ import streamlit as st
 
 from engine.access import PermissionDenied, can
 from engine.journeys import (
-    BREAKDOWNS, JourneyError, PropertyFilter, Step, attribution, cohorts, event_names, funnel,
+    BREAKDOWNS, END, START, JourneyError, PropertyFilter, Step, attribution, cohorts, event_names, funnel,
     funnel_dropoffs, journeys_stale, paths, prepare_journeys, profile_touches, retention_matrix, sankey_nodes,
 )
 from engine.journeys.base import OPS
@@ -42,10 +42,10 @@ if not options:
     st.stop()
 
 tab_funnel, tab_paths, tab_attr, tab_cohorts = st.tabs(["Funnels", "Paths", "Attribution", "Cohorts"])
+# Start from the classic shopping funnel when the workspace has those events.
+classic = [e for e in ("Product Viewed", "Product Added", "Checkout Started", "Order Completed") if e in options]
 
 with tab_funnel:
-    # Start from the classic shopping funnel when the workspace has those events.
-    classic = [e for e in ("Product Viewed", "Product Added", "Checkout Started", "Order Completed") if e in options]
     chosen = st.multiselect("Steps, in order", options, default=classic if len(classic) >= 2 else None,
                             key="funnel_steps", help="Pick the events in the order people should do them.")
     c1, c2, c3, c4 = st.columns(4)
@@ -130,23 +130,36 @@ with tab_funnel:
 
 with tab_paths:
     c1, c2 = st.columns([3, 2])
-    anchor = c1.selectbox("Event", options, key="path_anchor")
+    # Paths read best from a shopping step; else the commonest event that is not an identify call.
+    first_choice = next(iter(classic), next((o for o in options if o != "Identify"), options[0]))
+    anchor = c1.selectbox("Event", options, index=options.index(first_choice), key="path_anchor")
     direction = c2.radio("Show", ["after", "before"], horizontal=True, key="path_direction",
                          format_func={"after": "next steps", "before": "previous steps"}.get)
     c3, c4, c5 = st.columns(3)
     depth = c3.slider("Steps", 1, 8, 3, key="path_depth")
     top = c4.slider("Named steps per column (rest grouped as Other)", 1, 15, 5, key="path_top")
     within_hours = c5.number_input("Within (hours)", 1, 24 * 90, 24, key="path_within")
+    show_stops = st.toggle("Show where paths stop", value=False, key="path_show_stops",
+                           help="People who did nothing else in the window usually dwarf every other flow.")
     path_result = cached_query(paths, user, anchor, direction, int(depth), int(top), timedelta(hours=int(within_hours)))
+    flows = path_result.links
+    if not show_stops:
+        flows = flows[~flows["source"].isin([END, START]) & ~flows["target"].isin([END, START])]
+    if path_result.people:
+        share = 100.0 * path_result.stopped / path_result.people
+        st.caption(f"{path_result.people:,} people did {anchor}; {path_result.stopped:,} ({share:.0f}%) did nothing "
+                   f"else {'after' if direction == 'after' else 'before'} it within {int(within_hours)} hours.")
     if path_result.links.empty:
         st.info("Nobody did that event (in this window).")
+    elif flows.empty:
+        st.info("Nobody did anything else in this window: widen it, or switch on where paths stop.")
     else:
-        labels, src, dst, values = sankey_nodes(path_result.links)
+        labels, src, dst, values = sankey_nodes(flows)
         fig = go.Figure(go.Sankey(node=dict(label=[plain(l) for l in labels], pad=12),
                                   link=dict(source=src, target=dst, value=values)))
         fig.update_layout(height=520, margin=dict(t=20, b=10))
-        st.caption(f"{path_result.people} people")
-        st.plotly_chart(fig, width="stretch")
+        st.plotly_chart(fig, width="stretch", key="path_sankey")
+    if not path_result.paths.empty:
         st.dataframe(path_result.paths, hide_index=True, width="stretch")
 
 with tab_attr:

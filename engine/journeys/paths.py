@@ -28,6 +28,7 @@ class PathResult:
     paths: pd.DataFrame      # path (list of steps), people: the most common whole paths
     people: int              # people who did the anchor event
     direction: str
+    stopped: int = 0         # of them, people with no other step in the window
 
 
 def paths(workspace, user: User, anchor, direction: str = "after", depth: int = 4, top: int = 6,
@@ -51,34 +52,36 @@ def paths(workspace, user: User, anchor, direction: str = "after", depth: int = 
     after = direction == "after"
     window_cond = (f"e.ts >= a.t0 AND e.ts <= a.t0 + to_microseconds(CAST({micros} AS BIGINT))" if after else
                    f"e.ts <= a.t0 AND e.ts >= a.t0 - to_microseconds(CAST({micros} AS BIGINT))")
-    order = "e.ts, e.step" if after else "e.ts DESC, e.step"
+    # The anchor event leads its path even when another event shares its timestamp.
+    order = "e.ts, e.step <> $anchor, e.step" if after else "e.ts DESC, e.step <> $anchor, e.step"
     filler = END if after else START
+    # People are joined on their journey number (pk), and paths are counted per distinct
+    # step sequence before the Other grouping: a few hundred sequences, not a row per person.
     sql = f"""
     WITH a AS MATERIALIZED (
-        SELECT profile_id, min(ts) AS t0 FROM journey_events
-        WHERE {anchor_cond} AND {in_range} GROUP BY profile_id),
+        SELECT pk, min(ts) AS t0 FROM journey_events
+        WHERE {anchor_cond} AND {in_range} GROUP BY pk),
     seqs AS (
-        SELECT e.profile_id, list(e.step ORDER BY {order}) AS s
-        FROM journey_events e JOIN a USING (profile_id)
-        WHERE {window_cond} AND e.step IS NOT NULL GROUP BY e.profile_id),
-    cut AS (
-        SELECT profile_id,
-               (CASE WHEN $collapse THEN list_filter(s, lambda x, i: i = 1 OR x <> s[i - 1]) ELSE s END)[1:$depth + 1] AS s
-        FROM seqs),
-    full_paths AS (
-        SELECT a.profile_id, r.d, COALESCE(c.s[r.d + 1], $filler) AS step
-        FROM a LEFT JOIN cut c USING (profile_id) CROSS JOIN range(0, $depth + 1) r(d)),
+        SELECT list(e.step ORDER BY {order}) AS s
+        FROM journey_events e JOIN a USING (pk)
+        WHERE {window_cond} AND e.step IS NOT NULL GROUP BY e.pk),
+    counted AS (
+        SELECT (CASE WHEN $collapse THEN list_filter(s, lambda x, i: i = 1 OR x <> s[i - 1]) ELSE s END)[1:$depth + 1] AS s,
+               count(*) AS n
+        FROM seqs GROUP BY 1),
+    cells AS (
+        SELECT c.s, c.n, r.d, COALESCE(c.s[r.d + 1], $filler) AS step FROM counted c, range(0, $depth + 1) r(d)),
     ranked AS (
-        SELECT d, step, count(*) AS n,
-               row_number() OVER (PARTITION BY d ORDER BY (step = $filler), count(*) DESC, step) AS rk
-        FROM full_paths GROUP BY d, step),
+        SELECT d, step, row_number() OVER (PARTITION BY d ORDER BY (step = $filler), sum(n) DESC, step) AS rk
+        FROM cells GROUP BY d, step),
     named AS (
-        SELECT f.profile_id, f.d,
-               CASE WHEN f.d = 0 OR f.step = $filler OR r.rk <= $top THEN f.step ELSE $other END AS step
-        FROM full_paths f JOIN ranked r USING (d, step))
-    SELECT profile_id, list(step ORDER BY d) AS path FROM named GROUP BY profile_id
+        SELECT c.s, any_value(c.n) AS n,
+               list(CASE WHEN c.d = 0 OR c.step = $filler OR r.rk <= $top THEN c.step ELSE $other END ORDER BY c.d) AS path
+        FROM cells c JOIN ranked r USING (d, step) GROUP BY c.s)
+    SELECT path, sum(n) AS people FROM named GROUP BY path
     """
-    named = {"collapse": bool(collapse_repeats), "depth": depth, "filler": filler, "top": top, "other": OTHER}
+    named = {"collapse": bool(collapse_repeats), "depth": depth, "filler": filler, "top": top, "other": OTHER,
+             "anchor": step.event}
     positional = params
     # Mixed parameter styles are not allowed: turn the positional ones into named ones.
     for i in range(len(positional)):
@@ -87,19 +90,21 @@ def paths(workspace, user: User, anchor, direction: str = "after", depth: int = 
     with workspace.connect() as con:
         prepare_journeys(workspace)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _journey_paths AS {sql}", named)
-        people = con.execute("SELECT count(*) FROM _journey_paths").fetchone()[0]
+        people, stopped = con.execute(
+            "SELECT COALESCE(sum(people), 0), COALESCE(sum(people) FILTER (WHERE path[2] = $filler), 0) "
+            "FROM _journey_paths", {"filler": filler}).fetchone()
         links = con.execute("""
             WITH steps AS (
-                SELECT profile_id, path, generate_subscripts(path, 1) AS i FROM _journey_paths),
+                SELECT path, people, generate_subscripts(path, 1) AS i FROM _journey_paths),
             pairs AS (
-                SELECT i - 1 AS source_depth, path[i] AS source, i AS target_depth, path[i + 1] AS target
+                SELECT i - 1 AS source_depth, path[i] AS source, i AS target_depth, path[i + 1] AS target, people
                 FROM steps WHERE i < len(path) AND path[i] <> $filler)
-            SELECT source_depth, source, target_depth, target, count(*) AS people
+            SELECT source_depth, source, target_depth, target, CAST(sum(people) AS BIGINT) AS people
             FROM pairs GROUP BY ALL ORDER BY source_depth, people DESC, source, target""",
             {"filler": filler}).df()
         common = con.execute("""
-            SELECT list_filter(path, lambda x: x <> $filler) AS path, count(*) AS people FROM _journey_paths
-            GROUP BY 1 ORDER BY people DESC LIMIT 20""", {"filler": filler}).df()
+            SELECT list_filter(path, lambda x: x <> $filler) AS path, CAST(sum(people) AS BIGINT) AS people
+            FROM _journey_paths GROUP BY 1 ORDER BY people DESC, path LIMIT 20""", {"filler": filler}).df()
         con.execute("DROP TABLE IF EXISTS _journey_paths")
     if not after:  # read backwards paths left to right, ending at the anchor
         links = links.assign(source_depth=-links["source_depth"], target_depth=-links["target_depth"])
@@ -108,7 +113,7 @@ def paths(workspace, user: User, anchor, direction: str = "after", depth: int = 
         links = links[["source_depth", "source", "target_depth", "target", "people"]]
         common["path"] = common["path"].map(lambda p: list(reversed(list(p))))
     common["path"] = common["path"].map(lambda p: " → ".join(p))
-    return PathResult(links, common, int(people), direction)
+    return PathResult(links, common, int(people), direction, int(stopped))
 
 
 def sankey_nodes(links: pd.DataFrame) -> tuple[list[str], list[int], list[int], list[int]]:

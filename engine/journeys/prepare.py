@@ -1,11 +1,12 @@
-"""Keep `journey_events` (migration 0042) in step with `events` and the identity graph.
+"""Keep `journey_events` (migrations 0042-0043) in step with `events` and the identity graph.
 
 Funnels, paths, attribution and cohorts read this one narrow table: each event already
 carries its profile (same rule as the `profile_events` view: user id first, else anonymous
 id), its step name and, for marketing touches, its channel. It is rebuilt in one statement
 whenever the identifiers change (a cheap signature check first), so every query sees the
 whole workspace as it is now. When only new events arrived (the collector's micro-batches,
-each with a higher load id), just those are appended.
+each with a higher load id), just those are appended. Each profile also gets a dense number
+(`journey_profiles`, renumbered on every rebuild) that path queries join on.
 """
 from __future__ import annotations
 
@@ -25,9 +26,19 @@ SELECT concat_ws('|', (SELECT count(*) FROM profile_identifiers),
        (SELECT count(*) FROM events WHERE load_id IS NULL)
 """
 
+NUMBER_PROFILES_SQL = """
+INSERT INTO journey_profiles
+SELECT CAST(row_number() OVER () AS INTEGER), profile_id FROM (SELECT DISTINCT profile_id FROM profile_identifiers)
+"""
+
 BUILD_SQL = f"""
 INSERT INTO journey_events
-WITH ev AS (
+WITH ids AS (
+    SELECT i.id_type, i.id_value, i.profile_id, n.pk
+    FROM profile_identifiers i JOIN journey_profiles n USING (profile_id)
+    WHERE i.id_type IN ('user_id', 'anonymous_id')
+),
+ev AS (
     SELECT user_id, anonymous_id, timestamp AS ts, type, event, name, properties,
            json_extract_string(context, ['$.page.url', '$.page.referrer', '$.campaign.source',
                                          '$.campaign.medium', '$.campaign.name']) AS cx
@@ -44,10 +55,10 @@ g AS (
     FROM f
 )
 SELECT COALESCE(pu.profile_id, pa.profile_id), g.ts, g.step, g.type, g.properties,
-       g.utm_source, g.utm_medium, g.utm_campaign, g.ref_host, {channel_sql()}
+       g.utm_source, g.utm_medium, g.utm_campaign, g.ref_host, {channel_sql()}, COALESCE(pu.pk, pa.pk)
 FROM g
-LEFT JOIN profile_identifiers pu ON pu.id_type = 'user_id' AND pu.id_value = g.user_id
-LEFT JOIN profile_identifiers pa ON pa.id_type = 'anonymous_id' AND pa.id_value = g.anonymous_id
+LEFT JOIN ids pu ON pu.id_type = 'user_id' AND pu.id_value = g.user_id
+LEFT JOIN ids pa ON pa.id_type = 'anonymous_id' AND pa.id_value = g.anonymous_id
 WHERE COALESCE(pu.profile_id, pa.profile_id) IS NOT NULL
 """
 
@@ -89,6 +100,8 @@ def prepare_journeys(workspace, force: bool = False, progress=None) -> bool:
             con.execute(BUILD_SQL.replace("{events_filter}", "load_id > ?"), [stored["max_load"]])
         else:
             con.execute("DELETE FROM journey_events")
+            con.execute("DELETE FROM journey_profiles")
+            con.execute(NUMBER_PROFILES_SQL)
             con.execute(BUILD_SQL.replace("{events_filter}", "true"))
         con.execute("DELETE FROM meta WHERE key = ?", [SIGNATURE_KEY])
         con.execute("INSERT INTO meta VALUES (?, ?)", [SIGNATURE_KEY, json.dumps(now)])

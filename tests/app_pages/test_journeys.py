@@ -25,9 +25,16 @@ def test_build_a_funnel_and_save_dropoffs(logged_in_app, app_env, admin):
 def test_paths_attribution_and_cohorts_render(logged_in_app, app_env):
     build(app_env)
     at = logged_in_app("analyst", "app_pages/journeys.py")
-    at.selectbox(key="path_anchor").select("Page: Home").run()
+    assert at.selectbox(key="path_anchor").value == "Product Viewed"      # a shopping step, not Identify
+    at.selectbox(key="path_anchor").select("Checkout Started").run()
     assert not at.exception, at.exception
-    assert any("4 people" == c.value for c in at.caption)
+    # Dan stopped after checking out: said in words, and left out of the Sankey until asked for.
+    assert any(c.value.startswith("2 people did Checkout Started; 1 (50%) did nothing else after it")
+               for c in at.caption)
+    sankey = lambda: next(c for c in at.get("plotly_chart") if c.proto.id.endswith("path_sankey"))
+    assert "(end)" not in sankey().proto.spec
+    at.toggle(key="path_show_stops").set_value(True).run()
+    assert "(end)" in sankey().proto.spec
     attr = next(df.value for df in at.dataframe if "last_touch_revenue" in df.value.columns)
     assert attr["last_touch_revenue"].sum() == 230
     at.radio(key="cohort_basis").set_value("first_order").run()

@@ -19,6 +19,7 @@ def _links(result):
 def test_next_steps_after_home(ws, admin):
     result = paths(ws, admin, "Page: Home", depth=2, top=5)
     assert result.people == 4
+    assert result.stopped == 0
     links = _links(result)
     # Dan's second home page is a repeat and collapses; everyone then views a product.
     assert (0, "Page: Home", "Product Viewed", 4) in links
@@ -69,3 +70,29 @@ def test_property_filtered_anchor_and_errors(ws, admin):
         paths(ws, admin, "Page: Home", depth=0)
     with pytest.raises(JourneyError, match="Direction"):
         paths(ws, admin, "Page: Home", direction="sideways")
+
+
+def test_new_collector_loads_join_paths(ws, admin):
+    """Events appended after the last build (a collector micro-batch) carry the person's number."""
+    with ws.transaction() as con:
+        con.execute("UPDATE events SET load_id = 1")
+    before = _links(paths(ws, admin, "Checkout Started", depth=1))
+    assert (0, "Checkout Started", "(end)", 1) in before                 # Dan never completed
+    assert paths(ws, admin, "Checkout Started", depth=1).stopped == 1
+    with ws.transaction() as con:
+        con.execute("INSERT INTO events (message_id, source, type, event, user_id, timestamp, properties, load_id) "
+                    "VALUES ('late', 'web', 'track', 'Order Completed', 'u4', "
+                    "TIMESTAMPTZ '2025-01-06 12:10:00+00', '{}', 2)")
+    after = _links(paths(ws, admin, "Checkout Started", depth=1))
+    assert (0, "Checkout Started", "Order Completed", 2) in after        # Alice, and now Dan
+    assert ws.scalar("SELECT count(*) FROM journey_events WHERE pk IS NULL") == 0
+
+
+def test_anchor_leads_its_path_on_equal_timestamps(ws, admin):
+    """An event at the very same moment as the anchor comes after it, whatever its name."""
+    with ws.transaction() as con:
+        con.execute("INSERT INTO events (message_id, source, type, event, anonymous_id, timestamp, properties) "
+                    "VALUES ('same', 'web', 'track', 'Added Coupon', 'a3', TIMESTAMPTZ '2025-01-06 10:01:00+00', '{}')")
+    result = paths(ws, admin, "Product Viewed", depth=1, top=10)
+    assert set(result.links["source"]) == {"Product Viewed"}
+    assert (0, "Product Viewed", "Added Coupon", 1) in _links(result)     # Carol
