@@ -2,7 +2,8 @@
 
 Every `interval` seconds the loader closes the active spool segments and lands
 all closed ones in one workspace transaction, through the events loader shared
-with file uploads; only after the commit are the segment files deleted. A crash
+with file uploads (its typed spool read, or line by line when a line needs
+quarantining); only after the commit are the segment files deleted. A crash
 between the commit and the delete lands the same events again on restart, and
 the events loader's dedupe by messageId makes that a no-op.
 """
@@ -17,8 +18,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
+
 from engine.collect.spool import Segment, Spool, list_segments, repair_segment
-from engine.ingest.events import load_events_ndjson  # the one Segment -> events normaliser
+# the one Segment -> events normaliser: typed read of the spool, line by line when needed
+from engine.ingest.events import load_events_ndjson, load_spool_events
 from engine.workspace import Workspace, WorkspaceBusy
 
 log = logging.getLogger("cdp.collect")
@@ -26,6 +30,11 @@ log = logging.getLogger("cdp.collect")
 
 def _load(con, path: Path, source: str, load_id: int | None) -> tuple[int, int]:
     """(loaded, quarantined) for one segment, through the shared events loader."""
+    loaded, quarantined = load_spool_events(con, path, source, load_id)
+    return int(loaded), int(quarantined)
+
+
+def _load_line_by_line(con, path: Path, source: str, load_id: int | None) -> tuple[int, int]:
     loaded, quarantined = load_events_ndjson(con, path, source, load_id)
     return int(loaded), int(quarantined)
 
@@ -70,24 +79,36 @@ def land_segments(workspace: Workspace, segments: list[Segment]) -> int:
     if not ready:
         return 0
     lines = {s.path: count_lines(s.path) for s in ready}
+    try:
+        _land_ready(workspace, ready, lines, _load)
+    except WorkspaceBusy:
+        raise
+    except duckdb.Error as exc:
+        # A segment DuckDB cannot read as typed JSON (it never should: the collector writes
+        # every line); the transaction rolled back, so land the same segments line by line.
+        log.warning("collector: landing line by line after: %s", exc)
+        _land_ready(workspace, ready, lines, _load_line_by_line)
+    for segment in ready:
+        segment.path.unlink(missing_ok=True)
+    return sum(lines.values())
+
+
+def _land_ready(workspace: Workspace, ready: list[Segment], lines: dict, load) -> None:
     with workspace.transaction() as con:
-        # keep half the cores for the HTTP server, unless landing has fallen behind
-        behind = len({s.seq for s in ready}) > 2
-        con.execute(f"SET threads = {CPUS if behind else max(1, CPUS // 2)}")
+        # Every core: answering requests needs little CPU (the ack rate stays far above the
+        # target while a landing runs), and a landing that finishes sooner keeps events fresh.
+        con.execute(f"SET threads = {CPUS}")
         for source in sorted({s.source for s in ready}):
             load_id = _daily_load(con, source)
             read = loaded = quarantined = 0
             for segment in (s for s in ready if s.source == source):
-                got, bad = _load(con, segment.path, source, load_id)
+                got, bad = load(con, segment.path, source, load_id)
                 read += lines[segment.path]
                 loaded += got
                 quarantined += bad
             con.execute("UPDATE loads SET rows_read = rows_read + ?, rows_loaded = rows_loaded + ?,"
                         " rows_quarantined = rows_quarantined + ?, finished_at = now() WHERE load_id = ?",
                         [read, loaded, quarantined, load_id])
-    for segment in ready:
-        segment.path.unlink(missing_ok=True)
-    return sum(lines.values())
 
 
 def land_spool(workspace: Workspace, directory: Path, max_bytes: int = 256 << 20) -> int:
@@ -151,10 +172,12 @@ class Loader:
     def _run(self) -> None:
         last_rotation = time.monotonic()
         backoff = self.interval
+        behind = False
         while True:
-            stopping = self._stop.is_set()
-            self._wake.wait(self.interval / 4)
+            if not behind:  # a landing that outlasted the interval left a backlog: no pause
+                self._wake.wait(self.interval / 4)
             self._wake.clear()
+            stopping = self._stop.is_set()  # read after the wait: stop() wakes us to land and leave
             if self.before_cycle:
                 try:
                     self.before_cycle()
@@ -165,8 +188,9 @@ class Loader:
                     or self.spool.active_events >= self.max_events):
                 self.spool.rotate()
                 last_rotation = now
+            behind = False
             try:
-                self.land_closed()
+                behind = self.land_closed() > 0 and time.monotonic() - now >= self.interval
                 backoff = self.interval
             except Exception as exc:  # noqa: BLE001 - the spool keeps the events; retry later
                 self._error(exc)
@@ -210,6 +234,8 @@ class Loader:
                         self._set_aside_if_stuck(segment, one_exc)
                         self._error(one_exc)
             landed += count
+            log.debug("landed %d events from %d segments in %.2f s", count, len(chunk),
+                      time.monotonic() - started)
             if count:
                 self.stats.landed_events += count
                 self.stats.landings += 1

@@ -93,7 +93,11 @@ def _loads_fallback(body: bytes):
 
 
 def _dumps_fallback(value) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:  # "\ud800" without its pair: valid JSON syntax, not text DuckDB can store
+        raise ApiError(400, "The body has a string with an unpaired UTF-16 surrogate (e.g. \\ud800); "
+                            "send valid Unicode text.") from None
 
 
 try:  # orjson parses and writes JSON several times faster than the standard library
@@ -304,6 +308,9 @@ class CollectorHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "OpenCDP-Collector/1"
     timeout = 60  # seconds a connection may sit idle or stall mid-body before it is closed
+    # Answers are small and sent as soon as they are ready: with Nagle's algorithm on, a
+    # keep-alive client waits for the delayed ACK (~40 ms) on every request.
+    disable_nagle_algorithm = True
     collector: "Collector"
 
     def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's name

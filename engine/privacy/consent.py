@@ -24,8 +24,9 @@ CATEGORY_PURPOSES = {
 _CAPTURE_SQL = """
 INSERT OR IGNORE INTO event_consent_signals
 WITH candidates AS (
-    SELECT message_id, user_id, anonymous_id, timestamp, context
-    FROM events
+    SELECT message_id, user_id, anonymous_id, timestamp, context,
+           context -> '$.consent.categoryPreferences' AS prefs  -- read once, used three times
+    FROM {relation}
     WHERE (CAST(? AS BIGINT) IS NULL OR load_id = ?)
       AND {only}
       AND context IS NOT NULL
@@ -34,10 +35,10 @@ WITH candidates AS (
 categories AS (
     SELECT c.message_id, c.user_id, c.anonymous_id, c.timestamp,
            lower(k) AS category,
-           TRY_CAST(json_extract_string(c.context -> '$.consent.categoryPreferences', k) AS BOOLEAN) AS granted
+           TRY_CAST(json_extract_string(c.prefs, k) AS BOOLEAN) AS granted
     FROM candidates c,
-         unnest(json_keys(c.context -> '$.consent.categoryPreferences')) AS t(k)
-    WHERE json_type(c.context, '$.consent.categoryPreferences') = 'OBJECT'
+         unnest(json_keys(c.prefs)) AS t(k)
+    WHERE json_type(c.prefs) = 'OBJECT'
 ),
 mapped AS (
     SELECT message_id, user_id, anonymous_id, m.purpose, granted, timestamp, 'cmp' AS method
@@ -58,15 +59,18 @@ WHERE (message_id, purpose) NOT IN (SELECT (message_id, purpose) FROM gpc)
 """
 
 
-def capture_event_consents(con, load_id: int | None = None, message_ids_sql: str | None = None) -> int:
+def capture_event_consents(con, load_id: int | None = None, message_ids_sql: str | None = None,
+                           relation: str = "events") -> int:
     """Record consent signals from events (one load, the events whose ids `message_ids_sql`
     selects, or all); returns rows added.
 
     Called inside the transaction that lands events. GPC overrides a CMP grant on the same event.
+    `relation` may name a table holding just-inserted events (the `events` columns message_id,
+    user_id, anonymous_id, timestamp, context, load_id) so a landing need not scan all events.
     """
     before = con.execute("SELECT count(*) FROM event_consent_signals").fetchone()[0]
     only = f"message_id IN ({message_ids_sql})" if message_ids_sql else "true"
-    con.execute(_CAPTURE_SQL.replace("{only}", only),
+    con.execute(_CAPTURE_SQL.replace("{only}", only).replace("{relation}", relation),
                 [load_id, load_id, list(CATEGORY_PURPOSES), list(CATEGORY_PURPOSES.values())])
     return con.execute("SELECT count(*) FROM event_consent_signals").fetchone()[0] - before
 
