@@ -67,7 +67,9 @@ def run(scale: str) -> list[dict]:
                                content_ids_path="$.products[*].product_id", lookback_days=LOOKBACK_DAYS)
             # everyone consents here so that delivery moves every conversion
             with ws.transaction() as con:
-                con.execute("""INSERT OR REPLACE INTO consents (source, source_record_id, purpose, granted, recorded_at)
+                # consents has no key (migration 0011): replace this source's rows by hand
+                con.execute("DELETE FROM consents WHERE source = 'bench-consent'")
+                con.execute("""INSERT INTO consents (source, source_record_id, purpose, granted, recorded_at)
                                SELECT 'bench-consent', profile_id, 'advertising', true, now() FROM profiles""")
                 con.execute("""INSERT OR IGNORE INTO profile_members
                                SELECT profile_id, 'consents', 'bench-consent', profile_id FROM profiles""")
