@@ -91,7 +91,9 @@ def _fast_sql(t: str, fast: str | None) -> str | None:
     before the format list reads it. A value this one format reads with a four-digit year is
     read the same way by the full chain (an ISO cast would take its day for a year and its
     year for a day, and no earlier format in the list matches its separators and length), so
-    trying it first changes no answer. The format comes from a fixed list, never from input.
+    trying it first changes no answer. The same holds for the ISO shapes (_ISO_SHAPES): a value
+    one of them reads whole has no zone, which is exactly when the ISO cast reads it as UTC too.
+    The format comes from a fixed list, never from input.
     """
     if fast is None:
         return None
@@ -108,7 +110,13 @@ def timestamp_sql(t: str, order: str = "dmy", fast: str | None = None) -> str:
             f"CASE WHEN regexp_matches({t}, {_HAS_TZ}) THEN TRY_CAST({zoned} AS TIMESTAMPTZ) "
             f"ELSE timezone('UTC', {_naive_sql(t, order)}) END)")
     quick = _fast_sql(t, fast)
-    return f"COALESCE(timezone('UTC', {quick}), {full})" if quick else full
+    return f"COALESCE({utc_sql(quick)}, {full})" if quick else full
+
+
+def utc_sql(naive: str) -> str:
+    """A TIMESTAMP (no zone) read as UTC, as TIMESTAMPTZ: through its epoch microseconds, which
+    skips the time-zone library that timezone('UTC', ...) goes through (a third of the cost)."""
+    return f"make_timestamptz(epoch_us({naive}))"
 
 
 def date_sql(t: str, order: str = "dmy", birth: bool = False, fast: str | None = None) -> str:
@@ -197,8 +205,12 @@ class ColumnFormat:
 # day first; a column whose values mostly have one shape reads that format before the others.
 _SHAPES = {f"N{sep}N{sep}Y{time}": f"%d{sep}%m{sep}%Y{clock}"
            for sep in "/-." for time, clock in (("", ""), (" N:N", " %H:%M"), (" N:N:N", " %H:%M:%S"))}
-FAST_FORMATS = set(_SHAPES.values()) | {f.replace("%d", "%_").replace("%m", "%d").replace("%_", "%m")
-                                        for f in _SHAPES.values()}
+# ISO date-times without a zone: one format reads them at a third of the cost of the ISO cast to
+# TIMESTAMPTZ (which must look for a zone); a value with a zone fails it and takes the full chain.
+_ISO_SHAPES = {f"Y-N-N{sep}N:N{secs}": f"%Y-%m-%d{sep}%H:%M{clock}"
+               for sep in (" ", "T") for secs, clock in (("", ""), (":N", ":%S"))}
+FAST_FORMATS = (set(_SHAPES.values()) | set(_ISO_SHAPES.values())
+                | {f.replace("%d", "%_").replace("%m", "%d").replace("%_", "%m") for f in _SHAPES.values()})
 
 
 def _shape_sql(t: str) -> str:
@@ -246,6 +258,8 @@ def infer_formats(con, table: str, columns: dict[str, str]) -> dict[str, ColumnF
             fast = _SHAPES.get(usual.get(column)) if c * 2 > n else None
             if fast and order == "mdy":
                 fast = fast.replace("%d", "%_").replace("%m", "%d").replace("%_", "%m")
+            if type_ == "timestamp" and fast is None:  # ISO dates alone are read fast by the cast
+                fast = _ISO_SHAPES.get(usual.get(column))
             out[column] = ColumnFormat(date_order=order, ambiguous_dates=bool(c) and a == 0 and b == 0,
                                        fast=fast)
     return out

@@ -84,3 +84,22 @@ def test_decimal_comma_inferred():
     con = duckdb.connect()
     table(con, ["m"], [["12,50 €"], ["1.234,00"], ["3"]])
     assert infer_formats(con, "t", {"m": "money"})["m"].decimal_comma
+
+
+def test_iso_timestamps_read_fast_give_the_full_chain_answer():
+    """A column of zone-less ISO date-times reads them with one format first; every value, with a
+    zone or not, must come out as the full chain reads it."""
+    from engine.ingest.validate import timestamp_sql
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    values = ["2023-01-01 10:00:00", "2023-01-01 10:00:00+01", "2023-01-01T10:00:00Z", "2023-01-01 10:00",
+              "2023-01-01 10:00:00 UTC", "2023-01-01 10:00:00-05:00", "2023-01-01 10:00:00 Europe/Paris",
+              "2023-01-01T10:00", "2023-1-1 1:2:3", "1999-12-31 24:00:00", "2023-02-30 10:00:00",
+              "0999-01-01 10:00:00", "2023-01-01 10:00:00.25", "31/12/2023 10:00", "1700000000", None]
+    table(con, ["ts"], [[v] for v in ["2024-03-01 08:30:00"] * 20 + values])
+    fmt = infer_formats(con, "t", {"ts": "timestamp"})["ts"]
+    assert fmt.fast == "%Y-%m-%d %H:%M:%S"
+    rows = con.execute(f"SELECT ts, {timestamp_sql('ts')}, {timestamp_sql('ts', fast=fmt.fast)} FROM t").fetchall()
+    assert [(v, fast) for v, _, fast in rows] == [(v, full) for v, full, _ in rows]
+    assert dict((v, fast) for v, _, fast in rows)["2023-01-01 10:00:00+01"].hour == 9
