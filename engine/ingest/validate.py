@@ -225,24 +225,26 @@ def infer_formats(con, table: str, columns: dict[str, str]) -> dict[str, ColumnF
     wanted = {c: t for c, t in columns.items() if t in ("date", "timestamp", "money")}
     if not wanted:
         return {}
-    parts, shapes = [], []
+    inner, parts, shapes = [], [], []
     for i, (column, type_) in enumerate(wanted.items()):
         t = trimmed('"' + column.replace('"', '""') + '"')
+        inner.append(f"{t} AS t{i}")
         if type_ == "money":
-            parts.append(f"count_if(regexp_matches({t}, '\\d,\\d{{1,2}}(\\D*)$') OR regexp_matches({t}, '\\.\\d{{3}},')) AS a{i}")
-            parts.append(f"count_if(regexp_matches({t}, '\\d\\.\\d{{1,2}}(\\D*)$') OR regexp_matches({t}, ',\\d{{3}}\\.')) AS b{i}")
+            parts.append(f"count_if(regexp_matches(t{i}, '\\d,\\d{{1,2}}(\\D*)$') OR regexp_matches(t{i}, '\\.\\d{{3}},')) AS a{i}")
+            parts.append(f"count_if(regexp_matches(t{i}, '\\d\\.\\d{{1,2}}(\\D*)$') OR regexp_matches(t{i}, ',\\d{{3}}\\.')) AS b{i}")
             parts.append(f"0 AS c{i}, 0 AS n{i}")
         else:
-            head = f"regexp_extract({t}, '^(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-]\\d{{2,4}}', "
-            parts.append(f"count_if(TRY_CAST({head}1) AS INTEGER) > 12) AS a{i}")
-            parts.append(f"count_if(TRY_CAST({head}2) AS INTEGER) > 12) AS b{i}")
-            parts.append(f"count_if(regexp_matches({t}, '^\\d{{1,2}}[/.-]\\d{{1,2}}[/.-]\\d{{2,4}}')) AS c{i}")
-            parts.append(f"count({t}) AS n{i}")
+            # One match gives both leading numbers (empty when the value is not day/month text).
+            inner.append(f"regexp_extract({t}, '^(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-]\\d{{2,4}}', ['x', 'y']) AS r{i}")
+            parts.append(f"count_if(TRY_CAST(r{i}.x AS INTEGER) > 12) AS a{i}")
+            parts.append(f"count_if(TRY_CAST(r{i}.y AS INTEGER) > 12) AS b{i}")
+            parts.append(f"count_if(r{i}.x <> '') AS c{i}")
+            parts.append(f"count(t{i}) AS n{i}")
             # The most common shape of the first values (see _fast_sql).
             shapes.append((column, f"mode({_shape_sql(t)})"))
     # A large sample decides as well as the whole column and keeps this scan short.
-    row = con.execute(f"SELECT {', '.join(parts)} FROM (SELECT * FROM {table} LIMIT ?)",
-                      [INFER_SAMPLE]).fetchone()
+    row = con.execute(f"SELECT {', '.join(parts)} FROM (SELECT {', '.join(inner)} FROM "
+                      f"(SELECT * FROM {table} LIMIT ?))", [INFER_SAMPLE]).fetchone()
     # Only speed rides on the shape (every value gets the same answer either way), so fewer rows do.
     usual = dict(zip([c for c, _ in shapes], con.execute(
         f"SELECT {', '.join(m for _, m in shapes)} FROM (SELECT * FROM {table} LIMIT ?)",
