@@ -52,11 +52,11 @@ def phone_sql(t: str) -> str:
     general = (f"list_transform([{t}], lambda d: list_transform([{every}], lambda e: "
                f"CASE WHEN regexp_full_match(e, '[0-9]{{7,15}}') THEN CASE WHEN starts_with(d, '00') THEN '+' || e[3:] "
                f"WHEN starts_with(d, '+') THEN '+' || e ELSE e END END)[1])[1]")
-    bare = f"replace({t}, ' ', '')"   # '+' and digits only
-    digits = f"length({bare}) - CASE WHEN starts_with({bare}, '+') THEN 1 ELSE 0 END"
-    simple = (f"CASE WHEN {digits} BETWEEN 7 AND 15 THEN "
-              f"CASE WHEN starts_with({t}, '00') THEN '+' || {bare}[3:] ELSE {bare} END END")
-    return f"CASE WHEN regexp_full_match({t}, '\\+?[0-9 ]*') THEN {simple} ELSE {general} END"
+    bare = f"replace({t}, ' ', '')"   # '+' and 7 to 15 digits
+    simple = f"CASE WHEN starts_with({t}, '00') THEN '+' || {bare}[3:] ELSE {bare} END"
+    # One match checks the characters and counts the digits (a count out of range fails the
+    # general branch too); counting them with length() after the match cost as much again.
+    return f"CASE WHEN regexp_full_match({t}, '\\+? *(?:[0-9] *){{7,15}}') THEN {simple} ELSE {general} END"
 
 
 _DAY_FIRST = ["%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d-%m-%Y", "%d-%m-%Y %H:%M",

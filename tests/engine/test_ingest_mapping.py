@@ -103,3 +103,17 @@ def test_iso_timestamps_read_fast_give_the_full_chain_answer():
     rows = con.execute(f"SELECT ts, {timestamp_sql('ts')}, {timestamp_sql('ts', fast=fmt.fast)} FROM t").fetchall()
     assert [(v, fast) for v, _, fast in rows] == [(v, full) for v, full, _ in rows]
     assert dict((v, fast) for v, _, fast in rows)["2023-01-01 10:00:00+01"].hour == 9
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("+44 20 7123 4567", "+442071234567"), ("0044 20 7123 4567", "+442071234567"),
+    ("+ 44 20 7123 4567", "+442071234567"), ("0 044 1234567", "00441234567"),
+    ("020 7123 4567", "02071234567"), ("+1 (555) 123-4567", "+15551234567"), ("555.123.4567", "5551234567"),
+    ("1234567", "1234567"), ("123456", None), ("123456789012345", "123456789012345"),
+    ("1234567890123456", None), ("+", None), ("++441234567", "+441234567"), ("12 34 56 7", "1234567"),
+    ("+4420 7123 4567 ext 5", None), ("abc", None),
+])
+def test_phones_typed(text, expected):
+    from engine.ingest.validate import phone_sql
+
+    assert duckdb.connect().execute(f"SELECT {phone_sql('t')} FROM (SELECT ? AS t)", [text]).fetchone()[0] == expected
