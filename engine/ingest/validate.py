@@ -102,6 +102,18 @@ def _fast_sql(t: str, fast: str | None) -> str | None:
     return f"CASE WHEN year({p}) >= 1000 THEN {p} END"
 
 
+def _unless_settled(t: str, fast: str | None, rest: str) -> str:
+    """rest, except for a value already settled as unreadable: one the column's usual date-only
+    day/month format failed although the value has exactly its shape ('31/02/1990'). No cast or
+    format in the chain reads such a value either (tests/engine/test_ingest_mapping.py checks
+    every day and month number), and the chain tries some thirty formats on it, so the answer
+    is known without them."""
+    if fast not in _DATE_ONLY:
+        return rest
+    sep = "\\" + fast[2]
+    return f"CASE WHEN regexp_full_match({t}, '\\d{{1,2}}{sep}\\d{{1,2}}{sep}[1-9]\\d{{3}}') THEN NULL ELSE {rest} END"
+
+
 def timestamp_sql(t: str, order: str = "dmy", fast: str | None = None) -> str:
     """ISO text (with or without a zone) by a plain cast, which needs the session in UTC (see
     common.utc_session); anything else through the day/month formats, read as UTC."""
@@ -110,7 +122,7 @@ def timestamp_sql(t: str, order: str = "dmy", fast: str | None = None) -> str:
             f"CASE WHEN regexp_matches({t}, {_HAS_TZ}) THEN TRY_CAST({zoned} AS TIMESTAMPTZ) "
             f"ELSE timezone('UTC', {_naive_sql(t, order)}) END)")
     quick = _fast_sql(t, fast)
-    return f"COALESCE({utc_sql(quick)}, {full})" if quick else full
+    return f"COALESCE({utc_sql(quick)}, {_unless_settled(t, fast, full)})" if quick else full
 
 
 def utc_sql(naive: str) -> str:
@@ -123,7 +135,7 @@ def date_sql(t: str, order: str = "dmy", birth: bool = False, fast: str | None =
     value = f"COALESCE(TRY_CAST({t} AS DATE), CAST({_naive_sql(t, order)} AS DATE))"
     quick = _fast_sql(t, fast)
     if quick:
-        value = f"COALESCE(CAST({quick} AS DATE), {value})"
+        value = f"COALESCE(CAST({quick} AS DATE), {_unless_settled(t, fast, value)})"
     if birth:
         return f"CASE WHEN {value} BETWEEN DATE '1900-01-01' AND current_date THEN {value} END"
     return value
@@ -209,6 +221,7 @@ _SHAPES = {f"N{sep}N{sep}Y{time}": f"%d{sep}%m{sep}%Y{clock}"
 # TIMESTAMPTZ (which must look for a zone); a value with a zone fails it and takes the full chain.
 _ISO_SHAPES = {f"Y-N-N{sep}N:N{secs}": f"%Y-%m-%d{sep}%H:%M{clock}"
                for sep in (" ", "T") for secs, clock in (("", ""), (":N", ":%S"))}
+_DATE_ONLY = {f"%{a}{sep}%{b}{sep}%Y" for sep in "/-." for a, b in ("dm", "md")}
 FAST_FORMATS = (set(_SHAPES.values()) | set(_ISO_SHAPES.values())
                 | {f.replace("%d", "%_").replace("%m", "%d").replace("%_", "%m") for f in _SHAPES.values()})
 

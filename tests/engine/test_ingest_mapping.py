@@ -117,3 +117,23 @@ def test_phones_typed(text, expected):
     from engine.ingest.validate import phone_sql
 
     assert duckdb.connect().execute(f"SELECT {phone_sql('t')} FROM (SELECT ? AS t)", [text]).fetchone()[0] == expected
+
+
+@pytest.mark.parametrize("order", ["dmy", "mdy"])
+def test_usual_date_format_first_gives_the_full_chain_answer(order):
+    """Reading a column's usual day/month format first (and calling a value of exactly its shape
+    that the format fails unreadable) must give every value the answer of the full chain."""
+    from engine.ingest.validate import _DATE_ONLY, date_sql, timestamp_sql
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    numbers = [str(i) for i in range(10)] + [f"{i:02d}" for i in range(40)] + ["99"]
+    for fast in sorted(f for f in _DATE_ONLY if f.startswith("%d" if order == "dmy" else "%m")):
+        sep = fast[2]
+        con.execute("CREATE OR REPLACE TABLE x AS SELECT a || ? || b || ? || y AS t FROM unnest(?) a(a), "
+                    "unnest(?) b(b), unnest(['0999', '1990', '2024']) y(y)", [sep, sep, numbers, numbers])
+        con.execute("INSERT INTO x VALUES ('2024-01-31'), ('31 Jan 2024'), (NULL), ('1/2/24')")
+        for build in (date_sql, timestamp_sql):
+            differ = con.execute(f"SELECT count(*), any_value(t) FROM x WHERE {build('t', order, fast=fast)} "
+                                 f"IS DISTINCT FROM {build('t', order)}").fetchone()
+            assert differ == (0, None), (fast, build.__name__, differ)
