@@ -40,7 +40,8 @@ def normalise_header(name: str) -> str:
 
 _PROFILE = {
     "email": "regexp_full_match({t}, '[^@\\s]+@[^@\\s]+\\.[^@\\s.]+')",
-    "phone": "regexp_full_match({t}, '\\+?[0-9 ()./\\-]{{7,20}}') AND length(regexp_replace({t}, '[^0-9]', '', 'g')) BETWEEN 7 AND 15 AND NOT regexp_full_match({t}, '\\d{{4}}-\\d{{2}}-\\d{{2}}')",
+    # (the second match counts 7 to 15 digits among the punctuation, cheaper than deleting the rest)
+    "phone": "regexp_full_match({t}, '\\+?[0-9 ()./\\-]{{7,20}}') AND regexp_full_match({t}, '\\+?[ ()./\\-]*(?:[0-9][ ()./\\-]*){{7,15}}') AND NOT regexp_full_match({t}, '\\d{{4}}-\\d{{2}}-\\d{{2}}')",
     "date": "regexp_matches({t}, '^(\\d{{4}}-\\d{{1,2}}-\\d{{1,2}}|\\d{{1,2}}[/.-]\\d{{1,2}}[/.-]\\d{{2,4}}|\\d{{4}}/\\d{{1,2}}/\\d{{1,2}}|\\d{{1,2}} [A-Za-z]{{3,9}} \\d{{4}}|[A-Za-z]{{3,9}} \\d{{1,2}},? \\d{{4}})')",
     "money": "regexp_full_match({t}, '[-+(]?\\s*([A-Z]{{3}}\\s?|[$€£¥])?\\s*[0-9]{{1,3}}([.,\\x27 ]?[0-9]{{3}})*([.,][0-9]{{1,2}})?\\s*([A-Z]{{3}}|[$€£¥])?\\)?')",
 }

@@ -52,11 +52,11 @@ def phone_sql(t: str) -> str:
     general = (f"list_transform([{t}], lambda d: list_transform([{every}], lambda e: "
                f"CASE WHEN regexp_full_match(e, '[0-9]{{7,15}}') THEN CASE WHEN starts_with(d, '00') THEN '+' || e[3:] "
                f"WHEN starts_with(d, '+') THEN '+' || e ELSE e END END)[1])[1]")
-    bare = f"replace({t}, ' ', '')"   # '+' and digits only
-    digits = f"length({bare}) - CASE WHEN starts_with({bare}, '+') THEN 1 ELSE 0 END"
-    simple = (f"CASE WHEN {digits} BETWEEN 7 AND 15 THEN "
-              f"CASE WHEN starts_with({t}, '00') THEN '+' || {bare}[3:] ELSE {bare} END END")
-    return f"CASE WHEN regexp_full_match({t}, '\\+?[0-9 ]*') THEN {simple} ELSE {general} END"
+    bare = f"replace({t}, ' ', '')"   # '+' and 7 to 15 digits
+    simple = f"CASE WHEN starts_with({t}, '00') THEN '+' || {bare}[3:] ELSE {bare} END"
+    # One match checks the characters and counts the digits (a count out of range fails the
+    # general branch too); counting them with length() after the match cost as much again.
+    return f"CASE WHEN regexp_full_match({t}, '\\+? *(?:[0-9] *){{7,15}}') THEN {simple} ELSE {general} END"
 
 
 _DAY_FIRST = ["%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d-%m-%Y", "%d-%m-%Y %H:%M",
@@ -91,13 +91,27 @@ def _fast_sql(t: str, fast: str | None) -> str | None:
     before the format list reads it. A value this one format reads with a four-digit year is
     read the same way by the full chain (an ISO cast would take its day for a year and its
     year for a day, and no earlier format in the list matches its separators and length), so
-    trying it first changes no answer. The format comes from a fixed list, never from input.
+    trying it first changes no answer. The same holds for the ISO shapes (_ISO_SHAPES): a value
+    one of them reads whole has no zone, which is exactly when the ISO cast reads it as UTC too.
+    The format comes from a fixed list, never from input.
     """
     if fast is None:
         return None
     assert fast in FAST_FORMATS, fast
     p = f"try_strptime({t}, '{fast}')"
     return f"CASE WHEN year({p}) >= 1000 THEN {p} END"
+
+
+def _unless_settled(t: str, fast: str | None, rest: str) -> str:
+    """rest, except for a value already settled as unreadable: one the column's usual date-only
+    day/month format failed although the value has exactly its shape ('31/02/1990'). No cast or
+    format in the chain reads such a value either (tests/engine/test_ingest_mapping.py checks
+    every day and month number), and the chain tries some thirty formats on it, so the answer
+    is known without them."""
+    if fast not in _DATE_ONLY:
+        return rest
+    sep = "\\" + fast[2]
+    return f"CASE WHEN regexp_full_match({t}, '\\d{{1,2}}{sep}\\d{{1,2}}{sep}[1-9]\\d{{3}}') THEN NULL ELSE {rest} END"
 
 
 def timestamp_sql(t: str, order: str = "dmy", fast: str | None = None) -> str:
@@ -108,14 +122,20 @@ def timestamp_sql(t: str, order: str = "dmy", fast: str | None = None) -> str:
             f"CASE WHEN regexp_matches({t}, {_HAS_TZ}) THEN TRY_CAST({zoned} AS TIMESTAMPTZ) "
             f"ELSE timezone('UTC', {_naive_sql(t, order)}) END)")
     quick = _fast_sql(t, fast)
-    return f"COALESCE(timezone('UTC', {quick}), {full})" if quick else full
+    return f"COALESCE({utc_sql(quick)}, {_unless_settled(t, fast, full)})" if quick else full
+
+
+def utc_sql(naive: str) -> str:
+    """A TIMESTAMP (no zone) read as UTC, as TIMESTAMPTZ: through its epoch microseconds, which
+    skips the time-zone library that timezone('UTC', ...) goes through (a third of the cost)."""
+    return f"make_timestamptz(epoch_us({naive}))"
 
 
 def date_sql(t: str, order: str = "dmy", birth: bool = False, fast: str | None = None) -> str:
     value = f"COALESCE(TRY_CAST({t} AS DATE), CAST({_naive_sql(t, order)} AS DATE))"
     quick = _fast_sql(t, fast)
     if quick:
-        value = f"COALESCE(CAST({quick} AS DATE), {value})"
+        value = f"COALESCE(CAST({quick} AS DATE), {_unless_settled(t, fast, value)})"
     if birth:
         return f"CASE WHEN {value} BETWEEN DATE '1900-01-01' AND current_date THEN {value} END"
     return value
@@ -197,8 +217,13 @@ class ColumnFormat:
 # day first; a column whose values mostly have one shape reads that format before the others.
 _SHAPES = {f"N{sep}N{sep}Y{time}": f"%d{sep}%m{sep}%Y{clock}"
            for sep in "/-." for time, clock in (("", ""), (" N:N", " %H:%M"), (" N:N:N", " %H:%M:%S"))}
-FAST_FORMATS = set(_SHAPES.values()) | {f.replace("%d", "%_").replace("%m", "%d").replace("%_", "%m")
-                                        for f in _SHAPES.values()}
+# ISO date-times without a zone: one format reads them at a third of the cost of the ISO cast to
+# TIMESTAMPTZ (which must look for a zone); a value with a zone fails it and takes the full chain.
+_ISO_SHAPES = {f"Y-N-N{sep}N:N{secs}": f"%Y-%m-%d{sep}%H:%M{clock}"
+               for sep in (" ", "T") for secs, clock in (("", ""), (":N", ":%S"))}
+_DATE_ONLY = {f"%{a}{sep}%{b}{sep}%Y" for sep in "/-." for a, b in ("dm", "md")}
+FAST_FORMATS = (set(_SHAPES.values()) | set(_ISO_SHAPES.values())
+                | {f.replace("%d", "%_").replace("%m", "%d").replace("%_", "%m") for f in _SHAPES.values()})
 
 
 def _shape_sql(t: str) -> str:
@@ -213,24 +238,26 @@ def infer_formats(con, table: str, columns: dict[str, str]) -> dict[str, ColumnF
     wanted = {c: t for c, t in columns.items() if t in ("date", "timestamp", "money")}
     if not wanted:
         return {}
-    parts, shapes = [], []
+    inner, parts, shapes = [], [], []
     for i, (column, type_) in enumerate(wanted.items()):
         t = trimmed('"' + column.replace('"', '""') + '"')
+        inner.append(f"{t} AS t{i}")
         if type_ == "money":
-            parts.append(f"count_if(regexp_matches({t}, '\\d,\\d{{1,2}}(\\D*)$') OR regexp_matches({t}, '\\.\\d{{3}},')) AS a{i}")
-            parts.append(f"count_if(regexp_matches({t}, '\\d\\.\\d{{1,2}}(\\D*)$') OR regexp_matches({t}, ',\\d{{3}}\\.')) AS b{i}")
+            parts.append(f"count_if(regexp_matches(t{i}, '\\d,\\d{{1,2}}(\\D*)$') OR regexp_matches(t{i}, '\\.\\d{{3}},')) AS a{i}")
+            parts.append(f"count_if(regexp_matches(t{i}, '\\d\\.\\d{{1,2}}(\\D*)$') OR regexp_matches(t{i}, ',\\d{{3}}\\.')) AS b{i}")
             parts.append(f"0 AS c{i}, 0 AS n{i}")
         else:
-            head = f"regexp_extract({t}, '^(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-]\\d{{2,4}}', "
-            parts.append(f"count_if(TRY_CAST({head}1) AS INTEGER) > 12) AS a{i}")
-            parts.append(f"count_if(TRY_CAST({head}2) AS INTEGER) > 12) AS b{i}")
-            parts.append(f"count_if(regexp_matches({t}, '^\\d{{1,2}}[/.-]\\d{{1,2}}[/.-]\\d{{2,4}}')) AS c{i}")
-            parts.append(f"count({t}) AS n{i}")
+            # One match gives both leading numbers (empty when the value is not day/month text).
+            inner.append(f"regexp_extract({t}, '^(\\d{{1,2}})[/.-](\\d{{1,2}})[/.-]\\d{{2,4}}', ['x', 'y']) AS r{i}")
+            parts.append(f"count_if(TRY_CAST(r{i}.x AS INTEGER) > 12) AS a{i}")
+            parts.append(f"count_if(TRY_CAST(r{i}.y AS INTEGER) > 12) AS b{i}")
+            parts.append(f"count_if(r{i}.x <> '') AS c{i}")
+            parts.append(f"count(t{i}) AS n{i}")
             # The most common shape of the first values (see _fast_sql).
             shapes.append((column, f"mode({_shape_sql(t)})"))
     # A large sample decides as well as the whole column and keeps this scan short.
-    row = con.execute(f"SELECT {', '.join(parts)} FROM (SELECT * FROM {table} LIMIT ?)",
-                      [INFER_SAMPLE]).fetchone()
+    row = con.execute(f"SELECT {', '.join(parts)} FROM (SELECT {', '.join(inner)} FROM "
+                      f"(SELECT * FROM {table} LIMIT ?))", [INFER_SAMPLE]).fetchone()
     # Only speed rides on the shape (every value gets the same answer either way), so fewer rows do.
     usual = dict(zip([c for c, _ in shapes], con.execute(
         f"SELECT {', '.join(m for _, m in shapes)} FROM (SELECT * FROM {table} LIMIT ?)",
@@ -246,6 +273,8 @@ def infer_formats(con, table: str, columns: dict[str, str]) -> dict[str, ColumnF
             fast = _SHAPES.get(usual.get(column)) if c * 2 > n else None
             if fast and order == "mdy":
                 fast = fast.replace("%d", "%_").replace("%m", "%d").replace("%_", "%m")
+            if type_ == "timestamp" and fast is None:  # ISO dates alone are read fast by the cast
+                fast = _ISO_SHAPES.get(usual.get(column))
             out[column] = ColumnFormat(date_order=order, ambiguous_dates=bool(c) and a == 0 and b == 0,
                                        fast=fast)
     return out

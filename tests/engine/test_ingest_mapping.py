@@ -84,3 +84,56 @@ def test_decimal_comma_inferred():
     con = duckdb.connect()
     table(con, ["m"], [["12,50 €"], ["1.234,00"], ["3"]])
     assert infer_formats(con, "t", {"m": "money"})["m"].decimal_comma
+
+
+def test_iso_timestamps_read_fast_give_the_full_chain_answer():
+    """A column of zone-less ISO date-times reads them with one format first; every value, with a
+    zone or not, must come out as the full chain reads it."""
+    from engine.ingest.validate import timestamp_sql
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    values = ["2023-01-01 10:00:00", "2023-01-01 10:00:00+01", "2023-01-01T10:00:00Z", "2023-01-01 10:00",
+              "2023-01-01 10:00:00 UTC", "2023-01-01 10:00:00-05:00", "2023-01-01 10:00:00 Europe/Paris",
+              "2023-01-01T10:00", "2023-1-1 1:2:3", "1999-12-31 24:00:00", "2023-02-30 10:00:00",
+              "0999-01-01 10:00:00", "2023-01-01 10:00:00.25", "31/12/2023 10:00", "1700000000", None]
+    table(con, ["ts"], [[v] for v in ["2024-03-01 08:30:00"] * 20 + values])
+    fmt = infer_formats(con, "t", {"ts": "timestamp"})["ts"]
+    assert fmt.fast == "%Y-%m-%d %H:%M:%S"
+    rows = con.execute(f"SELECT ts, {timestamp_sql('ts')}, {timestamp_sql('ts', fast=fmt.fast)} FROM t").fetchall()
+    assert [(v, fast) for v, _, fast in rows] == [(v, full) for v, full, _ in rows]
+    assert dict((v, fast) for v, _, fast in rows)["2023-01-01 10:00:00+01"].hour == 9
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("+44 20 7123 4567", "+442071234567"), ("0044 20 7123 4567", "+442071234567"),
+    ("+ 44 20 7123 4567", "+442071234567"), ("0 044 1234567", "00441234567"),
+    ("020 7123 4567", "02071234567"), ("+1 (555) 123-4567", "+15551234567"), ("555.123.4567", "5551234567"),
+    ("1234567", "1234567"), ("123456", None), ("123456789012345", "123456789012345"),
+    ("1234567890123456", None), ("+", None), ("++441234567", "+441234567"), ("12 34 56 7", "1234567"),
+    ("+4420 7123 4567 ext 5", None), ("abc", None),
+])
+def test_phones_typed(text, expected):
+    from engine.ingest.validate import phone_sql
+
+    assert duckdb.connect().execute(f"SELECT {phone_sql('t')} FROM (SELECT ? AS t)", [text]).fetchone()[0] == expected
+
+
+@pytest.mark.parametrize("order", ["dmy", "mdy"])
+def test_usual_date_format_first_gives_the_full_chain_answer(order):
+    """Reading a column's usual day/month format first (and calling a value of exactly its shape
+    that the format fails unreadable) must give every value the answer of the full chain."""
+    from engine.ingest.validate import _DATE_ONLY, date_sql, timestamp_sql
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    numbers = [str(i) for i in range(10)] + [f"{i:02d}" for i in range(40)] + ["99"]
+    for fast in sorted(f for f in _DATE_ONLY if f.startswith("%d" if order == "dmy" else "%m")):
+        sep = fast[2]
+        con.execute("CREATE OR REPLACE TABLE x AS SELECT a || ? || b || ? || y AS t FROM unnest(?) a(a), "
+                    "unnest(?) b(b), unnest(['0999', '1990', '2024']) y(y)", [sep, sep, numbers, numbers])
+        con.execute("INSERT INTO x VALUES ('2024-01-31'), ('31 Jan 2024'), (NULL), ('1/2/24')")
+        for build in (date_sql, timestamp_sql):
+            differ = con.execute(f"SELECT count(*), any_value(t) FROM x WHERE {build('t', order, fast=fast)} "
+                                 f"IS DISTINCT FROM {build('t', order)}").fetchone()
+            assert differ == (0, None), (fast, build.__name__, differ)
