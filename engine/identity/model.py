@@ -141,8 +141,19 @@ SESSIONS = [  # (name, pair source, filter, left out, estimates)
      ["date_of_birth"], ["first_name", "last_name", "location", "email", "phone"]),
     ("birth date", "same names", None, ["first_name", "last_name"], ["date_of_birth"]),
 ]
+# Without birth dates (typical of shop and point-of-sale data) the first session has no pairs of
+# its own. Pairs sharing both names are then the unbiased sample for place, email and phone
+# (among different people with the same name those agree only by chance; EM on all candidates
+# took a different phone for weak evidence and queued same-name strangers for review), and
+# names fall back to the candidates, household pattern left out.
+SESSIONS_WITHOUT_BIRTH_DATES = [
+    ("place and contact", "same names", None, ["first_name", "last_name"],
+     ["location", "email", "phone"]),
+    ("names", "candidates", SESSIONS[0][2], [], ["first_name", "last_name"]),
+]
 M_FLOOR = 1e-3
-DEFAULT_PAIRS = {  # candidates standing in for a source when it is not given
+DEFAULT_PAIRS = {
+    "candidates": lambda g: np.ones(len(g), dtype=bool),  # candidates standing in for a source when it is not given
     "same birth date": lambda g: g[:, 2] == 0,
     "same names": lambda g: (g[:, 0] >= 0) & (g[:, 0] <= 1) & (g[:, 1] >= 0) & (g[:, 1] <= 1),
 }
@@ -161,7 +172,11 @@ def fit_fellegi_sunter(g: np.ndarray, u_fixed: dict, n_records: int, min_pairs: 
     """
     m: dict = {}
     sources = sessions or {}
-    for _, source, extra, selected_on, estimates in SESSIONS:
+    with_dob = sources.get("same birth date")
+    if with_dob is None or len(with_dob) < min_pairs:
+        with_dob = g[DEFAULT_PAIRS["same birth date"](g)]
+    plan = SESSIONS if len(with_dob) >= min_pairs else SESSIONS_WITHOUT_BIRTH_DATES
+    for _, source, extra, selected_on, estimates in plan:
         own = sources.get(source)
         if own is None or len(own) < min_pairs:
             own = g[DEFAULT_PAIRS[source](g)]

@@ -148,3 +148,34 @@ def test_resolve_does_not_chain_father_and_son_through_a_record_without_birth_da
     assert workspace.scalar("SELECT probability FROM identity_pairs WHERE pair_key = ?", [key]) < 0.95
     resolve(workspace, admin)
     assert profile_of(workspace, "crm", "sr") != profile_of(workspace, "crm", "jr")
+
+
+def test_without_birth_dates_contact_evidence_is_learned_on_same_name_pairs():
+    """Shop and till data often has no birth dates: a different phone must still count against.
+
+    Among pairs sharing both names, matches keep their phone and email (95% and 90% here) while
+    namesakes differ on both; EM on every candidate mixed in households and namesakes and took
+    a different phone for weak evidence, queueing name-only strangers for review.
+    """
+    rng = np.random.default_rng(3)
+
+    def pairs(n, first, last, location, email_same, phone_same):
+        g = np.full((n, len(M.NAMES)), -1, dtype=np.int8)
+        g[:, 0], g[:, 1], g[:, 3] = first, last, location
+        g[:, 4] = np.where(rng.random(n) < email_same, 0, 1)
+        g[:, 5] = np.where(rng.random(n) < phone_same, 0, 1)
+        return g
+
+    matches = pairs(600, 0, 0, 2, 0.90, 0.95)
+    namesakes = pairs(900, 0, 0, 4, 0.0, 0.0)
+    households = pairs(900, 3, 0, 0, 0.3, 0.6)          # same home and surname, another first name
+    g = np.vstack([matches, namesakes, households])
+    randoms = pairs(5000, 3, 3, 4, 0.0, 0.0)
+    randoms[:50, 0] = 0                                  # a few shared first names by chance
+    u = M.estimate_u(randoms)
+    params = M.fit_fellegi_sunter(g, u_fixed=u, n_records=20_000,
+                                  sessions={"same names": np.vstack([matches, namesakes])})
+    assert params["m"]["phone"][1] < 0.12                # matches rarely change phone
+    assert params["m"]["email"][1] < 0.2
+    different_phone = np.log2(params["m"]["phone"][1] / params["u"]["phone"][1])
+    assert different_phone < -3                          # bits against the match
