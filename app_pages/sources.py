@@ -95,7 +95,8 @@ def _upload_section() -> None:
             return
         st.session_state["src_suggest_key"] = cache_key
     info, preview, suggestions, rows = st.session_state["src_suggest_value"]
-    st.markdown(f"**Detected:** {info.describe()} · {rows:,} rows")
+    size = f"{rows:,} rows" if rows is not None else "a large file: mapped from its first rows, counted as it loads"
+    st.markdown(f"**Detected:** {info.describe()} · {size}")
     st.dataframe(mask_frame(preview, user), hide_index=True, height=min(38 * (len(preview) + 1), 300))
 
     mapping = None

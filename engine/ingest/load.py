@@ -835,7 +835,9 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
 
 def suggest_for_file(workspace, user: User, kind: str, path, source: str | None = None,
                      file_format: str | None = None, limit: int = 20):
-    """What the Sources screen shows before loading: (FileInfo, preview DataFrame, suggestions).
+    """What the Sources screen shows before loading: (FileInfo, preview DataFrame, suggestions,
+    rows). A large CSV is read only as far as the load reads it to map the file (INFER_SAMPLE
+    rows): rows is then None, as the count comes with the load.
 
     Reads the file in a private in-memory database; the workspace is only read for the
     source's saved mapping.
@@ -861,9 +863,10 @@ def suggest_for_file(workspace, user: User, kind: str, path, source: str | None 
             return info, df, [], n
         import tempfile
         with tempfile.TemporaryDirectory() as scratch:
-            staged = readers.stage_file(con, path, info, "_stage", Path(scratch))
+            staged = readers.stage_file(con, path, info, "_stage", Path(scratch),
+                                        sample=None if kind == "events" else INFER_SAMPLE)
         df = con.execute("SELECT * EXCLUDE (_row) FROM _stage ORDER BY _row LIMIT ?", [limit]).df()
         suggestions = _suggest(con, "_stage", staged.columns, kind, saved=saved)
-        return info, df, suggestions, staged.rows_read
+        return info, df, suggestions, staged.rows_read if staged.complete else None
     finally:
         con.close()
