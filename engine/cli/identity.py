@@ -9,7 +9,7 @@ def register(subparsers) -> None:
     p.add_argument("--full", action="store_true", help="rescore every candidate pair, not just new records")
     p.set_defaults(func=cmd_resolve)
 
-    p = subparsers.add_parser("profiles", help="profile outputs")
+    p = subparsers.add_parser("profiles", help="export every source record with its profile id (to find or show one person: cdp profile)")
     sub = p.add_subparsers(dest="profiles_command", metavar="ACTION", required=True)
     e = sub.add_parser("export", help="one row per source record: profile_id, kind, source, source_record_id")
     e.add_argument("--out", required=True, help="a .csv or .parquet file")

@@ -8,7 +8,7 @@ from engine.cli.output import actor, print_csv, print_json, workspace
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("profile", help="find people; show a profile, its timeline; tag and annotate")
+    p = subparsers.add_parser("profile", help="find people; show a profile, its timeline; tag and annotate (all profiles as a file: cdp profiles export)")
     sub = p.add_subparsers(dest="profile_command", metavar="ACTION", required=True)
     s = sub.add_parser("search", help="typo-tolerant search by name, email, phone or any identifier (CSV)")
     s.add_argument("query")
