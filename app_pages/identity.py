@@ -79,8 +79,8 @@ def side_by_side(row) -> pd.DataFrame:
         left, right = row[f"l_{f}"], row[f"r_{f}"]
         left = None if pd.isna(left) else str(left)
         right = None if pd.isna(right) else str(right)
-        same = "" if left is None or right is None else ("same" if left.strip().lower() == right.strip().lower()
-                                                          else "differs")
+        equal = row.get(f"same_{f}")  # compared as the matcher compares them (normalised)
+        same = "" if left is None or right is None or pd.isna(equal) else ("same" if equal else "differs")
         rows.append({"field": f.replace("_", " "), "left": left, "right": right, "": same})
     return pd.DataFrame(rows)
 

@@ -19,6 +19,11 @@ from engine.identity.settings import load_settings
 
 RECORD_FIELDS = ["first_name", "last_name", "email", "phone", "address_line1", "city", "postcode",
                  "date_of_birth", "customer_id", "user_id"]
+# What the matcher compares for each shown field: equal after normalisation ("020 7946 0000" and
+# "+44 20 7946 0000" are one phone), so the review table agrees with the explanation chart.
+COMPARED_AS = {"first_name": "n_first", "last_name": "n_last", "email": "n_email", "phone": "n_phone",
+               "address_line1": "n_address", "city": "n_city", "postcode": "n_postcode",
+               "date_of_birth": "n_dob", "customer_id": "customer_id", "user_id": "user_id"}
 DECISIONS = ("accept", "reject")
 
 
@@ -53,7 +58,8 @@ def review_queue(workspace, user, limit: int = 50, offset: int = 0, source: str 
     if max_probability is not None:
         where.append("COALESCE(q.probability, 0) <= ?")
         params.append(float(max_probability))
-    fields = ", ".join(f"a.{f} AS l_{f}, b.{f} AS r_{f}" for f in RECORD_FIELDS)
+    fields = ", ".join(f"a.{f} AS l_{f}, b.{f} AS r_{f}, (a.{COMPARED_AS[f]} = b.{COMPARED_AS[f]}) AS same_{f}"
+                       for f in RECORD_FIELDS)
     sql = f"""
         SELECT q.pair_key, q.probability, q.uncertainty, q.reason, q.rules,
                q.l_source, q.l_record_id, q.r_source, q.r_record_id, {fields}

@@ -1,4 +1,5 @@
 """Review flow through the engine: queue, accept, reject, undo, bulk, retrain, explain, unmerge survives re-run."""
+import pandas as pd
 import pytest
 
 from engine.access import PermissionDenied
@@ -41,6 +42,25 @@ def test_queue_is_ordered_by_uncertainty_and_shows_both_sides(queued, admin):
     row = queue[queue["pair_key"] == _key(queued, "a1", "a2")].iloc[0]
     assert {row["l_first_name"], row["r_first_name"]} == {"Nora"}
     assert review.queue_size(queued) == len(review.review_queue(queued, admin, limit=10_000))
+    # Fields are compared as the matcher compares them: same town, other street and postcode.
+    assert row["same_city"] and not row["same_address_line1"] and not row["same_postcode"]
+    assert pd.isna(row["same_date_of_birth"])                          # one side has none
+
+
+def test_queue_compares_fields_after_normalisation(workspace, admin):
+    """'3 Bay Road, 70 001' and '3 Bay Rd, 70001' are one address to the matcher: the reviewer sees 'same'."""
+    add_contacts(workspace, [
+        dict(source="crm", source_record_id="norm1", first_name="Nora", last_name="Quill", address_line1="3 Bay Road",
+             city="Ogdenville", postcode="70 001", date_of_birth="1971-02-03"),
+        dict(source="pos", source_record_id="norm2", first_name="NORA", last_name="Quail", address_line1="3 Bay Rd",
+             city="OGDENVILLE", postcode="70001"),
+    ] + _noise())
+    save_settings(workspace, admin, {"low_threshold": 0.001, "high_threshold": 0.99999})
+    resolve(workspace, admin)
+    queue = review.review_queue(workspace, admin, limit=10_000)
+    row = queue[queue["pair_key"] == _key(workspace, "norm1", "norm2")].iloc[0]
+    assert row["same_address_line1"] and row["same_postcode"] and row["same_city"] and row["same_first_name"]
+    assert not row["same_last_name"] and pd.isna(row["same_date_of_birth"])
 
 
 def test_accept_merges_reject_keeps_apart_undo_restores(queued, admin):
