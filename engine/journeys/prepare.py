@@ -4,29 +4,25 @@ Funnels, paths, attribution and cohorts read this one narrow table: each event a
 carries its profile (same rule as the `profile_events` view: user id first, else anonymous
 id), its step name and, for marketing touches, its channel. It is rebuilt in one statement
 whenever the identifiers change (a cheap signature check first), so every query sees the
-whole workspace as it is now. When only new events arrived, just those are appended: a file
-load brings a higher load id, while the collector's micro-batches add to their source's load
-of the day and are told apart by when they were received (a count check falls back to a
-rebuild whenever that does not account for every new event). Each profile also gets a dense number
-(`journey_profiles`, renumbered on every rebuild) that path queries join on.
+whole workspace as it is now. When only new events arrived (file loads, the collector's
+micro-batches: see engine.event_appends), just those are appended. Each profile also gets a
+dense number (`journey_profiles`, renumbered on every rebuild) that path queries join on.
 """
 from __future__ import annotations
 
 import json
 
+from engine.event_appends import appended_since, watermark
 from engine.journeys.base import (
     PAGE_HOST_SQL, REFERRER_HOST_SQL, STEP_SQL, UTM_MEDIUM_SQL, UTM_SOURCE_SQL, channel_sql,
 )
 
 SIGNATURE_KEY = "journey_events_signature"
 
-_SIGNATURE_SQL = """
+_IDENTITY_SQL = """
 SELECT concat_ws('|', (SELECT count(*) FROM profile_identifiers),
                       (SELECT max(first_seen) FROM profile_identifiers),
-                      (SELECT count(*) FROM profiles), (SELECT max(updated_at) FROM profiles)),
-       (SELECT count(*) FROM events), (SELECT max(load_id) FROM events),
-       (SELECT count(*) FROM events WHERE load_id IS NULL),
-       (SELECT max(epoch_us(received_at)) FROM events WHERE load_id = (SELECT max(load_id) FROM events))
+                      (SELECT count(*) FROM profiles), (SELECT max(updated_at) FROM profiles))
 """
 
 NUMBER_PROFILES_SQL = """
@@ -67,17 +63,7 @@ WHERE COALESCE(pu.profile_id, pa.profile_id) IS NOT NULL
 
 
 def _state(con) -> dict:
-    identity, events, max_load, unloaded, newest = con.execute(_SIGNATURE_SQL).fetchone()
-    return {"identity": identity, "events": events, "max_load": max_load, "unloaded": unloaded,
-            "newest": newest}
-
-
-def _new_events_filter(stored: dict) -> tuple[str, list]:
-    """Events added since the build: later loads, and later receipts into the last one."""
-    if stored.get("newest") is None:
-        return "load_id > ?", [stored["max_load"]]
-    return ("(load_id > ? OR (load_id = ? AND epoch_us(received_at) > ?))",
-            [stored["max_load"], stored["max_load"], stored["newest"]])
+    return {"identity": con.execute(_IDENTITY_SQL).fetchone()[0], **watermark(con)}
 
 
 def _stored(con) -> dict | None:
@@ -88,15 +74,11 @@ def _stored(con) -> dict | None:
         return None
 
 
-def _appendable(con, stored: dict | None, now: dict) -> bool:
-    """Only new events since the last build (nothing deleted), and the same identity graph."""
-    if not stored or stored.get("identity") != now["identity"] or stored.get("max_load") is None:
-        return False
-    if now["unloaded"] != stored.get("unloaded") or now["events"] <= stored.get("events", 0):
-        return False
-    where, params = _new_events_filter(stored)
-    newer = con.execute(f"SELECT count(*) FROM events WHERE {where}", params).fetchone()[0]
-    return newer == now["events"] - stored["events"]
+def _appended(con, stored: dict | None, now: dict) -> tuple[str, list] | None:
+    """The condition for the events added since the last build, if that is all that changed."""
+    if not stored or stored.get("identity") != now["identity"]:
+        return None
+    return appended_since(con, stored, now)
 
 
 def prepare_journeys(workspace, force: bool = False, progress=None) -> bool:
@@ -105,12 +87,12 @@ def prepare_journeys(workspace, force: bool = False, progress=None) -> bool:
         now, stored = _state(con), _stored(con)
         if not force and stored == now:
             return False
-        append = not force and _appendable(con, stored, now)
+        append = None if force else _appended(con, stored, now)
     if progress:
         progress(0.0, "Adding new events to journeys" if append else "Attributing events to profiles")
     with workspace.transaction() as con:
         if append:
-            where, params = _new_events_filter(stored)
+            where, params = append
             con.execute(BUILD_SQL.replace("{events_filter}", where), params)
         else:
             con.execute("DELETE FROM journey_events")

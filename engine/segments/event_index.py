@@ -8,13 +8,17 @@ row group of other events and other dates: counts take milliseconds.
 It is derived data. A fingerprint of `events` and the user/anonymous identifiers says when it
 is stale; while it is stale, segments read the view (same answers, slower), and
 `ensure_fresh` (called by `cdp segment refresh`, the Segments screen's refresh, and anyone
-after loading events or resolving identities) rebuilds it in one transaction.
+after loading events or resolving identities) brings it up to date in one transaction: when
+only new events arrived (new loads, the collector's micro-batches; see engine.event_appends)
+and the identities are unchanged, it appends them; otherwise it rebuilds.
 """
 from __future__ import annotations
 
+import json
 import threading
 import time
 
+from engine.event_appends import appended_since, watermark
 from engine.segments.compiler import EVENT_INDEX_TABLE, EVENTS_VIEW_RELATION
 
 # Events change by appends and deletions (erasure, retention): their count, highest load and
@@ -32,6 +36,9 @@ INSERT INTO {EVENT_INDEX_TABLE}
 SELECT profile_id, event, ts, properties FROM {EVENTS_VIEW_RELATION}
 ORDER BY event, ts
 """
+# The same rows as the build, for the new events only.
+_APPEND_SQL = _BUILD_SQL.replace("FROM profile_events)", "FROM profile_events WHERE {new})")
+assert _APPEND_SQL != _BUILD_SQL
 
 # (workspace path, data_version) -> fresh?  Saves the fingerprint scan on repeated counts.
 _fresh_cache: dict[tuple[str, int], bool] = {}
@@ -75,21 +82,39 @@ def status(workspace) -> dict:
             "build_seconds": row[2] if row else None}
 
 
-def rebuild(workspace, progress=None) -> dict:
-    """Rebuild the index in one transaction (readers keep the old one until it commits)."""
+def _identities(fp: str | None) -> str | None:
+    """The identity half of a fingerprint."""
+    return fp.split("|", 1)[1] if fp and "|" in fp else None
+
+
+def _appendable(con) -> tuple[str, list] | None:
+    """The condition for events added since the index was built, if nothing else changed."""
+    row = con.execute("SELECT fingerprint, watermark FROM segment_event_index_state WHERE id = 1").fetchone()
+    if not row or not row[1] or _identities(row[0]) != _identities(fingerprint(con)):
+        return None
+    return appended_since(con, json.loads(row[1]))
+
+
+def rebuild(workspace, progress=None, appended: tuple[str, list] | None = None) -> dict:
+    """Rebuild the index in one transaction (readers keep the old one until it commits);
+    with `appended` (see _appendable), only add those events."""
     started = time.monotonic()
     if progress:
-        progress(0.05, "Reading attributed events")
+        progress(0.05, "Adding new events" if appended else "Reading attributed events")
     with workspace.transaction() as con:
         con.execute("SET enable_progress_bar = false")  # progress goes to the caller's callback
-        fp = fingerprint(con)
-        con.execute(f"DELETE FROM {EVENT_INDEX_TABLE}")
-        con.execute(_BUILD_SQL)
+        fp, mark = fingerprint(con), watermark(con)
+        if appended:
+            where, params = appended
+            con.execute(_APPEND_SQL.replace("{new}", where), params)
+        else:
+            con.execute(f"DELETE FROM {EVENT_INDEX_TABLE}")
+            con.execute(_BUILD_SQL)
         rows = con.execute(f"SELECT count(*) FROM {EVENT_INDEX_TABLE}").fetchone()[0]
         seconds = time.monotonic() - started
         con.execute("INSERT OR REPLACE INTO segment_event_index_state "
-                    "(id, fingerprint, row_count, built_at, build_seconds) VALUES (1, ?, ?, now(), ?)",
-                    [fp, rows, seconds])
+                    "(id, fingerprint, row_count, built_at, build_seconds, watermark) VALUES (1, ?, ?, now(), ?, ?)",
+                    [fp, rows, seconds, json.dumps(mark)])
     # Record the data version the build committed as, so the next reader skips the fingerprint.
     # This bookkeeping write deliberately does not bump the data version (no data changed).
     with workspace.connect() as con:
@@ -98,12 +123,13 @@ def rebuild(workspace, progress=None) -> dict:
         _fresh_cache.clear()
     if progress:
         progress(1.0, f"Indexed {rows:,} events")
-    return {"rows": rows, "seconds": round(seconds, 2)}
+    return {"rows": rows, "seconds": round(seconds, 2), "appended": bool(appended)}
 
 
 def ensure_fresh(workspace, progress=None) -> dict | None:
-    """Rebuild the index if events or identities changed since it was built; None if fresh."""
+    """Append new events or rebuild the index if events or identities changed; None if fresh."""
     with workspace.connect() as con:
         if is_fresh(con, str(workspace.path)):
             return None
-    return rebuild(workspace, progress)
+        appended = _appendable(con)
+    return rebuild(workspace, progress, appended)

@@ -303,3 +303,27 @@ def test_fresh_index_skips_the_fingerprint_until_something_is_written(workspace,
     with workspace.connect() as con:
         assert event_index.is_fresh(con, "x") and event_index.is_fresh(con, "x")
     assert len(calls) == 1
+
+
+def test_new_events_are_appended_to_the_index_until_identities_change(workspace):
+    """Collector micro-batches add to their source's load of the day: the index grows, no rebuild."""
+    build_people(workspace)
+    with workspace.transaction() as con:
+        con.execute("UPDATE events SET load_id = 3, received_at = TIMESTAMPTZ '2026-06-30 08:00:00+00'")
+    assert event_index.ensure_fresh(workspace)["appended"] is False
+    with workspace.transaction() as con:
+        con.execute(f"INSERT INTO {event_index.EVENT_INDEX_TABLE} (profile_id, event) VALUES ('marker', 'kept')")
+        con.execute("INSERT INTO events (message_id, source, type, event, user_id, timestamp, received_at, load_id) "
+                    "VALUES ('e99', 'web', 'track', 'Signed Up', 'u6', TIMESTAMPTZ '2026-06-30 09:00:00+00', "
+                    "TIMESTAMPTZ '2026-06-30 09:00:01+00', 3)")
+    done = event_index.ensure_fresh(workspace)
+    assert done["appended"] is True and done["rows"] == 13 + 1 + 1          # + the marker, + e99
+    with workspace.connect() as con:
+        assert event_index.events_relation(con, str(workspace.path)) == event_index.EVENT_INDEX_TABLE
+        comp = compile_in(con, one("event", event="Signed Up"), path=str(workspace.path))
+        assert {r[0] for r in con.execute(comp.sql, comp.params).fetchall()} == {"p6"}
+    # A changed identity graph re-attributes old events: rebuilt, the marker is gone.
+    with workspace.transaction() as con:
+        con.execute("UPDATE profile_identifiers SET profile_id = 'p5' WHERE id_type = 'user_id' AND id_value = 'u6'")
+    assert event_index.ensure_fresh(workspace)["appended"] is False
+    assert workspace.scalar(f"SELECT count(*) FROM {event_index.EVENT_INDEX_TABLE} WHERE profile_id = 'marker'") == 0
