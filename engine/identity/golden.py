@@ -7,14 +7,14 @@ Every chosen value is written to profile_field_sources with its source record an
 """
 from __future__ import annotations
 
+from engine.identity.records import NORMALISED
 from engine.identity.tables import rebuild_table
 
 GOLDEN_FIELDS = ["email", "phone", "first_name", "last_name", "address_line1", "address_line2",
                  "city", "postcode", "state", "country", "date_of_birth", "customer_id", "user_id"]
 
 # How values are compared for most_frequent (so 'Bob@x.com ' and 'bob@x.com' count together).
-_COMPARE = {"email": "n_email", "phone": "n_phone", "first_name": "n_first", "last_name": "n_last",
-            "address_line1": "n_address", "postcode": "n_postcode", "city": "n_city"}
+_COMPARE = {f: c for f, c in NORMALISED.items() if f != "date_of_birth"}
 # The value written to the profile (normalised where a normal form exists).
 _VALUE = {"email": "n_email", "phone": "COALESCE(n_phone, phone)", "date_of_birth": "CAST(n_dob AS VARCHAR)"}
 

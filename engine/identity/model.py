@@ -172,14 +172,14 @@ def fit_fellegi_sunter(g: np.ndarray, u_fixed: dict, n_records: int, min_pairs: 
     """
     m: dict = {}
     sources = sessions or {}
-    with_dob = sources.get("same birth date")
-    if with_dob is None or len(with_dob) < min_pairs:
-        with_dob = g[DEFAULT_PAIRS["same birth date"](g)]
-    plan = SESSIONS if len(with_dob) >= min_pairs else SESSIONS_WITHOUT_BIRTH_DATES
-    for _, source, extra, selected_on, estimates in plan:
+
+    def pairs_of(source: str) -> np.ndarray:
         own = sources.get(source)
-        if own is None or len(own) < min_pairs:
-            own = g[DEFAULT_PAIRS[source](g)]
+        return own if own is not None and len(own) >= min_pairs else g[DEFAULT_PAIRS[source](g)]
+
+    plan = SESSIONS if len(pairs_of("same birth date")) >= min_pairs else SESSIONS_WITHOUT_BIRTH_DATES
+    for _, source, extra, selected_on, estimates in plan:
+        own = pairs_of(source)
         if extra is not None and (extra(own)).sum() >= min_pairs:
             own = own[extra(own)]
         sub = (own if len(own) >= min_pairs else g).copy()

@@ -23,6 +23,11 @@ PERSON_COLUMNS = ["email", "phone", "first_name", "last_name", "address_line1", 
                   "city", "postcode", "state", "country", "date_of_birth", "customer_id",
                   "user_id", "anonymous_id"]
 CLICK_ID_TYPES = ("fbclid", "gclid", "gbraid", "wbraid", "fbc", "fbp")
+# The normalised column identity_records keeps beside each field that has a normal form
+# ('Bob@x.com ' and 'bob@x.com' are one email; '020 7946 0000' and '+44 20 7946 0000' one phone).
+NORMALISED = {"email": "n_email", "phone": "n_phone", "first_name": "n_first", "last_name": "n_last",
+              "address_line1": "n_address", "postcode": "n_postcode", "city": "n_city",
+              "date_of_birth": "n_dob"}
 
 
 def _table_columns(con, table: str) -> set[str]:

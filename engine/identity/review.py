@@ -15,15 +15,11 @@ import pandas as pd
 from engine.access import PII_FIELDS, audit, can, mask_frame, mask_value, require
 from engine.identity import fuzzy
 from engine.identity import model as M
+from engine.identity.records import NORMALISED
 from engine.identity.settings import load_settings
 
 RECORD_FIELDS = ["first_name", "last_name", "email", "phone", "address_line1", "city", "postcode",
                  "date_of_birth", "customer_id", "user_id"]
-# What the matcher compares for each shown field: equal after normalisation ("020 7946 0000" and
-# "+44 20 7946 0000" are one phone), so the review table agrees with the explanation chart.
-COMPARED_AS = {"first_name": "n_first", "last_name": "n_last", "email": "n_email", "phone": "n_phone",
-               "address_line1": "n_address", "city": "n_city", "postcode": "n_postcode",
-               "date_of_birth": "n_dob", "customer_id": "customer_id", "user_id": "user_id"}
 DECISIONS = ("accept", "reject")
 
 
@@ -58,7 +54,8 @@ def review_queue(workspace, user, limit: int = 50, offset: int = 0, source: str 
     if max_probability is not None:
         where.append("COALESCE(q.probability, 0) <= ?")
         params.append(float(max_probability))
-    fields = ", ".join(f"a.{f} AS l_{f}, b.{f} AS r_{f}, (a.{COMPARED_AS[f]} = b.{COMPARED_AS[f]}) AS same_{f}"
+    # same_<field>: equal as the matcher compares them (normalised), as the explanation chart does.
+    fields = ", ".join(f"a.{f} AS l_{f}, b.{f} AS r_{f}, (a.{NORMALISED.get(f, f)} = b.{NORMALISED.get(f, f)}) AS same_{f}"
                        for f in RECORD_FIELDS)
     sql = f"""
         SELECT q.pair_key, q.probability, q.uncertainty, q.reason, q.rules,
