@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from engine.activation import normalise
 from engine.activation.http import HttpClient, Request, Response
 
 
@@ -113,6 +114,19 @@ class Destination:
 
     def describe_error(self, status: int, body: bytes) -> str:
         return plain_error(status, body)
+
+
+class EmailListDestination(Destination):
+    """A marketing tool's list, keyed by plain (not hashed) email: each member is its email as JSON."""
+
+    hashed = False
+    match_rates = {"email": 0.98, "phone": 0.0, "address": 0.0, "ad_id": 0.0}
+
+    def keys(self, c):
+        return {"email": normalise.plain_contact(c)["email"]}
+
+    def member_sql(self, k):
+        return f"(CASE WHEN {k['email']} LIKE '%_@_%' THEN to_json({k['email']})::VARCHAR END)"
 
 
 def env_name(name: str) -> str:

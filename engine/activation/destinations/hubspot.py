@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 
-from engine.activation import normalise
-from engine.activation.destinations.base import BatchContext, BatchResult, Destination
+from engine.activation.destinations.base import BatchContext, BatchResult, EmailListDestination
 from engine.activation.http import HttpClient, Request
 
 
-class HubSpotList(Destination):
+class HubSpotList(EmailListDestination):
     kind = "hubspot"
     label = "HubSpot list"
     batch_size = 100
@@ -17,15 +16,6 @@ class HubSpotList(Destination):
     secret_names = ("access_token",)
     required_settings = ("list_id",)
     optional_settings = {"base_url": "API root (default: api.hubapi.com)"}
-    hashed = False
-    match_rates = {"email": 0.98, "phone": 0.0, "address": 0.0, "ad_id": 0.0}
-
-    def keys(self, c):
-        return {"email": normalise.plain_contact(c)["email"]}
-
-    def member_sql(self, k):
-        return f"(CASE WHEN {k['email']} LIKE '%_@_%' THEN to_json({k['email']})::VARCHAR END)"
-
     def _headers(self):
         return {"Content-Type": "application/json",
                 "Authorization": f"Bearer {self.secret('access_token')}"}

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 
-from engine.activation import normalise
-from engine.activation.destinations.base import BatchContext, Destination
+from engine.activation.destinations.base import BatchContext, EmailListDestination
 from engine.activation.http import Request
 
 REVISION = "2024-10-15"
 
 
-class KlaviyoList(Destination):
+class KlaviyoList(EmailListDestination):
     kind = "klaviyo"
     label = "Klaviyo list"
     batch_size = 1_000
@@ -23,15 +22,6 @@ class KlaviyoList(Destination):
     required_settings = ("list_id",)
     optional_settings = {"base_url": "API root (default: a.klaviyo.com)"}
     consent_purposes = ("advertising", "email")
-    hashed = False
-    match_rates = {"email": 0.98, "phone": 0.0, "address": 0.0, "ad_id": 0.0}
-
-    def keys(self, c):
-        return {"email": normalise.plain_contact(c)["email"]}
-
-    def member_sql(self, k):
-        return f"(CASE WHEN {k['email']} LIKE '%_@_%' THEN to_json({k['email']})::VARCHAR END)"
-
     def requests(self, members, ctx: BatchContext):
         if ctx.op == "add":
             kind = "profile-subscription-bulk-create-job"
