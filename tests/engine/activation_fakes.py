@@ -14,7 +14,9 @@ import hmac
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.engine.local_server import LocalServer
 
 HEX = re.compile(r"^[0-9a-f]{64}$")
 TOKEN = "test-token-123"
@@ -61,7 +63,7 @@ ERROR_SHAPES = {
 }
 
 
-class FakePlatform:
+class FakePlatform(LocalServer):
     def __init__(self, kind: str, batch_limit: int | None = None):
         self.kind = kind
         self.batch_limit = batch_limit or {"meta": 10_000, "google": 10_000, "klaviyo": 1_000,
@@ -74,21 +76,7 @@ class FakePlatform:
         self.webhook_ids: list[str] = []
         self.hubspot_ids: dict[str, str] = {}
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(self._handler())
 
     def fail(self, status: int, times: int = 1, retry_after: str | None = None):
         for _ in range(times):

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.engine.local_server import LocalServer
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 META_ACTION_SOURCES = {"email", "website", "app", "phone_call", "chat", "physical_store", "system_generated",
@@ -75,7 +76,7 @@ def check_google(body: dict, headers) -> list[str]:
     return problems
 
 
-class FakePlatform:
+class FakePlatform(LocalServer):
     """A threaded HTTP server on 127.0.0.1; `requests` holds every parsed body it got."""
 
     def __init__(self, kind: str):
@@ -120,17 +121,7 @@ class FakePlatform:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self.serve(Handler)
 
     def events(self) -> list[dict]:
         key = "data" if self.kind == "meta" else "events"
