@@ -128,14 +128,15 @@ def read_file(workspace, user: User, path: str) -> dict:
     return json.loads(full.read_text(encoding="utf-8"))
 
 
-def preview(workspace, user: User, path: str, limit: int = 20) -> pd.DataFrame:
-    """The people (or events) in one sandbox file, one row each, as the platform would read them."""
+def preview(workspace, user: User, path: str, limit: int = 20) -> dict:
+    """One sandbox file for people to read: {"request": "POST <url>", "rows": how many people
+    (or events) it carries, "table": the first `limit` of them as the platform would read them}."""
     envelope = read_file(workspace, user, path)
-    rows = ROWS.get(envelope.get("platform"), lambda body: [])(envelope.get("body"))[:int(limit)]
-    df = pd.json_normalize(rows, max_level=2) if rows else pd.DataFrame()
-    for col in df.columns:   # lists and objects as JSON text, so every column has one type
-        df[col] = df[col].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
-    return df
+    rows = ROWS.get(envelope.get("platform"), lambda body: [])(envelope.get("body"))
+    table = pd.json_normalize(rows[:int(limit)], max_level=2) if rows else pd.DataFrame()
+    for col in table.columns:   # lists and objects as JSON text, so every column has one type
+        table[col] = table[col].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
+    return {"request": f"{envelope.get('method')} {envelope.get('url')}", "rows": len(rows), "table": table}
 
 
 # -- reading members back from each platform's body -------------------------------------------
