@@ -8,11 +8,13 @@ engine.forward.sandbox) build each request with the real platform's own code and
     <workspace folder>/sandbox/<part>/<UTC time>-<what>.json
 
 `<part>` is the audience (`segment-cart-abandoners`, `tag-vip`) or `conversions`; a sandbox
-destination named otherwise than `sandbox` adds `--<its name>`. A file holds
+destination named otherwise than `sandbox` adds `--<its name>`. A file is one line of JSON,
 {"sandbox", "platform", "label", "audience", "method", "url", "headers", "body"}: the body
 exactly as the platform would receive it, credentials only as placeholders. The files are
 personal data (hashed identifiers, or emails for the list tools): they live beside the
-workspace file and are as private as it is.
+workspace file and are as private as it is. One line, because an erasure removes every line
+of a workspace text file that names the person (engine.privacy.files): the request naming
+them goes as a whole, and what is left is still JSON (or empty, which readers take as no rows).
 """
 from __future__ import annotations
 
@@ -91,7 +93,7 @@ class RequestRecorder:
             n += 1
             path = self.folder / f"{stamp}-{what}-{n}.json"
         tmp = path.with_name("." + path.name + ".tmp")
-        tmp.write_text(json.dumps(envelope, indent=2), encoding="utf-8")
+        tmp.write_text(json.dumps(envelope) + "\n", encoding="utf-8")
         os.replace(tmp, path)   # a reader never sees half a file
         self.written.append(path)
         return path
@@ -125,18 +127,25 @@ def read_file(workspace, user: User, path: str) -> dict:
     full = (base / path).resolve()
     if base not in full.parents or full.suffix != ".json" or not full.is_file():
         raise ValueError(f"No sandbox file {path!r}.")
-    return json.loads(full.read_text(encoding="utf-8"))
+    try:
+        return json.loads(full.read_text(encoding="utf-8"))
+    except ValueError:   # emptied by an erasure, or edited by hand
+        return {}
 
 
 def preview(workspace, user: User, path: str, limit: int = 20) -> dict:
     """One sandbox file for people to read: {"request": "POST <url>", "rows": how many people
     (or events) it carries, "table": the first `limit` of them as the platform would read them}."""
     envelope = read_file(workspace, user, path)
-    rows = ROWS.get(envelope.get("platform"), lambda body: [])(envelope.get("body"))
+    try:
+        rows = ROWS.get(envelope.get("platform"), lambda body: [])(envelope.get("body"))
+    except (KeyError, TypeError, AttributeError):   # a body edited out of the platform's shape
+        rows = []
     table = pd.json_normalize(rows[:int(limit)], max_level=2) if rows else pd.DataFrame()
     for col in table.columns:   # lists and objects as JSON text, so every column has one type
         table[col] = table[col].map(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
-    return {"request": f"{envelope.get('method')} {envelope.get('url')}", "rows": len(rows), "table": table}
+    request = f"{envelope['method']} {envelope['url']}" if envelope else "(emptied by an erasure, or unreadable)"
+    return {"request": request, "rows": len(rows), "table": table}
 
 
 # -- reading members back from each platform's body -------------------------------------------

@@ -10,6 +10,7 @@ from engine.activation import audiences, config, sandbox_files, sync
 from engine.activation.destinations import KINDS, BatchContext
 from engine.activation.destinations import sandbox
 from engine.activation.destinations.meta import MetaCustomAudience
+from engine.privacy.files import scrub_folder
 from engine.workspace import migrations, open_workspace
 from tests.engine.activation_data import add_people, set_consent, suppress_email
 
@@ -155,3 +156,16 @@ def test_listing_and_preview_for_screens(workspace, admin, analyst, key):
         sandbox_files.preview(workspace, admin, "../cdp.duckdb")
     with pytest.raises(PermissionDenied):
         sandbox_files.preview(workspace, analyst, written["files"]["path"][0])
+
+
+def test_an_erasure_scrub_leaves_no_trace_and_the_preview_still_reads(workspace, admin, monkeypatch, tmp_path):
+    monkeypatch.setenv("CDP_SECRETS_FILE", str(tmp_path / "no-secrets.toml"))
+    config.add_destination(workspace, admin, "sandbox-klaviyo", "sandbox", {"platform": "klaviyo"})
+    key = audiences.link_audience(workspace, admin, "list", "test", "sandbox-klaviyo")
+    sync.sync(workspace, admin, key, members=add_people(workspace, 3, email_consent=True))
+    listing = sandbox.written(workspace, "sandbox-klaviyo", key)["files"]
+    assert sandbox_files.preview(workspace, admin, listing["path"][0])["rows"] == 3   # plain emails
+    assert scrub_folder(workspace, {"person.1+news@example.com"}) == 1       # what an erasure runs
+    folder = sandbox_files.audience_folder(workspace.folder, key)
+    assert "person.1+news" not in "".join(p.read_text().lower() for p in folder.glob("*.json"))
+    assert sandbox_files.preview(workspace, admin, listing["path"][0])["rows"] == 0
