@@ -1,11 +1,12 @@
 """`cdp forward`: the conversion forwarding worker and its configuration."""
 from __future__ import annotations
 
+import argparse
 import json
 from datetime import datetime
 
 from engine.cli.output import actor, print_json, print_table, workspace
-from engine.forward import config, quality
+from engine.forward import config, quality, sandbox
 from engine.forward.deliver import retry_dead
 from engine.forward.worker import run_forever, run_once
 
@@ -20,9 +21,25 @@ def _settings(pairs: list[str]) -> dict:
     return out
 
 
+SANDBOX_HELP = """\
+Every workspace has a forwarding destination called `sandbox`: it needs no credentials and
+writes what the Meta Conversions API would receive to files under
+<workspace folder>/sandbox/conversions/ instead of sending. It forwards nothing until an
+event is mapped to it. On the sample:
+
+  cdp forward map sandbox --match "Order Completed" --as Purchase --value-path '$.revenue' --currency-path '$.currency'
+  cdp forward --once --destination sandbox
+  cdp forward status sandbox
+
+To preview Google's conversions instead, add another:
+  cdp forward add-destination sandbox-google --kind sandbox --set platform=google_conversions
+"""
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("forward", help="forward conversions server-side (Meta CAPI, Google)",
-                              description="Without an action: run the forwarding worker (use --once for cron).")
+                              description="Without an action: run the forwarding worker (use --once for cron).",
+                              epilog=SANDBOX_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--once", action="store_true", help="one pass, then exit (for cron)")
     p.add_argument("--interval", type=float, default=5.0, help="seconds between passes")
     p.add_argument("--destination", help="only this destination")
@@ -33,7 +50,8 @@ def register(subparsers) -> None:
     d.add_argument("name")
     d.add_argument("--kind", required=True, choices=list(config.KINDS))
     d.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="pixel_id, test_event_code, account_id, conversion_action_id, base_url ...")
+                   help="pixel_id, test_event_code, account_id, conversion_action_id, base_url ...; "
+                        "for --kind sandbox: platform=meta_capi|google_conversions")
     d.set_defaults(func=cmd_add_destination)
 
     m = sub.add_parser("map", help="forward an event, an order source or a lead stage")
@@ -59,7 +77,12 @@ def register(subparsers) -> None:
 def cmd_run(args) -> int:
     ws, user = workspace(), actor()
     if args.once:
-        print_json(run_once(ws, user, args.destination))
+        results = run_once(ws, user, args.destination)
+        print_json(results)
+        for name in results:
+            if config.get_destination(ws, name)["sandbox"]:
+                print(f"The {name} destination's files (what the platform would receive) are in "
+                      f"{sandbox.folder(ws, name)}")
         return 0
     print(f"Forwarding every {args.interval:g} s; Ctrl-C to stop.")
     run_forever(ws, user, args.interval, args.destination,

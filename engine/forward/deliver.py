@@ -9,7 +9,8 @@ import json
 
 from engine.access import User, audit, require
 from engine.activation.http import AuthError, DeliveryError, HttpClient, RejectedError, Request
-from engine.forward.config import access_token, get_destination
+from engine.forward import sandbox
+from engine.forward.config import delivery_token, get_destination
 
 MAX_ATTEMPTS = 5
 
@@ -87,11 +88,11 @@ def deliver(workspace, user: User, destination: str, client: HttpClient | None =
     """Send what is pending for one destination; returns counts sent, dead, retrying."""
     require(user, "push_audiences")
     dest = get_destination(workspace, destination)
-    token = access_token(destination)
+    token = delivery_token(dest)
     if not token:
         raise ForwardError(f"No access token for {destination}: set [destinations.{destination}] access_token "
                            "in .streamlit/secrets.toml or the matching CDP_DEST_..._ACCESS_TOKEN variable.")
-    client = client or HttpClient()
+    client = sandbox.recorder(workspace, dest) if dest["sandbox"] else client or HttpClient()
     size = min(int(dest["settings"].get("batch_size") or dest["batch_limit"]), dest["batch_limit"])
     totals = {"batches": 0, "sent": 0, "dead": 0, "retrying": 0}
     pending = workspace.scalar("SELECT count(*) FROM forward_queue WHERE destination = ? AND status IN "

@@ -183,4 +183,4 @@ def test_configuration_is_checked_and_role_bound(workspace, admin, marketer):
     config.add_destination(workspace, admin, "m", "meta_capi", {"pixel_id": "1"})
     with pytest.raises(ValueError, match="JSON path"):
         config.add_mapping(workspace, admin, "m", "event", "Order Completed", "Purchase", value_path="revenue; DROP")
-    assert "access_token" not in workspace.scalar("SELECT settings FROM forward_destinations")
+    assert "access_token" not in workspace.scalar("SELECT settings FROM forward_destinations WHERE name = 'm'")

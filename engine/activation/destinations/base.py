@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from engine.activation import normalise
 from engine.activation.http import HttpClient, Request, Response
@@ -47,10 +48,12 @@ class Destination:
     hashed = True                               # identifiers leave hashed
     match_rates = {"email": 0.55, "phone": 0.40, "address": 0.25, "ad_id": 0.60}
 
-    def __init__(self, name: str, settings: dict | None = None, secrets: dict | None = None):
+    def __init__(self, name: str, settings: dict | None = None, secrets: dict | None = None,
+                 folder: Path | None = None):
         self.name = name
         self.settings = dict(settings or {})
         self.secrets = dict(secrets or {})
+        self.folder = Path(folder) if folder else None   # the workspace folder (the sandbox writes there)
         missing = [k for k in self.required_settings if not str(self.settings.get(k) or "").strip()]
         if missing:
             raise ValueError(f"Destination {name!r} ({self.label}) needs the setting(s): "
