@@ -38,6 +38,11 @@ END = datetime(2026, 11, 25, 6, 0, tzinfo=timezone.utc)       # the current expo
 PREVIOUS_EXPORT = datetime(2026, 8, 31, 18, 0, tzinfo=timezone.utc)
 POLICY_2025 = datetime(2025, 6, 1, tzinfo=timezone.utc)        # consent policy version 2025-06
 UTC = timezone.utc
+# Web behaviour: share of visitors also seen in the last 30 days, chance a viewed product is
+# added to the cart, and chance a cart (without an order) reaches the checkout page.
+RECENT_VISIT = 0.2
+ADD_TO_CART = 0.3
+CHECKOUT_FROM_CART = 0.75
 
 FILES = ["crm_contacts_previous.csv", "crm_contacts.csv", "shop_orders.csv", "pos_purchases.csv",
          "billing_subscriptions.csv", "billing_payments.csv", "consents.csv", "web_events.ndjson"]
@@ -132,7 +137,7 @@ class Gen:
             address = f"{self.r.randrange(1, 220)} {self.r.choice(V.STREETS)}"
             if self.r.random() < 0.2:
                 address = f"Flat {self.r.randrange(1, 40)}, {address}"
-            surname = self.r.choice(V.LAST_NAMES)
+            surname = self.r.choice(V.SAMPLE_LAST_NAMES)
             landline = self.new_phone(country, landline=True) if size > 1 and self.r.random() < 0.35 else None
             family_email = None
             if size > 1 and self.r.random() < 0.15:
@@ -140,8 +145,8 @@ class Gen:
             for k in range(size):
                 if len(out) >= self.n:
                     break
-                first = self.r.choice(V.FIRST_NAMES)
-                last = surname if (k == 0 or self.r.random() < 0.85) else self.r.choice(V.LAST_NAMES)
+                first = self.r.choice(V.SAMPLE_FIRST_NAMES)
+                last = surname if (k == 0 or self.r.random() < 0.85) else self.r.choice(V.SAMPLE_LAST_NAMES)
                 adult = k < 2 or self.r.random() < 0.5
                 born = None
                 if self.r.random() < 0.55:
@@ -447,7 +452,10 @@ class Gen:
                 consent = {"categoryPreferences": {"analytics": True, "advertising": self.r.random() < 0.6,
                                                    "functional": True}}
             # sessions: a few browsing visits, plus the visits that ended in up to 3 recent shop orders
-            starts = sorted(self.when(self.start, self.end) for _ in range(self.r.choices([1, 2], weights=[85, 15])[0]))
+            starts = [self.when(self.start, self.end) for _ in range(self.r.choices([1, 2], weights=[85, 15])[0])]
+            if self.r.random() < RECENT_VISIT:
+                starts.append(self.when(self.end - timedelta(days=30), self.end))
+            starts.sort()
             recent = p.orders[-1:] if self.r.random() < 0.4 else []
             purchases = {o[1] - timedelta(minutes=self.r.randrange(3, 25)): o for o in recent}
             sessions = sorted([(s, None) for s in starts] + list(purchases.items()), key=lambda x: x[0])
@@ -490,19 +498,34 @@ class Gen:
                               page={"path": landing, "url": f"{V.SITE}{landing}{query}", "referrer": referrer,
                                     "title": f"{_title(landing)} | Kettle & Crane"},
                               campaign=campaign))
-        viewed = [self.r.choice(V.PRODUCTS) for _ in range(self.r.choices([0, 1, 2], weights=[55, 38, 7])[0])]
+        viewed = [self.r.choice(V.PRODUCTS) for _ in range(self.r.choices([0, 1, 2, 3], weights=[40, 38, 16, 6])[0])]
         if order:
             viewed = [(i["sku"], i["name"], i["category"], i["price"]) for i in order[3][:2]]
+        cart = []
         for sku, name, category, price in viewed:
             t += timedelta(seconds=self.r.randrange(15, 240))
             out.append(self.event("track", device, user_id, t, ua, consent, event="Product Viewed",
                                   properties={"product_id": sku, "sku": sku, "name": name, "category": category,
                                               "price": price, "currency": "GBP"}))
-            if order or self.r.random() < 0.15:
+            if order or self.r.random() < ADD_TO_CART:
                 t += timedelta(seconds=self.r.randrange(5, 90))
                 out.append(self.event("track", device, user_id, t, ua, consent, event="Product Added",
                                       properties={"product_id": sku, "sku": sku, "name": name, "price": price,
                                                   "quantity": 1, "currency": "GBP"}))
+                cart.append({"product_id": sku, "sku": sku, "name": name, "price": price, "quantity": 1,
+                             "category": category})
+        if not order and cart and self.r.random() < CHECKOUT_FROM_CART:
+            # An abandoned checkout: the cart reached the checkout page and no order followed.
+            # The checkout asks for an email first, so most abandoners can be recognised.
+            t += timedelta(seconds=self.r.randrange(20, 300))
+            if user_id is None and self.r.random() < 0.7:
+                out.append(self.event("identify", device, p.customer_id, t, ua, consent, traits={"email": p.email}))
+            out.append(self.event("track", device, user_id or p.customer_id, t + timedelta(seconds=5), ua, consent,
+                                  event="Checkout Started",
+                                  properties={"checkout_id": f"chk_{self.r.getrandbits(64):016x}",
+                                              "value": round(sum(i["price"] for i in cart), 2),
+                                              "currency": "EUR" if p.country == "IE" else "GBP", "products": cart}))
+            t += timedelta(seconds=5)
         if order:
             oid, when, total, items, currency = order
             products = [{"product_id": i["sku"], "sku": i["sku"], "name": i["name"], "price": i["price"],

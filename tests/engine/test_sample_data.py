@@ -110,6 +110,22 @@ def test_another_end_day_moves_every_activity_date_and_nothing_else(tmp_path):
     assert later.isoformat() in next(f["description"] for f in manifest["files"] if f["file"] == "crm_contacts.csv")
 
 
+def test_checkouts_are_abandoned_and_people_browse_recently(manifest, files):
+    events = files["web_events.ndjson"]
+    started = [e for e in events if e.get("event") == "Checkout Started"]
+    completed = {e["properties"]["order_id"] for e in events if e.get("event") == "Order Completed"}
+    abandoned = [e for e in started if e["properties"].get("order_id") not in completed]
+    assert 0.6 <= len(abandoned) / len(started) <= 0.75
+    assert all(e["properties"]["products"] and e["properties"]["value"] > 0 for e in abandoned)
+    end = datetime.fromisoformat(manifest["as_of"]).replace(tzinfo=timezone.utc) + timedelta(days=1)
+
+    def within(e, days):
+        return datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")) >= end - timedelta(days=days)
+    for days in (7, 30):
+        assert any(within(e, days) for e in abandoned), days
+        assert sum(within(e, days) for e in events if e.get("event") == "Product Viewed") >= 10, days
+
+
 def test_manifest_describes_every_file(manifest, files, workspace):
     assert [e["file"] for e in manifest["files"]][:2] == ["crm_contacts_previous.csv", "crm_contacts.csv"]
     with workspace.connect() as con:
@@ -361,3 +377,9 @@ def test_sample_built_on_any_day_tells_the_same_story_moved_in_time(built_on_two
         assert summary["as_of"] == day.isoformat()
         assert ws.scalar("SELECT max(timestamp)::DATE FROM events") == day
         assert ws.scalar("SELECT max(timestamp) FROM events") <= _moment(day)
+    # behaviour a first hour needs: browsing this week, checkouts abandoned lately, not all completing
+    assert first["relative"]["viewed a product in the last 7 days"] > 0
+    viewed, added, started, completed = first["funnel"]
+    assert started > 0 and 0.25 <= completed / started <= 0.6          # people, not checkouts
+    assert first["funnel, last 30 days"][2] > first["funnel, last 30 days"][3]
+    assert first["to review"] < first["profiles"] / 10
