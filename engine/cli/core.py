@@ -68,6 +68,9 @@ def cmd_sample(args) -> int:
           f"from {len(summary.get('files', {}))} files, activity up to {summary.get('as_of')}, "
           f"{summary.get('profiles', 0):,} profiles, "
           f"{identity.get('to_review', 0):,} pairs to review, in {summary.get('seconds', 0):.0f} s.")
+    segments = summary.get("segments") or {}
+    if segments:
+        print("Saved segments: " + "; ".join(f"{name} ({n:,})" for name, n in segments.items()))
     return 0
 
 

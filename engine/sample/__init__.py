@@ -4,8 +4,9 @@
 seeded generator (engine/sample/generator.py, the seed and size of the committed
 sample_data/) so that the most recent activity falls on the build day (`as_of`, now unless
 given), ingests every file in manifest order through `engine.ingest.ingest_file`, resolves
-identities with `engine.identity.resolve`, and refreshes value scores as of the build day.
-Built on any day, the sample tells the same story moved in time. `cdp sample`, `make run` and the app's first run call it.
+identities with `engine.identity.resolve`, refreshes value scores as of the build day, and
+saves the ready-made segments of engine/sample/segments.py. Built on any day, the sample
+tells the same story moved in time. `cdp sample`, `make run` and the app's first run call it.
 """
 from __future__ import annotations
 
@@ -88,11 +89,12 @@ def build_sample_workspace(path: str | Path, user: User, progress: Progress | No
     scores are computed at; `people` and `seed` default to the committed sample's. With
     `sample_dir`, the files there are loaded as they are (scores as of their last order).
     The summary holds, per file, what ingest reported (rows read, loaded, quarantined),
-    the identity resolution result, whether value scores were computed, and the day of the
-    most recent activity (`as_of`).
+    the identity resolution result, whether value scores were computed, and the saved
+    segments with their sizes at the build moment.
     """
     require(user, "ingest")
     require(user, "resolve")
+    require(user, "edit_segments")
     started = time.monotonic()
     path = Path(path)
     if path.exists() and not replace:
@@ -159,7 +161,12 @@ def _build(path: Path, user: User, sample_dir: Path, progress: Progress | None, 
     refresh_search_index(ws)
     prepare_journeys(ws)
     summary["profiles"] = ws.scalar("SELECT count(*) FROM profiles")
+    from engine.sample.segments import create_sample_segments
+    from engine.segments import count_definition, get_segment
+
     summary["as_of"] = manifest.get("as_of")
+    summary["segments"] = {name: count_definition(ws, get_segment(ws, sid)["definition"], as_of=moment)
+                           for name, sid in create_sample_segments(ws, user).items()}
     summary["seconds"] = round(time.monotonic() - started, 1)
     if progress:
         progress(1.0, "sample workspace ready")

@@ -383,3 +383,26 @@ def test_sample_built_on_any_day_tells_the_same_story_moved_in_time(built_on_two
     assert started > 0 and 0.25 <= completed / started <= 0.6          # people, not checkouts
     assert first["funnel, last 30 days"][2] > first["funnel, last 30 days"][3]
     assert first["to review"] < first["profiles"] / 10
+
+
+def test_sample_has_ready_made_segments_with_members(built_on_two_days):
+    from engine.sample.segments import SAMPLE_SEGMENTS
+    marketer, built = built_on_two_days
+    ws, summary = built[BUILD_DAYS[0]]
+    saved = _answers(ws, marketer, BUILD_DAYS[0])["saved"]
+    assert set(saved) == {name for name, _, _ in SAMPLE_SEGMENTS}
+    assert all(n > 0 for n in saved.values()), saved
+    assert summary["segments"] == saved
+    # each one selects what its name promises, checked against the tables directly
+    moment = _moment(BUILD_DAYS[0])
+    from engine.segments import find_segment, segment_members
+    abandoners = ws.query_rows(
+        "SELECT DISTINCT profile_id FROM profile_events WHERE event = 'Checkout Started' AND timestamp >= ? "
+        "AND timestamp <= ? AND profile_id NOT IN (SELECT profile_id FROM profile_events WHERE "
+        "event = 'Order Completed' AND timestamp >= ? AND timestamp <= ?)",
+        [moment - timedelta(days=7), moment] * 2)
+    assert len(abandoners) == saved["Cart abandoners (last 7 days)"]
+    mql = set(segment_members(ws, marketer, find_segment(ws, "MQL leads without an order"))["profile_id"])
+    assert mql and not mql & {r[0] for r in ws.query_rows("SELECT DISTINCT profile_id FROM profile_orders")}
+    assert mql <= {r[0] for r in ws.query_rows(
+        "SELECT profile_id FROM profile_contacts WHERE lead_stage = 'marketing_qualified'")}
