@@ -1,7 +1,7 @@
 """The bundled sample workspace: the sample generated for the build day, loaded through the real pipeline.
 
 `build_sample_workspace` (re)creates a workspace: it generates the sample files with the
-seeded generator (engine/sample/generator.py, the seed and size of the committed
+seeded generator (engine/sample/generator.py, with the seed and size of the committed
 sample_data/) so that the most recent activity falls on the build day (`as_of`, now unless
 given), ingests every file in manifest order through `engine.ingest.ingest_file`, resolves
 identities with `engine.identity.resolve`, refreshes value scores as of the build day, and
@@ -101,14 +101,13 @@ def build_sample_workspace(path: str | Path, user: User, progress: Progress | No
         raise FileExistsError(f"{path} already exists; pass replace=True to rebuild it.")
     if sample_dir is not None:
         return _build(path, user, Path(sample_dir), progress, None, build_moment(as_of), started)
-    from engine.sample.generator import generate
+    from engine.sample.generator import PEOPLE, SEED, generate
 
-    committed = load_manifest(SAMPLE_DIR)
     moment = build_moment(as_of)
     with tempfile.TemporaryDirectory(prefix="cdp-sample-") as folder:
         if progress:
             progress(0.0, f"generating the sample for {moment:%Y-%m-%d}")
-        generate(Path(folder), people or committed["people"], seed or committed["seed"], end=moment.date(),
+        generate(Path(folder), people or PEOPLE, seed or SEED, end=moment.date(),
                  truth=False)
         return _build(path, user, Path(folder), progress, moment.date(), moment, started)
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from engine.sample import vocab as V
 
 SEED = 20261128
+PEOPLE = 5000
 # The committed files' dates. END is early in the day so that a sample built for today holds
 # nothing later than the moment it is built (unless it is built before 06:00 UTC).
 START = datetime(2024, 11, 1, tzinfo=timezone.utc)
@@ -659,7 +660,7 @@ MANIFEST = [
 ]
 
 
-def generate(out: Path, people: int = 5000, seed: int = SEED, end: date | None = None,
+def generate(out: Path, people: int = PEOPLE, seed: int = SEED, end: date | None = None,
              truth: bool = True) -> dict:
     """Write every sample file into out, the most recent activity on day `end` (default END's);
     returns row counts per file. `truth=False` leaves out truth.csv (a build does not read it)."""
@@ -704,7 +705,7 @@ def generate(out: Path, people: int = 5000, seed: int = SEED, end: date | None =
 
 def main(argv: list[str] | None = None, default_out: Path | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--people", type=int, default=5000)
+    parser.add_argument("--people", type=int, default=PEOPLE)
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--out", type=Path, default=default_out)
     parser.add_argument("--end", type=date.fromisoformat, default=None,

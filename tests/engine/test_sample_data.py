@@ -73,6 +73,7 @@ def test_generator_is_deterministic_and_seeded(tmp_path):
 def test_committed_files_match_the_generator(tmp_path, manifest):
     """The committed sample is exactly what `python sample_data/generate.py` writes."""
     gen = _generator()
+    assert (manifest["people"], manifest["seed"]) == (gen.PEOPLE, gen.SEED)   # what `cdp sample` generates
     gen.generate(tmp_path, people=manifest["people"], seed=manifest["seed"])
     committed = {name: digest for name, digest in _digest(SAMPLE).items()
                  if name not in ("generate.py", "README.md", "__pycache__")}
