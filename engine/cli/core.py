@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import getpass
 import importlib
+from datetime import date
 
 from engine.access import users as user_store
 from engine.cli.output import actor, print_csv, print_table, progress_printer, workspace
@@ -16,6 +17,8 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("sample", help="build the sample workspace from sample_data/")
     p.add_argument("--force", action="store_true", help="replace an existing workspace")
+    p.add_argument("--as-of", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD",
+                   help="the day of the most recent activity (default: today)")
     p.set_defaults(func=cmd_sample)
 
     p = subparsers.add_parser("status", help="tables, row counts and schema version")
@@ -58,12 +61,16 @@ def cmd_sample(args) -> int:
         print(f"{ws.path} already exists; use --force to rebuild it from sample_data/.")
         return 1
     summary = sample.build_sample_workspace(ws.path, actor(), progress=progress_printer("sample"),
-                                            replace=True)
+                                            replace=True, as_of=args.as_of)
     identity = summary.get("identity") or {}
     print(f"Sample workspace ready at {ws.path}: {summary.get('rows_loaded', 0):,} of "
           f"{summary.get('rows_read', 0):,} rows loaded ({summary.get('rows_quarantined', 0):,} quarantined) "
-          f"from {len(summary.get('files', {}))} files, {summary.get('profiles', 0):,} profiles, "
+          f"from {len(summary.get('files', {}))} files, activity up to {summary.get('as_of')}, "
+          f"{summary.get('profiles', 0):,} profiles, "
           f"{identity.get('to_review', 0):,} pairs to review, in {summary.get('seconds', 0):.0f} s.")
+    segments = summary.get("segments") or {}
+    if segments:
+        print("Saved segments: " + "; ".join(f"{name} ({n:,})" for name, n in segments.items()))
     return 0
 
 
