@@ -6,6 +6,7 @@ from engine.access.csv_safe import safe_csv
 from engine.access import users as user_store
 from engine.access.login import blocked_logins, unblock_login
 from engine.access.roles import ROLES
+from ui.auth import keep_session
 from ui.context import require_page, workspace
 
 user = require_page("view_audit")
@@ -49,7 +50,9 @@ with users_tab:
             new_password = st.text_input("New password", type="password")
             if st.form_submit_button("Reset password"):
                 try:
-                    user_store.reset_password(workspace(), user, who_pw, new_password)
+                    epoch = user_store.reset_password(workspace(), user, who_pw, new_password)
+                    if who_pw == user.username:
+                        keep_session(user, epoch)
                     st.success(f"Password of {who_pw} changed; their sessions have ended.")
                 except user_store.UserError as exc:
                     st.error(str(exc))

@@ -151,8 +151,13 @@ def password_change_form(user: User) -> None:
                 except user_store.UserError as exc:
                     st.error(str(exc))
                 else:
-                    st.session_state["cdp_epoch"] = epoch
-                    st.session_state["cdp_cookie_ticket"] = adapter.stage_cookie(
-                        issue_token(user.username, epoch, check_cookie_key(configured_cookie_key())),
-                        lifetime_seconds())
+                    keep_session(user, epoch)
                     st.success("Password changed; your other sessions have ended.")
+
+
+def keep_session(user: User, epoch: str) -> None:
+    """After this user's own password change (new epoch): this session and its cookie go on."""
+    if st.session_state.get("cdp_user") and st.session_state["cdp_user"].username == user.username:
+        st.session_state["cdp_epoch"] = epoch
+        st.session_state["cdp_cookie_ticket"] = adapter.stage_cookie(
+            issue_token(user.username, epoch, check_cookie_key(configured_cookie_key())), lifetime_seconds())

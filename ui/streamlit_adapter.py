@@ -110,8 +110,12 @@ def session_route():
     from starlette.routing import Route
 
     async def exchange(request):
-        body = (await request.body())[:200].decode("ascii", "ignore").strip()
-        item = take_ticket(body)
+        body = b""
+        async for chunk in request.stream():      # a ticket is 43 characters: read no more than 200
+            body += chunk
+            if len(body) > 200:
+                return Response(status_code=413)
+        item = take_ticket(body.decode("ascii", "ignore").strip())
         if item is None:
             return Response(status_code=403)
         token, max_age = item

@@ -8,6 +8,7 @@ and process (cached); without git, the shipped text files are read instead.
 from __future__ import annotations
 
 import functools
+import os
 import subprocess
 import tomllib
 from pathlib import Path
@@ -68,17 +69,16 @@ def committed_in(value: str, root: str) -> str | None:
 
 
 def _scan_files(value: str, root: Path) -> str | None:
-    """Without git: read the shipped text files (small; data folders skipped)."""
-    for path in root.rglob("*"):
-        if any(part in _SKIP_DIRS for part in path.relative_to(root).parts):
-            continue
-        if path.name == "secrets.toml" or not path.is_file():
-            continue
-        if path.suffix not in _SCAN_SUFFIXES and path.name != "Makefile":
-            continue
-        try:
-            if value in path.read_text(encoding="utf-8", errors="ignore"):
-                return str(path.relative_to(root))
-        except OSError:
-            continue
+    """Without git: read the shipped text files (small; virtualenvs and data folders pruned)."""
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in _SKIP_DIRS]
+        for name in files:
+            path = Path(folder) / name
+            if name == "secrets.toml" or (path.suffix not in _SCAN_SUFFIXES and name != "Makefile"):
+                continue
+            try:
+                if value in path.read_text(encoding="utf-8", errors="ignore"):
+                    return str(path.relative_to(root))
+            except OSError:
+                continue
     return None

@@ -63,3 +63,15 @@ def test_admin_sees_and_lifts_a_lockout(logged_in_app, app_env):
     at.button(key="unblock_apply").click().run()
     assert not at.exception
     assert login.password_login(app_env, "marketer", "demo-marketer", "k" * 40).ok
+
+
+def test_an_admin_resetting_their_own_password_stays_logged_in(logged_in_app):
+    at = logged_in_app("admin", "app_pages/admin.py")
+    at.selectbox(key="pw_user").select("admin")
+    next(t for t in at.text_input if t.label == "New password" and t.key != "cdp_pw_new").input(
+        "a-fresh-long-password")
+    next(b for b in at.button if b.label == "Reset password").click().run()
+    assert not at.exception
+    at.run()
+    assert at.session_state["cdp_user"].username == "admin"
+    assert user_store.get_entry("admin").get("demo_password") is None

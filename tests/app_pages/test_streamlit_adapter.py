@@ -52,6 +52,7 @@ def test_the_route_swaps_a_one_time_ticket_for_an_httponly_cookie(monkeypatch):
     assert "path=/" in cookie and "secure" not in cookie
     assert _post(app, ticket.encode()) == (403, [])          # used once
     assert _post(app, b"guessed-ticket") == (403, [])
+    assert _post(app, b"x" * 10_000)[0] == 413               # no reading of large bodies
     over_tls = _post(app, adapter.stage_cookie("t", 60).encode(), scheme="https")[1][0].lower()
     assert "secure" in over_tls
     monkeypatch.setenv("CDP_COOKIE_SECURE", "1")          # TLS ended at a proxy in front
