@@ -13,6 +13,7 @@ login lasts as long as the browser tab's session.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import threading
 import time
@@ -95,13 +96,21 @@ def stage_clear() -> str | None:
     return _stage(None, 0) if cookies_supported() else None
 
 
+_TICKET_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
+_DELIVERY = ("<script>fetch('%s', {method: 'POST', body: '%%s', credentials: 'same-origin', "
+             "headers: {'Content-Type': 'text/plain'}})</script>" % SESSION_ROUTE)
+
+
+def delivery_html(ticket: str) -> str:
+    """The hidden component's page: a constant script around a ticket this module made (never data)."""
+    if not _TICKET_SHAPE.fullmatch(ticket):
+        raise ValueError("not a ticket")
+    return _DELIVERY % ticket
+
+
 def deliver(ticket: str) -> None:
     """Render the hidden component that posts the ticket to the route (from this origin)."""
-    components.html(
-        "<script>fetch(%r, {method: 'POST', body: %r, credentials: 'same-origin', "
-        "headers: {'Content-Type': 'text/plain'}})</script>" % (SESSION_ROUTE, ticket),
-        height=0,
-    )
+    components.html(delivery_html(ticket), height=0)
 
 
 def session_route():

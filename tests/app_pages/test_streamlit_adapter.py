@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 
+import pytest
 import streamlit as st
 import streamlit.components.v1 as components
 from starlette.applications import Starlette
@@ -64,3 +65,14 @@ def test_the_route_swaps_a_one_time_ticket_for_an_httponly_cookie(monkeypatch):
 def test_without_the_route_nothing_is_staged(monkeypatch):
     monkeypatch.setitem(adapter._ROUTE, "mounted", False)
     assert adapter.stage_cookie("token", 60) is None and adapter.stage_clear() is None
+
+
+def test_the_hidden_component_carries_only_a_ticket(monkeypatch):
+    monkeypatch.setitem(adapter._ROUTE, "mounted", True)
+    ticket = adapter.stage_cookie("v1.token.sig", 60)
+    page = adapter.delivery_html(ticket)
+    assert page.replace(ticket, "TICKET") == adapter.delivery_html("A" * 43).replace("A" * 43, "TICKET")
+    assert "v1.token.sig" not in page                 # the token itself never reaches the page
+    for not_a_ticket in ("', alert(1), '", "</script><img src=x>", "a" * 44):
+        with pytest.raises(ValueError):
+            adapter.delivery_html(not_a_ticket)
