@@ -6,6 +6,7 @@ made here, so the CLI and tests see the same rules. Refusals carry a `message` f
 """
 from __future__ import annotations
 
+import ipaddress
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +39,14 @@ class LoginOutcome:
 
 
 def listens_beyond_localhost(server_address: str | None) -> bool:
-    """True unless the server is bound to the loopback interface only (unset means all)."""
-    return (server_address or "").strip().lower() not in LOCAL_ADDRESSES
+    """True unless the server is bound to a loopback address only (unset means every interface)."""
+    address = (server_address or "").strip().lower()
+    if address in LOCAL_ADDRESSES:
+        return False
+    try:
+        return not ipaddress.ip_address(address.strip("[]")).is_loopback
+    except ValueError:
+        return True     # a host name or an empty value: assume other machines can reach it
 
 
 def _wait_words(seconds: float) -> str:

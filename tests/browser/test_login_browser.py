@@ -124,6 +124,7 @@ def test_login_and_reach_overview_in_a_real_browser(running_app):
         wait.until(ec.presence_of_element_located(overview))
         driver.find_element(By.XPATH, "//button[.//p[text()='Log out']]").click()
         wait.until(ec.presence_of_element_located(login_form))
+        WebDriverWait(driver, 30).until(lambda d: d.get_cookie("cdp_session") is None)   # cleared by the server
         reload_with(token)                                     # the old cookie after logout
         wait.until(ec.presence_of_element_located(login_form))
         time.sleep(2)

@@ -237,7 +237,9 @@ def test_admins_see_and_lift_waits(workspace, auth, admin, analyst):
 
 def test_demo_passwords_work_on_localhost_only_until_changed(workspace, auth):
     assert engine_login.listens_beyond_localhost(None) and engine_login.listens_beyond_localhost("0.0.0.0")
-    assert not engine_login.listens_beyond_localhost("127.0.0.1")
+    assert engine_login.listens_beyond_localhost("") and engine_login.listens_beyond_localhost("cdp.example.com")
+    assert engine_login.listens_beyond_localhost("10.0.0.5")
+    assert not any(map(engine_login.listens_beyond_localhost, ("127.0.0.1", "localhost", "::1", "127.0.0.2")))
     assert user_store.demo_password_users(auth) == ["admin", "analyst", "marketer"]
     assert _login(workspace, "admin", DEMO_PASSWORDS["admin"], now=T0).ok
     hosted = _login(workspace, "admin", DEMO_PASSWORDS["admin"], now=T0, beyond=True)
