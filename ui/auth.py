@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import streamlit as st
 
@@ -68,10 +69,9 @@ def login_gate() -> User | None:
 
     user = st.session_state.get("cdp_user")
     if user is not None:
-        ended = engine_login.session_still_valid(user.username, st.session_state.get("cdp_epoch"))
-        if ended is None:
-            current = user_store.get_user(user.username)   # a role change applies at once
-            st.session_state["cdp_user"] = current
+        current, ended = engine_login.live_session(user.username, st.session_state.get("cdp_epoch"))
+        if current is not None:
+            st.session_state["cdp_user"] = current          # a role change applies at once
             return current
         _end_local_session(ended)
         st.rerun()
@@ -122,13 +122,18 @@ def logout(user: User) -> None:
     _end_local_session()
 
 
+def _md(text: str) -> str:
+    """A name from the users file shown inside markdown as plain text."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", text)
+
+
 def demo_password_warning(user: User) -> None:
     """A banner on every screen while any account still has its published demo password."""
-    demo = user_store.demo_password_users()
+    demo = [_md(name) for name in user_store.demo_password_users()]
     if not demo:
         return
-    if user.username in demo:
-        st.warning(f"You are logged in with the published demo password of {user.username}: anyone "
+    if _md(user.username) in demo:
+        st.warning(f"You are logged in with the published demo password of {_md(user.username)}: anyone "
                    "who has read the README can log in as you. Change it under **Change my password** "
                    "in the sidebar. The app refuses demo passwords when it listens beyond localhost.",
                    icon=":material/key:")

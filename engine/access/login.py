@@ -132,16 +132,16 @@ def cookie_login(workspace, token: str, cookie_key: str, *, address: str | None 
     return LoginOutcome(user=user, epoch=claims["e"])
 
 
-def session_still_valid(username: str, epoch: str | None, path: Path | None = None) -> str | None:
-    """None while a live session still counts; otherwise the message to show."""
+def live_session(username: str, epoch: str | None, path: Path | None = None) -> tuple[User | None, str | None]:
+    """(the user as the users file has them now, None) while a live session still counts;
+    otherwise (None, the message to show)."""
     try:
-        check_session(username, epoch or "", path)
+        return check_session(username, epoch or "", path), None
     except SessionRefused as exc:
-        return {"no such user": "Your account has been removed. Ask an admin if you need access.",
-                "disabled": "Your account has been disabled. Ask an admin if you need access.",
-                }.get(exc.reason, "Your session has ended (logged out elsewhere or password "
-                                  "changed). Please log in again.")
-    return None
+        return None, {"no such user": "Your account has been removed. Ask an admin if you need access.",
+                      "disabled": "Your account has been disabled. Ask an admin if you need access.",
+                      }.get(exc.reason, "Your session has ended (logged out elsewhere or password "
+                                        "changed). Please log in again.")
 
 
 def blocked_logins(workspace, actor: User, now: float | None = None) -> list[dict]:

@@ -121,8 +121,11 @@ def test_disabling_or_removing_a_user_ends_their_sessions(workspace, auth):
     admin = User("admin", "admin")
     m = _login(workspace, "marketer", DEMO_PASSWORDS["marketer"], now=T0)
     a = _login(workspace, "analyst", DEMO_PASSWORDS["analyst"], now=T0)
+    assert engine_login.live_session("marketer", m.epoch, path=auth)[0].role == "marketer"
+    user_store.set_role(workspace, admin, "marketer", "analyst", path=auth)   # a role change applies at once
+    assert engine_login.live_session("marketer", m.epoch, path=auth)[0].role == "analyst"
     user_store.disable_user(workspace, admin, "marketer", path=auth)
-    assert "disabled" in engine_login.session_still_valid("marketer", m.epoch, path=auth)
+    assert "disabled" in engine_login.live_session("marketer", m.epoch, path=auth)[1]
     with pytest.raises(SessionRefused, match="disabled"):
         verify_token(m.token, KEY, now=T0 + 1, path=auth)
     refused = _login(workspace, "marketer", DEMO_PASSWORDS["marketer"], now=T0 + 2)
@@ -130,10 +133,11 @@ def test_disabling_or_removing_a_user_ends_their_sessions(workspace, auth):
     user_store.enable_user(workspace, admin, "marketer", path=auth)
     assert _login(workspace, "marketer", DEMO_PASSWORDS["marketer"], now=T0 + 3).ok
     user_store.remove_user(workspace, admin, "analyst", path=auth)
-    assert "removed" in engine_login.session_still_valid("analyst", a.epoch, path=auth)
+    assert engine_login.live_session("analyst", a.epoch, path=auth) == (
+        None, "Your account has been removed. Ask an admin if you need access.")
     assert "no longer exists" in engine_login.cookie_login(workspace, a.token, KEY, now=T0 + 4, path=auth).message
     actions = [r[0] for r in workspace.query_rows("SELECT action FROM audit_log WHERE action LIKE 'user.%'")]
-    assert actions == ["user.disable", "user.enable", "user.remove"]
+    assert actions == ["user.role", "user.disable", "user.enable", "user.remove"]
 
 
 def test_admins_cannot_lock_themselves_or_everyone_out(workspace, auth):
