@@ -83,8 +83,10 @@ def take_ticket(ticket: str) -> tuple[str | None, float] | None:
 
 
 def ticket_pending(ticket: str) -> bool:
+    """Staged, not yet taken by the route, and not expired."""
     with _TICKETS_LOCK:
-        return ticket in _TICKETS
+        item = _TICKETS.get(ticket)
+    return item is not None and item[2] >= time.monotonic()
 
 
 def stage_cookie(token: str, max_age: float) -> str | None:

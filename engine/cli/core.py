@@ -131,7 +131,9 @@ def cmd_users_password(args) -> int:
 
 def cmd_users_demo(args) -> int:
     written = user_store.ensure_demo_users()
-    print(f"Demo users written to {user_store.auth_file_path()}." if written
+    print(f"Demo users written to {user_store.auth_file_path()}. Their passwords are published in the "
+          "README: they log in only while the app listens on 127.0.0.1; change them with "
+          "`cdp users password NAME` before hosting." if written
           else f"{user_store.auth_file_path()} exists; left as it is.")
     return 0
 

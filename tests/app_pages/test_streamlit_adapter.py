@@ -62,6 +62,15 @@ def test_the_route_swaps_a_one_time_ticket_for_an_httponly_cookie(monkeypatch):
     assert cleared.startswith('cdp_session="";') and "max-age=0" in cleared and "httponly" in cleared
 
 
+def test_an_unused_ticket_expires(monkeypatch):
+    monkeypatch.setitem(adapter._ROUTE, "mounted", True)
+    ticket = adapter.stage_cookie("t", 60)
+    assert adapter.ticket_pending(ticket)
+    later = adapter.time.monotonic() + adapter.TICKET_SECONDS + 1
+    monkeypatch.setattr(adapter.time, "monotonic", lambda: later)
+    assert not adapter.ticket_pending(ticket) and adapter.take_ticket(ticket) is None
+
+
 def test_without_the_route_nothing_is_staged(monkeypatch):
     monkeypatch.setitem(adapter._ROUTE, "mounted", False)
     assert adapter.stage_cookie("token", 60) is None and adapter.stage_clear() is None
