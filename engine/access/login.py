@@ -54,42 +54,50 @@ def _wait_words(seconds: float) -> str:
     return f"{seconds} seconds" if seconds < 120 else f"{round(seconds / 60)} minutes"
 
 
-def _refuse(workspace, username: str, address: str | None, reason: str, now: float,
+def _refuse(con, username: str, address: str | None, reason: str, now: float,
             message: str, count: bool, retry_after: float = 0.0) -> LoginOutcome:
     details = {"reason": reason, "address": address or "local"}
-    with workspace.transaction() as con:
-        if count:
-            details["failures"] = throttle.record_failure(con, username, address, now)
-        audit(con, ANONYMOUS, "login.failed", throttle.subject_key(username), details)
+    if count:
+        details["failures"] = throttle.record_failure(con, username, address, now)
+    audit(con, ANONYMOUS, "login.failed", throttle.subject_key(username), details)
     return LoginOutcome(message=message, reason=reason, retry_after=retry_after)
 
 
 def password_login(workspace, username: str, password: str, cookie_key: str, *,
                    address: str | None = None, beyond_localhost: bool = False,
                    now: float | None = None, path: Path | None = None) -> LoginOutcome:
-    """Check a name and password; on success return the user and a signed session token."""
+    """Check a name and password; on success return the user and a signed session token.
+
+    One transaction runs from the throttle check to the recorded outcome, so concurrent
+    attempts (other sessions, other app processes) wait for each other: a burst of parallel
+    guesses is counted one by one instead of all slipping past the same check.
+    """
     now = time.time() if now is None else now
     username = (username or "").strip().lower()
-    with workspace.connect() as con:
-        block = throttle.check(con, username, address, now)
+    with workspace.transaction() as con:
+        return _password_login(con, username, password, cookie_key, address, beyond_localhost, now, path)
+
+
+def _password_login(con, username, password, cookie_key, address, beyond_localhost, now, path):
+    block = throttle.check(con, username, address, now)
     if block is not None:
         who = "this user name" if block.scope == "user" else "your address"
         message = (f"Too many failed logins for {who}. Try again in {_wait_words(block.retry_after)}"
                    + (" (locked out; an admin can lift it under Users and audit)." if block.locked_out
                       else "."))
-        return _refuse(workspace, username, address, f"throttled:{block.scope}", now, message,
+        return _refuse(con, username, address, f"throttled:{block.scope}", now, message,
                        count=False, retry_after=block.retry_after)
     entry = user_store.get_entry(username, path) if username else None
     hashed = (entry or {}).get("password") or _DUMMY_HASH
     if not (user_store.check_password(password or "", hashed) and entry is not None):
-        return _refuse(workspace, username, address, "password" if entry else "unknown user", now,
+        return _refuse(con, username, address, "password" if entry else "unknown user", now,
                        WRONG, count=True)
     if entry.get("disabled"):
-        return _refuse(workspace, username, address, "disabled", now,
+        return _refuse(con, username, address, "disabled", now,
                        "This account is disabled. Ask an admin to enable it "
                        f"(Users and audit, or `cdp users enable {username}`).", count=False)
     if entry.get("demo_password") and beyond_localhost:
-        return _refuse(workspace, username, address, "demo password while hosted", now,
+        return _refuse(con, username, address, "demo password while hosted", now,
                        f"{username} still has the published demo password, and this app is reachable "
                        "from other machines, so that password no longer logs in. On the server, run "
                        f"`cdp users password {username}` to choose a new one (or ask an admin who has "
@@ -97,9 +105,8 @@ def password_login(workspace, username: str, password: str, cookie_key: str, *,
                        count=False)
     epoch = user_store.ensure_epoch(username, path)
     user = User(username, user_store.role_of(entry), entry.get("name", ""))
-    with workspace.transaction() as con:
-        throttle.clear_user(con, username)
-        audit(con, user, "login", username, {"via": "password", "address": address or "local"})
+    throttle.clear_user(con, username)
+    audit(con, user, "login", username, {"via": "password", "address": address or "local"})
     return LoginOutcome(user=user, token=issue_token(username, epoch, cookie_key, now=now), epoch=epoch)
 
 

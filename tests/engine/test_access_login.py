@@ -297,3 +297,11 @@ def test_cli_disables_enables_removes(workspace, auth, monkeypatch, capsys):
     assert main(["users", "unblock", "admin"]) == 0
     actions = [r[0] for r in workspace.query_rows("SELECT action FROM audit_log ORDER BY id")]
     assert actions == ["user.disable", "user.enable", "user.remove", "login.unblock"]
+
+
+def test_parallel_guesses_are_counted_one_by_one(workspace, auth):
+    """Sessions guessing at once cannot all slip past the same check."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(8) as pool:
+        reasons = list(pool.map(lambda i: _login(workspace, "admin", f"guess-{i}", now=T0).reason, range(16)))
+    assert reasons.count("password") == 4 and reasons.count("throttled:user") == 12
