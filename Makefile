@@ -33,7 +33,7 @@ sample: $(VENV)/.installed
 	$(BIN)/cdp sample --force
 
 run: $(VENV)/.installed .streamlit/secrets.toml .streamlit/auth.yaml workspace/cdp.duckdb
-	$(BIN)/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
+	$(BIN)/streamlit run server.py --server.port $(PORT) --server.address $(ADDRESS)
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -n auto

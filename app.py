@@ -4,7 +4,7 @@ from pathlib import Path
 import streamlit as st
 
 from engine.access import can
-from ui.auth import login_gate, logout
+from ui.auth import demo_password_warning, login_gate, logout, password_change_form
 from ui.context import workspace
 
 st.set_page_config(page_title="Open CDP", page_icon=":material/hub:", layout="wide")
@@ -54,8 +54,10 @@ with st.sidebar:
     ws = workspace()
     st.caption(f"Workspace: `{ws.path}`")
     st.markdown(f"**{user.display_name}** · {user.role}")
+    password_change_form(user)
     if st.button("Log out", icon=":material/logout:", key="cdp_logout"):
         logout(user)
         st.rerun()
 
+demo_password_warning(user)
 navigation.run()

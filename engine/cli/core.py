@@ -6,6 +6,7 @@ import importlib
 from datetime import date
 
 from engine.access import users as user_store
+from engine.access.login import unblock_login
 from engine.cli.output import actor, print_csv, print_table, progress_printer, workspace
 from engine.sql_console import run_readonly
 from engine.workspace import migrations, open_workspace
@@ -28,7 +29,8 @@ def register(subparsers) -> None:
     p.add_argument("query")
     p.set_defaults(func=cmd_sql)
 
-    p = subparsers.add_parser("users", help="manage app logins (list, add, role, password)")
+    p = subparsers.add_parser("users", help="manage app logins (list, add, role, password, disable, enable, "
+                                           "remove, unblock)")
     sub = p.add_subparsers(dest="users_command", metavar="ACTION", required=True)
     sub.add_parser("list", help="list users").set_defaults(func=cmd_users_list)
     a = sub.add_parser("add", help="add a user (asks for the password)")
@@ -46,6 +48,13 @@ def register(subparsers) -> None:
     w.set_defaults(func=cmd_users_password)
     d = sub.add_parser("demo", help="write the documented demo users if no user file exists")
     d.set_defaults(func=cmd_users_demo)
+    for name, text in (("disable", "refuse a user's logins and end their sessions"),
+                       ("enable", "let a disabled user log in again"),
+                       ("remove", "delete a login (the audit log keeps its history)"),
+                       ("unblock", "lift the failed-login wait of a user name")):
+        c = sub.add_parser(name, help=text)
+        c.add_argument("username")
+        c.set_defaults(func=cmd_users_access)
 
 
 def cmd_init(args) -> int:
@@ -95,8 +104,9 @@ def cmd_sql(args) -> int:
 
 def cmd_users_list(args) -> int:
     rows = user_store.list_users(actor())
-    print_table([(u["username"], u["name"], u["email"], u["role"]) for u in rows],
-                ["username", "name", "email", "role"])
+    print_table([(u["username"], u["name"], u["email"], u["role"],
+                  "disabled" if u["disabled"] else ("demo password" if u["demo_password"] else "active"))
+                 for u in rows], ["username", "name", "email", "role", "status"])
     return 0
 
 
@@ -128,6 +138,26 @@ def cmd_users_password(args) -> int:
 
 def cmd_users_demo(args) -> int:
     written = user_store.ensure_demo_users()
-    print(f"Demo users written to {user_store.auth_file_path()}." if written
+    print(f"Demo users written to {user_store.auth_file_path()}. Their passwords are published in the "
+          "README: they log in only while the app listens on 127.0.0.1; change them with "
+          "`cdp users password NAME` before hosting." if written
           else f"{user_store.auth_file_path()} exists; left as it is.")
+    return 0
+
+
+
+# name -> (engine call, what it prints); each takes (workspace, actor, username)
+_ACCESS_CHANGES = {
+    "disable": (user_store.disable_user, "{} is disabled; their sessions have ended."),
+    "enable": (user_store.enable_user, "{} may log in again."),
+    "remove": (user_store.remove_user, "{} is removed; their sessions have ended."),
+    "unblock": (lambda ws, who, name: unblock_login(ws, who, "user", name),
+                "Failed logins of {} are forgotten; they may try again now."),
+}
+
+
+def cmd_users_access(args) -> int:
+    change, done = _ACCESS_CHANGES[args.users_command]
+    change(workspace(), actor(), args.username)
+    print(done.format(args.username))
     return 0
