@@ -61,13 +61,24 @@ def decode_body(body: bytes, content_encoding: str | None, limit: int) -> bytes:
     elif encoding not in ("identity", ""):
         raise ApiError(415, f"Content-Encoding {encoding!r} is not supported; send gzip or plain JSON.")
     if len(body) > limit:
-        raise ApiError(413, f"The request body is larger than {limit // 1024} KB "
-                            f"(Segment's limit); send smaller batches.")
+        raise too_large(limit)
     return body
 
 
+def too_large(limit: int) -> ApiError:
+    return ApiError(413, f"The request body is larger than {limit // 1024} KB "
+                         f"(Segment's limit); send smaller batches.")
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _loads_fallback(body: bytes):
-    return json.loads(body)
+    return json.loads(body, parse_constant=_not_json)  # NaN and Infinity are not JSON either
+
+
+_TOO_DEEP = "The body is nested too deeply (objects and lists within each other); send flatter events."
 
 
 def _dumps_fallback(value) -> bytes:
@@ -76,6 +87,8 @@ def _dumps_fallback(value) -> bytes:
     except UnicodeEncodeError:  # "\ud800" without its pair: valid JSON syntax, not text DuckDB can store
         raise ApiError(400, "The body has a string with an unpaired UTF-16 surrogate (e.g. \\ud800); "
                             "send valid Unicode text.") from None
+    except RecursionError:  # orjson stops at 255 levels; the standard library at the stack's depth
+        raise ApiError(400, _TOO_DEEP) from None
 
 
 try:  # orjson parses and writes JSON several times faster than the standard library
@@ -101,6 +114,8 @@ def parse_json(body: bytes) -> dict:
         data = _loads(body)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "The body is not valid JSON.") from None
+    except RecursionError:  # past orjson's 1,024 levels the standard library's parser runs out of stack
+        raise ApiError(400, _TOO_DEEP) from None
     if not isinstance(data, dict):
         raise ApiError(400, "The body must be a JSON object.")
     return data
@@ -191,18 +206,23 @@ def prepare_event(event, kind: str | None, stamp: _Stamp, batch_context: dict | 
     if not _as_id(event, "messageId", where):
         event["messageId"] = "cdp-" + uuid.uuid4().hex
     own_sent = event.get("sentAt")
-    if own_sent:
-        sent = parse_time(own_sent, "sentAt", _where(where))
-        skew, sent_iso = stamp.received - sent, iso(sent)
-    else:
-        skew, sent_iso = stamp.skew, stamp.sent_iso
     original = event.get("timestamp")
-    if original:
-        timestamp = parse_time(original, "timestamp", _where(where))
-        event["originalTimestamp"] = original
-        event["timestamp"] = iso(timestamp + skew) if skew is not None else iso(timestamp)
-    else:
-        event["timestamp"] = stamp.received_iso
+    try:
+        if own_sent:
+            sent = parse_time(own_sent, "sentAt", _where(where))
+            skew, sent_iso = stamp.received - sent, iso(sent)
+        else:
+            skew, sent_iso = stamp.skew, stamp.sent_iso
+        if original:
+            timestamp = parse_time(original, "timestamp", _where(where))
+            event["originalTimestamp"] = original
+            event["timestamp"] = iso(timestamp + skew) if skew is not None else iso(timestamp)
+        else:
+            event["timestamp"] = stamp.received_iso
+    except OverflowError:  # e.g. year 9999 moved forward by the clock-skew correction
+        what = f"timestamp {str(original)[:40]!r}" if original else f"sentAt {str(own_sent)[:40]!r}"
+        raise ApiError(400, f"{_where(where)}: {what} is out of range once moved to UTC and "
+                            f"corrected for the sender's clock (years 1 to 9999).") from None
     if sent_iso is not None:
         event["sentAt"] = sent_iso
     event["receivedAt"] = stamp.received_iso
@@ -220,7 +240,11 @@ def prepare_request(kind: str, payload: dict, received: datetime | None = None) 
         events = payload.get("batch")
         if not isinstance(events, list):
             raise ApiError(400, "A batch request needs a `batch` list of events.")
-        stamp = _Stamp(received, parse_time(payload.get("sentAt"), "sentAt", "batch"))
+        try:
+            stamp = _Stamp(received, parse_time(payload.get("sentAt"), "sentAt", "batch"))
+        except OverflowError:
+            raise ApiError(400, f"batch: sentAt {str(payload.get('sentAt'))[:40]!r} is out of range "
+                                f"(years 1 to 9999 in UTC).") from None
         context = payload.get("context")
         if context is not None and not isinstance(context, dict):
             raise ApiError(400, "batch: context must be a JSON object.")

@@ -23,12 +23,12 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from engine.collect.http_body import read_body
+from engine.collect.http_body import CHUNKED, body_framing, drain, read_body
 from engine.collect.keys import KeyRing
 from engine.collect.loader import Loader
 from engine.collect.protocol import (  # noqa: F401 - the request model, importable from here too
     MAX_BATCH_BYTES, MAX_EVENT_BYTES, ROUTES, ApiError, decode_body, parse_json, prepare_request,
-    write_key_from_header)
+    too_large, write_key_from_header)
 from engine.collect.spool import Spool, SpoolError
 from engine.workspace import Workspace
 
@@ -53,6 +53,8 @@ class CollectorHandler(BaseHTTPRequestHandler):
 
     # -- responses --
     def _cors(self) -> None:
+        if getattr(self, "headers", None) is None:  # the request line itself was refused
+            return
         origin = self.headers.get("Origin")
         self.send_header("Access-Control-Allow-Origin", origin or "*")
         if origin:
@@ -72,14 +74,23 @@ class CollectorHandler(BaseHTTPRequestHandler):
         if close:
             self.send_header("Connection", "close")
             self.close_connection = True
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        try:
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+        except OSError:  # the sender hung up before reading its answer
+            self.close_connection = True
 
     def _error(self, exc: ApiError, close: bool = False) -> None:
         self.collector.count("rejected_requests")
         self._reply(exc.status, {"success": False, "code": _CODES.get(exc.status, "error"),
                                  "message": exc.message}, close=close)
+
+    def send_error(self, code, message=None, explain=None):
+        """http.server's own refusals (request line, headers, methods) as JSON like ours."""
+        if self.request_version == "HTTP/0.9":  # an unreadable request line: answer in HTTP/1.1
+            self.request_version = "HTTP/1.1"
+        self._error(ApiError(code, message or explain or "Bad request."), close=True)
 
     # -- methods --
     def do_OPTIONS(self):  # noqa: N802 - http.server's naming
@@ -107,6 +118,13 @@ class CollectorHandler(BaseHTTPRequestHandler):
     do_HEAD = do_GET
 
     def do_POST(self):  # noqa: N802
+        try:
+            self._post()
+        except Exception:  # noqa: BLE001 - a bug must cost one request, answered, not the connection
+            log.exception("collector: unexpected error answering %s", self.path[:200])
+            self._error(ApiError(500, "The collector failed on this request; retry."), close=True)
+
+    def _post(self) -> None:
         path = self.path.split("?", 1)[0].rstrip("/")
         kind = ROUTES.get(path)
         if kind is None:
@@ -114,23 +132,38 @@ class CollectorHandler(BaseHTTPRequestHandler):
                               "message": "No such endpoint; see /v1/batch, /v1/track, ..."}, close=True)
             return
         limit = MAX_BATCH_BYTES if kind == "batch" else MAX_EVENT_BYTES
+        # Headers first, body last: framing, size and a write key sent in a header are all
+        # checked before a byte of the body is read. A refused body is never parsed: a
+        # Content-Length one is read and discarded (bounded) so the sender sees the answer,
+        # a chunked one is not read at all; either way the connection closes.
+        framing = CHUNKED
         try:
-            raw = read_body(self.rfile, self.headers, limit)
+            framing = body_framing(self.headers)
+            if framing > limit:
+                raise too_large(limit)
+            header_key = write_key_from_header(self.headers.get("Authorization"))
+            source = None
+            if header_key is not None:
+                source = self.collector.keyring.source_for(header_key)
+                if source is None:
+                    raise _unknown_key()
+            raw = read_body(self.rfile, framing, limit)
         except ApiError as exc:
-            self._error(exc, close=True)  # the unread body would corrupt the next request
+            if framing != CHUNKED:
+                drain(self.rfile, framing)
+            self._error(exc, close=True)
             return
         try:
             received = datetime.now(timezone.utc)
-            header_key = write_key_from_header(self.headers.get("Authorization"))
             payload = parse_json(decode_body(raw, self.headers.get("Content-Encoding"), limit))
-            key = header_key or payload.get("writeKey")
-            if not isinstance(key, str) or not key:
-                raise ApiError(401, "No write key: send it as the Basic auth user name, "
-                                    "a Bearer token or `writeKey` in the body.")
-            source = self.collector.keyring.source_for(key)
-            if source is None:
-                raise ApiError(401, "Unknown write key; check it on the Sources page "
-                                    "(it may have been rotated).")
+            if source is None:  # analytics.js sends the key in the body (a text/plain beacon)
+                key = payload.get("writeKey")
+                if not isinstance(key, str) or not key:
+                    raise ApiError(401, "No write key: send it as the Basic auth user name, "
+                                        "a Bearer token or `writeKey` in the body.")
+                source = self.collector.keyring.source_for(key)
+                if source is None:
+                    raise _unknown_key()
             payload.pop("writeKey", None)
             data, count = prepare_request(kind, payload, received)
             try:
@@ -145,8 +178,13 @@ class CollectorHandler(BaseHTTPRequestHandler):
         self._reply(200, {"success": True})
 
 
-_CODES = {400: "invalid_request", 401: "unauthorized", 411: "length_required",
-          413: "payload_too_large", 415: "unsupported_encoding", 503: "unavailable"}
+def _unknown_key() -> ApiError:
+    return ApiError(401, "Unknown write key; check it on the Sources page (it may have been rotated).")
+
+
+_CODES = {400: "invalid_request", 401: "unauthorized", 404: "not_found", 411: "length_required",
+          413: "payload_too_large", 414: "uri_too_long", 415: "unsupported_encoding",
+          431: "headers_too_large", 500: "internal_error", 501: "not_implemented", 503: "unavailable"}
 
 
 class _Server(ThreadingHTTPServer):
