@@ -4,7 +4,8 @@ Endpoints (POST): /v1/identify, /v1/track, /v1/page, /v1/screen, /v1/group,
 /v1/alias, /v1/batch (and /v1/import), plus analytics.js's short forms /v1/i,
 /v1/t, /v1/p, /v1/s, /v1/g, /v1/a and /v1/b. GET /v1/projects/{writeKey}/settings
 answers analytics.js's settings request with the collector as its API host.
-GET /health tells whether the collector is up.
+GET /health tells whether the collector is up: 200 ok, or 503 degraded with the reason
+(landing in the workspace failing, the spool refusing writes).
 
 A request is answered 200 only after its events are fsynced to the spool
 (engine.collect.spool); the loader (engine.collect.loader) lands them in the
@@ -102,7 +103,8 @@ class CollectorHandler(BaseHTTPRequestHandler):
     def do_GET(self):  # noqa: N802
         path = self.path.split("?", 1)[0]
         if path in ("/health", "/v1/health"):
-            self._reply(200, {"ok": True, **self.collector.counters()})
+            health = self.collector.health()
+            self._reply(200 if health["ok"] else 503, health)
             return
         match = _SETTINGS.match(path)
         if match:
@@ -242,6 +244,14 @@ class Collector:
                    landed_events=self.loader.stats.landed_events)
         return out
 
+    def health(self) -> dict:
+        """ok, or degraded with the reason: landing failing, or the spool refusing writes."""
+        problem = self.loader.problem()
+        out = {"ok": problem is None, "status": "ok" if problem is None else "degraded"}
+        if problem:
+            out["reason"] = problem
+        return {**out, **self.counters()}
+
     def settings_for(self, key: str, headers) -> dict:
         """The settings analytics.js fetches: send everything back to this collector."""
         host = headers.get("X-Forwarded-Host") or headers.get("Host") or f"{self.host}:{self.port}"
@@ -285,14 +295,10 @@ class Collector:
             self.loader.land_closed()
         except Exception as exc:  # noqa: BLE001 - stays in the spool for the next start
             log.warning("collector: left events in the spool for the next start: %s", exc)
-        self.loader.write_status()
-        path = status_path(self.workspace)
         try:
-            status = json.loads(path.read_text(encoding="utf-8"))
-            status["stopped_at"] = time.time()
-            path.write_text(json.dumps(status), encoding="utf-8")
-        except (OSError, ValueError):
-            pass
+            self.loader.write_status(stopped_at=time.time())
+        except OSError as exc:
+            log.warning("collector: could not write the status file: %s", exc)
 
     def __enter__(self) -> "Collector":
         return self.start()
