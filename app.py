@@ -4,6 +4,7 @@ from pathlib import Path
 import streamlit as st
 
 from engine.access import can
+from engine.workspace import WorkspaceError
 from ui.auth import login_gate, logout
 from ui.context import workspace
 
@@ -58,4 +59,7 @@ with st.sidebar:
         logout(user)
         st.rerun()
 
-navigation.run()
+try:
+    navigation.run()
+except WorkspaceError as exc:  # e.g. a read-only or full workspace folder: one clear line
+    st.error(str(exc))

@@ -23,7 +23,7 @@ import duckdb
 from engine.collect.spool import Segment, Spool, list_segments, repair_segment
 # the one Segment -> events normaliser: typed read of the spool, line by line when needed
 from engine.ingest.events import load_events_ndjson, load_spool_events
-from engine.workspace import Workspace, WorkspaceBusy
+from engine.workspace import Workspace, WorkspaceBusy, WorkspaceUnwritable
 
 log = logging.getLogger("cdp.collect")
 
@@ -41,8 +41,9 @@ def _load_line_by_line(con, path: Path, source: str, load_id: int | None) -> tup
 
 CPUS = os.cpu_count() or 2
 # failures of the machine or the workspace file, not of what a segment holds
-NOT_THE_SEGMENT = (OSError, WorkspaceBusy, duckdb.IOException, duckdb.TransactionException,
-                   duckdb.OutOfMemoryException, duckdb.FatalException, duckdb.ConnectionException)
+NOT_THE_SEGMENT = (OSError, WorkspaceBusy, WorkspaceUnwritable, duckdb.IOException,
+                   duckdb.TransactionException, duckdb.OutOfMemoryException, duckdb.FatalException,
+                   duckdb.ConnectionException)
 COLLECTOR_USER = "collector"
 
 
@@ -228,19 +229,22 @@ class Loader:
         self.stats.failing_since = None
 
     def problem(self, busy_grace: float = 60.0) -> str | None:
-        """Why collecting is degraded, or None. A workspace held by another process is normal
-        for a while (the spool keeps the events); other landing failures count at once."""
+        """Why collecting is degraded ("; " between reasons), or None. A workspace held by another
+        process is normal for a while (the spool keeps the events); other landing failures count
+        at once."""
+        problems = []
         if self._thread.ident is not None and not self._thread.is_alive() and not self._stop.is_set():
-            return "the landing thread is not running"
+            problems.append("the landing thread is not running")
         if self.spool.last_error:
-            return f"the spool cannot store events (requests are refused with 503): {self.spool.last_error}"
+            problems.append(f"the spool cannot store events (requests are refused with 503): "
+                            f"{self.spool.last_error}")
         since = self.stats.failing_since
         if since is not None and (not self.stats.failing_busy or time.time() - since >= busy_grace):
-            return (f"landing events in the workspace has failed since "
-                    f"{time.strftime('%H:%M:%S', time.gmtime(since))} UTC: {self.stats.last_error}")
+            problems.append(f"landing events in the workspace has failed since "
+                            f"{time.strftime('%H:%M:%S', time.gmtime(since))} UTC: {self.stats.last_error}")
         if self.stats.status_error:
-            return f"the collector's status file cannot be written: {self.stats.status_error}"
-        return None
+            problems.append(f"the collector's status file cannot be written: {self.stats.status_error}")
+        return "; ".join(problems) or None
 
     def land_closed(self) -> int:
         """Land every closed segment; raises the last failure once the rest has been tried."""

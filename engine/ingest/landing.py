@@ -12,10 +12,12 @@ import logging
 import re
 import shutil
 import time
+import uuid
 from concurrent.futures import Future
 from pathlib import Path
 
 from engine.ingest import readers
+from engine.workspace import as_unwritable
 
 log = logging.getLogger("cdp.ingest")
 
@@ -29,6 +31,23 @@ ORPHAN_GRACE_SECONDS = 15 * 60
 
 def landing_folder(workspace) -> Path:
     return workspace.folder / "landing"
+
+
+def keep_upload(workspace, data: bytes) -> Path:
+    """An upload written once under landing/incoming with a generated name (never its own), for
+    the Sources screen to preview and load; a folder that cannot take it is a WorkspaceUnwritable."""
+    folder = landing_folder(workspace) / "incoming"
+    path = folder / f"upload-{uuid.uuid4().hex}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as exc:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise as_unwritable(exc, workspace.folder) or exc
+    return path
 
 
 def land_raw(workspace, path: Path, info: readers.FileInfo, load_id: int) -> tuple[Path, Future]:
