@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import uuid
 import zlib
 from datetime import datetime, timezone
@@ -74,8 +75,16 @@ def _not_json(constant: str):
     raise ValueError(f"{constant} is not JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ApiError(400, f"The body has a number out of range ({text[:40]}); send it as a string.")
+    return value
+
+
 def _loads_fallback(body: bytes):
-    return json.loads(body, parse_constant=_not_json)  # NaN and Infinity are not JSON either
+    # NaN and Infinity are not JSON, and 1e999 is no number DuckDB (or orjson) can hold
+    return json.loads(body, parse_constant=_not_json, parse_float=_finite)
 
 
 _TOO_DEEP = "The body is nested too deeply (objects and lists within each other); send flatter events."

@@ -152,6 +152,12 @@ BAD_BODIES = {
     "NaN is not JSON": (
         b'{"batch": [{"type": "track", "event": "E", "userId": "u", "properties": {"p": NaN}}]}',
         "not valid JSON"),
+    "a number past a double's range": (
+        b'{"batch": [{"type": "track", "event": "E", "userId": "u", "properties": {"p": 1e999}}]}',
+        "number out of range"),
+    "... beside an integer past 64 bits": (
+        b'{"batch": [{"type": "track", "event": "E", "userId": "u", "properties": {"p": 1e999, '
+        b'"q": 123456789012345678901234567890}}]}', "number out of range"),
     "a body shorter than its length": (None, "ended after"),
 }
 
