@@ -12,7 +12,10 @@ the active files and starts a new sequence number; closed segments are what the
 loader lands in the workspace and then deletes. A segment left by a process that
 died is closed by definition (the next process starts at a higher sequence), so a
 restart resumes where the last one stopped. A torn last line (a write cut short)
-was never acknowledged; `repair_segment` trims it before landing.
+was never acknowledged; `repair_segment` trims it before landing. A write that fails
+(a full disk) is cut back to the last whole line and the next write starts a new
+segment, so an acknowledged line never follows a fragment; `last_error` says why
+until a write succeeds again.
 """
 from __future__ import annotations
 
