@@ -146,3 +146,24 @@ def test_the_workspace_opens_again_once_the_folder_is_writable(tmp_path, monkeyp
         Workspace(path).scalar("SELECT 1")
     monkeypatch.setattr(connection.duckdb, "connect", real_connect)
     assert Workspace(path).scalar("SELECT 1") == 1
+
+
+def test_collect_on_a_busy_port_or_spool_is_one_line(workspace, monkeypatch, capsys):
+    import socket
+
+    from engine.collect.server import spool_dir
+    from engine.collect.spool import Spool
+
+    monkeypatch.setenv("CDP_WORKSPACE", str(workspace.path))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        code, lines = _run(capsys, "collect", "--port", str(taken.getsockname()[1]))
+    assert code == 1 and len(lines) == 1 and lines[0].startswith("cdp: error: Cannot listen on 127.0.0.1:")
+    spool = Spool(spool_dir(workspace))  # another collector holds this workspace's spool
+    try:
+        code, lines = _run(capsys, "collect", "--port", "0")
+    finally:
+        spool.close()
+    assert code == 1 and lines == [f"cdp: error: Another collector is already using the spool "
+                                   f"{spool_dir(workspace)}."]
