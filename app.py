@@ -4,6 +4,7 @@ from pathlib import Path
 import streamlit as st
 
 from engine.access import can
+from engine.workspace import WorkspaceError
 from ui.auth import demo_password_warning, login_gate, logout, password_change_form
 from ui.context import workspace
 
@@ -60,4 +61,7 @@ with st.sidebar:
         st.rerun()
 
 demo_password_warning(user)
-navigation.run()
+try:
+    navigation.run()
+except WorkspaceError as exc:  # e.g. a read-only or full workspace folder: one clear line
+    st.error(str(exc))

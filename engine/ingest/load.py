@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from concurrent.futures import Future, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from engine.access import User, audit, require
 from engine.ingest import events as ev
+from engine.ingest import landing as landing_copies
 from engine.ingest import readers
 from engine.ingest.common import IngestError, drop_temp, quote_ident, temp_name, utc_session
 from engine.ingest.fields import DEFAULT_ID_FIELD, IDENTIFIERS, LINE_ITEM_FIELDS, RECORD_ID, fields_for
@@ -50,7 +50,6 @@ TABLE_FIELDS = {
 }
 # Kinds whose rows are people and so need at least one identifier.
 NEEDS_IDENTIFIER = ("contacts", "subscriptions", "consents")
-_EXT = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json", "ndjson": ".ndjson", "parquet": ".parquet"}
 
 
 @dataclass
@@ -706,15 +705,6 @@ def _previous_load(con, source: str, sha: str, mapping: dict | None) -> tuple | 
         [source, sha, json.dumps(mapping, sort_keys=True) if mapping is not None else None]).fetchone()
 
 
-def _land_raw(workspace, path: Path, info: readers.FileInfo, load_id: int) -> tuple[Path, Future]:
-    """Keep the raw file under <workspace>/landing with a generated name: (that path, the copy
-    running in the background while the load reads the file)."""
-    landing = workspace.folder / "landing"
-    landing.mkdir(parents=True, exist_ok=True)
-    target = landing / f"load-{load_id:08d}-{info.sha256[:16]}{_EXT[info.format]}"
-    return target, readers.in_background(shutil.copyfile, path, target)
-
-
 def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_column: str | None = None,
                 mapping: dict | None = None, file_format: str | None = None, progress=None,
                 keep_raw: bool = True, file_name: str | None = None) -> LoadResult:
@@ -736,7 +726,7 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
     landed: Path | None = None
     copying: Future | None = None
     stage, lines = temp_name("stage"), temp_name("lines")
-    scratch = workspace.folder / "landing"  # where a Windows-1252 file's UTF-8 copy is written
+    scratch = landing_copies.landing_folder(workspace)  # where a Windows-1252 file's UTF-8 copy is written
     try:
         with workspace.transaction() as con, utc_session(con):
             try:
@@ -767,8 +757,9 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
                                       load_id, source, kind, info.format, 0, 0, p_loaded,
                                       used_mapping or {}, already_loaded=True)
                 load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
+                landing_copies.clean_orphans(con, workspace)
                 if keep_raw:
-                    landed, copying = _land_raw(workspace, path, info, load_id)
+                    landed, copying = landing_copies.land_raw(workspace, path, info, load_id)
                 warnings = list(staged.notes) if staged else []
                 if json_events or kind == "events":
                     if staged and staged.rejects:

@@ -19,6 +19,7 @@ from typing import Any, Iterator
 import duckdb
 
 from engine.workspace import migrations
+from engine.workspace.folder import unwritable_message
 
 DEFAULT_PATH = Path("workspace") / "cdp.duckdb"
 # Long enough to outlast the longest single write (identity resolution of 1M records ~100 s).
@@ -40,6 +41,16 @@ class WorkspaceTooNew(WorkspaceError):
 
 class WorkspaceBusy(WorkspaceError):
     """Another process held the workspace for longer than we were willing to wait."""
+
+
+class WorkspaceUnwritable(WorkspaceError):
+    """The workspace folder cannot be written: read-only, full, not allowed, or not a folder."""
+
+
+def as_unwritable(exc: BaseException, folder: Path) -> WorkspaceUnwritable | None:
+    """exc as a one-line WorkspaceUnwritable naming the folder, or None if it is something else."""
+    message = unwritable_message(exc, folder)
+    return WorkspaceUnwritable(message) if message else None
 
 
 def default_workspace_path() -> Path:
@@ -85,7 +96,7 @@ class Workspace:
                 return duckdb.connect(str(self.path), read_only=read_only)
             except (duckdb.IOException, duckdb.ConnectionException) as exc:
                 if not _is_lock_error(exc):
-                    raise
+                    raise as_unwritable(exc, self.folder) or exc
                 if time.monotonic() >= deadline:
                     raise WorkspaceBusy(
                         f"The workspace {self.path} is busy in another process; tried for "
@@ -105,7 +116,10 @@ class Workspace:
         if current is not None:
             yield current
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise as_unwritable(exc, self.folder) or exc
         con = self._open(read_only)
         self._local.con = con
         try:
@@ -113,7 +127,10 @@ class Workspace:
                 migrations.check_version(con)
             else:
                 with _write_lock(self.path):
-                    migrations.upgrade(con)
+                    try:
+                        migrations.upgrade(con)
+                    except duckdb.Error as exc:
+                        raise as_unwritable(exc, self.folder) or exc
             yield con
         finally:
             self._local.con = None
@@ -133,8 +150,14 @@ class Workspace:
                     yield con
                     bump_data_version(con)
                     con.execute("COMMIT")
-                except BaseException:
-                    con.execute("ROLLBACK")
+                except BaseException as exc:
+                    try:
+                        con.execute("ROLLBACK")
+                    except duckdb.Error:  # a failed COMMIT (a full disk) rolled back already:
+                        pass              # its error is the one to report, not "no transaction"
+                    unwritable = as_unwritable(exc, self.folder) if isinstance(exc, Exception) else None
+                    if unwritable is not None:  # e.g. the WAL or a landing copy on a full disk
+                        raise unwritable from exc
                     raise
                 finally:
                     self._local.in_tx = False
