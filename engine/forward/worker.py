@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 from engine.access import User, require
 from engine.forward.config import list_destinations
@@ -9,20 +10,24 @@ from engine.forward.deliver import ForwardError, deliver
 from engine.forward.queue import enqueue
 
 
-def run_once(workspace, user: User, destination: str | None = None, client=None) -> dict:
-    """One pass over the enabled destinations; a destination's error does not stop the others."""
+def run_once(workspace, user: User, destination: str | None = None, client=None,
+             now: datetime | None = None) -> dict:
+    """One pass over the enabled destinations; a destination's error does not stop the others.
+
+    A destination whose credentials were refused reports {"error": ..., "auth": True} and the
+    counts of what happened before; its remaining events stay queued."""
     require(user, "push_audiences")   # before enqueue writes anything
     results = {}
     dests = list_destinations(workspace)
     for row in dests[dests["enabled"]].to_dict("records"):
         if destination and row["name"] != destination:
             continue
-        queued = enqueue(workspace, row["name"])
+        queued = enqueue(workspace, row["name"], now=now)
         try:
-            sent = deliver(workspace, user, row["name"], client=client)
+            sent = deliver(workspace, user, row["name"], client=client, now=now)
             results[row["name"]] = {"queued": queued, **sent}
         except ForwardError as exc:
-            results[row["name"]] = {"queued": queued, "error": str(exc)}
+            results[row["name"]] = {"queued": queued, **exc.totals, "error": str(exc), "auth": exc.auth}
     return results
 
 
