@@ -5,6 +5,9 @@ app, the CLI and the collector all share one workspace, so nobody keeps a
 connection open while idle: every unit of work opens the file, does its work
 in one transaction and closes it again. When another process holds the file,
 we wait with exponential backoff (and jitter) instead of failing.
+
+Every connection is opened with a memory limit and a spill folder (engine.workspace.resources),
+so no process on the workspace can take the whole machine's memory.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from typing import Any, Iterator
 
 import duckdb
 
-from engine.workspace import migrations
+from engine.workspace import migrations, resources
 
 DEFAULT_PATH = Path("workspace") / "cdp.duckdb"
 # Long enough to outlast the longest single write (identity resolution of 1M records ~100 s).
@@ -82,7 +85,8 @@ class Workspace:
         delay = 0.02
         while True:
             try:
-                return duckdb.connect(str(self.path), read_only=read_only)
+                return duckdb.connect(str(self.path), read_only=read_only,
+                                      config=resources.connect_config(self.path))
             except (duckdb.IOException, duckdb.ConnectionException) as exc:
                 if not _is_lock_error(exc):
                     raise
@@ -114,6 +118,7 @@ class Workspace:
             else:
                 with _write_lock(self.path):
                     migrations.upgrade(con)
+            resources.apply_setting(con)
             yield con
         finally:
             self._local.con = None
