@@ -11,7 +11,7 @@ from engine.forward.queue import enqueue
 
 
 def run_once(workspace, user: User, destination: str | None = None, client=None,
-             now: datetime | None = None) -> dict:
+             now: datetime | None = None, skip=()) -> dict:
     """One pass over the enabled destinations; a destination's error does not stop the others.
 
     A destination whose credentials were refused reports {"error": ..., "auth": True} and the
@@ -20,7 +20,7 @@ def run_once(workspace, user: User, destination: str | None = None, client=None,
     results = {}
     dests = list_destinations(workspace)
     for row in dests[dests["enabled"]].to_dict("records"):
-        if destination and row["name"] != destination:
+        if (destination and row["name"] != destination) or row["name"] in skip:
             continue
         queued = enqueue(workspace, row["name"], now=now)
         try:
@@ -31,11 +31,24 @@ def run_once(workspace, user: User, destination: str | None = None, client=None,
     return results
 
 
+AUTH_PAUSE_SECONDS = 300.0
+
+
 def run_forever(workspace, user: User, interval: float = 5.0, destination: str | None = None,
-                on_pass=None, stop=lambda: False) -> None:
-    """Poll every `interval` seconds: near-real-time forwarding from the collector's stream."""
+                on_pass=None, stop=lambda: False, client=None, auth_pause: float = AUTH_PAUSE_SECONDS,
+                clock=time.monotonic) -> None:
+    """Poll every `interval` seconds: near-real-time forwarding from the collector's stream.
+
+    A destination whose credentials were refused is left alone for `auth_pause` seconds rather
+    than asked again every pass with a token that cannot work; its events wait in the queue."""
+    paused: dict[str, float] = {}
     while not stop():
-        result = run_once(workspace, user, destination)
+        started = clock()
+        skip = {name for name, until in paused.items() if until > started}
+        result = run_once(workspace, user, destination, client=client, skip=skip)
+        for name, outcome in result.items():
+            if outcome.get("auth"):
+                paused[name] = started + auth_pause
         if on_pass:
             on_pass(result)
         time.sleep(interval)

@@ -13,7 +13,7 @@ from engine.cli.main import main
 from engine.forward import config, quality
 from engine.forward.deliver import ForwardError, deliver, field_violations
 from engine.forward.queue import enqueue
-from engine.forward.worker import run_once
+from engine.forward.worker import run_forever, run_once
 from tests.engine.forward_fakes import FakePlatform
 from tests.engine.test_forward import fast_client
 
@@ -278,3 +278,19 @@ def test_cli_once_exits_1_and_says_why_when_credentials_are_refused(workspace, a
     err = capsys.readouterr().err
     assert "ALERT meta" in err and "stay queued" in err
     assert statuses(workspace) == {"c1": "pending"}
+
+
+def test_the_worker_does_not_retry_a_refused_token_every_pass(workspace, admin, monkeypatch):
+    seed_people(workspace, {"p1": ("w@example.com", [])})
+    with FakePlatform("meta") as fake:
+        name = meta(workspace, admin, monkeypatch, fake.url)
+        with workspace.transaction() as con:     # the worker runs on the real clock: a fresh event
+            con.execute("""INSERT INTO events (message_id, source, type, event, anonymous_id, timestamp)
+                           VALUES ('w1', 'web', 'track', 'Order Completed', 'anon-p1', now() - INTERVAL 1 MINUTE)""")
+        fake.script = ["token-expired"] * 5
+        passes = []
+        run_forever(workspace, admin, interval=0, on_pass=passes.append, stop=lambda: len(passes) >= 3,
+                    client=fast_client(), auth_pause=3600)
+        assert fake.attempts == 1                     # asked once, then left alone
+    assert passes[0][name]["auth"] and passes[1] == {} and passes[2] == {}
+    assert statuses(workspace) == {"w1": "pending"}
