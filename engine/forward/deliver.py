@@ -285,11 +285,13 @@ def deliver(workspace, user: User, destination: str, client: HttpClient | None =
     client = sandbox.recorder(workspace, dest) if dest["sandbox"] else client or HttpClient()
     size = min(int(dest["settings"].get("batch_size") or dest["batch_limit"]), dest["batch_limit"])
     totals = {"batches": 0, "sent": 0, "dead": 0, "retrying": 0, "skipped": 0, "expired": 0}
-    totals["skipped"] = _recheck(workspace, destination)
     pending = workspace.scalar("SELECT count(*) FROM forward_queue WHERE destination = ? AND status IN "
                                "('pending', 'sending')", [destination]) or 0
+    if pending:   # nothing queued: no recheck, no claim
+        totals["skipped"] = _recheck(workspace, destination)
+        pending -= totals["skipped"]
     stop = None
-    while max_batches is None or totals["batches"] < max_batches:
+    while pending and (max_batches is None or totals["batches"] < max_batches):
         batch_id, rows, expired = _claim(workspace, dest, size, now)
         totals["expired"] += expired
         if batch_id is None:
