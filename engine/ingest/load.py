@@ -833,7 +833,7 @@ def suggest_for_file(workspace, user: User, kind: str, path, source: str | None 
     Reads the file in a private in-memory database; the workspace is only read for the
     source's saved mapping.
     """
-    import duckdb
+    from engine.workspace import resources
 
     from engine.ingest.mapping import suggest_mapping as _suggest
 
@@ -846,7 +846,7 @@ def suggest_for_file(workspace, user: User, kind: str, path, source: str | None 
             src = get_source(wcon, source)
             if src and src.kind == kind and isinstance(src.mapping, dict):
                 saved = src.mapping
-    con = duckdb.connect()
+    con = resources.scratch_connection()
     try:
         if kind == "events" and info.format in ("json", "ndjson"):
             n = _stage_event_lines(con, Path(path), info, "_lines")
