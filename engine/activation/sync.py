@@ -405,6 +405,11 @@ def _execute(workspace, user, run_id: int, dest: Destination, client: HttpClient
                         "INSERT OR REPLACE INTO activation_membership (audience_key, profile_id, member_json, run_id) "
                         "SELECT ?, profile_id, member_json, run_id FROM activation_run_rows "
                         "WHERE run_id = ? AND op = 'add' AND batch_no = ?", [key, run_id, batch_no])
+                    # Who was ever sent where, so an erasure reaches tools the person has left since.
+                    con.execute(
+                        "INSERT OR IGNORE INTO privacy_recipients (destination, profile_id) "
+                        "SELECT ?, profile_id FROM activation_run_rows "
+                        "WHERE run_id = ? AND op = 'add' AND batch_no = ?", [dest.name, run_id, batch_no])
                 else:
                     con.execute(
                         "DELETE FROM activation_membership WHERE audience_key = ? AND profile_id IN "
