@@ -84,11 +84,11 @@ def plan(con, request_id: int, profile_ids: list[str], identifiers: dict[str, se
             SELECT DISTINCT m.member_json FROM activation_membership m JOIN activation_audiences a USING (audience_key)
             WHERE a.destination = ? AND m.profile_id IN (SELECT unnest(?::VARCHAR[]))""",
                                           [name, profile_ids]).fetchall()]
-        if kind in KINDS:
+        try:
             dest = KINDS[kind](name, json.loads(settings or "{}"), {})
             members = dest.erasure_members(held, _current_members(con, dest, rows), emails)
-        else:   # a kind this version does not know: ask with what it was sent
-            members = sorted(set(held))
+        except (KeyError, ValueError):   # an unknown kind or broken settings: ask with what it was sent
+            members = sorted(set(held))   # (delivery then fails visibly until the settings are fixed)
         con.execute("""INSERT INTO privacy_destination_removals
                            (request_id, destination, kind, id_type, members, status, attempts)
                        VALUES (?, ?, ?, 'members', ?, 'pending', 0)""",
