@@ -73,10 +73,10 @@ def _drop_parquet_rows(data: bytes, needles: list[bytes]) -> bytes:
     con = duckdb.connect()
     try:
         con.register("_file", table)
-        kept = con.execute("""SELECT * FROM _file f WHERE NOT EXISTS (
+        kept = con.sql("""SELECT * FROM _file f WHERE NOT EXISTS (
             SELECT 1 FROM (SELECT unnest(?::VARCHAR[]) AS n) WHERE contains(lower(CAST(f AS VARCHAR)), n))""",
-                           [[n.decode() for n in needles]]).arrow()
-        if hasattr(kept, "read_all"):
+                       params=[[n.decode() for n in needles]]).to_arrow_table()
+        if hasattr(kept, "read_all"):   # (a reader in some DuckDB versions)
             kept = kept.read_all()
     finally:
         con.close()
