@@ -4,6 +4,7 @@ import duckdb
 import phonenumbers
 import pytest
 
+from engine.ingest import ingest_file
 from engine.phones import e164, e164_sql, region_rule, workspace_region
 
 REGIONS = ("US", "GB", "DE", "FR", "AU", "CA", "IN")
@@ -55,19 +56,33 @@ def test_workspace_region_follows_identity_settings(workspace, admin):
         assert workspace_region(con) == "GB"
 
 
-def test_suppressed_national_phone_is_quarantined_at_ingest(workspace, admin, tmp_path):
-    """The privacy hash of a national number and ingest's SQL check are one rule."""
+def _gb_workspace_suppressing(workspace, admin, phone: str) -> None:
+    """A workspace in the GB region whose suppression list holds `phone`, hashed as privacy does."""
     from engine.identity.settings import save_settings
-    from engine.ingest import ingest_file
     from engine.privacy.identifiers import identifier_hash
 
     save_settings(workspace, admin, {"default_region": "GB"})
     with workspace.transaction() as con:
         con.execute("INSERT INTO suppressions (id_type, id_hash, reason) VALUES ('phone', ?, 'test')",
-                    [identifier_hash("phone", "07700 900123", "GB")])
+                    [identifier_hash("phone", phone, "GB")])
+
+
+def test_suppressed_national_phone_is_quarantined_at_ingest(workspace, admin, tmp_path):
+    """The privacy hash of a national number and ingest's SQL check are one rule."""
+    _gb_workspace_suppressing(workspace, admin, "07700 900123")
     path = tmp_path / "again.csv"
     path.write_text("id,first_name,last_name,phone\nr1,Zeb,Quill,07700900123\nr2,Ann,Lee,07700 900999\n")
     result = ingest_file(workspace, admin, "contacts", path, "Shop", id_column="id")
     assert result.rows_loaded == 1 and result.rows_quarantined == 1
     assert workspace.query_rows("SELECT reason, raw FROM quarantine") == [
         ("suppressed", "(withheld: suppressed person)")]
+
+
+def test_suppressed_national_phone_on_an_event_is_not_loaded(workspace, admin, tmp_path):
+    _gb_workspace_suppressing(workspace, admin, "+44 7700 900123")
+    path = tmp_path / "web.ndjson"
+    path.write_text('{"type":"identify","userId":"u9","messageId":"m1","traits":{"phone":"07700 900123"}}\n'
+                    '{"type":"identify","userId":"u8","messageId":"m2","traits":{"phone":"07700 900999"}}\n')
+    ingest_file(workspace, admin, "events", path, "Web")
+    assert workspace.query_rows("SELECT message_id FROM events") == [("m2",)]
+    assert workspace.query_rows("SELECT reason FROM quarantine") == [("suppressed",)]
