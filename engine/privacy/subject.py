@@ -11,7 +11,7 @@ import pandas as pd
 
 from engine.access import User, audit, require
 from engine.access.csv_safe import safe_csv
-from engine.phones import DEFAULT_REGION, e164_sql, workspace_region
+from engine.phones import e164_sql, workspace_region
 from engine.privacy import erasure, files, removals
 from engine.privacy.identifiers import ID_TYPES, identifier_hash, normalise
 from engine.privacy.requests import close_request, open_request
