@@ -165,6 +165,8 @@ def _google_audience(body) -> list[dict]:
 
 
 def _klaviyo(body) -> list[dict]:
+    if isinstance(body["data"], list):     # a list relationship call: profile ids
+        return [{"profile_id": p.get("id")} for p in body["data"]]
     return [p.get("attributes", {}) for p in body["data"]["attributes"]["profiles"]["data"]]
 
 
