@@ -53,9 +53,10 @@ with tabs["Push"]:
         kind, sid = audiences.parse_source(src)
         if st.button("Dry run", type="primary", key="act_dry_run"):
             try:
-                key = audiences.link_audience(ws, user, kind, sid, dest, schedule=schedule, holdout_pct=holdout)
+                # Schedule and holdout are saved by a push that succeeds, not by the dry run.
+                key = audiences.link_audience(ws, user, kind, sid, dest)
                 with st.spinner("Working out what would be sent"):
-                    st.session_state["act_plan"] = sync.dry_run(ws, user, key, full=full)
+                    st.session_state["act_plan"] = sync.dry_run(ws, user, key, full=full, holdout_pct=holdout)
             except (ValueError, PermissionError) as exc:
                 st.session_state.pop("act_plan", None)
                 st.error(str(exc))
@@ -86,7 +87,8 @@ with tabs["Push"]:
                 bar = st.progress(0.0, "Starting")
                 try:
                     out = sync.sync(ws, user, plan["audience_key"], full=plan["mode"] == "full",
-                                    progress=lambda f, msg="": bar.progress(min(1.0, f), msg))
+                                    progress=lambda f, msg="": bar.progress(min(1.0, f), msg),
+                                    schedule=schedule, holdout_pct=holdout)
                 except (ValueError, PermissionError) as exc:
                     st.error(str(exc))
                 else:
