@@ -16,9 +16,11 @@ user = require_page("view")
 ws = workspace()
 st.title("Audiences")
 st.caption("Send segments where money is spent. Consent and suppression are enforced here: people "
-           "without advertising consent, who opted out of sale/sharing or sent Global Privacy Control, "
-           "and suppressed people are never sent. To try it without credentials, push to the `sandbox` "
-           "destination: it writes what Meta would receive to files instead.")
+           "without the consent a destination needs (advertising for ad platforms, email marketing for "
+           "email tools), who opted out of sale/sharing or sent Global Privacy Control, and suppressed "
+           "people are never sent. A schedule or holdout is saved when a push succeeds. To try it "
+           "without credentials, push to the `sandbox` destination: it writes what Meta would receive "
+           "to files instead.")
 
 sources = audiences.list_sources(ws)
 source_labels = {f"{k}:{i}": label for k, i, label in sources}
