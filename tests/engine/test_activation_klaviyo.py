@@ -5,9 +5,10 @@ import urllib.parse
 
 import pytest
 
-from engine.activation import audiences, config, sync
+from engine.activation import audiences, config, sandbox_files, sync
 from engine.activation.destinations import klaviyo
 from engine.activation.http import HttpClient, Request
+from engine.privacy.files import scrub_folder
 from tests.engine.activation_data import add_people
 from tests.engine.activation_fakes import KLAVIYO_OLDEST_REVISION, TOKEN, FakePlatform
 
@@ -138,3 +139,20 @@ def test_email_tools_need_email_marketing_consent_not_advertising(kind, workspac
     ads_only = add_people(workspace, 3, start=10, consent="advertising", email_consent=False)
     dry = sync.dry_run(workspace, admin, key, members=email_only + ads_only)
     assert dry["held_back_reasons"] == {"no_email_consent": 3} and dry["to_add"] == 2
+
+
+def test_sandbox_klaviyo_removal_names_the_email_plainly_so_an_erasure_scrub_finds_it(workspace, admin,
+                                                                                       monkeypatch, tmp_path):
+    monkeypatch.setenv("CDP_SECRETS_FILE", str(tmp_path / "no-secrets.toml"))
+    config.add_destination(workspace, admin, "sandbox-klaviyo", "sandbox", {"platform": "klaviyo"})
+    key = audiences.link_audience(workspace, admin, "list", "test", "sandbox-klaviyo")
+    ids = add_people(workspace, 3, email_consent=True)
+    sync.sync(workspace, admin, key, members=ids)
+    out = sync.sync(workspace, admin, key, members=ids[1:])
+    assert out["removed"] == 1
+    folder = sandbox_files.audience_folder(workspace.folder, key)
+    lookup = next(p for p in folder.glob("*-remove-1-1.json"))
+    assert json.loads(lookup.read_text())["url"].endswith('any(email,["person.0+news@example.com"])'
+                                                          '&fields[profile]=email&page[size]=100')
+    scrub_folder(workspace, {"person.0+news@example.com"})
+    assert "person.0+news" not in "".join(p.read_text().lower() for p in folder.glob("*.json"))
