@@ -28,13 +28,16 @@ def register(subparsers) -> None:
     e.set_defaults(func=cmd_export)
 
     s = sub.add_parser("sync", help="push a segment to a destination, or every due sync with --all")
-    s.add_argument("segment", nargs="?", help="segment id, or tag:NAME")
+    s.add_argument("segment", nargs="?",
+                   help="segment name or id (either reaches the one link, keyed by id), or tag:NAME")
     s.add_argument("--destination", help="destination name (`sandbox` writes files and needs no credentials)")
     s.add_argument("--all", action="store_true", help="run every scheduled sync that is due (for cron)")
     s.add_argument("--dry-run", action="store_true", help="show what would be sent, send nothing")
     s.add_argument("--full", action="store_true", help="full mirror: resend every member, not just changes")
-    s.add_argument("--schedule", choices=list(audiences.SCHEDULES), help="set how often --all runs it")
-    s.add_argument("--holdout", type=float, metavar="PCT", help="keep this percent out of every push")
+    s.add_argument("--schedule", choices=list(audiences.SCHEDULES),
+                   help="set how often --all runs it (saved when this sync succeeds)")
+    s.add_argument("--holdout", type=float, metavar="PCT",
+                   help="keep this percent out of every push (saved when this sync succeeds)")
     s.set_defaults(func=cmd_sync)
 
     h = sub.add_parser("history", help="sync runs, newest first")
