@@ -16,9 +16,11 @@ user = require_page("view")
 ws = workspace()
 st.title("Audiences")
 st.caption("Send segments where money is spent. Consent and suppression are enforced here: people "
-           "without advertising consent, who opted out of sale/sharing or sent Global Privacy Control, "
-           "and suppressed people are never sent. To try it without credentials, push to the `sandbox` "
-           "destination: it writes what Meta would receive to files instead.")
+           "without the consent a destination needs (advertising for ad platforms, email marketing for "
+           "email tools), who opted out of sale/sharing or sent Global Privacy Control, and suppressed "
+           "people are never sent. A schedule or holdout is saved when a push succeeds. To try it "
+           "without credentials, push to the `sandbox` destination: it writes what Meta would receive "
+           "to files instead.")
 
 sources = audiences.list_sources(ws)
 source_labels = {f"{k}:{i}": label for k, i, label in sources}
@@ -53,9 +55,10 @@ with tabs["Push"]:
         kind, sid = audiences.parse_source(src)
         if st.button("Dry run", type="primary", key="act_dry_run"):
             try:
-                key = audiences.link_audience(ws, user, kind, sid, dest, schedule=schedule, holdout_pct=holdout)
+                # Schedule and holdout are saved by a push that succeeds, not by the dry run.
+                key = audiences.link_audience(ws, user, kind, sid, dest)
                 with st.spinner("Working out what would be sent"):
-                    st.session_state["act_plan"] = sync.dry_run(ws, user, key, full=full)
+                    st.session_state["act_plan"] = sync.dry_run(ws, user, key, full=full, holdout_pct=holdout)
             except (ValueError, PermissionError) as exc:
                 st.session_state.pop("act_plan", None)
                 st.error(str(exc))
@@ -86,7 +89,8 @@ with tabs["Push"]:
                 bar = st.progress(0.0, "Starting")
                 try:
                     out = sync.sync(ws, user, plan["audience_key"], full=plan["mode"] == "full",
-                                    progress=lambda f, msg="": bar.progress(min(1.0, f), msg))
+                                    progress=lambda f, msg="": bar.progress(min(1.0, f), msg),
+                                    schedule=schedule, holdout_pct=holdout)
                 except (ValueError, PermissionError) as exc:
                     st.error(str(exc))
                 else:

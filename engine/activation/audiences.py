@@ -1,4 +1,9 @@
-"""Audiences: a source of members (a segment, a profile tag, or a given list) linked to a destination."""
+"""Audiences: a source of members (a segment, a profile tag, or a given list) linked to a destination.
+
+A segment is addressed by name or id wherever a person types one; `resolve_source` turns either
+into the segment's id once, and links are keyed by that id (`segment:<id>-><destination>`), so
+the name, the id and the Audiences screen all reach the same link and a rename keeps it.
+"""
 from __future__ import annotations
 
 import importlib
@@ -25,6 +30,32 @@ def parse_source(text: str) -> tuple[str, str]:
     if sep and kind in SOURCE_KINDS:
         return kind, rest
     return "segment", str(text)
+
+
+def resolve_source(workspace, source_kind: str, source_id: str) -> tuple[str, str]:
+    """(kind, id) with a segment's name (current, or one it had before a rename) resolved to its id."""
+    if source_kind != "segment":
+        return source_kind, str(source_id)
+    try:
+        segments = importlib.import_module("engine.segments")
+    except ModuleNotFoundError:
+        return source_kind, str(source_id)
+    try:
+        return "segment", segments.find_segment(workspace, source_id)
+    except ValueError as exc:
+        former = workspace.query_rows(
+            "SELECT DISTINCT v.segment_id FROM segment_versions v JOIN segments s USING (segment_id) "
+            "WHERE s.deleted_at IS NULL AND lower(v.name) = lower(?)", [str(source_id)])
+        if len(former) == 1:
+            return "segment", former[0][0]
+        raise exc
+
+
+def check_settings(schedule: str | None, holdout_pct: float | None) -> None:
+    if schedule is not None and schedule not in SCHEDULES:
+        raise ValueError(f"Schedules are {', '.join(SCHEDULES)}; got {schedule!r}.")
+    if holdout_pct is not None and not 0 <= float(holdout_pct) <= 50:
+        raise ValueError("A holdout share is between 0 and 50 percent.")
 
 
 def members_of(workspace, user: User, source_kind: str, source_id: str) -> pd.DataFrame:
@@ -64,14 +95,16 @@ def list_sources(workspace) -> list[tuple[str, str, str]]:
 
 def link_audience(workspace, user: User, source_kind: str, source_id: str, destination: str,
                   schedule: str | None = None, holdout_pct: float | None = None) -> str:
-    """Create or update the link between an audience source and a destination."""
+    """Create or update the link between an audience source and a destination; returns its key.
+
+    A segment may be given by name or id: the link is keyed by its id. Commands that run
+    something (a sync, a dry run) link without settings first and save `schedule` and
+    `holdout_pct` only once the run succeeded, so a failed command changes no setting."""
     require(user, "push_audiences")
     if source_kind not in SOURCE_KINDS:
         raise ValueError(f"Audience sources are {', '.join(SOURCE_KINDS)}; got {source_kind!r}.")
-    if schedule is not None and schedule not in SCHEDULES:
-        raise ValueError(f"Schedules are {', '.join(SCHEDULES)}; got {schedule!r}.")
-    if holdout_pct is not None and not 0 <= float(holdout_pct) <= 50:
-        raise ValueError("A holdout share is between 0 and 50 percent.")
+    check_settings(schedule, holdout_pct)
+    source_kind, source_id = resolve_source(workspace, source_kind, source_id)
     key = audience_key(source_kind, source_id, destination)
     with workspace.transaction() as con:
         if not con.execute("SELECT count(*) FROM activation_destinations WHERE name = ?",
@@ -105,7 +138,10 @@ def get_audience(workspace, key: str) -> dict:
 
 def list_audiences(workspace) -> pd.DataFrame:
     return workspace.query_df(
-        "SELECT a.audience_key, a.source_kind, a.source_id, a.destination, a.schedule, a.holdout_pct, "
+        "SELECT a.audience_key, a.source_kind, a.source_id, "
+        "       CASE WHEN a.source_kind = 'segment' THEN (SELECT s.name FROM segments s "
+        "            WHERE s.segment_id = a.source_id) END AS segment_name, "
+        "       a.destination, a.schedule, a.holdout_pct, "
         "       r.started_at AS last_run_at, r.status AS last_status, "
         "       (SELECT count(*) FROM activation_membership m WHERE m.audience_key = a.audience_key) AS members_at_destination "
         "FROM activation_audiences a "

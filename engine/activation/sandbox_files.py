@@ -19,6 +19,7 @@ them goes as a whole, and what is left is still JSON (or empty, which readers ta
 from __future__ import annotations
 
 import json
+import urllib.parse
 import os
 import re
 from datetime import datetime, timezone
@@ -82,7 +83,9 @@ class RequestRecorder:
         except ValueError:
             body = body_text
         envelope = {"sandbox": NOTE, "platform": self.platform, "label": self.label,
-                    "audience": self.audience, "method": req.method, "url": req.url,
+                    # Decoded, so an identifier in a query (Klaviyo's profile lookup) reads as
+                    # itself, for people and for an erasure's scrub of this folder.
+                    "audience": self.audience, "method": req.method, "url": urllib.parse.unquote(req.url),
                     "headers": {k: v for k, v in req.headers.items() if k.lower() in SHOWN_HEADERS},
                     "body": body}
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -165,6 +168,8 @@ def _google_audience(body) -> list[dict]:
 
 
 def _klaviyo(body) -> list[dict]:
+    if isinstance(body["data"], list):     # a list relationship call: profile ids
+        return [{"profile_id": p.get("id")} for p in body["data"]]
     return [p.get("attributes", {}) for p in body["data"]["attributes"]["profiles"]["data"]]
 
 

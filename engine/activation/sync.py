@@ -218,10 +218,12 @@ def _as_members(members) -> pd.DataFrame:
 
 # -- public API -------------------------------------------------------------
 def dry_run(workspace, user: User, key: str, members=None, full: bool = False,
-            sample_size: int = 3) -> dict:
-    """What a sync would do: counts, held back by reason, coverage, expected match rate, sample payload."""
+            sample_size: int = 3, holdout_pct: float | None = None) -> dict:
+    """What a sync would do: counts, held back by reason, coverage, expected match rate, sample payload.
+    `holdout_pct` previews another holdout share; a dry run saves no setting."""
     require(user, "push_audiences")
-    aud = audiences.get_audience(workspace, key)
+    audiences.check_settings(None, holdout_pct)
+    aud = _with_holdout(audiences.get_audience(workspace, key), holdout_pct)
     dest = get_destination(workspace, aud["destination"], with_secrets=False)
     df = _as_members(members if members is not None else
                      audiences.members_of(workspace, user, aud["source_kind"], aud["source_id"]))
@@ -255,11 +257,16 @@ def dry_run(workspace, user: User, key: str, members=None, full: bool = False,
 
 def sync(workspace, user: User, key: str, members=None, full: bool = False,
          progress: Callable[[float, str], None] | None = None, client: HttpClient | None = None,
-         on_batch: Callable[[str, int], None] | None = None) -> dict:
-    """Push the audience: resume an interrupted run of it if there is one, else plan and send."""
+         on_batch: Callable[[str, int], None] | None = None, schedule: str | None = None,
+         holdout_pct: float | None = None) -> dict:
+    """Push the audience: resume an interrupted run of it if there is one, else plan and send.
+
+    `schedule` and `holdout_pct` (when given) are the link's new settings: the run uses the
+    holdout share, and both are saved only when the run succeeds."""
     require(user, "push_audiences")
+    audiences.check_settings(schedule, holdout_pct)
     progress = progress or (lambda f, m="": None)
-    aud = audiences.get_audience(workspace, key)
+    aud = _with_holdout(audiences.get_audience(workspace, key), holdout_pct)
     dest = get_destination(workspace, aud["destination"])
     for name in dest.secret_names:
         dest.secret(name)  # fail early, in plain words, when a credential is missing
@@ -278,8 +285,18 @@ def sync(workspace, user: User, key: str, members=None, full: bool = False,
     _execute(workspace, user, run_id, dest, client, progress, on_batch)
     out = run_summary(workspace, run_id)
     out["resumed"] = resumed
+    out["settings_saved"] = False
+    if out["status"] == "succeeded" and (schedule is not None or holdout_pct is not None):
+        audiences.link_audience(workspace, user, aud["source_kind"], aud["source_id"], aud["destination"],
+                                schedule=schedule, holdout_pct=holdout_pct)
+        out["settings_saved"] = True
     progress(1.0, f"Run {run_id}: {out['status']}")
     return out
+
+
+def _with_holdout(aud: dict, holdout_pct: float | None) -> dict:
+    """The link as a run sees it: with the holdout share this command asks for, if any."""
+    return aud if holdout_pct is None else {**aud, "holdout_pct": float(holdout_pct)}
 
 
 def _client_settings(dest: Destination) -> dict:

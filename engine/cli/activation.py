@@ -28,13 +28,16 @@ def register(subparsers) -> None:
     e.set_defaults(func=cmd_export)
 
     s = sub.add_parser("sync", help="push a segment to a destination, or every due sync with --all")
-    s.add_argument("segment", nargs="?", help="segment id, or tag:NAME")
+    s.add_argument("segment", nargs="?",
+                   help="segment name or id (either reaches the one link, keyed by id), or tag:NAME")
     s.add_argument("--destination", help="destination name (`sandbox` writes files and needs no credentials)")
     s.add_argument("--all", action="store_true", help="run every scheduled sync that is due (for cron)")
     s.add_argument("--dry-run", action="store_true", help="show what would be sent, send nothing")
     s.add_argument("--full", action="store_true", help="full mirror: resend every member, not just changes")
-    s.add_argument("--schedule", choices=list(audiences.SCHEDULES), help="set how often --all runs it")
-    s.add_argument("--holdout", type=float, metavar="PCT", help="keep this percent out of every push")
+    s.add_argument("--schedule", choices=list(audiences.SCHEDULES),
+                   help="set how often --all runs it (saved when this sync succeeds)")
+    s.add_argument("--holdout", type=float, metavar="PCT",
+                   help="keep this percent out of every push (saved when this sync succeeds)")
     s.set_defaults(func=cmd_sync)
 
     h = sub.add_parser("history", help="sync runs, newest first")
@@ -90,20 +93,29 @@ def cmd_sync(args) -> int:
     if not args.segment or not args.destination:
         raise ValueError("Give a SEGMENT and --destination NAME, or --all.")
     kind, sid = audiences.parse_source(args.segment)
-    key = audiences.link_audience(ws, user, kind, sid, args.destination, schedule=args.schedule,
-                                  holdout_pct=args.holdout)
+    audiences.check_settings(args.schedule, args.holdout)
+    # The link is keyed by the segment's id whether its name or id was typed; the schedule and
+    # holdout are saved by the sync once it succeeds (a dry run or a failed sync changes no setting).
+    key = audiences.link_audience(ws, user, kind, sid, args.destination)
+    asked = [f"--{name}" for name, value in (("schedule", args.schedule), ("holdout", args.holdout))
+             if value is not None]
     if args.dry_run:
-        out = sync.dry_run(ws, user, key, full=args.full)
+        out = sync.dry_run(ws, user, key, full=args.full, holdout_pct=args.holdout)
         print_json({k: v for k, v in out.items() if k != "sample_payload"})
         for op, text in out["sample_payload"].items():
             print(f"\nSample {op} request (first members):\n{text[:3000]}")
+        if asked:
+            print(f"\nA dry run saves no setting: {' and '.join(asked)} are saved by a sync that succeeds.")
         return 0
-    out = sync.sync(ws, user, key, full=args.full, progress=progress_printer("sync"))
+    out = sync.sync(ws, user, key, full=args.full, progress=progress_printer("sync"),
+                    schedule=args.schedule, holdout_pct=args.holdout)
     print(f"Run {out['run_id']} {out['status']}{' (resumed)' if out['resumed'] else ''}: "
           f"added {out['added']:,}, removed {out['removed']:,}, failed {out['failed']:,}, "
           f"held back {out['held_back']:,}, holdout {out['holdout']:,}.")
     for err in out["errors"]:
         print(f"  {err}")
+    if asked and not out["settings_saved"]:
+        print(f"  {' and '.join(asked)} not saved: the sync did not succeed.")
     written = sandbox.written(ws, args.destination, key)
     if written is not None:
         print(f"The sandbox's files (what the platform would receive) are in {written['folder']}")

@@ -80,3 +80,15 @@ def test_admin_adds_destination_and_secrets_are_refused(logged_in_app, meta, app
     [b for b in at.button if b.label == "Save destination"][0].click().run()
     assert not at.exception, at.exception
     assert "hooks" in set(config.list_destinations(app_env)["name"])
+
+
+def test_schedule_and_holdout_are_saved_by_a_push_that_succeeds_not_by_the_dry_run(logged_in_app, meta, app_env):
+    at = logged_in_app("marketer", PAGE)
+    at.selectbox(key="act_schedule").select("daily").run()
+    at.button(key="act_dry_run").click().run()
+    assert not at.exception, at.exception
+    assert app_env.scalar("SELECT schedule FROM activation_audiences") == "manual"
+    at.button(key="act_push").click().run()
+    assert not at.exception, at.exception
+    assert any("Succeeded" in s.value for s in at.success)
+    assert app_env.scalar("SELECT schedule FROM activation_audiences") == "daily"

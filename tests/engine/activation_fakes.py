@@ -14,6 +14,7 @@ import hmac
 import json
 import re
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler
 
 from tests.engine.local_server import LocalServer
@@ -21,6 +22,12 @@ from tests.engine.local_server import LocalServer
 HEX = re.compile(r"^[0-9a-f]{64}$")
 TOKEN = "test-token-123"
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"super-secret-key-bytes").decode()
+
+# Klaviyo retires a revision two years after release; as of its 2026-10-15 revision the 2024
+# revisions are retired and 2025 ones deprecated.
+KLAVIYO_OLDEST_REVISION = "2025-01-15"
+KLAVIYO_PROFILE_FIELDS = {"email", "phone_number", "external_id", "_kx", "first_name", "last_name",
+                          "organization", "locale", "title", "image", "location", "properties"}
 
 ERROR_SHAPES = {
     "meta": {
@@ -76,6 +83,9 @@ class FakePlatform(LocalServer):
         self.webhook_ids: list[str] = []
         self.hubspot_ids: dict[str, str] = {}
         self.deletions: list[str] = []           # people deleted outright (Klaviyo, HubSpot, webhook)
+        self.klaviyo_profiles: dict[str, str] = {}   # email -> profile id
+        self.klaviyo_consent: dict[str, str] = {}    # email -> email-marketing consent
+        self.subscription_calls = 0
         self.lock = threading.Lock()
         self.serve(self._handler())
 
@@ -117,7 +127,7 @@ class FakePlatform(LocalServer):
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_POST = do_DELETE = do_PUT = _go
+            do_GET = do_POST = do_DELETE = do_PUT = _go
 
         return Handler
 
@@ -197,41 +207,85 @@ class FakePlatform(LocalServer):
         return 200, {"requestId": f"req-{len(self.requests)}"}
 
     def _klaviyo(self, h, raw):
+        """Klaviyo as its API reference documents it (revision 2026-10-15): list membership through
+        Bulk Import Profiles (with a `lists` relationship), Get Profiles (filter any(email, ...)),
+        Add/Remove Profiles to/from List (profile ids, at most 1,000). The subscription endpoints
+        change consent: a sync calling them is a violation (counted in `subscription_calls`).
+        `klaviyo_consent` is each profile's email-marketing consent, which list calls never change."""
         try:
             self._auth(h, scheme="Klaviyo-API-Key")
         except _Unauthorized:
             return 401, ERROR_SHAPES["klaviyo"][401]
-        assert h.headers.get("revision"), "revision header required"
+        revision = h.headers.get("revision") or ""
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}(\.[a-z]+)?", revision), "revision header required"
+        assert revision[:10] >= KLAVIYO_OLDEST_REVISION, f"revision {revision} is retired"
+        path, _, query = h.path.partition("?")
+        path = path.rstrip("/")
+        if "subscription" in path:
+            self.subscription_calls += 1
+            raise AssertionError(f"{path} changes email consent; list membership must not")
+        if h.command == "GET":
+            assert path == "/api/profiles", path
+            params = dict(urllib.parse.parse_qsl(query))
+            assert 1 <= int(params.get("page[size]", "20")) <= 100, "page[size] is 1..100"
+            m = re.fullmatch(r"any\(email,(\[.*\])\)", params.get("filter", ""))
+            assert m, f"filter must be any(email,[...]): {params.get('filter')!r}"
+            emails = json.loads(m.group(1))
+            assert len(emails) <= int(params.get("page[size]", "20")), "more emails than one page holds"
+            return 200, {"data": [{"type": "profile", "id": self.klaviyo_profiles[e], "attributes": {"email": e}}
+                                  for e in emails if e in self.klaviyo_profiles], "links": {"next": None}}
         assert h.headers.get("Content-Type") == "application/vnd.api+json"
-        body = json.loads(raw)["data"]
-        kind = h.path.strip("/").split("/")[-1]
-        if kind == "data-privacy-deletion-jobs":   # Request Profile Deletion: exactly one identifier
-            assert h.command == "POST" and body["type"] == "data-privacy-deletion-job"
-            profile = body["attributes"]["profile"]["data"]
+        assert len(raw) <= 5 * 1024 * 1024, "payload over 5 MB"
+        body = json.loads(raw)
+        if path == "/api/data-privacy-deletion-jobs":   # Request Profile Deletion: exactly one identifier
+            data = body["data"]
+            assert h.command == "POST" and data["type"] == "data-privacy-deletion-job"
+            profile = data["attributes"]["profile"]["data"]
             assert profile["type"] == "profile"
             (id_kind, ident), = profile["attributes"].items()
             assert id_kind in ("email", "phone_number", "id")
             self.deletions.append(ident)
             self.members.pop(ident, None)
             return 202, None
-        assert kind in ("profile-subscription-bulk-create-jobs", "profile-subscription-bulk-delete-jobs")
-        assert body["type"] + "s" == kind
-        profiles = body["attributes"]["profiles"]["data"]
-        assert len(profiles) <= 1000
-        assert body["relationships"]["list"]["data"]["id"]
-        for p in profiles:
-            email = p["attributes"]["email"]
-            assert "@" in email and not HEX.match(email)
-            if kind.endswith("create-jobs"):
-                assert p["attributes"]["subscriptions"]["email"]["marketing"]["consent"] == "SUBSCRIBED"
-                self.members[email] = p
+        if path == "/api/profile-bulk-import-jobs":
+            assert h.command == "POST"
+            data = body["data"]
+            assert data["type"] == "profile-bulk-import-job"
+            profiles = data["attributes"]["profiles"]["data"]
+            assert 0 < len(profiles) <= 10_000, f"{len(profiles)} profiles > 10,000 per job"
+            lists = data["relationships"]["lists"]["data"]
+            assert lists and all(x["type"] == "list" and x["id"] for x in lists)
+            for p in profiles:
+                assert p["type"] == "profile" and set(p["attributes"]) <= KLAVIYO_PROFILE_FIELDS, \
+                    f"not a profile attribute: {sorted(set(p['attributes']) - KLAVIYO_PROFILE_FIELDS)}"
+                email = p["attributes"]["email"]
+                assert "@" in email and not HEX.match(email)
+            for p in profiles:
+                email = p["attributes"]["email"]
+                pid = self.klaviyo_profiles.setdefault(email, f"01K{len(self.klaviyo_profiles):07d}")
+                self.klaviyo_consent.setdefault(email, "NEVER_SUBSCRIBED")
+                self.members[email] = pid
+            self.add_calls += 1
+            return 202, {"data": {"type": "profile-bulk-import-job", "id": f"job-{len(self.requests)}",
+                                  "attributes": {"status": "queued", "total_count": len(profiles)}}}
+        m = re.fullmatch(r"/api/lists/([^/]+)/relationships/profiles", path)
+        assert m and h.command in ("POST", "DELETE"), f"{h.command} {path} is not a list membership call"
+        data = body["data"]
+        assert isinstance(data, list) and 0 < len(data) <= 1000, f"{len(data)} profiles > 1,000 per call"
+        by_id = {v: k for k, v in self.klaviyo_profiles.items()}
+        for p in data:
+            assert set(p) == {"type", "id"} and p["type"] == "profile", "profiles are given by id only"
+            assert p["id"] in by_id, f"no profile {p['id']}"
+        for p in data:
+            if h.command == "POST":
+                self.members[by_id[p["id"]]] = p["id"]
             else:
-                self.members.pop(email, None)
-        if kind.endswith("create-jobs"):
+                self.members.pop(by_id[p["id"]], None)
+        if h.command == "POST":
             self.add_calls += 1
         else:
             self.remove_calls += 1
-        return 202, None
+        return 204, None
 
     def _hubspot(self, h, raw):
         try:

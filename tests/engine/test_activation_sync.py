@@ -177,7 +177,7 @@ def test_auth_error_is_not_retried_and_reads_plainly(workspace, admin, platform)
 
 
 def test_outage_gives_up_after_retries(workspace, admin, platform):
-    ids = add_people(workspace, 2)
+    ids = add_people(workspace, 2, email_consent=True)      # an email tool: email-marketing consent
     fake, key = platform("hubspot")
     fake.fail(500, times=10)
     out = sync.sync(workspace, admin, key, members=ids, client=fast())

@@ -1,6 +1,7 @@
 """`cdp` with the sandbox destinations: listed, dry run, sync by segment name, forwarding help and a pass."""
 import pytest
 
+from engine.activation import sandbox_files
 from engine.cli.main import main
 from engine.segments import create_static_segment
 from tests.engine.activation_data import add_people
@@ -15,19 +16,19 @@ def cli(workspace, monkeypatch, tmp_path):
 
 
 def test_audience_sync_to_the_sandbox_by_segment_name(cli, admin, capsys):
-    create_static_segment(cli, admin, "Loyal buyers", add_people(cli, 4))
+    seg = create_static_segment(cli, admin, "Loyal buyers", add_people(cli, 4))
     assert main(["destinations", "list"]) == 0
     assert "sandbox" in capsys.readouterr().out
     assert main(["audience", "sync", "Loyal buyers", "--destination", "sandbox", "--dry-run"]) == 0
     assert '"to_add": 4' in capsys.readouterr().out
-    folder = cli.folder / "sandbox" / "segment-loyal-buyers"
+    folder = sandbox_files.audience_folder(cli.folder, f"segment:{seg}->sandbox")
     assert not folder.exists()
     assert main(["audience", "sync", "Loyal buyers", "--destination", "sandbox"]) == 0
     out = capsys.readouterr().out
     assert "added 4" in out and str(folder) in out
     assert len(list(folder.glob("*-add-1.json"))) == 1
     assert main(["audience", "history"]) == 0
-    assert "segment:Loyal buyers->sandbox" in capsys.readouterr().out
+    assert f"segment:{seg}->sandbox" in capsys.readouterr().out      # the link is keyed by the segment id
 
 
 def test_forward_help_documents_the_sandbox_and_a_pass_writes_a_file(cli, capsys):

@@ -158,9 +158,13 @@ class Destination:
 
 
 class EmailListDestination(Destination):
-    """A marketing tool's list, keyed by plain (not hashed) email: each member is its email as JSON."""
+    """A marketing tool's list, keyed by plain (not hashed) email: each member is its email as JSON.
+
+    Who may be sent: people who agreed to email marketing (purpose `email`). Advertising
+    consent is about ad platforms and says nothing about a marketing email tool."""
 
     hashed = False
+    consent_purposes = ("email",)
     match_rates = {"email": 0.98, "phone": 0.0, "address": 0.0, "ad_id": 0.0}
 
     def keys(self, c):

@@ -1,27 +1,43 @@
-"""Klaviyo list subscribe: bulk subscription jobs (JSON:API), at most 1,000 profiles a job.
+"""Klaviyo list membership that leaves every profile's consent as it is.
 
-Adds subscribe the profile's email to the list (email consent is required on top of
-advertising consent); removes unsubscribe it from that list.
+Klaviyo's list endpoints change membership only; its subscription endpoints change consent
+(bulk subscribe clears UNSUBSCRIBE and SPAM_REPORT suppressions, bulk unsubscribe opts the
+person out of email marketing). A sync never calls the subscription endpoints:
+
+- add: "Bulk Import Profiles" (POST /api/profile-bulk-import-jobs) creates or updates each
+  profile by email and adds it to the list through the job's `lists` relationship; the
+  import carries no `subscriptions`, so consent is untouched. One job per batch.
+- remove: "Remove Profiles from List" (DELETE /api/lists/{id}/relationships/profiles) takes
+  profile ids, so the emails are first looked up with "Get Profiles"
+  (filter `any(email, [...])`, at most 100 a page); an email Klaviyo does not know is not on
+  the list and needs nothing.
+
+Who may be sent: people with email-marketing consent (purpose `email`), not advertising.
 """
 from __future__ import annotations
 
 import json
+import urllib.parse
 
-from engine.activation.destinations.base import BatchContext, EmailListDestination
-from engine.activation.http import Request
+from engine.activation.destinations.base import BatchContext, BatchResult, EmailListDestination
+from engine.activation.http import HttpClient, Request
 
-REVISION = "2024-10-15"
+# The API revision every request names. Klaviyo supports a revision for two years (stable,
+# then deprecated) and retires it after; move this forward at least once a year.
+REVISION = "2026-10-15"
+LIST_MAX = 1_000        # Add/Remove Profiles to/from List: at most 1,000 profiles a call
+IMPORT_MAX = 10_000     # Bulk Import Profiles: at most 10,000 profiles (5 MB) a job
+LOOKUP_PAGE = 100       # Get Profiles: page[size] at most 100
 
 
 class KlaviyoList(EmailListDestination):
     kind = "klaviyo"
     label = "Klaviyo list"
-    batch_size = 1_000
+    batch_size = LIST_MAX
     default_base_url = "https://a.klaviyo.com"
     secret_names = ("api_key",)
     required_settings = ("list_id",)
     optional_settings = {"base_url": "API root (default: a.klaviyo.com)"}
-    consent_purposes = ("advertising", "email")
     erasure_action = "profile deleted (Data Privacy API: Request Profile Deletion)"
 
     def _headers(self):
@@ -36,16 +52,53 @@ class KlaviyoList(EmailListDestination):
         return Request("POST", f"{self.base_url}/api/data-privacy-deletion-jobs",
                        json.dumps(body).encode(), self._headers())
 
+    @property
+    def _list_id(self) -> str:
+        return str(self.settings["list_id"])
+
+    def _import(self, members) -> Request:
+        profiles = ",".join('{"type":"profile","attributes":{"email":' + m + "}}" for m in members)
+        body = ('{"data":{"type":"profile-bulk-import-job","attributes":{"profiles":{"data":['
+                + profiles + ']}},"relationships":{"lists":{"data":[{"type":"list","id":'
+                + json.dumps(self._list_id) + "}]}}}}")
+        return Request("POST", f"{self.base_url}/api/profile-bulk-import-jobs", body.encode(), self._headers())
+
+    def _lookup(self, emails_json: list[str]) -> Request:
+        query = urllib.parse.urlencode({"filter": "any(email,[" + ",".join(emails_json) + "])",
+                                        "fields[profile]": "email", "page[size]": str(LOOKUP_PAGE)})
+        return Request("GET", f"{self.base_url}/api/profiles?{query}", None, self._headers())
+
+    def _unlist(self, profile_ids: list[str]) -> Request:
+        body = json.dumps({"data": [{"type": "profile", "id": i} for i in profile_ids]})
+        return Request("DELETE", f"{self.base_url}/api/lists/{urllib.parse.quote(self._list_id)}"
+                       "/relationships/profiles", body.encode(), self._headers())
+
     def requests(self, members, ctx: BatchContext):
         if ctx.op == "add":
-            kind = "profile-subscription-bulk-create-job"
-            pre = '{"type":"profile","attributes":{"email":'
-            post = ',"subscriptions":{"email":{"marketing":{"consent":"SUBSCRIBED"}}}}}'
-        else:
-            kind = "profile-subscription-bulk-delete-job"
-            pre, post = '{"type":"profile","attributes":{"email":', "}}"
-        profiles = "[" + ",".join(pre + m + post for m in members) + "]"
-        body = ('{"data":{"type":' + json.dumps(kind) + ',"attributes":{"profiles":{"data":' + profiles
-                + '}},"relationships":{"list":{"data":{"type":"list","id":'
-                + json.dumps(str(self.settings["list_id"])) + "}}}}}")
-        return [Request("POST", f"{self.base_url}/api/{kind}s", body.encode(), self._headers())]
+            return [self._import(members)]
+        # The removal needs the profile ids the lookup returns; shown with a placeholder.
+        return [self._lookup(members[:LOOKUP_PAGE]), self._unlist(["<profile ids from the lookup>"])]
+
+    def profile_ids(self, client: HttpClient, members: list[str]) -> list[str]:
+        """Klaviyo's profile ids of these emails (JSON strings), by pages of 100."""
+        ids: list[str] = []
+        for i in range(0, len(members), LOOKUP_PAGE):
+            req = self._lookup(members[i:i + LOOKUP_PAGE])
+            while req is not None:
+                data = client.send(req, self.describe_error).json()
+                ids += [str(p["id"]) for p in data.get("data") or [] if p.get("id")]
+                nxt = (data.get("links") or {}).get("next")
+                req = Request("GET", nxt, None, self._headers()) if nxt else None
+        return ids
+
+    def send(self, client: HttpClient, members, ctx: BatchContext) -> BatchResult:
+        if ctx.op == "add":
+            resp = client.send(self._import(members), self.describe_error)
+            job = resp.json().get("data") or {}
+            return BatchResult(sent=len(members), response={
+                "import_job": job.get("id"), "status": (job.get("attributes") or {}).get("status")})
+        ids = self.profile_ids(client, members)
+        for i in range(0, len(ids), LIST_MAX):
+            client.send(self._unlist(ids[i:i + LIST_MAX]), self.describe_error)
+        return BatchResult(sent=len(members), response={"profiles_removed": len(ids),
+                                                        "not_known_to_klaviyo": len(members) - len(ids)})
