@@ -38,7 +38,8 @@ TABLE_FIELDS = {
     "contacts": ("email", "phone", "first_name", "last_name", "address_line1", "address_line2", "city",
                  "postcode", "state", "country", "date_of_birth", "customer_id", "user_id",
                  "anonymous_id", "lead_stage", "owner", "deal_value", "created_at", "updated_at"),
-    "orders": ("order_id", "ordered_at", "amount", "currency", "quantity", "items", "store", "channel",
+    "orders": ("order_id", "ordered_at", "amount", "currency", "status", "status_raw", "amount_refunded",
+               "quantity", "items", "store", "channel",
                "email", "phone", "first_name", "last_name", "address_line1", "address_line2", "city",
                "postcode", "state", "country", "date_of_birth", "customer_id", "user_id", "anonymous_id"),
     "subscriptions": ("subscription_id", "plan", "status", "started_at", "cancelled_at", "amount",
@@ -93,8 +94,9 @@ class Plan:
         return self.kind == "orders" and any(f in self.by_field for f in LINE_ITEM_FIELDS)
 
     def required(self, field) -> bool:
-        # Line prices add up to the order amount when no column gives it.
-        if field.name == "amount" and self.line_items and "item_price" in self.by_field:
+        # Line totals (or prices) add up to the order amount when no column gives it.
+        if field.name == "amount" and self.line_items and (
+                "item_price" in self.by_field or "line_total" in self.by_field):
             return False
         return field.required
 
@@ -265,10 +267,18 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
         value = f'"v_{name}"' if name in plan.by_field else "NULL"
         if name == "currency" and "amount" in plan.by_field:  # '€12' says EUR when no column does
             value = f"COALESCE(upper({value}), symbol_currency)"
+        if plan.kind == "orders" and name in ("status", "status_raw"):
+            # the tool's word kept as status_raw, normalised by the workspace's macro (0015)
+            word = '"v_status"' if "status" in plan.by_field else "NULL"
+            amount = '"v_amount"' if "amount" in plan.by_field else "NULL"
+            refunded = '"v_amount_refunded"' if "amount_refunded" in plan.by_field else "NULL"
+            value = word if name == "status_raw" else f"order_status({word}, {amount}, {refunded})"
         layer3.append(f'{value} AS "{name}"')
     if plan.line_items:
         for name in LINE_ITEM_FIELDS:
             value = f'"v_{name}"' if name in plan.by_field else "NULL"
+            if name == "item_quantity" and name not in plan.by_field and "quantity" in plan.by_field:
+                value = '"v_quantity"'  # one row per line: its quantity is the line's
             layer3.append(f'{value} AS "li_{name}"')
     for name in lenient:
         layer3.append(f'("t_{name}" IS NOT NULL AND "v_{name}" IS NULL) AS "bad_{name}"')
@@ -330,22 +340,25 @@ def _mark_duplicates(con, typed: str) -> int:
 
 def _group_line_items(con, plan: Plan, typed: str, out: str) -> None:
     """One order per record id from its valid line rows: items listed in file order, amount the
-    order total when given else the sum of the lines, quantity the sum of line quantities.
+    order total when given else the sum of the line totals (or of quantity x unit price),
+    quantity the sum of line quantities, status read again on the order's amount.
 
     An order still missing a required field (no line gave a date) is dropped and its lines are
     quarantined."""
-    order_fields = [f for f in TABLE_FIELDS["orders"] if f not in ("items", "amount", "quantity")]
+    order_fields = [f for f in TABLE_FIELDS["orders"] if f not in ("items", "amount", "quantity", "status")]
     firsts = ", ".join(f'first("{f}" ORDER BY _row) FILTER (WHERE "{f}" IS NOT NULL) AS "{f}"'
                        for f in order_fields)
     con.execute(f"""CREATE TEMP TABLE {out} AS
-        SELECT min(_row) AS _row, source_record_id, {firsts},
-               COALESCE(max(amount), sum(li_item_price * COALESCE(li_item_quantity, 1))) AS amount,
+        SELECT * REPLACE (order_status(status_raw, amount, amount_refunded) AS status) FROM (
+        SELECT min(_row) AS _row, source_record_id, {firsts}, NULL::VARCHAR AS status,
+               COALESCE(max(amount), sum(li_line_total),
+                        sum(li_item_price * COALESCE(li_item_quantity, 1))) AS amount,
                COALESCE(sum(li_item_quantity), max(quantity)) AS quantity,
                to_json(list(struct_pack(sku := li_sku, name := li_product_name, category := li_category,
                                         quantity := li_item_quantity, price := li_item_price)
                             ORDER BY _row)) AS items,
                first(traits ORDER BY _row) AS traits, NULL::VARCHAR AS reason
-        FROM {typed} WHERE reason IS NULL GROUP BY source_record_id""")
+        FROM {typed} WHERE reason IS NULL GROUP BY source_record_id)""")
     fields = fields_for("orders")
     for name in [f.name for f in fields.values() if plan.required(f)]:
         con.execute(f"""UPDATE {typed} SET reason = 'no line of this order gives {name}'
