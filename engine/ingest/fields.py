@@ -58,8 +58,10 @@ KIND_FIELDS: dict[str, tuple[Field, ...]] = {
            "modified date", "last updated", "last activity"),
     ),
     "orders": (
+        # (Shopify's orders export calls the order number "Name": #1001)
         _f("order_id", "text", "order id", "order number", "order no", "order ref",
-           "transaction id", "receipt number", "receipt no", "invoice number", "order"),
+           "transaction id", "receipt number", "receipt no", "invoice number", "order", "order name",
+           "name"),
         _f("ordered_at", "timestamp", "ordered at", "order date", "purchase date",
            "transaction date", "date", "sale date", "purchased at", "created at", "created date",
            "created date utc", "created utc", "order created", required=True),
@@ -84,7 +86,7 @@ KIND_FIELDS: dict[str, tuple[Field, ...]] = {
         _f("item_price", "money", "item price", "lineitem price", "unit price", "line price"),
         _f("item_quantity", "integer", "item quantity", "lineitem quantity", "line quantity", "item qty"),
         _f("line_total", "money", "line total", "line amount", "lineitem total", "line value",
-           "line subtotal", "item total", "extended price"),
+           "item total", "extended price"),
         _f("store", "text", "store", "store name", "shop", "branch", "location", "store id"),
         _f("channel", "text", "channel", "sales channel"),
     ) + PERSON,
