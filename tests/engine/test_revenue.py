@@ -4,6 +4,7 @@ One definition (migration 0015's macros and views, engine/revenue.py) read by va
 profiles and journeys; these tests build orders with every status and check each reader.
 """
 import datetime as dt
+import json
 
 import pandas as pd
 import pytest
@@ -126,3 +127,34 @@ def test_profile_headline_counts_money_kept_and_marks_the_rest(ws, admin):
     assert view.headline["revenue"] == pytest.approx(A_REVENUE)
     summaries = " | ".join(view.records["summary"].dropna())
     assert "failed" in summaries and "refunded" in summaries and "cancelled" in summaries
+
+
+def _order_completed(con, message_id, user_id, order_id, days_ago, **properties):
+    con.execute("""INSERT INTO events (message_id, source, type, event, user_id, timestamp, properties)
+                   VALUES (?, 'web', 'track', 'Order Completed', ?, ?, ?)""",
+                [message_id, user_id, TODAY - dt.timedelta(days=days_ago),
+                 json.dumps({"order_id": order_id, **properties})])
+
+
+def test_web_purchases_are_orders_unless_a_file_holds_them(ws, admin):
+    with ws.transaction() as con:
+        con.execute("INSERT INTO profiles (profile_id, email) VALUES ('w', 'w@mailbox.org')")
+        con.execute("INSERT INTO profile_identifiers (profile_id, id_type, id_value) VALUES ('w', 'user_id', 'u-w'),"
+                    " ('a', 'user_id', 'u-a')")
+        _order_completed(con, "m1", "u-w", "W-1", 6, revenue=45.50, currency="gbp",
+                         products=[{"sku": "MUG", "category": "merch", "quantity": 1, "price": 45.5}])
+        _order_completed(con, "m1-retry", "u-w", "W-1", 6, revenue=45.50, currency="gbp")   # the same order
+        _order_completed(con, "m2", "u-w", "W-2", 1, total=12.0, revenue=10.0)
+        _order_completed(con, "m3", "u-a", "a-0", 40, revenue=40.0)   # the shop file's order a-0
+        _order_completed(con, "m4", "u-w", None, 1, revenue=99.0)     # no order id: not an order
+    view = profile_view(ws, admin, "w")
+    assert view.headline["orders"] == 2
+    assert view.headline["revenue"] == pytest.approx(45.50 + 12.0)
+    assert profile_view(ws, admin, "a").headline["revenue"] == pytest.approx(A_REVENUE)
+    df = rfm_scores(ws, admin, AS_OF).set_index("profile_id")
+    assert (df.loc["w", "frequency"], df.loc["w", "monetary"]) == (2, pytest.approx(57.5))
+    definition = {"type": "group", "op": "all", "children": [
+        {"type": "condition", "kind": "orders", "measure": "bought", "item_field": "category",
+         "op": "equals", "value": "merch"}]}
+    segment_id = create_segment(ws, admin, "bought merch", definition)
+    assert set(segment_members(ws, admin, segment_id)["profile_id"]) == {"w"}
