@@ -461,6 +461,19 @@ def _lenient_warnings(con, plan: Plan, typed: str) -> list[str]:
     return _lenient_messages(plan, lenient, row)
 
 
+def _status_warnings(con, plan: Plan, source: str, load_id: int) -> list[str]:
+    """Orders whose status word is not one we know (status 'other'): they count as paid."""
+    if plan.kind != "orders" or "status" not in plan.by_field:
+        return []
+    n, example = con.execute("""SELECT count(*), any_value(status_raw) FROM orders
+                                WHERE source = ? AND load_id = ? AND status = 'other'""",
+                             [source, load_id]).fetchone()
+    if not n:
+        return []
+    return [f"status: {n} order(s) have a status that is not a known payment status (e.g. {example!r}); "
+            "they count as paid. The word is kept in status_raw."]
+
+
 def _format_warnings(plan: Plan, formats: dict[str, ColumnFormat]) -> list[str]:
     out = []
     for name, column in plan.by_field.items():
@@ -802,7 +815,7 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
                     read, rejects = outcome.pop("read"), outcome.pop("rejects")
                     if rejects:
                         warnings.append(_rejects_warning(rejects))
-                    warnings += outcome.pop("warnings")
+                    warnings += outcome.pop("warnings") + _status_warnings(con, plan, source, load_id)
                     quarantined = outcome["quarantined"]
                     loaded = read - quarantined
                     tallies = outcome

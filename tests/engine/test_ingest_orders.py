@@ -30,6 +30,8 @@ STRIPE = (
     "ch_3Pa4,Kettle,2026-10-25 10:00:00,50.00,20.00,gbp,50.00,20.00,1.30,0.00,gbp,Paid,"
     "Payment complete.,true,card_1,cus_A,,ann@mailbox.org\n"
     "ch_3Pb1,Beans Monthly,2026-10-02 10:00:00,15.00,0.00,gbp,15.00,0.00,0.40,0.00,gbp,Paid,"
+    "Payment complete.,true,card_2,cus_B,,bob@mailbox.org\n"
+    "ch_3Pb2,Beans Monthly,2026-10-03 10:00:00,15.00,0.00,gbp,15.00,0.00,0.40,0.00,gbp,Disputed,"
     "Payment complete.,true,card_2,cus_B,,bob@mailbox.org\n")
 
 # Shopify's orders export (Orders > Export), the order columns first, then line items.
@@ -86,16 +88,19 @@ def test_till_lines_sum_to_one_order_per_receipt(workspace, admin, tmp_path):
 
 def test_stripe_payments_export_counts_what_was_kept(workspace, admin, tmp_path):
     result = _load(workspace, admin, tmp_path, "unified_payments.csv", STRIPE, "stripe")
-    assert (result.rows_loaded, result.rows_quarantined) == (5, 0)
+    assert (result.rows_loaded, result.rows_quarantined) == (6, 0)
+    assert [w for w in result.warnings if w.startswith("status:")] == [
+        "status: 1 order(s) have a status that is not a known payment status (e.g. 'Disputed'); "
+        "they count as paid. The word is kept in status_raw."]
     assert {result.mapping[c] for c in ("Status", "Amount Refunded", "Created date (UTC)", "id")} == {
         "status", "amount_refunded", "ordered_at", "source_record_id"}
     assert dict(workspace.query_rows("SELECT source_record_id, status FROM orders")) == {
         "ch_3Pa1": "paid", "ch_3Pa2": "failed", "ch_3Pa3": "refunded", "ch_3Pa4": "partially_refunded",
-        "ch_3Pb1": "paid"}
+        "ch_3Pb1": "paid", "ch_3Pb2": "other"}
     resolve(workspace, admin)
     revenue = dict(workspace.query_rows(
         "SELECT email, sum(net_amount) FROM profile_revenue_orders GROUP BY email"))
-    assert revenue == {"ann@mailbox.org": pytest.approx(24 + 0 + 30), "bob@mailbox.org": pytest.approx(15)}
+    assert revenue == {"ann@mailbox.org": pytest.approx(24 + 0 + 30), "bob@mailbox.org": pytest.approx(30)}
     assert _revenue_members(workspace, admin, 50) == {"ann@mailbox.org"}
     assert _revenue_members(workspace, admin, 55) == set()            # gross would be 178
 
