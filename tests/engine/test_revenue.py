@@ -1,19 +1,22 @@
 """Money kept: failed, cancelled and pending payments are not revenue, refunds are taken off.
 
 One definition (migration 0015's macros and views, engine/revenue.py) read by value, segments,
-profiles and journeys; these tests build orders with every status and check each reader.
+profiles and journeys; these tests build orders with every status (and web purchases) and check
+each reader, and that orders loaded before statuses existed get theirs on upgrade.
 """
 import datetime as dt
 import json
 
+import duckdb
 import pandas as pd
 import pytest
 
 from engine import revenue
-from engine.segments import create_segment, segment_members
 from engine.profiles import profile_view
+from engine.segments import create_segment, segment_members
 from engine.value import rfm_scores
 from engine.value.history import load_history
+from engine.workspace import migrations, open_workspace
 
 # The sample's billing file and the tools' words, with what they become.
 WORDS = [
@@ -158,3 +161,21 @@ def test_web_purchases_are_orders_unless_a_file_holds_them(ws, admin):
          "op": "equals", "value": "merch"}]}
     segment_id = create_segment(ws, admin, "bought merch", definition)
     assert set(segment_members(ws, admin, segment_id)["profile_id"]) == {"w"}
+
+
+def test_orders_loaded_before_statuses_get_theirs_from_their_traits(tmp_path):
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMPTZ)")
+    for m in migrations.available():
+        if m.version < 15:
+            con.execute(m.sql())
+            con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [m.version, m.name])
+    con.execute("""INSERT INTO orders (source, source_record_id, amount, traits) VALUES
+        ('billing', 'py_1', 24, '{"status": "succeeded"}'), ('billing', 'py_2', 24, '{"status": "failed"}'),
+        ('shop', 'KC1', 30, '{"financial_status": "refunded"}'), ('pos', 'R1', 5, NULL)""")
+    con.close()
+    ws = open_workspace(path)
+    assert dict(ws.query_rows("SELECT source_record_id, status FROM orders")) == {
+        "py_1": "paid", "py_2": "failed", "KC1": "refunded", "R1": None}
+    assert ws.scalar("SELECT sum(net_amount) FROM revenue_orders") == pytest.approx(24 + 0 + 5)
