@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from engine import revenue
-from engine.profiles import profile_view
+from engine.profiles import profile_timeline, profile_view
 from engine.segments import create_segment, segment_members
 from engine.value import rfm_scores
 from engine.value.history import load_history
@@ -130,6 +130,10 @@ def test_profile_headline_counts_money_kept_and_marks_the_rest(ws, admin):
     assert view.headline["revenue"] == pytest.approx(A_REVENUE)
     summaries = " | ".join(view.records["summary"].dropna())
     assert "failed" in summaries and "refunded" in summaries and "cancelled" in summaries
+    timeline = profile_timeline(ws, admin, "a", types=["order"])
+    details = dict(zip(timeline["title"], timeline["detail"]))
+    assert "failed" in details["Order a-1"] and "partially_refunded" in details["Order a-3"]
+    assert details["Order a-0"].startswith("40.0") and "paid" not in details["Order a-0"]
 
 
 def _order_completed(con, message_id, user_id, order_id, days_ago, **properties):
