@@ -214,6 +214,11 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
         layer1.append(f'{text} AS "t_{name}"')
     if plan.id_column:
         rid = trimmed(_q(plan.id_column, allowed))
+        if plan.line_items and "order_id" in plan.by_field:
+            # An export that gives the record id on an order's first line only (Shopify's Id):
+            # the other lines of that order number take it.
+            order = trimmed(_q(plan.by_field["order_id"], allowed))
+            rid = f"COALESCE({rid}, CASE WHEN {order} IS NOT NULL THEN max({rid}) OVER (PARTITION BY {order}) END)"
     elif plan.id_field:
         rid = trimmed(_q(plan.by_field[plan.id_field], allowed))
     else:  # no id: the content itself identifies the row, so a re-upload matches it

@@ -42,7 +42,10 @@ SHOPIFY_HEADER = ("Name,Email,Financial Status,Paid at,Fulfillment Status,Fulfil
                   "Cancelled at,Payment Method,Refunded Amount,Id\n")
 SHOPIFY = SHOPIFY_HEADER + (
     "#1001,cat@mailbox.org,paid,2026-10-01 09:00:00 +0000,fulfilled,,yes,GBP,40.00,0.00,0.00,40.00,,0.00,"
-    "Standard,2026-10-01 09:00:00 +0000,2,House Blend 1kg,20.00,,BN-HOUSE,true,true,fulfilled,,card,0.00,5001\n"
+    "Standard,2026-10-01 09:00:00 +0000,1,House Blend 1kg,20.00,,BN-HOUSE,true,true,fulfilled,,card,0.00,5001\n"
+    # an order's second line: Shopify leaves the order's own columns (Id among them) empty
+    "#1001,cat@mailbox.org,,,,,,,,,,,,,,2026-10-01 09:00:00 +0000,2,Filter papers,10.00,,FP,true,true,"
+    "fulfilled,,,,\n"
     "#1002,cat@mailbox.org,refunded,2026-10-05 09:00:00 +0000,,,yes,GBP,35.00,0.00,0.00,35.00,,0.00,"
     "Standard,2026-10-05 09:00:00 +0000,1,AeroPress,35.00,,EQ-AERO,true,true,,,card,35.00,5002\n"
     "#1003,cat@mailbox.org,partially_refunded,2026-10-09 09:00:00 +0000,fulfilled,,yes,GBP,60.00,0.00,0.00,"
@@ -107,7 +110,7 @@ def test_stripe_payments_export_counts_what_was_kept(workspace, admin, tmp_path)
 
 def test_shopify_orders_export_counts_what_was_kept(workspace, admin, tmp_path):
     result = _load(workspace, admin, tmp_path, "orders_export_1.csv", SHOPIFY, "shopify")
-    assert (result.rows_loaded, result.rows_quarantined) == (5, 0)
+    assert (result.rows_loaded, result.rows_quarantined) == (6, 0)
     assert result.mapping["Financial Status"] == "status"
     assert result.mapping["Refunded Amount"] == "amount_refunded"
     assert (result.mapping["Total"], result.mapping["Name"], result.mapping["Id"]) == (
@@ -119,6 +122,9 @@ def test_shopify_orders_export_counts_what_was_kept(workspace, admin, tmp_path):
         "5005": "pending"}
     assert stored["5004"][1] == "voided"
     assert stored["5001"][2:] == (40.0, 0.0) and stored["5003"][2:] == (60.0, 20.0)
+    quantity, items = workspace.query_rows(
+        "SELECT quantity, CAST(items AS VARCHAR) FROM orders WHERE source_record_id = '5001'")[0]
+    assert quantity == 3 and [i["sku"] for i in json.loads(items)] == ["BN-HOUSE", "FP"]
     resolve(workspace, admin)
     orders, revenue = workspace.query_rows(
         "SELECT count(*), sum(net_amount) FROM profile_revenue_orders WHERE email = 'cat@mailbox.org'")[0]
