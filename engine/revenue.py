@@ -15,7 +15,8 @@ any other backend see the same thing:
 - The views `revenue_orders` (over `orders`) and `profile_revenue_orders` (over
   `profile_orders`) hold the revenue-bearing orders with their `net_amount`.
 - Web purchases (`web_orders`, migration 0016): a Segment `Order Completed` event with an
-  order_id is a paid order in both views when no orders file holds that order id.
+  order_id is an order in both views when no orders file holds that order id; its
+  `Order Refunded` events are its refunds.
 
 Value (RFM, CLV), segments, profiles, journeys and forwarding read the views named here; a
 figure of money or of orders is never summed from `orders.amount` directly.

@@ -136,14 +136,14 @@ def test_profile_headline_counts_money_kept_and_marks_the_rest(ws, admin):
     assert details["Order a-0"].startswith("40.0") and "paid" not in details["Order a-0"]
 
 
-def _order_completed(con, message_id, user_id, order_id, days_ago, **properties):
+def _order_completed(con, message_id, user_id, order_id, days_ago, event="Order Completed", **properties):
     con.execute("""INSERT INTO events (message_id, source, type, event, user_id, timestamp, properties)
-                   VALUES (?, 'web', 'track', 'Order Completed', ?, ?, ?)""",
-                [message_id, user_id, TODAY - dt.timedelta(days=days_ago),
+                   VALUES (?, 'web', 'track', ?, ?, ?, ?)""",
+                [message_id, event, user_id, TODAY - dt.timedelta(days=days_ago),
                  json.dumps({"order_id": order_id, **properties})])
 
 
-def test_web_purchases_are_orders_unless_a_file_holds_them(ws, admin):
+def test_web_purchases_and_refunds_are_orders_unless_a_file_holds_them(ws, admin):
     with ws.transaction() as con:
         con.execute("INSERT INTO profiles (profile_id, email) VALUES ('w', 'w@mailbox.org')")
         con.execute("INSERT INTO profile_identifiers (profile_id, id_type, id_value) VALUES ('w', 'user_id', 'u-w'),"
@@ -154,12 +154,17 @@ def test_web_purchases_are_orders_unless_a_file_holds_them(ws, admin):
         _order_completed(con, "m2", "u-w", "W-2", 1, total=12.0, revenue=10.0)
         _order_completed(con, "m3", "u-a", "a-0", 40, revenue=40.0)   # the shop file's order a-0
         _order_completed(con, "m4", "u-w", None, 1, revenue=99.0)     # no order id: not an order
+        _order_completed(con, "m5", "u-w", "W-3", 1, total=20.0)
+        _order_completed(con, "r1", "u-w", "W-3", 0, event="Order Refunded")          # all of it
+        _order_completed(con, "r2", "u-w", "W-1", 0, event="Order Refunded", total=5.5)
+    assert dict(ws.query_rows("SELECT order_id, status FROM web_orders")) == {
+        "W-1": "partially_refunded", "W-2": "paid", "W-3": "refunded"}
     view = profile_view(ws, admin, "w")
-    assert view.headline["orders"] == 2
-    assert view.headline["revenue"] == pytest.approx(45.50 + 12.0)
+    assert view.headline["orders"] == 3
+    assert view.headline["revenue"] == pytest.approx(40.0 + 12.0 + 0)
     assert profile_view(ws, admin, "a").headline["revenue"] == pytest.approx(A_REVENUE)
     df = rfm_scores(ws, admin, AS_OF).set_index("profile_id")
-    assert (df.loc["w", "frequency"], df.loc["w", "monetary"]) == (2, pytest.approx(57.5))
+    assert (df.loc["w", "frequency"], df.loc["w", "monetary"]) == (3, pytest.approx(52.0))
     definition = {"type": "group", "op": "all", "children": [
         {"type": "condition", "kind": "orders", "measure": "bought", "item_field": "category",
          "op": "equals", "value": "merch"}]}
