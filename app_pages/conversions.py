@@ -52,6 +52,12 @@ else:
     st.caption(f"{dest['label']} · sends to `{dest['base_url']}` · "
                + ("access token found" if token_ok else ":red[no access token configured]"))
 
+alert = quality.auth_alert(ws, dest_name)
+if alert:
+    st.error("Forwarding to this destination stopped: the platform refused the access token. "
+             "Events stay queued and are sent once a renewed token works.", icon=":material/key_off:")
+    st.text(f"{alert['at']:%Y-%m-%d %H:%M}  {alert['message']}")   # platform text: shown as plain text
+
 mappings_tab, delivery_tab, quality_tab = st.tabs(["Event mappings", "Delivery", "Match quality"])
 
 with mappings_tab:
@@ -109,7 +115,9 @@ with delivery_tab:
                 st.error(result["error"])
             else:
                 st.success(f"Queued {result['queued']['pending']:,} (held back {result['queued']['held']:,}); "
-                           f"sent {result['sent']:,}, dead {result['dead']:,}, retrying {result['retrying']:,}.")
+                           f"sent {result['sent']:,}, dead {result['dead']:,}, retrying {result['retrying']:,}; "
+                           f"skipped {result['skipped']:,} (consent withdrawn, suppressed or erased since queueing), "
+                           f"expired {result['expired']:,} (past the platform's age limit).")
         st.caption("For continuous forwarding run `cdp forward` as a service, or `cdp forward --once` from cron.")
     if dest["sandbox"]:
         st.subheader("What the sandbox received")

@@ -1,4 +1,4 @@
-"""`cdp init`, `cdp sample`, `cdp status`, `cdp sql`, `cdp users`."""
+"""`cdp init`, `cdp sample`, `cdp status`, `cdp memory`, `cdp sql`, `cdp users`."""
 from __future__ import annotations
 
 import getpass
@@ -9,7 +9,7 @@ from engine.access import users as user_store
 from engine.access.login import unblock_login
 from engine.cli.output import actor, print_csv, print_table, progress_printer, workspace
 from engine.sql_console import run_readonly
-from engine.workspace import migrations, open_workspace
+from engine.workspace import migrations, open_workspace, resources
 
 
 def register(subparsers) -> None:
@@ -24,6 +24,14 @@ def register(subparsers) -> None:
 
     p = subparsers.add_parser("status", help="tables, row counts and schema version")
     p.set_defaults(func=cmd_status)
+
+    p = subparsers.add_parser("memory", help="the memory limit DuckDB runs with in every process",
+                              description=f"Precedence: ${resources.ENV}, then the workspace setting, then "
+                                          f"{resources.DEFAULT_SHARE:.0%} of the machine's (or container's) memory.")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--set", metavar="SIZE", help="save a limit for this workspace: 8GB, 512MiB or 50%%")
+    g.add_argument("--clear", action="store_true", help="go back to the default")
+    p.set_defaults(func=cmd_memory)
 
     p = subparsers.add_parser("sql", help="run a read-only SQL query; CSV to stdout")
     p.add_argument("query")
@@ -92,8 +100,20 @@ def cmd_status(args) -> int:
     print(f"Workspace: {ws.path}")
     print(f"Schema version: {ws.schema_version()} (this product knows up to {migrations.latest_version()})")
     print(f"Data version: {ws.data_version()}")
+    memory = resources.memory_status(ws)
+    print(f"Memory limit: {memory['memory_limit']} ({memory['source']}); spills to {memory['temp_directory']}")
     print()
     print_table([(name, count) for name, count in counts.items()], ["table", "rows"])
+    return 0
+
+
+def cmd_memory(args) -> int:
+    ws = workspace()
+    if args.set or args.clear:
+        resources.set_memory_limit(ws, actor(), None if args.clear else args.set)
+    memory = resources.memory_status(ws)
+    print(f"Memory limit: {memory['memory_limit']} ({memory['source']})")
+    print(f"Spill folder: {memory['temp_directory']}")
     return 0
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from datetime import datetime
 
 from engine.cli.output import actor, print_json, print_table, workspace
@@ -74,19 +75,31 @@ def register(subparsers) -> None:
     r.set_defaults(func=cmd_retry)
 
 
+def _alert_refused(result: dict) -> bool:
+    """Print each destination whose credentials were refused, on stderr; True if there was one."""
+    refused = [name for name, r in result.items() if r.get("auth")]
+    for name in refused:
+        print(f"ALERT {name}: {result[name]['error']}", file=sys.stderr, flush=True)
+    return bool(refused)
+
+
 def cmd_run(args) -> int:
     ws, user = workspace(), actor()
     if args.once:
-        results = run_once(ws, user, args.destination)
-        print_json(results)
-        for name in results:
+        result = run_once(ws, user, args.destination)
+        print_json(result)
+        for name in result:
             if config.get_destination(ws, name)["sandbox"]:
                 print(f"The {name} destination's files (what the platform would receive) are in "
                       f"{sandbox.folder(ws, name)}")
-        return 0
+        return 1 if _alert_refused(result) else 0
+
+    def on_pass(result):
+        print(datetime.now().isoformat(timespec="seconds"), json.dumps(result, default=str), flush=True)
+        _alert_refused(result)
+
     print(f"Forwarding every {args.interval:g} s; Ctrl-C to stop.")
-    run_forever(ws, user, args.interval, args.destination,
-                on_pass=lambda r: print(datetime.now().isoformat(timespec="seconds"), json.dumps(r), flush=True))
+    run_forever(ws, user, args.interval, args.destination, on_pass=on_pass)
     return 0
 
 
@@ -105,7 +118,11 @@ def cmd_map(args) -> int:
 
 
 def cmd_status(args) -> int:
-    counts = quality.status_counts(workspace(), args.destination)
+    ws = workspace()
+    alert = quality.auth_alert(ws, args.destination)
+    if alert:
+        print(f"ALERT since {alert['at']:%Y-%m-%d %H:%M}: {alert['message']}")
+    counts = quality.status_counts(ws, args.destination)
     print_table([tuple(r) for r in counts.itertuples(index=False)], ["status", "reason", "events"])
     return 0
 

@@ -31,6 +31,7 @@ from engine.ingest.fields import DEFAULT_ID_FIELD, IDENTIFIERS, LINE_ITEM_FIELDS
 from engine.ingest.mapping import as_mapping, suggest_mapping
 from engine.ingest.validate import (INFER_SAMPLE, TYPE_NAMES, ColumnFormat, currency_from_money_sql,
                                     infer_formats, trimmed, typed_sql)
+from engine.phones import e164_sql, workspace_region
 from engine.sources import KINDS, ensure_source, get_source, save_mapping
 
 # Target table columns per kind, in the order of 0001_core.sql (besides bookkeeping).
@@ -195,7 +196,7 @@ def _raw_row_sql(columns: list[str], allowed, alias: str = "s") -> tuple[str, li
 
 
 def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnFormat],
-                  suppressions: bool, raw: bool = False, numbered: bool = True,
+                  suppressions: str | None, raw: bool = False, numbered: bool = True,
                   reads_as: str | None = None) -> tuple[str, list]:
     """SELECT over every staged row giving _row, source_record_id, typed fields, traits, reason.
 
@@ -258,9 +259,8 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
         checks = []
         for f in ids:
             hashes = f'sha256("v_{f}")'
-            if f == "phone":  # engine.privacy hashes E.164: '+' kept, and 10 national digits read as US
-                hashes += (f""", sha256(CASE WHEN length("v_phone") = 10 AND NOT starts_with("v_phone", '+')
-                              THEN '+1' || "v_phone" END)""")
+            if f == "phone":  # engine.privacy hashes E.164 by the workspace's one phone rule
+                hashes += f", sha256({e164_sql(chr(34) + 'v_phone' + chr(34), suppressions)})"
             checks.append(f"EXISTS (SELECT 1 FROM suppressions s WHERE s.id_type = '{f}' "
                           f"AND s.id_hash IN ({hashes}))")
         if checks:
@@ -535,7 +535,7 @@ def _unordered(con):
             pass
 
 
-def _load_fresh(con, plan: Plan, staged: readers.Staged, formats: dict[str, ColumnFormat], suppressions: bool,
+def _load_fresh(con, plan: Plan, staged: readers.Staged, formats: dict[str, ColumnFormat], suppressions: str | None,
                 fillers: dict[str, str], source: str, load_id: int, report) -> dict | None:
     """First load of a source in one pass: read, type and store every row with one INSERT.
 
@@ -634,7 +634,9 @@ def _load_typed(con, plan: Plan, staged: readers.Staged, source: str, load_id: i
     fields = fields_for(plan.kind)
     formats = infer_formats(con, staged.table,
                             {c: fields[f].type for f, c in plan.by_field.items()})
-    has_suppressions = con.execute("SELECT count(*) > 0 FROM suppressions").fetchone()[0]
+    # With suppressions, the region their phones were hashed in (the workspace's phone rule).
+    has_suppressions = (workspace_region(con) if con.execute("SELECT count(*) > 0 FROM suppressions").fetchone()[0]
+                        else None)
     fillers = _fresh_fillers(con, plan, source)
     if fillers is not None:
         with _unordered(con):
@@ -864,7 +866,7 @@ def suggest_for_file(workspace, user: User, kind: str, path, source: str | None 
     Reads the file in a private in-memory database; the workspace is only read for the
     source's saved mapping.
     """
-    import duckdb
+    from engine.workspace import resources
 
     from engine.ingest.mapping import suggest_mapping as _suggest
 
@@ -877,7 +879,7 @@ def suggest_for_file(workspace, user: User, kind: str, path, source: str | None 
             src = get_source(wcon, source)
             if src and src.kind == kind and isinstance(src.mapping, dict):
                 saved = src.mapping
-    con = duckdb.connect()
+    con = resources.scratch_connection()
     try:
         if kind == "events" and info.format in ("json", "ndjson"):
             n = _stage_event_lines(con, Path(path), info, "_lines")

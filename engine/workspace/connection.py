@@ -5,6 +5,9 @@ app, the CLI and the collector all share one workspace, so nobody keeps a
 connection open while idle: every unit of work opens the file, does its work
 in one transaction and closes it again. When another process holds the file,
 we wait with exponential backoff (and jitter) instead of failing.
+
+Every connection is opened with a memory limit and a spill folder (engine.workspace.resources),
+so no process on the workspace can take the whole machine's memory.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from typing import Any, Iterator
 
 import duckdb
 
-from engine.workspace import migrations
+from engine.workspace import migrations, resources
 from engine.workspace.folder import unwritable_message
 
 DEFAULT_PATH = Path("workspace") / "cdp.duckdb"
@@ -93,7 +96,8 @@ class Workspace:
         delay = 0.02
         while True:
             try:
-                return duckdb.connect(str(self.path), read_only=read_only)
+                return duckdb.connect(str(self.path), read_only=read_only,
+                                      config=resources.connect_config(self.path))
             except (duckdb.IOException, duckdb.ConnectionException) as exc:
                 if not _is_lock_error(exc):
                     raise as_unwritable(exc, self.folder) or exc
@@ -131,6 +135,7 @@ class Workspace:
                         migrations.upgrade(con)
                     except duckdb.Error as exc:
                         raise as_unwritable(exc, self.folder) or exc
+            resources.apply_setting(con)
             yield con
         finally:
             self._local.con = None

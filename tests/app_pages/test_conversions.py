@@ -53,3 +53,20 @@ def test_admin_forwards_to_the_sandbox_without_credentials(logged_in_app, app_en
     assert any(str(folder) in c.value for c in at.caption)
     previews = [d.value for d in at.dataframe if "event_name" in d.value.columns]
     assert len(previews) == 1 and previews[0]["event_name"].tolist() == ["Purchase"]
+
+
+def test_refused_token_shows_an_alert_on_the_screen(logged_in_app, app_env, admin, monkeypatch):
+    seed(app_env, n_orders=1)
+    with FakePlatform("meta") as fake:
+        config.add_destination(app_env, admin, "meta", "meta_capi", {"pixel_id": "1", "base_url": fake.url})
+        monkeypatch.setenv("CDP_DEST_META_ACCESS_TOKEN", "tok")
+        config.add_mapping(app_env, admin, "meta", "event", "Order Completed", "Purchase")
+        fake.script = ["token-expired"]
+        at = logged_in_app("admin", "app_pages/conversions.py")
+        assert not [e for e in at.error if "refused the access token" in e.value]
+        next(b for b in at.button if b.label == "Forward now").click().run()
+        assert not at.exception
+        assert any("refused the access token" in e.value for e in at.error)
+        at.run()                              # and it stays on the screen after the click
+        assert any("refused the access token" in e.value for e in at.error)
+        assert any("Session has expired" in t.value for t in at.text)

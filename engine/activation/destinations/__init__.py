@@ -1,5 +1,5 @@
 """Destinations: one small module per platform behind one interface (base.Destination)."""
-from engine.activation.destinations.base import BatchContext, BatchResult, Destination
+from engine.activation.destinations.base import BatchContext, BatchResult, Destination, ErasureContext
 from engine.activation.destinations.google import GoogleCustomerMatch
 from engine.activation.destinations.hubspot import HubSpotList
 from engine.activation.destinations.klaviyo import KlaviyoList
@@ -11,4 +11,4 @@ KINDS: dict[str, type[Destination]] = {
     cls.kind: cls for cls in (MetaCustomAudience, GoogleCustomerMatch, KlaviyoList, HubSpotList, Webhook, Sandbox)
 }
 
-__all__ = ["KINDS", "BatchContext", "BatchResult", "Destination"]
+__all__ = ["KINDS", "BatchContext", "BatchResult", "Destination", "ErasureContext"]
