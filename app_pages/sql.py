@@ -8,7 +8,8 @@ from ui.context import require_page, workspace
 user = require_page("run_sql")
 st.title("SQL")
 st.caption("Read-only. Tables: profiles, profile_identifiers, profile_members, contacts, events, "
-           "orders, subscriptions, consents, and the views profile_events, profile_orders, ... "
+           "orders, subscriptions, consents, and the views profile_events, profile_orders, "
+           "revenue_orders (orders paid for, with net_amount), ... "
            "Personal columns are masked unless your role may see them.")
 
 with st.form("sql_form"):

@@ -34,14 +34,15 @@ _EVENT = f"""
       AND e.timestamp >= CAST(? AS TIMESTAMPTZ) - to_days(CAST(? AS INTEGER))
 """
 
+# A purchase is an order the customer paid for, worth what was kept (engine/revenue.py).
 _ORDER = """
     SELECT 'order:' || o.source || ':' || o.source_record_id AS event_id, o.profile_id, o.ordered_at AS event_time,
            CASE WHEN o.store IS NOT NULL OR o.channel = 'store' THEN 'physical_store' ELSE 'other' END AS action_source,
            CASE WHEN o.store IS NOT NULL OR o.channel = 'store' THEN 'IN_STORE' ELSE 'OTHER' END AS event_source,
-           NULL AS source_url, o.amount AS value, upper(o.currency) AS currency,
+           NULL AS source_url, o.net_amount AS value, upper(o.currency) AS currency,
            CAST(json_extract(o.items, '$[*].sku') AS VARCHAR) AS content_ids,
            {NO_CLICK_IDS}
-    FROM profile_orders o
+    FROM profile_revenue_orders o
     WHERE o.source = ? AND o.ordered_at >= CAST(? AS TIMESTAMPTZ) - to_days(CAST(? AS INTEGER))
       AND ? IS NULL AND ? IS NULL AND ? IS NULL
 """

@@ -58,15 +58,24 @@ KIND_FIELDS: dict[str, tuple[Field, ...]] = {
            "modified date", "last updated", "last activity"),
     ),
     "orders": (
+        # (Shopify's orders export calls the order number "Name": #1001)
         _f("order_id", "text", "order id", "order number", "order no", "order ref",
-           "transaction id", "receipt number", "receipt no", "invoice number", "order"),
+           "transaction id", "receipt number", "receipt no", "invoice number", "order", "order name",
+           "name"),
         _f("ordered_at", "timestamp", "ordered at", "order date", "purchase date",
-           "transaction date", "date", "sale date", "purchased at", required=True),
+           "transaction date", "date", "sale date", "purchased at", "created at", "created date",
+           "created date utc", "created utc", "order created", required=True),
         # A till export often splits the moment into a date column and a time column.
         _f("order_time", "text", "order time", "time", "purchase time", "sale time", "time of sale"),
         _f("amount", "money", "amount", "total", "order total", "grand total", "revenue",
            "total amount", "order value", "sale amount", "total price", required=True),
         _f("currency", "text", "currency", "currency code", "ccy"),
+        # Payment status in the tool's words (Stripe "Status", Shopify "Financial Status", a
+        # billing file's "status"); ingest stores it normalised (migration 0015, engine/revenue.py).
+        _f("status", "text", "status", "order status", "payment status", "financial status",
+           "transaction status", "charge status", "payment state"),
+        _f("amount_refunded", "money", "amount refunded", "refunded amount", "refund amount",
+           "total refunded", "refunded total", "refunds"),
         _f("quantity", "integer", "quantity", "qty", "units", "item count", "number of items"),
         _f("items", "json", "items", "line items", "products"),
         # One row per line item (a Shopify-style export): rows sharing an order id become one
@@ -76,6 +85,8 @@ KIND_FIELDS: dict[str, tuple[Field, ...]] = {
         _f("category", "text", "category", "product category", "product type"),
         _f("item_price", "money", "item price", "lineitem price", "unit price", "line price"),
         _f("item_quantity", "integer", "item quantity", "lineitem quantity", "line quantity", "item qty"),
+        _f("line_total", "money", "line total", "line amount", "lineitem total", "line value",
+           "item total", "extended price"),
         _f("store", "text", "store", "store name", "shop", "branch", "location", "store id"),
         _f("channel", "text", "channel", "sales channel"),
     ) + PERSON,
@@ -126,7 +137,7 @@ RECORD_ID_SYNONYMS = ("id", "record id", "row id", "contact id", "lead id", "crm
 # What identifies a record when the file has no id column of its own.
 DEFAULT_ID_FIELD = {"orders": "order_id", "subscriptions": "subscription_id"}
 # Order fields that describe one line item rather than the whole order.
-LINE_ITEM_FIELDS = ("sku", "product_name", "category", "item_price", "item_quantity")
+LINE_ITEM_FIELDS = ("sku", "product_name", "category", "item_price", "item_quantity", "line_total")
 
 
 def fields_for(kind: str) -> dict[str, Field]:

@@ -39,7 +39,8 @@ TABLE_FIELDS = {
     "contacts": ("email", "phone", "first_name", "last_name", "address_line1", "address_line2", "city",
                  "postcode", "state", "country", "date_of_birth", "customer_id", "user_id",
                  "anonymous_id", "lead_stage", "owner", "deal_value", "created_at", "updated_at"),
-    "orders": ("order_id", "ordered_at", "amount", "currency", "quantity", "items", "store", "channel",
+    "orders": ("order_id", "ordered_at", "amount", "currency", "status", "status_raw", "amount_refunded",
+               "quantity", "items", "store", "channel",
                "email", "phone", "first_name", "last_name", "address_line1", "address_line2", "city",
                "postcode", "state", "country", "date_of_birth", "customer_id", "user_id", "anonymous_id"),
     "subscriptions": ("subscription_id", "plan", "status", "started_at", "cancelled_at", "amount",
@@ -94,8 +95,9 @@ class Plan:
         return self.kind == "orders" and any(f in self.by_field for f in LINE_ITEM_FIELDS)
 
     def required(self, field) -> bool:
-        # Line prices add up to the order amount when no column gives it.
-        if field.name == "amount" and self.line_items and "item_price" in self.by_field:
+        # Line totals (or prices) add up to the order amount when no column gives it.
+        if field.name == "amount" and self.line_items and (
+                "item_price" in self.by_field or "line_total" in self.by_field):
             return False
         return field.required
 
@@ -213,6 +215,11 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
         layer1.append(f'{text} AS "t_{name}"')
     if plan.id_column:
         rid = trimmed(_q(plan.id_column, allowed))
+        if plan.line_items and "order_id" in plan.by_field:
+            # An export that gives the record id on an order's first line only (Shopify's Id):
+            # the other lines of that order number take it.
+            order = trimmed(_q(plan.by_field["order_id"], allowed))
+            rid = f"COALESCE({rid}, CASE WHEN {order} IS NOT NULL THEN max({rid}) OVER (PARTITION BY {order}) END)"
     elif plan.id_field:
         rid = trimmed(_q(plan.by_field[plan.id_field], allowed))
     else:  # no id: the content itself identifies the row, so a re-upload matches it
@@ -265,10 +272,18 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
         value = f'"v_{name}"' if name in plan.by_field else "NULL"
         if name == "currency" and "amount" in plan.by_field:  # '€12' says EUR when no column does
             value = f"COALESCE(upper({value}), symbol_currency)"
+        if plan.kind == "orders" and name in ("status", "status_raw"):
+            # the tool's word kept as status_raw, normalised by the workspace's macro (0015)
+            word = '"v_status"' if "status" in plan.by_field else "NULL"
+            amount = '"v_amount"' if "amount" in plan.by_field else "NULL"
+            refunded = '"v_amount_refunded"' if "amount_refunded" in plan.by_field else "NULL"
+            value = word if name == "status_raw" else f"order_status({word}, {amount}, {refunded})"
         layer3.append(f'{value} AS "{name}"')
     if plan.line_items:
         for name in LINE_ITEM_FIELDS:
             value = f'"v_{name}"' if name in plan.by_field else "NULL"
+            if name == "item_quantity" and name not in plan.by_field and "quantity" in plan.by_field:
+                value = '"v_quantity"'  # one row per line: its quantity is the line's
             layer3.append(f'{value} AS "li_{name}"')
     for name in lenient:
         layer3.append(f'("t_{name}" IS NOT NULL AND "v_{name}" IS NULL) AS "bad_{name}"')
@@ -330,22 +345,25 @@ def _mark_duplicates(con, typed: str) -> int:
 
 def _group_line_items(con, plan: Plan, typed: str, out: str) -> None:
     """One order per record id from its valid line rows: items listed in file order, amount the
-    order total when given else the sum of the lines, quantity the sum of line quantities.
+    order total when given else the sum of the line totals (or of quantity x unit price),
+    quantity the sum of line quantities, status read again on the order's amount.
 
     An order still missing a required field (no line gave a date) is dropped and its lines are
     quarantined."""
-    order_fields = [f for f in TABLE_FIELDS["orders"] if f not in ("items", "amount", "quantity")]
+    order_fields = [f for f in TABLE_FIELDS["orders"] if f not in ("items", "amount", "quantity", "status")]
     firsts = ", ".join(f'first("{f}" ORDER BY _row) FILTER (WHERE "{f}" IS NOT NULL) AS "{f}"'
                        for f in order_fields)
     con.execute(f"""CREATE TEMP TABLE {out} AS
-        SELECT min(_row) AS _row, source_record_id, {firsts},
-               COALESCE(max(amount), sum(li_item_price * COALESCE(li_item_quantity, 1))) AS amount,
+        SELECT * REPLACE (order_status(status_raw, amount, amount_refunded) AS status) FROM (
+        SELECT min(_row) AS _row, source_record_id, {firsts}, NULL::VARCHAR AS status,
+               COALESCE(max(amount), sum(li_line_total),
+                        sum(li_item_price * COALESCE(li_item_quantity, 1))) AS amount,
                COALESCE(sum(li_item_quantity), max(quantity)) AS quantity,
                to_json(list(struct_pack(sku := li_sku, name := li_product_name, category := li_category,
                                         quantity := li_item_quantity, price := li_item_price)
                             ORDER BY _row)) AS items,
                first(traits ORDER BY _row) AS traits, NULL::VARCHAR AS reason
-        FROM {typed} WHERE reason IS NULL GROUP BY source_record_id""")
+        FROM {typed} WHERE reason IS NULL GROUP BY source_record_id)""")
     fields = fields_for("orders")
     for name in [f.name for f in fields.values() if plan.required(f)]:
         con.execute(f"""UPDATE {typed} SET reason = 'no line of this order gives {name}'
@@ -446,6 +464,19 @@ def _lenient_warnings(con, plan: Plan, typed: str) -> list[str]:
                      f'FILTER (WHERE "bad_{n}" AND reason IS NULL)')
     row = con.execute(f"SELECT {', '.join(parts)} FROM {typed}").fetchone()
     return _lenient_messages(plan, lenient, row)
+
+
+def _status_warnings(con, plan: Plan, source: str, load_id: int) -> list[str]:
+    """Orders whose status word is not one we know (status 'other'): they count as paid."""
+    if plan.kind != "orders" or "status" not in plan.by_field:
+        return []
+    n, example = con.execute("""SELECT count(*), any_value(status_raw) FROM orders
+                                WHERE source = ? AND load_id = ? AND status = 'other'""",
+                             [source, load_id]).fetchone()
+    if not n:
+        return []
+    return [f"status: {n} order(s) have a status that is not a known payment status (e.g. {example!r}); "
+            "they count as paid. The word is kept in status_raw."]
 
 
 def _format_warnings(plan: Plan, formats: dict[str, ColumnFormat]) -> list[str]:
@@ -791,7 +822,7 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
                     read, rejects = outcome.pop("read"), outcome.pop("rejects")
                     if rejects:
                         warnings.append(_rejects_warning(rejects))
-                    warnings += outcome.pop("warnings")
+                    warnings += outcome.pop("warnings") + _status_warnings(con, plan, source, load_id)
                     quarantined = outcome["quarantined"]
                     loaded = read - quarantined
                     tallies = outcome

@@ -4,7 +4,7 @@ A touch is an event with a UTM campaign (context.campaign or utm_ parameters in 
 or an external referrer (see base.channel_sql). For each order, first touch is the
 person's earliest touch before the order and last touch the latest touch before it (an
 ASOF join); orders with no touch before them count as "direct". People are counted by
-their first and last touch overall.
+their first and last touch overall. Orders and revenue are money kept (engine/revenue.py).
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pandas as pd
 from engine.access import User, can, mask_frame, require
 from engine.journeys.base import time_range
 from engine.journeys.prepare import prepare_journeys
+from engine.revenue import NET_AMOUNT, PROFILE_REVENUE_ORDERS
 
 DIRECT = "direct"
 
@@ -34,8 +35,8 @@ def attribution(workspace, user: User, since=None, until=None) -> pd.DataFrame:
     sql = f"""
     WITH t AS (SELECT profile_id, ts, channel FROM journey_events WHERE channel IS NOT NULL),
     o AS (SELECT profile_id, COALESCE(order_id, source || ':' || source_record_id) AS order_key,
-                 max(ordered_at) AS ordered_at, max(amount) AS amount
-          FROM profile_orders WHERE ordered_at IS NOT NULL AND {in_range} GROUP BY ALL),
+                 max(ordered_at) AS ordered_at, max({NET_AMOUNT}) AS amount
+          FROM {PROFILE_REVENUE_ORDERS} WHERE ordered_at IS NOT NULL AND {in_range} GROUP BY ALL),
     firsts AS (SELECT profile_id, arg_min(channel, ts) AS channel, min(ts) AS ts FROM t GROUP BY profile_id),
     last_per_order AS (
         SELECT o.order_key, o.amount, COALESCE(t.channel, '{DIRECT}') AS channel

@@ -12,10 +12,12 @@ import pandas as pd
 from engine.access import User, require
 from engine.journeys.base import JourneyError
 from engine.journeys.prepare import prepare_journeys
+from engine.revenue import PROFILE_REVENUE_ORDERS
 
 BASES = {
     "first_seen": "SELECT profile_id, ts FROM journey_events WHERE ts IS NOT NULL",
-    "first_order": "SELECT profile_id, ordered_at AS ts FROM profile_orders WHERE ordered_at IS NOT NULL",
+    # orders customers paid for (engine/revenue.py), not failed or cancelled attempts
+    "first_order": f"SELECT profile_id, ordered_at AS ts FROM {PROFILE_REVENUE_ORDERS} WHERE ordered_at IS NOT NULL",
 }
 BASIS_LABELS = {"first_seen": "First seen (web activity)", "first_order": "First order (repeat purchase)"}
 

@@ -44,7 +44,8 @@ _PARTS = {
         WHERE COALESCE(pu.profile_id, $pid) = $pid""",
     "order": """
         SELECT ordered_at, 'order', 'Order ' || COALESCE(order_id, source_record_id),
-               concat_ws(' · ', CAST(amount AS VARCHAR) || ' ' || COALESCE(currency, ''), channel, store),
+               concat_ws(' · ', CAST(amount AS VARCHAR) || ' ' || COALESCE(currency, ''),
+                         NULLIF(status, 'paid'), channel, store),
                source, false FROM profile_orders WHERE profile_id = $pid""",
     "subscription": """
         SELECT started_at, 'subscription', 'Subscribed to ' || COALESCE(plan, 'a plan'),

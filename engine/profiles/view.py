@@ -13,6 +13,7 @@ import pandas as pd
 
 from engine.access import PII_FIELDS, User, audit, can, mask_frame, mask_value, require
 from engine.profiles._db import columns_of, table_exists
+from engine.revenue import NET_AMOUNT, PROFILE_REVENUE_ORDERS
 
 GOLDEN_FIELDS = ["first_name", "last_name", "email", "phone", "address_line1", "address_line2",
                  "city", "postcode", "state", "country", "date_of_birth", "customer_id", "user_id"]
@@ -71,6 +72,7 @@ r AS (
            COALESCE(c.customer_id, o.customer_id, s.customer_id, k.customer_id) AS customer_id,
            CASE m.kind WHEN 'contacts' THEN c.lead_stage
                        WHEN 'orders' THEN o.order_id || ' · ' || CAST(o.amount AS VARCHAR) || ' ' || COALESCE(o.currency, '')
+                                          || COALESCE(' · ' || NULLIF(o.status, 'paid'), '')
                        WHEN 'subscriptions' THEN s.plan || ' · ' || s.status
                        WHEN 'consents' THEN k.purpose || ' · ' || CASE WHEN k.granted THEN 'granted' ELSE 'withdrawn' END
            END AS summary
@@ -86,10 +88,12 @@ FROM r LEFT JOIN loads l USING (load_id)
 ORDER BY r.kind, r.loaded_at, r.source, r.source_record_id
 """
 
-_HEADLINE_SQL = """
+# Orders and revenue are money kept (engine/revenue.py): failed, cancelled and pending orders
+# are left out, refunds taken off.
+_HEADLINE_SQL = f"""
 WITH o AS (SELECT count(DISTINCT COALESCE(order_id, source || ':' || source_record_id)) AS orders,
-                  sum(amount) AS revenue, min(ordered_at) AS first_order, max(ordered_at) AS last_order
-           FROM profile_orders WHERE profile_id = $pid),
+                  sum({NET_AMOUNT}) AS revenue, min(ordered_at) AS first_order, max(ordered_at) AS last_order
+           FROM {PROFILE_REVENUE_ORDERS} WHERE profile_id = $pid),
 s AS (SELECT arg_max(status, COALESCE(cancelled_at, started_at)) AS subscription_status,
              arg_max(plan, COALESCE(cancelled_at, started_at)) AS subscription_plan,
              count(*) FILTER (WHERE status IN ('active', 'trialing', 'past_due')) AS active_subscriptions

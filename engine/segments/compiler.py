@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from engine.revenue import NET_AMOUNT, PROFILE_REVENUE_ORDERS
 from engine.segments import model
 from engine.segments.model import DefinitionError
 
@@ -224,7 +225,9 @@ class _Compiler:
             prop = c.get("property", "amount")
             if func != "count" and prop not in model.ORDER_PROPERTIES:
                 raise DefinitionError(f"orders property {prop!r} is not allowed")
-            rows = f"SELECT profile_id, {_quote(prop) if func != 'count' else 'NULL'} AS v FROM profile_orders WHERE {self.window('ordered_at', c.get('window'))}"
+            value = "NULL" if func == "count" else NET_AMOUNT if prop == "amount" else _quote(prop)
+            rows = (f"SELECT profile_id, {value} AS v FROM {PROFILE_REVENUE_ORDERS} "
+                    f"WHERE {self.window('ordered_at', c.get('window'))}")
         else:
             vexpr = "NULL" if func == "count" else f"TRY_CAST({self.json_value('properties', c['property'])} AS DOUBLE)"
             rows = self.event_rows(c["event"], c.get("filters"), c.get("window"),
@@ -249,19 +252,22 @@ class _Compiler:
                 raise DefinitionError(f"item field {item_field!r} is not allowed")
             win = c.get("window")
             return self.any_record(
-                "(SELECT o.profile_id, o.ordered_at, t.item FROM profile_orders o, "
+                f"(SELECT o.profile_id, o.ordered_at, t.item FROM {PROFILE_REVENUE_ORDERS} o, "
                 "unnest(TRY_CAST(o.items AS JSON[])) AS t(item))",
                 lambda op: f"{self.window('ordered_at', win)} AND COALESCE("
                            f"{self.compare(self.json_value('item', item_field), 'string', op, c.get('value'))}, FALSE)",
                 c.get("op", "equals"))
         if measure in model.ORDER_DATE_MEASURES:
             if c["op"] in ("is_set", "not_set"):
-                sub = "p.profile_id IN (SELECT profile_id FROM profile_orders WHERE ordered_at IS NOT NULL)"
+                sub = f"p.profile_id IN (SELECT profile_id FROM {PROFILE_REVENUE_ORDERS} WHERE ordered_at IS NOT NULL)"
                 return sub if c["op"] == "is_set" else f"NOT {sub}"
             agg = "min(ordered_at)" if measure == "first_order_date" else "max(ordered_at)"
-            return (f"p.profile_id IN (SELECT profile_id FROM profile_orders GROUP BY profile_id "
+            return (f"p.profile_id IN (SELECT profile_id FROM {PROFILE_REVENUE_ORDERS} GROUP BY profile_id "
                     f"HAVING {self.compare(agg, 'date', c['op'], c.get('value'))})")
-        rows = f"SELECT profile_id, amount FROM profile_orders WHERE {self.window('ordered_at', c.get('window'))}"
+        # Money kept (engine/revenue.py): failed, cancelled and pending orders do not count,
+        # refunds are taken off.
+        rows = (f"SELECT profile_id, {NET_AMOUNT} AS amount FROM {PROFILE_REVENUE_ORDERS} "
+                f"WHERE {self.window('ordered_at', c.get('window'))}")
         agg = {"order_count": "count(*)", "total_revenue": "sum(amount)", "avg_order_value": "avg(amount)"}[measure]
         return self.having_membership(rows, agg, c["op"], c.get("value"),
                                       zero_ok=measure in ("order_count", "total_revenue"))

@@ -56,6 +56,8 @@ Kinds and their keys:
 - ``orders``: ``measure`` order_count|total_revenue|avg_order_value (number ops),
   first_order_date|last_order_date (date ops), or ``bought`` with ``item_field``
   (sku|name|category), string ``op``/``value``; ``window`` for all but the date measures.
+  Orders conditions (and ``aggregate`` over orders) read money kept (engine/revenue.py): failed,
+  cancelled and pending orders are not orders, ``amount`` is net of refunds, web purchases count.
 - ``subscription``: ``state`` (active: active or trialing | cancelled | any), optional ``plan``
   (string or list), ``window`` (on cancelled_at for cancelled, started_at otherwise).
 - ``crm``: ``measure`` stage_is (current lead stage, string op) | stage_was (the person was ever

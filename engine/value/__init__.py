@@ -1,7 +1,8 @@
 """Customer value: RFM scores and segments, predicted lifetime value and churn risk, and how
 accurate the predictions are on this workspace's own data.
 
-Reads come from the view `profile_orders`; scores are written to `profile_scores` (one row
+Reads come from the view `profile_revenue_orders` (orders paid for, at their net amount:
+engine/revenue.py); scores are written to `profile_scores` (one row
 per profile: RFM columns, then predicted_purchases, p_alive, predicted_clv, clv_decile with
 1 = top 10%) and to the run history tables of migration 0060.
 """

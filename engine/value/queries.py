@@ -2,14 +2,17 @@
 
 Dates are bound parameters. An order counts on or before the as-of date when its
 ordered_at falls on that calendar day or earlier (the session time zone decides the day).
+Orders and money are read from the revenue-bearing orders and their net amount
+(engine/revenue.py): failed, cancelled and pending payments are not purchases, refunds are taken off.
 """
+from engine.revenue import NET_AMOUNT, PROFILE_REVENUE_ORDERS
 
 # Purchase days per profile up to and including the as-of date: the one scan of the orders
 # that both the BTYD summary and RFM are computed from. Parameter: as_of.
-DAILY = """
+DAILY = f"""
 SELECT profile_id, CAST(ordered_at AS DATE) AS day,
-       sum(coalesce(amount, 0)) AS amount, count(*) AS orders
-FROM profile_orders
+       sum(coalesce({NET_AMOUNT}, 0)) AS amount, count(*) AS orders
+FROM {PROFILE_REVENUE_ORDERS}
 WHERE ordered_at IS NOT NULL AND CAST(ordered_at AS DATE) <= CAST(? AS DATE)
 GROUP BY ALL
 """
@@ -37,17 +40,17 @@ GROUP BY profile_id
 """
 
 # Purchase days and revenue per profile in (start, end]. Parameters: start, end.
-WINDOW_ACTUALS = """
+WINDOW_ACTUALS = f"""
 SELECT profile_id, count(DISTINCT CAST(ordered_at AS DATE)) AS purchases,
-       sum(coalesce(amount, 0)) AS revenue
-FROM profile_orders
+       sum(coalesce({NET_AMOUNT}, 0)) AS revenue
+FROM {PROFILE_REVENUE_ORDERS}
 WHERE CAST(ordered_at AS DATE) > ? AND CAST(ordered_at AS DATE) <= ?
 GROUP BY profile_id
 """
 
-ORDER_DATE_RANGE = """
+ORDER_DATE_RANGE = f"""
 SELECT CAST(min(ordered_at) AS DATE), CAST(max(ordered_at) AS DATE), count(*)
-FROM profile_orders WHERE ordered_at IS NOT NULL
+FROM {PROFILE_REVENUE_ORDERS} WHERE ordered_at IS NOT NULL
 """
 
 # RFM aggregates and quintile scores as of a date. Quintiles are by rank: ties share the
@@ -180,9 +183,9 @@ GROUP BY r_score, f_score ORDER BY r_score, f_score
 """
 
 # Revenue concentration: customers ranked by revenue, cumulative shares at 100 points.
-PARETO = """
+PARETO = f"""
 WITH ranked AS (
-    SELECT sum(coalesce(amount, 0)) AS revenue FROM profile_orders
+    SELECT sum(coalesce({NET_AMOUNT}, 0)) AS revenue FROM {PROFILE_REVENUE_ORDERS}
     WHERE ordered_at IS NOT NULL AND CAST(ordered_at AS DATE) <= ?
     GROUP BY profile_id
 ), cum AS (
@@ -200,10 +203,10 @@ ORDER BY customer_share
 """
 
 # Share of each first-order-month cohort that ordered again k months later.
-COHORTS = """
+COHORTS = f"""
 WITH o AS (
     SELECT profile_id, date_trunc('month', CAST(ordered_at AS DATE)) AS month
-    FROM profile_orders WHERE ordered_at IS NOT NULL AND CAST(ordered_at AS DATE) <= ?
+    FROM {PROFILE_REVENUE_ORDERS} WHERE ordered_at IS NOT NULL AND CAST(ordered_at AS DATE) <= ?
     GROUP BY ALL
 ), firsts AS (
     SELECT profile_id, min(month) AS cohort FROM o GROUP BY profile_id
@@ -250,10 +253,10 @@ LIMIT ?
 """
 
 # Behavioural features for the gradient-boosting model, as of a date. Parameter: $as_of.
-ML_FEATURES = """
+ML_FEATURES = f"""
 WITH o AS (
-    SELECT profile_id, CAST(ordered_at AS DATE) AS day, coalesce(amount, 0) AS amount
-    FROM profile_orders
+    SELECT profile_id, CAST(ordered_at AS DATE) AS day, coalesce({NET_AMOUNT}, 0) AS amount
+    FROM {PROFILE_REVENUE_ORDERS}
     WHERE ordered_at IS NOT NULL AND CAST(ordered_at AS DATE) <= CAST($as_of AS DATE)
 )
 SELECT profile_id,
