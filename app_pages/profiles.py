@@ -36,10 +36,15 @@ st.title("Profiles")
 if search_index_stale(ws):
     with st.spinner("Indexing profiles for search (once after each identity run)…"):
         refresh_search_index(ws)
+if can(user, "view_pii"):
+    search_hint = ("Name, email, phone, customer id, anonymous id… typos are fine",
+                   "Matches names either way round, email and phone prefixes, any identifier; "
+                   "tolerates a typo or two.")
+else:   # the engine matches ids only for this role: personal values are masked, so not searchable
+    search_hint = ("Profile id, customer id, user id, anonymous id…",
+                   "Your role sees personal data masked, so search matches ids, not names, emails or phones.")
 query = st.text_input("Search people", key="profile_query", type="search", live="300ms",  # as you type
-                      placeholder="Name, email, phone, customer id, anonymous id… typos are fine",
-                      help="Matches names either way round, email and phone prefixes, any identifier; "
-                           "tolerates a typo or two.")
+                      placeholder=search_hint[0], help=search_hint[1])
 
 if query.strip():
     with st.spinner("Searching…"):

@@ -453,6 +453,8 @@ with builder:
                 with st.spinner("Counting…"):
                     live = _live(str(ws.path), version, json.dumps(definition, sort_keys=True),
                                  loaded["segment_id"] if loaded else None, user.role, current_user())
+            except model.PersonalConditionRefused as exc:
+                st.error(str(exc), icon=":material/lock:")
             except model.DefinitionError as exc:
                 st.warning(str(exc))
         if live:
