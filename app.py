@@ -6,6 +6,7 @@ import streamlit as st
 from engine.access import can
 from ui.auth import login_gate, logout
 from ui.context import workspace
+from ui.text import md
 
 st.set_page_config(page_title="Open CDP", page_icon=":material/hub:", layout="wide")
 
@@ -53,7 +54,7 @@ navigation = st.navigation({s: p for s, p in pages.items() if p})
 with st.sidebar:
     ws = workspace()
     st.caption(f"Workspace: `{ws.path}`")
-    st.markdown(f"**{user.display_name}** · {user.role}")
+    st.markdown(f"**{md(user.display_name)}** · {user.role}")
     if st.button("Log out", icon=":material/logout:", key="cdp_logout"):
         logout(user)
         st.rerun()

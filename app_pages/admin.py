@@ -6,6 +6,7 @@ from engine.access.csv_safe import safe_csv
 from engine.access import users as user_store
 from engine.access.roles import ROLES
 from ui.context import require_page, workspace
+from ui.text import md
 
 user = require_page("view_audit")
 st.title("Users and audit")
@@ -30,17 +31,17 @@ with users_tab:
             if st.form_submit_button("Add user"):
                 try:
                     user_store.add_user(workspace(), user, username.strip(), name, email, password, role)
-                    st.success(f"Added {username} as {role}.")
+                    st.success(f"Added {md(username)} as {role}.")
                     st.rerun()
                 except user_store.UserError as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
         with role_col.form("change_role"):
             st.markdown("**Change a role**")
             who = st.selectbox("User", names, key="role_user")
             new_role = st.selectbox("New role", list(ROLES), key="role_new")
             if st.form_submit_button("Change role"):
                 user_store.set_role(workspace(), user, who, new_role)
-                st.success(f"{who} is now {new_role}.")
+                st.success(f"{md(who)} is now {new_role}.")
                 st.rerun()
         with pw_col.form("reset_password", clear_on_submit=True):
             st.markdown("**Reset a password**")
@@ -49,9 +50,9 @@ with users_tab:
             if st.form_submit_button("Reset password"):
                 try:
                     user_store.reset_password(workspace(), user, who_pw, new_password)
-                    st.success(f"Password of {who_pw} changed; their sessions have ended.")
+                    st.success(f"Password of {md(who_pw)} changed; their sessions have ended.")
                 except user_store.UserError as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
 
 with audit_tab:
     c1, c2, c3 = st.columns(3)

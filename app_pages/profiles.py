@@ -1,5 +1,4 @@
 """Profiles: find anyone, then see their golden record, figures, timeline, records and notes."""
-import re
 
 import pandas as pd
 import plotly.express as px
@@ -14,14 +13,10 @@ from engine.profiles.search import recent_profiles, refresh_search_index, search
 from engine.profiles.timeline import activity_by_day
 from engine.profiles.view import headline_text
 from ui.context import require_page, workspace
+from ui.text import md
 
 user = require_page("view")
 ws = workspace()
-
-
-def md(text) -> str:
-    """Data text made safe to show inside markdown (no formatting, links or HTML from data)."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", str(text))
 
 
 def titled_table(title: str, frame: pd.DataFrame, empty: str) -> None:
@@ -144,7 +139,7 @@ with tab_overview:
                     else:
                         st.warning("Type a tag or a note first.")
                 except NoteError as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
             if not view.tags.empty:
                 drop = st.selectbox("Remove a tag", [None] + view.tags["tag"].tolist(), key="profile_drop_tag")
                 if drop and st.button("Remove tag", key="profile_remove_tag"):

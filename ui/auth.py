@@ -11,6 +11,7 @@ import streamlit_authenticator as stauth
 from engine.access import User, audit
 from engine.access import users as user_store
 from ui.context import workspace
+from ui.text import md
 
 COOKIE_NAME = "cdp_auth"
 COOKIE_EXPIRY_DAYS = 7.0
@@ -63,7 +64,7 @@ def login_gate() -> User | None:
     try:
         key = cookie_key()
     except ConfigError as exc:
-        st.error(str(exc))
+        st.error(md(exc))
         st.stop()
     if not user_store.auth_file_path().exists():
         st.error(f"No user file at {user_store.auth_file_path()}. Run `make run` (it creates the demo "
@@ -87,7 +88,7 @@ def login_gate() -> User | None:
     try:
         authenticator.login(location="main", fields={"Form name": "Log in to your CDP"})
     except Exception as exc:  # the library raises on odd input; show it, never crash
-        st.error(f"Login failed: {exc}")
+        st.error(f"Login failed: {md(exc)}")
     status = st.session_state.get("authentication_status")
     username = st.session_state.get("username")
 
