@@ -122,7 +122,7 @@ with tab_queue:
                 st.plotly_chart(waterfall(info["contributions"]), key="identity_waterfall")
                 st.caption(f"Model: {info['model']}. Green pushes towards one person, red towards two.")
             except ValueError as exc:
-                st.caption(str(exc))
+                st.caption(md(exc))
         if may_review:
             b1, b2, b3, b4 = st.columns(4)
             if b1.button("Accept (same person)", icon=":material/check:", key="identity_accept", type="primary"):
@@ -139,7 +139,7 @@ with tab_queue:
                     done = review.undo(ws, user)
                     st.toast(f"Undid {done['decision']}.")
                 except ValueError as exc:
-                    st.toast(str(exc))
+                    st.toast(md(exc))
                 st.rerun()
             with st.form("identity_keys", clear_on_submit=True, border=False):
                 key_cmd = st.text_input("Keyboard: type a (accept), r (reject), s (skip) or u (undo) and press Enter",

@@ -209,7 +209,7 @@ with accuracy_tab:
             bar.empty()
         except DataTooThin as exc:
             bar.empty()
-            st.warning(str(exc))
+            st.warning(md(exc))
             st.info("RFM scores (on the RFM tab) do not need a model and work on thin data.")
         except ValueError as exc:
             bar.empty()

@@ -82,7 +82,7 @@ if cached is None or cached[0] != cache_key:
     try:
         view = profile_view(ws, user, profile_id)
     except ProfileNotFound as exc:
-        st.warning(str(exc))
+        st.warning(md(exc))
         st.session_state.pop("profile_open", None)
         st.stop()
     st.session_state["profile_view_cache"] = ((profile_id, ws.data_version()), view)
