@@ -108,3 +108,20 @@ def test_profile_search_does_not_match_personal_values_for_analysts(people, anal
     # non-personal identifiers still find people
     assert list(search_profiles(people, analyst, "p4")["profile_id"])[:1] == ["p4"]
     assert list(search_profiles(people, analyst, "u2")["profile_id"]) == ["p2"]
+
+
+def test_funnel_property_filters_on_personal_fields_need_view_pii(workspace, analyst, marketer):
+    from datetime import timedelta
+
+    from engine.journeys import JourneyError, funnel, funnel_dropoffs
+    from tests.engine.journey_data import FUNNEL, build
+    build(workspace)
+    probe = [{"event": FUNNEL[0], "filters": [{"property": "traits.email", "op": "contains", "value": "a"}]},
+             FUNNEL[1]]
+    funnel(workspace, marketer, probe, window=timedelta(days=7))          # control: allowed with view_pii
+    with pytest.raises(JourneyError, match="personal properties"):
+        funnel(workspace, analyst, probe, window=timedelta(days=7))
+    with pytest.raises(JourneyError, match="personal properties"):
+        funnel_dropoffs(workspace, analyst, probe, 2, window=timedelta(days=7))
+    presence = [{"event": FUNNEL[0], "filters": [{"property": "email", "op": "is set"}]}, FUNNEL[1]]
+    assert len(funnel(workspace, analyst, presence, window=timedelta(days=7)).steps) == 2
