@@ -4,7 +4,8 @@ from pathlib import Path
 import streamlit as st
 
 from engine.access import can
-from ui.auth import login_gate, logout
+from engine.workspace import WorkspaceError
+from ui.auth import demo_password_warning, login_gate, logout, password_change_form
 from ui.context import workspace
 from ui.text import md
 
@@ -55,8 +56,13 @@ with st.sidebar:
     ws = workspace()
     st.caption(f"Workspace: `{ws.path}`")
     st.markdown(f"**{md(user.display_name)}** · {user.role}")
+    password_change_form(user)
     if st.button("Log out", icon=":material/logout:", key="cdp_logout"):
         logout(user)
         st.rerun()
 
-navigation.run()
+demo_password_warning(user)
+try:
+    navigation.run()
+except WorkspaceError as exc:  # e.g. a read-only or full workspace folder: one clear line
+    st.error(str(exc))

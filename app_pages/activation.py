@@ -8,15 +8,18 @@ import streamlit as st
 from engine.access import can
 from engine.activation import audiences, config, export, sync
 from engine.activation.destinations import KINDS
+from engine.activation.destinations import sandbox
 from ui.context import require_page, workspace
 from ui.text import md
+from ui.sandbox_panel import render_sandbox_panel
 
 user = require_page("view")
 ws = workspace()
 st.title("Audiences")
 st.caption("Send segments where money is spent. Consent and suppression are enforced here: people "
            "without advertising consent, who opted out of sale/sharing or sent Global Privacy Control, "
-           "and suppressed people are never sent.")
+           "and suppressed people are never sent. To try it without credentials, push to the `sandbox` "
+           "destination: it writes what Meta would receive to files instead.")
 
 sources = audiences.list_sources(ws)
 source_labels = {f"{k}:{i}": label for k, i, label in sources}
@@ -94,6 +97,10 @@ with tabs["Push"]:
                     (st.success if out["status"] == "succeeded" else st.error)(f"{out['status'].title()}. {md(text)}")
                     for err in out["errors"]:
                         st.text(err)
+        written = sandbox.written(ws, dest, audiences.audience_key(kind, sid, dest))
+        if written is not None:
+            st.subheader("What the sandbox received")
+            render_sandbox_panel(written, user, key="act_sandbox")
 
 with tabs["History"]:
     hist = sync.history(ws, user)
@@ -144,9 +151,9 @@ if "Destinations" in tabs:
             kind = st.selectbox("Platform", list(KINDS), format_func=lambda k: KINDS[k].label, key="dest_kind")
             cls = KINDS[kind]
             st.caption("Settings (one `key=value` a line). Needed: " + (", ".join(cls.required_settings) or "none")
-                       + ". Optional: " + ", ".join(cls.optional_settings) + ". Credentials ("
-                       + ", ".join(cls.secret_names) + ") go in .streamlit/secrets.toml under "
-                       "[destinations.<name>], never here.")
+                       + ". Optional: " + ", ".join(cls.optional_settings) + ". "
+                       + ("Credentials (" + ", ".join(cls.secret_names) + ") go in .streamlit/secrets.toml under "
+                          "[destinations.<name>], never here." if cls.secret_names else "No credentials needed."))
             text = st.text_area("Settings", key="dest_settings")
             if st.form_submit_button("Save destination"):
                 try:

@@ -4,7 +4,9 @@ import streamlit as st
 from engine.access import audit_entries, can
 from engine.access.csv_safe import safe_csv
 from engine.access import users as user_store
+from engine.access.login import blocked_logins, unblock_login
 from engine.access.roles import ROLES
+from ui.auth import keep_session
 from ui.context import require_page, workspace
 from ui.text import md
 
@@ -49,10 +51,41 @@ with users_tab:
             new_password = st.text_input("New password", type="password")
             if st.form_submit_button("Reset password"):
                 try:
-                    user_store.reset_password(workspace(), user, who_pw, new_password)
+                    epoch = user_store.reset_password(workspace(), user, who_pw, new_password)
+                    if who_pw == user.username:
+                        keep_session(user, epoch)
                     st.success(f"Password of {md(who_pw)} changed; their sessions have ended.")
                 except user_store.UserError as exc:
                     st.error(md(exc))
+
+        st.markdown("**Disable, enable or remove a login**")
+        st.caption("A disabled user cannot log in and their open sessions end at their next click; "
+                   "enabling lets them in again. Removing deletes the login (the audit log keeps its history).")
+        acc_col, act_col, btn_col = st.columns([2, 2, 1], vertical_alignment="bottom")
+        who_acc = acc_col.selectbox("User", [n for n in names if n != user.username], key="access_user")
+        action = act_col.selectbox("Action", ["Disable", "Enable", "Remove"], key="access_action")
+        if btn_col.button("Apply", key="access_apply", disabled=who_acc is None):
+            change = {"Disable": user_store.disable_user, "Enable": user_store.enable_user,
+                      "Remove": user_store.remove_user}[action]
+            try:
+                change(workspace(), user, who_acc)
+                st.session_state["admin_notice"] = f"{action}d {who_acc}."
+                st.rerun()
+            except user_store.UserError as exc:
+                st.error(str(exc))
+        if st.session_state.get("admin_notice"):
+            st.success(st.session_state.pop("admin_notice"))
+
+        blocked = blocked_logins(workspace(), user)
+        if blocked:
+            st.markdown("**Waiting after failed logins**")
+            st.dataframe(blocked, hide_index=True, width="stretch")
+            labels = [f"{b['scope']}: {b['subject']}" for b in blocked]
+            pick = st.selectbox("Lift the wait of", labels, key="unblock_pick")
+            if st.button("Lift", key="unblock_apply"):
+                chosen = blocked[labels.index(pick)]
+                unblock_login(workspace(), user, chosen["scope"], chosen["subject"])
+                st.rerun()
 
 with audit_tab:
     c1, c2, c3 = st.columns(3)

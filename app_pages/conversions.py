@@ -5,18 +5,20 @@ import plotly.express as px
 import streamlit as st
 
 from engine.access import can
-from engine.forward import config, quality
+from engine.forward import config, quality, sandbox
 from engine.forward.deliver import ForwardError, retry_dead
 from engine.forward.queue import preview
 from engine.forward.worker import run_once
 from ui.context import require_page, workspace
 from ui.text import md, plain
+from ui.sandbox_panel import render_sandbox_panel
 
 user = require_page("view")
 ws = workspace()
 st.title("Conversions")
 st.caption("Purchases, sign-ups, store sales and CRM wins sent from the server to Meta and Google, "
-           "matched to the ad clicks that caused them, only for people who consented to advertising.")
+           "matched to the ad clicks that caused them, only for people who consented to advertising. "
+           "The `sandbox` destination needs no credentials: it writes what Meta would receive to files.")
 
 destinations = config.list_destinations(ws)
 if can(user, "manage_destinations"):
@@ -26,7 +28,8 @@ if can(user, "manage_destinations"):
             kind = st.selectbox("Platform", list(config.KINDS), format_func=lambda k: config.KINDS[k]["label"])
             st.caption("Meta: pixel_id (and test_event_code while testing). Google: account_id and "
                        "conversion_action_id. The access token goes in .streamlit/secrets.toml under "
-                       "[destinations.<name>] access_token, never here.")
+                       "[destinations.<name>] access_token, never here. Sandbox: no token; "
+                       "platform=meta_capi (default) or google_conversions.")
             raw = st.text_area("Settings (one KEY=VALUE per line)", placeholder="pixel_id=1234567890")
             if st.form_submit_button("Save destination"):
                 try:
@@ -42,9 +45,19 @@ if destinations.empty:
 
 dest_name = st.selectbox("Destination", list(destinations["name"]))
 dest = config.get_destination(ws, dest_name)
-token_ok = bool(config.access_token(dest_name))
-st.caption(f"{dest['label']} · sends to `{dest['base_url']}` · "
-           + ("access token found" if token_ok else ":red[no access token configured]"))
+token_ok = bool(config.delivery_token(dest))
+if dest["sandbox"]:
+    st.caption(f"{dest['label']} · no credentials needed. On the sample, map `Order Completed` as "
+               "`Purchase` (value `$.revenue`, currency `$.currency`), then Forward now.")
+else:
+    st.caption(f"{dest['label']} · sends to `{dest['base_url']}` · "
+               + ("access token found" if token_ok else ":red[no access token configured]"))
+
+alert = quality.auth_alert(ws, dest_name)
+if alert:
+    st.error("Forwarding to this destination stopped: the platform refused the access token. "
+             "Events stay queued and are sent once a renewed token works.", icon=":material/key_off:")
+    st.text(f"{alert['at']:%Y-%m-%d %H:%M}  {alert['message']}")   # platform text: shown as plain text
 
 mappings_tab, delivery_tab, quality_tab = st.tabs(["Event mappings", "Delivery", "Match quality"])
 
@@ -103,8 +116,13 @@ with delivery_tab:
                 st.error(md(result["error"]))
             else:
                 st.success(f"Queued {result['queued']['pending']:,} (held back {result['queued']['held']:,}); "
-                           f"sent {result['sent']:,}, dead {result['dead']:,}, retrying {result['retrying']:,}.")
+                           f"sent {result['sent']:,}, dead {result['dead']:,}, retrying {result['retrying']:,}; "
+                           f"skipped {result['skipped']:,} (consent withdrawn, suppressed or erased since queueing), "
+                           f"expired {result['expired']:,} (past the platform's age limit).")
         st.caption("For continuous forwarding run `cdp forward` as a service, or `cdp forward --once` from cron.")
+    if dest["sandbox"]:
+        st.subheader("What the sandbox received")
+        render_sandbox_panel(sandbox.written(ws, dest_name), user, key="fwd_sandbox")
     st.subheader("Delivery log")
     st.dataframe(quality.delivery_log(ws, dest_name), hide_index=True, width="stretch")
     dead = quality.dead_letters(ws, dest_name)

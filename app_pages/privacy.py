@@ -42,9 +42,10 @@ with requests_tab:
                 st.session_state["dsr_confirm"] = True
             if st.session_state.get("dsr_confirm"):
                 with st.container(border=True):
-                    st.warning("Erasing deletes this person's records, events and raw-file lines from every "
-                               "table and file, suppresses their identifiers so they do not come back, and "
-                               "queues removal from destinations. This cannot be undone.")
+                    st.warning("Erasing deletes this person from every table and from the files under the "
+                               "workspace folder, suppresses their identifiers so they do not come back, and "
+                               "asks every destination they were sent to to delete them, now. "
+                               "This cannot be undone.")
                     typed = st.text_input("Type ERASE to confirm", key="dsr_typed")
                     go, cancel = st.columns(2)
                     if go.button("Erase", type="primary", disabled=typed != "ERASE"):
@@ -58,7 +59,22 @@ with requests_tab:
                         st.session_state.pop("dsr_confirm", None)
                         st.rerun()
     if st.session_state.get("dsr_erased"):
-        st.success(f"Erasure done: {md(st.session_state.pop('dsr_erased'))}")
+        report = st.session_state.pop("dsr_erased")
+        lists = ("files", "destinations", "not_reachable")
+        counts = ", ".join(f"{k}: {v}" for k, v in report.items() if k not in lists and k != "request_id")
+        st.success(f"Erasure request {report['request_id']} done ({counts or 'nothing held'}).")
+        if report["destinations"]:
+            st.caption("Destinations")
+            st.dataframe(pd.DataFrame(report["destinations"]), hide_index=True)
+            if any(d["status"] != "done" for d in report["destinations"]):
+                st.error("Some destinations did not confirm the deletion; it stays queued: retry with "
+                         "`cdp privacy removals --retry`.")
+        if report["files"]:
+            st.caption("Files under the workspace folder")
+            st.dataframe(pd.DataFrame(report["files"]), hide_index=True)
+        if report["not_reachable"]:
+            st.warning("Copies the product cannot reach (delete them where they are):")
+            st.dataframe(pd.DataFrame(report["not_reachable"]), hide_index=True)
 
 with register_tab:
     register = list_requests(workspace(), user)

@@ -2,7 +2,6 @@
 and (when the collector is installed) the events collector panel."""
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -13,9 +12,11 @@ from engine.access import audit, can, mask_frame
 from engine.access.csv_safe import safe_csv
 from engine.ingest import IngestError, ingest_file, suggest_for_file
 from engine.ingest.fields import RECORD_ID, fields_for
+from engine.ingest.landing import keep_upload
 from engine.ingest.quarantine import quarantined_rows, recent_loads, source_freshness
 from engine.ingest.readers import FORMATS
 from engine.sources import KINDS, SourceError, list_sources
+from engine.workspace import WorkspaceError
 from ui.context import cached_query, require_page, workspace
 from ui.text import md, plain
 
@@ -40,11 +41,11 @@ def _landing_path(uploaded) -> str:
     """The upload written once under the workspace with a generated name (never its own name)."""
     key = f"upload_path_{uploaded.file_id}"
     if key not in st.session_state:
-        folder = ws.folder / "landing" / "incoming"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"upload-{uuid.uuid4().hex}"
-        path.write_bytes(uploaded.getvalue())
-        st.session_state[key] = str(path)
+        try:
+            st.session_state[key] = str(keep_upload(ws, uploaded.getvalue()))
+        except WorkspaceError as exc:
+            st.error(f"The upload could not be kept: {exc}")
+            st.stop()
     return st.session_state[key]
 
 
@@ -128,7 +129,7 @@ def _upload_section() -> None:
             result = ingest_file(ws, user, kind, path, source, id_column=id_column, mapping=mapping,
                                  file_format=file_format, file_name=uploaded.name,
                                  progress=lambda f, m="": bar.progress(min(max(f, 0.0), 1.0), text=m))
-        except (IngestError, SourceError, ValueError) as exc:
+        except (IngestError, SourceError, ValueError, WorkspaceError) as exc:
             bar.empty()
             st.error(f"Nothing was loaded: {md(exc)}")
             return

@@ -1,136 +1,163 @@
-"""The login gate: streamlit-authenticator plus session invalidation and audit."""
+"""The login gate: draws the form and the session's end; every decision is engine/access/login.py's."""
 from __future__ import annotations
 
 import os
-import time
 
-import jwt
 import streamlit as st
-import streamlit_authenticator as stauth
 
-from engine.access import User, audit
+from engine.access import User
+from engine.access import login as engine_login
 from engine.access import users as user_store
+from engine.access.cookie_key import WeakCookieKey, check_cookie_key
+from engine.access.sessions import issue_token, lifetime_seconds
+from ui import streamlit_adapter as adapter
 from ui.context import workspace
 from ui.text import md
 
-COOKIE_NAME = "cdp_auth"
-COOKIE_EXPIRY_DAYS = 7.0
-_LIBRARY_DEFAULT_KEYS = {"some_key", "", None}
+_STATE_KEYS = ("cdp_user", "cdp_epoch", "username", "name")
 
 
-class ConfigError(RuntimeError):
-    pass
-
-
-def cookie_key() -> str:
-    """The cookie signing key from secrets or $CDP_COOKIE_KEY; never the library default."""
+def configured_cookie_key() -> str | None:
     key = os.environ.get("CDP_COOKIE_KEY")
-    if not key:
-        try:
-            key = st.secrets.get("auth", {}).get("cookie_key")
-        except (FileNotFoundError, KeyError, AttributeError):
-            key = None
-        except Exception:  # no secrets file at all
-            key = None
-    if key in _LIBRARY_DEFAULT_KEYS or len(str(key)) < 16:
-        raise ConfigError(
-            "No cookie key is configured. Set [auth] cookie_key in .streamlit/secrets.toml "
-            "(see secrets.toml.example) or CDP_COOKIE_KEY to a random string of 32+ characters. "
-            "The app will not start with the login library's default key."
-        )
-    return str(key)
-
-
-def _token_issued_at(token: str, key: str) -> float | None:
+    if key:
+        return key
     try:
-        data = jwt.decode(token, key, algorithms=["HS256"])
-    except jwt.PyJWTError:
+        return (st.secrets.get("auth") or {}).get("cookie_key")
+    except Exception:  # no secrets file at all
         return None
-    return float(data["exp_date"]) - COOKIE_EXPIRY_DAYS * 86400
 
 
-def _authenticator(key: str) -> stauth.Authenticate:
-    # Credentials go in as a dict, not the file path: with a path the library would read the
-    # cookie key from the user file, and the key belongs in secrets.
-    credentials = user_store.load_config()["credentials"]
-    return stauth.Authenticate(
-        credentials, COOKIE_NAME, key, COOKIE_EXPIRY_DAYS, auto_hash=False,
-        login_sleep_time=float(os.environ.get("CDP_LOGIN_SLEEP", "0.3")),
-    )
+def _start_session(user: User, epoch: str) -> None:
+    st.session_state.update({"cdp_user": user, "cdp_epoch": epoch, "authentication_status": True,
+                             "username": user.username, "name": user.display_name})
+
+
+def _end_local_session(notice: str | None = None, clear_cookie: bool = True) -> None:
+    for k in _STATE_KEYS:
+        st.session_state.pop(k, None)
+    st.session_state["authentication_status"] = None
+    if notice:
+        st.session_state["cdp_login_notice"] = notice
+    if clear_cookie:
+        st.session_state["cdp_cookie_ticket"] = adapter.stage_clear()
+        st.session_state["cdp_cookie_ignored"] = adapter.read_cookie()
+
+
+def _deliver_cookie_ticket() -> None:
+    """Hand a staged cookie change to the browser until the route has taken it."""
+    ticket = st.session_state.get("cdp_cookie_ticket")
+    if ticket and adapter.ticket_pending(ticket):
+        adapter.deliver(ticket)
+    elif ticket:
+        st.session_state.pop("cdp_cookie_ticket", None)
 
 
 def login_gate() -> User | None:
     """Render the login form until someone logs in; return the logged-in User."""
     try:
-        key = cookie_key()
-    except ConfigError as exc:
-        st.error(md(exc))
+        key = check_cookie_key(configured_cookie_key())
+    except WeakCookieKey as exc:
+        st.error(f"The app will not start: {md(exc)}")
         st.stop()
     if not user_store.auth_file_path().exists():
         st.error(f"No user file at {user_store.auth_file_path()}. Run `make run` (it creates the demo "
-                 "users) or copy .streamlit/auth.yaml.example and set passwords with `cdp users`.")
+                 "users) or add users with `cdp users add NAME --role admin`.")
         st.stop()
-    authenticator = _authenticator(key)
-    st.session_state["cdp_authenticator"] = authenticator
+    st.session_state.setdefault("authentication_status", None)
+    beyond = engine_login.listens_beyond_localhost(adapter.server_address())
+    _deliver_cookie_ticket()
 
-    issued_by_cookie = None
-    if not st.session_state.get("authentication_status"):
-        token = st.context.cookies.get(COOKIE_NAME)
-        issued = _token_issued_at(token, key) if token else None
-        if issued is not None:
-            name = jwt.decode(token, key, algorithms=["HS256"]).get("username", "")
-            if issued < user_store.sessions_valid_after(name):
-                st.session_state["logout"] = True  # the library then ignores the stale cookie
-            else:
-                issued_by_cookie = issued
+    user = st.session_state.get("cdp_user")
+    if user is not None:
+        current, ended = engine_login.live_session(user.username, st.session_state.get("cdp_epoch"))
+        if current is not None:
+            st.session_state["cdp_user"] = current          # a role change applies at once
+            return current
+        _end_local_session(ended)
+        st.rerun()
 
-    was_in = bool(st.session_state.get("authentication_status"))
-    try:
-        authenticator.login(location="main", fields={"Form name": "Log in to your CDP"})
-    except Exception as exc:  # the library raises on odd input; show it, never crash
-        st.error(f"Login failed: {md(exc)}")
-    status = st.session_state.get("authentication_status")
-    username = st.session_state.get("username")
-
-    if status is False and not st.session_state.get("cdp_failed_audited"):
-        with workspace().transaction() as con:
-            audit(con, User("anonymous", "analyst"), "login.failed", username or "")
-        st.session_state["cdp_failed_audited"] = True
-        st.error("Username or password is incorrect.")
-    if not status:
-        if status is None:
-            st.caption("Demo workspace? See the README for the demo logins.")
-        return None
-
-    user = user_store.get_user(username)
-    if user is None:
-        _end_local_session(authenticator)
-        return None
-    if not was_in:
-        st.session_state["cdp_login_at"] = issued_by_cookie or time.time()
-        st.session_state.pop("cdp_failed_audited", None)
-        with workspace().transaction() as con:
-            audit(con, user, "login", username, {"via": "cookie" if issued_by_cookie else "password"})
-    if st.session_state.get("cdp_login_at", 0) < user_store.sessions_valid_after(username):
-        _end_local_session(authenticator)
-        st.warning("Your session has ended (logged out elsewhere or password changed). Please log in again.")
-        st.stop()
-    st.session_state["cdp_user"] = user
-    return user
+    token = adapter.read_cookie()
+    if token and token != st.session_state.get("cdp_cookie_ignored"):
+        outcome = engine_login.cookie_login(workspace(), token, key, address=adapter.client_address(),
+                                            beyond_localhost=beyond)
+        if outcome.ok:
+            _start_session(outcome.user, outcome.epoch)
+            return outcome.user
+        st.session_state["cdp_cookie_ignored"] = token
+        if outcome.message:
+            st.session_state["cdp_login_notice"] = outcome.message
+        st.session_state["cdp_cookie_ticket"] = adapter.stage_clear()
+        _deliver_cookie_ticket()
+    return _login_form(key, beyond)
 
 
-def _end_local_session(authenticator: stauth.Authenticate) -> None:
-    try:
-        authenticator.logout(location="unrendered")
-    except Exception:
-        st.session_state["authentication_status"] = None
-    for k in ("cdp_user", "cdp_login_at"):
-        st.session_state.pop(k, None)
+def _login_form(key: str, beyond: bool) -> None:
+    notice = st.session_state.pop("cdp_login_notice", None)
+    if notice:
+        st.warning(notice)
+    with st.form("Login", clear_on_submit=False):
+        st.subheader("Log in to your CDP")
+        username = st.text_input("Username", autocomplete="username")
+        password = st.text_input("Password", type="password", autocomplete="current-password")
+        submitted = st.form_submit_button("Login")
+    if submitted:
+        outcome = engine_login.password_login(
+            workspace(), username, password, key, address=adapter.client_address(), beyond_localhost=beyond)
+        if outcome.ok:
+            _start_session(outcome.user, outcome.epoch)
+            st.session_state["cdp_cookie_ticket"] = adapter.stage_cookie(outcome.token, lifetime_seconds())
+            st.rerun()
+        st.session_state["authentication_status"] = False
+        st.error(outcome.message)
+    elif st.session_state.get("authentication_status") is None:
+        st.caption("Demo workspace? See the README for the demo logins.")
+    if not adapter.cookies_supported():
+        st.caption("Served without server.py: a login lasts until this browser tab is closed.")
+    return None
 
 
 def logout(user: User) -> None:
     """End this user's sessions everywhere (cookies included) and audit it."""
-    user_store.end_sessions(user.username)
-    with workspace().transaction() as con:
-        audit(con, user, "logout", user.username)
-    _end_local_session(st.session_state["cdp_authenticator"])
+    engine_login.logout(workspace(), user)
+    _end_local_session()
+
+
+def demo_password_warning(user: User) -> None:
+    """A banner on every screen while any account still has its published demo password."""
+    demo = [md(name) for name in user_store.demo_password_users()]
+    if not demo:
+        return
+    if md(user.username) in demo:
+        st.warning(f"You are logged in with the published demo password of {md(user.username)}: anyone "
+                   "who has read the README can log in as you. Change it under **Change my password** "
+                   "in the sidebar. The app refuses demo passwords when it listens beyond localhost.",
+                   icon=":material/key:")
+    else:
+        st.warning(f"Demo passwords are still in use for: {', '.join(demo)}. "
+                   + ("Reset them under Users and audit" if user.role == "admin" else "Ask an admin to reset them")
+                   + " (or run `cdp users password NAME`) before this app is reachable from other machines.",
+                   icon=":material/key:")
+
+
+def password_change_form(user: User) -> None:
+    """Change your own password (the current one is asked again); other sessions end, this one stays."""
+    with st.popover("Change my password", icon=":material/password:"):
+        with st.form("cdp_change_password", clear_on_submit=True):
+            current = st.text_input("Current password", type="password", key="cdp_pw_current")
+            new = st.text_input("New password", type="password", key="cdp_pw_new")
+            if st.form_submit_button("Change password"):
+                try:
+                    epoch = user_store.change_own_password(workspace(), user, current, new)
+                except user_store.UserError as exc:
+                    st.error(md(exc))
+                else:
+                    keep_session(user, epoch)
+                    st.success("Password changed; your other sessions have ended.")
+
+
+def keep_session(user: User, epoch: str) -> None:
+    """After this user's own password change (new epoch): this session and its cookie go on."""
+    if st.session_state.get("cdp_user") and st.session_state["cdp_user"].username == user.username:
+        st.session_state["cdp_epoch"] = epoch
+        st.session_state["cdp_cookie_ticket"] = adapter.stage_cookie(
+            issue_token(user.username, epoch, check_cookie_key(configured_cookie_key())), lifetime_seconds())

@@ -62,6 +62,8 @@ def _status_section() -> dict:
     if not status.get("running"):
         st.info("The collector is not running. Start it with `cdp collect --port 8088` "
                 "(see `cdp collect --help`).")
+    elif status.get("problem"):
+        st.error(f"The collector is degraded: {status['problem']}")
     elif status.get("last_error") and time.time() - (status.get("last_error_at") or 0) < 60:
         st.warning(f"Landing is retrying: {md(status['last_error'])}")
     return status

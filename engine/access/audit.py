@@ -1,7 +1,9 @@
 """The audit log: append-only record of who did what."""
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from typing import Any
 
 import duckdb
@@ -9,12 +11,43 @@ import duckdb
 from engine.access.roles import User, require
 
 
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+_SQL_VALUE = re.compile(r"'(?:[^']|'')*'|\+?\d[\d\-. ()]{5,}\d")   # a quoted literal or a long number
+SQL_KEYS = ("sql", "query")   # details holding query text
+
+
+def _hashed(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.strip().lower().encode("utf-8")).hexdigest()
+
+
+def _hashed_sql_value(m: re.Match) -> str:
+    text = m.group(0)
+    if text.startswith("'"):
+        return "'" + _hashed(text[1:-1].replace("''", "'")) + "'"
+    return _hashed(re.sub(r"[^\d+]", "", text))
+
+
+def redact(value: Any, key: str | None = None) -> Any:
+    """Details as the audit log keeps them: email addresses hashed everywhere, and in query text
+    (keys `sql`, `query`) every quoted literal and long number hashed too, so the log records what
+    was done without the personal values it was done with."""
+    if isinstance(value, str):
+        if key in SQL_KEYS:
+            value = _SQL_VALUE.sub(_hashed_sql_value, value)
+        return _EMAIL.sub(lambda m: _hashed(m.group(0)), value)
+    if isinstance(value, dict):
+        return {k: redact(v, str(k)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact(v, key) for v in value]
+    return value
+
+
 def audit(con: duckdb.DuckDBPyConnection, user: User, action: str, target: str | None = None,
           details: dict[str, Any] | None = None) -> None:
-    """Append one entry, inside the caller's transaction."""
+    """Append one entry, inside the caller's transaction (details pass through `redact`)."""
     con.execute(
         "INSERT INTO audit_log (username, role, action, target, details) VALUES (?, ?, ?, ?, ?)",
-        [user.username, user.role, action, target, json.dumps(details or {}, default=str)],
+        [user.username, user.role, action, target, json.dumps(redact(details or {}), default=str)],
     )
 
 

@@ -20,6 +20,7 @@ PERMISSIONS: dict[str, str] = {
     "privacy_requests": "handle access and erasure requests, edit consent",
     "view_audit": "read the audit log",
     "manage_users": "add users, reset passwords, change roles",
+    "manage_workspace": "change the workspace's resources (memory limit)",
     "view_sql": "see the SQL generated for segments",
     # value module: fitting RFM/CLV models rewrites profile_scores for everyone, and editing
     # the RFM segment rules changes every segment built on them.

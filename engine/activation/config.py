@@ -103,7 +103,8 @@ def list_destinations(workspace):
     if len(df):
         df["label"] = df["kind"].map(lambda k: KINDS[k].label if k in KINDS else k)
         df["credentials"] = [
-            "present" if _has_secrets(n, k) else "missing" for n, k in zip(df["name"], df["kind"])]
+            "not needed" if k in KINDS and not KINDS[k].secret_names
+            else "present" if _has_secrets(n, k) else "missing" for n, k in zip(df["name"], df["kind"])]
     return df
 
 
@@ -124,4 +125,4 @@ def get_destination(workspace, name: str, with_secrets: bool = True) -> Destinat
         raise ValueError(f"No destination called {name!r}; add one with `cdp destinations add`.")
     kind, settings = row[0]
     secrets = read_secrets(name, kind) if with_secrets else {}
-    return KINDS[kind](name, json.loads(settings or "{}"), secrets)
+    return KINDS[kind](name, json.loads(settings or "{}"), secrets, folder=workspace.folder)

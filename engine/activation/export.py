@@ -17,6 +17,7 @@ from engine.access.csv_safe import FORMULA_START  # one definition of a risky fi
 from engine.access import PermissionDenied, User, audit, can, require
 from engine.activation import normalise
 from engine.activation.sync import _as_members, _drop_scratch, _source_sql
+from engine.phones import workspace_region
 
 COLUMNS = ("profile_id", "email", "phone", "first_name", "last_name", "address_line1", "address_line2",
            "city", "state", "postcode", "country", "date_of_birth", "customer_id", "user_id")
@@ -77,7 +78,7 @@ def export_audience(workspace, user: User, out_path: str | Path, members, *, col
     with workspace.connect() as con:
         con.register("_act_members", df)
         try:
-            con.execute("CREATE OR REPLACE TEMP TABLE _act_src AS " + _source_sql(purposes))
+            con.execute("CREATE OR REPLACE TEMP TABLE _act_src AS " + _source_sql(purposes, workspace_region(con)))
             reasons = dict(con.execute(
                 "SELECT reason, count(*) FROM _act_src WHERE reason IS NOT NULL GROUP BY reason").fetchall())
             table = con.sql(  # no user values in this text: columns come from the allow-list above

@@ -25,10 +25,11 @@ class DeliveryError(Exception):
 
     retryable = False
 
-    def __init__(self, message: str, status: int | None = None):
+    def __init__(self, message: str, status: int | None = None, body: bytes = b""):
         super().__init__(message)
         self.message = message
         self.status = status
+        self.body = body or b""      # the platform's error body, for callers that read its details
 
 
 class AuthError(DeliveryError):
@@ -117,9 +118,9 @@ class HttpClient:
                     return resp
                 text = describe(resp.status, resp.body)
                 if resp.status in (401, 403):
-                    raise AuthError(f"The destination refused our credentials: {text}", resp.status)
+                    raise AuthError(f"The destination refused our credentials: {text}", resp.status, resp.body)
                 if resp.status not in RETRY_STATUSES:
-                    raise RejectedError(f"The destination rejected the request: {text}", resp.status)
+                    raise RejectedError(f"The destination rejected the request: {text}", resp.status, resp.body)
                 last = text
                 wait = retry_after_seconds(resp.headers.get("retry-after"))
             if attempt + 1 >= self.max_attempts:

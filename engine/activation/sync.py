@@ -36,6 +36,7 @@ from engine.activation import audiences
 from engine.activation.config import get_destination
 from engine.activation.destinations import BatchContext, Destination
 from engine.activation.http import AuthError, DeliveryError, HttpClient, RejectedError
+from engine.phones import DEFAULT_REGION, e164_sql, workspace_region
 
 REASONS = {
     "unknown_profile": "no longer a profile",
@@ -60,8 +61,9 @@ class SyncBusy(ValueError):
 
 
 # -- planning SQL -----------------------------------------------------------
-def _source_sql(purposes: tuple[str, ...]) -> str:
-    """Members (temp view _act_members) with their identifiers and their held-back reason."""
+def _source_sql(purposes: tuple[str, ...], region: str = DEFAULT_REGION) -> str:
+    """Members (temp view _act_members) with their identifiers and their held-back reason.
+    Phones are checked against suppressions by the workspace's one phone rule (`region`)."""
     ad_ids = ", ".join(f"'{t}'" for t in AD_ID_TYPES)
     needs_email = "email" in purposes
     needs_ads = "advertising" in purposes
@@ -81,7 +83,7 @@ def _source_sql(purposes: tuple[str, ...]) -> str:
         UNION
         SELECT p.profile_id FROM profiles p JOIN m USING (profile_id)
         JOIN suppressions s ON (s.id_type = 'email' AND s.id_hash = sha256(lower(trim(p.email))))
-                            OR (s.id_type = 'phone' AND s.id_hash = sha256(trim(p.phone)))
+                            OR (s.id_type = 'phone' AND s.id_hash = sha256({e164_sql("p.phone", region)}))
                             OR (s.id_type = 'customer_id' AND s.id_hash = sha256(p.customer_id))
                             OR (s.id_type = 'user_id' AND s.id_hash = sha256(p.user_id))),
     cs AS (
@@ -118,7 +120,8 @@ def _source_sql(purposes: tuple[str, ...]) -> str:
 
 def _plan_tables(con, dest: Destination, source_key: str, holdout_pct: float) -> None:
     """Build temp tables _act_src (members + reason) and _act_plan (eligible members + JSON)."""
-    con.execute("CREATE OR REPLACE TEMP TABLE _act_src AS " + _source_sql(dest.consent_purposes))
+    con.execute("CREATE OR REPLACE TEMP TABLE _act_src AS "
+                + _source_sql(dest.consent_purposes, workspace_region(con)))
     keys = dest.keys(CANONICAL_COLUMNS)
     con.execute("CREATE OR REPLACE TEMP TABLE _act_keys AS SELECT s.profile_id, "
                 + ", ".join(f'{sql} AS "k_{name}"' for name, sql in keys.items())
@@ -402,6 +405,11 @@ def _execute(workspace, user, run_id: int, dest: Destination, client: HttpClient
                         "INSERT OR REPLACE INTO activation_membership (audience_key, profile_id, member_json, run_id) "
                         "SELECT ?, profile_id, member_json, run_id FROM activation_run_rows "
                         "WHERE run_id = ? AND op = 'add' AND batch_no = ?", [key, run_id, batch_no])
+                    # Who was ever sent where, so an erasure reaches tools the person has left since.
+                    con.execute(
+                        "INSERT OR IGNORE INTO privacy_recipients (destination, profile_id) "
+                        "SELECT ?, profile_id FROM activation_run_rows "
+                        "WHERE run_id = ? AND op = 'add' AND batch_no = ?", [dest.name, run_id, batch_no])
                 else:
                     con.execute(
                         "DELETE FROM activation_membership WHERE audience_key = ? AND profile_id IN "

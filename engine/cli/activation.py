@@ -5,11 +5,16 @@ import json
 
 from engine.activation import audiences, config, export, schedule, sync
 from engine.activation.destinations import KINDS
+from engine.activation.destinations import sandbox
 from engine.cli.output import actor, print_json, print_table, progress_printer, workspace
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("audience", help="export audiences and sync them to destinations")
+    p = subparsers.add_parser(
+        "audience", help="export audiences and sync them to destinations",
+        description="Every workspace has a destination called `sandbox`: it needs no credentials and "
+                    "writes what Meta would receive to files under <workspace folder>/sandbox/ instead "
+                    "of sending. Try: cdp audience sync \"SEGMENT NAME\" --destination sandbox --dry-run")
     sub = p.add_subparsers(dest="audience_command", metavar="ACTION", required=True)
 
     e = sub.add_parser("export", help="write a segment (or tag:NAME) to CSV or Parquet")
@@ -24,7 +29,7 @@ def register(subparsers) -> None:
 
     s = sub.add_parser("sync", help="push a segment to a destination, or every due sync with --all")
     s.add_argument("segment", nargs="?", help="segment id, or tag:NAME")
-    s.add_argument("--destination", help="destination name")
+    s.add_argument("--destination", help="destination name (`sandbox` writes files and needs no credentials)")
     s.add_argument("--all", action="store_true", help="run every scheduled sync that is due (for cron)")
     s.add_argument("--dry-run", action="store_true", help="show what would be sent, send nothing")
     s.add_argument("--full", action="store_true", help="full mirror: resend every member, not just changes")
@@ -99,6 +104,9 @@ def cmd_sync(args) -> int:
           f"held back {out['held_back']:,}, holdout {out['holdout']:,}.")
     for err in out["errors"]:
         print(f"  {err}")
+    written = sandbox.written(ws, args.destination, key)
+    if written is not None:
+        print(f"The sandbox's files (what the platform would receive) are in {written['folder']}")
     return 0 if out["status"] == "succeeded" else 1
 
 
@@ -119,8 +127,9 @@ def cmd_dest_add(args) -> int:
         settings[key.strip()] = value.strip()
     config.add_destination(workspace(), actor(), args.name, args.kind, settings, replace=args.replace)
     names = ", ".join(KINDS[args.kind].secret_names)
-    print(f"Destination {args.name} ({KINDS[args.kind].label}) saved. Put its {names} in "
-          f".streamlit/secrets.toml under [destinations.{args.name}] or the environment.")
+    print(f"Destination {args.name} ({KINDS[args.kind].label}) saved. "
+          + (f"Put its {names} in .streamlit/secrets.toml under [destinations.{args.name}] or the environment."
+             if names else "It needs no credentials."))
     return 0
 
 

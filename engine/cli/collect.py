@@ -41,12 +41,23 @@ def register(subparsers) -> None:
 
 
 def cmd_collect(args) -> int:
+    from engine.cli.main import CliError
     from engine.collect import Collector
-    from engine.workspace import open_workspace
+    from engine.collect.spool import SpoolError
+    from engine.workspace import as_unwritable, open_workspace
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     ws = open_workspace(workspace().path)
-    collector = Collector(ws, args.host, args.port, interval=args.interval)
+    try:
+        collector = Collector(ws, args.host, args.port, interval=args.interval)
+    except SpoolError as exc:  # another collector runs on this workspace
+        raise CliError(str(exc)) from None
+    except OSError as exc:  # the spool folder, or the address to listen on
+        unwritable = as_unwritable(exc, ws.folder)
+        if unwritable is not None:
+            raise unwritable from None
+        raise CliError(f"Cannot listen on {args.host}:{args.port}: {exc.strerror or exc}; "
+                       f"choose another with --port or --host.") from None
     done = threading.Event()
 
     def stop(signum, frame):

@@ -1,11 +1,13 @@
 """`cdp forward`: the conversion forwarding worker and its configuration."""
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from datetime import datetime
 
 from engine.cli.output import actor, print_json, print_table, workspace
-from engine.forward import config, quality
+from engine.forward import config, quality, sandbox
 from engine.forward.deliver import retry_dead
 from engine.forward.worker import run_forever, run_once
 
@@ -20,9 +22,25 @@ def _settings(pairs: list[str]) -> dict:
     return out
 
 
+SANDBOX_HELP = """\
+Every workspace has a forwarding destination called `sandbox`: it needs no credentials and
+writes what the Meta Conversions API would receive to files under
+<workspace folder>/sandbox/conversions/ instead of sending. It forwards nothing until an
+event is mapped to it. On the sample:
+
+  cdp forward map sandbox --match "Order Completed" --as Purchase --value-path '$.revenue' --currency-path '$.currency'
+  cdp forward --once --destination sandbox
+  cdp forward status sandbox
+
+To preview Google's conversions instead, add another:
+  cdp forward add-destination sandbox-google --kind sandbox --set platform=google_conversions
+"""
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser("forward", help="forward conversions server-side (Meta CAPI, Google)",
-                              description="Without an action: run the forwarding worker (use --once for cron).")
+                              description="Without an action: run the forwarding worker (use --once for cron).",
+                              epilog=SANDBOX_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--once", action="store_true", help="one pass, then exit (for cron)")
     p.add_argument("--interval", type=float, default=5.0, help="seconds between passes")
     p.add_argument("--destination", help="only this destination")
@@ -33,7 +51,8 @@ def register(subparsers) -> None:
     d.add_argument("name")
     d.add_argument("--kind", required=True, choices=list(config.KINDS))
     d.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="pixel_id, test_event_code, account_id, conversion_action_id, base_url ...")
+                   help="pixel_id, test_event_code, account_id, conversion_action_id, base_url ...; "
+                        "for --kind sandbox: platform=meta_capi|google_conversions")
     d.set_defaults(func=cmd_add_destination)
 
     m = sub.add_parser("map", help="forward an event, an order source or a lead stage")
@@ -56,14 +75,31 @@ def register(subparsers) -> None:
     r.set_defaults(func=cmd_retry)
 
 
+def _alert_refused(result: dict) -> bool:
+    """Print each destination whose credentials were refused, on stderr; True if there was one."""
+    refused = [name for name, r in result.items() if r.get("auth")]
+    for name in refused:
+        print(f"ALERT {name}: {result[name]['error']}", file=sys.stderr, flush=True)
+    return bool(refused)
+
+
 def cmd_run(args) -> int:
     ws, user = workspace(), actor()
     if args.once:
-        print_json(run_once(ws, user, args.destination))
-        return 0
+        result = run_once(ws, user, args.destination)
+        print_json(result)
+        for name in result:
+            if config.get_destination(ws, name)["sandbox"]:
+                print(f"The {name} destination's files (what the platform would receive) are in "
+                      f"{sandbox.folder(ws, name)}")
+        return 1 if _alert_refused(result) else 0
+
+    def on_pass(result):
+        print(datetime.now().isoformat(timespec="seconds"), json.dumps(result, default=str), flush=True)
+        _alert_refused(result)
+
     print(f"Forwarding every {args.interval:g} s; Ctrl-C to stop.")
-    run_forever(ws, user, args.interval, args.destination,
-                on_pass=lambda r: print(datetime.now().isoformat(timespec="seconds"), json.dumps(r), flush=True))
+    run_forever(ws, user, args.interval, args.destination, on_pass=on_pass)
     return 0
 
 
@@ -82,7 +118,11 @@ def cmd_map(args) -> int:
 
 
 def cmd_status(args) -> int:
-    counts = quality.status_counts(workspace(), args.destination)
+    ws = workspace()
+    alert = quality.auth_alert(ws, args.destination)
+    if alert:
+        print(f"ALERT since {alert['at']:%Y-%m-%d %H:%M}: {alert['message']}")
+    counts = quality.status_counts(ws, args.destination)
     print_table([tuple(r) for r in counts.itertuples(index=False)], ["status", "reason", "events"])
     return 0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.cli.output import actor, print_json, print_table, workspace
-from engine.privacy import consent, retention
+from engine.privacy import consent, removals, retention
 from engine.privacy.identifiers import ID_TYPES
 from engine.privacy.requests import list_requests
 from engine.privacy.subject import erase_subject, export_subject
@@ -39,6 +39,10 @@ def register(subparsers) -> None:
     d.add_argument("--json", action="store_true")
     d.set_defaults(func=cmd_erase)
 
+    m = sub.add_parser("removals", help="erasure deletions at destinations (--retry sends the pending and failed)")
+    m.add_argument("--retry", action="store_true")
+    m.set_defaults(func=cmd_removals)
+
     r = sub.add_parser("requests", help="the request register with deadlines")
     r.set_defaults(func=cmd_requests)
 
@@ -69,9 +73,32 @@ def cmd_erase(args) -> int:
     result = erase_subject(workspace(), actor(), id_type, value, args.regulation, compact=not args.no_compact)
     if args.json:
         print_json(result)
-    else:
-        removed = ", ".join(f"{k}: {v}" for k, v in result.items() if k != "request_id") or "nothing held"
-        print(f"Erasure request {result['request_id']} done ({removed}); identifiers suppressed.")
+        return 0
+    report = ("files", "destinations", "not_reachable")
+    removed = ", ".join(f"{k}: {v}" for k, v in result.items() if k != "request_id" and k not in report)
+    print(f"Erasure request {result['request_id']} done ({removed or 'nothing held'}); identifiers suppressed.")
+    for f in result["files"]:
+        print(f"  file {f['path']}: {f['action']} ({f['reason']})")
+    for d in result["destinations"]:
+        outcome = d["status"] + (f": {d['error']}" if d.get("error") else "")
+        print(f"  destination {d['destination']} ({d['kind']}): {d.get('action') or 'deletion'}, {outcome}")
+    for n in result["not_reachable"]:
+        print(f"  not reachable: {n['where']} ({n['count']}): {n['note']}")
+    if any(d["status"] != "done" for d in result["destinations"]):
+        print("  Some destinations did not confirm; retry with `cdp privacy removals --retry`.")
+    return 0
+
+
+def cmd_removals(args) -> int:
+    if args.retry:
+        outcomes = removals.deliver(workspace(), actor())
+        print_table([(o["request_id"], o["destination"], o["kind"], o["status"], o.get("error") or "")
+                     for o in outcomes], ["request", "destination", "kind", "status", "error"])
+        return 0 if all(o["status"] == "done" for o in outcomes) else 1
+    df = removals.list_removals(workspace(), actor())
+    print_table([tuple(r) for r in df[["request_id", "destination", "kind", "status", "attempts",
+                                       "last_error"]].itertuples(index=False)],
+                ["request", "destination", "kind", "status", "attempts", "error"])
     return 0
 
 

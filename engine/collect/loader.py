@@ -23,7 +23,7 @@ import duckdb
 from engine.collect.spool import Segment, Spool, list_segments, repair_segment
 # the one Segment -> events normaliser: typed read of the spool, line by line when needed
 from engine.ingest.events import load_events_ndjson, load_spool_events
-from engine.workspace import Workspace, WorkspaceBusy
+from engine.workspace import Workspace, WorkspaceBusy, WorkspaceUnwritable
 
 log = logging.getLogger("cdp.collect")
 
@@ -40,6 +40,10 @@ def _load_line_by_line(con, path: Path, source: str, load_id: int | None) -> tup
 
 
 CPUS = os.cpu_count() or 2
+# failures of the machine or the workspace file, not of what a segment holds
+NOT_THE_SEGMENT = (OSError, WorkspaceBusy, WorkspaceUnwritable, duckdb.IOException,
+                   duckdb.TransactionException, duckdb.OutOfMemoryException, duckdb.FatalException,
+                   duckdb.ConnectionException)
 COLLECTOR_USER = "collector"
 
 
@@ -133,6 +137,9 @@ class LoaderStats:
     last_landing_seconds: float | None = None
     last_error: str | None = None
     last_error_at: float | None = None
+    failing_since: float | None = None   # first of the landings failing since the last success
+    failing_busy: bool = False           # ... and whether the last one failed on a held workspace
+    status_error: str | None = None      # the status file could not be written
     history: deque = field(default_factory=lambda: deque(maxlen=120))  # (time, acked, landed)
 
 
@@ -170,6 +177,8 @@ class Loader:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        """Cycles until stopped. Nothing ends this thread but stop(): every failure is recorded
+        (the collector's /health reports it), and the cycle is retried with a growing pause."""
         last_rotation = time.monotonic()
         backoff = self.interval
         behind = False
@@ -178,37 +187,70 @@ class Loader:
                 self._wake.wait(self.interval / 4)
             self._wake.clear()
             stopping = self._stop.is_set()  # read after the wait: stop() wakes us to land and leave
-            if self.before_cycle:
-                try:
-                    self.before_cycle()
-                except Exception as exc:  # noqa: BLE001 - keep collecting, show the error
-                    self._error(exc)
-            now = time.monotonic()
-            if (stopping or now - last_rotation >= self.interval
-                    or self.spool.active_events >= self.max_events):
-                self.spool.rotate()
-                last_rotation = now
             behind = False
             try:
+                if self.before_cycle:
+                    try:
+                        self.before_cycle()
+                    except Exception as exc:  # noqa: BLE001 - keep collecting, show the error
+                        self._error(exc, landing=False)
+                now = time.monotonic()
+                if (stopping or now - last_rotation >= self.interval
+                        or self.spool.active_events >= self.max_events):
+                    self.spool.rotate()
+                    last_rotation = now
                 behind = self.land_closed() > 0 and time.monotonic() - now >= self.interval
+                self._landed_ok()
                 backoff = self.interval
             except Exception as exc:  # noqa: BLE001 - the spool keeps the events; retry later
                 self._error(exc)
                 if not stopping:
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, 30)
-            self.write_status()
+            try:
+                self.write_status()
+                self.stats.status_error = None
+            except Exception as exc:  # noqa: BLE001 - e.g. a full disk; the next cycle tries again
+                log.warning("collector: could not write the status file: %s", exc)
+                self.stats.status_error = f"{type(exc).__name__}: {exc}"
             if stopping:
                 return
 
-    def _error(self, exc: Exception) -> None:
+    def _error(self, exc: Exception, landing: bool = True) -> None:
         log.warning("collector loader: %s", exc)
         self.stats.last_error = f"{type(exc).__name__}: {exc}"
         self.stats.last_error_at = time.time()
+        if landing:
+            if self.stats.failing_since is None:
+                self.stats.failing_since = self.stats.last_error_at
+            self.stats.failing_busy = isinstance(exc, WorkspaceBusy)
+
+    def _landed_ok(self) -> None:
+        self.stats.failing_since = None
+
+    def problem(self, busy_grace: float = 60.0) -> str | None:
+        """Why collecting is degraded ("; " between reasons), or None. A workspace held by another
+        process is normal for a while (the spool keeps the events); other landing failures count
+        at once."""
+        problems = []
+        if self._thread.ident is not None and not self._thread.is_alive() and not self._stop.is_set():
+            problems.append("the landing thread is not running")
+        if self.spool.last_error:
+            problems.append(f"the spool cannot store events (requests are refused with 503): "
+                            f"{self.spool.last_error}")
+        since = self.stats.failing_since
+        if since is not None and (not self.stats.failing_busy or time.time() - since >= busy_grace):
+            problems.append(f"landing events in the workspace has failed since "
+                            f"{time.strftime('%H:%M:%S', time.gmtime(since))} UTC: {self.stats.last_error}")
+        if self.stats.status_error:
+            problems.append(f"the collector's status file cannot be written: {self.stats.status_error}")
+        return "; ".join(problems) or None
 
     def land_closed(self) -> int:
+        """Land every closed segment; raises the last failure once the rest has been tried."""
         segments = self.spool.closed_segments()
         landed = 0
+        failure = None
         while segments:
             chunk, size = [], 0
             while segments and (not chunk or size + segments[0].size <= self.max_bytes):
@@ -232,7 +274,7 @@ class Loader:
                         raise
                     except Exception as one_exc:  # noqa: BLE001
                         self._set_aside_if_stuck(segment, one_exc)
-                        self._error(one_exc)
+                        failure = one_exc
             landed += count
             log.debug("landed %d events from %d segments in %.2f s", count, len(chunk),
                       time.monotonic() - started)
@@ -241,10 +283,18 @@ class Loader:
                 self.stats.landings += 1
                 self.stats.last_landed_at = time.time()
                 self.stats.last_landing_seconds = time.monotonic() - started
+        if failure is not None:
+            raise failure
         return landed
 
     def _set_aside_if_stuck(self, segment: Segment, exc: Exception) -> None:
-        """After 3 failed landings a segment moves to failed/ (kept, never deleted) so the rest flows."""
+        """After 3 failed landings a segment moves to failed/ (kept, never deleted) so the rest flows.
+
+        Only failures that can be the segment's own count: a full disk, a failed commit or too
+        little memory would set aside every segment while it lasts, and nothing lands them back.
+        """
+        if isinstance(exc, NOT_THE_SEGMENT):
+            return
         tries = self._failures[segment.path.name] = self._failures.get(segment.path.name, 0) + 1
         if tries < 3:
             return
@@ -255,7 +305,7 @@ class Loader:
         self._failures.pop(segment.path.name, None)
         log.error("collector: set aside %s after 3 failed landings: %s", segment.path.name, exc)
 
-    def write_status(self) -> None:
+    def write_status(self, **extra) -> None:
         if not self.status_path:
             return
         now = time.time()
@@ -281,7 +331,18 @@ class Loader:
             "last_landing_seconds": self.stats.last_landing_seconds,
             "last_error": self.stats.last_error,
             "last_error_at": self.stats.last_error_at,
+            "problem": self.problem(),
+            **extra,
         })
-        tmp = self.status_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(status), encoding="utf-8")
-        os.replace(tmp, self.status_path)
+        write_json_atomically(self.status_path, status)
+
+
+def write_json_atomically(path: Path, data: dict) -> None:
+    """Replace a JSON file in one step; a failed write (a full disk) leaves the old one."""
+    tmp = path.with_suffix(".tmp")
+    try:
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

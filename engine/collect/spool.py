@@ -12,7 +12,10 @@ the active files and starts a new sequence number; closed segments are what the
 loader lands in the workspace and then deletes. A segment left by a process that
 died is closed by definition (the next process starts at a higher sequence), so a
 restart resumes where the last one stopped. A torn last line (a write cut short)
-was never acknowledged; `repair_segment` trims it before landing.
+was never acknowledged; `repair_segment` trims it before landing. A write that fails
+(a full disk) is cut back to the last whole line and the next write starts a new
+segment, so an acknowledged line never follows a fragment; `last_error` says why
+until a write succeeds again.
 """
 from __future__ import annotations
 
@@ -114,6 +117,7 @@ class Spool:
         existing = list_segments(self.directory)
         self._seq = (existing[-1].seq + 1) if existing else 1
         self._files: dict[str, object] = {}
+        self._sizes: dict[str, int] = {}          # bytes of complete lines in each active file
         self._active_bytes = 0
         self._active_events = 0
         self._io_lock = threading.Lock()          # file handles and the sequence number
@@ -125,6 +129,8 @@ class Spool:
         self._closed = False
         self.appended_events = 0                  # acknowledged since start
         self.fsyncs = 0
+        self.last_error: str | None = None        # the last write's failure, until one succeeds
+        self.last_error_at: float | None = None
         self._writer = threading.Thread(target=self._write_loop, name="spool-writer", daemon=True)
         self._writer.start()
 
@@ -179,36 +185,65 @@ class Spool:
             by_source.setdefault(source, []).append(data)
             events += count
         with self._io_lock:
-            touched = []
-            for source, chunks in by_source.items():
-                f = self._files.get(source)
-                if f is None:
-                    path = self.directory / segment_name(self._seq, source)
-                    f = open(path, "ab", buffering=0)
-                    self._files[source] = f
-                    if self._do_fsync:
-                        _fsync_dir(self.directory)
-                data = b"".join(chunks)
-                view = memoryview(data)
-                while view:
-                    written = f.write(view)
-                    view = view[written:]
-                self._active_bytes += len(data)
-                touched.append(f)
-            if self._do_fsync:
-                for f in touched:
-                    os.fdatasync(f.fileno())
-                self.fsyncs += 1
+            touched = []  # (file, its size before this group)
+            try:
+                for source, chunks in by_source.items():
+                    f = self._files.get(source)
+                    if f is None:
+                        path = self.directory / segment_name(self._seq, source)
+                        f = open(path, "ab", buffering=0)
+                        self._files[source] = f
+                        self._sizes[source] = os.fstat(f.fileno()).st_size
+                        if self._do_fsync:
+                            _fsync_dir(self.directory)
+                    touched.append((f, source))
+                    data = b"".join(chunks)
+                    view = memoryview(data)
+                    while view:
+                        written = f.write(view)
+                        view = view[written:]
+                if self._do_fsync:
+                    for f, _ in touched:
+                        os.fdatasync(f.fileno())
+                    self.fsyncs += 1
+            except BaseException as exc:
+                self._undo_locked(touched)
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                self.last_error_at = time.time()
+                raise
+            for f, source in touched:
+                size = self._sizes[source] + sum(len(c) for c in by_source[source])
+                self._active_bytes += size - self._sizes[source]
+                self._sizes[source] = size
+            self.last_error = None
             self._active_events += events
             self.appended_events += events
             if self._active_bytes >= self.rotate_bytes:
                 self._rotate_locked()
 
+    def _undo_locked(self, touched: list) -> None:
+        """After a failed write (a full disk): cut every touched file back to its last good line
+        and start new segments, so a later acknowledged event is never written after a fragment.
+
+        The group's requests are all answered 503; if a file cannot be cut back, the torn end
+        stays in a closed segment, where `repair_segment` trims it before landing.
+        """
+        for f, source in touched:
+            try:
+                f.truncate(self._sizes[source])
+            except OSError:
+                pass
+        self._rotate_locked()
+
     # -- segments ----------------------------------------------------------
     def _rotate_locked(self) -> None:
         for f in self._files.values():
-            f.close()
+            try:
+                f.close()
+            except OSError:  # unbuffered: nothing is left to write; the file is done with
+                pass
         self._files = {}
+        self._sizes = {}
         self._seq += 1
         self._active_bytes = 0
         self._active_events = 0

@@ -15,7 +15,7 @@ import pandas as pd
 from engine.access import User, mask_frame, require
 from engine.collect.server import pid_alive, spool_dir, status_path
 from engine.collect.spool import list_segments
-from engine.workspace import Workspace
+from engine.workspace import Workspace, resources
 
 TAIL_COLUMNS = ["received_at", "source", "type", "event", "user_id", "anonymous_id",
                 "message_id", "landed"]
@@ -32,7 +32,7 @@ FROM read_json(?, format = 'newline_delimited', ignore_errors = true, columns = 
 def _spooled(workspace: Workspace, limit: int) -> pd.DataFrame:
     """Events acknowledged but not landed yet, newest segments first."""
     frames, total = [], 0
-    con = duckdb.connect()
+    con = resources.scratch_connection()
     try:
         for segment in reversed(list_segments(spool_dir(workspace))):
             try:

@@ -9,6 +9,7 @@ import tomllib
 import pandas as pd
 
 from engine.access import User, audit, require
+from engine.forward import sandbox
 
 KINDS = {
     "meta_capi": {
@@ -24,6 +25,12 @@ KINDS = {
         "optional": ("login_account_id", "base_url", "batch_size", "validate_only"),
         "base_url": "https://datamanager.googleapis.com",
         "batch_limit": 2000,
+    },
+    sandbox.KIND: {
+        "label": "Sandbox (writes files, no credentials)",
+        "required": (),
+        "optional": ("platform", "batch_size"),
+        "choices": {"platform": sandbox.PLATFORMS},
     },
 }
 TRIGGERS = ("event", "order", "stage")
@@ -68,6 +75,9 @@ def add_destination(workspace, user: User, name: str, kind: str, settings: dict)
         raise ValueError(f"{spec['label']} needs {', '.join(missing)}.")
     if clean.get("base_url") and not re.match(r"^https?://", clean["base_url"]):
         raise ValueError("base_url must start with http:// or https://")
+    for key, choices in spec.get("choices", {}).items():
+        if key in clean and clean[key] not in choices:
+            raise ValueError(f"{key} is one of {', '.join(choices)}; got {clean[key]!r}.")
     with workspace.transaction() as con:
         con.execute("""INSERT OR REPLACE INTO forward_destinations (name, kind, settings, created_by)
                        VALUES (?, ?, ?, ?)""", [name, kind, json.dumps(clean), user.username])
@@ -75,14 +85,28 @@ def add_destination(workspace, user: User, name: str, kind: str, settings: dict)
 
 
 def get_destination(workspace, name: str) -> dict:
+    """The destination as delivery sees it; a sandbox appears as the platform it previews, with
+    placeholder ids, and `sandbox` true."""
     row = workspace.query_rows("SELECT name, kind, settings, enabled FROM forward_destinations WHERE name = ?",
                                [name])
     if not row:
         raise ValueError(f"No forwarding destination called {name!r}.")
     name, kind, settings, enabled = row[0]
-    return {"name": name, "kind": kind, "settings": json.loads(settings or "{}"), "enabled": enabled,
-            **{k: v for k, v in KINDS[kind].items() if k in ("label", "batch_limit")},
-            "base_url": (json.loads(settings or "{}").get("base_url") or KINDS[kind]["base_url"]).rstrip("/")}
+    settings = json.loads(settings or "{}")
+    is_sandbox = kind == sandbox.KIND
+    if is_sandbox:
+        kind, settings = sandbox.platform_of(settings)
+    spec = KINDS[kind]
+    return {"name": name, "kind": kind, "settings": settings, "enabled": enabled,
+            "label": f"Sandbox: what {spec['label']} would receive, written to files" if is_sandbox
+            else spec["label"],
+            "batch_limit": spec["batch_limit"], "sandbox": is_sandbox,
+            "base_url": (settings.get("base_url") or spec["base_url"]).rstrip("/")}
+
+
+def delivery_token(dest: dict) -> str | None:
+    """The token delivery puts in requests: a placeholder for a sandbox (it sends nothing)."""
+    return sandbox.PLACEHOLDER_TOKEN if dest["sandbox"] else access_token(dest["name"])
 
 
 def list_destinations(workspace) -> pd.DataFrame:

@@ -2,31 +2,93 @@
 
 At-least-once: rows are marked `sending` with a batch id before the request, and a crashed
 run's `sending` rows are sent again with the same event ids, which the platforms deduplicate.
+
+Checked again at delivery, because time passes between queueing and sending:
+- the person: consent withdrawn, suppressed or erased since the conversion was queued -> `skipped`;
+- the platform's age limit (AGE_LIMIT_DAYS) -> `expired`: Meta refuses a whole request when
+  one event_time is more than 7 days old, so such events are never put in a request.
+A rejected request does not condemn its batch: Google's Data Manager API names the bad events
+(field violations `events[i]`), which are dead-lettered while the rest is sent again; Meta
+refuses the whole request, so the batch is split in halves until each bad event is alone.
+Authentication errors (HTTP 401/403, Meta code 190, Google UNAUTHENTICATED) stop the run, leave
+the events queued without spending an attempt, and are logged as an `auth_failed` batch that
+`quality.auth_alert` shows until a later request succeeds.
 """
 from __future__ import annotations
 
 import json
+import math
+import re
+from datetime import datetime, timedelta, timezone
 
 from engine.access import User, audit, require
 from engine.activation.http import AuthError, DeliveryError, HttpClient, RejectedError, Request
-from engine.forward.config import access_token, get_destination
+from engine.forward import sandbox
+from engine.forward.config import delivery_token, get_destination
+from engine.forward.queue import SUPPRESSED
 
 MAX_ATTEMPTS = 5
+# Oldest event a platform accepts, in days before the request. Meta: "The event_time can be up to
+# 7 days before you send an event ... If any event_time in data is greater than 7 days in the past,
+# we return an error for the entire request" (Conversions API, server event parameters); store
+# sales (action_source physical_store) are accepted for longer. Google: a click conversion is only
+# recorded within its conversion action's click-through window, at most 90 days (EXPIRED_EVENT).
+AGE_LIMIT_DAYS = {"meta_capi": 7, "google_conversions": 90}
+AGE_LIMIT_DAYS_BY_SOURCE = {("meta_capi", "physical_store"): 62}
+AGE_MARGIN = timedelta(minutes=10)      # clock skew and time in flight
+PLATFORM_NAMES = {"meta_capi": "Meta", "google_conversions": "Google"}
+META_AUTH_CODES = {190, 102}            # OAuthException: invalid or expired access token / session
+_EVENT_INDEX = re.compile(r"(?:^|\.)events\[(\d+)\]")
+OPEN = ("pending", "sending")
 
 
 class ForwardError(RuntimeError):
     """Delivery stopped for a reason a person must fix (credentials, configuration)."""
 
+    def __init__(self, message: str, auth: bool = False, totals: dict | None = None):
+        super().__init__(message)
+        self.auth = auth
+        self.totals = totals or {}
 
-def describe_error(status: int, body: bytes) -> str:
+
+def _error_object(body: bytes) -> dict:
     try:
         data = json.loads(body or b"{}")
     except ValueError:
-        data = {}
+        return {}
     error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict):
-        return f"{error.get('message') or error.get('status') or 'error'} (HTTP {status})"
+    return error if isinstance(error, dict) else {}
+
+
+def describe_error(status: int, body: bytes) -> str:
+    error = _error_object(body)
+    if error:
+        text = error.get("message") or error.get("status") or "error"
+        if error.get("error_user_msg"):
+            text += f": {error['error_user_msg']}"
+        return f"{text} (HTTP {status})"
     return f"HTTP {status}"
+
+
+def is_auth_error(exc: DeliveryError) -> bool:
+    """Credentials refused, whatever the HTTP status the platform chose to say it with."""
+    if isinstance(exc, AuthError):
+        return True
+    error = _error_object(getattr(exc, "body", b""))
+    return error.get("code") in META_AUTH_CODES or error.get("status") == "UNAUTHENTICATED"
+
+
+def field_violations(body: bytes, n: int) -> dict[int, str]:
+    """Google's BadRequest details: {index of the bad event: why}, for indices within the request."""
+    out: dict[int, str] = {}
+    for detail in _error_object(body).get("details") or []:
+        for violation in (detail.get("fieldViolations") or []) if isinstance(detail, dict) else []:
+            match = _EVENT_INDEX.search(str(violation.get("field") or ""))
+            if match and int(match.group(1)) < n:
+                out.setdefault(int(match.group(1)),
+                               f"The destination rejected this event: {violation.get('description') or 'invalid'} "
+                               f"({violation.get('field')})")
+    return out
 
 
 def build_request(dest: dict, token: str, payloads: list[dict]) -> Request:
@@ -48,79 +110,225 @@ def build_request(dest: dict, token: str, payloads: list[dict]) -> Request:
                    {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
 
 
-def _claim(workspace, destination: str, size: int) -> tuple[int | None, list[dict]]:
+def _recheck(workspace, destination: str) -> int:
+    """Skip queued conversions whose person is gone, suppressed or no longer consents."""
     with workspace.transaction() as con:
+        orphans = con.execute("""SELECT count(*) FROM forward_queue q WHERE q.destination = ? AND q.status IN (?, ?)
+            AND NOT EXISTS (SELECT 1 FROM profiles p WHERE p.profile_id = q.profile_id)""",
+                              [destination, *OPEN]).fetchone()[0]
+        if orphans:   # a profile merged away since queueing: follow the conversion's record to its profile now
+            con.execute("""
+                UPDATE forward_queue SET profile_id = cur.profile_id FROM (
+                    SELECT q.event_id, any_value(COALESCE(e.profile_id, m.profile_id)) AS profile_id
+                    FROM forward_queue q
+                    LEFT JOIN profile_events e ON e.message_id = q.event_id
+                    LEFT JOIN profile_members m ON q.event_id = 'order:' || m.source || ':' || m.source_record_id
+                        OR starts_with(q.event_id, 'stage:' || m.source || ':' || m.source_record_id || ':')
+                    WHERE q.destination = ? AND q.status IN (?, ?)
+                      AND NOT EXISTS (SELECT 1 FROM profiles p WHERE p.profile_id = q.profile_id)
+                    GROUP BY q.event_id) cur
+                WHERE forward_queue.destination = ? AND forward_queue.event_id = cur.event_id
+                  AND cur.profile_id IS NOT NULL""", [destination, *OPEN, destination])
+        return con.execute(f"""
+            UPDATE forward_queue SET status = 'skipped', reason = r.why FROM (
+                SELECT q.event_id, CASE
+                    WHEN c.profile_id IS NULL THEN 'person erased before delivery'
+                    WHEN {SUPPRESSED} THEN 'suppressed before delivery'
+                    WHEN NOT COALESCE(cs.granted, false) THEN 'advertising consent withdrawn before delivery'
+                    END AS why
+                FROM forward_queue q
+                LEFT JOIN profiles c ON c.profile_id = q.profile_id
+                LEFT JOIN profile_consent_state cs ON cs.profile_id = q.profile_id AND cs.purpose = 'advertising'
+                WHERE q.destination = ? AND q.status IN (?, ?)) r
+            WHERE forward_queue.destination = ? AND forward_queue.event_id = r.event_id AND r.why IS NOT NULL""",
+            [destination, *OPEN, destination]).fetchone()[0]
+
+
+def _expire(con, dest: dict, now: datetime) -> int:
+    """Mark queued events past the platform's age limit `expired` (they would spoil a whole request)."""
+    kind = dest["kind"]
+    if kind not in AGE_LIMIT_DAYS:
+        return 0
+    by_source = {src: days for (k, src), days in AGE_LIMIT_DAYS_BY_SOURCE.items() if k == kind}
+    platform = PLATFORM_NAMES.get(kind, dest["label"])
+    expired = 0
+    for source, days in [(None, AGE_LIMIT_DAYS[kind]), *by_source.items()]:
+        cutoff = now - timedelta(days=days) + AGE_MARGIN
+        which = ("json_extract_string(payload, '$.action_source') = ?" if source else
+                 "COALESCE(json_extract_string(payload, '$.action_source'), '') NOT IN (SELECT unnest(?::VARCHAR[]))")
+        expired += con.execute(f"""UPDATE forward_queue SET status = 'expired', reason = ?
+            WHERE destination = ? AND status IN (?, ?) AND event_time < ? AND {which}""",
+            [f"older than {days} days, the most {platform} accepts", dest["name"], *OPEN, cutoff,
+             source if source else sorted(by_source)]).fetchone()[0]
+    return expired
+
+
+def _claim(workspace, dest: dict, size: int, now: datetime) -> tuple[int | None, list[tuple[str, dict]], int]:
+    destination = dest["name"]
+    with workspace.transaction() as con:
+        expired = _expire(con, dest, now)
         batch_id = con.execute("SELECT nextval('forward_batch_seq')").fetchone()[0]
         con.execute("""
             UPDATE forward_queue SET status = 'sending', batch_id = ?, attempts = attempts + 1
             WHERE destination = ? AND event_id IN (
                 SELECT event_id FROM forward_queue WHERE destination = ? AND status IN ('sending', 'pending')
                 ORDER BY status = 'sending' DESC, event_time LIMIT ?)""", [batch_id, destination, destination, size])
-        rows = con.execute("SELECT payload FROM forward_queue WHERE batch_id = ? ORDER BY event_time",
+        rows = con.execute("SELECT event_id, payload FROM forward_queue WHERE batch_id = ? ORDER BY event_time",
                            [batch_id]).fetchall()
         if not rows:
-            return None, []
-        con.execute("INSERT INTO forward_batches (batch_id, destination, events, status) VALUES (?, ?, ?, 'sending')",
-                    [batch_id, destination, len(rows)])
-    return batch_id, [json.loads(r[0]) for r in rows]
+            return None, [], expired
+        con.execute("""INSERT INTO forward_batches (batch_id, destination, started_at, events, status)
+                       VALUES (?, ?, ?, ?, 'sending')""", [batch_id, destination, now, len(rows)])
+    return batch_id, [(event_id, json.loads(payload)) for event_id, payload in rows], expired
 
 
-def _settle(workspace, destination: str, batch_id: int, status: str, error: str | None,
-            response: dict | None, accepted: int, rejected: int) -> None:
+class _Batch:
+    """One claimed batch sent so that only the events a platform refuses are dead-lettered."""
+
+    def __init__(self, client: HttpClient, dest: dict, token: str, rows: list[tuple[str, dict]]):
+        self.client, self.dest, self.token = client, dest, token
+        self.rows = rows
+        self.sent: list[str] = []
+        self.dead: dict[str, str] = {}
+        self.received = 0
+        self.requests = 0
+        self.last_error = ""
+        # Isolating k bad events among n costs about 2k*log2(n) requests; past this budget the
+        # rest of a rejected part is dead-lettered whole (a systematic error, not a few bad rows).
+        self.budget = 8 + 6 * math.ceil(math.log2(max(2, len(rows))))
+
+    def unresolved(self) -> list[str]:
+        done = set(self.sent) | set(self.dead)
+        return [event_id for event_id, _ in self.rows if event_id not in done]
+
+    def send(self, rows: list[tuple[str, dict]] | None = None) -> None:
+        """Raises AuthError or a retryable DeliveryError; content rejections are resolved here."""
+        rows = self.rows if rows is None else rows
+        if rows is not self.rows and self.requests >= self.budget:
+            self.dead.update({event_id: self.last_error for event_id, _ in rows})
+            return
+        self.requests += 1
+        try:
+            response = self.client.send(build_request(self.dest, self.token, [p for _, p in rows]),
+                                        describe_error).json()
+        except RejectedError as exc:
+            if is_auth_error(exc):
+                raise AuthError(exc.message, exc.status, exc.body) from exc
+            self.last_error = exc.message
+            self._isolate(rows, exc)
+            return
+        self.sent.extend(event_id for event_id, _ in rows)
+        received = response.get("events_received") if isinstance(response, dict) else None
+        self.received += int(received) if isinstance(received, int) else len(rows)
+
+    def _isolate(self, rows: list[tuple[str, dict]], exc: RejectedError) -> None:
+        if len(rows) == 1:
+            self.dead.update({event_id: exc.message for event_id, _ in rows})
+            return
+        named = field_violations(exc.body, len(rows))
+        if named:
+            self.dead.update({rows[i][0]: why for i, why in named.items()})
+            rest = [row for i, row in enumerate(rows) if i not in named]
+            if rest:
+                self.send(rest)
+            return
+        middle = len(rows) // 2
+        self.send(rows[:middle])
+        self.send(rows[middle:])
+
+
+def _settle(workspace, batch_id: int, batch: _Batch, status: str, error: str | None, now: datetime,
+            retry: str | None = None) -> None:
+    """Record each event's fate. retry: 'later' (counts an attempt) or 'auth' (the attempt is given back)."""
+    destination = batch.dest["name"]
     with workspace.transaction() as con:
-        if status == "sent":
-            con.execute("UPDATE forward_queue SET status = 'sent', sent_at = now(), reason = NULL WHERE batch_id = ?",
-                        [batch_id])
-        elif status == "dead":
-            con.execute("UPDATE forward_queue SET status = 'dead', reason = ? WHERE batch_id = ?", [error, batch_id])
-        else:  # retry later, or give up after MAX_ATTEMPTS
+        if batch.sent:
+            con.execute("""UPDATE forward_queue SET status = 'sent', sent_at = ?, reason = NULL
+                           WHERE destination = ? AND event_id IN (SELECT unnest(?::VARCHAR[]))""",
+                        [now, destination, batch.sent])
+        if batch.dead:
+            ids, reasons = zip(*batch.dead.items())
+            con.execute("""UPDATE forward_queue SET status = 'dead', reason = d.reason
+                           FROM (SELECT unnest(?::VARCHAR[]) AS event_id, unnest(?::VARCHAR[]) AS reason) d
+                           WHERE forward_queue.destination = ? AND forward_queue.event_id = d.event_id""",
+                        [list(ids), list(reasons), destination])
+        waiting = batch.unresolved()
+        if waiting and retry == "auth":
+            con.execute("""UPDATE forward_queue SET status = 'pending', reason = ?, attempts = attempts - 1
+                           WHERE destination = ? AND event_id IN (SELECT unnest(?::VARCHAR[]))""",
+                        [error, destination, waiting])
+        elif waiting:   # retry later, or give up after MAX_ATTEMPTS
             con.execute("""UPDATE forward_queue SET
                 status = CASE WHEN attempts >= ? THEN 'dead' ELSE 'pending' END, reason = ?
-                WHERE batch_id = ?""", [MAX_ATTEMPTS, error, batch_id])
-        con.execute("""UPDATE forward_batches SET finished_at = now(), status = ?, error = ?, response = ?,
+                WHERE destination = ? AND event_id IN (SELECT unnest(?::VARCHAR[]))""",
+                        [MAX_ATTEMPTS, error, destination, waiting])
+        con.execute("""UPDATE forward_batches SET finished_at = ?, status = ?, error = ?, response = ?,
                        accepted = ?, rejected = ? WHERE batch_id = ?""",
-                    [status, error, json.dumps(response or {}), accepted, rejected, batch_id])
+                    [now, status, error, json.dumps({"requests": batch.requests}), batch.received,
+                     len(batch.dead), batch_id])
 
 
 def deliver(workspace, user: User, destination: str, client: HttpClient | None = None,
-            max_batches: int | None = None, progress=None) -> dict:
-    """Send what is pending for one destination; returns counts sent, dead, retrying."""
+            max_batches: int | None = None, progress=None, now: datetime | None = None) -> dict:
+    """Send what is pending for one destination; returns counts sent, dead, retrying, skipped, expired.
+
+    `now` is the delivery time that age limits are measured from (the clock, unless a test sets it).
+    Raises ForwardError (auth=True) when the platform refuses the credentials.
+    """
     require(user, "push_audiences")
+    now = now or datetime.now(timezone.utc)
     dest = get_destination(workspace, destination)
-    token = access_token(destination)
+    token = delivery_token(dest)
     if not token:
         raise ForwardError(f"No access token for {destination}: set [destinations.{destination}] access_token "
                            "in .streamlit/secrets.toml or the matching CDP_DEST_..._ACCESS_TOKEN variable.")
-    client = client or HttpClient()
+    client = sandbox.recorder(workspace, dest) if dest["sandbox"] else client or HttpClient()
     size = min(int(dest["settings"].get("batch_size") or dest["batch_limit"]), dest["batch_limit"])
-    totals = {"batches": 0, "sent": 0, "dead": 0, "retrying": 0}
+    totals = {"batches": 0, "sent": 0, "dead": 0, "retrying": 0, "skipped": 0, "expired": 0}
     pending = workspace.scalar("SELECT count(*) FROM forward_queue WHERE destination = ? AND status IN "
                                "('pending', 'sending')", [destination]) or 0
-    while max_batches is None or totals["batches"] < max_batches:
-        batch_id, payloads = _claim(workspace, destination, size)
+    if pending:   # nothing queued: no recheck, no claim
+        totals["skipped"] = _recheck(workspace, destination)
+        pending -= totals["skipped"]
+    stop = None
+    while pending and (max_batches is None or totals["batches"] < max_batches):
+        batch_id, rows, expired = _claim(workspace, dest, size, now)
+        totals["expired"] += expired
         if batch_id is None:
             break
         totals["batches"] += 1
+        batch = _Batch(client, dest, token, rows)
         try:
-            response = client.send(build_request(dest, token, payloads), describe_error).json()
+            batch.send()
         except AuthError as exc:
-            _settle(workspace, destination, batch_id, "retrying", exc.message, None, 0, 0)
-            raise ForwardError(exc.message) from exc
-        except RejectedError as exc:
-            _settle(workspace, destination, batch_id, "dead", exc.message, None, 0, len(payloads))
-            totals["dead"] += len(payloads)
+            queued = len(batch.unresolved()) + workspace.scalar(
+                "SELECT count(*) FROM forward_queue WHERE destination = ? AND status IN (?, ?) AND batch_id IS DISTINCT FROM ?",
+                [destination, *OPEN, batch_id])
+            message = (f"{PLATFORM_NAMES.get(dest['kind'], dest['label'])} refused the access token for "
+                       f"{destination}: {describe_error(exc.status or 0, exc.body)}. Nothing more was sent; "
+                       f"{queued:,} events stay queued. Renew the token "
+                       f"([destinations.{destination}] access_token in .streamlit/secrets.toml or "
+                       f"CDP_DEST_..._ACCESS_TOKEN) and forward again.")
+            _settle(workspace, batch_id, batch, "auth_failed", message, now, retry="auth")
+            stop = ForwardError(message, auth=True)
         except DeliveryError as exc:
-            _settle(workspace, destination, batch_id, "retrying", exc.message, None, 0, 0)
-            totals["retrying"] += len(payloads)
-            break  # the platform is struggling: leave the rest for the next run
+            _settle(workspace, batch_id, batch, "retrying", exc.message, now, retry="later")
+            totals["retrying"] += len(batch.unresolved())
+            stop = "later"    # the platform is struggling: leave the rest for the next run
         else:
-            accepted = int(response.get("events_received", len(payloads))) if isinstance(response, dict) else len(payloads)
-            _settle(workspace, destination, batch_id, "sent", None, response, accepted, len(payloads) - accepted)
-            totals["sent"] += len(payloads)
+            _settle(workspace, batch_id, batch, "sent" if not batch.dead else "partial",
+                    None if not batch.dead else f"{len(batch.dead):,} events rejected", now)
+        totals["sent"] += len(batch.sent)
+        totals["dead"] += len(batch.dead)
+        if stop is not None:
+            break
         if progress and pending:
             progress(min(1.0, (totals["sent"] + totals["dead"]) / pending), f"{totals['sent']:,} sent")
     with workspace.transaction() as con:
-        audit(con, user, "forward.deliver", destination, totals)
+        audit(con, user, "forward.deliver", destination, {**totals, "auth_failed": isinstance(stop, ForwardError)})
+    if isinstance(stop, ForwardError):
+        stop.totals = totals
+        raise stop
     return totals
 
 

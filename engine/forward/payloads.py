@@ -12,7 +12,7 @@ PERSON = ("email", "phone", "first_name", "last_name", "city", "state", "postcod
           "date_of_birth")
 _PERSON_COLS = {k: f"c.{k}" for k in PERSON} | {"madid": "NULL"}
 
-# One SELECT per trigger; each yields the same columns. Parameters: match, lookback days.
+# One SELECT per trigger; each yields the same columns. Parameters: match, now, lookback days.
 _EVENT = f"""
     SELECT e.message_id AS event_id, e.profile_id, e.timestamp AS event_time,
            CASE WHEN json_extract_string(e.context, '$.userAgent') IS NOT NULL THEN 'website' ELSE 'other' END
@@ -30,7 +30,8 @@ _EVENT = f"""
            json_extract_string(e.context, '$.ip') AS ip,
            json_extract_string(e.context, '$.userAgent') AS user_agent
     FROM profile_events e
-    WHERE e.type = 'track' AND e.event = ? AND e.timestamp >= now() - to_days(CAST(? AS INTEGER))
+    WHERE e.type = 'track' AND e.event = ?
+      AND e.timestamp >= CAST(? AS TIMESTAMPTZ) - to_days(CAST(? AS INTEGER))
 """
 
 _ORDER = """
@@ -41,7 +42,7 @@ _ORDER = """
            CAST(json_extract(o.items, '$[*].sku') AS VARCHAR) AS content_ids,
            {NO_CLICK_IDS}
     FROM profile_orders o
-    WHERE o.source = ? AND o.ordered_at >= now() - to_days(CAST(? AS INTEGER))
+    WHERE o.source = ? AND o.ordered_at >= CAST(? AS TIMESTAMPTZ) - to_days(CAST(? AS INTEGER))
       AND ? IS NULL AND ? IS NULL AND ? IS NULL
 """
 
@@ -53,7 +54,7 @@ _STAGE = """
     FROM lead_stage_changes l
     JOIN profile_members m USING (source, source_record_id)
     LEFT JOIN contacts c USING (source, source_record_id)
-    WHERE l.stage = ? AND l.changed_at >= now() - to_days(CAST(? AS INTEGER))
+    WHERE l.stage = ? AND l.changed_at >= CAST(? AS TIMESTAMPTZ) - to_days(CAST(? AS INTEGER))
       AND ? IS NULL AND ? IS NULL AND ? IS NULL
 """
 
@@ -63,12 +64,12 @@ TRIGGER_SQL = {"event": _EVENT, "order": _ORDER.replace("{NO_CLICK_IDS}", NO_CLI
                "stage": _STAGE.replace("{NO_CLICK_IDS}", NO_CLICK_IDS)}
 
 
-def trigger_params(mapping: dict) -> list:
-    """Parameters in the order the trigger's SELECT binds them."""
+def trigger_params(mapping: dict, now) -> list:
+    """Parameters in the order the trigger's SELECT binds them; `now` anchors the look-back window."""
     paths = [mapping.get("value_path"), mapping.get("currency_path"), mapping.get("content_ids_path")]
     if mapping["trigger"] == "event":
-        return paths + [mapping["match"], int(mapping["lookback_days"])]
-    return [mapping["match"], int(mapping["lookback_days"]), *paths]
+        return paths + [mapping["match"], now, int(mapping["lookback_days"])]
+    return [mapping["match"], now, int(mapping["lookback_days"]), *paths]
 
 
 def _latest_id(id_type: str) -> str:

@@ -19,6 +19,17 @@ def delivery_log(workspace, destination: str, limit: int = 200) -> pd.DataFrame:
         FROM forward_batches WHERE destination = ? ORDER BY batch_id DESC LIMIT ?""", [destination, limit])
 
 
+def auth_alert(workspace, destination: str) -> dict | None:
+    """The refused-credentials alert, while the destination's latest request is the one that was refused:
+    {"at": when, "message": what to do}; None once a later request went through."""
+    row = workspace.query_rows("""
+        SELECT status, error, COALESCE(finished_at, started_at) FROM forward_batches
+        WHERE destination = ? AND status NOT IN ('sending') ORDER BY batch_id DESC LIMIT 1""", [destination])
+    if row and row[0][0] == "auth_failed":
+        return {"at": row[0][2], "message": row[0][1]}
+    return None
+
+
 def dead_letters(workspace, destination: str, limit: int = 500) -> pd.DataFrame:
     return workspace.query_df("""
         SELECT event_id, event_time, attempts, reason, payload FROM forward_queue

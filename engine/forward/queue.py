@@ -5,10 +5,13 @@ counted, never sent. The (destination, event_id) key makes enqueueing idempotent
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from engine.forward.config import get_destination, list_mappings
 from engine.forward.payloads import PAYLOAD_SQL, conversions_sql, trigger_params
 
-_SUPPRESSED = """EXISTS (SELECT 1 FROM suppressions s WHERE
+# `c` is a row with the person's email and customer_id (a conversion here, a profile at delivery).
+SUPPRESSED = """EXISTS (SELECT 1 FROM suppressions s WHERE
     (s.id_type = 'email' AND s.id_hash = sha256(lower(trim(c.email))))
     OR (s.id_type = 'customer_id' AND s.id_hash = sha256(c.customer_id)))"""
 
@@ -18,8 +21,8 @@ def _enqueue_sql(kind: str, trigger: str) -> str:
     INSERT OR IGNORE INTO forward_queue (destination, event_id, mapping_id, profile_id, event_time, payload,
         status, reason, has_email, has_phone, has_click_id, has_browser_id, has_ip_ua)
     SELECT ?, c.event_id, m.mapping_id, c.profile_id, c.event_time, {PAYLOAD_SQL[kind]()},
-           CASE WHEN {_SUPPRESSED} THEN 'held' WHEN NOT c.advertising_ok THEN 'held' ELSE 'pending' END,
-           CASE WHEN {_SUPPRESSED} THEN 'suppressed'
+           CASE WHEN {SUPPRESSED} THEN 'held' WHEN NOT c.advertising_ok THEN 'held' ELSE 'pending' END,
+           CASE WHEN {SUPPRESSED} THEN 'suppressed'
                 WHEN NOT c.advertising_ok THEN 'no advertising consent' END,
            c.email IS NOT NULL, c.phone IS NOT NULL,
            COALESCE(c.gclid, c.gbraid, c.wbraid, c.fbc) IS NOT NULL,
@@ -30,8 +33,9 @@ def _enqueue_sql(kind: str, trigger: str) -> str:
     """
 
 
-def enqueue(workspace, destination: str) -> dict:
-    """Queue every new conversion matching the destination's enabled mappings."""
+def enqueue(workspace, destination: str, now: datetime | None = None) -> dict:
+    """Queue every new conversion matching the destination's enabled mappings (look-back from `now`)."""
+    now = now or datetime.now(timezone.utc)
     dest = get_destination(workspace, destination)
     mappings = list_mappings(workspace, destination)
     added = {"pending": 0, "held": 0}
@@ -40,7 +44,7 @@ def enqueue(workspace, destination: str) -> dict:
                                   [destination]).fetchall())
         for mapping in mappings[mappings["enabled"]].to_dict("records"):
             con.execute(_enqueue_sql(dest["kind"], mapping["trigger"]),
-                        [destination, *trigger_params(mapping), int(mapping["mapping_id"]),
+                        [destination, *trigger_params(mapping, now), int(mapping["mapping_id"]),
                          mapping["platform_event"]])
         after = dict(con.execute("SELECT status, count(*) FROM forward_queue WHERE destination = ? GROUP BY 1",
                                  [destination]).fetchall())
@@ -49,7 +53,7 @@ def enqueue(workspace, destination: str) -> dict:
     return added
 
 
-def preview(workspace, destination: str, mapping_id: int, limit: int = 3) -> list[dict]:
+def preview(workspace, destination: str, mapping_id: int, limit: int = 3, now: datetime | None = None) -> list[dict]:
     """The exact payloads a mapping would send for its most recent conversions (nothing is queued)."""
     import json
 
@@ -62,5 +66,6 @@ def preview(workspace, destination: str, mapping_id: int, limit: int = 3) -> lis
     sql = f"""SELECT {PAYLOAD_SQL[dest['kind']]()} AS payload, c.advertising_ok
               FROM ({conversions_sql(mapping['trigger'])}) c, (SELECT ? AS mapping_id, ? AS platform_event) m
               ORDER BY c.event_time DESC LIMIT ?"""
-    rows = workspace.query_rows(sql, [*trigger_params(mapping), mapping_id, mapping["platform_event"], limit])
+    now = now or datetime.now(timezone.utc)
+    rows = workspace.query_rows(sql, [*trigger_params(mapping, now), mapping_id, mapping["platform_event"], limit])
     return [{"payload": json.loads(p), "would_send": bool(ok)} for p, ok in rows]

@@ -3,7 +3,12 @@
 Each rule is a list of key expressions over the normalised record; two records are a
 candidate pair when they agree on every key of at least one rule. Keys that are shared
 by more than `max_block` records (a junk value, a huge family) are skipped for that
-rule, so the work grows close to linearly with the number of records.
+rule. Within a block, records are put in order of their other fields and each is paired
+with the next WINDOW only (sorted neighbourhood): a block of up to WINDOW + 1 records
+gives all its pairs, a larger one (one person entered hundreds of times) about
+size x WINDOW instead of size^2 / 2, and its records still join up through their
+neighbours. So candidate pairs, and the memory scoring them takes, grow linearly with
+the number of records however heavily they are duplicated.
 """
 from __future__ import annotations
 
@@ -36,13 +41,17 @@ MAX_BLOCK = 400
 # name will not merge on it anyway (term frequencies see to that), and at 1M records such
 # blocks made up two thirds of all candidate pairs.
 RULE_MAX_BLOCK = {"names_exact": 50}
+# Neighbours each record is paired with inside one block (all pairs in blocks up to WINDOW + 1).
+WINDOW = 20
+# Order inside a block: records that share more identifiers sit next to each other.
+NEIGHBOUR_ORDER = "n_email, n_phone, n_last, n_first_key, n_dob, n_postcode, n_address, rec_id"
 
 
-def candidate_pairs(con, full: bool, max_block: int = MAX_BLOCK) -> int:
+def candidate_pairs(con, full: bool, max_block: int = MAX_BLOCK, window: int = WINDOW) -> int:
     """Fill temp table _pairs(l BIGINT, r BIGINT, rules INTEGER bitmask); returns its size.
 
     Incremental runs (full=False) only pair records that are new since the last run
-    with everything else.
+    with everything else. At most `window` pairs per record per rule.
     """
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _sx AS SELECT v, {soundex_sql('v')} AS sx FROM (
                         SELECT n_first_key AS v FROM identity_records UNION SELECT n_last FROM identity_records)
@@ -65,16 +74,22 @@ def candidate_pairs(con, full: bool, max_block: int = MAX_BLOCK) -> int:
         join = " AND ".join(f"a.k{i} = b.k{i}" for i in range(len(keys)))
         group = ", ".join(f"k{i}" for i in range(len(keys)))
         new_only = "" if full else "AND (a.is_new OR b.is_new)"
+        limit = int(min(max_block, RULE_MAX_BLOCK.get(name, max_block)))
         parts.append(f"""
-            SELECT a.rec_id AS l, b.rec_id AS r, {1 << bit} AS bit FROM
-            (SELECT rec_id, is_new, {key_cols} FROM _bkeys WHERE {not_null}
-             QUALIFY count(*) OVER (PARTITION BY {group}) BETWEEN 2 AND {int(min(max_block, RULE_MAX_BLOCK.get(name, max_block)))}) a
-            JOIN (SELECT rec_id, is_new, {key_cols} FROM _bkeys WHERE {not_null}) b
-              ON {join} AND a.rec_id < b.rec_id {new_only}""")
+            SELECT least(a.rec_id, b.rec_id) AS l, greatest(a.rec_id, b.rec_id) AS r, {1 << bit} AS bit
+            FROM _blk{bit} a JOIN _blk{bit} b
+              ON {join} AND b.pos > a.pos AND b.pos <= a.pos + {int(window)} {new_only}""")
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _blk{bit} AS
+            SELECT rec_id, is_new, {group}, row_number() OVER (PARTITION BY {group} ORDER BY {NEIGHBOUR_ORDER}) AS pos
+            FROM (SELECT *, {key_cols} FROM _bkeys WHERE {not_null}
+                  QUALIFY count(*) OVER (PARTITION BY {group}) BETWEEN 2 AND {limit})""")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _pairs AS
         SELECT l, r, CAST(bit_or(bit) AS INTEGER) AS rules FROM ({' UNION ALL '.join(parts)}) GROUP BY l, r
     """)
+    for bit in range(len(RULES)):
+        con.execute(f"DROP TABLE IF EXISTS _blk{bit}")
     from engine.identity.features import feature_records, term_frequencies
     term_frequencies(con)
     feature_records(con, "rec_id IN (SELECT rec_id FROM _bkeys)")

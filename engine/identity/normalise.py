@@ -11,6 +11,7 @@ import re
 import unicodedata
 from datetime import date, datetime
 
+from engine.phones import e164
 from engine.identity.nicknames import NICKNAMES, canonical_first_name
 
 # -- emails ----------------------------------------------------------------
@@ -56,23 +57,9 @@ def email_key_sql(normalised: str) -> str:
 
 # -- phones ----------------------------------------------------------------
 def normalise_phone(value: str | None, region: str = "US") -> str | None:
-    """E.164 ('+14155550123') using Google's phonenumbers metadata, or None if invalid."""
-    if value is None:
-        return None
-    text = str(value).strip()
-    if not text or not re.search(r"\d", text):
-        return None
-    import phonenumbers
-
-    if text.startswith("00"):
-        text = "+" + text[2:]
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    """E.164 ('+14155550123'), or None if it cannot be a phone: the workspace-wide rule of
+    engine.phones (identity's SQL uses its twin, engine.phones.e164_sql)."""
+    return e164(value, region)
 
 
 # -- names -----------------------------------------------------------------

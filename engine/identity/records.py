@@ -12,6 +12,7 @@ from __future__ import annotations
 from engine.identity import normalise as N
 from engine.identity.guards import apply_guards
 from engine.identity.tables import rebuild_table
+from engine.phones import e164_sql
 
 PERSON_TABLES = {
     "contact": ("contacts", "COALESCE(updated_at, created_at, loaded_at)"),
@@ -72,26 +73,10 @@ def _raw_union_sql(con) -> str:
     return "\nUNION ALL\n".join(parts)
 
 
-def _phone_cache(con, region: str) -> None:
-    """Parse each distinct raw phone once per region with phonenumbers; cached in the workspace."""
-    todo = con.execute("""
-        SELECT DISTINCT phone FROM _ir_raw r WHERE phone IS NOT NULL
-        AND NOT EXISTS (SELECT 1 FROM identity_phone_cache c WHERE c.raw = r.phone AND c.region = ?)""",
-                       [region]).fetchnumpy()["phone"]
-    if len(todo):
-        import pandas as pd
-        parsed = pd.DataFrame({"raw": todo, "region": region,
-                               "e164": pd.Series(todo).map(lambda v: N.normalise_phone(v, region))})
-        con.register("_phones_new", parsed)
-        con.execute("INSERT INTO identity_phone_cache SELECT raw, region, e164 FROM _phones_new")
-        con.unregister("_phones_new")
-
-
 def build_records(con, settings: dict) -> dict:
     """(Re)build identity_records and identity_ids; returns counts."""
     region = settings["default_region"]
     con.execute(f"CREATE OR REPLACE TEMP TABLE _ir_raw AS {_raw_union_sql(con)}")
-    _phone_cache(con, region)
     con.execute("CREATE OR REPLACE TEMP TABLE _nick AS SELECT * FROM (VALUES ('', '')) t(variant, canonical) LIMIT 0")
     rows = N.nickname_rows(settings.get("nicknames"))
     con.executemany("INSERT INTO _nick VALUES (?, ?)", rows)
@@ -106,13 +91,12 @@ def build_records(con, settings: dict) -> dict:
     rebuild_table(con, "identity_records", f"""
         WITH base AS (
             SELECT r.*, f.n AS n_first, l.n AS n_last, c.n AS n_city, ad.n AS n_address, {email} AS n_email,
-                   pc.e164 AS n_phone
+                   {e164_sql('r.phone', region)} AS n_phone
             FROM _ir_raw r
             LEFT JOIN _nm f ON f.v = r.first_name
             LEFT JOIN _nm l ON l.v = r.last_name
             LEFT JOIN _nm c ON c.v = r.city
             LEFT JOIN _ad ad ON ad.v = r.address_line1
-            LEFT JOIN identity_phone_cache pc ON pc.raw = r.phone AND pc.region = ?
         )
         SELECT row_number() OVER (ORDER BY b.kind, b.source, b.source_record_id) - 1 AS rec_id,
                b.kind, b.source, b.source_record_id, b.ts,
@@ -127,7 +111,7 @@ def build_records(con, settings: dict) -> dict:
         FROM base b
         LEFT JOIN _nick nk ON nk.variant = split_part(b.n_first, ' ', 1)
         LEFT JOIN profile_members pm ON pm.source = b.source AND pm.source_record_id = b.source_record_id
-    """, [region])
+    """)
     _build_ids(con, settings)
     n = con.execute("SELECT count(*), count(*) FILTER (WHERE is_new) FROM identity_records").fetchall()[0]
     return {"records": n[0], "new_records": n[1]}

@@ -2,7 +2,8 @@
 
 Modules: readers (format detection, staging as text), fields (canonical fields per kind),
 mapping (column suggestions), validate (typing as SQL), load (ingest_file),
-events (Segment spec), quarantine (listing and export).
+events (Segment spec), quarantine (listing and export), landing (the raw copies loads keep,
+and the leftovers of interrupted loads).
 """
 from engine.ingest.common import IngestError
 from engine.ingest.events import EventCounts, load_events_ndjson

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from engine.phones import e164_sql, workspace_region
 from engine.ingest.common import IngestError, drop_temp, temp_name, utc_session
 from engine.privacy.consent import capture_event_consents
 
@@ -73,17 +74,22 @@ def _v(key: str) -> str:
     return f"NULLIF(trim(s.{key}), '')"
 
 
-# People in `suppressions` (engine.privacy hashes trimmed ids and lower-cased emails) are not loaded.
-_SUPPRESSED = """WHEN EXISTS (SELECT 1 FROM suppressions s WHERE
+def _suppressed_sql(region: str) -> str:
+    """People in `suppressions` are not loaded: engine.privacy hashes trimmed ids, lower-cased
+    emails, and phones by the workspace's one phone rule (`region`, engine.phones)."""
+    phone = e164_sql("COALESCE(json_extract_string(traits, '$.phone'), "
+                     "json_extract_string(context, '$.traits.phone'))", region)
+    return f"""WHEN EXISTS (SELECT 1 FROM suppressions s WHERE
         (s.id_type = 'user_id' AND s.id_hash = sha256(user_id))
         OR (s.id_type = 'anonymous_id' AND s.id_hash = sha256(anonymous_id))
         OR (s.id_type = 'email' AND s.id_hash = sha256(lower(COALESCE(
               NULLIF(trim(json_extract_string(traits, '$.email')), ''),
               NULLIF(trim(json_extract_string(context, '$.traits.email')), '')))))
+        OR (s.id_type = 'phone' AND s.id_hash = sha256({phone}))
       ) THEN 'suppressed'"""
 
 
-def _parsed_sql(raw_table: str, suppressed: bool = False) -> str:
+def _parsed_sql(raw_table: str, suppressed: str | None = None) -> str:
     """Events parsed from a raw table (row_number, raw) holding one JSON text per row.
 
     A `{"batch": [...]}` envelope (the HTTP API's batch body) is expanded into its events,
@@ -123,7 +129,7 @@ WITH lines AS (
 ){_normalised_sql(suppressed)}"""
 
 
-def _spool_parsed_sql(suppressed: bool = False) -> str:
+def _spool_parsed_sql(suppressed: str | None = None) -> str:
     """Events parsed straight from an NDJSON file of single events (parameter: its path).
 
     For files whose every line is one event object (the collector's spool): DuckDB's
@@ -141,7 +147,8 @@ WITH extracted AS (
 ){_normalised_sql(suppressed)}"""
 
 
-def _normalised_sql(suppressed: bool) -> str:
+def _normalised_sql(suppressed: str | None) -> str:
+    # `suppressed`: the workspace's phone region when there are suppressions to check, else None.
     """The rest of the parse, shared: from `extracted` (row_number, item, raw, ok, is_object and
     the struct `s` of the event's fields) to snake_case columns and the reason to quarantine."""
     scalars = ",\n    ".join(
@@ -169,7 +176,7 @@ SELECT row_number, item, raw,
     WHEN lower(type) = 'track' AND event IS NULL THEN 'event required for track'
     WHEN lower(type) = 'group' AND group_id IS NULL THEN 'groupId required for group'
     WHEN lower(type) = 'alias' AND previous_id IS NULL THEN 'previousId required for alias'
-    {_SUPPRESSED if suppressed else ''}
+    {_suppressed_sql(suppressed) if suppressed else ''}
   END AS reason,
   {columns},
   {times},
@@ -190,7 +197,8 @@ def land_raw_events(con, raw_table: str, source: str, load_id: int | None) -> Ev
     parsed = temp_name("ev")
     try:
         with utc_session(con):  # a timestamp without a zone is UTC, whatever the machine's zone
-            suppressed = con.execute("SELECT count(*) > 0 FROM suppressions").fetchone()[0]
+            suppressed = (workspace_region(con) if con.execute("SELECT count(*) > 0 FROM suppressions").fetchone()[0]
+                          else None)
             con.execute(f"CREATE TEMP TABLE {parsed} AS {_parsed_sql(raw_table, suppressed)}")
         return _land_parsed(con, parsed, source, load_id)
     finally:
@@ -295,7 +303,8 @@ def load_spool_events(con, path: str | Path, source: str, load_id: int | None = 
     parsed = temp_name("evspool")
     try:
         with utc_session(con):
-            suppressed = con.execute("SELECT count(*) > 0 FROM suppressions").fetchone()[0]
+            suppressed = (workspace_region(con) if con.execute("SELECT count(*) > 0 FROM suppressions").fetchone()[0]
+                          else None)
             con.execute(f"CREATE TEMP TABLE {parsed} AS {_spool_parsed_sql(suppressed)}", [str(path)])
         odd = con.execute(f"SELECT count(*) FROM {parsed} WHERE reason IS NOT NULL OR message_id IS NULL"
                           ).fetchone()[0]

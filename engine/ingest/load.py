@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from concurrent.futures import Future, wait
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -25,12 +24,14 @@ from pathlib import Path
 
 from engine.access import User, audit, require
 from engine.ingest import events as ev
+from engine.ingest import landing as landing_copies
 from engine.ingest import readers
 from engine.ingest.common import IngestError, drop_temp, quote_ident, temp_name, utc_session
 from engine.ingest.fields import DEFAULT_ID_FIELD, IDENTIFIERS, LINE_ITEM_FIELDS, RECORD_ID, fields_for
 from engine.ingest.mapping import as_mapping, suggest_mapping
 from engine.ingest.validate import (INFER_SAMPLE, TYPE_NAMES, ColumnFormat, currency_from_money_sql,
                                     infer_formats, trimmed, typed_sql)
+from engine.phones import e164_sql, workspace_region
 from engine.sources import KINDS, ensure_source, get_source, save_mapping
 
 # Target table columns per kind, in the order of 0001_core.sql (besides bookkeeping).
@@ -50,7 +51,6 @@ TABLE_FIELDS = {
 }
 # Kinds whose rows are people and so need at least one identifier.
 NEEDS_IDENTIFIER = ("contacts", "subscriptions", "consents")
-_EXT = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json", "ndjson": ".ndjson", "parquet": ".parquet"}
 
 
 @dataclass
@@ -194,7 +194,7 @@ def _raw_row_sql(columns: list[str], allowed, alias: str = "s") -> tuple[str, li
 
 
 def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnFormat],
-                  suppressions: bool, raw: bool = False, numbered: bool = True,
+                  suppressions: str | None, raw: bool = False, numbered: bool = True,
                   reads_as: str | None = None) -> tuple[str, list]:
     """SELECT over every staged row giving _row, source_record_id, typed fields, traits, reason.
 
@@ -252,9 +252,8 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
         checks = []
         for f in ids:
             hashes = f'sha256("v_{f}")'
-            if f == "phone":  # engine.privacy hashes E.164: '+' kept, and 10 national digits read as US
-                hashes += (f""", sha256(CASE WHEN length("v_phone") = 10 AND NOT starts_with("v_phone", '+')
-                              THEN '+1' || "v_phone" END)""")
+            if f == "phone":  # engine.privacy hashes E.164 by the workspace's one phone rule
+                hashes += f", sha256({e164_sql(chr(34) + 'v_phone' + chr(34), suppressions)})"
             checks.append(f"EXISTS (SELECT 1 FROM suppressions s WHERE s.id_type = '{f}' "
                           f"AND s.id_hash IN ({hashes}))")
         if checks:
@@ -505,7 +504,7 @@ def _unordered(con):
             pass
 
 
-def _load_fresh(con, plan: Plan, staged: readers.Staged, formats: dict[str, ColumnFormat], suppressions: bool,
+def _load_fresh(con, plan: Plan, staged: readers.Staged, formats: dict[str, ColumnFormat], suppressions: str | None,
                 fillers: dict[str, str], source: str, load_id: int, report) -> dict | None:
     """First load of a source in one pass: read, type and store every row with one INSERT.
 
@@ -604,7 +603,9 @@ def _load_typed(con, plan: Plan, staged: readers.Staged, source: str, load_id: i
     fields = fields_for(plan.kind)
     formats = infer_formats(con, staged.table,
                             {c: fields[f].type for f, c in plan.by_field.items()})
-    has_suppressions = con.execute("SELECT count(*) > 0 FROM suppressions").fetchone()[0]
+    # With suppressions, the region their phones were hashed in (the workspace's phone rule).
+    has_suppressions = (workspace_region(con) if con.execute("SELECT count(*) > 0 FROM suppressions").fetchone()[0]
+                        else None)
     fillers = _fresh_fillers(con, plan, source)
     if fillers is not None:
         with _unordered(con):
@@ -706,15 +707,6 @@ def _previous_load(con, source: str, sha: str, mapping: dict | None) -> tuple | 
         [source, sha, json.dumps(mapping, sort_keys=True) if mapping is not None else None]).fetchone()
 
 
-def _land_raw(workspace, path: Path, info: readers.FileInfo, load_id: int) -> tuple[Path, Future]:
-    """Keep the raw file under <workspace>/landing with a generated name: (that path, the copy
-    running in the background while the load reads the file)."""
-    landing = workspace.folder / "landing"
-    landing.mkdir(parents=True, exist_ok=True)
-    target = landing / f"load-{load_id:08d}-{info.sha256[:16]}{_EXT[info.format]}"
-    return target, readers.in_background(shutil.copyfile, path, target)
-
-
 def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_column: str | None = None,
                 mapping: dict | None = None, file_format: str | None = None, progress=None,
                 keep_raw: bool = True, file_name: str | None = None) -> LoadResult:
@@ -736,7 +728,7 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
     landed: Path | None = None
     copying: Future | None = None
     stage, lines = temp_name("stage"), temp_name("lines")
-    scratch = workspace.folder / "landing"  # where a Windows-1252 file's UTF-8 copy is written
+    scratch = landing_copies.landing_folder(workspace)  # where a Windows-1252 file's UTF-8 copy is written
     try:
         with workspace.transaction() as con, utc_session(con):
             try:
@@ -767,8 +759,9 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
                                       load_id, source, kind, info.format, 0, 0, p_loaded,
                                       used_mapping or {}, already_loaded=True)
                 load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
+                landing_copies.clean_orphans(con, workspace)
                 if keep_raw:
-                    landed, copying = _land_raw(workspace, path, info, load_id)
+                    landed, copying = landing_copies.land_raw(workspace, path, info, load_id)
                 warnings = list(staged.notes) if staged else []
                 if json_events or kind == "events":
                     if staged and staged.rejects:
@@ -842,7 +835,7 @@ def suggest_for_file(workspace, user: User, kind: str, path, source: str | None 
     Reads the file in a private in-memory database; the workspace is only read for the
     source's saved mapping.
     """
-    import duckdb
+    from engine.workspace import resources
 
     from engine.ingest.mapping import suggest_mapping as _suggest
 
@@ -855,7 +848,7 @@ def suggest_for_file(workspace, user: User, kind: str, path, source: str | None 
             src = get_source(wcon, source)
             if src and src.kind == kind and isinstance(src.mapping, dict):
                 saved = src.mapping
-    con = duckdb.connect()
+    con = resources.scratch_connection()
     try:
         if kind == "events" and info.format in ("json", "ndjson"):
             n = _stage_event_lines(con, Path(path), info, "_lines")

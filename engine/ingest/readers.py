@@ -485,11 +485,11 @@ def stage_file(con, path: str | os.PathLike, info: FileInfo, table: str, scratch
 
 def preview(path: str | os.PathLike, file_format: str | None = None, limit: int = 20, con=None):
     """(FileInfo, DataFrame of the first rows as text) without touching the workspace."""
-    import duckdb
+    from engine.workspace import resources
 
     info = detect(path, file_format)
     own = con is None
-    con = con or duckdb.connect()
+    con = con or resources.scratch_connection()
     try:
         with tempfile.TemporaryDirectory() as scratch:
             staged = stage_file(con, path, info, "_preview", Path(scratch))

@@ -1,15 +1,20 @@
-"""The bundled sample workspace: sample_data/ loaded through the real pipeline.
+"""The bundled sample workspace: the sample generated for the build day, loaded through the real pipeline.
 
-`build_sample_workspace` (re)creates a workspace, ingests every file listed in
-sample_data/manifest.json in order through `engine.ingest.ingest_file`, resolves
-identities with `engine.identity.resolve`, and refreshes value scores when the value
-module offers a one-call refresh. `cdp sample` and the app's first run call it.
+`build_sample_workspace` (re)creates a workspace: it generates the sample files with the
+seeded generator (engine/sample/generator.py, with the seed and size of the committed
+sample_data/) so that the most recent activity falls on the build day (`as_of`, now unless
+given), ingests every file in manifest order through `engine.ingest.ingest_file`, resolves
+identities with `engine.identity.resolve`, refreshes value scores as of the build day, and
+saves the ready-made segments of engine/sample/segments.py. Built on any day, the sample
+tells the same story moved in time. `cdp sample`, `make run` and the app's first run call it.
 """
 from __future__ import annotations
 
 import importlib
 import json
+import tempfile
 import time
+from datetime import date, datetime, time as clock, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -64,25 +69,58 @@ def value_refresh_function():
     return None
 
 
-def build_sample_workspace(path: str | Path, user: User, progress: Progress | None = None,
-                           replace: bool = False, sample_dir: str | Path = SAMPLE_DIR) -> dict:
-    """(Re)create the workspace at path from the sample files; returns a summary.
+def build_moment(as_of: date | datetime | None = None) -> datetime:
+    """The build clock as an aware UTC datetime: now, or the injected day/moment."""
+    if as_of is None:
+        return datetime.now(timezone.utc)
+    if not isinstance(as_of, datetime):
+        return datetime.combine(as_of, clock(23, 59, 59), tzinfo=timezone.utc)
+    return as_of if as_of.tzinfo else as_of.replace(tzinfo=timezone.utc)
 
+
+def build_sample_workspace(path: str | Path, user: User, progress: Progress | None = None,
+                           replace: bool = False, sample_dir: str | Path | None = None, *,
+                           as_of: date | datetime | None = None, people: int | None = None,
+                           seed: int | None = None) -> dict:
+    """(Re)create the workspace at path from the sample; returns a summary.
+
+    Without `sample_dir` the sample is generated for the build day: `as_of` (a date, or a
+    moment; now unless given) is the day of its most recent activity and the date value
+    scores are computed at; `people` and `seed` default to the committed sample's. With
+    `sample_dir`, the files there are loaded as they are (scores as of their last order).
     The summary holds, per file, what ingest reported (rows read, loaded, quarantined),
-    the identity resolution result, and whether value scores were computed.
+    the identity resolution result, whether value scores were computed, and the saved
+    segments with their sizes at the build moment.
     """
     require(user, "ingest")
     require(user, "resolve")
+    require(user, "edit_segments")
+    started = time.monotonic()
+    path = Path(path)
+    if path.exists() and not replace:
+        raise FileExistsError(f"{path} already exists; pass replace=True to rebuild it.")
+    if sample_dir is not None:
+        return _build(path, user, Path(sample_dir), progress, None, build_moment(as_of), started)
+    from engine.sample.generator import PEOPLE, SEED, generate
+
+    moment = build_moment(as_of)
+    with tempfile.TemporaryDirectory(prefix="cdp-sample-") as folder:
+        if progress:
+            progress(0.0, f"generating the sample for {moment:%Y-%m-%d}")
+        generate(Path(folder), people or PEOPLE, seed or SEED, end=moment.date(),
+                 truth=False)
+        return _build(path, user, Path(folder), progress, moment.date(), moment, started)
+
+
+def _build(path: Path, user: User, sample_dir: Path, progress: Progress | None, as_of: date | None,
+           moment: datetime, started: float) -> dict:
+    """Load sample_dir into a new workspace at path; value scores as of `as_of`, segment sizes at `moment`."""
     from engine.identity import resolve
     from engine.ingest import ingest_file
 
-    path = Path(path)
     manifest = load_manifest(sample_dir)
     if path.exists():
-        if not replace:
-            raise FileExistsError(f"{path} already exists; pass replace=True to rebuild it.")
         _remove_workspace_files(path)
-    started = time.monotonic()
     ws: Workspace = open_workspace(path)
     files = manifest["files"]
     summary: dict = {"workspace": str(path), "files": {}}
@@ -110,7 +148,7 @@ def build_sample_workspace(path: str | Path, user: User, progress: Progress | No
     if refresh is not None:
         if progress:
             progress(0.9, "computing value scores")
-        result = refresh(ws, user, progress=_scaled(progress, 0.9, 0.99))
+        result = refresh(ws, user, as_of=as_of, progress=_scaled(progress, 0.9, 0.99))
         summary["value_scores"] = result.get("status", "ok") if isinstance(result, dict) else True
     # Derived read tables (segment event index, search terms, journey events): built now,
     # so that the first count, search or funnel on the sample does not wait for them.
@@ -122,6 +160,12 @@ def build_sample_workspace(path: str | Path, user: User, progress: Progress | No
     refresh_search_index(ws)
     prepare_journeys(ws)
     summary["profiles"] = ws.scalar("SELECT count(*) FROM profiles")
+    from engine.sample.segments import create_sample_segments
+    from engine.segments import count_definition, get_segment
+
+    summary["as_of"] = manifest.get("as_of")
+    summary["segments"] = {name: count_definition(ws, get_segment(ws, sid)["definition"], as_of=moment)
+                           for name, sid in create_sample_segments(ws, user).items()}
     summary["seconds"] = round(time.monotonic() - started, 1)
     if progress:
         progress(1.0, "sample workspace ready")

@@ -1,4 +1,4 @@
-"""Vocabularies shared by the sample generator (sample_data/generate.py) and the scale
+"""Vocabularies shared by the sample generator (engine/sample/generator.py) and the scale
 generator (bench/generate.py): names, nicknames, places, products, campaigns.
 
 The story: Kettle & Crane, a UK/Irish coffee roaster with an online shop, four cafés with
@@ -47,6 +47,56 @@ LAST_NAMES: list[str] = [
 ]
 # Łukasz is not in Windows-1252: keep the vocabulary encodable.
 LAST_NAMES = [n for n in LAST_NAMES if n.encode("cp1252", "ignore").decode("cp1252") == n]
+
+# The sample draws from wider lists: with only the names above, two strangers among 5,000
+# customers share a full name about ten times as often as in the UK, and the review queue
+# fills with namesakes no reviewer could tell apart. (bench/generate.py keeps the short lists.)
+SAMPLE_FIRST_NAMES: list[str] = FIRST_NAMES + [
+    "Isla", "Freya", "Poppy", "Evie", "Florence", "Millie", "Rosie", "Phoebe", "Imogen", "Matilda",
+    "Ella", "Lily", "Ruby", "Alice", "Daisy", "Erin", "Holly", "Jasmine", "Megan", "Molly",
+    "Orla", "Saoirse", "Ciara", "Caoimhe", "Róisín", "Eilidh", "Morag", "Catriona", "Bethan", "Ffion",
+    "Carys", "Seren", "Nia", "Zara", "Layla", "Amira", "Hafsa", "Noor", "Ananya", "Divya",
+    "Meera", "Simran", "Harpreet", "Chidinma", "Adaeze", "Ama", "Yaa", "Agnieszka", "Katarzyna", "Zofia",
+    "Giulia", "Chiara", "Inès", "Camille", "Ingrid", "Astrid", "Paula", "Carmen", "Lucía", "Joanne",
+    "Karen", "Tracey", "Nicola", "Claire", "Gemma", "Kirsty", "Leanne", "Helen", "Julie", "Alison",
+    "Theo", "Archie", "Freddie", "Alfie", "Charlie", "Finley", "Reuben", "Toby", "Max", "Elliot",
+    "Lewis", "Kieran", "Ross", "Fraser", "Angus", "Hamish", "Euan", "Gareth", "Dylan", "Ieuan",
+    "Darragh", "Oisín", "Eoin", "Ronan", "Conor", "Fionn", "Declan", "Ciarán", "Aidan", "Brendan",
+    "Imran", "Bilal", "Zain", "Hamza", "Ravi", "Sanjay", "Vikram", "Rohan", "Kofi", "Chinedu",
+    "Emeka", "Tomasz", "Piotr", "Krzysztof", "Luca", "Marco", "Matteo", "Pierre", "Mathieu", "Nils",
+    "Pablo", "Javier", "Gary", "Stuart", "Neil", "Graham", "Paul", "Mark", "Simon", "Darren",
+]
+SAMPLE_LAST_NAMES: list[str] = LAST_NAMES + [
+    "Adams", "Atkinson", "Bailey", "Barker", "Barnes", "Bennett", "Berry", "Bird", "Bishop", "Black",
+    "Bond", "Booth", "Bradley", "Brooks", "Bryant", "Burns", "Butler", "Carr", "Carter", "Chambers",
+    "Chapman", "Clark", "Cole", "Coleman", "Cunningham", "Curtis", "Dawson", "Day", "Dean", "Dixon",
+    "Douglas", "Duncan", "Ellis", "Elliott", "Farmer", "Fisher", "Fletcher", "Ford", "Foster", "Fox",
+    "Francis", "Gardner", "Gibson", "Gill", "Gordon", "Graham", "Grant", "Gray", "Griffiths", "Hamilton",
+    "Hardy", "Harper", "Harrison", "Hart", "Harvey", "Hawkins", "Hayes", "Henderson", "Hill", "Holland",
+    "Holmes", "Hopkins", "Howard", "Hudson", "Hunt", "Hunter", "Jenkins", "Johnston", "Jordan", "Kay",
+    "Knight", "Lane", "Lawrence", "Lawson", "Lee", "Lloyd", "Lowe", "Marsh", "Marshall", "Matthews",
+    "Miller", "Mills", "Moore", "Morrison", "Moss", "Murray", "Newman", "Nicholls", "Owen", "Palmer",
+    "Payne", "Pearce", "Pearson", "Perry", "Porter", "Powell", "Price", "Pritchard", "Rees", "Reynolds",
+    "Richards", "Richardson", "Riley", "Robertson", "Rogers", "Russell", "Saunders", "Shaw", "Simpson", "Slater",
+    "Spencer", "Stevens", "Stone", "Sutton", "Thomas", "Thomson", "Tucker", "Vaughan", "Wade", "Walters",
+    "Watson", "Watts", "Webb", "Wells", "West", "Wheeler", "Whitehead", "Wilkinson", "Willis", "Woods",
+    "Anderson", "Ross", "Paterson", "MacLeod", "Mackay", "Sinclair", "Ferguson", "Munro", "Sutherland", "Kerr",
+    "Crawford", "Buchanan", "McLean", "McIntyre", "Drummond", "Cameron", "Baird", "Morton", "Hay", "Gunn",
+    "Llewellyn", "Pugh", "Bowen", "Howells", "Jenkin", "Parry", "Prosser", "Meredith", "Gwynne", "Rowlands",
+    "Brennan", "Burke", "Carroll", "Casey", "Daly", "Dunne", "Farrell", "Fitzgerald", "Flanagan", "Foley",
+    "Hegarty", "Hennessy", "Keane", "Kavanagh", "Maguire", "McGrath", "Moran", "Nolan", "O'Donnell", "O'Neill",
+    "O'Reilly", "O'Shea", "Power", "Regan", "Sheehan", "Sweeney", "Tierney", "Whelan", "Brady", "Connolly",
+    "Chowdhury", "Rahman", "Islam", "Uddin", "Miah", "Iqbal", "Malik", "Qureshi", "Sheikh", "Akhtar",
+    "Sharma", "Gupta", "Mehta", "Shah", "Joshi", "Desai", "Chauhan", "Sandhu", "Gill-Sandhu", "Dhillon",
+    "Okonkwo", "Eze", "Nwosu", "Boateng", "Owusu", "Asante", "Osei", "Adebayo", "Oyelaran", "Bello",
+    "Li", "Zhang", "Liu", "Huang", "Lin", "Tran", "Pham", "Le", "Kim", "Park",
+    "Wiśniewska", "Zielinski", "Kaminski", "Lewandowski", "Wojcik", "Nowicki", "Dabrowski", "Mazur", "Krawczyk", "Jankowski",
+    "Ricci", "Romano", "Colombo", "Esposito", "Moreau", "Laurent", "Girard", "Fontaine", "Santos", "Pereira",
+    "Oliveira", "Costa", "Silva", "Martínez", "López", "Sánchez", "Pérez", "Gómez", "Jiménez", "Ruiz",
+    "Lindqvist", "Johansson", "Hansen", "Larsen", "Jensen", "Andersen", "Schmidt", "Weber", "Fischer", "Becker",
+]
+SAMPLE_FIRST_NAMES = [n for n in dict.fromkeys(SAMPLE_FIRST_NAMES) if n.encode("cp1252", "ignore").decode("cp1252") == n]
+SAMPLE_LAST_NAMES = [n for n in dict.fromkeys(SAMPLE_LAST_NAMES) if n.encode("cp1252", "ignore").decode("cp1252") == n]
 
 # city, country, postcode outward codes, weight
 CITIES: list[tuple[str, str, list[str], int]] = [

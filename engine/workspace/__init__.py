@@ -4,6 +4,8 @@ from engine.workspace.connection import (
     WorkspaceBusy,
     WorkspaceError,
     WorkspaceTooNew,
+    WorkspaceUnwritable,
+    as_unwritable,
     default_workspace_path,
     open_workspace,
 )
@@ -13,6 +15,8 @@ __all__ = [
     "WorkspaceBusy",
     "WorkspaceError",
     "WorkspaceTooNew",
+    "WorkspaceUnwritable",
+    "as_unwritable",
     "default_workspace_path",
     "open_workspace",
 ]

@@ -5,6 +5,9 @@ app, the CLI and the collector all share one workspace, so nobody keeps a
 connection open while idle: every unit of work opens the file, does its work
 in one transaction and closes it again. When another process holds the file,
 we wait with exponential backoff (and jitter) instead of failing.
+
+Every connection is opened with a memory limit and a spill folder (engine.workspace.resources),
+so no process on the workspace can take the whole machine's memory.
 """
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ from typing import Any, Iterator
 
 import duckdb
 
-from engine.workspace import migrations
+from engine.workspace import migrations, resources
+from engine.workspace.folder import unwritable_message
 
 DEFAULT_PATH = Path("workspace") / "cdp.duckdb"
 # Long enough to outlast the longest single write (identity resolution of 1M records ~100 s).
@@ -44,6 +48,16 @@ class WorkspaceTooNew(WorkspaceError):
 
 class WorkspaceBusy(WorkspaceError):
     """Another process held the workspace for longer than we were willing to wait."""
+
+
+class WorkspaceUnwritable(WorkspaceError):
+    """The workspace folder cannot be written: read-only, full, not allowed, or not a folder."""
+
+
+def as_unwritable(exc: BaseException, folder: Path) -> WorkspaceUnwritable | None:
+    """exc as a one-line WorkspaceUnwritable naming the folder, or None if it is something else."""
+    message = unwritable_message(exc, folder)
+    return WorkspaceUnwritable(message) if message else None
 
 
 def default_workspace_path() -> Path:
@@ -82,7 +96,8 @@ class Workspace:
 
     # -- connections -------------------------------------------------------
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
-        return self._waiting_for_lock(lambda: duckdb.connect(str(self.path), read_only=read_only))
+        return self._waiting_for_lock(lambda: duckdb.connect(str(self.path), read_only=read_only,
+                                                             config=resources.connect_config(self.path)))
 
     def attach_read_only(self, con: duckdb.DuckDBPyConnection, alias: str) -> None:
         """ATTACH this workspace to another DuckDB connection, read-only, as `alias`.
@@ -102,7 +117,7 @@ class Workspace:
                 return open_file()
             except (duckdb.IOException, duckdb.ConnectionException, duckdb.OperationalError) as exc:
                 if not _is_lock_error(exc):
-                    raise
+                    raise as_unwritable(exc, self.folder) or exc
                 if time.monotonic() >= deadline:
                     raise WorkspaceBusy(
                         f"The workspace {self.path} is busy in another process; tried for "
@@ -122,7 +137,10 @@ class Workspace:
         if current is not None:
             yield current
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise as_unwritable(exc, self.folder) or exc
         con = self._open(read_only)
         self._local.con = con
         try:
@@ -130,7 +148,11 @@ class Workspace:
                 migrations.check_version(con)
             else:
                 with _write_lock(self.path):
-                    migrations.upgrade(con)
+                    try:
+                        migrations.upgrade(con)
+                    except duckdb.Error as exc:
+                        raise as_unwritable(exc, self.folder) or exc
+            resources.apply_setting(con)
             yield con
         finally:
             self._local.con = None
@@ -150,8 +172,14 @@ class Workspace:
                     yield con
                     bump_data_version(con)
                     con.execute("COMMIT")
-                except BaseException:
-                    con.execute("ROLLBACK")
+                except BaseException as exc:
+                    try:
+                        con.execute("ROLLBACK")
+                    except duckdb.Error:  # a failed COMMIT (a full disk) rolled back already:
+                        pass              # its error is the one to report, not "no transaction"
+                    unwritable = as_unwritable(exc, self.folder) if isinstance(exc, Exception) else None
+                    if unwritable is not None:  # e.g. the WAL or a landing copy on a full disk
+                        raise unwritable from exc
                     raise
                 finally:
                     self._local.in_tx = False

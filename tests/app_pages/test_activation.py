@@ -1,4 +1,5 @@
-"""The Audiences screen: dry run first, then push to a (fake) destination; roles; destinations form."""
+"""The Audiences screen: dry run first, then push to a (fake) destination or the sandbox; roles;
+destinations form."""
 import pytest
 
 from engine.access import User
@@ -10,13 +11,18 @@ PAGE = "app_pages/activation.py"
 
 
 @pytest.fixture
-def meta(app_env, monkeypatch, tmp_path):
+def people(app_env, monkeypatch, tmp_path):
+    """Seven profiles tagged vip, five with advertising consent; no credentials anywhere."""
     monkeypatch.setenv("CDP_SECRETS_FILE", str(tmp_path / "none.toml"))
-    monkeypatch.setenv("CDP_DEST_META_ACCESS_TOKEN", TOKEN)
     add_people(app_env, 5)
     add_people(app_env, 2, start=50, consent=None)
     with app_env.transaction() as con:
         con.execute("INSERT INTO profile_tags (profile_id, tag) SELECT profile_id, 'vip' FROM profiles")
+
+
+@pytest.fixture
+def meta(app_env, people, monkeypatch):
+    monkeypatch.setenv("CDP_DEST_META_ACCESS_TOKEN", TOKEN)
     with FakePlatform("meta") as fake:
         config.add_destination(app_env, User("admin", "admin"), "meta", "meta",
                                {"audience_id": "42", "base_url": fake.url})
@@ -35,6 +41,24 @@ def test_dry_run_then_push(logged_in_app, meta, app_env):
     assert any("Succeeded" in s.value and "added 5" in s.value for s in at.success)
     assert len(meta.members) == 5 and meta.violations == []
     assert app_env.scalar("SELECT count(*) FROM activation_runs WHERE started_by = 'marketer'") == 1
+
+
+def test_push_to_the_sandbox_shows_what_the_platform_would_receive(logged_in_app, people, app_env):
+    at = logged_in_app("marketer", PAGE)
+    at.selectbox(key="act_dest").select("sandbox").run()
+    at.button(key="act_dry_run").click().run()
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["To add"] == "5" and metrics["Held back"] == "2"
+    folder = app_env.folder / "sandbox" / "tag-vip"
+    assert not folder.exists()                      # a dry run writes nothing
+    at.button(key="act_push").click().run()
+    assert not at.exception, at.exception
+    assert any("Succeeded" in s.value and "added 5" in s.value for s in at.success)
+    assert len(list(folder.glob("*-add-1.json"))) == 1
+    assert any(str(folder) in c.value for c in at.caption)
+    previews = [d.value for d in at.dataframe if "EMAIL" in d.value.columns]
+    assert len(previews) == 1 and len(previews[0]) == 5     # the hashed rows Meta would receive
 
 
 def test_analyst_sees_history_but_cannot_push(logged_in_app, meta):

@@ -26,3 +26,52 @@ def test_marketer_has_no_users_screen_and_engine_refuses(logged_in_app, app_env,
         audit_entries(app_env, marketer)
     with pytest.raises(PermissionDenied):
         user_store.set_role(app_env, marketer, "marketer", "admin")
+
+
+def _apply(at, who, action):
+    at.selectbox(key="access_user").select(who)
+    at.selectbox(key="access_action").select(action)
+    at.button(key="access_apply").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_admin_disables_enables_and_removes_users(logged_in_app, app_env):
+    at = logged_in_app("admin", "app_pages/admin.py")
+    assert "admin" not in at.selectbox(key="access_user").options      # not yourself
+    _apply(at, "marketer", "Disable")
+    assert user_store.get_entry("marketer")["disabled"] is True
+    assert any("Disabled marketer" in s.value for s in at.success)
+    _apply(at, "marketer", "Enable")
+    assert not user_store.get_entry("marketer").get("disabled")
+    _apply(at, "analyst", "Remove")
+    assert user_store.get_user("analyst") is None
+    actions = [r[0] for r in app_env.query_rows("SELECT action FROM audit_log WHERE action LIKE 'user.%' ORDER BY id")]
+    assert actions == ["user.disable", "user.enable", "user.remove"]
+
+
+def test_admin_sees_and_lifts_a_lockout(logged_in_app, app_env):
+    import time
+
+    from engine.access import login
+    later = time.time() + 1000      # failures stamped ahead, so the wait outlasts a slow test run
+    for i in range(4):
+        login.password_login(app_env, "marketer", f"guess-{i}", "k" * 40, address="203.0.113.5", now=later)
+    at = logged_in_app("admin", "app_pages/admin.py")
+    assert at.button(key="unblock_apply")
+    at.selectbox(key="unblock_pick").select("user: marketer")
+    at.button(key="unblock_apply").click().run()
+    assert not at.exception
+    assert login.password_login(app_env, "marketer", "demo-marketer", "k" * 40).ok
+
+
+def test_an_admin_resetting_their_own_password_stays_logged_in(logged_in_app):
+    at = logged_in_app("admin", "app_pages/admin.py")
+    at.selectbox(key="pw_user").select("admin")
+    next(t for t in at.text_input if t.label == "New password" and t.key != "cdp_pw_new").input(
+        "a-fresh-long-password")
+    next(b for b in at.button if b.label == "Reset password").click().run()
+    assert not at.exception
+    at.run()
+    assert at.session_state["cdp_user"].username == "admin"
+    assert user_store.get_entry("admin").get("demo_password") is None

@@ -75,6 +75,7 @@ class FakePlatform(LocalServer):
         self.add_calls = self.remove_calls = 0
         self.webhook_ids: list[str] = []
         self.hubspot_ids: dict[str, str] = {}
+        self.deletions: list[str] = []           # people deleted outright (Klaviyo, HubSpot, webhook)
         self.lock = threading.Lock()
         self.serve(self._handler())
 
@@ -204,6 +205,15 @@ class FakePlatform(LocalServer):
         assert h.headers.get("Content-Type") == "application/vnd.api+json"
         body = json.loads(raw)["data"]
         kind = h.path.strip("/").split("/")[-1]
+        if kind == "data-privacy-deletion-jobs":   # Request Profile Deletion: exactly one identifier
+            assert h.command == "POST" and body["type"] == "data-privacy-deletion-job"
+            profile = body["attributes"]["profile"]["data"]
+            assert profile["type"] == "profile"
+            (id_kind, ident), = profile["attributes"].items()
+            assert id_kind in ("email", "phone_number", "id")
+            self.deletions.append(ident)
+            self.members.pop(ident, None)
+            return 202, None
         assert kind in ("profile-subscription-bulk-create-jobs", "profile-subscription-bulk-delete-jobs")
         assert body["type"] + "s" == kind
         profiles = body["attributes"]["profiles"]["data"]
@@ -229,6 +239,16 @@ class FakePlatform(LocalServer):
         except _Unauthorized:
             return 401, ERROR_SHAPES["hubspot"][401]
         body = json.loads(raw)
+        if h.path == "/crm/v3/objects/contacts/gdpr-delete":
+            assert h.command == "POST" and set(body) <= {"objectId", "idProperty"} and body["objectId"]
+            if body.get("idProperty") == "email":
+                assert "@" in body["objectId"]
+                rid = self.hubspot_ids.pop(body["objectId"], None)
+            else:
+                rid = body["objectId"]
+            self.deletions.append(body["objectId"])
+            self.members.pop(rid, None)
+            return 204, None
         if h.path == "/crm/v3/objects/contacts/batch/upsert":
             assert len(body["inputs"]) <= 100
             out = []
@@ -263,6 +283,12 @@ class FakePlatform(LocalServer):
         body = json.loads(raw)
         assert len(body["members"]) <= self.batch_limit
         self.webhook_ids.append(msg_id)
+        if body["type"] == "profile.deleted":
+            assert body["request_id"]
+            for mem in body["members"]:
+                self.deletions.append(mem["profile_id"])
+                self.members.pop(mem["profile_id"], None)
+            return 200, {"ok": True}
         for mem in body["members"]:
             assert HEX.match(mem["email_sha256"] or "0" * 64)
             if body["type"] == "audience.members.added":

@@ -1,10 +1,17 @@
 """Local stand-ins for the Meta Conversions API and the Google Data Manager API.
 
 They check every request against the platforms' rules and answer with their success and
-error shapes; `script` queues status codes to answer with (429, 500, 401, 400) before 200.
+error shapes; `script` queues answers to give before the checks run: a status code (429, 500,
+401, 400) or "token-expired" (Meta's HTTP 400 OAuthException code 190). `reject_ids` are event
+ids the platform refuses for reasons of its own. Event ages are measured from `clock()` (seconds),
+so tests can set the time the platform believes it is.
+
+Meta refuses the whole request when one event is bad (one message, no index); Google's Data
+Manager API refuses it too but names each bad event in `fieldViolations` (`events[i].field`).
 """
 from __future__ import annotations
 
+import calendar
 import json
 import re
 import time
@@ -17,7 +24,8 @@ META_ACTION_SOURCES = {"email", "website", "app", "phone_call", "chat", "physica
                        "business_messaging", "other"}
 
 
-def check_meta(body: dict) -> list[str]:
+def check_meta(body: dict, now: float | None = None, reject_ids=()) -> list[str]:
+    now = time.time() if now is None else now
     problems = []
     data = body.get("data")
     if not isinstance(data, list) or not 1 <= len(data) <= 1000:
@@ -31,9 +39,13 @@ def check_meta(body: dict) -> list[str]:
         for key in ("event_name", "event_time", "action_source", "user_data", "event_id"):
             if key not in e:
                 problems.append(f"missing {key}")
-        if not isinstance(e.get("event_time"), int) or e["event_time"] < time.time() - 7 * 86400 - 60:
-            if e.get("action_source") != "physical_store":
-                problems.append("event_time older than 7 days")
+        if e.get("event_id") in reject_ids:
+            problems.append(f"event {e.get('event_id')} refused")
+        max_days = 62 if e.get("action_source") == "physical_store" else 7
+        if not isinstance(e.get("event_time"), int) or e["event_time"] < now - max_days * 86400:
+            problems.append(f"event_time older than {max_days} days")
+        if isinstance(e.get("event_time"), int) and e["event_time"] > now + 600:
+            problems.append("event_time in the future")
         if e.get("action_source") not in META_ACTION_SOURCES:
             problems.append(f"bad action_source {e.get('action_source')}")
         if e.get("action_source") == "website" and not e.get("user_data", {}).get("client_user_agent"):
@@ -49,7 +61,9 @@ def check_meta(body: dict) -> list[str]:
     return problems
 
 
-def check_google(body: dict, headers) -> list[str]:
+def check_google(body: dict, headers, now: float | None = None, reject_ids=()) -> list[str]:
+    """Problems; those of one event start with `events[i].` (the index in the request)."""
+    now = time.time() if now is None else now
     problems = []
     if not headers.get("Authorization", "").startswith("Bearer "):
         problems.append("missing bearer token")
@@ -60,30 +74,43 @@ def check_google(body: dict, headers) -> list[str]:
     events = body.get("events") or []
     if not 1 <= len(events) <= 2000:
         problems.append("events must hold 1 to 2000 events")
-    for e in events:
-        if not re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", e.get("eventTimestamp", "")):
-            problems.append("eventTimestamp must be RFC 3339")
+    for i, e in enumerate(events):
+        at = f"events[{i}]"
+        stamp = e.get("eventTimestamp", "")
+        if not re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", stamp):
+            problems.append(f"{at}.event_timestamp: must be RFC 3339")
+        elif calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ")) < now - 90 * 86400:
+            problems.append(f"{at}.event_timestamp: older than the 90-day click-through window")
+        if e.get("transactionId") in reject_ids:
+            problems.append(f"{at}.transaction_id: refused")
         ids = e.get("adIdentifiers", {})
         users = (e.get("userData") or {}).get("userIdentifiers", [])
         if not ids and not users:
-            problems.append("an event needs a click id or user data")
+            problems.append(f"{at}: an event needs a click id or user data")
         for u in users:
             for key in ("emailAddress", "phoneNumber"):
                 if key in u and not HEX64.match(u[key]):
-                    problems.append(f"{key} must be SHA-256 hex")
+                    problems.append(f"{at}.user_data: {key} must be SHA-256 hex")
         if e.get("consent", {}).get("adUserData") not in ("CONSENT_GRANTED", "CONSENT_DENIED"):
-            problems.append("consent.adUserData required")
+            problems.append(f"{at}.consent: adUserData required")
     return problems
 
 
-class FakePlatform(LocalServer):
-    """A threaded HTTP server on 127.0.0.1; `requests` holds every parsed body it got."""
+GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
+                 429: "RESOURCE_EXHAUSTED"}
 
-    def __init__(self, kind: str):
+
+class FakePlatform(LocalServer):
+    """A threaded HTTP server on 127.0.0.1; `requests` holds every accepted body."""
+
+    def __init__(self, kind: str, clock=time.time):
         self.kind = kind
+        self.clock = clock
         self.requests: list[dict] = []
+        self.attempts = 0                 # every POST, accepted or not
         self.problems: list[str] = []
-        self.script: list[int] = []
+        self.script: list = []
+        self.reject_ids: set[str] = set()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -92,26 +119,40 @@ class FakePlatform(LocalServer):
 
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-                status = fake.script.pop(0) if fake.script else 200
-                if status == 200:
-                    problems = check_meta(body) if fake.kind == "meta" else check_google(body, self.headers)
+                fake.attempts += 1
+                answer = fake.script.pop(0) if fake.script else 200
+                problems = []
+                if answer == 200:
+                    problems = (check_meta(body, fake.clock(), fake.reject_ids) if fake.kind == "meta"
+                                else check_google(body, self.headers, fake.clock(), fake.reject_ids))
                     if problems:
                         fake.problems.extend(problems)
-                        status = 400
+                        answer = 400
                     else:
                         fake.requests.append(body)
-                self._answer(status, body)
+                self._answer(answer, body, problems)
 
-            def _answer(self, status, body):
+            def _answer(self, answer, body, problems):
+                status = 400 if answer == "token-expired" else answer
                 if status == 200:
                     payload = ({"events_received": len(body["data"]), "messages": [], "fbtrace_id": "A1"}
                                if fake.kind == "meta" else {"requestId": "req-1"})
                 elif fake.kind == "meta":
-                    payload = {"error": {"message": {401: "Invalid OAuth access token.", 429: "User request limit reached",
-                                                     400: "Invalid parameter"}.get(status, "Service temporarily unavailable"),
-                                         "type": "OAuthException", "code": 190 if status == 401 else 2}}
+                    if answer == "token-expired" or status == 401:
+                        error = {"message": "Error validating access token: Session has expired.",
+                                 "type": "OAuthException", "code": 190, "error_subcode": 463}
+                    else:
+                        error = {"message": {429: "User request limit reached", 400: "Invalid parameter"}.get(
+                            status, "Service temporarily unavailable"), "type": "OAuthException",
+                            "code": 100 if status == 400 else 2}
+                    payload = {"error": error}
                 else:
-                    payload = {"error": {"code": status, "message": "Request failed", "status": "INVALID_ARGUMENT"}}
+                    violations = [{"field": p.split(": ", 1)[0], "description": p.split(": ", 1)[-1]}
+                                  for p in problems if p.startswith("events[")]
+                    payload = {"error": {"code": status, "message": "Request failed",
+                                         "status": GOOGLE_STATUS.get(status, "UNAVAILABLE"),
+                                         "details": [{"@type": "type.googleapis.com/google.rpc.BadRequest",
+                                                      "fieldViolations": violations}] if violations else []}}
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -236,7 +236,8 @@ def test_credentials_never_stored_and_secrets_file_is_read(workspace, admin, mon
     monkeypatch.setenv("CDP_SECRETS_FILE", str(secrets))
     config.add_destination(workspace, admin, "m", "meta", {"audience_id": "1"})
     assert config.get_destination(workspace, "m").secret("access_token") == "from-file"
-    assert config.list_destinations(workspace)["credentials"].tolist() == ["present"]
+    credentials = config.list_destinations(workspace).set_index("name")["credentials"].to_dict()
+    assert credentials == {"m": "present", "sandbox": "not needed"}   # every workspace has the sandbox
     dump = json.dumps(workspace.query_df("SELECT * FROM activation_destinations").astype(str).values.tolist())
     dump += json.dumps(workspace.query_df("SELECT * FROM audit_log").astype(str).values.tolist())
     assert "from-file" not in dump

@@ -116,13 +116,15 @@ def test_validation_error_goes_to_dead_letters_and_can_be_retried(workspace, adm
     seed(workspace, n_orders=1)
     with FakePlatform("meta") as fake:
         name = meta_dest(fake.url)
-        fake.script = [400]
+        fake.reject_ids = {"order:pos:r1"}
         enqueue(workspace, name)
-        assert deliver(workspace, admin, name, client=fast_client())["dead"] == 3
+        result = deliver(workspace, admin, name, client=fast_client())
+        assert (result["dead"], result["sent"]) == (1, 2)       # only the refused event is dead
         dead = quality.dead_letters(workspace, name)
-        assert len(dead) == 3 and "Invalid parameter" in dead["reason"][0]
-        assert retry_dead(workspace, admin, name) == 3
-        assert deliver(workspace, admin, name, client=fast_client())["sent"] == 3
+        assert list(dead["event_id"]) == ["order:pos:r1"] and "Invalid parameter" in dead["reason"][0]
+        assert retry_dead(workspace, admin, name) == 1
+        fake.reject_ids = set()
+        assert deliver(workspace, admin, name, client=fast_client())["sent"] == 1
 
 
 def test_auth_error_stops_and_keeps_events_queued(workspace, admin, meta_dest):
@@ -131,9 +133,11 @@ def test_auth_error_stops_and_keeps_events_queued(workspace, admin, meta_dest):
         name = meta_dest(fake.url)
         fake.script = [401]
         enqueue(workspace, name)
-        with pytest.raises(ForwardError, match="Invalid OAuth"):
+        with pytest.raises(ForwardError, match="refused the access token") as info:
             deliver(workspace, admin, name, client=fast_client())
+        assert info.value.auth
         assert workspace.scalar("SELECT count(*) FROM forward_queue WHERE status = 'pending'") == 3
+        assert workspace.scalar("SELECT max(attempts) FROM forward_queue") == 0   # no attempt spent
 
 
 def test_crash_after_claiming_resends_same_ids(workspace, admin, meta_dest):
@@ -183,4 +187,4 @@ def test_configuration_is_checked_and_role_bound(workspace, admin, marketer):
     config.add_destination(workspace, admin, "m", "meta_capi", {"pixel_id": "1"})
     with pytest.raises(ValueError, match="JSON path"):
         config.add_mapping(workspace, admin, "m", "event", "Order Completed", "Purchase", value_path="revenue; DROP")
-    assert "access_token" not in workspace.scalar("SELECT settings FROM forward_destinations")
+    assert "access_token" not in workspace.scalar("SELECT settings FROM forward_destinations WHERE name = 'm'")

@@ -179,3 +179,38 @@ def test_without_birth_dates_contact_evidence_is_learned_on_same_name_pairs():
     assert params["m"]["email"][1] < 0.2
     different_phone = np.log2(params["m"]["phone"][1] / params["u"]["phone"][1])
     assert different_phone < -3                          # bits against the match
+
+
+def _one_person_entered_many_times(workspace, n):
+    """n records of one person (the heavily duplicated CRM case): same birth date, surname,
+    postcode and email, the first name sometimes mistyped."""
+    firsts = ["Jonathan", "Jonathon", "Johnathan", "Jonathan", "Jonatan"]
+    add_contacts(workspace, [dict(source="crm", source_record_id=f"d{i}", first_name=firsts[i % 5], last_name="Okafor",
+                                  postcode="60614", date_of_birth="1984-05-17", email="j.okafor@example.com")
+                             for i in range(n)])
+
+
+def test_candidate_pairs_stay_linear_when_one_person_is_entered_hundreds_of_times(workspace):
+    from engine.identity.blocking import WINDOW
+
+    n = 300
+    _one_person_entered_many_times(workspace, n)
+    with workspace.transaction() as con:
+        build_and_guard(con, load_settings(workspace))
+        windowed = candidate_pairs(con, full=True)
+        pairs = con.execute("SELECT l, r FROM _pairs").fetchall()
+        every_pair = candidate_pairs(con, full=True, window=n)    # control: the old all-pairs blocks
+    assert every_pair == n * (n - 1) // 2                          # 44,850: quadratic in the duplicates
+    assert windowed <= n * WINDOW                                  # 6,000 at most: linear
+    parent = list(range(n))                                        # and still one connected person
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+    ids = {}
+    for l, r in pairs:
+        a, b = ids.setdefault(l, len(ids)), ids.setdefault(r, len(ids))
+        parent[root(a)] = root(b)
+    assert len(ids) == n and len({root(i) for i in range(n)}) == 1

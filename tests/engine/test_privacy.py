@@ -21,10 +21,11 @@ def _seed(ws):
             ('CRM', 'c2', 'bob@example.com', NULL, 'Bob', 'CUST-10')""")
         con.execute("""INSERT INTO orders (source, source_record_id, order_id, amount, email) VALUES
             ('Shop', 'o1', 'o1', 50, 'jane.doe@example.com'), ('Shop', 'o2', 'o2', 20, 'bob@example.com')""")
+        # Recent events, relative to now: the retention test below counts what falls outside a window.
         con.execute("""INSERT INTO events (message_id, source, type, event, user_id, anonymous_id, timestamp, context) VALUES
-            ('m1', 'Web', 'track', 'Viewed', NULL, 'anon-jane', '2026-11-01', '{"consent": {"categoryPreferences": {"Advertising": true, "Analytics": false}}}'),
-            ('m2', 'Web', 'identify', NULL, 'u-jane', 'anon-jane', '2026-11-02', '{"gpc": true}'),
-            ('m3', 'Web', 'track', 'Viewed', 'u-bob', NULL, '2026-11-02', '{}')""")
+            ('m1', 'Web', 'track', 'Viewed', NULL, 'anon-jane', now() - INTERVAL 6 DAY, '{"consent": {"categoryPreferences": {"Advertising": true, "Analytics": false}}}'),
+            ('m2', 'Web', 'identify', NULL, 'u-jane', 'anon-jane', now() - INTERVAL 5 DAY, '{"gpc": true}'),
+            ('m3', 'Web', 'track', 'Viewed', 'u-bob', NULL, now() - INTERVAL 5 DAY, '{}')""")
         con.execute("INSERT INTO profiles (profile_id, email, customer_id, user_id) VALUES ('p1', ?, 'CUST-9', 'u-jane'), ('p2', 'bob@example.com', 'CUST-10', 'u-bob')", [JANE])
         con.execute("""INSERT INTO profile_members VALUES ('p1','contacts','CRM','c1'), ('p1','orders','Shop','o1'),
             ('p2','contacts','CRM','c2'), ('p2','orders','Shop','o2')""")

@@ -10,6 +10,7 @@ import json
 import re
 import sys
 from collections import Counter, defaultdict
+from datetime import date, datetime, timedelta, timezone
 
 import duckdb
 import pytest
@@ -72,10 +73,58 @@ def test_generator_is_deterministic_and_seeded(tmp_path):
 def test_committed_files_match_the_generator(tmp_path, manifest):
     """The committed sample is exactly what `python sample_data/generate.py` writes."""
     gen = _generator()
+    assert (manifest["people"], manifest["seed"]) == (gen.PEOPLE, gen.SEED)   # what `cdp sample` generates
     gen.generate(tmp_path, people=manifest["people"], seed=manifest["seed"])
     committed = {name: digest for name, digest in _digest(SAMPLE).items()
                  if name not in ("generate.py", "README.md", "__pycache__")}
     assert _digest(tmp_path) == committed
+
+
+def _shift_times(text: str, days: int) -> str:
+    """Every ISO, `YYYY-MM-DD HH:MM:SS` and DD/MM/YYYY date in text moved by days."""
+    def iso(m):
+        return (date.fromisoformat(m.group(0)) + timedelta(days=days)).isoformat()
+
+    def dmy(m):
+        d, mo, y = m.group(1, 2, 3)
+        return (date(int(y), int(mo), int(d)) + timedelta(days=days)).strftime("%d/%m/%Y")
+    text = re.sub(r"\b\d{4}-\d{2}-\d{2}(?=[T ]\d{2}:\d{2})", iso, text)
+    return re.sub(r"\b(\d{2})/(\d{2})/(\d{4})\b", dmy, text)
+
+
+def test_another_end_day_moves_every_activity_date_and_nothing_else(tmp_path):
+    """generate(end=...) tells the same story: the data differs from the default by whole days only."""
+    gen = _generator()
+    gen.generate(tmp_path / "ref", people=200, seed=5)
+    reference_end = gen.END.date()
+    later = reference_end + timedelta(days=431)
+    gen.generate(tmp_path / "later", people=200, seed=5, end=later)
+    for name in gen.FILES + ["truth.csv"]:
+        encoding = "cp1252" if name == "pos_purchases.csv" else "utf-8"
+        ref = (tmp_path / "ref" / name).read_bytes().decode(encoding)
+        moved = (tmp_path / "later" / name).read_bytes().decode(encoding)
+        assert moved == _shift_times(ref, 431), name
+    events = [json.loads(line) for line in (tmp_path / "later" / "web_events.ndjson").read_text().splitlines()]
+    assert max(e["timestamp"] for e in events)[:10] <= later.isoformat()   # a small sample may end earlier
+    manifest = json.loads((tmp_path / "later" / "manifest.json").read_text())
+    assert manifest["as_of"] == later.isoformat()
+    assert later.isoformat() in next(f["description"] for f in manifest["files"] if f["file"] == "crm_contacts.csv")
+
+
+def test_checkouts_are_abandoned_and_people_browse_recently(manifest, files):
+    events = files["web_events.ndjson"]
+    started = [e for e in events if e.get("event") == "Checkout Started"]
+    completed = {e["properties"]["order_id"] for e in events if e.get("event") == "Order Completed"}
+    abandoned = [e for e in started if e["properties"].get("order_id") not in completed]
+    assert 0.6 <= len(abandoned) / len(started) <= 0.75
+    assert all(e["properties"]["products"] and e["properties"]["value"] > 0 for e in abandoned)
+    end = datetime.fromisoformat(manifest["as_of"]).replace(tzinfo=timezone.utc) + timedelta(days=1)
+
+    def within(e, days):
+        return datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")) >= end - timedelta(days=days)
+    for days in (7, 30):
+        assert any(within(e, days) for e in abandoned), days
+        assert sum(within(e, days) for e in events if e.get("event") == "Product Viewed") >= 10, days
 
 
 def test_manifest_describes_every_file(manifest, files, workspace):
@@ -159,7 +208,7 @@ def test_ground_truth_covers_every_person_bearing_record(manifest, files, truth)
     assert len(keys) == len(set(keys)), "a record belongs to exactly one person"
 
 
-def test_the_story_has_people_duplicates_households_and_history(files, truth):
+def test_the_story_has_people_duplicates_households_and_history(manifest, files, truth):
     people = {t["person_id"] for t in truth}
     assert 4500 <= len(people) <= 5500
     records = [t for t in truth if t["id_type"] == "record"]
@@ -174,10 +223,11 @@ def test_the_story_has_people_duplicates_households_and_history(files, truth):
     for t in truth:
         sources_per_person[t["person_id"]].add(t["source"])
     assert sum(1 for s in sources_per_person.values() if len(s) >= 3) > 500
-    # order history for RFM/CLV: repeat buyers over about two years ending in November 2026
+    # order history for RFM/CLV: repeat buyers over about two years ending at the export day
     shop = files["shop_orders.csv"]
     dates = sorted(r["created_at"] for r in shop)
-    assert dates[0] < "2025-01-01" and dates[-1].startswith("2026-11")
+    end = date.fromisoformat(manifest["as_of"])
+    assert dates[0] < str(end - timedelta(days=700)) and dates[-1] > str(end - timedelta(days=30))
     buyer = {t["source_record_id"]: t["person_id"] for t in records if t["source"] == "shop"}
     per_buyer = Counter(buyer[r["order_id"]] for r in shop)
     assert sum(1 for n in per_buyer.values() if n >= 3) > 300
@@ -260,3 +310,100 @@ def test_sample_build_needs_ingest_permission(tmp_path, analyst):
     with pytest.raises(PermissionDenied):
         build_sample_workspace(tmp_path / "x.duckdb", analyst)
     assert not (tmp_path / "x.duckdb").exists()
+
+
+# -- the sample as `cdp sample` builds it: generated for the build day ---------------------
+BUILD_DAYS = (date(2027, 3, 14), date(2029, 10, 2))      # injected build clocks
+FUNNEL = ["Product Viewed", "Product Added", "Checkout Started", "Order Completed"]
+
+
+def _moment(day: date) -> datetime:
+    from engine.sample import build_moment
+    return build_moment(day)
+
+
+@pytest.fixture(scope="module")
+def built_on_two_days(tmp_path_factory):
+    """The committed-size sample built as if on two different days (marketer's rights)."""
+    pytest.importorskip("engine.identity")
+    from engine.access import User
+    from engine.sample import build_sample_workspace
+    from engine.workspace import Workspace
+    marketer = User("marketer", "marketer", "Max Marketer")
+    out = {}
+    for day in BUILD_DAYS:
+        path = tmp_path_factory.mktemp(f"sample-{day}") / "cdp.duckdb"
+        summary = build_sample_workspace(path, marketer, as_of=day)
+        out[day] = (Workspace(path), summary)
+    return marketer, out
+
+
+def _answers(ws, user, day: date) -> dict:
+    """Everything a marketer reads off the sample, with dates expressed relative to the build day."""
+    from engine.journeys import funnel
+    from engine.segments import count_definition, get_segment, list_segments
+    moment = _moment(day)
+    last_30 = funnel(ws, user, FUNNEL, since=moment - timedelta(days=30), until=moment).steps
+    relative = {
+        "viewed a product in the last 7 days": {"type": "condition", "kind": "event", "event": "Product Viewed",
+                                                "window": {"type": "last_days", "days": 7}},
+        "ordered 60 to 120 days ago": {"type": "condition", "kind": "orders", "measure": "order_count", "op": "gte",
+                                       "value": 1, "window": {"type": "days_ago", "min_days": 60, "max_days": 120}},
+    }
+    return {
+        "profiles": ws.scalar("SELECT count(*) FROM profiles"),
+        "profile members": ws.scalar("SELECT count(*) FROM profile_members"),
+        "to review": ws.scalar("SELECT count(*) FROM identity_pairs WHERE status = 'open'"),
+        "funnel": funnel(ws, user, FUNNEL).steps["people"].tolist(),
+        "funnel, last 30 days": last_30["people"].tolist(),
+        "saved": {name: count_definition(ws, get_segment(ws, sid)["definition"], as_of=moment)
+                  for sid, name in list_segments(ws)[["segment_id", "name"]].itertuples(index=False)},
+        "relative": {k: count_definition(ws, {"type": "group", "op": "all", "children": [d]}, as_of=moment)
+                     for k, d in relative.items()},
+        "rfm": ws.query_rows("SELECT rfm_segment, count(*), round(sum(predicted_clv), 2) FROM profile_scores "
+                             "GROUP BY ALL ORDER BY ALL"),
+        "recency": ws.query_rows("SELECT sum(recency_days) FROM profile_scores"),
+        "last activity": ws.scalar("SELECT max(ts)::DATE - ?::DATE FROM (SELECT max(timestamp) AS ts FROM events "
+                                   "UNION ALL SELECT max(ordered_at) FROM orders)", [day]),
+    }
+
+
+def test_sample_built_on_any_day_tells_the_same_story_moved_in_time(built_on_two_days):
+    marketer, built = built_on_two_days
+    answers = {day: _answers(ws, marketer, day) for day, (ws, _) in built.items()}
+    first, second = (answers[d] for d in BUILD_DAYS)
+    assert first == second
+    assert first["last activity"] == 0                       # the most recent activity is the build day
+    for day, (ws, summary) in built.items():
+        assert summary["as_of"] == day.isoformat()
+        assert ws.scalar("SELECT max(timestamp)::DATE FROM events") == day
+        assert ws.scalar("SELECT max(timestamp) FROM events") <= _moment(day)
+    # behaviour a first hour needs: browsing this week, checkouts abandoned lately, not all completing
+    assert first["relative"]["viewed a product in the last 7 days"] > 0
+    viewed, added, started, completed = first["funnel"]
+    assert started > 0 and 0.25 <= completed / started <= 0.6          # people, not checkouts
+    assert first["funnel, last 30 days"][2] > first["funnel, last 30 days"][3]
+    assert first["to review"] < first["profiles"] / 10
+
+
+def test_sample_has_ready_made_segments_with_members(built_on_two_days):
+    from engine.sample.segments import SAMPLE_SEGMENTS
+    marketer, built = built_on_two_days
+    ws, summary = built[BUILD_DAYS[0]]
+    saved = _answers(ws, marketer, BUILD_DAYS[0])["saved"]
+    assert set(saved) == {name for name, _, _ in SAMPLE_SEGMENTS}
+    assert all(n > 0 for n in saved.values()), saved
+    assert summary["segments"] == saved
+    # each one selects what its name promises, checked against the tables directly
+    moment = _moment(BUILD_DAYS[0])
+    from engine.segments import find_segment, segment_members
+    abandoners = ws.query_rows(
+        "SELECT DISTINCT profile_id FROM profile_events WHERE event = 'Checkout Started' AND timestamp >= ? "
+        "AND timestamp <= ? AND profile_id NOT IN (SELECT profile_id FROM profile_events WHERE "
+        "event = 'Order Completed' AND timestamp >= ? AND timestamp <= ?)",
+        [moment - timedelta(days=7), moment] * 2)
+    assert len(abandoners) == saved["Cart abandoners (last 7 days)"]
+    mql = set(segment_members(ws, marketer, find_segment(ws, "MQL leads without an order"))["profile_id"])
+    assert mql and not mql & {r[0] for r in ws.query_rows("SELECT DISTINCT profile_id FROM profile_orders")}
+    assert mql <= {r[0] for r in ws.query_rows(
+        "SELECT profile_id FROM profile_contacts WHERE lead_stage = 'marketing_qualified'")}

@@ -13,6 +13,7 @@ def test_streamlit_production_settings():
     assert config["server"].get("headless") is True
     assert config["browser"]["gatherUsageStats"] is False
     assert config["server"].get("runOnSave", False) is False
+    assert config["server"].get("address") == "127.0.0.1"    # hosting is a deliberate choice
 
 
 def test_no_secrets_committed():

@@ -27,6 +27,7 @@ from engine.profiles import notes, profile_timeline, profile_view, search_profil
 from engine.segments import store as seg_store
 from engine.sources import create_source, rotate_write_key
 from engine.value import clv, rfm
+from engine.workspace import resources
 from tests.security.seed import ANALYST, PII_VALUES, table_counts
 
 DEF = {"type": "group", "op": "all", "children": [
@@ -96,6 +97,8 @@ def _actions(tmp):
         "users.set_role": ("manage_users", lambda ws, u: user_store.set_role(ws, u, u.username, "admin", path=auth)),
         "users.reset_password": ("manage_users", lambda ws, u: user_store.reset_password(
             ws, u, "admin", "a-long-password-123", path=auth)),
+        "workspace.set_memory_limit": ("manage_workspace",
+                                       lambda ws, u: resources.set_memory_limit(ws, u, "1GiB")),
     }
 
 
@@ -110,6 +113,7 @@ ACTION_NAMES = [
     "forward.run_once", "privacy.find_subject", "privacy.export_subject", "privacy.erase_subject",
     "privacy.list_requests", "privacy.set_consent", "privacy.retention_policy", "privacy.retention_apply",
     "audit.entries", "users.list", "users.add", "users.set_role", "users.reset_password",
+    "workspace.set_memory_limit",
 ]
 
 

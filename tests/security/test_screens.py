@@ -111,10 +111,16 @@ def test_no_data_rendered_as_html_for_admin(logged_in_app, page):
             assert not any(p in str(proto) for p in XSS), f"{page}: data inside an HTML element"
 
 
+# The one exception: the login adapter's hidden component posts a one-time ticket to the cookie
+# route; its page is a constant script around a ticket it made (tests/app_pages/test_streamlit_adapter.py).
+HTML_ALLOWED = {"ui/streamlit_adapter.py"}
+
+
 def test_app_code_never_renders_html_from_data():
     """No unsafe_allow_html / st.html / components.html in screens and widgets (data or not)."""
     pattern = re.compile(r"unsafe_allow_html\s*=\s*True|st\.html\(|components\.v1|components\.html")
     offenders = [f"{p.relative_to(ROOT)}:{i}" for p in [ROOT / "app.py", *(ROOT / "app_pages").glob("*.py"),
                                                          *(ROOT / "ui").glob("*.py")]
+                 if p.relative_to(ROOT).as_posix() not in HTML_ALLOWED
                  for i, line in enumerate(p.read_text().splitlines(), 1) if pattern.search(line)]
     assert not offenders, offenders

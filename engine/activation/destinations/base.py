@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from engine.activation import normalise
 from engine.activation.http import HttpClient, Request, Response
@@ -20,6 +21,20 @@ class BatchContext:
     @property
     def is_last(self) -> bool:
         return self.batch_no + 1 >= self.batch_count
+
+
+@dataclass(frozen=True)
+class ErasureContext:
+    request_id: int         # the erasure request in privacy_requests
+    destination: str
+
+    @property
+    def run_id(self) -> int:
+        """A run number no sync uses (Meta sessions and webhook ids are derived from it)."""
+        return ERASURE_RUN_BASE + self.request_id
+
+
+ERASURE_RUN_BASE = 1_000_000_000
 
 
 @dataclass
@@ -47,10 +62,12 @@ class Destination:
     hashed = True                               # identifiers leave hashed
     match_rates = {"email": 0.55, "phone": 0.40, "address": 0.25, "ad_id": 0.60}
 
-    def __init__(self, name: str, settings: dict | None = None, secrets: dict | None = None):
+    def __init__(self, name: str, settings: dict | None = None, secrets: dict | None = None,
+                 folder: Path | None = None):
         self.name = name
         self.settings = dict(settings or {})
         self.secrets = dict(secrets or {})
+        self.folder = Path(folder) if folder else None   # the workspace folder (the sandbox writes there)
         missing = [k for k in self.required_settings if not str(self.settings.get(k) or "").strip()]
         if missing:
             raise ValueError(f"Destination {name!r} ({self.label}) needs the setting(s): "
@@ -115,6 +132,30 @@ class Destination:
     def describe_error(self, status: int, body: bytes) -> str:
         return plain_error(status, body)
 
+    # -- erasure ------------------------------------------------------------
+    # What an erasure asks of this destination, in words (shown in the erasure report).
+    erasure_action = "removed from the audience"
+
+    def erasure_members(self, held: list[str], current: list[str], emails: list[str]) -> list[str]:
+        """What to ask this destination to delete for an erased person: the members as the
+        destination holds them (`held`) and as they would be sent now (`current`), JSON fragments
+        as `member_sql` makes them. `emails` (normalised) is there for tools keyed by email."""
+        return sorted(set(held) | set(current))
+
+    def erase(self, client: HttpClient, members: list[str], ctx: ErasureContext) -> BatchResult:
+        """Delete an erased person here, now. By default: remove them from the audience, in
+        batches, with the same calls a sync's removal makes; a kind that can delete the person
+        outright (a CRM or email tool) overrides this."""
+        batches = [members[i:i + self.batch_size] for i in range(0, len(members), self.batch_size)]
+        sent = failed = 0
+        responses = []
+        for no, chunk in enumerate(batches):
+            result = self.send(client, chunk, BatchContext(ctx.run_id, "remove", no, len(batches),
+                                                           len(members), f"erasure:{ctx.request_id}"))
+            sent, failed = sent + result.sent, failed + result.failed
+            responses.append(result.response)
+        return BatchResult(sent=sent, failed=failed, response={"batches": len(batches), "responses": responses[:3]})
+
 
 class EmailListDestination(Destination):
     """A marketing tool's list, keyed by plain (not hashed) email: each member is its email as JSON."""
@@ -127,6 +168,21 @@ class EmailListDestination(Destination):
 
     def member_sql(self, k):
         return f"(CASE WHEN {k['email']} LIKE '%_@_%' THEN to_json({k['email']})::VARCHAR END)"
+
+    def erasure_members(self, held, current, emails):
+        """Every email the person was known by: the tool may hold any of them."""
+        return sorted(set(held) | set(current) | {json.dumps(e) for e in emails if "@" in e})
+
+    def erase_one(self, email: str) -> Request:
+        """The request deleting the profile of one email (Klaviyo, HubSpot implement it)."""
+        raise NotImplementedError
+
+    def erase(self, client: HttpClient, members: list[str], ctx: ErasureContext) -> BatchResult:
+        """Delete each email's profile with the tool's documented privacy deletion."""
+        last = None
+        for member in members:
+            last = client.send(self.erase_one(json.loads(member)), self.describe_error)
+        return BatchResult(sent=len(members), response={"status": last.status if last else None})
 
 
 def env_name(name: str) -> str:

@@ -16,6 +16,14 @@ class HubSpotList(EmailListDestination):
     secret_names = ("access_token",)
     required_settings = ("list_id",)
     optional_settings = {"base_url": "API root (default: api.hubapi.com)"}
+    erasure_action = "contact permanently deleted (GDPR delete)"
+
+    def erase_one(self, email: str) -> Request:
+        """POST /crm/v3/objects/contacts/gdpr-delete by email: deletes the contact and its
+        associated content (HubSpot blocklists an email it does not know)."""
+        return Request("POST", f"{self.base_url}/crm/v3/objects/contacts/gdpr-delete",
+                       json.dumps({"objectId": email, "idProperty": "email"}).encode(), self._headers())
+
     def _headers(self):
         return {"Content-Type": "application/json",
                 "Authorization": f"Bearer {self.secret('access_token')}"}

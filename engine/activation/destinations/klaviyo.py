@@ -22,6 +22,20 @@ class KlaviyoList(EmailListDestination):
     required_settings = ("list_id",)
     optional_settings = {"base_url": "API root (default: a.klaviyo.com)"}
     consent_purposes = ("advertising", "email")
+    erasure_action = "profile deleted (Data Privacy API: Request Profile Deletion)"
+
+    def _headers(self):
+        return {"Content-Type": "application/vnd.api+json", "Accept": "application/vnd.api+json",
+                "revision": REVISION, "Authorization": f"Klaviyo-API-Key {self.secret('api_key')}"}
+
+    def erase_one(self, email: str) -> Request:
+        """POST /api/data-privacy-deletion-jobs: deletes every profile with this email (one
+        identifier per job; the deletion runs asynchronously at Klaviyo)."""
+        body = {"data": {"type": "data-privacy-deletion-job", "attributes": {
+            "profile": {"data": {"type": "profile", "attributes": {"email": email}}}}}}
+        return Request("POST", f"{self.base_url}/api/data-privacy-deletion-jobs",
+                       json.dumps(body).encode(), self._headers())
+
     def requests(self, members, ctx: BatchContext):
         if ctx.op == "add":
             kind = "profile-subscription-bulk-create-job"
@@ -34,7 +48,4 @@ class KlaviyoList(EmailListDestination):
         body = ('{"data":{"type":' + json.dumps(kind) + ',"attributes":{"profiles":{"data":' + profiles
                 + '}},"relationships":{"list":{"data":{"type":"list","id":'
                 + json.dumps(str(self.settings["list_id"])) + "}}}}}")
-        return [Request("POST", f"{self.base_url}/api/{kind}s", body.encode(),
-                        {"Content-Type": "application/vnd.api+json",
-                         "Accept": "application/vnd.api+json", "revision": REVISION,
-                         "Authorization": f"Klaviyo-API-Key {self.secret('api_key')}"})]
+        return [Request("POST", f"{self.base_url}/api/{kind}s", body.encode(), self._headers())]

@@ -14,7 +14,7 @@ import json
 import time
 
 from engine.activation import normalise
-from engine.activation.destinations.base import BatchContext, Destination, json_list
+from engine.activation.destinations.base import BatchContext, BatchResult, Destination, ErasureContext, json_list
 from engine.activation.http import Request
 
 TRUE = {"1", "true", "yes", "y"}
@@ -56,14 +56,28 @@ class Webhook(Destination):
         return (f"(CASE WHEN {email} IS NOT NULL OR {phone} IS NOT NULL THEN "
                 f"json_object({fields})::VARCHAR END)")
 
+    erasure_action = "sent a profile.deleted event"
+
+    def _signed(self, msg_id: str, body: bytes) -> Request:
+        ts = int(time.time())
+        return Request("POST", self.base_url, body, {
+            "Content-Type": "application/json", "webhook-id": msg_id,
+            "webhook-timestamp": str(ts),
+            "webhook-signature": sign(self.secret("secret"), msg_id, ts, body)})
+
+    def erase(self, client, members, ctx: ErasureContext) -> BatchResult:
+        """One `profile.deleted` event listing the person as they were sent (hashes; plain
+        values too when this webhook gets them): the receiver deletes what it holds."""
+        msg_id = f"msg_erasure_{ctx.request_id}"
+        body = (json.dumps({"type": "profile.deleted", "request_id": ctx.request_id})[:-1]
+                + ',"members":' + json_list(members) + "}").encode()
+        resp = client.send(self._signed(msg_id, body), self.describe_error)
+        return BatchResult(sent=len(members), response=resp.json())
+
     def requests(self, members, ctx: BatchContext):
         event = "audience.members.added" if ctx.op == "add" else "audience.members.removed"
         msg_id = f"msg_{ctx.run_id}_{ctx.op}_{ctx.batch_no}"
         body = (json.dumps({"type": event, "audience": ctx.audience_key, "run_id": ctx.run_id,
                             "batch": ctx.batch_no + 1, "batches": ctx.batch_count})[:-1]
                 + ',"members":' + json_list(members) + "}").encode()
-        ts = int(time.time())
-        return [Request("POST", self.base_url, body, {
-            "Content-Type": "application/json", "webhook-id": msg_id,
-            "webhook-timestamp": str(ts),
-            "webhook-signature": sign(self.secret("secret"), msg_id, ts, body)})]
+        return [self._signed(msg_id, body)]
