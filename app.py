@@ -7,6 +7,7 @@ from engine.access import can
 from engine.workspace import WorkspaceError
 from ui.auth import demo_password_warning, login_gate, logout, password_change_form
 from ui.context import workspace
+from ui.text import md
 
 st.set_page_config(page_title="Open CDP", page_icon=":material/hub:", layout="wide")
 
@@ -54,7 +55,7 @@ navigation = st.navigation({s: p for s, p in pages.items() if p})
 with st.sidebar:
     ws = workspace()
     st.caption(f"Workspace: `{ws.path}`")
-    st.markdown(f"**{user.display_name}** · {user.role}")
+    st.markdown(f"**{md(user.display_name)}** · {user.role}")
     password_change_form(user)
     if st.button("Log out", icon=":material/logout:", key="cdp_logout"):
         logout(user)

@@ -10,6 +10,7 @@ from engine.activation import audiences, config, export, sync
 from engine.activation.destinations import KINDS
 from engine.activation.destinations import sandbox
 from ui.context import require_page, workspace
+from ui.text import md
 from ui.sandbox_panel import render_sandbox_panel
 
 user = require_page("view")
@@ -61,7 +62,7 @@ with tabs["Push"]:
                     st.session_state["act_plan"] = sync.dry_run(ws, user, key, full=full, holdout_pct=holdout)
             except (ValueError, PermissionError) as exc:
                 st.session_state.pop("act_plan", None)
-                st.error(str(exc))
+                st.error(md(exc))
         plan = st.session_state.get("act_plan")
         if plan and plan["audience_key"] == audiences.audience_key(kind, sid, dest):
             m = st.columns(5)
@@ -92,12 +93,12 @@ with tabs["Push"]:
                                     progress=lambda f, msg="": bar.progress(min(1.0, f), msg),
                                     schedule=schedule, holdout_pct=holdout)
                 except (ValueError, PermissionError) as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
                 else:
                     st.session_state.pop("act_plan", None)
                     text = (f"Run {out['run_id']}: added {_fmt(out['added'])}, removed {_fmt(out['removed'])}, "
                             f"failed {_fmt(out['failed'])}, held back {_fmt(out['held_back'])}.")
-                    (st.success if out["status"] == "succeeded" else st.error)(f"{out['status'].title()}. {text}")
+                    (st.success if out["status"] == "succeeded" else st.error)(f"{out['status'].title()}. {md(text)}")
                     for err in out["errors"]:
                         st.text(err)
         written = sandbox.written(ws, dest, audiences.audience_key(kind, sid, dest))
@@ -138,7 +139,7 @@ with tabs["Export"]:
                                                 hash_format=None if hash_format == "plain" else hash_format,
                                                 enforce_consent=enforce, label=audiences.source_key(kind, sid))
             except (ValueError, PermissionError) as exc:
-                st.error(str(exc))
+                st.error(md(exc))
             else:
                 st.success(f"{_fmt(out['rows'])} rows ready; {_fmt(out['held_back'])} held back.")
                 st.download_button("Download", data, file_name=f"audience.{fmt}", key="exp_download")
@@ -169,9 +170,9 @@ if "Destinations" in tabs:
                             settings[k.strip()] = v.strip()
                     config.add_destination(ws, user, name, kind, settings, replace=True)
                 except (ValueError, PermissionError) as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
                 else:
-                    st.success(f"Saved {name}.")
+                    st.success(f"Saved {md(name)}.")
                     st.rerun()
         if not dests.empty:
             gone = st.selectbox("Remove a destination", list(dests["name"]), key="dest_remove_name")

@@ -8,6 +8,7 @@ from engine.access.login import blocked_logins, unblock_login
 from engine.access.roles import ROLES
 from ui.auth import keep_session
 from ui.context import require_page, workspace
+from ui.text import md
 
 user = require_page("view_audit")
 st.title("Users and audit")
@@ -32,17 +33,17 @@ with users_tab:
             if st.form_submit_button("Add user"):
                 try:
                     user_store.add_user(workspace(), user, username.strip(), name, email, password, role)
-                    st.success(f"Added {username} as {role}.")
+                    st.success(f"Added {md(username)} as {role}.")
                     st.rerun()
                 except user_store.UserError as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
         with role_col.form("change_role"):
             st.markdown("**Change a role**")
             who = st.selectbox("User", names, key="role_user")
             new_role = st.selectbox("New role", list(ROLES), key="role_new")
             if st.form_submit_button("Change role"):
                 user_store.set_role(workspace(), user, who, new_role)
-                st.success(f"{who} is now {new_role}.")
+                st.success(f"{md(who)} is now {new_role}.")
                 st.rerun()
         with pw_col.form("reset_password", clear_on_submit=True):
             st.markdown("**Reset a password**")
@@ -53,9 +54,9 @@ with users_tab:
                     epoch = user_store.reset_password(workspace(), user, who_pw, new_password)
                     if who_pw == user.username:
                         keep_session(user, epoch)
-                    st.success(f"Password of {who_pw} changed; their sessions have ended.")
+                    st.success(f"Password of {md(who_pw)} changed; their sessions have ended.")
                 except user_store.UserError as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
 
         st.markdown("**Disable, enable or remove a login**")
         st.caption("A disabled user cannot log in and their open sessions end at their next click; "

@@ -10,6 +10,7 @@ from engine.forward.deliver import ForwardError, retry_dead
 from engine.forward.queue import preview
 from engine.forward.worker import run_once
 from ui.context import require_page, workspace
+from ui.text import md, plain
 from ui.sandbox_panel import render_sandbox_panel
 
 user = require_page("view")
@@ -36,7 +37,7 @@ if can(user, "manage_destinations"):
                     config.add_destination(ws, user, name, kind, {k.strip(): v.strip() for k, v in settings.items()})
                     st.rerun()
                 except ValueError as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
 if destinations.empty:
     st.info("No forwarding destination yet." + ("" if can(user, "manage_destinations")
                                                 else " An admin can add one."))
@@ -85,7 +86,7 @@ with mappings_tab:
                                        currency_path or None, content_path or None, int(lookback))
                     st.rerun()
                 except ValueError as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
     if not mappings.empty and can(user, "view_pii"):
         st.subheader("Payload preview")
         chosen = st.selectbox("Mapping", list(mappings["mapping_id"]), format_func=lambda m: (
@@ -103,7 +104,7 @@ with delivery_tab:
     if counts.empty:
         st.caption("Nothing queued yet.")
     else:
-        labels = counts.assign(label=counts["status"] + counts["reason"].map(lambda r: f" ({r})" if r else ""))
+        labels = counts.assign(label=counts["status"] + counts["reason"].map(lambda r: f" ({plain(r)})" if r else ""))
         fig = px.bar(labels, x="events", y="label", orientation="h", height=240)
         fig.update_layout(margin=dict(l=0, r=0, t=10, b=0), yaxis_title="")
         st.plotly_chart(fig, width="stretch")
@@ -112,7 +113,7 @@ with delivery_tab:
             with st.spinner("Queueing and sending..."):
                 result = run_once(ws, user, dest_name).get(dest_name, {})
             if "error" in result:
-                st.error(result["error"])
+                st.error(md(result["error"]))
             else:
                 st.success(f"Queued {result['queued']['pending']:,} (held back {result['queued']['held']:,}); "
                            f"sent {result['sent']:,}, dead {result['dead']:,}, retrying {result['retrying']:,}; "

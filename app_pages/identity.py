@@ -1,8 +1,6 @@
 """Identity: the review queue, explanations, unmerge, thresholds and survivorship, health."""
 from __future__ import annotations
 
-import html
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -14,6 +12,7 @@ from engine.identity.health import health
 from engine.identity.resolve import preview_thresholds
 from engine.identity.settings import SURVIVORSHIP_RULES, load_settings, save_settings
 from ui.context import cached_query, require_page, workspace
+from ui.text import md, plain
 
 user = require_page("view")
 ws = workspace()
@@ -31,7 +30,7 @@ def run_resolution(full: bool = False) -> None:
         stats = resolve(ws, user, full=full, progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
     except Exception as exc:  # shown to the user; nothing is half-written (one transaction)
         bar.empty()
-        st.error(f"Resolution failed and nothing was changed: {exc}")
+        st.error(f"Resolution failed and nothing was changed: {md(exc)}")
         return
     bar.empty()
     st.session_state["identity_flash"] = (f"Resolved {stats['records']:,} records into {stats['profiles']:,} "
@@ -112,8 +111,8 @@ with tab_queue:
         current = queue.iloc[0]
         p = current["probability"]
         st.subheader(f"Same person?  p = {p:.3f}" if pd.notna(p) else "Same person?  (held by a merge guard)")
-        st.caption(f"{html.escape(str(current['l_source']))}:{html.escape(str(current['l_record_id']))}  vs  "
-                   f"{html.escape(str(current['r_source']))}:{html.escape(str(current['r_record_id']))} · "
+        st.caption(f"{md(current['l_source'])}:{md(current['l_record_id'])}  vs  "
+                   f"{md(current['r_source'])}:{md(current['r_record_id'])} · "
                    f"reason: {current['reason']} · rules: {current['rules'] or '-'}")
         left, right = st.columns([3, 2])
         left.dataframe(highlight(side_by_side(current)), hide_index=True, width="stretch")
@@ -123,7 +122,7 @@ with tab_queue:
                 st.plotly_chart(waterfall(info["contributions"]), key="identity_waterfall")
                 st.caption(f"Model: {info['model']}. Green pushes towards one person, red towards two.")
             except ValueError as exc:
-                st.caption(str(exc))
+                st.caption(md(exc))
         if may_review:
             b1, b2, b3, b4 = st.columns(4)
             if b1.button("Accept (same person)", icon=":material/check:", key="identity_accept", type="primary"):
@@ -140,7 +139,7 @@ with tab_queue:
                     done = review.undo(ws, user)
                     st.toast(f"Undid {done['decision']}.")
                 except ValueError as exc:
-                    st.toast(str(exc))
+                    st.toast(md(exc))
                 st.rerun()
             with st.form("identity_keys", clear_on_submit=True, border=False):
                 key_cmd = st.text_input("Keyboard: type a (accept), r (reject), s (skip) or u (undo) and press Enter",
@@ -190,7 +189,7 @@ with tab_health:
                                        xaxis_title="records", yaxis_title="profiles"), key="identity_sizes")
     rates = h["merge_rate_by_source"]
     if len(rates):
-        c2.plotly_chart(go.Figure(go.Bar(x=rates["source"], y=rates["merge_rate_pct"]))
+        c2.plotly_chart(go.Figure(go.Bar(x=rates["source"].map(plain), y=rates["merge_rate_pct"]))
                         .update_layout(title="Merge rate by source (% of records in multi-record profiles)",
                                        height=300, margin=dict(t=40, b=10)), key="identity_rates")
     largest = h["largest_clusters"]
@@ -234,14 +233,14 @@ with tab_unmerge:
                         st.session_state["identity_flash"] = f"Split {pid} into {result['groups']} profiles."
                         st.rerun()
                     except ValueError as exc:
-                        st.error(str(exc))
+                        st.error(md(exc))
                 if c2.button("Split into single records", key="identity_split_all"):
                     try:
                         result = review.unmerge(ws, user, pid)
                         st.session_state["identity_flash"] = f"Split {pid} into {result['groups']} profiles."
                         st.rerun()
                     except ValueError as exc:
-                        st.error(str(exc))
+                        st.error(md(exc))
     active = review.splits(ws, user)
     if len(active):
         st.markdown("**Unmerges in force** (kept on every re-run)")
@@ -300,4 +299,4 @@ with tab_settings:
                 st.session_state["identity_flash"] = "Settings saved; they apply on the next run."
                 st.rerun()
             except ValueError as exc:
-                st.error(str(exc))
+                st.error(md(exc))

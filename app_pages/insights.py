@@ -16,6 +16,7 @@ from engine.value import store as value_store
 from engine.value.clv import CHURN_MODEL, MODELS
 from engine.value.validate import suggest_calibration_end
 from ui.context import cached_query, require_page, workspace
+from ui.text import md, plain
 
 try:  # built on the segments branch; the screen works without it
     from engine.segments import create_static_segment
@@ -67,11 +68,11 @@ with st.expander("Compute scores", expanded=not cached_query(value_insights.clv_
             result = fit_clv(ws, user, as_of, model=model, horizon_days=int(horizon),
                              margin=float(margin), discount_rate=float(discount), progress=report)
         except (ValueError, RuntimeError) as exc:
-            st.error(str(exc))
+            st.error(md(exc))
         else:
             bar.empty()
             if result["status"] == "too_thin":
-                st.warning(result["message"])
+                st.warning(md(result["message"]))
                 st.info(f"RFM scores were computed for {result['rfm']['customers']} customers instead.")
             else:
                 st.success(
@@ -131,6 +132,7 @@ with rfm_tab:
         st.plotly_chart(fig, key="rfm_grid")
         segments = cached_query(value_insights.segment_summary)
         c1, c2 = st.columns(2)
+        segments = segments.assign(segment=segments["segment"].map(plain))
         c1.plotly_chart(px.bar(segments, x="segment", y="customers", title="Segment sizes"), key="seg_sizes")
         c2.plotly_chart(px.bar(segments, x="segment", y="revenue", title="Revenue by segment"), key="seg_revenue")
         st.dataframe(segments, hide_index=True)
@@ -140,7 +142,7 @@ with rfm_tab:
             st.success(f"RFM scores for {summary['customers']:,} customers as of {summary['as_of']}.")
             st.rerun()
         except ValueError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
 
     st.subheader("Segment rules")
     st.caption("First matching rule names the segment. Scores are quintiles 1-5 (5 = most recent, "
@@ -165,7 +167,7 @@ with rfm_tab:
             score_rfm(ws, user, st.session_state.get("value_as_of"))
             st.success("Rules saved and segments recomputed.")
         except (RuleError, ValueError, TypeError) as exc:
-            st.error(f"Rules not saved: {exc}")
+            st.error(f"Rules not saved: {md(exc)}")
     if b2.button("Restore defaults", disabled=not may_score, key="value_rules_reset"):
         save_segment_rules(ws, user, None)
         score_rfm(ws, user, st.session_state.get("value_as_of"))
@@ -207,16 +209,16 @@ with accuracy_tab:
             bar.empty()
         except DataTooThin as exc:
             bar.empty()
-            st.warning(str(exc))
+            st.warning(md(exc))
             st.info("RFM scores (on the RFM tab) do not need a model and work on thin data.")
         except ValueError as exc:
             bar.empty()
-            st.error(str(exc))
+            st.error(md(exc))
     else:
         last_run = value_store.latest_run(ws, "validation")
         if last_run:
             validation = last_run["details"]
-            st.caption(f"Last validation, run by {last_run['made_by']} on "
+            st.caption(f"Last validation, run by {md(last_run['made_by'])} on "
                        f"{pd.Timestamp(last_run['made_at']).strftime('%Y-%m-%d %H:%M')}.")
     if validation:
         naive = validation["naive"]
@@ -264,6 +266,6 @@ with churn_tab:
         try:
             create_static_segment(ws, user, name, risk["profile_id"].tolist(),
                                   f"Monetary score >= {min_m} and probability alive < {max_alive:.2f}")
-            st.success(f"Saved {len(risk):,} people as the segment {name!r}.")
+            st.success(f"Saved {len(risk):,} people as the segment {md(repr(name))}.")
         except (ValueError, PermissionError) as exc:
-            st.error(str(exc))
+            st.error(md(exc))

@@ -14,6 +14,7 @@ from engine.journeys import (
 from engine.journeys.base import OPS
 from engine.journeys.cohorts import BASIS_LABELS
 from ui.context import cached_query, require_page, workspace
+from ui.text import md, plain
 
 try:  # built by the segments module; the screen works without it
     from engine.segments import create_static_segment
@@ -23,11 +24,6 @@ except ImportError:  # pragma: no cover - only in builds without segments
 user = require_page("view")
 ws = workspace()
 st.title("Journeys")
-
-
-def plain(text) -> str:
-    """Chart labels from data: plotly reads a few HTML tags in text, so neutralise them."""
-    return str(text).replace("<", "‹").replace(">", "›")
 
 
 if journeys_stale(ws):
@@ -74,7 +70,7 @@ with tab_funnel:
         try:
             result = cached_query(funnel, user, steps, window, since, until, breakdown)
         except JourneyError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
             st.stop()
         funnel_table = result.steps
         # A horizontal bar per step (bars, unlike plotly's funnel trace, report clicks to Streamlit).
@@ -126,7 +122,7 @@ with tab_funnel:
                     st.session_state["dropoff_saved"] = segment_id
                     st.success(f"Saved {len(dropped)} people as a segment.")
                 except (ValueError, PermissionDenied) as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
 
 with tab_paths:
     c1, c2 = st.columns([3, 2])
@@ -147,7 +143,7 @@ with tab_paths:
         flows = flows[~flows["source"].isin([END, START]) & ~flows["target"].isin([END, START])]
     if path_result.people:
         share = 100.0 * path_result.stopped / path_result.people
-        st.caption(f"{path_result.people:,} people did {anchor}; {path_result.stopped:,} ({share:.0f}%) did nothing "
+        st.caption(f"{path_result.people:,} people did {md(anchor)}; {path_result.stopped:,} ({share:.0f}%) did nothing "
                    f"else {'after' if direction == 'after' else 'before'} it within {int(within_hours)} hours.")
     if path_result.links.empty:
         st.info("Nobody did that event (in this window).")

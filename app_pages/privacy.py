@@ -7,6 +7,7 @@ from engine.privacy.identifiers import ID_TYPES
 from engine.privacy.requests import list_requests
 from engine.privacy.subject import erase_subject, export_subject, find_subject
 from ui.context import require_page, workspace
+from ui.text import md
 
 user = require_page("privacy_requests")
 st.title("Privacy")
@@ -23,7 +24,7 @@ with requests_tab:
         try:
             subject = find_subject(workspace(), user, id_type, value)
         except ValueError as exc:
-            st.error(str(exc))
+            st.error(md(exc))
             subject = None
         if subject is not None and not subject.found:
             st.info("Nothing is held about this identifier.")
@@ -100,7 +101,7 @@ with consent_tab:
                     st.success("Recorded.")
                     st.rerun()
                 except ValueError as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
         st.subheader("History")
         st.dataframe(consent.consent_history(workspace(), profile_id.strip()), hide_index=True)
 
@@ -116,4 +117,4 @@ with retention_tab:
     st.metric("Events past retention", f"{preview['events_to_delete']:,}")
     st.metric("Raw files past retention", f"{preview['raw_files_to_delete']:,}")
     if st.button("Purge now", disabled=not (preview["events_to_delete"] or preview["raw_files_to_delete"])):
-        st.success(f"Purged: {retention.apply(workspace(), user)}")
+        st.success(f"Purged: {md(retention.apply(workspace(), user))}")

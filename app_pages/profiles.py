@@ -1,5 +1,4 @@
 """Profiles: find anyone, then see their golden record, figures, timeline, records and notes."""
-import re
 
 import pandas as pd
 import plotly.express as px
@@ -14,14 +13,10 @@ from engine.profiles.search import recent_profiles, refresh_search_index, search
 from engine.profiles.timeline import activity_by_day
 from engine.profiles.view import headline_text
 from ui.context import require_page, workspace
+from ui.text import md
 
 user = require_page("view")
 ws = workspace()
-
-
-def md(text) -> str:
-    """Data text made safe to show inside markdown (no formatting, links or HTML from data)."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", str(text))
 
 
 def titled_table(title: str, frame: pd.DataFrame, empty: str) -> None:
@@ -36,10 +31,15 @@ st.title("Profiles")
 if search_index_stale(ws):
     with st.spinner("Indexing profiles for search (once after each identity run)…"):
         refresh_search_index(ws)
+if can(user, "view_pii"):
+    search_hint = ("Name, email, phone, customer id, anonymous id… typos are fine",
+                   "Matches names either way round, email and phone prefixes, any identifier; "
+                   "tolerates a typo or two.")
+else:   # the engine matches ids only for this role: personal values are masked, so not searchable
+    search_hint = ("Profile id, customer id, user id, anonymous id…",
+                   "Your role sees personal data masked, so search matches ids, not names, emails or phones.")
 query = st.text_input("Search people", key="profile_query", type="search", live="300ms",  # as you type
-                      placeholder="Name, email, phone, customer id, anonymous id… typos are fine",
-                      help="Matches names either way round, email and phone prefixes, any identifier; "
-                           "tolerates a typo or two.")
+                      placeholder=search_hint[0], help=search_hint[1])
 
 if query.strip():
     with st.spinner("Searching…"):
@@ -82,7 +82,7 @@ if cached is None or cached[0] != cache_key:
     try:
         view = profile_view(ws, user, profile_id)
     except ProfileNotFound as exc:
-        st.warning(str(exc))
+        st.warning(md(exc))
         st.session_state.pop("profile_open", None)
         st.stop()
     st.session_state["profile_view_cache"] = ((profile_id, ws.data_version()), view)
@@ -139,7 +139,7 @@ with tab_overview:
                     else:
                         st.warning("Type a tag or a note first.")
                 except NoteError as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
             if not view.tags.empty:
                 drop = st.selectbox("Remove a tag", [None] + view.tags["tag"].tolist(), key="profile_drop_tag")
                 if drop and st.button("Remove tag", key="profile_remove_tag"):

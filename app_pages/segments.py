@@ -13,6 +13,7 @@ from engine import segments as seg
 from engine.access import can
 from engine.segments import model
 from ui.context import current_user, require_page, workspace
+from ui.text import md, plain
 
 user = require_page("view")
 ws = workspace()
@@ -431,7 +432,7 @@ with builder:
         st.rerun()
     loaded = st.session_state.get("seg_loaded")
     if loaded:
-        st.caption(f"Editing **{loaded['name']}** (version {loaded['version']}).")
+        st.caption(f"Editing **{md(loaded['name'])}** (version {loaded['version']}).")
 
     left, right = st.columns([3, 2], gap="large")
     with left:
@@ -447,14 +448,16 @@ with builder:
         st.subheader("Live size")
         live = None
         if error:
-            st.warning(f"Finish the rules to see the count: {error}")
+            st.warning(f"Finish the rules to see the count: {md(error)}")
         else:
             try:
                 with st.spinner("Counting…"):
                     live = _live(str(ws.path), version, json.dumps(definition, sort_keys=True),
                                  loaded["segment_id"] if loaded else None, user.role, current_user())
+            except model.PersonalConditionRefused as exc:
+                st.error(md(exc), icon=":material/lock:")
             except model.DefinitionError as exc:
-                st.warning(str(exc))
+                st.warning(md(exc))
         if live:
             reach = live["reach"]
             st.metric("Members", f"{reach['members']:,}")
@@ -481,7 +484,7 @@ with builder:
                                                   segment_id=loaded["segment_id"] if loaded else None)
                     st.code(compiled.pretty(), language="sql")
                 except model.DefinitionError as exc:
-                    st.warning(str(exc))
+                    st.warning(md(exc))
 
     st.divider()
     save_col, io_col = st.columns([3, 2], gap="large")
@@ -498,10 +501,10 @@ with builder:
                 try:
                     sid = seg.create_segment(ws, user, name, definition, desc)
                     _load(definition, seg.get_segment(ws, sid))
-                    st.session_state.seg_flash = f"Saved {name!r}."
+                    st.session_state.seg_flash = f"Saved {md(repr(name))}."
                     st.rerun()
                 except (ValueError, PermissionError) as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
             if loaded and b2.button("Save new version", key="seg_save_version", disabled=bool(error)):
                 try:
                     v = seg.save_segment(ws, user, loaded["segment_id"], definition, name=name,
@@ -510,7 +513,7 @@ with builder:
                     st.session_state.seg_flash = f"Saved version {v}."
                     st.rerun()
                 except (ValueError, PermissionError) as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
             if loaded and b3.button("Duplicate", key="seg_dup"):
                 sid = seg.duplicate_segment(ws, user, loaded["segment_id"])
                 _load(definition, seg.get_segment(ws, sid))
@@ -538,14 +541,14 @@ with builder:
             if may_edit:
                 @st.dialog("Delete segment")
                 def confirm_delete(segment):
-                    st.write(f"Delete **{segment['name']}**? Its history is kept; it stops appearing in lists.")
+                    st.write(f"Delete **{md(segment['name'])}**? Its history is kept; it stops appearing in lists.")
                     if st.button("Delete", type="primary", key="seg_delete_yes"):
                         try:
                             seg.delete_segment(ws, user, segment["segment_id"])
                             _load(model.empty_definition(), None)
                             st.rerun()
                         except ValueError as exc:
-                            st.error(str(exc))
+                            st.error(md(exc))
 
                 if st.button("Delete segment…", key="seg_delete", icon=":material/delete:"):
                     confirm_delete(loaded)
@@ -566,7 +569,7 @@ with builder:
                 st.session_state.seg_flash = "Imported; review and save it."
                 st.rerun()
             except model.DefinitionError as exc:
-                st.error(str(exc))
+                st.error(md(exc))
 
 with overlap_tab:
     if len(saved) < 2:
@@ -581,12 +584,14 @@ with overlap_tab:
             c1, c2 = st.columns(2)
             with c1:
                 st.markdown("**People in both (pairwise)**")
+                matrix = matrix.rename(index=plain, columns=plain)
                 fig = px.imshow(matrix, text_auto=True, color_continuous_scale="Blues", aspect="auto")
                 fig.update_layout(margin=dict(l=0, r=0, t=10, b=0), height=360)
                 st.plotly_chart(fig, use_container_width=True)
             with c2:
                 st.markdown("**Exclusive combinations (UpSet-style)**")
                 combos = result["combinations"].head(20)
+                combos = combos.assign(segments=combos["segments"].map(plain))
                 fig = px.bar(combos, x="people", y="segments", orientation="h", color="size")
                 fig.update_layout(margin=dict(l=0, r=0, t=10, b=0), height=360,
                                   yaxis={"categoryorder": "total ascending"})

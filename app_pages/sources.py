@@ -18,6 +18,7 @@ from engine.ingest.readers import FORMATS
 from engine.sources import KINDS, SourceError, list_sources
 from engine.workspace import WorkspaceError
 from ui.context import cached_query, require_page, workspace
+from ui.text import md, plain
 
 user = require_page("view")
 ws = workspace()
@@ -92,12 +93,12 @@ def _upload_section() -> None:
                     ws, user, kind, path, source or None, file_format)
         except (IngestError, ValueError) as exc:
             st.session_state.pop("src_suggest_key", None)
-            st.error(f"This file cannot be loaded: {exc}")
+            st.error(f"This file cannot be loaded: {md(exc)}")
             return
         st.session_state["src_suggest_key"] = cache_key
     info, preview, suggestions, rows = st.session_state["src_suggest_value"]
     size = f"{rows:,} rows" if rows is not None else "a large file: mapped from its first rows, counted as it loads"
-    st.markdown(f"**Detected:** {info.describe()} · {size}")
+    st.markdown(f"**Detected:** {md(info.describe())} · {size}")
     st.dataframe(mask_frame(preview, user), hide_index=True, height=min(38 * (len(preview) + 1), 300))
 
     mapping = None
@@ -130,7 +131,7 @@ def _upload_section() -> None:
                                  progress=lambda f, m="": bar.progress(min(max(f, 0.0), 1.0), text=m))
         except (IngestError, SourceError, ValueError, WorkspaceError) as exc:
             bar.empty()
-            st.error(f"Nothing was loaded: {exc}")
+            st.error(f"Nothing was loaded: {md(exc)}")
             return
         st.session_state["src_last_result"] = result.as_dict()
         # The load kept its own copy under landing/; the incoming copy is no longer needed.
@@ -144,9 +145,9 @@ def _last_result() -> None:
     if not result:
         return
     if result["already_loaded"]:
-        st.info(result["warnings"][0])
+        st.info(md(result["warnings"][0]))
         return
-    st.success(f"Loaded into {result['source']}: {result['rows_loaded']:,} of {result['rows_read']:,} rows.")
+    st.success(f"Loaded into {md(result['source'])}: {result['rows_loaded']:,} of {result['rows_read']:,} rows.")
     a, b, c, d = st.columns(4)
     a.metric("Rows read", f"{result['rows_read']:,}")
     b.metric("Loaded", f"{result['rows_loaded']:,}",
@@ -155,7 +156,7 @@ def _last_result() -> None:
     c.metric("Quarantined", f"{result['rows_quarantined']:,}")
     d.metric("New / updated", f"{result['rows_inserted']:,} / {result['rows_updated']:,}")
     for warning in result["warnings"]:
-        st.warning(warning)
+        st.warning(md(warning))
 
 
 def _sources_section() -> None:
@@ -174,7 +175,7 @@ def _sources_section() -> None:
     st.subheader("Recent loads")
     chart = loads.head(20).melt(id_vars=["load_id", "source"], value_vars=["rows_loaded", "rows_quarantined"],
                                 var_name="fate", value_name="rows")
-    chart["load"] = chart["source"] + " #" + chart["load_id"].astype(str)
+    chart["load"] = chart["source"].map(plain) + " #" + chart["load_id"].astype(str)
     fig = px.bar(chart, x="load", y="rows", color="fate", barmode="stack",
                  color_discrete_map={"rows_loaded": "#2e7d32", "rows_quarantined": "#c62828"})
     fig.update_layout(height=280, margin=dict(l=0, r=0, t=10, b=0), xaxis_title=None)

@@ -4,6 +4,7 @@ import streamlit as st
 from engine.access.csv_safe import safe_csv
 from engine.sql_console import SqlRefused, run_readonly
 from ui.context import require_page, workspace
+from ui.text import md
 
 user = require_page("run_sql")
 st.title("SQL")
@@ -22,7 +23,7 @@ if submitted:
     try:
         result = run_readonly(workspace(), user, query)
     except SqlRefused as exc:
-        st.error(str(exc))
+        st.error(md(exc))
     else:
         st.caption(f"{len(result):,} rows")
         st.dataframe(result, width="stretch", hide_index=True)

@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import secrets
+import threading
+from contextlib import contextmanager
+from typing import Iterator
 
 import duckdb
 import pandas as pd
@@ -10,6 +15,11 @@ import pandas as pd
 from engine.access import User, audit, can, mask_frame, require
 
 MAX_ROWS = 100_000
+# Every console query is stopped after this long (CDP_SQL_TIMEOUT_SECONDS), so a long query
+# does not keep writers (the collector, an ingest) waiting for the workspace.
+DEFAULT_TIMEOUT_SECONDS = "30"
+DEFAULT_MEMORY_LIMIT = "1GB"      # CDP_SQL_MEMORY_LIMIT; the console never spills to disk
+CONSOLE_THREADS = 2
 # Table functions a query may call; everything else (read_csv, read_text, glob, ...) reads files.
 SAFE_TABLE_FUNCTIONS = frozenset({
     "range", "generate_series", "unnest", "duckdb_tables", "duckdb_columns", "duckdb_views",
@@ -51,62 +61,113 @@ def _table_functions(tree) -> set[str]:
     return found
 
 
-def _qualified_tables(tree) -> set[str]:
-    """Tables named with a catalog (workspace.main.x), which would bypass the masking views."""
-    return {f"{n['catalog_name']}.{n.get('schema_name') or 'main'}.{n.get('table_name')}"
-            for n in _nodes(tree)
-            if n.get("type") == "BASE_TABLE" and n.get("catalog_name") not in (None, "", "temp")}
-
-
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _create_masking_views(cur) -> None:
-    """Shadow every table and view holding personal columns with a masked temporary view.
-
-    Runs inside the console's rolled-back transaction, so the views vanish with it.
-    """
-    catalog = cur.execute("SELECT current_database()").fetchone()[0]
-    columns = cur.execute(
-        """SELECT table_name, column_name, data_type FROM duckdb_columns()
-           WHERE database_name = ? AND schema_name = 'main' ORDER BY table_name, column_index""",
-        [catalog]).fetchall()
-    personal: dict[str, list[str]] = {}
-    for table, column, data_type in columns:
-        kind = str(data_type).upper()
-        if (_PERSONAL_COLUMN.search(column) or kind == "JSON" or kind.startswith(("STRUCT", "MAP"))
-                or kind.endswith("[]")):
-            personal.setdefault(table, []).append(column)
-    for table, cols in personal.items():
-        replace = ", ".join(f"{_MASK_SQL.format(c=_quote(c))} AS {_quote(c)}" for c in cols)
-        cur.execute(f"CREATE TEMP VIEW {_quote(table)} AS SELECT * REPLACE ({replace}) "
-                    f"FROM {_quote(catalog)}.main.{_quote(table)}")
-
-
-def _refuse_file_access(con: duckdb.DuckDBPyConnection, sql: str, masked: bool = False) -> None:
+def _refuse_file_access(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
     if tree.get("error"):
         raise SqlRefused(f"That query does not parse: {tree.get('error_message', '')}")
-    qualified = _qualified_tables(tree) if masked else set()
-    if qualified:
-        raise SqlRefused("Name tables without a database prefix (your role sees personal data masked): "
-                         + ", ".join(sorted(qualified)) + ".")
     unsafe = _table_functions(tree) - SAFE_TABLE_FUNCTIONS
     if unsafe:
         raise SqlRefused(f"The SQL console reads workspace tables only; not allowed: {', '.join(sorted(unsafe))}.")
 
 
+def _create_views(con: duckdb.DuckDBPyConnection, alias: str, masked: bool) -> None:
+    """A view in the console's own database for every table and view of the workspace.
+
+    Masked views replace personal columns before any query sees them (whatever the query then
+    does with them: aliases, functions, to_json, SUMMARIZE, WHERE on a prefix ...).
+    """
+    columns = con.execute(
+        """SELECT c.table_name, c.column_name, c.data_type FROM duckdb_columns() c
+           WHERE c.database_name = ? AND c.schema_name = 'main' AND NOT c.internal
+           ORDER BY c.table_name, c.column_index""", [alias]).fetchall()
+    relations: dict[str, list[str]] = {}
+    for table, column, data_type in columns:
+        personal = relations.setdefault(table, [])
+        kind = str(data_type).upper()
+        if masked and (_PERSONAL_COLUMN.search(column) or kind == "JSON"
+                       or kind.startswith(("STRUCT", "MAP", "UNION")) or kind.endswith("]")):
+            personal.append(column)
+    for table, personal in relations.items():
+        source = f"{alias}.main.{_quote(table)}"
+        if personal:
+            replace = ", ".join(f"{_MASK_SQL.format(c=_quote(c))} AS {_quote(c)}" for c in personal)
+            select = f"SELECT * REPLACE ({replace}) FROM {source}"
+        else:
+            select = f"SELECT * FROM {source}"
+        con.execute(f"CREATE VIEW main.{_quote(table)} AS {select}")
+
+
+def _memory_limit() -> str:
+    limit = os.environ.get("CDP_SQL_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT).strip()
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", limit, re.IGNORECASE):
+        raise SqlRefused(f"CDP_SQL_MEMORY_LIMIT should look like 2GB, not {limit!r}.")
+    return limit
+
+
+def _timeout_seconds() -> float:
+    return float(os.environ.get("CDP_SQL_TIMEOUT_SECONDS", DEFAULT_TIMEOUT_SECONDS))
+
+
+@contextmanager
+def console_connection(workspace, masked: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A fresh in-memory DuckDB that sees the workspace only through views (masked ones when
+    `masked`), with the workspace attached read-only under a name made up for this query.
+
+    Nothing the query can name reaches an unmasked column: the attachment's name is random and
+    not in the text the user wrote; external access is off, so no file, URL or other database;
+    the configuration is locked so none of this can be switched back. The workspace is held
+    read-only (other readers go on; writers wait at most the console's timeout).
+    """
+    if not workspace.exists():
+        raise SqlRefused(f"There is no workspace at {workspace.path} yet.")
+    con = duckdb.connect(":memory:", config={"memory_limit": _memory_limit(), "threads": CONSOLE_THREADS,
+                                             "temp_directory": ""})
+    try:
+        alias = "ws_" + secrets.token_hex(16)
+        workspace.attach_read_only(con, alias)
+        # The views live in a database named as the workspace is (cdp.duckdb -> cdp), so queries
+        # written as cdp.profiles or cdp.main.profiles read the same views as profiles.
+        name = workspace.path.stem
+        if name.lower() not in ("memory", "system", "temp"):
+            con.execute(f"ATTACH ':memory:' AS {_quote(name)}")
+            con.execute(f"USE {_quote(name)}")
+        _create_views(con, alias, masked)
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+        yield con
+    finally:
+        con.close()
+
+
+def _run_with_timeout(con: duckdb.DuckDBPyConnection, sql: str, seconds: float) -> pd.DataFrame:
+    timer = threading.Timer(seconds, con.interrupt)
+    timer.daemon = True
+    timer.start()
+    try:
+        return con.execute(sql).df()
+    except duckdb.InterruptException as exc:
+        raise SqlRefused(f"The query ran longer than {seconds:g} s and was stopped; "
+                         "narrow it down (a WHERE, a LIMIT, fewer joins).") from exc
+    finally:
+        timer.cancel()
+
+
 def run_readonly(workspace, user: User, sql: str, limit: int = MAX_ROWS) -> pd.DataFrame:
     """Run one SELECT and return its rows (personal columns masked for roles without view_pii).
 
-    Writes, several statements, file access and settings changes are refused.
+    Writes, several statements, file access and settings changes are refused; the query runs on
+    its own read-only connection (see console_connection) and is stopped after a timeout.
     """
     require(user, "run_sql")
     text = (sql or "").strip().rstrip(";").strip()
     if not text:
         raise SqlRefused("Type a query, for example: SELECT * FROM profiles LIMIT 10")
-    with workspace.connect() as con:
+    masked = not can(user, "view_pii")
+    with console_connection(workspace, masked) as con:
         try:
             statements = con.extract_statements(text)
         except duckdb.Error as exc:
@@ -115,20 +176,11 @@ def run_readonly(workspace, user: User, sql: str, limit: int = MAX_ROWS) -> pd.D
             raise SqlRefused("Run one query at a time.")
         if statements[0].type != duckdb.StatementType.SELECT:
             raise SqlRefused("Only SELECT queries may run here: the SQL console is read-only.")
-        masked = not can(user, "view_pii")
-        _refuse_file_access(con, text, masked)
-        cur = con.cursor()
+        _refuse_file_access(con, text)
         try:
-            cur.execute("BEGIN TRANSACTION")  # rolled back: not even a sequence moves
-            try:
-                if masked:
-                    _create_masking_views(cur)
-                df = cur.execute(f"SELECT * FROM ({text}) AS q LIMIT {int(limit)}").df()
-            except duckdb.Error as exc:
-                raise SqlRefused(str(exc).splitlines()[0]) from exc
-            finally:
-                cur.execute("ROLLBACK")
-        finally:
-            cur.close()
+            df = _run_with_timeout(con, f"SELECT * FROM ({text}) AS q LIMIT {int(limit)}", _timeout_seconds())
+        except duckdb.Error as exc:
+            raise SqlRefused(str(exc).splitlines()[0]) from exc
+    with workspace.connect() as con:
         audit(con, user, "sql.query", None, {"sql": text[:2000], "rows": len(df)})
     return mask_frame(df, user)

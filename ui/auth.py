@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import re
 
 import streamlit as st
 
@@ -13,6 +12,7 @@ from engine.access.cookie_key import WeakCookieKey, check_cookie_key
 from engine.access.sessions import issue_token, lifetime_seconds
 from ui import streamlit_adapter as adapter
 from ui.context import workspace
+from ui.text import md
 
 _STATE_KEYS = ("cdp_user", "cdp_epoch", "username", "name")
 
@@ -57,7 +57,7 @@ def login_gate() -> User | None:
     try:
         key = check_cookie_key(configured_cookie_key())
     except WeakCookieKey as exc:
-        st.error(f"The app will not start: {exc}")
+        st.error(f"The app will not start: {md(exc)}")
         st.stop()
     if not user_store.auth_file_path().exists():
         st.error(f"No user file at {user_store.auth_file_path()}. Run `make run` (it creates the demo "
@@ -122,18 +122,13 @@ def logout(user: User) -> None:
     _end_local_session()
 
 
-def _md(text: str) -> str:
-    """A name from the users file shown inside markdown as plain text."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", text)
-
-
 def demo_password_warning(user: User) -> None:
     """A banner on every screen while any account still has its published demo password."""
-    demo = [_md(name) for name in user_store.demo_password_users()]
+    demo = [md(name) for name in user_store.demo_password_users()]
     if not demo:
         return
-    if _md(user.username) in demo:
-        st.warning(f"You are logged in with the published demo password of {_md(user.username)}: anyone "
+    if md(user.username) in demo:
+        st.warning(f"You are logged in with the published demo password of {md(user.username)}: anyone "
                    "who has read the README can log in as you. Change it under **Change my password** "
                    "in the sidebar. The app refuses demo passwords when it listens beyond localhost.",
                    icon=":material/key:")
@@ -154,7 +149,7 @@ def password_change_form(user: User) -> None:
                 try:
                     epoch = user_store.change_own_password(workspace(), user, current, new)
                 except user_store.UserError as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
                 else:
                     keep_session(user, epoch)
                     st.success("Password changed; your other sessions have ended.")

@@ -11,6 +11,7 @@ from engine.access import User, can
 from engine.collect.tail import collector_status, event_throughput, recent_events
 from engine.sources import SourceError, create_source, list_sources, rotate_write_key
 from ui.context import workspace
+from ui.text import md
 
 
 def _events_sources():
@@ -30,14 +31,14 @@ def _close_rotation() -> None:
 
 @st.dialog("Rotate write key", on_dismiss=_close_rotation)
 def _confirm_rotation(name: str, user: User) -> None:
-    st.write(f"Issue a new write key for **{name}**? Websites and servers still sending the old "
+    st.write(f"Issue a new write key for **{md(name)}**? Websites and servers still sending the old "
              "key are refused within seconds, until you update them.")
     left, right = st.columns(2)
     if left.button("Rotate key", type="primary", key="collector_rotate_confirm"):
         try:
             rotate_write_key(workspace(), user, name)
         except (SourceError, PermissionError) as exc:
-            st.error(str(exc))
+            st.error(md(exc))
             return
         _close_rotation()
         st.session_state["collector_rotated"] = name
@@ -64,7 +65,7 @@ def _status_section() -> dict:
     elif status.get("problem"):
         st.error(f"The collector is degraded: {status['problem']}")
     elif status.get("last_error") and time.time() - (status.get("last_error_at") or 0) < 60:
-        st.warning(f"Landing is retrying: {status['last_error']}")
+        st.warning(f"Landing is retrying: {md(status['last_error'])}")
     return status
 
 
@@ -74,7 +75,7 @@ def _sources_section(user: User) -> None:
         st.caption("No events source yet.")
     for row in sources.itertuples():
         left, right = st.columns([4, 1])
-        left.markdown(f"**{row.name}**")
+        left.markdown(f"**{md(row.name)}**")
         left.code(_shown_key(row.write_key, user), language=None)
         if can(user, "ingest") and right.button("Rotate key", key=f"collector_rotate_{row.name}",
                                                 icon=":material/autorenew:"):
@@ -84,7 +85,7 @@ def _sources_section(user: User) -> None:
         _confirm_rotation(rotating, user)
     rotated = st.session_state.pop("collector_rotated", None)
     if rotated:
-        st.success(f"{rotated} has a new write key.")
+        st.success(f"{md(rotated)} has a new write key.")
     if can(user, "ingest"):
         with st.form("collector_new_source", clear_on_submit=True):
             name = st.text_input("New events source", placeholder="Website")
@@ -92,9 +93,9 @@ def _sources_section(user: User) -> None:
                 try:
                     create_source(workspace(), user, name.strip(), "events")
                 except SourceError as exc:
-                    st.error(str(exc))
+                    st.error(md(exc))
                 else:
-                    st.success(f"Created {name.strip()}.")
+                    st.success(f"Created {md(name.strip())}.")
                     st.rerun()
 
 

@@ -5,7 +5,7 @@ acting `User` and calls `require(user, PERMISSION)` first, so role checks hold
 whether the call comes from a page, the CLI or a test.
 """
 from engine.access.audit import audit, audit_entries
-from engine.access.masking import PII_FIELDS, mask_frame, mask_value
+from engine.access.masking import PII_FIELDS, is_personal_field, mask_frame, mask_value
 from engine.access.roles import (
     PERMISSIONS,
     ROLES,
@@ -18,5 +18,5 @@ from engine.access.roles import (
 
 __all__ = [
     "PERMISSIONS", "PII_FIELDS", "ROLES", "PermissionDenied", "User", "audit", "audit_entries",
-    "can", "mask_frame", "mask_value", "require", "system_user",
+    "can", "is_personal_field", "mask_frame", "mask_value", "require", "system_user",
 ]

@@ -1,6 +1,8 @@
 """Masking of personal data for roles without `view_pii`."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from engine.access.roles import User, can
@@ -28,6 +30,14 @@ def mask_value(value) -> str | None:
 
 def is_pii_column(column: str) -> bool:
     return column.lower() in PII_FIELDS
+
+
+def is_personal_field(field: str) -> bool:
+    """A field a filter could probe personal data through: a PII column, or a custom trait or
+    event property of the same name in any spelling (`traits.firstName`, `properties.Email`)."""
+    key = str(field).rsplit(".", 1)[-1]
+    key = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).lower().replace("-", "_").replace(" ", "_")
+    return key in PII_FIELDS
 
 
 def mask_frame(df: pd.DataFrame, user: User) -> pd.DataFrame:

@@ -7,6 +7,7 @@ import sys
 import pandas as pd
 
 from engine.access import system_user
+from engine.access.csv_safe import safe_csv
 from engine.workspace import Workspace, default_workspace_path
 
 
@@ -23,7 +24,8 @@ def print_json(data) -> None:
 
 
 def print_csv(df: pd.DataFrame) -> None:
-    df.to_csv(sys.stdout, index=False)
+    """CSV to stdout; text cells a spreadsheet would run as formulas (= + - @ tab CR) get a quote."""
+    safe_csv(df, sys.stdout)
 
 
 def print_table(rows: list[tuple], headers: list[str]) -> None:

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pandas as pd
 
-from engine.access import User, can, mask_frame, require
+from engine.access import User, can, is_personal_field, mask_frame, require
 from engine.journeys.base import JourneyError, Step, breakdown_sql, step_condition, time_range
 from engine.journeys.prepare import prepare_journeys
 
@@ -28,8 +28,14 @@ class FunnelResult:
     window: timedelta
 
 
-def _steps(steps) -> list[Step]:
+def _steps(steps, user: User) -> list[Step]:
     parsed = [Step.of(s) for s in steps or []]
+    if not can(user, "view_pii"):   # a prefix filter on a personal property would spell it out
+        personal = sorted({f.property for s in parsed for f in s.filters
+                           if is_personal_field(f.property) and f.op not in ("is set", "is not set")})
+        if personal:
+            raise JourneyError(f"{user.display_name} ({user.role}) may not filter on personal properties "
+                               f"({', '.join(personal)}): their values are masked for this role.")
     if len(parsed) < 2:
         raise JourneyError("A funnel needs at least two steps.")
     if len(parsed) > MAX_STEPS:
@@ -70,7 +76,7 @@ def funnel(workspace, user: User, steps, window: timedelta = timedelta(days=7), 
            breakdown: str | None = None) -> FunnelResult:
     """People reaching each step, conversion and drop-off, median time from the previous step."""
     require(user, "view")
-    parsed = _steps(steps)
+    parsed = _steps(steps, user)
     with_sql, params = _reach_sql(parsed, window, since, until)
     n = len(parsed)
     counts = ", ".join(f"count(t{i}) AS c{i}" for i in range(1, n + 1))
@@ -128,7 +134,7 @@ def funnel_dropoffs(workspace, user: User, steps, at_step: int, window: timedelt
                     since=None, until=None, limit: int | None = None) -> pd.DataFrame:
     """People who reached step at_step - 1 but not at_step (profile_id, name, email, reached_previous_at)."""
     require(user, "view")
-    parsed = _steps(steps)
+    parsed = _steps(steps, user)
     if not 2 <= int(at_step) <= len(parsed):
         raise JourneyError(f"Drop-offs are counted at steps 2 to {len(parsed)}.")
     with_sql, params = _reach_sql(parsed, window, since, until)

@@ -14,7 +14,7 @@ import re
 import pandas as pd
 from rapidfuzz import fuzz, process
 
-from engine.access import User, can, mask_frame, mask_value, require
+from engine.access import PII_FIELDS, User, can, mask_frame, mask_value, require
 
 MIN_FUZZY_LENGTH = 3          # below this, only exact and prefix matches (fuzzy is noise)
 FUZZY_THRESHOLD = 0.86        # Jaro-Winkler similarity a typo'd prefix must reach
@@ -82,7 +82,7 @@ WITH hits AS (
 best AS (
     SELECT profile_id, max(score) AS score,
            arg_max(kind, score) AS matched_on, arg_max(display, score) AS matched_value
-    FROM hits GROUP BY profile_id
+    FROM hits WHERE NOT list_contains($hidden_kinds, kind) GROUP BY profile_id
     ORDER BY score DESC, profile_id LIMIT $candidates
 )
 SELECT b.profile_id, concat_ws(' ', p.first_name, p.last_name) AS name, p.email, p.phone,
@@ -140,7 +140,8 @@ def normalise_query(query: str) -> tuple[str, str]:
 
 
 def search_profiles(workspace, user: User, query: str, limit: int = 20) -> pd.DataFrame:
-    """Profiles best matching query, best first; personal columns masked for roles without view_pii."""
+    """Profiles best matching query, best first; personal columns masked for roles without view_pii,
+    who find people by profile id and non-personal identifiers (customer, user, anonymous id) only."""
     require(user, "view")
     text, digits = normalise_query(query)
     if not text:
@@ -150,7 +151,10 @@ def search_profiles(workspace, user: User, query: str, limit: int = 20) -> pd.Da
     c2 = text[1] if fuzzy and text[1] != text[0] and text[1] != " " else ""
     params = {"q": text, "q_hi": _upper(text), "digits": digits, "digits_hi": _upper(digits),
               "c1": c1, "c1_hi": _upper(c1), "c2": c2, "c2_hi": _upper(c2),
-              "threshold": FUZZY_THRESHOLD, "candidates": max(CANDIDATES, limit)}
+              "threshold": FUZZY_THRESHOLD, "candidates": max(CANDIDATES, limit),
+              # Without view_pii, typing a name, email or phone must not tell whether it exists
+              # (a prefix search would spell a masked email out): match on ids only.
+              "hidden_kinds": [] if can(user, "view_pii") else sorted(PII_FIELDS)}
     with workspace.connect():   # one connection for the freshness check and the search
         refresh_search_index(workspace)
         found = workspace.query_df(_SEARCH_SQL, params)

@@ -79,6 +79,8 @@ import re
 from datetime import date
 from typing import Any
 
+from engine.access import PermissionDenied, User, can, is_personal_field
+
 MAX_DEPTH = 12
 MAX_CONDITIONS = 200
 
@@ -128,6 +130,15 @@ _KEY = re.compile(r"^[A-Za-z0-9_$][A-Za-z0-9_ \-$]{0,63}$")
 
 class DefinitionError(ValueError):
     """A segment definition that cannot be evaluated; the message says where and why."""
+
+
+class PersonalConditionRefused(DefinitionError, PermissionDenied):
+    """A condition compares a personal field with a value, and the user may not see personal data."""
+
+
+# Only these ops may test a personal field without view_pii: they say whether a value exists,
+# never what it is (a starts_with count spells a masked email out one letter at a time).
+PRESENCE_OPS = frozenset({"is_set", "not_set"})
 
 
 def empty_definition(op: str = "all") -> dict:
@@ -360,8 +371,11 @@ def _check_condition(path: str, c: dict, profile_fields: dict[str, str]) -> None
             raise _err(path, "tag must be a tag or a list of tags")
 
 
-def validate(definition: Any, profile_fields: dict[str, str] | None = None) -> dict:
-    """Check a definition; return a deep copy, or raise DefinitionError naming the bad node."""
+def validate(definition: Any, profile_fields: dict[str, str] | None = None, user: User | None = None) -> dict:
+    """Check a definition; return a deep copy, or raise DefinitionError naming the bad node.
+
+    With `user`, also refuse conditions that user may not evaluate (PersonalConditionRefused).
+    """
     if isinstance(definition, str):
         try:
             definition = json.loads(definition)
@@ -400,7 +414,53 @@ def validate(definition: Any, profile_fields: dict[str, str] | None = None) -> d
         json.dumps(definition)
     except (TypeError, ValueError) as exc:
         raise DefinitionError(f"definition is not JSON-able: {exc}") from None
+    check_personal_conditions(definition, user)
     return copy.deepcopy(definition)
+
+
+def personal_conditions(definition: dict) -> list[str]:
+    """Personal fields the definition compares with a value (trait fields, custom traits, event
+    property filters), as `path: field`; presence tests (is set / not set) are not listed."""
+    found: list[str] = []
+
+    def filters(path: str, items) -> None:
+        for i, f in enumerate(items or []):
+            if isinstance(f, dict) and is_personal_field(f.get("property", "")) \
+                    and f.get("op") not in PRESENCE_OPS:
+                found.append(f"{path}.filters[{i}]: {f.get('property')}")
+
+    def walk(node: Any, path: str) -> None:
+        if not isinstance(node, dict):
+            return
+        if node.get("type") == "group":
+            for i, child in enumerate(node.get("children") or []):
+                walk(child, f"{path}.children[{i}]" if path else f"children[{i}]")
+            return
+        kind = node.get("kind")
+        if kind == "trait" and is_personal_field(node.get("field", "")) and node.get("op") not in PRESENCE_OPS:
+            found.append(f"{path}: {node.get('field')}")
+        elif kind in ("event", "aggregate"):
+            filters(path, node.get("filters"))
+        elif kind == "sequence":
+            for step in ("first", "then"):
+                if isinstance(node.get(step), dict):
+                    filters(f"{path}.{step}", node[step].get("filters"))
+
+    walk(definition, "")
+    return found
+
+
+def check_personal_conditions(definition: dict, user: User | None) -> None:
+    """Refuse value conditions on personal fields for a user without view_pii (None: the engine
+    itself, e.g. a saved segment's refresh)."""
+    if user is None or can(user, "view_pii"):
+        return
+    found = personal_conditions(definition)
+    if found:
+        fields = sorted({f.rsplit(": ", 1)[-1] for f in found})
+        raise PersonalConditionRefused(
+            f"{user.display_name} ({user.role}) may not filter on personal fields ({', '.join(fields)}): "
+            "their values are masked for this role. Use 'is set' / 'not set', or ask a marketer.")
 
 
 def referenced_segments(definition: dict) -> set[str]:

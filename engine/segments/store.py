@@ -339,6 +339,7 @@ def count_definition(workspace, definition: dict, *, user: User | None = None,
     """How many profiles a definition selects right now (or at as_of)."""
     if user is not None:
         require(user, "view")
+        model.check_personal_conditions(definition, user)
     with workspace.connect() as con:
         comp = compile_in(con, definition, segment_id=segment_id, as_of=as_of, path=str(workspace.path))
         return int(con.execute(comp.count_sql(), comp.params).fetchone()[0])
@@ -361,6 +362,7 @@ def definition_sql(workspace, user: User, definition: dict, segment_id: str | No
 def reachability(workspace, user: User, definition: dict, segment_id: str | None = None) -> dict:
     """Members, and how many can be reached by email, phone, ad identifiers, any of them."""
     require(user, "view")
+    model.check_personal_conditions(definition, user)
     with workspace.connect() as con:
         comp = compile_in(con, definition, segment_id=segment_id, path=str(workspace.path))
         sql, params = compiler.reach_sql(comp, _has_suppressions(con))
@@ -377,6 +379,7 @@ def sample_members(workspace, user: User, definition: dict, n: int = 20,
                    segment_id: str | None = None) -> pd.DataFrame:
     """A few members (masked for roles without view_pii)."""
     require(user, "view")
+    model.check_personal_conditions(definition, user)
     with workspace.connect() as con:
         comp = compile_in(con, definition, segment_id=segment_id, path=str(workspace.path))
         return mask_frame(_members(con, comp, limit=max(1, min(int(n), 500))), user)

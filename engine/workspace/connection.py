@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import threading
 import time
 from contextlib import contextmanager
@@ -31,7 +32,10 @@ LOCK_WAIT_SECONDS = float(os.environ.get("CDP_LOCK_WAIT_SECONDS", "180"))
 _WRITE_LOCKS: dict[str, threading.RLock] = {}
 _WRITE_LOCKS_GUARD = threading.Lock()
 
-_LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked", "being used by another process")
+# The last marker is this process itself: a connection elsewhere in the process (another
+# session's thread, the SQL console's read-only attachment) has the file open in another mode.
+_LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked", "being used by another process",
+                 "Unique file handle conflict")
 
 
 class WorkspaceError(RuntimeError):
@@ -92,13 +96,26 @@ class Workspace:
 
     # -- connections -------------------------------------------------------
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        return self._waiting_for_lock(lambda: duckdb.connect(str(self.path), read_only=read_only,
+                                                             config=resources.connect_config(self.path)))
+
+    def attach_read_only(self, con: duckdb.DuckDBPyConnection, alias: str) -> None:
+        """ATTACH this workspace to another DuckDB connection, read-only, as `alias`.
+
+        Waits for other writers as connect() does; `alias` must be a plain identifier.
+        """
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", alias):
+            raise ValueError(f"Not a plain identifier: {alias!r}")
+        self._waiting_for_lock(lambda: con.execute(f"ATTACH ? AS {alias} (READ_ONLY)", [str(self.path)]))
+
+    def _waiting_for_lock(self, open_file):
+        """open_file(), retried with backoff while another connection holds the file."""
         deadline = time.monotonic() + LOCK_WAIT_SECONDS
         delay = 0.02
         while True:
             try:
-                return duckdb.connect(str(self.path), read_only=read_only,
-                                      config=resources.connect_config(self.path))
-            except (duckdb.IOException, duckdb.ConnectionException) as exc:
+                return open_file()
+            except (duckdb.IOException, duckdb.ConnectionException, duckdb.OperationalError) as exc:
                 if not _is_lock_error(exc):
                     raise as_unwritable(exc, self.folder) or exc
                 if time.monotonic() >= deadline:

@@ -34,7 +34,7 @@ def test_search_and_open_a_profile(logged_in_app, app_env, admin):
 def test_analyst_sees_masked_profile(logged_in_app, app_env):
     build(app_env)
     at = logged_in_app("analyst", "app_pages/profiles.py")
-    _open(at, "bob.jones", "P2")
+    _open(at, "P2", "P2")   # analysts find people by id, not by personal values
     frames = [df.value for df in at.dataframe]
     text = " ".join(frame.astype(str).to_csv() for frame in frames)
     assert "bob.jones@example.org" not in text

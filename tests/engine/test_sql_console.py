@@ -32,3 +32,38 @@ def test_queries_are_audited(workspace, admin):
     assert list(run_readonly(workspace, admin, "SELECT 42 AS answer")["answer"]) == [42]
     details = workspace.scalar("SELECT details FROM audit_log WHERE action = 'sql.query'")
     assert "SELECT 42" in details
+
+
+def test_a_write_in_the_same_process_waits_for_a_console_query(workspace, admin, monkeypatch):
+    """The console's read-only attachment and a writer in another thread share the file: the
+    writer waits (as for another process's lock) until the query ends, here at its timeout."""
+    import threading
+
+    from engine import sql_console
+
+    monkeypatch.setenv("CDP_SQL_TIMEOUT_SECONDS", "2")
+    running = threading.Event()
+    real = sql_console._run_with_timeout
+
+    def signalling(con, sql, seconds):
+        running.set()
+        return real(con, sql, seconds)
+
+    monkeypatch.setattr(sql_console, "_run_with_timeout", signalling)
+    outcome = {}
+
+    def long_query():
+        try:
+            run_readonly(workspace, admin, "SELECT count(*) FROM range(100000000) a, range(100000000) b "
+                                           "WHERE a.range + b.range = -1")
+        except SqlRefused as exc:
+            outcome["error"] = str(exc)
+
+    worker = threading.Thread(target=long_query)
+    worker.start()
+    assert running.wait(60)
+    with workspace.transaction() as con:      # would fail with a file-handle conflict otherwise
+        con.execute("INSERT INTO profiles (profile_id) VALUES ('p9')")
+    worker.join(60)
+    assert "stopped" in outcome.get("error", "")
+    assert workspace.scalar("SELECT count(*) FROM profiles WHERE profile_id = 'p9'") == 1

@@ -126,3 +126,26 @@ def test_activation_export_refuses_plain_personal_data_to_analyst(seeded, tmp_pa
     text = out.read_text()
     assert not [v for v in PII_VALUES if v.lower() in text.lower()]
     assert not _risky_cells(pd.read_csv(out, dtype=str, keep_default_na=False))
+
+
+# -- the command line's CSV output (engine/cli/output.print_csv) ---------------------------------
+
+@pytest.mark.parametrize("argv, engine_call", [
+    (["sql", "SELECT first_name, last_name, city, -2 AS n FROM contacts"],
+     lambda ws: __import__("engine.sql_console", fromlist=["x"]).run_readonly(
+         ws, ADMIN, "SELECT first_name, last_name, city, -2 AS n FROM contacts")),
+    (["profile", "search", "C002"],
+     lambda ws: __import__("engine.profiles", fromlist=["x"]).search_profiles(ws, ADMIN, "C002")),
+])
+def test_cli_csv_neutralises_formulas(seeded, monkeypatch, capsys, argv, engine_call):
+    from engine.cli.main import main
+    raw = engine_call(seeded)
+    assert _risky_cells(raw), "control: the rows behind the command do hold formula cells"
+    monkeypatch.setenv("CDP_WORKSPACE", str(seeded.path))
+    monkeypatch.setenv("CDP_ROLE", "admin")
+    assert main(argv) == 0
+    printed = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype=str, keep_default_na=False)
+    assert len(printed) == len(raw) and not _risky_cells(printed)
+    assert any(str(v).startswith("'" + FORMULAS[0][:5]) for col in printed.columns for v in printed[col])
+    if "n" in printed.columns:
+        assert set(printed["n"]) == {"-2"}   # numbers stay numbers

@@ -18,6 +18,7 @@ from engine.journeys.base import JourneyError
 from engine.privacy import subject
 from engine.profiles import search_profiles
 from engine.segments import DefinitionError, count_definition, sample_members
+from engine.segments.model import PersonalConditionRefused, personal_conditions
 from engine.sources import SourceError, create_source
 from tests.security.seed import ADMIN, ANALYST, SQLI, XSS, table_counts
 
@@ -85,7 +86,11 @@ def test_segment_builder_fields(seeded, counts, payload):
     for definition in definitions:
         n = _safe(lambda: count_definition(seeded, definition))
         assert n is None or 0 <= n <= counts["profiles"]
-        _safe(lambda: sample_members(seeded, ANALYST, definition))
+        if personal_conditions(definition):   # refused for analysts before any SQL is built
+            with pytest.raises(PersonalConditionRefused):
+                sample_members(seeded, ANALYST, definition)
+        else:
+            _safe(lambda: sample_members(seeded, ANALYST, definition))
     # The one payload stored as data matches exactly the person who has it.
     if payload == SQLI[0]:
         assert count_definition(seeded, _trait("city", payload)) == 1

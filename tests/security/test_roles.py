@@ -183,7 +183,7 @@ def test_profile_search_masks_for_analyst(seeded):
     for query in ("zebulon", "Quixotic", "+447700900789", "xss.victim@example.com"):
         found = search_profiles(seeded, ANALYST, query)
         assert not _leaks(found), (query, found)
-    assert len(search_profiles(seeded, ANALYST, "zebulon"))
+    assert len(search_profiles(seeded, ANALYST, "C003"))   # by customer id
 
 
 def test_profile_view_and_timeline_mask_for_analyst(seeded):
