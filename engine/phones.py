@@ -12,7 +12,8 @@ prefix, possible lengths of a national number):
 
 * only digits, spaces and ( ) . / - + are allowed; anything else is not a phone;
 * '+' or '00' (and '011' where the calling code is 1) start an international number:
-  '+' and its 8 to 15 digits;
+  '+' and its 8 to 15 digits, without the trunk '0' people write after a calling code whose
+  country dials one nationally ('+44 (0)7700 900123' is '+447700900123');
 * otherwise it is national: the region's national prefix ('0' in GB, '1' in the US) is dropped
   when what is left has a possible length, and a national number of a possible length
   becomes '+' + calling code + number ('07700 900123' in GB is '+447700900123');
@@ -42,14 +43,29 @@ def region_rule(region: str | None) -> tuple[str, str, tuple[int, ...]]:
     return cc, prefix, lengths
 
 
+@lru_cache(maxsize=1)
+def trunk_zero_pattern() -> str:
+    """A regexp of calling codes followed by a trunk '0' (countries whose national prefix is '0')."""
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
+
+    codes = []
+    for cc, regions in COUNTRY_CODE_TO_REGION_CODE.items():
+        meta = PhoneMetadata.metadata_for_region(regions[0]) if regions else None
+        if meta is not None and meta.national_prefix == "0":
+            codes.append(str(cc))
+    return "^(" + "|".join(sorted(codes)) + ")0"
+
+
 def _international_digits(text: str, digits: str, cc: str) -> str | None:
     if text.startswith("+"):
-        return digits
-    if digits.startswith("00"):
-        return digits[2:]
-    if cc == "1" and digits.startswith("011"):
-        return digits[3:]
-    return None
+        intl = digits
+    elif digits.startswith("00"):
+        intl = digits[2:]
+    elif cc == "1" and digits.startswith("011"):
+        intl = digits[3:]
+    else:
+        return None
+    return re.sub(trunk_zero_pattern(), r"\1", intl)
 
 
 def e164(value, region: str | None = DEFAULT_REGION) -> str | None:
@@ -80,7 +96,7 @@ def e164_sql(expr: str, region: str | None = DEFAULT_REGION) -> str:
     idd = f"WHEN starts_with({t}, '+') THEN {d} WHEN starts_with({d}, '00') THEN {d}[3:]"
     if cc == "1":
         idd += f" WHEN starts_with({d}, '011') THEN {d}[4:]"
-    intl = f"(CASE {idd} END)"
+    intl = f"regexp_replace((CASE {idd} END), '{trunk_zero_pattern()}', '\\1')"
     lens = ", ".join(str(n) for n in lengths)
     if prefix:
         national = (f"(CASE WHEN starts_with({d}, '{prefix}') AND length({d}) - {len(prefix)} IN ({lens}) "

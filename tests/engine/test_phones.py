@@ -11,7 +11,8 @@ REGIONS = ("US", "GB", "DE", "FR", "AU", "CA", "IN")
 TYPED = ["(415) 555-0100", "415.555.0100", "1 415 555 0100", "+1 415 555 0100", "+44 7700 900123",
          "07700 900123", "0044 7700 900123", "011 44 20 7946 0000", "020 7946 0000", "030 123456",
          "06 12 34 56 78", "0412 345 678", "98765 43210", "12", "n/a", "+1", "", "   ", None,
-         "555-0123 ext 4", "+49 30 123456", "00000000000000000000", "+4930123456789012"]
+         "555-0123 ext 4", "+49 30 123456", "00000000000000000000", "+4930123456789012",
+         "+44 (0)7700 900123", "+4407700900123", "0044 (0) 7700 900123", "+353 (0)86 123 4567", "+39 06 1234 5678"]
 
 
 def _sql(values, region):
@@ -36,6 +37,15 @@ def test_agrees_with_libphonenumber_on_real_numbers(region):
             expected.append(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
     assert [e164(v, region) for v in typed] == expected
     assert _sql(typed, region) == expected
+
+
+def test_the_trunk_zero_written_after_a_calling_code_is_dropped():
+    # '+44 (0)...' is how a British number is often written; libphonenumber reads it as one number
+    for typed in ("+44 (0)7700 900123", "+4407700900123", "0044 07700 900123"):
+        expected = phonenumbers.format_number(phonenumbers.parse(typed, "GB"), phonenumbers.PhoneNumberFormat.E164)
+        assert e164(typed, "US") == expected == "+447700900123"
+    assert e164("+39 06 1234 5678", "GB") == "+390612345678"   # Italy dials no trunk prefix: its 0 stays
+    assert _sql(["+353 (0)86 123 4567"], "GB") == ["+353861234567"]
 
 
 def test_national_numbers_need_the_region():
