@@ -6,8 +6,7 @@ Sites pass them in several ways: the landing page URL (?gclid=..., ?fbclid=...),
 """
 from __future__ import annotations
 
-CLICK_ID_TYPES = ("fbclid", "gclid", "gbraid", "wbraid", "fbc", "fbp")
-BROWSER_ID_TYPES = ("fbc", "fbp")
+from engine.identifiers import BROWSER_ID_TYPES, CLICK_ID_TYPES  # noqa: F401 - importable from here too
 
 
 def click_id_sql(cid: str, properties: str = "properties", context: str = "context") -> str:

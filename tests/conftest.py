@@ -2,22 +2,39 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
 from engine.access import User
 from engine.access import users as user_store
-from engine.workspace import open_workspace
+from engine.workspace import Workspace, open_workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_PASSWORDS = {username: password for username, _, _, password, _ in user_store.DEMO_USERS}
 
 
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory) -> Path:
+    """An empty workspace file migrated once per test session (each xdist worker builds its own,
+    from the migrations of the code under test); copying it is ~7x cheaper than migrating."""
+    path = tmp_path_factory.mktemp("template") / "cdp.duckdb"
+    open_workspace(path)            # closes the connection, so the file is checkpointed and whole
+    return path
+
+
+def copy_workspace(template: Path, path: Path) -> Workspace:
+    """A private copy of the migrated template at path (its folder is created)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, path)
+    return Workspace(path)
+
+
 @pytest.fixture
-def workspace(tmp_path):
+def workspace(tmp_path, migrated_template):
     """An empty, migrated workspace in a temporary folder."""
-    return open_workspace(tmp_path / "ws" / "cdp.duckdb")
+    return copy_workspace(migrated_template, tmp_path / "ws" / "cdp.duckdb")
 
 
 @pytest.fixture

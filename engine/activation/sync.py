@@ -36,7 +36,9 @@ from engine.activation import audiences
 from engine.activation.config import get_destination
 from engine.activation.destinations import BatchContext, Destination
 from engine.activation.http import AuthError, DeliveryError, HttpClient, RejectedError
+from engine.identifiers import MOBILE_AD_ID_TYPES
 from engine.phones import DEFAULT_REGION, e164_sql, workspace_region
+from engine.processes import pid_alive
 
 REASONS = {
     "unknown_profile": "no longer a profile",
@@ -47,7 +49,6 @@ REASONS = {
     "no_email_consent": "no email consent",
     "no_match_key": "no identifier this destination can match",
 }
-AD_ID_TYPES = ("madid", "idfa", "gaid", "aaid", "mobile_ad_id")
 LEASE_SECONDS = 15 * 60
 _ACTIVE_RUNS: set[int] = set()
 
@@ -64,7 +65,7 @@ class SyncBusy(ValueError):
 def _source_sql(purposes: tuple[str, ...], region: str = DEFAULT_REGION) -> str:
     """Members (temp view _act_members) with their identifiers and their held-back reason.
     Phones are checked against suppressions by the workspace's one phone rule (`region`)."""
-    ad_ids = ", ".join(f"'{t}'" for t in AD_ID_TYPES)
+    ad_ids = ", ".join(f"'{t}'" for t in MOBILE_AD_ID_TYPES)
     needs_email = "email" in purposes
     needs_ads = "advertising" in purposes
     return f"""
@@ -309,16 +310,6 @@ def _client_settings(dest: Destination) -> dict:
     return out
 
 
-def _pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except (OSError, ValueError):
-        return False
-    return True
-
-
 def _unfinished_run(workspace, key: str) -> int | None:
     rows = workspace.query_rows(
         "SELECT run_id, pid, host, epoch(now() - heartbeat_at) FROM activation_runs "
@@ -328,7 +319,7 @@ def _unfinished_run(workspace, key: str) -> int | None:
     run_id, pid, host, age = rows[0]
     mine = host == socket.gethostname() and pid == os.getpid()
     if run_id in _ACTIVE_RUNS or (
-            not mine and host == socket.gethostname() and _pid_alive(pid) and (age or 0) < LEASE_SECONDS) or (
+            not mine and host == socket.gethostname() and pid_alive(pid) and (age or 0) < LEASE_SECONDS) or (
             host != socket.gethostname() and (age or 0) < LEASE_SECONDS):
         raise SyncBusy(f"Run {run_id} of this audience is still sending (process {pid} on {host}); "
                        "wait for it to finish.")

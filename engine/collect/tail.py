@@ -13,8 +13,9 @@ import duckdb
 import pandas as pd
 
 from engine.access import User, mask_frame, require
-from engine.collect.server import pid_alive, spool_dir, status_path
+from engine.collect.server import spool_dir, status_path
 from engine.collect.spool import list_segments
+from engine.processes import pid_alive
 from engine.workspace import Workspace, resources
 
 TAIL_COLUMNS = ["received_at", "source", "type", "event", "user_id", "anonymous_id",

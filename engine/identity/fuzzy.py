@@ -65,7 +65,7 @@ def score(con, settings: dict, f: dict, g: np.ndarray, fs_params: dict) -> dict:
     contrib_names = M.NAMES + ["prior"]
     model_name = "fellegi_sunter"
     sup = load_model(con, "supervised") if settings.get("use_supervised", True) else None
-    if sup and sup["blob"] and (sup["labels"] or 0) >= int(settings.get("min_labels", 30)):
+    if sup and M.readable_model(sup["blob"]) and (sup["labels"] or 0) >= int(settings.get("min_labels", 30)):
         # Reviewers label uncertain pairs, so the learned model decides the uncertain band; pairs the
         # unsupervised model is sure about keep its verdict (a few hundred labels cannot overturn it).
         band = (p >= float(settings["low_threshold"])) & (p < float(settings["high_threshold"]))

@@ -14,7 +14,7 @@ prior; for the supervised model it is each comparison's share of the logit.
 from __future__ import annotations
 
 import io
-import pickle
+import json
 
 import numpy as np
 
@@ -290,20 +290,43 @@ def with_fs(x: np.ndarray, fs_total: np.ndarray) -> np.ndarray:
     return np.column_stack([x, np.clip(fs_total, -40, 40)])
 
 
+SUPERVISED_FORMAT = "logistic-regression/1"
+
+
 def train_supervised(x: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> bytes:
-    """Logistic regression on reviewer labels (plus confident unlabelled pairs, see fuzzy.py)."""
+    """Logistic regression on reviewer labels (plus confident unlabelled pairs, see fuzzy.py).
+
+    Stored as its coefficients in JSON, not as a pickle: it reads the same under any
+    scikit-learn version, and loading it runs no code.
+    """
     from sklearn.linear_model import LogisticRegression
 
     clf = LogisticRegression(C=1.0, max_iter=3000)
     clf.fit(x, y, sample_weight=weight)
-    return pickle.dumps(clf)
+    if len(clf.classes_) != 2:
+        raise ValueError("The match model needs both accepted and rejected pairs to learn from.")
+    return json.dumps({"format": SUPERVISED_FORMAT, "coef": clf.coef_[0].tolist(),
+                       "intercept": float(clf.intercept_[0])}).encode()
+
+
+def readable_model(blob: bytes | None) -> bool:
+    """True for a model stored as coefficients; a pickle from before is never loaded (retrain it)."""
+    if not blob:
+        return False
+    try:
+        return json.loads(bytes(blob)).get("format") == SUPERVISED_FORMAT
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return False
 
 
 def supervised_predict(blob: bytes, x: np.ndarray):
     """Probability, per-column contributions (coef * x, natural log units) and the intercept."""
-    clf = pickle.load(io.BytesIO(blob))
-    p = clf.predict_proba(x)[:, 1]
-    return p, x * clf.coef_[0], float(clf.intercept_[0])
+    from scipy.special import expit
+
+    model = json.loads(bytes(blob))
+    coef, intercept = np.asarray(model["coef"], dtype=float), float(model["intercept"])
+    p = expit(x @ coef + intercept)          # what LogisticRegression.predict_proba gives for two classes
+    return p, x * coef, intercept
 
 
 def pack(arrays: dict[str, np.ndarray]) -> bytes:

@@ -11,11 +11,12 @@ import re
 import unicodedata
 from datetime import date, datetime
 
+from engine.identifiers import EMAIL
 from engine.phones import e164
 from engine.identity.nicknames import NICKNAMES, canonical_first_name
 
 # -- emails ----------------------------------------------------------------
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL_RE = re.compile(f"^{EMAIL}$")
 GMAIL_DOMAINS = ("gmail.com", "googlemail.com")
 
 
@@ -42,7 +43,7 @@ def email_match_key(value: str | None) -> str | None:
 
 def email_sql(expr: str) -> str:
     e = f"lower(trim({expr}))"
-    return f"CASE WHEN regexp_full_match({e}, '[^@\\s]+@[^@\\s]+\\.[^@\\s]+') THEN {e} END"
+    return f"CASE WHEN regexp_full_match({e}, '{EMAIL}') THEN {e} END"
 
 
 def email_key_sql(normalised: str) -> str:

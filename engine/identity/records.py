@@ -9,6 +9,7 @@ of an identified browser) and alias calls join an anonymous actor to its user.
 """
 from __future__ import annotations
 
+from engine.identifiers import BROWSER_ID_TYPES, CLICK_ID_TYPES
 from engine.identity import normalise as N
 from engine.identity.guards import apply_guards
 from engine.identity.tables import rebuild_table
@@ -23,7 +24,6 @@ PERSON_TABLES = {
 PERSON_COLUMNS = ["email", "phone", "first_name", "last_name", "address_line1", "address_line2",
                   "city", "postcode", "state", "country", "date_of_birth", "customer_id",
                   "user_id", "anonymous_id"]
-CLICK_ID_TYPES = ("fbclid", "gclid", "gbraid", "wbraid", "fbc", "fbp")
 # The normalised column identity_records keeps beside each field that has a normal form
 # ('Bob@x.com ' and 'bob@x.com' are one email; '020 7946 0000' and '+44 20 7946 0000' one phone).
 NORMALISED = {"email": "n_email", "phone": "n_phone", "first_name": "n_first", "last_name": "n_last",
@@ -120,13 +120,13 @@ def build_records(con, settings: dict) -> dict:
 def _click_id_sql() -> str:
     selects = []
     for cid in CLICK_ID_TYPES:
-        keys = [cid, "_" + cid] if cid in ("fbc", "fbp") else [cid]
+        keys = [cid, "_" + cid] if cid in BROWSER_ID_TYPES else [cid]
         paths = []
         for col in ("properties", "context"):
             for k in keys:
                 paths.append(f"json_extract_string({col}, '$.{k}')")
         paths.append(f"json_extract_string(context, '$.campaign.{cid}')")
-        if cid not in ("fbc", "fbp"):
+        if cid not in BROWSER_ID_TYPES:
             for url in ("json_extract_string(context, '$.page.url')", "json_extract_string(context, '$.page.search')",
                         "json_extract_string(properties, '$.url')", "json_extract_string(properties, '$.search')"):
                 paths.append(f"nullif(regexp_extract({url}, '[?&]{cid}=([^&#]+)', 1), '')")

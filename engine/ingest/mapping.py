@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 from rapidfuzz import fuzz, process
 
+from engine.identifiers import EMAIL_LOOKALIKE
 from engine.ingest.fields import RECORD_ID, RECORD_ID_SYNONYMS, fields_for
 from engine.ingest.validate import trimmed
 
@@ -39,7 +40,7 @@ def normalise_header(name: str) -> str:
 
 
 _PROFILE = {
-    "email": "regexp_full_match({t}, '[^@\\s]+@[^@\\s]+\\.[^@\\s.]+')",
+    "email": "regexp_full_match({t}, '" + EMAIL_LOOKALIKE + "')",
     # (the second match counts 7 to 15 digits among the punctuation, cheaper than deleting the rest)
     "phone": "regexp_full_match({t}, '\\+?[0-9 ()./\\-]{{7,20}}') AND regexp_full_match({t}, '\\+?[ ()./\\-]*(?:[0-9][ ()./\\-]*){{7,15}}') AND NOT regexp_full_match({t}, '\\d{{4}}-\\d{{2}}-\\d{{2}}')",
     "date": "regexp_matches({t}, '^(\\d{{4}}-\\d{{1,2}}-\\d{{1,2}}|\\d{{1,2}}[/.-]\\d{{1,2}}[/.-]\\d{{2,4}}|\\d{{4}}/\\d{{1,2}}/\\d{{1,2}}|\\d{{1,2}} [A-Za-z]{{3,9}} \\d{{4}}|[A-Za-z]{{3,9}} \\d{{1,2}},? \\d{{4}})')",

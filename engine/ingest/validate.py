@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.identifiers import EMAIL_FIELD
+
+
 def trimmed(column_sql: str) -> str:
     """The value with surrounding spaces (no-break spaces too) removed; NULL when nothing is left.
 
@@ -30,7 +33,7 @@ def email_sql(t: str) -> str:
     # lower() first, then a 'mailto:' prefix cut by position: no regex rewrite of every value.
     low = f"lower({t})"
     v = f"CASE WHEN starts_with({low}, 'mailto:') THEN {low}[8:] ELSE {low} END"
-    return f"CASE WHEN regexp_full_match({v}, '[^@\\s,;<>]+@[^@\\s,;<>]+\\.[^@\\s,;<>.]+') THEN {v} END"
+    return f"CASE WHEN regexp_full_match({v}, '{EMAIL_FIELD}') THEN {v} END"
 
 
 # The punctuation a phone number may contain; everything else must be a digit.

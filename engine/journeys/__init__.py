@@ -1,8 +1,9 @@
 """Journeys: paths (Sankey), funnels, attribution and cohorts over `journey_events`."""
 from engine.journeys.attribution import attribution, profile_touches
-from engine.journeys.base import BREAKDOWNS, JourneyError, PropertyFilter, Step, event_names
+from engine.journeys.base import BREAKDOWNS, JourneyError, PropertyFilter, Step
 from engine.journeys.cohorts import cohorts, retention_matrix
 from engine.journeys.funnels import FunnelResult, funnel, funnel_dropoffs
+from engine.journeys.names import event_names
 from engine.journeys.paths import END, START, PathResult, paths, sankey_nodes
 from engine.journeys.prepare import journeys_stale, prepare_journeys
 

@@ -155,11 +155,3 @@ def breakdown_sql(name: str | None) -> str | None:
     if name not in BREAKDOWNS:
         raise JourneyError(f"Cannot break down by {name!r}; choose from {', '.join(BREAKDOWNS)}.")
     return BREAKDOWNS[name]
-
-
-def event_names(workspace, limit: int = 500):
-    """Step names seen in the workspace, most frequent first (for pickers)."""
-    from engine.journeys.prepare import prepare_journeys
-    prepare_journeys(workspace)
-    return workspace.query_df("SELECT step, count(*) AS events FROM journey_events WHERE step IS NOT NULL "
-                              "GROUP BY step ORDER BY events DESC, step LIMIT ?", [int(limit)])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from engine.access import User, can, require
+from engine.identifiers import EMAIL_IN_TEXT
 from engine.profiles._db import table_exists
 
 TIMELINE_TYPES = {
@@ -76,7 +77,7 @@ _PARTS = {
         FROM activation_run_rows x JOIN activation_runs r USING (run_id) WHERE x.profile_id = $pid""",
 }
 
-_EMAIL = r"[\w.+-]+@[\w-]+(\.[\w-]+)+"
+_EMAIL = EMAIL_IN_TEXT
 _PHONE = r"\+?\d[\d ()-]{6,}\d"
 
 

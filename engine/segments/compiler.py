@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
+from engine.identifiers import AD_ID_TYPES
 from engine.revenue import NET_AMOUNT, PROFILE_REVENUE_ORDERS
 from engine.segments import model
 from engine.segments.model import DefinitionError
@@ -404,8 +405,7 @@ def compile_definition(definition: dict, *, as_of: datetime | None = None,
 
 # -- SQL for reachability, members and overlap (kept here: all generated SQL in one place) ----
 
-AD_ID_TYPES = ("fbc", "fbp", "fbclid", "gclid", "gbraid", "wbraid", "ttclid", "msclkid",
-               "idfa", "gaid", "maid", "madid")
+# AD_ID_TYPES (engine.identifiers): the identifiers counted as ad ids in members and reach.
 
 
 def members_sql(compiled: Compiled, limit: int | None = None) -> tuple[str, dict]:

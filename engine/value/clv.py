@@ -1,7 +1,6 @@
 """Predicted purchases, probability alive and lifetime value per profile, as of a date."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -10,29 +9,17 @@ import pandas as pd
 from engine.access import audit, can, mask_frame, require
 from engine.value import btyd, queries, store
 from engine.value.history import History, default_as_of, load_history
+from engine.value.prediction import (  # noqa: F401 - re-exported: callers import them from here too
+    MIN_CUSTOMERS,
+    MIN_REPEAT_CUSTOMERS,
+    DataTooThin,
+    Prediction,
+    deciles,
+)
 
 MODELS = {**btyd.MODEL_NAMES, "ml": "Gradient boosting (scikit-learn)"}
 DEFAULT_MODEL = "bgnbd"
 CHURN_MODEL = "mbgnbd"  # BG/NBD gives every one-time buyer p_alive = 1
-MIN_CUSTOMERS = 30
-MIN_REPEAT_CUSTOMERS = 20
-
-
-class DataTooThin(ValueError):
-    """Too few (repeat) buyers for a model: say so and fall back to RFM."""
-
-
-@dataclass
-class Prediction:
-    frame: pd.DataFrame  # profile_id, frequency, predicted_purchases, p_alive, expected_spend, predicted_clv, clv_decile
-    model: str
-    as_of: date
-    horizon_days: int
-    params: dict = field(default_factory=dict)
-    customers: int = 0
-    repeat_customers: int = 0
-
-
 def check_models(model: str) -> str:
     if model not in MODELS:
         raise ValueError(f"Unknown model {model!r}; choose one of {', '.join(MODELS)}.")
@@ -47,17 +34,6 @@ def check_enough(history: History) -> None:
             f"more than once by {history.as_of}, and a model needs at least {MIN_REPEAT_CUSTOMERS} "
             f"repeat buyers among {MIN_CUSTOMERS} or more customers. Use the RFM scores instead."
         )
-
-
-def deciles(values: np.ndarray) -> np.ndarray:
-    """1 for the top 10% of values, 10 for the bottom 10% (ties broken by position)."""
-    n = len(values)
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    order = np.argsort(-np.nan_to_num(values, nan=-np.inf), kind="stable")
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n)
-    return rank * 10 // n + 1
 
 
 def _check_inputs(horizon_days, margin, discount_rate):

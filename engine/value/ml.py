@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from engine.value import queries
-from engine.value.clv import MIN_CUSTOMERS, MIN_REPEAT_CUSTOMERS, DataTooThin, Prediction, deciles
+from engine.value.prediction import MIN_CUSTOMERS, MIN_REPEAT_CUSTOMERS, DataTooThin, Prediction, deciles
 from engine.value.history import order_date_range, window_actuals
 
 FEATURES = ["frequency", "recency", "T", "days_since_last", "orders", "total_amount", "avg_order",

@@ -23,7 +23,13 @@ from typing import Any, Iterator
 import duckdb
 
 from engine.workspace import migrations, resources
-from engine.workspace.folder import unwritable_message
+from engine.workspace.errors import (  # noqa: F401 - re-exported: callers import them from here too
+    WorkspaceBusy,
+    WorkspaceError,
+    WorkspaceTooNew,
+    WorkspaceUnwritable,
+    as_unwritable,
+)
 
 DEFAULT_PATH = Path("workspace") / "cdp.duckdb"
 # Long enough to outlast the longest single write (identity resolution of 1M records ~100 s).
@@ -36,28 +42,6 @@ _WRITE_LOCKS_GUARD = threading.Lock()
 # session's thread, the SQL console's read-only attachment) has the file open in another mode.
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked", "being used by another process",
                  "Unique file handle conflict")
-
-
-class WorkspaceError(RuntimeError):
-    """A problem with the workspace that a user should read."""
-
-
-class WorkspaceTooNew(WorkspaceError):
-    """The workspace was written by a newer version of the product."""
-
-
-class WorkspaceBusy(WorkspaceError):
-    """Another process held the workspace for longer than we were willing to wait."""
-
-
-class WorkspaceUnwritable(WorkspaceError):
-    """The workspace folder cannot be written: read-only, full, not allowed, or not a folder."""
-
-
-def as_unwritable(exc: BaseException, folder: Path) -> WorkspaceUnwritable | None:
-    """exc as a one-line WorkspaceUnwritable naming the folder, or None if it is something else."""
-    message = unwritable_message(exc, folder)
-    return WorkspaceUnwritable(message) if message else None
 
 
 def default_workspace_path() -> Path:

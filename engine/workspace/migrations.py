@@ -14,6 +14,8 @@ from pathlib import Path
 
 import duckdb
 
+from engine.workspace.errors import WorkspaceTooNew
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
@@ -66,8 +68,6 @@ def current_version(con: duckdb.DuckDBPyConnection) -> int:
 
 def check_version(con: duckdb.DuckDBPyConnection) -> None:
     """Refuse a workspace written by a newer version of the product."""
-    from engine.workspace.connection import WorkspaceTooNew
-
     known = {m.version for m in available()}
     unknown = sorted(applied_versions(con) - known)
     if unknown:

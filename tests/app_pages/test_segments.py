@@ -1,7 +1,8 @@
 """The Segments screen: build a two-group segment, see its count, save it."""
 from __future__ import annotations
 
-from engine.segments import get_segment, list_segments
+from engine.access import User
+from engine.segments import create_segment, get_segment, list_segments
 from tests.engine.test_segments_conditions import build_people
 
 
@@ -57,13 +58,19 @@ def test_analyst_counts_but_cannot_save_and_admin_sees_sql(logged_in_app, app_en
     assert any("Generated SQL" in e.label for e in admin.expander)
 
 
+UK = {"type": "group", "op": "all", "children": [
+    {"type": "condition", "kind": "trait", "field": "country", "op": "equals", "value": "GB"}]}
+
+
 def test_every_condition_kind_renders_and_counts(logged_in_app, app_env):
     build_people(app_env)
+    uk = create_segment(app_env, User("admin", "admin"), "UK", UK)
     at = logged_in_app("admin", "app_pages/segments.py")
     at.button(key="root_addc").click().run()
     uid = at.session_state["seg_tree"]["children"][0]["_uid"]
-    expected = {"event": None, "sequence": None, "aggregate": None, "orders": None, "subscription": None,
-                "crm": None, "value": None, "consent": None, "source": None, "tag": None}
+    expected = ["trait", "segment", "event", "sequence", "aggregate", "orders", "subscription", "crm", "value",
+                "consent", "source", "tag"]
+    assert len(at.selectbox(key=f"{uid}_kind").options) == len(expected)   # no kind left out
     for kind in expected:
         at.selectbox(key=f"{uid}_kind").select(kind).run()
         assert not at.exception, (kind, at.exception)
@@ -79,4 +86,18 @@ def test_every_condition_kind_renders_and_counts(logged_in_app, app_env):
     assert next(m.value for m in at.metric if m.label == "Members") == "2"
     at.selectbox(key=f"{uid}_cop").select("none").run()  # did not perform -> p3, p5, p6
     assert next(m.value for m in at.metric if m.label == "Members") == "3"
+    # trait: country equals GB -> p1, p3
+    at.selectbox(key=f"{uid}_kind").select("trait").run()
+    at.selectbox(key=f"{uid}_field").select("country").run()
+    at.text_input(key=f"{uid}_string_text").input("GB").run()
+    assert not at.exception, at.exception
+    assert _metric(at, "Members") == "2"
+    at.text_input(key=f"{uid}_string_text").input("DE").run()   # -> p4
+    assert _metric(at, "Members") == "1"
+    # segment: member of the saved segment UK -> p1, p3
+    at.selectbox(key=f"{uid}_kind").select("segment").run()
+    at.selectbox(key=f"{uid}_seg").select(uk).run()
+    assert not at.exception, at.exception
+    assert at.session_state["seg_tree"]["children"][0]["segment_id"] == uk
+    assert _metric(at, "Members") == "2"
     assert any("Generated SQL" in e.label for e in at.expander)

@@ -214,3 +214,27 @@ def test_candidate_pairs_stay_linear_when_one_person_is_entered_hundreds_of_time
         a, b = ids.setdefault(l, len(ids)), ids.setdefault(r, len(ids))
         parent[root(a)] = root(b)
     assert len(ids) == n and len({root(i) for i in range(n)}) == 1
+
+
+def test_supervised_model_is_stored_as_coefficients_and_predicts_as_scikit_learn():
+    import json
+    import pickle
+
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(300, 5))
+    y = (x[:, 0] - 0.5 * x[:, 3] + rng.normal(scale=0.5, size=300) > 0).astype(int)
+    weight = rng.uniform(1, 5, size=300)
+    blob = M.train_supervised(x, y, weight)
+    stored = json.loads(blob)                      # plain data: no code runs when it is read
+    assert stored["format"] == M.SUPERVISED_FORMAT and len(stored["coef"]) == 5
+    reference = LogisticRegression(C=1.0, max_iter=3000).fit(x, y, sample_weight=weight)
+    p, parts, intercept = M.supervised_predict(blob, x)
+    np.testing.assert_allclose(p, reference.predict_proba(x)[:, 1], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(parts, x * reference.coef_[0], rtol=1e-9, atol=1e-12)
+    assert intercept == float(reference.intercept_[0])
+    assert M.readable_model(blob)
+    # a pickled model (as stored before) is never loaded: scoring falls back until it is retrained
+    assert not M.readable_model(pickle.dumps(reference)) and not M.readable_model(None)
+    assert not M.readable_model(b'{"format": "something else"}')

@@ -181,11 +181,19 @@ def test_upload_name_is_never_a_path(tmp_path, name, seeded):
     assert recorded == name
 
 
-def test_sources_screen_never_uses_upload_name_as_path():
-    text = Path("app_pages/sources.py").read_text()
+def test_sources_screen_never_uses_upload_name_as_path(workspace):
+    import re
+
+    from engine.ingest.landing import keep_upload
+    from tests.conftest import ROOT
+
+    text = (ROOT / "app_pages" / "sources.py").read_text()
     assert "uploaded.name" in text          # recorded ...
     for line in text.splitlines():          # ... but never joined into a path
         if "uploaded.name" in line:
             assert "/" not in line.split("uploaded.name")[0].split("(")[-1]
             assert "Path(" not in line and "open(" not in line
-    assert 'f"upload-{uuid.uuid4().hex}"' in text
+    assert "keep_upload(ws, uploaded.getvalue())" in text   # the bytes are kept under a generated name
+    kept = keep_upload(workspace, b"email\n")
+    assert re.fullmatch(r"upload-[0-9a-f]{32}", kept.name)
+    assert kept.parent == workspace.folder / "landing" / "incoming" and kept.read_bytes() == b"email\n"
