@@ -9,9 +9,10 @@ from typing import Any
 import duckdb
 
 from engine.access.roles import User, require
+from engine.identifiers import EMAIL_IN_TEXT
 
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+_EMAIL = re.compile(EMAIL_IN_TEXT)
 _SQL_VALUE = re.compile(r"'(?:[^']|'')*'|\+?\d[\d\-. ()]{5,}\d")   # a quoted literal or a long number
 SQL_KEYS = ("sql", "query")   # details holding query text
 

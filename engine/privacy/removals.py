@@ -20,11 +20,11 @@ from engine.access import User, audit, require
 from engine.activation.config import get_destination
 from engine.activation.destinations import KINDS, ErasureContext
 from engine.activation.http import DeliveryError, HttpClient
+from engine.identifiers import MOBILE_AD_ID_TYPES
 
 # The canonical member columns destinations build their keys from (as in activation.sync).
 _CANONICAL = ("profile_id", "email", "phone", "first_name", "last_name", "city", "state", "postcode",
               "country", "date_of_birth", "madid")
-_AD_ID_TYPES = ("madid", "idfa", "gaid", "aaid", "mobile_ad_id")
 
 
 def _subject_rows(con, profile_ids: list[str], emails: list[str], phones: list[str]) -> pd.DataFrame:
@@ -34,9 +34,9 @@ def _subject_rows(con, profile_ids: list[str], emails: list[str], phones: list[s
         SELECT p.profile_id, p.email, p.phone, p.first_name, p.last_name, p.city, p.state, p.postcode,
                p.country, p.date_of_birth,
                (SELECT min(id_value) FROM profile_identifiers i WHERE i.profile_id = p.profile_id
-                AND i.id_type IN ({', '.join('?' for _ in _AD_ID_TYPES)})) AS madid
+                AND i.id_type IN ({', '.join('?' for _ in MOBILE_AD_ID_TYPES)})) AS madid
         FROM profiles p WHERE p.profile_id IN (SELECT unnest(?::VARCHAR[]))""",
-                         [*_AD_ID_TYPES, profile_ids]).df()
+                         [*MOBILE_AD_ID_TYPES, profile_ids]).df()
     base = golden.iloc[0].to_dict() if len(golden) else {c: None for c in _CANONICAL}
     extra = [{**base, "email": e, "phone": None} for e in emails] + \
             [{**base, "email": None, "phone": p} for p in phones]
