@@ -43,7 +43,7 @@ test: $(VENV)/.installed
 # tests/clock/sitecustomize.py says why the monotonic clock stays real.
 test-next-year: $(VENV)/.installed
 	PYTHONPATH=$(CURDIR)/tests/clock FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_CACHE_DURATION=86400 \
-	  faketime -f "+365d" $(BIN)/python -m pytest -n auto -m "not browser"
+	  faketime -f "+365d" $(BIN)/python -m pytest -n auto -m "not browser and not file_times"
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/run.py

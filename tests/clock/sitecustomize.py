@@ -1,14 +1,19 @@
 """Loaded (through PYTHONPATH) by every Python process of `make test-next-year`.
 
-That run moves the wall clock a year ahead with libfaketime and leaves the monotonic clock
-alone (FAKETIME_DONT_FAKE_MONOTONIC=1): with both clocks moved, timed waits
-(threading.Event.wait, queue.get(timeout=...)) never return. libfaketime 0.9.10 then
-rejects Python's absolute-deadline `time.sleep` with EINVAL, so sleeping goes through a
-timed wait instead, which works. FAKETIME_CACHE_DURATION keeps libfaketime from re-reading
-its environment while a test changes it (a getenv racing setenv crashed a worker). Nothing
-changes outside that run.
+That run moves the wall clock a year ahead with libfaketime (0.9.10), which needs three
+work-arounds, all confined to that run:
+
+* The monotonic clock stays real (FAKETIME_DONT_FAKE_MONOTONIC=1): with it moved too, timed
+  waits (threading.Event.wait, queue.get(timeout=...)) never return.
+* libfaketime then rejects Python's absolute-deadline `time.sleep` with EINVAL, so sleeping goes
+  through a timed wait instead, which works.
+* libfaketime reads the process environment from inside the calls it wraps (poll, select, ...),
+  on any thread. A test's `monkeypatch.setenv` rewriting the C environment at that moment
+  crashed a worker (a getenv racing setenv). So `os.environ` changes stay in Python here, and
+  child processes are handed `os.environ` explicitly, as they would inherit it otherwise.
 """
 import os
+import subprocess
 import threading
 import time
 
@@ -19,3 +24,12 @@ if os.environ.get("FAKETIME_DONT_FAKE_MONOTONIC") == "1" and "faketime" in os.en
         _wait(seconds)
 
     time.sleep = _sleep
+
+    os.putenv = lambda key, value: None        # os.environ's own dict still changes
+    os.unsetenv = lambda key: None
+    _popen_init = subprocess.Popen.__init__
+
+    def _popen_with_environ(self, *args, env=None, **kwargs):
+        _popen_init(self, *args, env=dict(os.environ) if env is None else env, **kwargs)
+
+    subprocess.Popen.__init__ = _popen_with_environ

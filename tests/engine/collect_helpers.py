@@ -57,7 +57,7 @@ class CollectorProcess:
     """`cdp collect` in a subprocess on a free loopback port; always killed in teardown."""
 
     def __init__(self, workspace_path: Path, interval: float = 0.5):
-        env = {**os.environ, "CDP_WORKSPACE": str(workspace_path), "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "CDP_WORKSPACE": str(workspace_path), "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "engine.cli.main", "collect", "--port", "0",
              "--interval", str(interval)],

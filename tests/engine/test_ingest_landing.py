@@ -10,6 +10,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from engine.ingest import ingest_file
 from engine.ingest import landing
 from tests.engine.collect_helpers import wait_for
@@ -44,7 +46,8 @@ def _age(path: Path, seconds: float) -> None:
 def _kill_mid_load(workspace, upload: Path, tmp_path: Path) -> None:
     marker = tmp_path / "marker"
     proc = subprocess.Popen([sys.executable, "-c", _STUCK_INGEST, str(workspace.path), str(upload), str(marker)],
-                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": os.pathsep.join(
+                                filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         assert wait_for(lambda: marker.exists() or proc.poll() is not None, 60), "the load never started"
@@ -55,6 +58,7 @@ def _kill_mid_load(workspace, upload: Path, tmp_path: Path) -> None:
         proc.stderr.close()
 
 
+@pytest.mark.file_times
 def test_the_copy_a_killed_load_left_is_removed_by_the_next_load(workspace, admin, tmp_path):
     kept = tmp_path / "kept.csv"
     kept.write_text(CONTACTS, encoding="utf-8")
