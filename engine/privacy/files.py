@@ -28,9 +28,9 @@ MIN_NEEDLE = 5   # shorter values (a two-digit id) would match unrelated bytes
 
 
 def _workspace_files(workspace) -> list[Path]:
-    own = {workspace.path.name, workspace.path.name + ".wal"}
+    own = {workspace.path.name, workspace.path.name + ".wal", workspace.path.name + ".version"}
     return [p for p in workspace.folder.rglob("*") if p.is_file() and p.name not in own
-            and not p.name.endswith((".duckdb", ".duckdb.wal"))]
+            and not p.name.endswith((".duckdb", ".duckdb.wal", ".duckdb.version"))]
 
 
 def needles_of(values) -> list[bytes]:

@@ -128,7 +128,9 @@ class Workspace:
         con = self._open(read_only)
         self._local.con = con
         try:
-            if read_only:
+            if migrations.is_current(con):
+                pass
+            elif read_only:
                 migrations.check_version(con)
             else:
                 with _write_lock(self.path):
@@ -154,8 +156,9 @@ class Workspace:
                 con.execute("BEGIN TRANSACTION")
                 try:
                     yield con
-                    bump_data_version(con)
+                    version = bump_data_version(con)
                     con.execute("COMMIT")
+                    record_data_version(self.path, version)
                 except BaseException as exc:
                     try:
                         con.execute("ROLLBACK")
@@ -184,7 +187,14 @@ class Workspace:
             return row[0] if row else None
 
     def data_version(self) -> int:
-        """A counter bumped by every committed write; key caches on it."""
+        """A counter bumped by every committed write; key caches on it.
+
+        Read from the small file each commit writes beside the database, so a page's cache hit
+        opens no connection; the database when that file is missing or belongs to another file.
+        """
+        recorded = recorded_data_version(self.path)
+        if recorded is not None:
+            return recorded
         return int(self.scalar("SELECT value FROM meta WHERE key = 'data_version'") or 0)
 
     def schema_version(self) -> int:
@@ -200,10 +210,47 @@ class Workspace:
             return {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
 
 
-def bump_data_version(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
-        "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE key = 'data_version'"
-    )
+def bump_data_version(con: duckdb.DuckDBPyConnection) -> int:
+    """Add one to the data version inside the open transaction; returns the new version."""
+    row = con.execute(
+        "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE key = 'data_version' "
+        "RETURNING CAST(value AS BIGINT)"
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _version_file(path: Path) -> Path:
+    return path.with_name(path.name + ".version")
+
+
+def record_data_version(path: Path, version: int) -> None:
+    """Write "<inode of the database file> <version>" beside it, atomically (after a commit).
+
+    The inode ties the record to this very file: a database copied or recreated under the same
+    name is read from the database until its first commit. A record that cannot be written is
+    removed, so readers fall back to the database instead of trusting an old number.
+    """
+    target = _version_file(path)
+    try:
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(f"{os.stat(path).st_ino} {int(version)}", encoding="ascii")
+        os.replace(tmp, target)
+    except OSError:
+        try:
+            target.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def recorded_data_version(path: Path) -> int | None:
+    """The version the last commit recorded for this database file, or None."""
+    try:
+        inode, version = _version_file(path).read_text(encoding="ascii").split()
+        if int(inode) != os.stat(path).st_ino:
+            return None
+        return int(version)
+    except (OSError, ValueError):
+        return None
 
 
 def open_workspace(path: str | os.PathLike | None = None) -> Workspace:

@@ -8,6 +8,7 @@ does not know was written by a newer version and is refused.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,15 +32,21 @@ class Migration:
 
 
 def available() -> list[Migration]:
+    """The migrations this code knows, in number order (re-read when the folder changes)."""
+    return list(_scan(str(MIGRATIONS_DIR), MIGRATIONS_DIR.stat().st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=4)
+def _scan(directory: str, _mtime_ns: int) -> tuple[Migration, ...]:
     found = []
-    for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+    for path in sorted(Path(directory).glob("*.sql")):
         match = _NAME.match(path.name)
         if match:
             found.append(Migration(int(match.group(1)), match.group(2), path))
     versions = [m.version for m in found]
     if len(versions) != len(set(versions)):
-        raise RuntimeError(f"Two migrations share a number in {MIGRATIONS_DIR}")
-    return found
+        raise RuntimeError(f"Two migrations share a number in {directory}")
+    return tuple(found)
 
 
 def latest_version() -> int:
@@ -64,6 +71,16 @@ def applied_versions(con: duckdb.DuckDBPyConnection) -> set[int]:
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
     return max(applied_versions(con), default=0)
+
+
+def is_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when exactly the known migrations are applied: one query, so that each connection
+    of a process need not re-check the whole schema history."""
+    try:
+        applied = con.execute("SELECT list(version ORDER BY version) FROM schema_migrations").fetchone()[0]
+    except duckdb.CatalogException:
+        return False
+    return applied == [m.version for m in available()]
 
 
 def check_version(con: duckdb.DuckDBPyConnection) -> None:
