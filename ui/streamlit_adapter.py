@@ -99,15 +99,28 @@ def stage_clear() -> str | None:
 
 
 _TICKET_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
-_DELIVERY = ("<script>fetch('%s', {method: 'POST', body: '%%s', credentials: 'same-origin', "
-             "headers: {'Content-Type': 'text/plain'}})</script>" % SESSION_ROUTE)
+_DELIVERY = ("<script>fetch('%s', {method: 'POST', body: '%s', credentials: 'same-origin', "
+             "headers: {'Content-Type': 'text/plain'}})</script>")
+
+
+def base_path() -> str:
+    """server.baseUrlPath as '/cdp' (or '' when the app is served at the root)."""
+    base = (_text(st.get_option("server.baseUrlPath")) or "").strip("/")
+    if base and not re.fullmatch(r"[A-Za-z0-9._~/-]+", base):
+        raise ValueError(f"server.baseUrlPath {base!r} has characters a URL path cannot hold")
+    return f"/{base}" if base else ""
+
+
+def session_path() -> str:
+    """Where the route listens: under the base path, so a proxy that forwards only it works."""
+    return base_path() + SESSION_ROUTE
 
 
 def delivery_html(ticket: str) -> str:
     """The hidden component's page: a constant script around a ticket this module made (never data)."""
     if not _TICKET_SHAPE.fullmatch(ticket):
         raise ValueError("not a ticket")
-    return _DELIVERY % ticket
+    return _DELIVERY % (session_path(), ticket)
 
 
 def deliver(ticket: str) -> None:
@@ -141,4 +154,22 @@ def session_route():
         return response
 
     _ROUTE["mounted"] = True
-    return Route(SESSION_ROUTE, exchange, methods=["POST"])
+    return Route(session_path(), exchange, methods=["POST"])
+
+
+HEALTH_ROUTE = "/_cdp/health"
+
+
+def health_route(workspace_path):
+    """GET <base>/_cdp/health: 200 or 503 with a small JSON body, for a reverse proxy's checks."""
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from engine.workspace import Workspace
+    from engine.workspace.health import health
+
+    async def check(request):
+        healthy, details = health(Workspace(workspace_path()))
+        return JSONResponse(details, status_code=200 if healthy else 503, headers={"Cache-Control": "no-store"})
+
+    return Route(base_path() + HEALTH_ROUTE, check, methods=["GET"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 
 import pytest
 import streamlit as st
@@ -21,7 +22,7 @@ def test_streamlit_still_offers_what_the_login_uses():
     assert st.get_option("server.address") in (None, "", "127.0.0.1")     # option still exists
 
 
-def _post(app, body: bytes, scheme: str = "http") -> tuple[int, list[str]]:
+def _call(app, method: str, path: str, body: bytes = b"", scheme: str = "http") -> tuple[int, list, bytes]:
     sent = []
 
     async def receive():
@@ -30,14 +31,19 @@ def _post(app, body: bytes, scheme: str = "http") -> tuple[int, list[str]]:
     async def send(message):
         sent.append(message)
 
-    scope = {"type": "http", "method": "POST", "path": adapter.SESSION_ROUTE, "raw_path": adapter.SESSION_ROUTE.encode(),
+    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(),
              "query_string": b"", "headers": [(b"host", b"127.0.0.1")], "scheme": scheme,
              "server": ("127.0.0.1", 8501), "client": ("127.0.0.1", 5000), "http_version": "1.1",
              "root_path": ""}
     asyncio.run(app(scope, receive, send))
     start = next(m for m in sent if m["type"] == "http.response.start")
-    cookies = [v.decode() for k, v in start["headers"] if k == b"set-cookie"]
-    return start["status"], cookies
+    content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], start["headers"], content
+
+
+def _post(app, body: bytes, scheme: str = "http") -> tuple[int, list[str]]:
+    status, headers, _ = _call(app, "POST", adapter.SESSION_ROUTE, body, scheme)
+    return status, [v.decode() for k, v in headers if k == b"set-cookie"]
 
 
 def test_the_route_swaps_a_one_time_ticket_for_an_httponly_cookie(monkeypatch):
@@ -85,3 +91,32 @@ def test_the_hidden_component_carries_only_a_ticket(monkeypatch):
     for not_a_ticket in ("', alert(1), '", "</script><img src=x>", "a" * 44):
         with pytest.raises(ValueError):
             adapter.delivery_html(not_a_ticket)
+
+
+def test_the_health_route_answers_from_the_file_system(tmp_path):
+    from engine.workspace import open_workspace
+    path = tmp_path / "ws" / "cdp.duckdb"
+    app = Starlette(routes=[adapter.health_route(lambda: path)])
+    status, _, body = _call(app, "GET", adapter.HEALTH_ROUTE)
+    assert status == 503 and json.loads(body)["status"] == "unhealthy"
+    ws = open_workspace(path)
+    with ws.transaction() as con:
+        con.execute("INSERT INTO sources (name, kind) VALUES ('CRM', 'contacts')")
+    status, headers, body = _call(app, "GET", adapter.HEALTH_ROUTE)
+    assert status == 200 and (b"cache-control", b"no-store") in headers
+    assert json.loads(body) == {"status": "ok", "workspace": str(path), "problems": [],
+                                "data_version": ws.data_version()}
+
+
+def test_behind_a_proxy_with_a_base_path_the_routes_and_the_ticket_follow_it(monkeypatch, tmp_path):
+    monkeypatch.setitem(adapter._ROUTE, "mounted", True)
+    monkeypatch.setattr(adapter.st, "get_option", lambda name: "/cdp/" if name == "server.baseUrlPath" else None)
+    app = Starlette(routes=[adapter.session_route(), adapter.health_route(lambda: tmp_path / "none.duckdb")])
+    ticket = adapter.stage_cookie("v1.token.sig", 60)
+    assert "fetch('/cdp/_cdp/session'" in adapter.delivery_html(ticket)
+    assert _call(app, "POST", "/cdp" + adapter.SESSION_ROUTE, ticket.encode())[0] == 204
+    assert _call(app, "POST", adapter.SESSION_ROUTE, b"x")[0] == 404
+    assert _call(app, "GET", "/cdp" + adapter.HEALTH_ROUTE)[0] == 503
+    monkeypatch.setattr(adapter.st, "get_option", lambda name: "cdp\"><script>")
+    with pytest.raises(ValueError, match="baseUrlPath"):
+        adapter.session_path()
