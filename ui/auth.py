@@ -10,6 +10,8 @@ from engine.access import login as engine_login
 from engine.access import users as user_store
 from engine.access.cookie_key import WeakCookieKey, check_cookie_key
 from engine.access.sessions import issue_token, lifetime_seconds
+from engine.access.sso import sso_login
+from ui import sso
 from ui import streamlit_adapter as adapter
 from ui.context import workspace
 from ui.text import md
@@ -88,7 +90,23 @@ def login_gate() -> User | None:
             st.session_state["cdp_login_notice"] = outcome.message
         st.session_state["cdp_cookie_ticket"] = adapter.stage_clear()
         _deliver_cookie_ticket()
+    claims = sso.signed_in_claims()
+    if claims is not None and not st.session_state.get("cdp_sso_refused"):
+        outcome = sso_login(workspace(), claims, role_claim=sso.role_claim(), address=adapter.client_address())
+        if outcome.ok:
+            _start_session(outcome.user, outcome.epoch)
+            return outcome.user
+        st.session_state["cdp_sso_refused"] = outcome.message
     return _login_form(key, beyond)
+
+
+def _sso_refusal() -> None:
+    refused = st.session_state.get("cdp_sso_refused")
+    if refused:
+        st.error(md(refused))
+        if st.button("Use another single sign-on account", key="cdp_sso_other"):
+            st.session_state.pop("cdp_sso_refused", None)
+            sso.sign_out()
 
 
 def _login_form(key: str, beyond: bool) -> None:
@@ -111,6 +129,8 @@ def _login_form(key: str, beyond: bool) -> None:
         st.error(outcome.message)
     elif st.session_state.get("authentication_status") is None:
         st.caption("Demo workspace? See the README for the demo logins.")
+    _sso_refusal()
+    sso.login_button()
     if not adapter.cookies_supported():
         st.caption("Served without server.py: a login lasts until this browser tab is closed.")
     return None
@@ -120,6 +140,7 @@ def logout(user: User) -> None:
     """End this user's sessions everywhere (cookies included) and audit it."""
     engine_login.logout(workspace(), user)
     _end_local_session()
+    sso.sign_out()
 
 
 def demo_password_warning(user: User) -> None:

@@ -3,34 +3,20 @@ the login cookie is HttpOnly and SameSite=Strict, survives a reload, and neither
 with the example key nor the old cookie after logout logs anyone in."""
 from __future__ import annotations
 
-import os
 import secrets
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
 from engine.access import users as user_store
 from engine.access.cookie_key import example_key
 from engine.access.sessions import issue_token
+from tests.browser.app_server import CHROMEDRIVER, CHROMIUM, chromium, streamlit_server
 from tests.conftest import DEMO_PASSWORDS, ROOT
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
 ARTIFACTS = ROOT / "tests" / "artifacts"
 KEY = secrets.token_urlsafe(48)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -39,50 +25,19 @@ def running_app(tmp_path, workspace):
     user_store.ensure_demo_users(auth_file)
     with workspace.transaction() as con:
         con.execute("INSERT INTO profiles (profile_id) SELECT 'p' || i FROM range(1234) t(i)")
-    port = _free_port()
-    env = dict(os.environ, CDP_AUTH_FILE=str(auth_file), CDP_WORKSPACE=str(workspace.path),
-               CDP_COOKIE_KEY=KEY)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                time.sleep(0.3)
-        else:
-            raise RuntimeError("streamlit did not start")
+    env = dict(CDP_AUTH_FILE=str(auth_file), CDP_WORKSPACE=str(workspace.path), CDP_COOKIE_KEY=KEY)
+    with streamlit_server(env) as url:
         yield url, workspace
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver")
 def test_login_and_reach_overview_in_a_real_browser(running_app):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-quic", "--no-first-run", "--disable-sync", "--disable-component-update",
-                 "--window-size=1400,1000"):
-        options.add_argument(flag)
     url, workspace = running_app
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = chromium()
     login_form = (By.CSS_SELECTOR, "input[aria-label='Username']")
     overview = (By.XPATH, "//h1[contains(., 'Overview')]")
 
