@@ -27,6 +27,12 @@ COMMAND_MODULES = [
 ]
 
 
+# Commands after whose success the derived tables (search, journeys, segment event index) are
+# brought up to date, so the app's next screen does not rebuild them (engine/derived.py).
+# CDP_NO_REFRESH=1 skips it, e.g. in a script that loads many files and refreshes once.
+REFRESH_AFTER = frozenset({"ingest", "resolve", "privacy", "profile"})
+
+
 class CliError(Exception):
     """A problem to report in one line with a non-zero exit."""
 
@@ -74,12 +80,27 @@ def _run(argv: list[str] | None) -> int:
         parser.print_help()
         return 0 if args.command is None else 2
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        if code == 0 and args.command in REFRESH_AFTER:
+            _refresh_derived()
+        return code
     except (CliError, WorkspaceError, PermissionDenied, ValueError, FileNotFoundError) as exc:
         print(f"cdp: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _refresh_derived() -> None:
+    import os
+    if os.environ.get("CDP_NO_REFRESH", "").lower() in ("1", "true", "yes"):
+        return
+    from engine.cli.output import workspace
+    from engine.derived import refresh
+    done = refresh(workspace())
+    if done:  # stderr: stdout may be a --json answer or a CSV that a script reads
+        print("Updated for the app: " + ", ".join(f"{name} ({s:.1f} s)" for name, s in done.items()),
+              file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -152,13 +152,9 @@ def _build(path: Path, user: User, sample_dir: Path, progress: Progress | None, 
         summary["value_scores"] = result.get("status", "ok") if isinstance(result, dict) else True
     # Derived read tables (segment event index, search terms, journey events): built now,
     # so that the first count, search or funnel on the sample does not wait for them.
-    from engine.journeys.prepare import prepare_journeys
-    from engine.profiles.search import refresh_search_index
-    from engine.segments.event_index import ensure_fresh
+    from engine.derived import refresh as refresh_derived
 
-    ensure_fresh(ws)
-    refresh_search_index(ws)
-    prepare_journeys(ws)
+    refresh_derived(ws)
     summary["profiles"] = ws.scalar("SELECT count(*) FROM profiles")
     from engine.sample.segments import create_sample_segments
     from engine.segments import count_definition, get_segment
