@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8501
 ADDRESS ?= 127.0.0.1
 
-.PHONY: run test test-next-year bench sample clean-workspace
+.PHONY: run test test-next-year test-spark bench sample clean-workspace
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,10 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[test]"
+	touch $@
+
+$(VENV)/.installed-spark: pyproject.toml | $(VENV)/.installed
+	$(BIN)/pip install -q -e ".[test,spark]"
 	touch $@
 
 $(VENV)/.installed-bench: pyproject.toml | $(VENV)/.installed
@@ -36,14 +40,18 @@ run: $(VENV)/.installed .streamlit/secrets.toml .streamlit/auth.yaml workspace/c
 	$(BIN)/streamlit run server.py --server.port $(PORT) --server.address $(ADDRESS)
 
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto --ignore=tests/spark
 
 # The suite again with the machine clock a year ahead (Debian's faketime): a test or a
 # feature that silently depends on today's date fails here first. CI runs both.
 # tests/clock/sitecustomize.py says why the monotonic clock stays real.
 test-next-year: $(VENV)/.installed
 	PYTHONPATH=$(CURDIR)/tests/clock FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_CACHE_DURATION=86400 \
-	  faketime -f "+365d" $(BIN)/python -m pytest -n auto -m "not browser and not file_times"
+	  faketime -f "+365d" $(BIN)/python -m pytest -n auto --ignore=tests/spark -m "not browser and not file_times"
+
+# The Spark equivalence suite: the same inputs through DuckDB and PySpark local[2] (needs Java 17+).
+test-spark: $(VENV)/.installed-spark
+	$(BIN)/python -m pytest tests/spark -p no:xdist -W ignore::FutureWarning
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/run.py

@@ -1,0 +1,35 @@
+"""The default backend: the product's SQL on the workspace's DuckDB file, as written."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+
+class DuckDBBackend:
+    name = "duckdb"
+
+    def __init__(self, workspace):
+        self.workspace = workspace
+
+    def query(self, sql: str, params: dict | None = None) -> pd.DataFrame:
+        return self.workspace.query_df(sql, params or {})
+
+    def columns(self, table: str) -> list[str]:
+        with self.workspace.connect() as con:
+            return [r[0] for r in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index",
+                [table]).fetchall()]
+
+    def export_parquet(self, names: list[str], folder: Path) -> dict[str, Path]:
+        """Each table or view as a Parquet file (what a lakehouse would hold), by name."""
+        folder.mkdir(parents=True, exist_ok=True)
+        written = {}
+        with self.workspace.connect() as con:
+            for name in names:
+                if not self.columns(name):
+                    raise ValueError(f"No table or view called {name!r} in the workspace")
+                path = folder / f"{name}.parquet"
+                con.execute(f'COPY (SELECT * FROM "{name}") TO \'{path}\' (FORMAT PARQUET)')
+                written[name] = path
+        return written

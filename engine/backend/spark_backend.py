@@ -1,0 +1,55 @@
+"""The product's SQL on Apache Spark, through engine/backend/dialect.py.
+
+`SparkBackend(spark)` takes a SparkSession (local, Spark Connect, Databricks, EMR) or makes a
+local one; tables are registered by the names the product's SQL reads. The session runs in
+UTC with ANSI mode on, so a cast that DuckDB refuses is refused here too instead of becoming
+NULL.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from engine.backend.dialect import to_spark
+
+
+def local_session(master: str = "local[2]"):
+    from pyspark.sql import SparkSession
+
+    return (SparkSession.builder.master(master).appName("open-cdp")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.ansi.enabled", "true")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.shuffle.partitions", "4")
+            .getOrCreate())
+
+
+class SparkBackend:
+    name = "spark"
+
+    def __init__(self, spark=None):
+        self.spark = spark or local_session()
+        self.spark.conf.set("spark.sql.session.timeZone", "UTC")
+
+    def register(self, name: str, source) -> None:
+        """Make `name` readable: a Parquet path, or a Spark or pandas DataFrame."""
+        if isinstance(source, (str, Path)):
+            frame = self.spark.read.parquet(str(source))
+        elif isinstance(source, pd.DataFrame):
+            frame = self.spark.createDataFrame(source)
+        else:
+            frame = source
+        frame.createOrReplaceTempView(name)
+
+    def registered(self) -> set[str]:
+        return {t.name for t in self.spark.catalog.listTables()}
+
+    def sql_for(self, sql: str, params: dict | None = None) -> str:
+        return to_spark(sql, params)
+
+    def query(self, sql: str, params: dict | None = None) -> pd.DataFrame:
+        return self.spark.sql(self.sql_for(sql, params)).toPandas()
+
+    def columns(self, table: str) -> list[str]:
+        return self.spark.table(table).columns
