@@ -16,6 +16,9 @@ from engine.identity.tables import rebuild_table
 EXPORTED_ID_TYPES = ("email", "phone", "user_id", "customer_id", "anonymous_id") + CLICK_ID_TYPES
 MANUAL_TIER = 0
 FUZZY_TIER = 1000
+# A pair the model scored. A guard may later relabel it `guard:<types>` for review, but its score
+# stays evidence: dropping it on the next run made a no-op resolve split what the last one merged.
+SCORED_SQL = "(reason = 'fuzzy' OR reason LIKE 'guard:%') AND probability IS NOT NULL"
 
 
 def _progress(progress, fraction, message):
@@ -61,7 +64,7 @@ def _prepare_graph_inputs(con, settings, fuzzy_edges: bool) -> list[int]:
     if fuzzy_edges:
         offset = con.execute("SELECT COALESCE(max(edge), 0) + 1 FROM _g_edges").fetchall()[0][0]
         con.execute(_pair_edges_sql(FUZZY_TIER, offset,
-                                    "SELECT * FROM identity_pairs WHERE reason = 'fuzzy' AND probability >= ?"),
+                                    f"SELECT * FROM identity_pairs WHERE {SCORED_SQL} AND probability >= ?"),
                     [float(settings["high_threshold"])])
         tiers.append(FUZZY_TIER)
     # Tokens: limited identifier types (alias-joined user ids count as one), unmerge groups, rejections.
