@@ -23,6 +23,14 @@ DEFAULTS: dict[str, Any] = {
     # RE2 syntax (DuckDB's regexp_full_match), matched against the whole normalised value.
     "blocklist_regexes": [r"\+?[01]?(0{7,}|1{9,}|9{9,})", r"test\d*@.*", r".*@(example|test)\.(com|org|net)",
                           r"(no|none|noemail|nomail|na)@.*"],
+    # Identifier types whose values a source assigns itself (a CRM's customer number, Stripe's
+    # cus_...): scoped to the source's namespace, so two systems' ids for one person never conflict.
+    "scoped_identifiers": ["customer_id"],
+    # source -> namespace: sources that share one set of customer ids (default: each its own).
+    "id_namespaces": {},
+    # Per identifier type: "link" joins records deterministically; "evidence" never joins nor
+    # conflicts (a hand-keyed id with typos), only the fuzzy matcher's fields decide.
+    "identifier_trust": {},
     # An email/phone used by more differently named people than this is junk (a till's email).
     "max_people_per_value": 10,
     # Click and browser ids are recorded on profiles; they join records only if listed here.
@@ -46,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "nicknames": {},
 }
 
+TRUST_LEVELS = ("link", "evidence")
 SURVIVORSHIP_RULES = ("source_priority", "most_recent", "most_frequent", "longest")
 
 
@@ -79,6 +88,12 @@ def validate_settings(settings: dict[str, Any]) -> None:
             duckdb.execute("SELECT regexp_full_match('x', ?)", [pattern]).fetchall()
         except duckdb.Error as exc:
             raise ValueError(f"Blocklist pattern {pattern!r} is not a valid RE2 regex: {exc}") from None
+    for key, value in settings.get("identifier_trust", {}).items():
+        if value not in TRUST_LEVELS:
+            raise ValueError(f"Trust for {key} must be one of {', '.join(TRUST_LEVELS)}.")
+    for source, namespace in settings.get("id_namespaces", {}).items():
+        if not str(namespace).strip():
+            raise ValueError(f"The namespace of source {source!r} is empty.")
     for key, value in settings.get("max_per_profile", {}).items():
         if int(value) < 1:
             raise ValueError(f"max_per_profile for {key} must be at least 1.")

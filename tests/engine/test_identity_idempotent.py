@@ -44,3 +44,32 @@ def test_incremental_after_appends_equals_a_full_run(workspace, admin, seed):
     before = _members(workspace)
     resolve(workspace, admin)
     assert _members(workspace) == before
+
+
+def test_a_names_dob_and_address_file_loads_and_resolves(workspace, admin, tmp_path):
+    import csv
+
+    from engine.ingest import ingest_file
+
+    persons = people(60, 7)
+    rows = records(persons, 7)
+    path = tmp_path / "legacy.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Ref", "First Name", "Surname", "Date of Birth", "Address", "Postcode", "City"])
+        for r in rows:
+            w.writerow([r["source_record_id"], r["first_name"], r["last_name"], r["date_of_birth"],
+                        r["address_line1"], r["postcode"], r["city"]])
+        w.writerow(["empty", "", "", "1980-01-01", "1 Elm Road", "", ""])   # nothing that could match
+    result = ingest_file(workspace, admin, "contacts", path, "legacy", id_column="Ref")
+    assert (result.rows_loaded, result.rows_quarantined) == (len(rows), 1)
+    stats = resolve(workspace, admin)
+    assert stats["pairs_scored"] > 0
+    members = _members(workspace)
+    person_of = {r["source_record_id"]: r["source_record_id"].split("-")[0] for r in rows}
+    same = [(a, b) for a in person_of for b in person_of if a < b and person_of[a] == person_of[b]]
+    joined = sum(members[("legacy", a)] == members[("legacy", b)] for a, b in same)
+    assert joined >= 0.8 * len(same)
+    wrong = sum(1 for a in person_of for b in person_of if a < b and person_of[a] != person_of[b]
+                and members[("legacy", a)] == members[("legacy", b)])
+    assert wrong <= 0.05 * len(same)
