@@ -118,3 +118,49 @@ def save_settings(workspace, user, changes: dict[str, Any]) -> dict[str, Any]:
             [SETTINGS_KEY, json.dumps(merged), user.username])
         audit(con, user, "identity.settings", SETTINGS_KEY, {"changed": sorted(changes)})
     return merged
+
+
+def identifier_rules(workspace, user) -> dict[str, Any]:
+    """Per identifier type its priority, trust and limit; per source holding customer ids its namespace.
+
+    {"identifiers": [{"id_type", "priority", "trust", "max_per_profile", "scoped"}],
+     "namespaces": [{"source", "namespace", "declared"}]}
+    """
+    require(user, "view")
+    settings = load_settings(workspace)
+    scoped = set(settings["scoped_identifiers"])
+    rules = [{"id_type": t, "priority": i + 1, "trust": settings["identifier_trust"].get(t, "link"),
+              "max_per_profile": settings["max_per_profile"].get(t), "scoped": t in scoped}
+             for i, t in enumerate(settings["identifier_priority"])]
+    sources = sorted({r[0] for r in workspace.query_rows(
+        " UNION ".join(f"SELECT DISTINCT source FROM {t} WHERE customer_id IS NOT NULL"
+                       for t in ("contacts", "orders", "subscriptions", "consents")))}
+                     | set(settings["id_namespaces"]))
+    declared = settings["id_namespaces"]
+    namespaces = [{"source": s, "namespace": declared.get(s, s), "declared": s in declared} for s in sources]
+    return {"identifiers": rules, "namespaces": namespaces}
+
+
+def set_namespace(workspace, user, source: str, namespace: str | None) -> dict[str, Any]:
+    """Declare the namespace of a source's own ids (None: the source's own again)."""
+    declared = dict(load_settings(workspace)["id_namespaces"])
+    if namespace is None:
+        declared.pop(source, None)
+    else:
+        declared[source] = namespace
+    return save_settings(workspace, user, {"id_namespaces": declared})
+
+
+def set_identifier_rule(workspace, user, id_type: str, trust: str | None = None,
+                        max_per_profile: int | None = None) -> dict[str, Any]:
+    """Change one identifier type's trust (link / evidence) or its limit per profile."""
+    settings = load_settings(workspace)
+    if id_type not in settings["identifier_priority"]:
+        raise ValueError(f"Unknown identifier type {id_type!r}; types are: "
+                         f"{', '.join(settings['identifier_priority'])}.")
+    changes: dict[str, Any] = {}
+    if trust is not None:
+        changes["identifier_trust"] = {**settings["identifier_trust"], id_type: trust}
+    if max_per_profile is not None:
+        changes["max_per_profile"] = {**settings["max_per_profile"], id_type: int(max_per_profile)}
+    return save_settings(workspace, user, changes)

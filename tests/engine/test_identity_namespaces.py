@@ -66,3 +66,29 @@ def test_existing_workspaces_keep_one_shared_namespace(workspace, admin):
 
 def test_a_fresh_workspace_declares_no_namespace(workspace):
     assert load_settings(workspace)["id_namespaces"] == {}
+
+
+def test_cli_declares_a_shared_namespace_trust_and_limits(workspace, admin, monkeypatch, capsys):
+    import json
+
+    from engine.cli.main import main
+
+    monkeypatch.setenv("CDP_WORKSPACE", str(workspace.path))
+    add_contacts(workspace, [dict(source="crm", source_record_id="1", customer_id="C1"),
+                             dict(source="shop", source_record_id="2", customer_id="C1")])
+    assert main(["resolve"]) == 0
+    assert profile_of(workspace, "crm", "1") != profile_of(workspace, "shop", "2")
+    assert main(["identifiers", "namespace", "shop", "crm"]) == 0
+    assert main(["identifiers", "limit", "email", "2"]) == 0
+    assert main(["identifiers", "trust", "phone", "evidence"]) == 0
+    assert main(["identifiers", "trust", "nope", "link"]) == 1
+    capsys.readouterr()
+    assert main(["identifiers", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    rules = {r["id_type"]: r for r in listed["identifiers"]}
+    assert rules["email"]["max_per_profile"] == 2 and rules["phone"]["trust"] == "evidence"
+    assert {n["source"]: n["namespace"] for n in listed["namespaces"]} == {"crm": "crm", "shop": "crm"}
+    assert main(["resolve"]) == 0
+    assert profile_of(workspace, "crm", "1") == profile_of(workspace, "shop", "2")
+    assert main(["identifiers", "namespace", "shop"]) == 0
+    assert load_settings(workspace)["id_namespaces"] == {}
