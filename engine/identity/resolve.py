@@ -1,4 +1,7 @@
-"""`resolve()`: records -> guarded graph (+ fuzzy matches) -> stable profiles and golden records."""
+"""`resolve()`: records -> guarded graph (+ fuzzy matches) -> stable profiles and golden records.
+
+The steps, with the tables each reads and writes, are listed in engine/identity/README.md.
+"""
 from __future__ import annotations
 
 import json
