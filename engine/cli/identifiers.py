@@ -38,6 +38,9 @@ def cmd_list(args) -> int:
         print()
         print_table([(n["source"], n["namespace"], "declared" if n["declared"] else "own")
                      for n in rules["namespaces"]], ["source", "customer_id namespace", ""])
+    for o in rules["overlaps"]:
+        print(f"{o['source']} and {o['other_source']} share {o['shared_values']:,} customer ids: if they are one "
+              f"numbering, `cdp identifiers namespace {o['other_source']} {o['source']}`.")
     return 0
 
 

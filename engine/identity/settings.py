@@ -121,10 +121,12 @@ def save_settings(workspace, user, changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def identifier_rules(workspace, user) -> dict[str, Any]:
-    """Per identifier type its priority, trust and limit; per source holding customer ids its namespace.
+    """Per identifier type its priority, trust and limit; per source holding customer ids its namespace;
+    pairs of sources in different namespaces whose customer ids coincide (perhaps one namespace).
 
     {"identifiers": [{"id_type", "priority", "trust", "max_per_profile", "scoped"}],
-     "namespaces": [{"source", "namespace", "declared"}]}
+     "namespaces": [{"source", "namespace", "declared"}],
+     "overlaps": [{"source", "other_source", "shared_values"}]}
     """
     require(user, "view")
     settings = load_settings(workspace)
@@ -132,13 +134,19 @@ def identifier_rules(workspace, user) -> dict[str, Any]:
     rules = [{"id_type": t, "priority": i + 1, "trust": settings["identifier_trust"].get(t, "link"),
               "max_per_profile": settings["max_per_profile"].get(t), "scoped": t in scoped}
              for i, t in enumerate(settings["identifier_priority"])]
-    sources = sorted({r[0] for r in workspace.query_rows(
-        " UNION ".join(f"SELECT DISTINCT source FROM {t} WHERE customer_id IS NOT NULL"
-                       for t in ("contacts", "orders", "subscriptions", "consents")))}
-                     | set(settings["id_namespaces"]))
+    ids_sql = " UNION ".join(f"SELECT DISTINCT source, trim(customer_id) AS v FROM {t} WHERE customer_id IS NOT NULL"
+                             for t in ("contacts", "orders", "subscriptions", "consents"))
     declared = settings["id_namespaces"]
+    sources = sorted({r[0] for r in workspace.query_rows(f"SELECT DISTINCT source FROM ({ids_sql})")}
+                     | set(declared))
     namespaces = [{"source": s, "namespace": declared.get(s, s), "declared": s in declared} for s in sources]
-    return {"identifiers": rules, "namespaces": namespaces}
+    overlaps = [{"source": a, "other_source": b, "shared_values": int(n)}
+                for a, b, n in workspace.query_rows(f"""
+                    WITH ids AS ({ids_sql})
+                    SELECT x.source, y.source, count(*) FROM ids x JOIN ids y ON x.v = y.v AND x.source < y.source
+                    GROUP BY ALL ORDER BY 3 DESC, 1, 2""")
+                if declared.get(a, a) != declared.get(b, b)]
+    return {"identifiers": rules, "namespaces": namespaces, "overlaps": overlaps}
 
 
 def set_namespace(workspace, user, source: str, namespace: str | None) -> dict[str, Any]:

@@ -78,6 +78,9 @@ def test_cli_declares_a_shared_namespace_trust_and_limits(workspace, admin, monk
                              dict(source="shop", source_record_id="2", customer_id="C1")])
     assert main(["resolve"]) == 0
     assert profile_of(workspace, "crm", "1") != profile_of(workspace, "shop", "2")
+    capsys.readouterr()
+    assert main(["identifiers"]) == 0
+    assert "crm and shop share 1 customer ids" in capsys.readouterr().out
     assert main(["identifiers", "namespace", "shop", "crm"]) == 0
     assert main(["identifiers", "limit", "email", "2"]) == 0
     assert main(["identifiers", "trust", "phone", "evidence"]) == 0
@@ -88,6 +91,7 @@ def test_cli_declares_a_shared_namespace_trust_and_limits(workspace, admin, monk
     rules = {r["id_type"]: r for r in listed["identifiers"]}
     assert rules["email"]["max_per_profile"] == 2 and rules["phone"]["trust"] == "evidence"
     assert {n["source"]: n["namespace"] for n in listed["namespaces"]} == {"crm": "crm", "shop": "crm"}
+    assert listed["overlaps"] == []
     assert main(["resolve"]) == 0
     assert profile_of(workspace, "crm", "1") == profile_of(workspace, "shop", "2")
     assert main(["identifiers", "namespace", "shop"]) == 0
