@@ -31,8 +31,12 @@ def test_a_resolve_with_no_new_data_moves_nothing(workspace, admin, seed):
     assert [k for k in before if after[k] != before[k]] == []
 
 
-@pytest.mark.parametrize("seed", [2])
-def test_incremental_after_appends_equals_a_full_run(workspace, admin, seed):
+@pytest.mark.parametrize("seed, settings", [(2, {}), (3, {"identifier_trust": {"customer_id": "evidence"}}),
+                                            (4, {"id_namespaces": {"crm": "customer", "shop": "customer"}})])
+def test_incremental_after_appends_equals_a_full_run(workspace, admin, seed, settings):
+    from engine.identity.settings import save_settings
+
+    save_settings(workspace, admin, settings)
     rows = records(people(150, seed), seed)
     for chunk in (rows[: len(rows) // 2], rows[len(rows) // 2: 3 * len(rows) // 4], rows[3 * len(rows) // 4:]):
         add_contacts(workspace, chunk)
@@ -73,3 +77,23 @@ def test_a_names_dob_and_address_file_loads_and_resolves(workspace, admin, tmp_p
     wrong = sum(1 for a in person_of for b in person_of if a < b and person_of[a] != person_of[b]
                 and members[("legacy", a)] == members[("legacy", b)])
     assert wrong <= 0.05 * len(same)
+
+
+def test_after_decisions_and_an_unmerge_a_no_op_run_moves_nothing(workspace, admin):
+    from engine.identity.review import decide, review_queue, unmerge
+
+    add_contacts(workspace, records(people(120, 1), 1))
+    resolve(workspace, admin)
+    queue = review_queue(workspace, admin, limit=10)
+    assert len(queue)
+    for i, key in enumerate(queue["pair_key"]):
+        decide(workspace, admin, key, "accept" if i % 2 else "reject", retrain=False)
+    largest = workspace.scalar("SELECT profile_id FROM profile_members GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")
+    unmerge(workspace, admin, largest)
+    resolve(workspace, admin)
+    before = _members(workspace)
+    resolve(workspace, admin)
+    assert _members(workspace) == before
+    resolve(workspace, admin, full=True)
+    assert _partition(workspace) == {frozenset(k for k, p in before.items() if p == pid)
+                                     for pid in set(before.values())}
