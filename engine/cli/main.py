@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "engine.cli.ingest",     # ingest, quarantine, sources
     "engine.cli.collect",    # collect
     "engine.cli.identity",   # resolve, profiles, review
+    "engine.cli.identifiers",  # identifiers
     "engine.cli.profiles",   # profile, journey
     "engine.cli.segments",   # segment
     "engine.cli.value",      # rfm, clv

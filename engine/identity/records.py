@@ -137,23 +137,30 @@ def _click_id_sql() -> str:
 
 def _build_ids(con, settings: dict) -> None:
     con.execute("DELETE FROM identity_ids")
+    con.execute("CREATE OR REPLACE TEMP TABLE _ns (source VARCHAR, namespace VARCHAR)")
+    declared = [[k, str(v)] for k, v in settings.get("id_namespaces", {}).items()]
+    if declared:
+        con.executemany("INSERT INTO _ns VALUES (?, ?)", declared)
+    # A source's own ids (scoped types) live in its namespace: the one declared, else the source.
     con.execute("""
-        INSERT INTO identity_ids
-        SELECT rec_id, id_type, id_value, 'record' FROM (
-            SELECT rec_id, 'email' AS id_type, n_email AS id_value FROM identity_records
-            UNION ALL SELECT rec_id, 'email_key', n_email_key FROM identity_records WHERE n_email_key <> n_email
-            UNION ALL SELECT rec_id, 'phone', n_phone FROM identity_records
-            UNION ALL SELECT rec_id, 'customer_id', customer_id FROM identity_records
-            UNION ALL SELECT rec_id, 'user_id', user_id FROM identity_records
-            UNION ALL SELECT rec_id, 'anonymous_id', anonymous_id FROM identity_records
-        ) WHERE id_value IS NOT NULL
-    """)
+        INSERT INTO identity_ids (rec_id, id_type, id_value, via, namespace)
+        SELECT i.rec_id, i.id_type, i.id_value, 'record',
+               CASE WHEN list_contains(?::VARCHAR[], i.id_type) THEN COALESCE(ns.namespace, i.source) END
+        FROM (
+            SELECT rec_id, source, 'email' AS id_type, n_email AS id_value FROM identity_records
+            UNION ALL SELECT rec_id, source, 'email_key', n_email_key FROM identity_records WHERE n_email_key <> n_email
+            UNION ALL SELECT rec_id, source, 'phone', n_phone FROM identity_records
+            UNION ALL SELECT rec_id, source, 'customer_id', customer_id FROM identity_records
+            UNION ALL SELECT rec_id, source, 'user_id', user_id FROM identity_records
+            UNION ALL SELECT rec_id, source, 'anonymous_id', anonymous_id FROM identity_records
+        ) i LEFT JOIN _ns ns USING (source) WHERE i.id_value IS NOT NULL
+    """, [list(settings.get("scoped_identifiers", []))])
     has_events = con.execute("SELECT count(*) > 0 FROM events").fetchall()[0][0]
     if not has_events:
         return
     # Anonymous actors seen with a user id (identify, and identified calls) carry that user id.
     con.execute("""
-        INSERT INTO identity_ids
+        INSERT INTO identity_ids (rec_id, id_type, id_value, via)
         SELECT DISTINCT a.rec_id, 'user_id', e.user_id, 'event_link'
         FROM (SELECT DISTINCT user_id, anonymous_id FROM events
               WHERE user_id IS NOT NULL AND anonymous_id IS NOT NULL) e
@@ -161,7 +168,7 @@ def _build_ids(con, settings: dict) -> None:
     """)
     # alias(previous_id -> user_id): an anonymous previous id, or an earlier user id.
     con.execute("""
-        INSERT INTO identity_ids
+        INSERT INTO identity_ids (rec_id, id_type, id_value, via)
         SELECT DISTINCT r.rec_id, 'user_id', e.user_id, 'alias'
         FROM (SELECT DISTINCT previous_id, user_id FROM events
               WHERE type = 'alias' AND previous_id IS NOT NULL AND user_id IS NOT NULL) e
@@ -170,7 +177,7 @@ def _build_ids(con, settings: dict) -> None:
     """)
     # Click and browser ids, on the actor that carried them (the user when known).
     con.execute(f"""
-        INSERT INTO identity_ids
+        INSERT INTO identity_ids (rec_id, id_type, id_value, via)
         SELECT DISTINCT r.rec_id, c.id_type, c.id_value, 'record'
         FROM ({_click_id_sql()}) c
         JOIN identity_records r ON r.source = 'events' AND r.source_record_id =

@@ -1,4 +1,7 @@
-"""`resolve()`: records -> guarded graph (+ fuzzy matches) -> stable profiles and golden records."""
+"""`resolve()`: records -> guarded graph (+ fuzzy matches) -> stable profiles and golden records.
+
+The steps, with the tables each reads and writes, are listed in engine/identity/README.md.
+"""
 from __future__ import annotations
 
 import json
@@ -16,6 +19,9 @@ from engine.identity.tables import rebuild_table
 EXPORTED_ID_TYPES = ("email", "phone", "user_id", "customer_id", "anonymous_id") + CLICK_ID_TYPES
 MANUAL_TIER = 0
 FUZZY_TIER = 1000
+# A pair the model scored. A guard may later relabel it `guard:<types>` for review, but its score
+# stays evidence: dropping it on the next run made a no-op resolve split what the last one merged.
+SCORED_SQL = "(reason = 'fuzzy' OR reason LIKE 'guard:%') AND probability IS NOT NULL"
 
 
 def _progress(progress, fraction, message):
@@ -24,10 +30,15 @@ def _progress(progress, fraction, message):
 
 
 def _merge_id_types(settings) -> list[str]:
+    """Identifier types that join records, highest priority first (trusted as links)."""
     types = list(settings["identifier_priority"])
     if settings.get("click_ids_join"):
         types += [t for t in CLICK_ID_TYPES if t not in types]
-    return types
+    return [t for t in types if _trusted(settings, t)]
+
+
+def _trusted(settings, id_type: str) -> bool:
+    return settings.get("identifier_trust", {}).get(id_type, "link") == "link"
 
 
 def _pair_edges_sql(tier: int, offset: int, pairs_sql: str) -> str:
@@ -50,7 +61,7 @@ def _prepare_graph_inputs(con, settings, fuzzy_edges: bool) -> list[int]:
     con.executemany("INSERT INTO _tier_types VALUES (?, ?)", [[t, i + 1] for i, t in enumerate(types)])
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _g_edges AS
-        SELECT t.tier, dense_rank() OVER (ORDER BY i.id_type, i.id_value) AS edge, i.rec_id AS rec
+        SELECT t.tier, dense_rank() OVER (ORDER BY i.id_type, i.namespace, i.id_value) AS edge, i.rec_id AS rec
         FROM identity_ids i JOIN _tier_types t USING (id_type)
     """)
     offset = con.execute("SELECT COALESCE(max(edge), 0) + 1 FROM _g_edges").fetchall()[0][0]
@@ -61,19 +72,22 @@ def _prepare_graph_inputs(con, settings, fuzzy_edges: bool) -> list[int]:
     if fuzzy_edges:
         offset = con.execute("SELECT COALESCE(max(edge), 0) + 1 FROM _g_edges").fetchall()[0][0]
         con.execute(_pair_edges_sql(FUZZY_TIER, offset,
-                                    "SELECT * FROM identity_pairs WHERE reason = 'fuzzy' AND probability >= ?"),
+                                    f"SELECT * FROM identity_pairs WHERE {SCORED_SQL} AND probability >= ?"),
                     [float(settings["high_threshold"])])
         tiers.append(FUZZY_TIER)
     # Tokens: limited identifier types (alias-joined user ids count as one), unmerge groups, rejections.
+    # A scoped type's limit holds per namespace (customer_id@crm, customer_id@stripe).
+    limits = {k: int(v) for k, v in settings["max_per_profile"].items() if _trusted(settings, k)}
     con.execute("CREATE OR REPLACE TEMP TABLE _g_lim (ltype VARCHAR, lim INTEGER)")
-    con.executemany("INSERT INTO _g_lim VALUES (?, ?)",
-                    [[k, int(v)] for k, v in settings["max_per_profile"].items()])
-    limited = list(settings["max_per_profile"])
+    for id_type, lim in limits.items():
+        con.execute("""INSERT INTO _g_lim SELECT ?, ? UNION ALL SELECT DISTINCT id_type || '@' || namespace, ?
+                       FROM identity_ids WHERE id_type = ? AND namespace IS NOT NULL""", [id_type, lim, lim, id_type])
+    limited = list(limits)
     con.execute("""
         CREATE OR REPLACE TEMP TABLE _g_tok AS
         WITH alias_map AS (SELECT previous_id AS old_id, arg_max(user_id, timestamp) AS new_id FROM events
                            WHERE type = 'alias' AND previous_id IS NOT NULL AND user_id IS NOT NULL GROUP BY ALL)
-        SELECT i.rec_id AS rec, i.id_type AS ltype,
+        SELECT i.rec_id AS rec, i.id_type || COALESCE('@' || i.namespace, '') AS ltype,
                CASE WHEN i.id_type = 'user_id' THEN COALESCE(a.new_id, i.id_value) ELSE i.id_value END AS lvalue,
                FALSE AS hard
         FROM identity_ids i LEFT JOIN alias_map a ON i.id_type = 'user_id' AND a.old_id = i.id_value

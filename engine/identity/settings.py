@@ -23,6 +23,14 @@ DEFAULTS: dict[str, Any] = {
     # RE2 syntax (DuckDB's regexp_full_match), matched against the whole normalised value.
     "blocklist_regexes": [r"\+?[01]?(0{7,}|1{9,}|9{9,})", r"test\d*@.*", r".*@(example|test)\.(com|org|net)",
                           r"(no|none|noemail|nomail|na)@.*"],
+    # Identifier types whose values a source assigns itself (a CRM's customer number, Stripe's
+    # cus_...): scoped to the source's namespace, so two systems' ids for one person never conflict.
+    "scoped_identifiers": ["customer_id"],
+    # source -> namespace: sources that share one set of customer ids (default: each its own).
+    "id_namespaces": {},
+    # Per identifier type: "link" joins records deterministically; "evidence" never joins nor
+    # conflicts (a hand-keyed id with typos), only the fuzzy matcher's fields decide.
+    "identifier_trust": {},
     # An email/phone used by more differently named people than this is junk (a till's email).
     "max_people_per_value": 10,
     # Click and browser ids are recorded on profiles; they join records only if listed here.
@@ -46,6 +54,7 @@ DEFAULTS: dict[str, Any] = {
     "nicknames": {},
 }
 
+TRUST_LEVELS = ("link", "evidence")
 SURVIVORSHIP_RULES = ("source_priority", "most_recent", "most_frequent", "longest")
 
 
@@ -79,6 +88,12 @@ def validate_settings(settings: dict[str, Any]) -> None:
             duckdb.execute("SELECT regexp_full_match('x', ?)", [pattern]).fetchall()
         except duckdb.Error as exc:
             raise ValueError(f"Blocklist pattern {pattern!r} is not a valid RE2 regex: {exc}") from None
+    for key, value in settings.get("identifier_trust", {}).items():
+        if value not in TRUST_LEVELS:
+            raise ValueError(f"Trust for {key} must be one of {', '.join(TRUST_LEVELS)}.")
+    for source, namespace in settings.get("id_namespaces", {}).items():
+        if not str(namespace).strip():
+            raise ValueError(f"The namespace of source {source!r} is empty.")
     for key, value in settings.get("max_per_profile", {}).items():
         if int(value) < 1:
             raise ValueError(f"max_per_profile for {key} must be at least 1.")
@@ -103,3 +118,57 @@ def save_settings(workspace, user, changes: dict[str, Any]) -> dict[str, Any]:
             [SETTINGS_KEY, json.dumps(merged), user.username])
         audit(con, user, "identity.settings", SETTINGS_KEY, {"changed": sorted(changes)})
     return merged
+
+
+def identifier_rules(workspace, user) -> dict[str, Any]:
+    """Per identifier type its priority, trust and limit; per source holding customer ids its namespace;
+    pairs of sources in different namespaces whose customer ids coincide (perhaps one namespace).
+
+    {"identifiers": [{"id_type", "priority", "trust", "max_per_profile", "scoped"}],
+     "namespaces": [{"source", "namespace", "declared"}],
+     "overlaps": [{"source", "other_source", "shared_values"}]}
+    """
+    require(user, "view")
+    settings = load_settings(workspace)
+    scoped = set(settings["scoped_identifiers"])
+    rules = [{"id_type": t, "priority": i + 1, "trust": settings["identifier_trust"].get(t, "link"),
+              "max_per_profile": settings["max_per_profile"].get(t), "scoped": t in scoped}
+             for i, t in enumerate(settings["identifier_priority"])]
+    ids_sql = " UNION ".join(f"SELECT DISTINCT source, trim(customer_id) AS v FROM {t} WHERE customer_id IS NOT NULL"
+                             for t in ("contacts", "orders", "subscriptions", "consents"))
+    declared = settings["id_namespaces"]
+    sources = sorted({r[0] for r in workspace.query_rows(f"SELECT DISTINCT source FROM ({ids_sql})")}
+                     | set(declared))
+    namespaces = [{"source": s, "namespace": declared.get(s, s), "declared": s in declared} for s in sources]
+    overlaps = [{"source": a, "other_source": b, "shared_values": int(n)}
+                for a, b, n in workspace.query_rows(f"""
+                    WITH ids AS ({ids_sql})
+                    SELECT x.source, y.source, count(*) FROM ids x JOIN ids y ON x.v = y.v AND x.source < y.source
+                    GROUP BY ALL ORDER BY 3 DESC, 1, 2""")
+                if declared.get(a, a) != declared.get(b, b)]
+    return {"identifiers": rules, "namespaces": namespaces, "overlaps": overlaps}
+
+
+def set_namespace(workspace, user, source: str, namespace: str | None) -> dict[str, Any]:
+    """Declare the namespace of a source's own ids (None: the source's own again)."""
+    declared = dict(load_settings(workspace)["id_namespaces"])
+    if namespace is None:
+        declared.pop(source, None)
+    else:
+        declared[source] = namespace
+    return save_settings(workspace, user, {"id_namespaces": declared})
+
+
+def set_identifier_rule(workspace, user, id_type: str, trust: str | None = None,
+                        max_per_profile: int | None = None) -> dict[str, Any]:
+    """Change one identifier type's trust (link / evidence) or its limit per profile."""
+    settings = load_settings(workspace)
+    if id_type not in settings["identifier_priority"]:
+        raise ValueError(f"Unknown identifier type {id_type!r}; types are: "
+                         f"{', '.join(settings['identifier_priority'])}.")
+    changes: dict[str, Any] = {}
+    if trust is not None:
+        changes["identifier_trust"] = {**settings["identifier_trust"], id_type: trust}
+    if max_per_profile is not None:
+        changes["max_per_profile"] = {**settings["max_per_profile"], id_type: int(max_per_profile)}
+    return save_settings(workspace, user, changes)

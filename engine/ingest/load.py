@@ -52,6 +52,20 @@ TABLE_FIELDS = {
 }
 # Kinds whose rows are people and so need at least one identifier.
 NEEDS_IDENTIFIER = ("contacts", "subscriptions", "consents")
+# Of those, kinds whose rows may instead be matched by fuzzy evidence: a name and one of
+# date of birth, address, postcode, city (till receipts, legacy CRMs, direct-mail lists).
+FUZZY_MATCHABLE = ("contacts", "subscriptions")
+NAME_FIELDS = ("first_name", "last_name")
+EVIDENCE_FIELDS = ("date_of_birth", "address_line1", "postcode", "city")
+
+
+def _fuzzy_fields(kind: str, mapped) -> tuple[list[str], list[str]]:
+    """The mapped name and evidence fields that make a row matchable without an identifier."""
+    if kind not in FUZZY_MATCHABLE:
+        return [], []
+    names = [f for f in NAME_FIELDS if f in mapped]
+    evidence = [f for f in EVIDENCE_FIELDS if f in mapped]
+    return (names, evidence) if names and evidence else ([], [])
 
 
 @dataclass
@@ -161,8 +175,11 @@ def plan_mapping(con, staged: readers.Staged, kind: str, mapping: dict | None,
         missing = [f.name for f in fields.values() if plan.required(f) and f.name not in by_field]
         if missing:
             raise IngestError(f"Map a column to {', '.join(missing)}: {kind} rows need it.")
-        if kind in NEEDS_IDENTIFIER and not any(f in by_field for f in IDENTIFIERS):
-            raise IngestError(f"Map at least one column to an identifier ({', '.join(IDENTIFIERS)}): "
+        if (kind in NEEDS_IDENTIFIER and not any(f in by_field for f in IDENTIFIERS)
+                and not _fuzzy_fields(kind, by_field)[0]):
+            alternative = (f", or a name ({', '.join(NAME_FIELDS)}) and one of {', '.join(EVIDENCE_FIELDS)}"
+                           if kind in FUZZY_MATCHABLE else "")
+            raise IngestError(f"Map at least one column to an identifier ({', '.join(IDENTIFIERS)}){alternative}: "
                               f"{kind} are people and must be matchable.")
     id_field = None
     if column is None and DEFAULT_ID_FIELD.get(kind) in by_field:
@@ -252,9 +269,15 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
         if (plan.required(f) or f.strict) and f.type != "text":
             reasons.append(f"WHEN \"v_{name}\" IS NULL AND \"t_{name}\" IS NOT NULL THEN {bad}")
     ids = [f for f in IDENTIFIERS if f in plan.by_field]
-    if plan.kind in NEEDS_IDENTIFIER and ids:
-        none = " AND ".join(f'"v_{f}" IS NULL' for f in ids)
-        reasons.append(f"WHEN {none} THEN 'no usable identifier (needs one of {', '.join(ids)})'")
+    names, evidence = _fuzzy_fields(plan.kind, plan.by_field)
+    if plan.kind in NEEDS_IDENTIFIER and (ids or names):
+        none = " AND ".join([f'"v_{f}" IS NULL' for f in ids] or ["TRUE"])
+        needs = ", ".join(ids)
+        if names:   # a row with a name and a date of birth or place is matched fuzzily
+            none += (f" AND NOT (COALESCE({', '.join(f'{chr(34)}v_{f}{chr(34)}' for f in names)}) IS NOT NULL"
+                     f" AND COALESCE({', '.join(f'CAST({chr(34)}v_{f}{chr(34)} AS VARCHAR)' for f in evidence)}) IS NOT NULL)")
+            needs = (needs + ", or " if needs else "") + "a name with a date of birth, address, postcode or city"
+        reasons.append(f"WHEN {none} THEN 'no usable identifier (needs one of {needs})'")
     if suppressions:
         checks = []
         for f in ids:

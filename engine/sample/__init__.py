@@ -141,7 +141,9 @@ def _build(path: Path, user: User, sample_dir: Path, progress: Progress | None, 
     # The sample story is a UK/Irish shop: national phone numbers are British unless marked.
     from engine.identity.settings import save_settings
 
-    save_settings(ws, user, {"default_region": SAMPLE_PHONE_REGION})
+    # Its shop, tills, CRM, billing and consent platform share one customer number.
+    shared = {entry["source"]: "customer" for entry in manifest["files"] if entry.get("source")}
+    save_settings(ws, user, {"default_region": SAMPLE_PHONE_REGION, "id_namespaces": shared})
     summary["identity"] = resolve(ws, user, progress=identity_progress)
     refresh = value_refresh_function()
     summary["value_scores"] = False

@@ -9,6 +9,8 @@ from tests.engine.identity_helpers import add_contacts, add_events, profile_of
 
 
 def test_shared_identifiers_make_one_profile(workspace, admin):
+    # The till and billing share one customer number (declared; each source's own otherwise).
+    save_settings(workspace, admin, {"id_namespaces": {"pos": "customer", "billing": "customer"}})
     add_contacts(workspace, [
         dict(source="crm", source_record_id="1", email="Ann@Shop.io", first_name="Ann", user_id="u1"),
         dict(source="crm", source_record_id="2", email="ann@shop.io ", phone="(415) 555-0100"),

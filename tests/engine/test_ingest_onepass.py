@@ -33,7 +33,7 @@ def _messy_rows(n: int = 300) -> str:
         if i % 17 == 0:
             dob = "31/02/1990"                        # lenient: loads empty, warned, kept in traits
         if i % 23 == 0:
-            email, phone = "", "call me"              # no usable identifier: quarantined
+            email, phone, dob = "", "call me", ""     # no identifier, a name only: quarantined
         if i % 29 == 0:
             rid = ""                                  # missing record id: quarantined
         if i % 31 == 0:
