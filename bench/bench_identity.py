@@ -30,8 +30,8 @@ TARGET_F1 = 0.97
 TARGET_SECONDS_1M = 120
 TARGET_GB = 8
 THRESHOLD = 0.95
-PERSON_COLUMNS = ["first_name", "last_name", "address_line1", "city", "postcode", "date_of_birth",
-                  "email", "phone"]
+PERSON_COLUMNS = ["first_name", "last_name", "address_line1", "address_line2", "city", "postcode", "state",
+                  "date_of_birth", "email", "phone"]
 
 
 def _data(n: int, contacts: bool, seed: int = 7):
