@@ -135,6 +135,24 @@ def run_splink(raw: pd.DataFrame, kind: str, with_id: bool) -> dict:
     return {"system": "splink", "seconds": seconds, **pairwise_scores(got["person_id"], got["cluster_id"])}
 
 
+def _without_household_rules(contacts: pd.DataFrame) -> dict:
+    """Ours with the `household_guard` setting off: what the household rules cost on data that has no
+    households (FEBRL's duplicates often carry another first name or birth date at one address)."""
+    import os
+
+    from bench.bench_identity import run_ours
+
+    before = os.environ.get("CDP_BENCH_SETTINGS")
+    os.environ["CDP_BENCH_SETTINGS"] = json.dumps({"household_guard": False})
+    try:
+        return run_ours(contacts)
+    finally:
+        if before is None:
+            os.environ.pop("CDP_BENCH_SETTINGS")
+        else:
+            os.environ["CDP_BENCH_SETTINGS"] = before
+
+
 def _quiet_splink() -> None:
     import logging
     logging.getLogger("splink").setLevel(logging.ERROR)
@@ -146,7 +164,7 @@ def measure(name: str, repeat: int) -> dict:
 
     raw = load(name)
     contacts = as_contacts(raw)
-    runs = {"ours": lambda: run_ours(contacts)}
+    runs = {"ours": lambda: run_ours(contacts), "ours_no_household_rules": lambda: _without_household_rules(contacts)}
     try:
         import splink
         _quiet_splink()
@@ -182,6 +200,12 @@ def rows_for(m: dict) -> list[dict]:
         rows.append(row("pairwise F1 beside Splink without soc_sec_id (same fields as ours)", "f1", "F1",
                         baseline=same, name=label.replace("settings", "settings less soc_sec_id"),
                         target=">= splink"))
+    loose = m.get("ours_no_household_rules")
+    if loose:
+        rows.append({**row("pairwise F1 with the household rules off (setting household_guard)", "f1", "F1",
+                           baseline=same, name=label.replace("settings", "settings less soc_sec_id")),
+                     "value": round(loose["f1"], 4),
+                     "ratio": round(loose["f1"] / same["f1"], 3) if same else None})
     return rows
 
 
