@@ -2,6 +2,7 @@
 and clustering errors (direct wrong edges vs. transitive chains).
 
     python -m bench.identity_diagnose --n 100000
+    python -m bench.identity_diagnose --febrl febrl3      # a public set (bench/bench_identity_public.py)
 
 Runs the resolver's steps one by one on the benchmark data (no reviewer), keeping the
 intermediate tables, and compares each against the truth. A development tool, not part of
@@ -21,6 +22,7 @@ import pandas as pd
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--febrl", help="run on this FEBRL set instead of the generated people")
     parser.add_argument("--no-cuts", action="store_true")
     parser.add_argument("--curve", action="store_true", help="cluster F1 at several thresholds")
     parser.add_argument("--pattern", help="first,last,dob,location levels of pairs to print")
@@ -38,7 +40,11 @@ def main(argv=None) -> int:
     from engine.identity.settings import load_settings
     from engine.workspace import open_workspace
 
-    df = _data(args.n, False)
+    if args.febrl:
+        from bench.bench_identity_public import as_contacts, load
+        df = as_contacts(load(args.febrl))
+    else:
+        df = _data(args.n, False)
     with tempfile.TemporaryDirectory() as tmp:
         ws = open_workspace(Path(tmp) / "cdp.duckdb")
         load_people(ws, df)
