@@ -41,12 +41,16 @@ class FileInfo:
     size: int = 0
     # The file's sha256 (hex), or a Future of it while a background thread computes it.
     digest: str | Future = field(default="", repr=False)
+    sheet: str | None = None           # the workbook's sheet chosen by name (None: the first with data)
 
     @property
     def sha256(self) -> str:
+        """The file's digest; a sheet chosen by name is part of it (each sheet is its own upload)."""
         if isinstance(self.digest, Future):
             self.digest = self.digest.result()
-        return self.digest
+        if self.sheet is None:
+            return self.digest
+        return hashlib.sha256(f"{self.digest}:{self.sheet}".encode()).hexdigest()
 
     def describe(self) -> str:
         parts = [self.format.upper()]
@@ -159,11 +163,21 @@ def _detect_delimiter(text: str) -> str:
     return best
 
 
-def detect(path: str | os.PathLike, file_format: str | None = None) -> FileInfo:
+def detect(path: str | os.PathLike, file_format: str | None = None, sheet: str | None = None) -> FileInfo:
     """Identify the format (unless given) and, for text files, the encoding and delimiter.
 
-    Raises IngestError with a one-line reason for empty, binary or unsupported files.
+    Raises IngestError with a one-line reason for empty, binary or unsupported files, and for a
+    sheet named in a file that is not a workbook.
     """
+    info = _detect(path, file_format)
+    if sheet is not None:
+        if info.format != "xlsx":
+            raise IngestError(f"Only an Excel workbook has sheets; this file is {info.format.upper()}.")
+        info.sheet = sheet
+    return info
+
+
+def _detect(path: str | os.PathLike, file_format: str | None = None) -> FileInfo:
     path = Path(path)
     if not path.is_file():
         raise IngestError(f"No such file: {path.name}")
@@ -414,22 +428,48 @@ def _cell_text(value) -> str | None:
     return str(value)
 
 
-def _stage_xlsx(con, path: Path, info: FileInfo, table: str) -> Staged:
-    """The first non-empty worksheet; dates become ISO text, whole numbers lose their '.0'."""
+def _open_workbook(path: Path):
     import openpyxl
-    import pyarrow as pa
 
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        return openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001
         raise IngestError(f"Could not read the file as an Excel workbook: {exc}") from exc
+
+
+def _has_data(ws) -> bool:
+    return bool(ws.max_row and ws.max_row > 0)
+
+
+def sheet_names(path: str | os.PathLike) -> list[str]:
+    """The names of a workbook's sheets that hold data, in the workbook's order."""
+    book = _open_workbook(Path(path))
+    try:
+        return [ws.title for ws in book.worksheets if _has_data(ws)]
+    finally:
+        book.close()
+
+
+def _stage_xlsx(con, path: Path, info: FileInfo, table: str) -> Staged:
+    """The sheet named in info (else the first non-empty one); dates become ISO text, whole
+    numbers lose their '.0'."""
+    import pyarrow as pa
+
+    book = _open_workbook(path)
     try:
         notes = []
-        sheet = next((ws for ws in book.worksheets if ws.max_row and ws.max_row > 0), None)
+        if info.sheet is not None:
+            if info.sheet not in book.sheetnames:
+                raise IngestError(f"The workbook has no sheet {info.sheet!r}; its sheets are: "
+                                  f"{', '.join(book.sheetnames)}.")
+            sheet = book[info.sheet]
+        else:
+            sheet = next((ws for ws in book.worksheets if _has_data(ws)), None)
         if sheet is None:
             raise IngestError("The workbook has no sheets with data.")
-        if len(book.worksheets) > 1:
-            notes.append(f"Read the sheet '{sheet.title}'; the workbook has {len(book.worksheets)} sheets.")
+        if len(book.worksheets) > 1 and info.sheet is None:
+            notes.append(f"Read the sheet '{sheet.title}'; the workbook has {len(book.worksheets)} sheets "
+                         "(choose another with --sheet NAME, or --all-sheets).")
         rows = sheet.iter_rows(values_only=True)
         header = next(rows, None)
         if header is None:
@@ -455,6 +495,7 @@ def _stage_xlsx(con, path: Path, info: FileInfo, table: str) -> Staged:
     arrow = pa.table({"_row": pa.array(range(1, n + 1), type=pa.int64()),
                       **{f"c{i}": pa.array(col, type=pa.string()) for i, col in enumerate(columns)}})
     view = table + "_arrow"
+    con.complete()  # an earlier fetchone() (the source's row) may leave a result open; register refuses then
     con.register(view, arrow)
     try:
         select = ", ".join(f'c{i} AS "{c.replace(chr(34), chr(34) * 2)}"' for i, c in enumerate(clean))
