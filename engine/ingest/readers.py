@@ -19,6 +19,7 @@ import os
 import re
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -428,13 +429,21 @@ def _cell_text(value) -> str | None:
     return str(value)
 
 
-def _open_workbook(path: Path):
+@contextmanager
+def _workbook(path: Path):
+    """The workbook, opened from the file's bytes: an upload kept under a generated name has no
+    .xlsx ending, which openpyxl would refuse when given the path."""
     import openpyxl
 
-    try:
-        return openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise IngestError(f"Could not read the file as an Excel workbook: {exc}") from exc
+    with open(path, "rb") as handle:
+        try:
+            book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+        except Exception as exc:  # noqa: BLE001
+            raise IngestError(f"Could not read the file as an Excel workbook: {exc}") from exc
+        try:
+            yield book
+        finally:
+            book.close()
 
 
 def _has_data(ws) -> bool:
@@ -443,11 +452,8 @@ def _has_data(ws) -> bool:
 
 def sheet_names(path: str | os.PathLike) -> list[str]:
     """The names of a workbook's sheets that hold data, in the workbook's order."""
-    book = _open_workbook(Path(path))
-    try:
+    with _workbook(Path(path)) as book:
         return [ws.title for ws in book.worksheets if _has_data(ws)]
-    finally:
-        book.close()
 
 
 def _stage_xlsx(con, path: Path, info: FileInfo, table: str) -> Staged:
@@ -455,8 +461,7 @@ def _stage_xlsx(con, path: Path, info: FileInfo, table: str) -> Staged:
     numbers lose their '.0'."""
     import pyarrow as pa
 
-    book = _open_workbook(path)
-    try:
+    with _workbook(path) as book:
         notes = []
         if info.sheet is not None:
             if info.sheet not in book.sheetnames:
@@ -487,8 +492,6 @@ def _stage_xlsx(con, path: Path, info: FileInfo, table: str) -> Staged:
                 extra += 1
             for i in range(width):
                 columns[i].append(_cell_text(row[i]) if i < len(row) else None)
-    finally:
-        book.close()
     if extra:
         notes.append(f"{extra} rows had values beyond the last headed column; those cells were not read.")
     n = len(columns[0]) if columns else 0
