@@ -1,6 +1,8 @@
 """The Sources screen: upload through the file uploader, confirm the mapping, load, see the report."""
 import json
 
+from tests.engine.workbooks import workbook_bytes
+
 CRM = (b"Contact ID,E-mail,First Name,DOB,Stage,Shoe size\n"
        b"C1,ann@example.com,Ann,31/12/1990,lead,38\n"
        b"C2,bob@example.com,Bob,31/02/1990,customer,44\n"
@@ -74,22 +76,6 @@ def test_unreadable_upload_shows_one_clear_error(logged_in_app, app_env):
     assert app_env.scalar("SELECT count(*) FROM sources") == 0
 
 
-def _workbook_bytes(sheets: dict) -> bytes:
-    import io
-
-    import openpyxl
-
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for name, rows in sheets.items():
-        ws = book.create_sheet(name)
-        for row in rows:
-            ws.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
 BOOK = {"Shop": [["Email", "First Name"], ["a@x.com", "Al"]],
         "Fair": [["E-mail", "Name", "Stall"], ["b@x.com", "Bo", "7"], ["c@x.com", "Cy", "9"]]}
 
@@ -99,7 +85,7 @@ def _upload_book(logged_in_app):
     at.selectbox(key="src_kind").set_value("contacts").run()
     at.selectbox(key="src_choice").set_value("New source…").run()
     at.text_input(key="src_new_name").input("Events team").run()
-    at.file_uploader(key="src_file").upload("people.xlsx", _workbook_bytes(BOOK),
+    at.file_uploader(key="src_file").upload("people.xlsx", workbook_bytes(BOOK),
                                             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet").run()
     assert not at.exception, at.exception
     return at

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from engine.cli.main import main
+from tests.engine.workbooks import workbook_bytes
 
 
 @pytest.fixture
@@ -111,15 +112,7 @@ def test_the_final_mapping_is_printed(cli_ws, tmp_path, capsys):
 
 
 def _workbook(path, sheets: dict):
-    import openpyxl
-
-    book = openpyxl.Workbook()
-    book.remove(book.active)
-    for name, rows in sheets.items():
-        ws = book.create_sheet(name)
-        for row in rows:
-            ws.append(row)
-    book.save(path)
+    path.write_bytes(workbook_bytes(sheets))
 
 
 def test_sheet_by_name_and_all_sheets(cli_ws, tmp_path, capsys):
