@@ -163,13 +163,13 @@ def plan_mapping(con, staged: readers.Staged, kind: str, mapping: dict | None,
         resolved = as_mapping(suggest_mapping(con, staged.table, columns, kind, saved=saved))
     else:
         resolved = {c: None for c in columns}
-    for src, target in {**(mapping or {}), **(overrides or {})}.items():
+    for src, target in (mapping or {}).items():
+        resolved[_resolve_column(src, columns)] = _checked_target(target, kind, known)
+    for src, target in (overrides or {}).items():
         target = _checked_target(target, kind, known)
         column = _resolve_column(src, columns)
-        if target is not None:  # an override moves a field away from the column suggested for it
-            for c, f in resolved.items():
-                if f == target and c != column and target != RECORD_ID:
-                    resolved[c] = None
+        if target is not None:  # an override takes its field away from the column suggested for it
+            resolved.update({c: None for c, f in resolved.items() if f == target and c != column})
         resolved[column] = target
     if not id_column and kind != "events" and not any(f == RECORD_ID for f in resolved.values()):
         id_column = _shape_id_column(columns, kind)

@@ -110,7 +110,8 @@ SHAPES: tuple[Shape, ...] = (
         ("Address Zip", "postcode"), ("Card Address Line1", "address_line1"),
         ("Card Address Line2", "address_line2"), ("Card Address City", "city"),
         ("Card Address State", "state"), ("Card Address Country", "country"),
-        ("Card Address Zip", "postcode"), ("Name", None), ("Description", None)],
+        ("Card Address Zip", "postcode"), ("Name", None), ("Description", None), ("Delinquent", None),
+        ("Account Balance", None), ("Currency", None)],
         "https://docs.stripe.com/get-started/data-migrations/export-file-formats (customer fields) and "
         "https://docs.cello.so/guides/attribution/stripe-reports (ID, Created (UTC))",
         record_id="id"),

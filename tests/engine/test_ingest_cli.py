@@ -137,3 +137,13 @@ def test_sheet_by_name_and_all_sheets(cli_ws, tmp_path, capsys):
     assert main(["ingest", "contacts", str(path2), "--source", "Stalls", "--all-sheets", "--json"]) == 0
     assert cli_ws.scalar("SELECT count(*) FROM contacts WHERE source = 'Stalls'") == 3
     assert cli_ws.scalar("SELECT count(*) FROM loads WHERE source = 'Stalls'") == 2
+
+
+def test_map_can_move_the_record_id(cli_ws, tmp_path, capsys):
+    path = tmp_path / "hubspot.csv"
+    path.write_text("Record ID,Email,Legacy Ref,Lifecycle Stage\n901,eve@x.com,L-1,lead\n")
+    assert main(["ingest", "contacts", str(path), "--source", "HS", "--map", "Legacy Ref=source_record_id",
+                 "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["mapping"]["Legacy Ref"] == "source_record_id" and out["mapping"]["Record ID"] is None
+    assert cli_ws.query_rows("SELECT source_record_id, email FROM contacts") == [("L-1", "eve@x.com")]

@@ -1,12 +1,14 @@
 """Export shapes: a file as each tool exports it (header from the tool's documented column list,
 cited per case) is recognised and mapped entirely, with no --map."""
 import csv
+import datetime as dt
 import io
 import json
 
 import pytest
 
 from engine.ingest import ingest_file
+from engine.ingest.fields import RECORD_ID, extra_fields_for, fields_for
 from engine.ingest.headers import header_variants
 from engine.ingest.shapes import SHAPES, recognise
 
@@ -91,7 +93,7 @@ CASES = [
        "Amount Refunded": "20.00", "Currency": "gbp", "Status": "Paid", "Customer ID": "cus_A",
        "Customer Email": "ann@x.com", "Card Address City": "Leeds", "Card Address Zip": "LS1 4AB"}],
      "ch_1", {"amount": 50.0, "amount_refunded": 20.0, "currency": "GBP", "status": "partially_refunded",
-              "customer_id": "cus_A", "email": "ann@x.com", "city": "Leeds", "postcode": "LS1 4AB"}, None, None),
+              "ordered_at": dt.datetime(2026, 10, 25, 10, 0, tzinfo=dt.timezone.utc), "customer_id": "cus_A", "email": "ann@x.com", "city": "Leeds", "postcode": "LS1 4AB"}, None, None),
     # https://docs.stripe.com/get-started/data-migrations/export-file-formats and Customers > Export
     ("Stripe customers", "contacts",
      "id|Description|Email|Name|Created (UTC)|Card ID|Card Name|Card Brand|Card Last4|Card Address Line1|"
@@ -111,7 +113,9 @@ CASES = [
        "Interval": "month", "Amount": "15.00", "Status": "canceled", "Created (UTC)": "2026-01-01 09:00",
        "Start (UTC)": "2026-01-02 09:00", "Canceled At (UTC)": "2026-06-02 09:00"}],
      "sub_1", {"subscription_id": "sub_1", "customer_id": "cus_A", "email": "ann@x.com", "plan": "Beans Monthly",
-               "billing_interval": "month", "amount": 15.0, "status": "canceled"}, None, None),
+               "billing_interval": "month", "amount": 15.0, "status": "canceled",
+               "started_at": dt.datetime(2026, 1, 2, 9, 0, tzinfo=dt.timezone.utc),
+               "cancelled_at": dt.datetime(2026, 6, 2, 9, 0, tzinfo=dt.timezone.utc)}, None, None),
     # HubSpot Contacts > Export (default properties)
     ("HubSpot contacts", "contacts",
      "Record ID|First Name|Last Name|Email|Phone Number|Street Address|City|State/Region|Postal Code|"
@@ -205,8 +209,13 @@ CASES = [
 ]
 
 
-def test_every_shape_has_a_case():
+def test_every_shape_has_a_case_and_maps_to_fields_of_its_kind():
     assert {case[0] for case in CASES} == {shape.name for shape in SHAPES}
+    for shape in SHAPES:
+        known = {*fields_for(shape.kind), *extra_fields_for(shape.kind), RECORD_ID}
+        assert {f for _, f in shape.columns if f} <= known, shape.name
+        headers = {h for h, _ in shape.columns}
+        assert set(shape.signature) <= headers and (shape.record_id is None or shape.record_id in headers)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
@@ -221,7 +230,8 @@ def test_export_shape_is_recognised_and_mapped(workspace, admin, tmp_path, case)
     got = workspace.query_rows(f"SELECT source_record_id, {columns}, traits FROM {kind} WHERE source = 'Tool'")
     assert len(got) == 1
     assert got[0][0] == record_id
-    assert dict(zip(stored, got[0][1:-1])) == pytest.approx(stored)
+    assert dict(zip(stored, got[0][1:-1])) == {
+        k: pytest.approx(v) if isinstance(v, float) else v for k, v in stored.items()}
     traits = json.loads(got[0][-1] or "{}")
     assert traits.get("tags") == tags
     consents = workspace.query_rows("SELECT purpose, granted, source_record_id FROM consents WHERE source = 'Tool'")
