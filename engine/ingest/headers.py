@@ -13,6 +13,9 @@ PREFIXES = ("default address", "billing address", "shipping address", "mailing a
             "billing", "physical", "customer", "contact", "primary", "card address", "address")
 SUFFIXES = ("utc", "gmt", "local", "local time")
 AFFIX_PENALTY = 3.0   # an inner name counts a little less than the whole header
+# Inner names too generic to stand for a field on their own ('Customer Name' is no order 'name',
+# 'Customer ID' no record 'id').
+GENERIC = frozenset({"name", "id", "order", "code", "number", "type", "note", "notes", "full name"})
 
 
 def normalise_header(name: str) -> str:
@@ -35,6 +38,6 @@ def header_variants(name: str) -> list[tuple[str, float]]:
             if core.startswith(prefix + " ") and len(core) > len(prefix) + 1:
                 cores.append(core[len(prefix) + 1:])
     for core in cores[1:]:
-        if core not in {t for t, _ in out}:
+        if core not in GENERIC and core not in {t for t, _ in out}:
             out.append((core, AFFIX_PENALTY))
     return out

@@ -277,3 +277,14 @@ def test_unknown_headers_still_use_prefix_and_suffix_matching(workspace, admin, 
     result = ingest_file(workspace, admin, "orders", path, "Shop")
     assert result.rows_loaded == 1
     assert result.mapping["Billing City"] == "city" and result.mapping["Billing Email"] == "email"
+
+
+def test_a_generic_inner_name_is_not_a_field(workspace, admin, tmp_path):
+    """'Customer Name' is no order number and 'Customer ID' no record id, whatever is inside them."""
+    assert "name" not in [text for text, _ in header_variants("Customer Name")]
+    path = tmp_path / "orders.csv"
+    path.write_text("Customer Name,Customer ID,Order Date,Total,Email\n"
+                    "Ann Lee,C1,2026-01-02,12.50,a@x.com\nAnn Lee,C1,2026-01-03,8.00,a@x.com\n")
+    result = ingest_file(workspace, admin, "orders", path, "Shop")
+    assert result.mapping["Customer Name"] is None and result.mapping["Customer ID"] == "customer_id"
+    assert workspace.scalar("SELECT count(*) FROM orders") == 2
