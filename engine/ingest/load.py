@@ -926,9 +926,18 @@ def _recorded_name(name: str, info: readers.FileInfo) -> str:
 
 
 def ingest_workbook(workspace, user: User, kind: str, path, source: str, **options) -> list[LoadResult]:
-    """Every sheet with data of a workbook, each loaded as its own file (mapped by its own header)."""
-    return [ingest_file(workspace, user, kind, path, source, sheet=name, **options)
-            for name in readers.sheet_names(path)]
+    """Every sheet with data of a workbook, each loaded as its own file (mapped by its own header).
+
+    Each sheet is its own load (all or nothing); a sheet that cannot be loaded stops there, naming
+    the sheet and the ones already loaded (loading the workbook again skips those)."""
+    results: list[LoadResult] = []
+    for name in readers.sheet_names(path):
+        try:
+            results.append(ingest_file(workspace, user, kind, path, source, sheet=name, **options))
+        except IngestError as exc:
+            done = ", ".join(r.sheet for r in results) or "none"
+            raise IngestError(f"Sheet {name!r}: {exc} (sheets loaded before it: {done})") from exc
+    return results
 
 
 def suggest_for_file(workspace, user: User, kind: str, path, source: str | None = None,

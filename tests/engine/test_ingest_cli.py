@@ -147,3 +147,16 @@ def test_map_can_move_the_record_id(cli_ws, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["mapping"]["Legacy Ref"] == "source_record_id" and out["mapping"]["Record ID"] is None
     assert cli_ws.query_rows("SELECT source_record_id, email FROM contacts") == [("L-1", "eve@x.com")]
+
+
+def test_a_sheet_that_cannot_load_is_named(cli_ws, tmp_path, capsys):
+    path = tmp_path / "book.xlsx"
+    _workbook(path, {"People": [["Email"], ["a@x.com"]], "Notes": [["read me"], ["nothing here"]]})
+    assert main(["ingest", "contacts", str(path), "--source", "Book", "--all-sheets"]) == 1
+    err = capsys.readouterr().err
+    assert "Sheet 'Notes'" in err and "sheets loaded before it: People" in err
+    assert cli_ws.scalar("SELECT count(*) FROM contacts") == 1
+    csv_path = tmp_path / "c.csv"
+    csv_path.write_text("email\na@x.com\n")
+    assert main(["ingest", "contacts", str(csv_path), "--source", "Book", "--sheet", "People"]) == 1
+    assert "Only an Excel workbook has sheets" in capsys.readouterr().err
