@@ -11,10 +11,12 @@ import streamlit as st
 from engine.access import audit, can, mask_frame
 from engine.access.csv_safe import safe_csv
 from engine.ingest import IngestError, ingest_file, suggest_for_file
-from engine.ingest.fields import RECORD_ID, fields_for
+from engine.ingest.fields import RECORD_ID, extra_fields_for, fields_for
 from engine.ingest.landing import keep_upload
+from engine.ingest.load import ingest_workbook
 from engine.ingest.quarantine import quarantined_rows, recent_loads, source_freshness
-from engine.ingest.readers import FORMATS
+from engine.ingest.readers import FORMATS, sheet_names
+from engine.ingest.shapes import recognise
 from engine.sources import KINDS, SourceError, list_sources
 from engine.workspace import WorkspaceError
 from ui.context import cached_query, require_page, workspace
@@ -28,6 +30,7 @@ st.caption("Bring in exports (CRM, point of sale, billing, spreadsheets) and web
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "json", "ndjson", "jsonl", "parquet"]
 TRAIT = "(keep as custom trait)"
+ALL_SHEETS = "All sheets"
 KIND_HELP = {
     "contacts": "people from a CRM: leads and customers, with lead stage, owner, deal value",
     "orders": "purchases online or at the till; needs an order date and an amount",
@@ -84,13 +87,17 @@ def _upload_section() -> None:
                        help="Detected from the content; override if it guessed wrong.")
     file_format = None if fmt == "auto-detect" else fmt
     path = _landing_path(uploaded)
+    sheet = _sheet_picker(uploaded, path, file_format)
+    if sheet == ALL_SHEETS:
+        _load_all_sheets(uploaded, path, kind, source, file_format)
+        return
     # Reading and profiling a big file takes a moment: do it once per file, kind, source and format.
-    cache_key = ("src_suggest", uploaded.file_id, kind, source, file_format, ws.data_version())
+    cache_key = ("src_suggest", uploaded.file_id, kind, source, file_format, sheet, ws.data_version())
     if st.session_state.get("src_suggest_key") != cache_key:
         try:
             with st.spinner("Reading the file…"):
                 st.session_state["src_suggest_value"] = suggest_for_file(
-                    ws, user, kind, path, source or None, file_format)
+                    ws, user, kind, path, source or None, file_format, sheet=sheet)
         except (IngestError, ValueError) as exc:
             st.session_state.pop("src_suggest_key", None)
             st.error(f"This file cannot be loaded: {md(exc)}")
@@ -105,9 +112,12 @@ def _upload_section() -> None:
     id_column = None
     if suggestions:
         st.subheader("Mapping")
+        shape = recognise(list(preview.columns), kind)
+        if shape is not None:
+            st.caption(f"Recognised: {md(shape.name)} export; its columns are mapped as the tool means them.")
         st.caption("Check the suggested field for each column; columns you do not map are kept as "
                    "custom traits. Choose source_record_id for the column holding the source's own id.")
-        options = [TRAIT, RECORD_ID, *fields_for(kind)]
+        options = [TRAIT, RECORD_ID, *fields_for(kind), *extra_fields_for(kind)]
         edited = st.data_editor(
             _mapping_frame(suggestions), hide_index=True, key=f"map_{uploaded.file_id}_{kind}",
             disabled=["column", "example", "confidence", "why"],
@@ -119,7 +129,9 @@ def _upload_section() -> None:
         mapping = {row.column: (None if row.field == TRAIT else row.field) for row in edited.itertuples()}
         ids = [c for c, f in mapping.items() if f == RECORD_ID]
         id_column = ids[0] if ids else None
-        if not id_column:
+        if not id_column and shape is not None and shape.record_id:
+            st.caption(f"Record id: the column {md(shape.record_id)} ({md(shape.name)}'s own id).")
+        elif not id_column:
             st.caption("No id column: each row is identified by its content, so an identical re-upload "
                        "changes nothing, but an edited row arrives as a new record.")
 
@@ -127,27 +139,69 @@ def _upload_section() -> None:
         bar = st.progress(0.0, text="Starting…")
         try:
             result = ingest_file(ws, user, kind, path, source, id_column=id_column, mapping=mapping,
-                                 file_format=file_format, file_name=uploaded.name,
+                                 file_format=file_format, file_name=uploaded.name, sheet=sheet,
                                  progress=lambda f, m="": bar.progress(min(max(f, 0.0), 1.0), text=m))
         except (IngestError, SourceError, ValueError, WorkspaceError) as exc:
             bar.empty()
             st.error(f"Nothing was loaded: {md(exc)}")
             return
-        st.session_state["src_last_result"] = result.as_dict()
-        # The load kept its own copy under landing/; the incoming copy is no longer needed.
-        Path(st.session_state.pop(f"upload_path_{uploaded.file_id}")).unlink(missing_ok=True)
+        _loaded(uploaded, [result])
     if not source:
         st.caption("Name the source to load the file.")
 
 
+def _sheet_picker(uploaded, path: str, file_format: str | None) -> str | None:
+    """For a workbook of several sheets: which one to load (or all of them); None otherwise."""
+    if file_format not in (None, "xlsx") or (file_format is None and not uploaded.name.lower().endswith(".xlsx")):
+        return None
+    key = f"src_sheets_{uploaded.file_id}"
+    if key not in st.session_state:
+        try:
+            st.session_state[key] = sheet_names(path)
+        except IngestError:
+            st.session_state[key] = []   # not a workbook after all: the reader says why below
+    sheets = st.session_state[key]
+    if len(sheets) < 2:
+        return None
+    return st.selectbox("Sheet", [*sheets, ALL_SHEETS], key="src_sheet",
+                        help="The workbook has several sheets: load one, or every sheet (each mapped by "
+                             "its own header).")
+
+
+def _load_all_sheets(uploaded, path: str, kind: str, source: str, file_format: str | None) -> None:
+    st.caption("Every sheet is loaded with its suggested mapping (or the source's saved one), "
+               "as if uploaded one by one.")
+    if st.button("Load all sheets", type="primary", key="src_load_all", disabled=not source):
+        try:
+            with st.spinner("Loading every sheet…"):
+                results = ingest_workbook(ws, user, kind, path, source, file_format=file_format,
+                                          file_name=uploaded.name)
+        except (IngestError, SourceError, ValueError, WorkspaceError) as exc:
+            st.error(f"Not every sheet was loaded: {md(exc)}")
+            return
+        _loaded(uploaded, results)
+    if not source:
+        st.caption("Name the source to load the file.")
+
+
+def _loaded(uploaded, results) -> None:
+    st.session_state["src_last_results"] = [r.as_dict() for r in results]
+    # The load kept its own copy under landing/; the incoming copy is no longer needed.
+    Path(st.session_state.pop(f"upload_path_{uploaded.file_id}")).unlink(missing_ok=True)
+
+
 def _last_result() -> None:
-    result = st.session_state.get("src_last_result")
-    if not result:
-        return
+    for result in st.session_state.get("src_last_results", []):
+        _show_result(result)
+
+
+def _show_result(result: dict) -> None:
     if result["already_loaded"]:
         st.info(md(result["warnings"][0]))
         return
-    st.success(f"Loaded into {md(result['source'])}: {result['rows_loaded']:,} of {result['rows_read']:,} rows.")
+    where = f" (sheet {md(result['sheet'])})" if result.get("sheet") else ""
+    st.success(f"Loaded into {md(result['source'])}{where}: {result['rows_loaded']:,} of "
+               f"{result['rows_read']:,} rows.")
     a, b, c, d = st.columns(4)
     a.metric("Rows read", f"{result['rows_read']:,}")
     b.metric("Loaded", f"{result['rows_loaded']:,}",

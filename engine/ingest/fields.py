@@ -14,6 +14,7 @@ from engine.ingest.events import FLAT_FIELDS
 class Field:
     name: str
     type: str = "text"          # text | email | phone | date | timestamp | money | integer | boolean | json
+                                # (pseudo-fields: consent | tags)
     synonyms: tuple[str, ...] = ()
     required: bool = False      # a row without a readable value is quarantined
     strict: bool = False        # a present but unreadable value quarantines the row
@@ -35,9 +36,11 @@ PERSON = (
     _f("address_line2", "text", "address line 2", "address2", "addr2", "address 2", "apartment",
        "suite"),
     _f("city", "text", "city", "town", "locality"),
-    _f("postcode", "text", "postcode", "post code", "postal code", "zip", "zip code", "zipcode"),
-    _f("state", "text", "state", "region", "province", "county"),
-    _f("country", "text", "country", "country code", "nation"),
+    _f("postcode", "text", "postcode", "post code", "postal code", "zip", "zip code", "zipcode",
+       "zip postal code"),
+    _f("state", "text", "state", "region", "province", "county", "state province", "state region",
+       "province code"),
+    _f("country", "text", "country", "country code", "nation", "country region"),
     _f("date_of_birth", "date", "date of birth", "dob", "birth date", "birthdate", "birthday"),
     _f("customer_id", "text", "customer id", "customer number", "customer no", "client id",
        "cust id", "account id", "customer ref"),
@@ -50,7 +53,8 @@ KIND_FIELDS: dict[str, tuple[Field, ...]] = {
     "contacts": PERSON + (
         _f("lead_stage", "text", "lead stage", "stage", "lifecycle stage", "lead status",
            "deal stage", "pipeline stage"),
-        _f("owner", "text", "owner", "contact owner", "account owner", "sales rep", "assigned to"),
+        _f("owner", "text", "owner", "contact owner", "account owner", "sales rep", "assigned to",
+           "lead owner", "record owner"),
         _f("deal_value", "money", "deal value", "deal amount", "opportunity value", "deal size"),
         _f("created_at", "timestamp", "created at", "created", "create date", "created date",
            "date created", "signup date", "signed up"),
@@ -138,6 +142,32 @@ RECORD_ID_SYNONYMS = ("id", "record id", "row id", "contact id", "lead id", "crm
 DEFAULT_ID_FIELD = {"orders": "order_id", "subscriptions": "subscription_id"}
 # Order fields that describe one line item rather than the whole order.
 LINE_ITEM_FIELDS = ("sku", "product_name", "category", "item_price", "item_quantity", "line_total")
+
+
+# Columns of a people file that become something besides the table's own columns. A consent
+# column's yes/no (or a tool's subscription word) becomes a consents row for its purpose, read
+# again from the record's traits after the load (engine/ingest/record_consents.py); an opt-out
+# column says the opposite. A tags column becomes the list `tags` in traits.
+CONSENT_FIELDS: dict[str, tuple[str, bool]] = {  # field -> (purpose, the column says "opted out")
+    "email_consent": ("email", False),
+    "email_opt_out": ("email", True),
+    "advertising_consent": ("advertising", False),
+}
+TAGS = "tags"
+EXTRA_FIELDS = (
+    _f("email_consent", "consent", "accepts email marketing", "accepts marketing", "email marketing consent",
+       "email subscription status", "email consent", "marketing consent", "newsletter", "opted in to email",
+       "subscribed to email"),
+    _f("email_opt_out", "consent", "email opt out", "unsubscribed", "do not email", "opted out of email"),
+    _f("advertising_consent", "consent", "advertising consent", "ads consent", "accepts advertising"),
+    _f(TAGS, "tags", "tags", "tag", "labels", "customer tags", "contact tags", "groups", "segments"),
+)
+EXTRA_KINDS = ("contacts", "orders", "subscriptions")
+
+
+def extra_fields_for(kind: str) -> dict[str, Field]:
+    """The consent and tags pseudo-fields a kind's columns may map to (none for events, consents)."""
+    return {f.name: f for f in EXTRA_FIELDS} if kind in EXTRA_KINDS else {}
 
 
 def fields_for(kind: str) -> dict[str, Field]:

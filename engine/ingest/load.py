@@ -27,8 +27,12 @@ from engine.ingest import events as ev
 from engine.ingest import landing as landing_copies
 from engine.ingest import readers
 from engine.ingest.common import IngestError, drop_temp, quote_ident, temp_name, utc_session
-from engine.ingest.fields import DEFAULT_ID_FIELD, IDENTIFIERS, LINE_ITEM_FIELDS, RECORD_ID, fields_for
+from engine.ingest.fields import (CONSENT_FIELDS, DEFAULT_ID_FIELD, IDENTIFIERS, LINE_ITEM_FIELDS, RECORD_ID, TAGS,
+                                  extra_fields_for, fields_for)
+from engine.ingest.headers import normalise_header
 from engine.ingest.mapping import as_mapping, suggest_mapping
+from engine.ingest.record_consents import record_consents
+from engine.ingest.shapes import recognise
 from engine.ingest.validate import (INFER_SAMPLE, TYPE_NAMES, ColumnFormat, currency_from_money_sql,
                                     infer_formats, trimmed, typed_sql)
 from engine.phones import e164_sql, workspace_region
@@ -83,6 +87,8 @@ class LoadResult:
     rows_unchanged: int = 0
     mapping: dict = field(default_factory=dict)
     already_loaded: bool = False
+    id_column: str | None = None
+    sheet: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -102,6 +108,7 @@ class Plan:
     by_field: dict[str, str]                # field -> staged column
     id_column: str | None                   # column holding the source record id, if any
     id_field: str | None                    # field whose value is the record id (order_id ...)
+    extras: dict[str, str] = field(default_factory=dict)  # consent / tags pseudo-field -> column
 
     @property
     def line_items(self) -> bool:
@@ -117,7 +124,12 @@ class Plan:
 
     @property
     def traits_columns(self) -> list[str]:
-        return [c for c, f in self.mapping.items() if f is None]
+        """Unmapped columns and consent columns (their text is kept; consents are read from it)."""
+        return [c for c, f in self.mapping.items() if f is None or f in CONSENT_FIELDS]
+
+    @property
+    def tags_column(self) -> str | None:
+        return self.extras.get(TAGS)
 
 
 def _noop(fraction: float, message: str = "") -> None:
@@ -137,23 +149,44 @@ def _resolve_column(name: str, columns: list[str]) -> str:
     raise IngestError(f"The file has no column {name!r}; its columns are: {', '.join(columns)}.")
 
 
+def _checked_target(target, kind: str, known: dict) -> str | None:
+    target = (target or "").strip() or None
+    if target in ("traits", "ignore", "none", "-"):
+        return None
+    if target is not None and target not in known and target != RECORD_ID:
+        raise IngestError(f"{target!r} is not a field of {kind}; fields are: {', '.join(sorted(known))}.")
+    return target
+
+
+def _shape_id_column(columns: list[str], kind: str) -> str | None:
+    """The column a recognised export's record id is in, when it also maps to a field."""
+    shape = recognise(columns, kind)
+    if shape is None or shape.record_id is None:
+        return None
+    return {normalise_header(c): c for c in columns}.get(normalise_header(shape.record_id))
+
+
 def plan_mapping(con, staged: readers.Staged, kind: str, mapping: dict | None,
-                 id_column: str | None, saved: dict | None) -> Plan:
-    """Check a given mapping (or suggest one) and work out where the record id comes from."""
+                 id_column: str | None, saved: dict | None, overrides: dict | None = None) -> Plan:
+    """Check a given mapping (or suggest one, with `overrides` set on top of it column by column)
+    and work out where the record id comes from."""
     fields = fields_for(kind)
+    known = {**fields, **extra_fields_for(kind)}
     columns = staged.columns
     if mapping is None:
         resolved = as_mapping(suggest_mapping(con, staged.table, columns, kind, saved=saved))
     else:
         resolved = {c: None for c in columns}
-        for src, target in mapping.items():
-            target = (target or "").strip() or None
-            if target in ("traits", "ignore", "none", "-"):
-                target = None
-            if target is not None and target not in fields and target != RECORD_ID:
-                raise IngestError(f"{target!r} is not a field of {kind}; fields are: "
-                                  f"{', '.join(sorted(fields))}.")
-            resolved[_resolve_column(src, columns)] = target
+    for src, target in (mapping or {}).items():
+        resolved[_resolve_column(src, columns)] = _checked_target(target, kind, known)
+    for src, target in (overrides or {}).items():
+        target = _checked_target(target, kind, known)
+        column = _resolve_column(src, columns)
+        if target is not None:  # an override takes its field away from the column suggested for it
+            resolved.update({c: None for c, f in resolved.items() if f == target and c != column})
+        resolved[column] = target
+    if not id_column and kind != "events" and not any(f == RECORD_ID for f in resolved.values()):
+        id_column = _shape_id_column(columns, kind)
     if id_column:
         column = _resolve_column(id_column, columns)
         for c, f in resolved.items():
@@ -165,13 +198,15 @@ def plan_mapping(con, staged: readers.Staged, kind: str, mapping: dict | None,
         ids = [c for c, f in resolved.items() if f == RECORD_ID]
         column = ids[0] if ids else None
     by_field: dict[str, str] = {}
+    extras: dict[str, str] = {}
     for c, f in resolved.items():
         if f and f != RECORD_ID:
-            if f in by_field:
-                raise IngestError(f"Two columns ({by_field[f]!r} and {c!r}) are mapped to {f}; keep one.")
-            by_field[f] = c
+            into = by_field if f in fields else extras
+            if f in into:
+                raise IngestError(f"Two columns ({into[f]!r} and {c!r}) are mapped to {f}; keep one.")
+            into[f] = c
     if kind != "events":
-        plan = Plan(kind, resolved, by_field, column, None)
+        plan = Plan(kind, resolved, by_field, column, None, extras)
         missing = [f.name for f in fields.values() if plan.required(f) and f.name not in by_field]
         if missing:
             raise IngestError(f"Map a column to {', '.join(missing)}: {kind} rows need it.")
@@ -184,7 +219,7 @@ def plan_mapping(con, staged: readers.Staged, kind: str, mapping: dict | None,
     id_field = None
     if column is None and DEFAULT_ID_FIELD.get(kind) in by_field:
         id_field = DEFAULT_ID_FIELD[kind]
-    return Plan(kind, resolved, by_field, column, id_field)
+    return Plan(kind, resolved, by_field, column, id_field, extras)
 
 
 # -- SQL building ------------------------------------------------------------------------------
@@ -204,6 +239,25 @@ def _json_object_sql(columns: list[str], allowed) -> tuple[str, list]:
     full = " AND ".join(f"{v} IS NOT NULL" for v in values)
     return (f"CASE WHEN {full} THEN json_object({pairs}) "
             f"ELSE json_merge_patch('{{}}', json_object({pairs})) END", list(columns) * 2)
+
+
+def _content_id_sql(columns: list[str], allowed) -> str:
+    """A row's id when the file has none: a digest of its content, and for the 2nd, 3rd ...
+    identical row its occurrence ('h<md5>#2'), so identical rows (one customer buying the same
+    thing twice on a day) stay separate records and a re-upload of the file gives the same ids.
+    Identical rows cannot be told apart, so which of them takes which number does not matter."""
+    everything = ", ".join(f"COALESCE({_q(c, allowed)}, '')" for c in columns)
+    digest = f"md5(concat_ws(chr(31), {everything}))"
+    occurrence = f"row_number() OVER (PARTITION BY {digest})"
+    return f"'h' || {digest} || CASE WHEN {occurrence} > 1 THEN '#' || {occurrence} ELSE '' END"
+
+
+def _tags_list_sql(text: str) -> str:
+    """A tags cell ('VIP, wholesale', Mailchimp's '"VIP","Customer"', a JSON list) as a JSON list of tags."""
+    parts = (f"CASE WHEN left({text}, 1) = '[' AND json_valid({text}) THEN json_extract_string({text}, '$[*]') "
+             f"ELSE string_split_regex({text}, '[,;]') END")
+    cleaned = f"list_transform({parts}, lambda x: trim(trim(x), '\"'))"
+    return f"to_json(list_filter({cleaned}, lambda x: x <> ''))"
 
 
 def _raw_row_sql(columns: list[str], allowed, alias: str = "s") -> tuple[str, list]:
@@ -239,11 +293,15 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
             rid = f"COALESCE({rid}, CASE WHEN {order} IS NOT NULL THEN max({rid}) OVER (PARTITION BY {order}) END)"
     elif plan.id_field:
         rid = trimmed(_q(plan.by_field[plan.id_field], allowed))
-    else:  # no id: the content itself identifies the row, so a re-upload matches it
-        everything = ", ".join(f"COALESCE({_q(c, allowed)}, '')" for c in staged.columns)
-        rid = f"'h' || md5(concat_ws(chr(31), {everything}))"
+    else:  # no id: the content itself, and which repeat of it the row is, identify the row
+        rid = _content_id_sql(staged.columns, allowed)
     layer1.append(f"{rid} AS rid")
     traits_sql, traits_params = _json_object_sql(plan.traits_columns, allowed)
+    if plan.tags_column:
+        tags = trimmed(_q(plan.tags_column, allowed))
+        traits_sql = (f"CASE WHEN {tags} IS NULL THEN {traits_sql} ELSE json_merge_patch({traits_sql}, "
+                      f"json_object('tags', {_tags_list_sql(tags)})) END")
+        traits_params = traits_params * 2
     layer1.append(f"{traits_sql} AS traits_base")
     params += traits_params
     if raw:  # the original values under safe names, for the quarantine's raw row
@@ -763,20 +821,22 @@ def _previous_load(con, source: str, sha: str, mapping: dict | None) -> tuple | 
 
 def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_column: str | None = None,
                 mapping: dict | None = None, file_format: str | None = None, progress=None,
-                keep_raw: bool = True, file_name: str | None = None) -> LoadResult:
+                keep_raw: bool = True, file_name: str | None = None, overrides: dict | None = None,
+                sheet: str | None = None) -> LoadResult:
     """Load one file of `kind` into the workspace as `source`, all or nothing.
 
     mapping is {source column: canonical field} (None or missing: kept as a trait; the
     field "source_record_id" marks the id column); without it the saved mapping of the
-    source (same columns) or the suggested one is used. file_name is the name to record
-    (an upload's original name); it is never used as a path.
+    source (same columns) or the suggested one is used, with `overrides` ({column: field})
+    set on top of it. sheet names a workbook's sheet (default: the first with data).
+    file_name is the name to record (an upload's original name); it is never used as a path.
     """
     require(user, "ingest")
     if kind not in KINDS:
         raise IngestError(f"Unknown kind {kind!r}; choose one of {', '.join(KINDS)}.")
     report = progress or _noop
     path = Path(path)
-    info = readers.detect(path, file_format)
+    info = readers.detect(path, file_format, sheet=sheet)
     report(0.05, f"Detected {info.describe()}")
     started = dt.datetime.now(dt.timezone.utc)
     landed: Path | None = None
@@ -801,7 +861,7 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
                     report(0.35, f"Read {staged.rows_read:,} rows" if staged.complete
                            else f"Read the first {_staged_rows(con, staged):,} rows")
                     plan = plan_mapping(con, staged, kind, mapping, id_column,
-                                        src.mapping if isinstance(src.mapping, dict) else None)
+                                        src.mapping if isinstance(src.mapping, dict) else None, overrides)
                     used_mapping = plan.mapping
                     read = staged.rows_read
                 previous = _previous_load(con, source, info.sha256, used_mapping)
@@ -811,7 +871,8 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
                                       [f"This file was already loaded into {source!r} (load {load_id}, "
                                        f"{when:%Y-%m-%d %H:%M}); nothing changed."],
                                       load_id, source, kind, info.format, 0, 0, p_loaded,
-                                      used_mapping or {}, already_loaded=True)
+                                      used_mapping or {}, already_loaded=True,
+                                      id_column=plan.id_column if plan else None, sheet=info.sheet)
                 load_id = con.execute("SELECT nextval('load_id_seq')").fetchone()[0]
                 landing_copies.clean_orphans(con, workspace)
                 if keep_raw:
@@ -849,6 +910,7 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
                     quarantined = outcome["quarantined"]
                     loaded = read - quarantined
                     tallies = outcome
+                    record_consents(con, kind, plan.extras, source, load_id)
                 if copying is not None:
                     copying.result()
                 mapping_json = json.dumps(used_mapping, sort_keys=True) if used_mapping is not None else None
@@ -857,7 +919,8 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
                            rows_loaded, rows_quarantined, warnings, started_at, finished_at, username,
                            file_format, mapping, rows_inserted, rows_updated, rows_unchanged, landed_file)
                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?)""",
-                    [load_id, source, kind, file_name or path.name, info.sha256, read, loaded, quarantined,
+                    [load_id, source, kind, _recorded_name(file_name or path.name, info), info.sha256, read,
+                     loaded, quarantined,
                      json.dumps(warnings), started, user.username, info.format, mapping_json,
                      tallies["new"], tallies["changed"], tallies["unchanged"] + tallies["stale"],
                      landed.name if landed else None])
@@ -869,7 +932,8 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
                 report(1.0, f"Loaded {loaded:,} rows, quarantined {quarantined:,}")
                 return LoadResult(read, loaded, quarantined, warnings, load_id, source, kind, info.format,
                                   tallies["new"], tallies["changed"], tallies["unchanged"] + tallies["stale"],
-                                  used_mapping or {})
+                                  used_mapping or {}, id_column=plan.id_column if plan else None,
+                                  sheet=info.sheet)
             finally:
                 drop_temp(con, stage, stage + "_rejects", stage + "_rej_err", stage + "_rej_scan", lines)
     except BaseException:
@@ -880,8 +944,27 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
         raise
 
 
+def _recorded_name(name: str, info: readers.FileInfo) -> str:
+    return f"{name} [{info.sheet}]" if info.sheet else name
+
+
+def ingest_workbook(workspace, user: User, kind: str, path, source: str, **options) -> list[LoadResult]:
+    """Every sheet with data of a workbook, each loaded as its own file (mapped by its own header).
+
+    Each sheet is its own load (all or nothing); a sheet that cannot be loaded stops there, naming
+    the sheet and the ones already loaded (loading the workbook again skips those)."""
+    results: list[LoadResult] = []
+    for name in readers.sheet_names(path):
+        try:
+            results.append(ingest_file(workspace, user, kind, path, source, sheet=name, **options))
+        except IngestError as exc:
+            done = ", ".join(r.sheet for r in results) or "none"
+            raise IngestError(f"Sheet {name!r}: {exc} (sheets loaded before it: {done})") from exc
+    return results
+
+
 def suggest_for_file(workspace, user: User, kind: str, path, source: str | None = None,
-                     file_format: str | None = None, limit: int = 20):
+                     file_format: str | None = None, limit: int = 20, sheet: str | None = None):
     """What the Sources screen shows before loading: (FileInfo, preview DataFrame, suggestions,
     rows). A large CSV is read only as far as the load reads it to map the file (INFER_SAMPLE
     rows): rows is then None, as the count comes with the load.
@@ -895,7 +978,7 @@ def suggest_for_file(workspace, user: User, kind: str, path, source: str | None 
 
     require(user, "ingest")
     fields_for(kind)
-    info = readers.detect(path, file_format)
+    info = readers.detect(path, file_format, sheet=sheet)
     saved = None
     if source:
         with workspace.connect() as wcon:

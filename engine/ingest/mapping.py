@@ -1,9 +1,11 @@
 """Suggesting which canonical field each column holds, from its header and its values.
 
-Headers are compared with every field's name and synonyms (rapidfuzz, one
-vectorised cdist call); values are profiled in one SQL scan (share that look
-like emails, phones, dates, amounts). A mapping confirmed for a source is saved
-and reused when a file of the same shape (same columns) comes again.
+A file recognised as a known tool's export (engine/ingest/shapes.py) takes that shape's
+mapping for the columns it knows. The other headers, and the names inside them without a
+group prefix or a unit suffix (engine/ingest/headers.py), are compared with every field's name
+and synonyms (rapidfuzz, one vectorised cdist call); values are profiled in one SQL scan (share
+that look like emails, phones, dates, amounts). A mapping confirmed for a source is saved and
+reused when a file of the same shape (same columns) comes again.
 """
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from dataclasses import asdict, dataclass
 from rapidfuzz import fuzz, process
 
 from engine.identifiers import EMAIL_LOOKALIKE
-from engine.ingest.fields import RECORD_ID, RECORD_ID_SYNONYMS, fields_for
+from engine.ingest.fields import RECORD_ID, RECORD_ID_SYNONYMS, extra_fields_for, fields_for
+from engine.ingest.headers import header_variants, normalise_header
+from engine.ingest.shapes import recognise
 from engine.ingest.validate import trimmed
 
 HEADER_THRESHOLD = 86      # header similarity (0-100) to accept a match on the name alone
@@ -30,13 +34,6 @@ class Suggestion:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def normalise_header(name: str) -> str:
-    """'firstName', 'FIRST_NAME', ' First-Name ' -> 'first name'."""
-    text = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", str(name))
-    text = re.sub(r"[_\-./#:()\[\]]+", " ", text).lower()
-    return re.sub(r"\s+", " ", text).strip()
 
 
 _PROFILE = {
@@ -82,7 +79,7 @@ def profile_values(con, table: str, columns: list[str], sample: int = 5000) -> d
 def suggest_mapping(con, table: str, columns: list[str], kind: str,
                     saved: dict | None = None) -> list[Suggestion]:
     """One suggestion per column (field None: kept as a custom trait)."""
-    fields = fields_for(kind)
+    fields = {**fields_for(kind), **extra_fields_for(kind)}
     if saved and set(saved) == set(columns):
         return [Suggestion(c, saved[c], 100.0, "saved mapping for this source") for c in columns]
     # Candidate names: each field's own name and synonyms, plus the record id pseudo-field.
@@ -95,15 +92,19 @@ def suggest_mapping(con, table: str, columns: list[str], kind: str,
         for name in RECORD_ID_SYNONYMS:
             choices.append(name)
             owners.append(RECORD_ID)
-    headers = [normalise_header(c) for c in columns]
-    scores = process.cdist(headers, choices, scorer=fuzz.token_sort_ratio) if columns else []
+    variants = [(i, text, penalty) for i, c in enumerate(columns) for text, penalty in header_variants(c)]
+    scores = (process.cdist([text for _, text, _ in variants], choices, scorer=fuzz.token_sort_ratio)
+              if columns else [])
     profile = profile_values(con, table, columns)
+    best_by_column: list[dict[str, float]] = [{} for _ in columns]
+    for v, (i, _, penalty) in enumerate(variants):
+        best = best_by_column[i]
+        for j, owner in enumerate(owners):
+            best[owner] = max(best.get(owner, 0.0), float(scores[v][j]) - penalty)
 
     candidates = []  # (score, column index, field, why)
     for i, column in enumerate(columns):
-        best: dict[str, float] = {}
-        for j, owner in enumerate(owners):
-            best[owner] = max(best.get(owner, 0.0), float(scores[i][j]))
+        best = best_by_column[i]
         prof = profile[column]
         for owner, score in best.items():
             ftype = fields[owner].type if owner in fields else "text"
@@ -130,6 +131,17 @@ def suggest_mapping(con, table: str, columns: list[str], kind: str,
                 chosen[i] = Suggestion(column, saved[column], 100.0, "saved mapping for this source")
                 if saved[column]:
                     taken.add(saved[column])
+    shape = recognise(columns, kind)
+    if shape is not None:  # a known tool's export: its own columns mean what the tool says
+        for column, field in shape.mapping_for({normalise_header(c): c for c in columns}).items():
+            i = columns.index(column)
+            if i in chosen or (field is not None and field in taken):
+                continue
+            why = (f"{shape.name} export: {field}" if field else
+                   f"{shape.name} export: kept as a custom trait")
+            chosen[i] = Suggestion(column, field, 100.0, why)
+            if field:
+                taken.add(field)
     for score, i, owner, why in sorted(candidates, key=lambda c: -c[0]):
         if score < HEADER_THRESHOLD or i in chosen or owner in taken:
             continue

@@ -19,6 +19,7 @@ import os
 import re
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,12 +42,16 @@ class FileInfo:
     size: int = 0
     # The file's sha256 (hex), or a Future of it while a background thread computes it.
     digest: str | Future = field(default="", repr=False)
+    sheet: str | None = None           # the workbook's sheet chosen by name (None: the first with data)
 
     @property
     def sha256(self) -> str:
+        """The file's digest; a sheet chosen by name is part of it (each sheet is its own upload)."""
         if isinstance(self.digest, Future):
             self.digest = self.digest.result()
-        return self.digest
+        if self.sheet is None:
+            return self.digest
+        return hashlib.sha256(f"{self.digest}:{self.sheet}".encode()).hexdigest()
 
     def describe(self) -> str:
         parts = [self.format.upper()]
@@ -159,11 +164,21 @@ def _detect_delimiter(text: str) -> str:
     return best
 
 
-def detect(path: str | os.PathLike, file_format: str | None = None) -> FileInfo:
+def detect(path: str | os.PathLike, file_format: str | None = None, sheet: str | None = None) -> FileInfo:
     """Identify the format (unless given) and, for text files, the encoding and delimiter.
 
-    Raises IngestError with a one-line reason for empty, binary or unsupported files.
+    Raises IngestError with a one-line reason for empty, binary or unsupported files, and for a
+    sheet named in a file that is not a workbook.
     """
+    info = _detect(path, file_format)
+    if sheet is not None:
+        if info.format != "xlsx":
+            raise IngestError(f"Only an Excel workbook has sheets; this file is {info.format.upper()}.")
+        info.sheet = sheet
+    return info
+
+
+def _detect(path: str | os.PathLike, file_format: str | None = None) -> FileInfo:
     path = Path(path)
     if not path.is_file():
         raise IngestError(f"No such file: {path.name}")
@@ -414,22 +429,52 @@ def _cell_text(value) -> str | None:
     return str(value)
 
 
-def _stage_xlsx(con, path: Path, info: FileInfo, table: str) -> Staged:
-    """The first non-empty worksheet; dates become ISO text, whole numbers lose their '.0'."""
+@contextmanager
+def _workbook(path: Path):
+    """The workbook, opened from the file's bytes: an upload kept under a generated name has no
+    .xlsx ending, which openpyxl would refuse when given the path."""
     import openpyxl
+
+    with open(path, "rb") as handle:
+        try:
+            book = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+        except Exception as exc:  # noqa: BLE001
+            raise IngestError(f"Could not read the file as an Excel workbook: {exc}") from exc
+        try:
+            yield book
+        finally:
+            book.close()
+
+
+def _has_data(ws) -> bool:
+    return bool(ws.max_row and ws.max_row > 0)
+
+
+def sheet_names(path: str | os.PathLike) -> list[str]:
+    """The names of a workbook's sheets that hold data, in the workbook's order."""
+    with _workbook(Path(path)) as book:
+        return [ws.title for ws in book.worksheets if _has_data(ws)]
+
+
+def _stage_xlsx(con, path: Path, info: FileInfo, table: str) -> Staged:
+    """The sheet named in info (else the first non-empty one); dates become ISO text, whole
+    numbers lose their '.0'."""
     import pyarrow as pa
 
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001
-        raise IngestError(f"Could not read the file as an Excel workbook: {exc}") from exc
-    try:
+    with _workbook(path) as book:
         notes = []
-        sheet = next((ws for ws in book.worksheets if ws.max_row and ws.max_row > 0), None)
+        if info.sheet is not None:
+            if info.sheet not in book.sheetnames:
+                raise IngestError(f"The workbook has no sheet {info.sheet!r}; its sheets are: "
+                                  f"{', '.join(book.sheetnames)}.")
+            sheet = book[info.sheet]
+        else:
+            sheet = next((ws for ws in book.worksheets if _has_data(ws)), None)
         if sheet is None:
             raise IngestError("The workbook has no sheets with data.")
-        if len(book.worksheets) > 1:
-            notes.append(f"Read the sheet '{sheet.title}'; the workbook has {len(book.worksheets)} sheets.")
+        if len(book.worksheets) > 1 and info.sheet is None:
+            notes.append(f"Read the sheet '{sheet.title}'; the workbook has {len(book.worksheets)} sheets "
+                         "(choose another with --sheet NAME, or --all-sheets).")
         rows = sheet.iter_rows(values_only=True)
         header = next(rows, None)
         if header is None:
@@ -447,14 +492,13 @@ def _stage_xlsx(con, path: Path, info: FileInfo, table: str) -> Staged:
                 extra += 1
             for i in range(width):
                 columns[i].append(_cell_text(row[i]) if i < len(row) else None)
-    finally:
-        book.close()
     if extra:
         notes.append(f"{extra} rows had values beyond the last headed column; those cells were not read.")
     n = len(columns[0]) if columns else 0
     arrow = pa.table({"_row": pa.array(range(1, n + 1), type=pa.int64()),
                       **{f"c{i}": pa.array(col, type=pa.string()) for i, col in enumerate(columns)}})
     view = table + "_arrow"
+    con.complete()  # an earlier fetchone() (the source's row) may leave a result open; register refuses then
     con.register(view, arrow)
     try:
         select = ", ".join(f'c{i} AS "{c.replace(chr(34), chr(34) * 2)}"' for i, c in enumerate(clean))

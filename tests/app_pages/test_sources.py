@@ -1,6 +1,8 @@
 """The Sources screen: upload through the file uploader, confirm the mapping, load, see the report."""
 import json
 
+from tests.engine.workbooks import workbook_bytes
+
 CRM = (b"Contact ID,E-mail,First Name,DOB,Stage,Shoe size\n"
        b"C1,ann@example.com,Ann,31/12/1990,lead,38\n"
        b"C2,bob@example.com,Bob,31/02/1990,customer,44\n"
@@ -72,3 +74,62 @@ def test_unreadable_upload_shows_one_clear_error(logged_in_app, app_env):
     assert not at.exception, at.exception
     assert any("binary" in e.value for e in at.error)
     assert app_env.scalar("SELECT count(*) FROM sources") == 0
+
+
+BOOK = {"Shop": [["Email", "First Name"], ["a@x.com", "Al"]],
+        "Fair": [["E-mail", "Name", "Stall"], ["b@x.com", "Bo", "7"], ["c@x.com", "Cy", "9"]]}
+
+
+def _upload_book(logged_in_app):
+    at = logged_in_app("marketer", "app_pages/sources.py")
+    at.selectbox(key="src_kind").set_value("contacts").run()
+    at.selectbox(key="src_choice").set_value("New source…").run()
+    at.text_input(key="src_new_name").input("Events team").run()
+    at.file_uploader(key="src_file").upload("people.xlsx", workbook_bytes(BOOK),
+                                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_workbook_sheet_is_picked_and_loaded(logged_in_app, app_env):
+    at = _upload_book(logged_in_app)
+    assert at.selectbox(key="src_sheet").options == ["Shop", "Fair", "All sheets"]
+    at.selectbox(key="src_sheet").set_value("Fair").run()
+    assert not at.exception, at.exception
+    assert list(at.dataframe[0].value.columns) == ["E-mail", "Name", "Stall"]
+    at.button(key="src_load").click().run()
+    assert not at.exception, at.exception
+    assert any("sheet Fair" in s.value and "2 of 2 rows" in s.value for s in at.success)
+    assert sorted(r[0] for r in app_env.query_rows("SELECT email FROM contacts")) == ["b@x.com", "c@x.com"]
+    assert app_env.scalar("SELECT file_name FROM loads") == "people.xlsx [Fair]"
+
+
+def test_every_sheet_of_a_workbook_is_loaded(logged_in_app, app_env):
+    at = _upload_book(logged_in_app)
+    at.selectbox(key="src_sheet").set_value("All sheets").run()
+    assert not at.exception, at.exception
+    assert not at.get("data_editor") or not at.dataframe[1:]     # no single mapping to confirm
+    at.button(key="src_load_all").click().run()
+    assert not at.exception, at.exception
+    assert sum("Loaded into Events team" in s.value for s in at.success) == 2
+    assert app_env.scalar("SELECT count(*) FROM contacts WHERE source = 'Events team'") == 3
+    assert app_env.scalar("SELECT count(*) FROM loads") == 2
+
+
+def test_a_known_export_is_recognised_on_screen(logged_in_app, app_env):
+    at = logged_in_app("marketer", "app_pages/sources.py")
+    at.selectbox(key="src_kind").set_value("contacts").run()
+    at.selectbox(key="src_choice").set_value("New source…").run()
+    at.text_input(key="src_new_name").input("Shopify").run()
+    export = (b"Customer ID,First Name,Last Name,Email,Accepts Email Marketing,Default Address City,Tags\n"
+              b"7001,Ann,Lee,ann@x.com,yes,Leeds,VIP\n")
+    at.file_uploader(key="src_file").upload("customers_export.csv", export, "text/csv").run()
+    assert not at.exception, at.exception
+    assert any("Recognised: Shopify customers" in c.value for c in at.caption)
+    mapping = at.dataframe[1].value
+    suggested = dict(zip(mapping["column"], mapping["field"]))
+    assert suggested["Default Address City"] == "city" and suggested["Accepts Email Marketing"] == "email_consent"
+    at.button(key="src_load").click().run()
+    assert not at.exception, at.exception
+    assert app_env.query_rows("SELECT source_record_id, city FROM contacts") == [("7001", "Leeds")]
+    assert app_env.query_rows("SELECT purpose, granted FROM consents") == [("email", True)]

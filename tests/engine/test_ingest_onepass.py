@@ -134,3 +134,38 @@ def test_no_marker_rows_are_left_behind(workspace, admin, tmp_path):
     assert result.rows_quarantined > 0
     assert workspace.query_rows("SELECT DISTINCT source FROM contacts") == [("CRM",)]
     assert workspace.scalar("SELECT count(*) FROM contacts") == result.rows_loaded
+
+
+# CDNOW-like purchases: no id column, and the same customer buying the same amount twice on a day.
+PURCHASES = ("customer_email,date,quantity,amount\n"
+             "a@x.com,1997-01-01,1,11.77\n"
+             "a@x.com,1997-01-01,1,11.77\n"
+             "b@x.com,1997-01-02,2,20.00\n"
+             "a@x.com,1997-01-01,1,11.77\n"
+             "c@x.com,1997-01-03,1,5.00\n")
+
+
+@pytest.mark.parametrize("way", ["one pass", "staged", "general"])
+def test_identical_rows_without_an_id_stay_separate_and_reload_changes_nothing(tmp_path, admin, monkeypatch, way):
+    monkeypatch.setattr(load, "INFER_SAMPLE", 2 if way == "one pass" else 100_000)
+    if way == "general":
+        monkeypatch.setattr(load, "_fresh_fillers", lambda *a: None)
+    path = tmp_path / "purchases.csv"
+    path.write_text(PURCHASES)
+    ws = open_workspace(tmp_path / "cdp.duckdb")
+    first = ingest_file(ws, admin, "orders", path, "CDNOW")
+    assert (first.rows_read, first.rows_loaded, first.rows_quarantined) == (5, 5, 0)
+    assert ws.query_rows("SELECT email, count(*), sum(amount) FROM orders GROUP BY email ORDER BY email") == [
+        ("a@x.com", 3, pytest.approx(35.31)), ("b@x.com", 1, 20.0), ("c@x.com", 1, 5.0)]
+    ids = {r[0] for r in ws.query_rows("SELECT source_record_id FROM orders")}
+    # the same file under another name (not recognised as already loaded) matches every row again
+    copy = tmp_path / "purchases again.csv"
+    copy.write_text(PURCHASES + "\n")
+    again = ingest_file(ws, admin, "orders", copy, "CDNOW")
+    assert (again.rows_loaded, again.rows_inserted, again.rows_updated, again.rows_quarantined) == (5, 0, 0, 0)
+    assert {r[0] for r in ws.query_rows("SELECT source_record_id FROM orders")} == ids
+    # a fourth identical purchase in a later export is one new order
+    copy.write_text(PURCHASES + "a@x.com,1997-01-01,1,11.77\n")
+    more = ingest_file(ws, admin, "orders", copy, "CDNOW")
+    assert (more.rows_inserted, more.rows_quarantined) == (1, 0)
+    assert ws.scalar("SELECT count(*) FROM orders WHERE email = 'a@x.com'") == 4
