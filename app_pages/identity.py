@@ -260,8 +260,8 @@ with tab_settings:
     c1, c2 = st.columns(2)
     if c1.button("Preview", key="identity_preview"):
         with st.spinner("Re-clustering with these thresholds (nothing is saved)"):
-            st.session_state["identity_preview"] = preview_thresholds(ws, user, low, high)
-    if prev := st.session_state.get("identity_preview"):
+            st.session_state["identity_preview_result"] = preview_thresholds(ws, user, low, high)
+    if prev := st.session_state.get("identity_preview_result"):
         st.write(f"Profiles {prev['profiles_now']:,} → {prev['profiles_after']:,}: "
                  f"{prev['profiles_merged']:,} would merge, {prev['profiles_split']:,} would split; "
                  f"{prev['review_queue']:,} pairs to review.")
