@@ -31,9 +31,12 @@ def mark_households(con) -> dict:
         JOIN names b ON b.id_type = a.id_type AND b.id_value = a.id_value AND a.k < b.k
         WHERE jaro_winkler_similarity(a.k, b.k) < {DIFFERENT_NAMES}
     """)
+    # The scoped key names the household by a record of it, not by the phone (no copy of the value).
     con.execute("""
         INSERT INTO identity_ids
-        SELECT i.rec_id, i.id_type, i.id_value || '#' || r.n_first_key, 'household'
+        SELECT i.rec_id, i.id_type,
+               'household:' || min(i.rec_id) OVER (PARTITION BY i.id_type, i.id_value) || ':' || r.n_first_key,
+               'household'
         FROM identity_ids i JOIN _household h USING (id_type, id_value) JOIN identity_records r USING (rec_id)
         WHERE i.via = 'record' AND r.n_first_key IS NOT NULL
     """)
