@@ -91,6 +91,20 @@ def highlight(frame: pd.DataFrame):
     return frame.style.apply(colour, axis=1)
 
 
+def bulk_default(filters: dict) -> tuple[float, float]:
+    """The widest band whose estimated precision reaches 98%, explained under the slider."""
+    band = review.bulk_accept_band(ws, user, **filters)
+    source = (f"calibrated on reviewer decisions" if band["calibrated"]
+              else "model scores not yet calibrated: decide more pairs one by one to calibrate them")
+    if band["low"] is None:
+        st.session_state["identity_bulk_note"] = (f"No score band in the queue reaches an estimated precision of "
+                                                  f"{band['target']:.0%} ({source}).")
+        return (1.0, 1.0)
+    st.session_state["identity_bulk_note"] = (f"Default band: estimated precision {band['estimated_precision']:.1%} "
+                                              f"over {band['pairs']:,} pairs ({source}).")
+    return (band["low"], 1.0)
+
+
 with tab_queue:
     f1, f2, f3, f4 = st.columns([1, 1, 1, 2])
     sources = [r[0] for r in ws.query_rows("SELECT l_source FROM identity_pairs UNION SELECT r_source FROM identity_pairs ORDER BY 1")]
@@ -121,6 +135,8 @@ with tab_queue:
                 info = review.explain(ws, user, current["pair_key"])
                 st.plotly_chart(waterfall(info["contributions"]), key="identity_waterfall")
                 st.caption(f"Model: {info['model']}. Green pushes towards one person, red towards two.")
+                for sentence in info["household"]:
+                    st.warning(md(sentence), icon=":material/family_restroom:")
             except ValueError as exc:
                 st.caption(md(exc))
         if may_review:
@@ -162,16 +178,22 @@ with tab_queue:
                      hide_index=True, width="stretch")
         if may_review:
             with st.expander("Bulk decision by score range"):
-                lo, hi = st.slider("Probability range", 0.0, 1.0, (0.9, 1.0), 0.01, key="identity_bulk_range")
+                if "identity_bulk_range" not in st.session_state:
+                    st.session_state["identity_bulk_range"] = bulk_default(filters)
+                lo, hi = st.slider("Probability range", 0.0, 1.0, step=0.01, key="identity_bulk_range")
                 in_range = review.review_queue(ws, user, limit=1_000_000, **{**filters, "min_probability": lo,
-                                                                                "max_probability": hi})
-                st.write(f"{len(in_range):,} queued pairs in [{lo:.2f}, {hi:.2f}] with the filters above.")
+                                                                                "max_probability": hi,
+                                                                                "reason": filters["reason"] or "fuzzy"})
+                st.write(f"{len(in_range):,} queued {filters['reason'] or 'fuzzy'} pairs in [{lo:.2f}, {hi:.2f}] "
+                         "with the filters above (pairs held by a guard only when the Reason filter says guard).")
+                if note := st.session_state.get("identity_bulk_note"):
+                    st.caption(note)
                 c1, c2 = st.columns(2)
                 for col, decision in ((c1, "accept"), (c2, "reject")):
                     if col.button(f"Bulk {decision} {len(in_range):,}", key=f"identity_bulk_{decision}",
                                   disabled=not len(in_range)):
                         n = review.bulk_decide(ws, user, decision, lo, hi, source=filters["source"],
-                                               rule=filters["rule"])
+                                               rule=filters["rule"], reason=filters["reason"] or "fuzzy")
                         st.session_state["identity_flash"] = f"{decision.capitalize()}ed {n:,} pairs; undo one by one or apply them."
                         st.rerun()
     recent = review.decisions(ws, user, limit=20)
@@ -180,6 +202,26 @@ with tab_queue:
             st.dataframe(recent, hide_index=True, width="stretch")
 
 # -- health -------------------------------------------------------------------------
+def reliability_chart(cal: dict | None) -> None:
+    """Predicted probability against the share of reviewer-labelled pairs that were one person."""
+    st.markdown("**Calibration: predicted against observed**")
+    if cal is None:
+        st.caption("Probabilities are calibrated once reviewers have decided enough pairs of both kinds "
+                   "(accepted and rejected) in the review band.")
+        return
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect",
+                               line={"dash": "dot", "color": "#9e9e9e"}))
+    for name, frame in (("model score", cal["raw"]), ("calibrated", cal["calibrated"])):
+        if len(frame):
+            fig.add_trace(go.Scatter(x=frame["predicted"], y=frame["observed"], mode="lines+markers", name=name,
+                                     text=[f"{n:,} pairs" for n in frame["pairs"]]))
+    fig.update_layout(height=340, margin=dict(t=30, b=10), xaxis_title="predicted probability",
+                      yaxis_title="share that were one person", xaxis_range=[0, 1], yaxis_range=[0, 1])
+    st.plotly_chart(fig, key="identity_calibration")
+    st.caption(f"{cal['labels']:,} reviewer decisions on pairs scored {cal['band'][0]:.2f}–{cal['band'][1]:.2f}; "
+               "each calibrated point is measured on pairs its calibration was not fitted on.")
+
+
 with tab_health:
     c1, c2 = st.columns(2)
     sizes = h["size_distribution"]
@@ -200,6 +242,7 @@ with tab_health:
     if len(h["guarded"]):
         st.markdown("**Merges held by guards**")
         st.dataframe(h["guarded"], hide_index=True)
+    reliability_chart(h["calibration"])
     if h["last_run"]:
         st.caption("Last run: " + ", ".join(f"{k} {v}" for k, v in h["last_run"].items()))
 
@@ -260,8 +303,8 @@ with tab_settings:
     c1, c2 = st.columns(2)
     if c1.button("Preview", key="identity_preview"):
         with st.spinner("Re-clustering with these thresholds (nothing is saved)"):
-            st.session_state["identity_preview"] = preview_thresholds(ws, user, low, high)
-    if prev := st.session_state.get("identity_preview"):
+            st.session_state["identity_preview_result"] = preview_thresholds(ws, user, low, high)
+    if prev := st.session_state.get("identity_preview_result"):
         st.write(f"Profiles {prev['profiles_now']:,} → {prev['profiles_after']:,}: "
                  f"{prev['profiles_merged']:,} would merge, {prev['profiles_split']:,} would split; "
                  f"{prev['review_queue']:,} pairs to review.")

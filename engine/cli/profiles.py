@@ -1,4 +1,4 @@
-"""`cdp profile` (search, show, timeline, tag, note) and `cdp journey` (funnel, paths,
+"""`cdp profile` (search, show, timeline, tag, note, unmerge) and `cdp journey` (funnel, paths,
 attribution, cohorts): the Profiles and Journeys screens from the command line."""
 from __future__ import annotations
 
@@ -32,6 +32,13 @@ def register(subparsers) -> None:
     n.add_argument("profile_id")
     n.add_argument("text")
     n.set_defaults(func=cmd_note)
+    u = sub.add_parser("unmerge", help="split a profile: every record alone, or --group SOURCE:ID,SOURCE:ID ... "
+                                       "(records not named form one more group); kept on every later run (JSON; audited)")
+    u.add_argument("profile_id")
+    u.add_argument("--group", action="append", dest="groups", metavar="SOURCE:ID,...",
+                   help="records that stay together (repeatable)")
+    u.add_argument("--no-apply", action="store_true", help="record the split; it applies on the next `cdp resolve`")
+    u.set_defaults(func=cmd_unmerge)
 
     j = subparsers.add_parser("journey", help="funnels, paths, attribution and retention cohorts")
     jsub = j.add_subparsers(dest="journey_command", metavar="ACTION", required=True)
@@ -98,6 +105,24 @@ def cmd_tag(args) -> int:
 def cmd_note(args) -> int:
     from engine.profiles import add_note
     print(add_note(workspace(), actor(), args.profile_id, args.text))
+    return 0
+
+
+def _record_keys(text: str) -> list[tuple[str, str]]:
+    keys = []
+    for item in (part.strip() for part in text.split(",")):
+        source, sep, record_id = item.partition(":")
+        if not sep or not source or not record_id:
+            raise ValueError(f"Name a record as SOURCE:RECORD_ID, not {item!r}.")
+        keys.append((source, record_id))
+    return keys
+
+
+def cmd_unmerge(args) -> int:
+    from engine.identity.review import unmerge
+    groups = [_record_keys(g) for g in args.groups] if args.groups else None
+    result = unmerge(workspace(), actor(), args.profile_id, groups, apply=not args.no_apply)
+    print_json(result)
     return 0
 
 

@@ -39,7 +39,7 @@ REVIEW_CAP = 0.8
 def household_caps(g: np.ndarray) -> np.ndarray:
     """Upper bounds on the match probability where household evidence is all there is.
 
-    Family members share a surname, an address and often a birth month; counted as
+    Family members share a surname, an address (or a landline) and often a birth month; counted as
     independent evidence these look like one person. So, at the same place:
       * a different first name (not a nickname, typo or swap) means two people (cap 0.05);
         so does a different birth date when there is no first name to compare;
@@ -48,7 +48,7 @@ def household_caps(g: np.ndarray) -> np.ndarray:
     Returns 1.0 where no rule applies.
     """
     first, last, dob, loc = g[:, 0], g[:, 1], g[:, 2], g[:, 3]
-    same_place = (loc >= 0) & (loc <= 2)
+    same_place = ((loc >= 0) & (loc <= 2)) | (g[:, 5] == 0)   # a shared phone is a shared home too
     same_home = same_place & (last >= 0) & (last <= 1)
     personal = ((first >= 0) & (first <= 1)) | ((dob >= 0) & (dob <= 1))
     trap = same_place & ((first == 3) | (same_home & (dob == 3) & (first < 0)))
@@ -93,8 +93,16 @@ def score(con, settings: dict, f: dict, g: np.ndarray, fs_params: dict) -> dict:
         contrib = np.column_stack([contrib, np.where(household & (capped < p), shift, 0.0)])
         contrib_names = contrib_names + ["household_rule"]
         p = capped
+    p_raw = p
+    cal = load_model(con, "calibration")
+    if cal and cal["params"]:
+        # Reviewer-calibrated inside the review band (model.calibrate): 0.9 means 9 in 10 are one person.
+        p = M.calibrate(cal["params"], p_raw)
+        lo, hi = np.clip(p, 1e-12, 1 - 1e-12), np.clip(p_raw, 1e-12, 1 - 1e-12)
+        contrib = np.column_stack([contrib, np.log2(lo / (1 - lo)) - np.log2(hi / (1 - hi))])
+        contrib_names = contrib_names + ["calibration"]
     uncertainty = 1 - np.abs(2 * p - 1)
-    return {"p": p, "fs_weight": fs_total, "contrib": contrib, "contrib_names": contrib_names,
+    return {"p": p, "p_raw": p_raw, "fs_weight": fs_total, "contrib": contrib, "contrib_names": contrib_names,
             "uncertainty": uncertainty, "household": household, "model": model_name}
 
 

@@ -3,6 +3,8 @@
 Rules per field: source_priority (the first source in the configured list wins),
 most_recent (the latest record), most_frequent (the value most records agree on,
 compared normalised), longest. Ties fall back to most recent, then source priority.
+The chosen value is shown in its most common spelling among the profile's records that
+hold it (compared normalised), so one newer lower-case entry does not rename a person.
 Every chosen value is written to profile_field_sources with its source record and rule.
 """
 from __future__ import annotations
@@ -45,19 +47,25 @@ def write_golden(con, settings: dict) -> None:
         JOIN _lab l ON l.rec = c.rec_id JOIN _comp_pid p ON p.comp = l.comp
         LEFT JOIN _src_rank s ON s.source = r.source
     """)
-    # One pass: count agreeing values where a field asks for it, then arg_max over a rule-specific key.
+    # The rule picks a value (compared normalised); the profile shows it in the spelling most of
+    # the records holding it use ('Doyle' x4 beats a newer 'doyle'), the newest of those as source.
     rebuild_table(con, "profile_field_sources", """
-        WITH c AS (SELECT c.*, fr.rule FROM _cand c JOIN _field_rule fr USING (field)),
-        f AS (SELECT profile_id, field, cmp, count(*) AS freq FROM c WHERE rule = 'most_frequent' GROUP BY ALL)
+        WITH c AS (SELECT c.*, fr.rule, COALESCE(epoch(c.ts), 0) AS t,
+                          count(*) OVER (PARTITION BY c.profile_id, c.field, c.cmp) AS freq,
+                          count(*) OVER (PARTITION BY c.profile_id, c.field, c.cmp, c.value) AS spelling
+                   FROM _cand c JOIN _field_rule fr USING (field)),
+        win AS (SELECT profile_id, field,
+                       arg_max(cmp, struct_pack(k := CASE rule WHEN 'source_priority' THEN -src_rank
+                                                               WHEN 'most_frequent' THEN freq
+                                                               WHEN 'longest' THEN length(value) ELSE 0 END,
+                                                t := t, s := -src_rank, v := value)) AS cmp
+                FROM c GROUP BY ALL)
         SELECT profile_id, field, best.value, best.source, best.source_record_id, best.rule FROM (
             SELECT c.profile_id, c.field,
                    arg_max(struct_pack(value := c.value, source := c.source, source_record_id := c.source_record_id,
                                        rule := c.rule),
-                           struct_pack(k := CASE c.rule WHEN 'source_priority' THEN -c.src_rank
-                                                        WHEN 'most_frequent' THEN f.freq
-                                                        WHEN 'longest' THEN length(c.value) ELSE 0 END,
-                                       t := COALESCE(epoch(c.ts), 0), s := -c.src_rank, v := c.value)) AS best
-            FROM c LEFT JOIN f USING (profile_id, field, cmp)
+                           struct_pack(n := c.spelling, t := c.t, s := -c.src_rank, v := c.value)) AS best
+            FROM c JOIN win USING (profile_id, field, cmp)
             GROUP BY c.profile_id, c.field)
     """)
     cols = ", ".join(GOLDEN_FIELDS)

@@ -1,11 +1,14 @@
 """Merge guards: junk identifiers never join records; over-shared values are ignored.
 
 Limits per identifier type (at most N per profile) are enforced while clustering
-(graph.py): a merge that would break one goes to the review queue instead.
+(graph.py): a merge that would break one goes to the review queue instead. A phone shared
+by people with different first names is household evidence, not a merge key (household.py).
 """
 from __future__ import annotations
 
 import re
+
+from engine.identity.household import mark_households
 
 GUARDED_TYPES = ("email", "email_key", "phone", "customer_id", "user_id")
 
@@ -43,4 +46,4 @@ def apply_guards(con, settings: dict) -> dict:
     con.execute("""DELETE FROM identity_ids i USING _guard_dropped d
                    WHERE i.id_type = d.id_type AND i.id_value = d.id_value""")
     rows = con.execute("SELECT reason, count(*), sum(records) FROM _guard_dropped GROUP BY reason").fetchall()
-    return {"junk_values": {r[0]: {"values": r[1], "records": int(r[2])} for r in rows}}
+    return {"junk_values": {r[0]: {"values": r[1], "records": int(r[2])} for r in rows}, **mark_households(con)}

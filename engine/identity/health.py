@@ -1,11 +1,16 @@
 """Health figures for the Identity screen and `cdp resolve` output."""
 from __future__ import annotations
 
+import json
+
+import pandas as pd
+
 from engine.access import mask_frame, require
 
 
 def health(workspace, user) -> dict:
-    """Profiles, records per profile, merge rate by source, largest clusters, pending reviews, last run."""
+    """Profiles, records per profile, merge rate by source, largest clusters, pending reviews, last run,
+    and the calibration of match probabilities (predicted against observed)."""
     require(user, "view")
     from engine.identity.review import pending_decisions, queue_size
 
@@ -31,7 +36,20 @@ def health(workspace, user) -> dict:
                               FROM identity_runs ORDER BY run_id DESC LIMIT 1""").df()
         guards = con.execute("""SELECT reason, count(*) AS pairs FROM identity_pairs
                                 WHERE reason LIKE 'guard:%' AND status = 'open' GROUP BY reason""").df()
+        cal = con.execute("SELECT params FROM identity_models WHERE name = 'calibration'").fetchall()
     return {"profiles": int(totals[0]), "records": int(totals[1]), "merged_profiles": int(totals[2]),
             "size_distribution": sizes, "merge_rate_by_source": by_source, "largest_clusters": mask_frame(largest, user),
             "pending_reviews": queue_size(workspace), "pending_decisions": pending_decisions(workspace),
-            "last_run": last.to_dict("records")[0] if len(last) else None, "guarded": guards}
+            "last_run": last.to_dict("records")[0] if len(last) else None, "guarded": guards,
+            "calibration": _calibration(cal[0][0] if cal else None)}
+
+
+def _calibration(params: str | None) -> dict | None:
+    """Reliability on reviewer-labelled pairs: raw scores, and calibrated ones (each pair by a
+    calibration fitted without it). None before the first calibration (model.fit_calibration)."""
+    if not params:
+        return None
+    params = json.loads(params)
+    return {"labels": int(params["labels"]), "band": tuple(params["band"]),
+            "raw": pd.DataFrame(params["reliability"]),
+            "calibrated": pd.DataFrame(params.get("reliability_calibrated") or [])}

@@ -338,3 +338,67 @@ def pack(arrays: dict[str, np.ndarray]) -> bytes:
 def unpack(blob: bytes) -> dict[str, np.ndarray]:
     with np.load(io.BytesIO(blob)) as data:
         return {k: data[k] for k in data.files}
+
+
+# -- calibration ------------------------------------------------------------------------
+CALIBRATION_FORMAT = "isotonic/1"
+# Calibrated probabilities stay inside this range: a few hundred labels cannot prove certainty.
+CALIBRATION_CLIP = (0.005, 0.995)
+RELIABILITY_BINS = 10
+
+
+def _isotonic(p: np.ndarray, y: np.ndarray):
+    from sklearn.isotonic import IsotonicRegression
+
+    return IsotonicRegression(y_min=CALIBRATION_CLIP[0], y_max=CALIBRATION_CLIP[1], out_of_bounds="clip").fit(p, y)
+
+
+def fit_calibration(p: np.ndarray, y: np.ndarray, band: tuple[float, float], folds: int = 5,
+                    seed: int = 7) -> dict | None:
+    """An increasing map from a score to the share of such pairs that are the same person.
+
+    Isotonic regression of reviewer labels (1 = same person) on the scores the model gave
+    the labelled pairs inside the review band; stored as JSON breakpoints (no pickle) and
+    applied by `calibrate` with linear interpolation. Kept with it: the reliability of the
+    raw scores and of calibrated ones, each pair calibrated by a map fitted without it
+    (k-fold), so the chart shows how the calibration does on pairs it has not seen.
+    None when the labels in the band do not have both answers.
+    """
+    inside = (p >= band[0]) & (p < band[1])
+    p, y = p[inside].astype(float), y[inside].astype(float)
+    if len(p) < 2 or len(set(y.tolist())) < 2:
+        return None
+    iso = _isotonic(p, y)
+    held_out = np.full(len(p), np.nan)
+    fold = np.random.default_rng(seed).integers(0, folds, len(p))
+    for k in range(folds):
+        train = fold != k
+        if (~train).any() and len(set(y[train].tolist())) == 2:
+            held_out[~train] = _isotonic(p[train], y[train]).predict(p[~train])
+    seen = ~np.isnan(held_out)
+    return {"format": CALIBRATION_FORMAT, "band": [float(band[0]), float(band[1])],
+            "x": [float(v) for v in iso.X_thresholds_], "y": [float(v) for v in iso.y_thresholds_],
+            "labels": int(len(y)), "reliability": reliability(p, y),
+            "reliability_calibrated": reliability(held_out[seen], y[seen])}
+
+
+def calibrate(params: dict | None, p: np.ndarray) -> np.ndarray:
+    """Calibrated probabilities for scores inside the calibration's band; others unchanged."""
+    if not params or params.get("format") != CALIBRATION_FORMAT or not params.get("x"):
+        return p
+    low, high = params["band"]
+    inside = (p >= low) & (p < high)
+    return np.where(inside, np.interp(p, params["x"], params["y"]), p)
+
+
+def reliability(p: np.ndarray, y: np.ndarray, bins: int = RELIABILITY_BINS) -> list[dict]:
+    """Predicted against observed: per score bin, the mean probability and the share that matched."""
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    out = []
+    for b in range(bins):
+        take = which == b
+        if take.any():
+            out.append({"bin": f"{edges[b]:.1f}–{edges[b + 1]:.1f}", "predicted": float(p[take].mean()),
+                        "observed": float(y[take].mean()), "pairs": int(take.sum())})
+    return out

@@ -63,6 +63,7 @@ def _prepare_graph_inputs(con, settings, fuzzy_edges: bool) -> list[int]:
         CREATE OR REPLACE TEMP TABLE _g_edges AS
         SELECT t.tier, dense_rank() OVER (ORDER BY i.id_type, i.namespace, i.id_value) AS edge, i.rec_id AS rec
         FROM identity_ids i JOIN _tier_types t USING (id_type)
+        WHERE i.via <> 'evidence'  -- household phones (household.py): on the profile, never an edge
     """)
     offset = con.execute("SELECT COALESCE(max(edge), 0) + 1 FROM _g_edges").fetchall()[0][0]
     # Reviewer accepts: the highest tier.
@@ -130,7 +131,7 @@ def _write_members_and_identifiers(con) -> None:
                                       ORDER BY count(*) DESC, p.profile_id) AS k
             FROM identity_ids i JOIN identity_records r USING (rec_id)
             JOIN _lab l ON l.rec = i.rec_id JOIN _comp_pid p USING (comp)
-            WHERE i.via = 'record' AND i.id_type IN ({types})
+            WHERE i.via IN ('record', 'evidence') AND i.id_type IN ({types})
             GROUP BY p.profile_id, i.id_type, i.id_value) WHERE k = 1
     """)
 

@@ -15,6 +15,7 @@ import pandas as pd
 from engine.access import PII_FIELDS, audit, can, mask_frame, mask_value, require
 from engine.identity import fuzzy
 from engine.identity import model as M
+from engine.identity.household import household_evidence
 from engine.identity.records import NORMALISED
 from engine.identity.settings import load_settings
 
@@ -76,6 +77,37 @@ def review_queue(workspace, user, limit: int = 50, offset: int = 0, source: str 
     return df
 
 
+BULK_PRECISION = 0.98
+
+
+def bulk_accept_band(workspace, user, target: float = BULK_PRECISION, step: float = 0.01, **filters) -> dict:
+    """The widest band [low, 1] of queued fuzzy pairs whose estimated precision is at least `target`.
+
+    The estimate is the mean probability of the pairs in the band: the share expected to be one
+    person when the probabilities are calibrated (model.calibrate; `calibrated` says whether they
+    are). `low` is on a grid of `step` (the screen's slider); None when no band reaches the target.
+    """
+    queue = review_queue(workspace, user, limit=1_000_000, **{**filters, "reason": "fuzzy"})
+    p = np.sort(queue["probability"].dropna().to_numpy(dtype=float))[::-1]
+    with workspace.connect() as con:
+        calibrated = bool(con.execute("SELECT count(*) FROM identity_models WHERE name = 'calibration' "
+                                      "AND params IS NOT NULL").fetchall()[0][0])
+    result = {"low": None, "high": 1.0, "pairs": 0, "estimated_precision": None, "calibrated": calibrated,
+              "target": target}
+    if not len(p):
+        return result
+    grid = np.round(np.arange(0, 1 + step / 2, step), 6)
+    counts = np.searchsorted(-p, -grid, side="right")          # pairs with probability >= each grid value
+    sums = np.concatenate([[0.0], np.cumsum(p)])[counts]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    ok = np.flatnonzero((counts > 0) & (precision >= target))
+    if len(ok):
+        i = ok[0]
+        result.update(low=float(grid[i]), pairs=int(counts[i]), estimated_precision=float(precision[i]))
+    return result
+
+
 def queue_size(workspace) -> int:
     low, high = _thresholds(workspace)
     return int(workspace.scalar("SELECT count(*) FROM identity_review_queue(?, ?)", [low, high]) or 0)
@@ -109,6 +141,8 @@ def explain(workspace, user, pair_key: str) -> dict:
             raise ValueError("No match model yet; run resolve first.")
         s = fuzzy.score(con, settings, f, g, fs["params"])
         fuzzy.hold_back(s, np.array([bool(pair["held_back"])]))
+        household = household_evidence(con, (pair["l_source"], pair["l_record_id"]),
+                                       (pair["r_source"], pair["r_record_id"]), names=can(user, "view_pii"))
         records = con.execute(f"""
             SELECT source, source_record_id, kind, {', '.join(RECORD_FIELDS)} FROM identity_records
             WHERE (source = ? AND source_record_id = ?) OR (source = ? AND source_record_id = ?)""",
@@ -118,7 +152,7 @@ def explain(workspace, user, pair_key: str) -> dict:
     levels = {name: (M.COMPARISONS[name][int(g[0, k])] if g[0, k] >= 0 else "missing")
               for k, name in enumerate(M.NAMES)}
     return {"pair_key": pair_key, "probability": float(s["p"][0]), "model": s["model"],
-            "contributions": contributions, "levels": levels,
+            "contributions": contributions, "levels": levels, "household": household,
             "features": {k: (None if np.isnan(v[0]) else float(v[0])) for k, v in f.items()
                          if k not in ("l", "r", "rules")},
             "records": records}
@@ -177,14 +211,15 @@ def decide(workspace, user, pair_key: str, decision: str, retrain: bool = True) 
 
 
 def bulk_decide(workspace, user, decision: str, min_probability: float, max_probability: float,
-                source: str | None = None, rule: str | None = None) -> int:
-    """Accept or reject every queued pair with probability in [min, max] (and filters). Audited."""
+                source: str | None = None, rule: str | None = None, reason: str | None = None) -> int:
+    """Accept or reject every queued pair with probability in [min, max] (and filters; reason
+    'fuzzy' or 'guard' keeps to pairs of that kind). Audited."""
     require(user, "review_matches")
     if decision not in DECISIONS:
         raise ValueError(f"Decision must be one of {', '.join(DECISIONS)}.")
     if min_probability > max_probability:
         raise ValueError("The lower bound is above the upper bound.")
-    queue = review_queue(workspace, user, limit=1_000_000, source=source, rule=rule,
+    queue = review_queue(workspace, user, limit=1_000_000, source=source, rule=rule, reason=reason,
                          min_probability=min_probability, max_probability=max_probability)
     if not len(queue):
         return 0
@@ -198,7 +233,7 @@ def bulk_decide(workspace, user, decision: str, min_probability: float, max_prob
         con.unregister("_bulk")
         audit(con, user, f"identity.review.bulk_{decision}", None,
               {"pairs": len(queue), "min_probability": min_probability, "max_probability": max_probability,
-               "source": source, "rule": rule})
+               "source": source, "rule": rule, "reason": reason})
     maybe_retrain(workspace, user)
     return len(queue)
 
@@ -242,9 +277,13 @@ def pending_decisions(workspace) -> int:
 
 
 # -- learning from reviewers --------------------------------------------------------
-def _labelled(con):
-    rows = con.execute("""SELECT features, decision FROM identity_current_decisions()
-                          WHERE features IS NOT NULL""").fetchall()
+def _labelled(con, fuzzy_only: bool = False):
+    """Features, levels and labels (1 = accepted) of the decisions in force; fuzzy_only leaves out
+    pairs a merge guard held (their score ignores the conflicting identifier)."""
+    rows = con.execute(f"""SELECT d.features, d.decision FROM identity_current_decisions() d
+                           LEFT JOIN identity_pairs p USING (pair_key)
+                           WHERE d.features IS NOT NULL
+                           {"AND COALESCE(p.reason, 'fuzzy') NOT LIKE 'guard:%'" if fuzzy_only else ""}""").fetchall()
     if not rows:
         return None, None, None
     f, g = fuzzy.features_from_json([r[0] for r in rows])
@@ -290,10 +329,27 @@ def retrain(workspace, user) -> dict:
         n_labels = int((weight == 5.0).sum())
         fuzzy.save_model(con, "supervised", {"features": [c for _, c in cols] + ["fellegi_sunter_weight"]},
                          blob, labels=n_labels)
+        calibration = _fit_calibration(con, settings, fs["params"])
         rescored = _rescore_explained(con, settings)
         accepted = int(y[weight == 5.0].sum())
         audit(con, user, "identity.model.retrain", "supervised", {"labels": n_labels, "accepted": accepted})
-    return {"trained": True, "labels": n_labels, "accepted": accepted, "rescored": rescored}
+    return {"trained": True, "labels": n_labels, "accepted": accepted, "rescored": rescored,
+            "calibration_labels": calibration["labels"] if calibration else 0}
+
+
+def _fit_calibration(con, settings, fs_params) -> dict | None:
+    """Fit (or drop) the calibration on the reviewer-labelled fuzzy pairs, as the new model scores them."""
+    f, g, y = _labelled(con, fuzzy_only=True)
+    calibration = None
+    if y is not None:
+        s = fuzzy.score(con, settings, f, g, fs_params)
+        calibration = M.fit_calibration(s["p_raw"], y, (float(settings["low_threshold"]),
+                                                        float(settings["high_threshold"])))
+    if calibration is None:
+        con.execute("DELETE FROM identity_models WHERE name = 'calibration'")
+    else:
+        fuzzy.save_model(con, "calibration", calibration, labels=calibration["labels"])
+    return calibration
 
 
 def _rescore_explained(con, settings) -> int:

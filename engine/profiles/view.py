@@ -18,8 +18,6 @@ from engine.revenue import NET_AMOUNT, PROFILE_REVENUE_ORDERS
 GOLDEN_FIELDS = ["first_name", "last_name", "email", "phone", "address_line1", "address_line2",
                  "city", "postcode", "state", "country", "date_of_birth", "customer_id", "user_id"]
 PII_ID_TYPES = frozenset({"email", "phone"})
-_KIND_TABLES = {"contacts": "contacts", "orders": "orders", "subscriptions": "subscriptions",
-                "consents": "consents"}
 
 
 class ProfileNotFound(ValueError):
@@ -60,6 +58,8 @@ SELECT s.field, s.value, s.source, s.source_record_id, s.rule FROM profile_field
 WHERE s.profile_id = $pid AND s.field NOT IN ({fields})
 """
 
+# profile_members.kind is what identity writes (engine/identity/records.py PERSON_TABLES):
+# contact | order | subscription | consent | event_user | event_anonymous.
 _RECORDS_SQL = """
 WITH m AS (SELECT kind, source, source_record_id FROM profile_members WHERE profile_id = $pid),
 r AS (
@@ -70,17 +70,17 @@ r AS (
            COALESCE(c.first_name, o.first_name, s.first_name, k.first_name) AS first_name,
            COALESCE(c.last_name, o.last_name, s.last_name, k.last_name) AS last_name,
            COALESCE(c.customer_id, o.customer_id, s.customer_id, k.customer_id) AS customer_id,
-           CASE m.kind WHEN 'contacts' THEN c.lead_stage
-                       WHEN 'orders' THEN o.order_id || ' · ' || CAST(o.amount AS VARCHAR) || ' ' || COALESCE(o.currency, '')
+           CASE m.kind WHEN 'contact' THEN c.lead_stage
+                       WHEN 'order' THEN o.order_id || ' · ' || CAST(o.amount AS VARCHAR) || ' ' || COALESCE(o.currency, '')
                                           || COALESCE(' · ' || NULLIF(o.status, 'paid'), '')
-                       WHEN 'subscriptions' THEN s.plan || ' · ' || s.status
-                       WHEN 'consents' THEN k.purpose || ' · ' || CASE WHEN k.granted THEN 'granted' ELSE 'withdrawn' END
+                       WHEN 'subscription' THEN s.plan || ' · ' || s.status
+                       WHEN 'consent' THEN k.purpose || ' · ' || CASE WHEN k.granted THEN 'granted' ELSE 'withdrawn' END
            END AS summary
     FROM m
-    LEFT JOIN contacts c ON m.kind = 'contacts' AND c.source = m.source AND c.source_record_id = m.source_record_id
-    LEFT JOIN orders o ON m.kind = 'orders' AND o.source = m.source AND o.source_record_id = m.source_record_id
-    LEFT JOIN subscriptions s ON m.kind = 'subscriptions' AND s.source = m.source AND s.source_record_id = m.source_record_id
-    LEFT JOIN consents k ON m.kind = 'consents' AND k.source = m.source AND k.source_record_id = m.source_record_id
+    LEFT JOIN contacts c ON m.kind = 'contact' AND c.source = m.source AND c.source_record_id = m.source_record_id
+    LEFT JOIN orders o ON m.kind = 'order' AND o.source = m.source AND o.source_record_id = m.source_record_id
+    LEFT JOIN subscriptions s ON m.kind = 'subscription' AND s.source = m.source AND s.source_record_id = m.source_record_id
+    LEFT JOIN consents k ON m.kind = 'consent' AND k.source = m.source AND k.source_record_id = m.source_record_id
 )
 SELECT r.kind, r.source, r.source_record_id, r.summary, r.email, r.phone, r.first_name, r.last_name,
        r.customer_id, r.load_id, l.file_name, r.loaded_at

@@ -96,18 +96,18 @@ def build(workspace) -> None:
         for oid, pid, at, amount, channel in orders:
             con.execute("INSERT INTO orders (source, source_record_id, order_id, ordered_at, amount, currency, "
                         "channel) VALUES ('shop', ?, ?, ?, ?, 'GBP', ?)", [oid, oid, at, amount, channel])
-            con.execute("INSERT INTO profile_members VALUES (?, 'orders', 'shop', ?)", [pid, oid])
-        con.execute("INSERT INTO profile_members VALUES ('P1', 'contacts', 'crm', 'c1')")
+            con.execute("INSERT INTO profile_members VALUES (?, 'order', 'shop', ?)", [pid, oid])
+        con.execute("INSERT INTO profile_members VALUES ('P1', 'contact', 'crm', 'c1')")
         con.execute("INSERT INTO subscriptions (source, source_record_id, subscription_id, plan, status, "
                     "started_at, amount, currency, billing_interval) VALUES "
                     "('billing', 's1', 's1', 'Pro', 'active', ?, 9.5, 'GBP', 'month')", [T0 + timedelta(days=1)])
-        con.execute("INSERT INTO profile_members VALUES ('P1', 'subscriptions', 'billing', 's1')")
+        con.execute("INSERT INTO profile_members VALUES ('P1', 'subscription', 'billing', 's1')")
         con.execute("INSERT INTO consents (source, source_record_id, purpose, granted, recorded_at, method) "
                     "VALUES ('web', 'k1', 'email', true, ?, 'form'), ('web', 'k2', 'email', false, ?, 'form'), "
                     "('web', 'k3', 'advertising', true, ?, 'banner')",
                     [T0, T0 + timedelta(days=20), T0])
         for k in ("k1", "k2", "k3"):
-            con.execute("INSERT INTO profile_members VALUES ('P1', 'consents', 'web', ?)", [k])
+            con.execute("INSERT INTO profile_members VALUES ('P1', 'consent', 'web', ?)", [k])
         con.execute("INSERT INTO profile_scores (profile_id, as_of, rfm_segment, predicted_clv, p_alive) "
                     "VALUES ('P1', DATE '2025-03-01', 'Champions', 420.0, 0.8)")
         for mid, typ, event, name, uid, anon, ts, props, ctx in _events():

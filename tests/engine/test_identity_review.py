@@ -1,4 +1,7 @@
 """Review flow through the engine: queue, accept, reject, undo, bulk, retrain, explain, unmerge survives re-run."""
+import json
+
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -19,6 +22,14 @@ AMBIGUOUS = [
          city="Ogdenville", postcode="70001", date_of_birth="1966-07-08"),
     dict(source="pos", source_record_id="b2", first_name="Omar", last_name="Rusk", address_line1="19 Hill Lane",
          city="Ogdenville", postcode="70003"),
+]
+
+# A third ambiguous pair, loaded after a retrain.
+AMBIGUOUS_MORE = [
+    dict(source="crm", source_record_id="c1", first_name="Pia", last_name="Stone", address_line1="9 Bay Road",
+         city="Ogdenville", postcode="70001", date_of_birth="1980-04-05"),
+    dict(source="pos", source_record_id="c2", first_name="Pia", last_name="Stone", address_line1="40 Oak Street",
+         city="Ogdenville", postcode="70004"),
 ]
 
 
@@ -114,12 +125,16 @@ def test_explanation_sums_to_the_probability(queued, admin):
     assert len(info["records"]) == 2
 
 
-def test_retrain_on_labels_switches_model(queued, admin):
-    save_settings(queued, admin, {"min_labels": 4})
-    queue = review.review_queue(queued, admin, limit=1000)
+def _label_queue_and_retrain(ws, admin, accept_every: int) -> tuple[pd.DataFrame, dict]:
+    save_settings(ws, admin, {"min_labels": 4})
+    queue = review.review_queue(ws, admin, limit=1000)
     for i, key in enumerate(queue["pair_key"]):
-        review.decide(queued, admin, key, "accept" if i % 2 == 0 else "reject", retrain=False)
-    result = review.retrain(queued, admin)
+        review.decide(ws, admin, key, "accept" if i % accept_every == 0 else "reject", retrain=False)
+    return queue, review.retrain(ws, admin)
+
+
+def test_retrain_on_labels_switches_model(queued, admin):
+    queue, result = _label_queue_and_retrain(queued, admin, accept_every=2)
     assert result["trained"] and result["labels"] == len(queue)
     stats = resolve(queued, admin, full=True)
     assert stats["model"] == "supervised"
@@ -149,3 +164,51 @@ def test_health(queued, admin):
     assert h["records"] == len(AMBIGUOUS) + 80
     assert h["largest_clusters"]["record_count"].iloc[0] >= 2
     assert h["pending_reviews"] >= 2 and h["last_run"]["records"] == h["records"]
+
+
+def test_calibration_maps_scores_to_observed_match_rates():
+    from engine.identity import model as M
+
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.6, 0.95, 4000)
+    y = (rng.uniform(size=len(p)) < ((p - 0.6) / 0.35) ** 2).astype(int)   # far below the scores
+    cal = M.fit_calibration(p, y, (0.6, 0.95))
+    raw_gap = max(abs(b["predicted"] - b["observed"]) for b in cal["reliability"])
+    held_out = [b for b in cal["reliability_calibrated"] if b["pairs"] >= 100]
+    assert raw_gap > 0.3 and held_out
+    assert all(abs(b["predicted"] - b["observed"]) < 0.08 for b in held_out)
+    outside = np.array([0.3, 0.97])
+    assert M.calibrate(cal, outside).tolist() == outside.tolist()          # only the band is recalibrated
+    assert np.all(np.diff(M.calibrate(cal, np.linspace(0.6, 0.949, 50))) >= 0)
+    assert M.fit_calibration(p, np.ones(len(p), dtype=int), (0.6, 0.95)) is None
+    assert json.loads(json.dumps(cal)) == cal                                 # stored as JSON
+
+
+def test_retrain_calibrates_the_queue_and_explanations_add_up(queued, admin):
+    _, result = _label_queue_and_retrain(queued, admin, accept_every=3)
+    assert result["calibration_labels"] > 0
+    cal = health(queued, admin)["calibration"]
+    assert cal["labels"] == result["calibration_labels"] and len(cal["raw"]) and len(cal["calibrated"])
+    add_contacts(queued, AMBIGUOUS_MORE)
+    resolve(queued, admin)
+    key = _key(queued, "c1", "c2")
+    info = review.explain(queued, admin, key)
+    assert "calibration" in info["contributions"]
+    total = sum(info["contributions"].values())
+    assert abs(1 / (1 + 2 ** -total) - info["probability"]) < 1e-6
+
+
+def test_bulk_accept_band_reaches_the_target_precision(queued, admin):
+    keys = review.review_queue(queued, admin, limit=1000)["pair_key"].tolist()
+    assert len(keys) >= 10
+    scores = [0.99] * 6 + [0.96] * 4 + [0.5] * (len(keys) - 10)
+    with queued.transaction() as con:
+        con.executemany("UPDATE identity_pairs SET probability = ? WHERE pair_key = ?", list(zip(scores, keys)))
+    band = review.bulk_accept_band(queued, admin)
+    # Reference: the lowest grid value whose band's mean probability reaches 98%.
+    grid = [round(i / 100, 2) for i in range(101)]
+    ok = [lo for lo in grid if [s for s in scores if s >= lo] and
+          sum(s for s in scores if s >= lo) / len([s for s in scores if s >= lo]) >= 0.98]
+    assert band["low"] == ok[0] == 0.97 and band["pairs"] == 6 and band["estimated_precision"] == pytest.approx(0.99)
+    assert not band["calibrated"]
+    assert review.bulk_accept_band(queued, admin, target=0.999)["low"] is None

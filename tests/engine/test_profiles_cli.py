@@ -27,7 +27,10 @@ def test_profile_commands(ws):
     code, out = _run("profile", "search", "alcie smith")
     assert code == 0 and pd.read_csv(io.StringIO(out))["profile_id"].iloc[0] == "P1"
     code, out = _run("profile", "show", "P1")
-    assert code == 0 and json.loads(out)["headline"]["orders"] == 1
+    shown = json.loads(out)
+    assert code == 0 and shown["headline"]["orders"] == 1
+    contact = next(r for r in shown["records"] if r["kind"] == "contact")
+    assert contact["email"] == "alice.smith@example.com" and contact["file_name"] == "crm_export.csv"
     assert _run("profile", "tag", "P1", "VIP")[1].strip() == "vip"
     code, out = _run("profile", "timeline", "P1", "--type", "tag")
     assert pd.read_csv(io.StringIO(out))["title"].tolist() == ["Tagged vip"]
@@ -45,3 +48,21 @@ def test_journey_commands(ws):
     assert pd.read_csv(io.StringIO(out))["last_touch_revenue"].sum() == 230
     assert _run("journey", "cohorts", "--basis", "first_order")[0] == 0
     assert _run("journey", "funnel", "Page: Home")[0] == 1          # one step: a clear error, exit 1
+
+
+def test_profile_unmerge(workspace, monkeypatch, admin):
+    from engine.identity import resolve
+    from tests.engine.identity_helpers import add_contacts, profile_of
+
+    monkeypatch.setenv("CDP_WORKSPACE", str(workspace.path))
+    add_contacts(workspace, [dict(source="crm", source_record_id=f"c{i}", email="kim@x.io", first_name="Kim")
+                             for i in range(3)])
+    resolve(workspace, admin)
+    pid = profile_of(workspace, "crm", "c0")
+    assert profile_of(workspace, "crm", "c2") == pid
+    code, out = _run("profile", "unmerge", pid, "--group", "crm:c0,crm:c1")
+    assert code == 0 and json.loads(out)["groups"] == 2
+    assert profile_of(workspace, "crm", "c1") == profile_of(workspace, "crm", "c0") != profile_of(workspace, "crm", "c2")
+    assert _run("profile", "unmerge", pid, "--group", "crm")[0] == 1        # not SOURCE:ID
+    lone = profile_of(workspace, "crm", "c2")
+    assert _run("profile", "unmerge", lone)[0] == 1                          # one record: nothing to split

@@ -36,12 +36,37 @@ def test_headline_figures(ws, admin):
 def test_records_identifiers_consent(ws, admin):
     view = profile_view(ws, admin, "P1")
     kinds = view.records.groupby("kind").size().to_dict()
-    assert kinds == {"consents": 3, "contacts": 1, "orders": 1, "subscriptions": 1}
-    crm = view.records[view.records["kind"] == "contacts"].iloc[0]
+    assert kinds == {"consent": 3, "contact": 1, "order": 1, "subscription": 1}
+    crm = view.records[view.records["kind"] == "contact"].iloc[0]
     assert crm["file_name"] == "crm_export.csv" and crm["summary"] == "lead"
     assert set(view.identifiers["id_type"]) == {"email", "phone", "anonymous_id", "customer_id", "user_id"}
     consent = view.consent.set_index("purpose")["granted"].to_dict()
     assert consent == {"advertising": True, "email": False}  # email withdrawn later
+
+
+def test_records_of_a_resolved_profile_carry_their_fields(workspace, admin):
+    """profile_members as resolve() writes it: every record shows its name, email, summary and file."""
+    from engine.identity import resolve
+    from tests.engine.identity_helpers import add_contacts, profile_of
+
+    with workspace.transaction() as con:
+        con.execute("INSERT INTO loads (load_id, source, kind, file_name, rows_read, rows_loaded) "
+                    "VALUES (3, 'crm', 'contacts', 'crm.csv', 2, 2)")
+    add_contacts(workspace, [dict(source="crm", source_record_id="c1", email="ann@x.io", first_name="Ann"),
+                             dict(source="crm", source_record_id="c2", email="ann@x.io", first_name="Ann",
+                                  last_name="Lee")])
+    with workspace.transaction() as con:
+        con.execute("UPDATE contacts SET load_id = 3, lead_stage = 'lead'")
+        con.execute("INSERT INTO orders (source, source_record_id, order_id, ordered_at, amount, currency, email) "
+                    "VALUES ('shop', 'o1', 'o1', now(), 12.5, 'EUR', 'ann@x.io')")
+    resolve(workspace, admin)
+    records = profile_view(workspace, admin, profile_of(workspace, "crm", "c1")).records
+    assert sorted(records["kind"]) == ["contact", "contact", "order"]
+    assert records["email"].tolist() == ["ann@x.io"] * 3
+    contacts = records[records["kind"] == "contact"]
+    assert set(contacts["first_name"]) == {"Ann"} and set(contacts["file_name"]) == {"crm.csv"}
+    assert set(contacts["summary"]) == {"lead"}
+    assert records[records["kind"] == "order"]["summary"].iloc[0].startswith("o1 · 12.5")
 
 
 def test_every_view_is_audited_and_masked_for_analysts(ws, admin, analyst):
