@@ -9,7 +9,7 @@ from pathlib import Path
 from engine.cli.output import actor, print_json, print_table, progress_printer, workspace
 from engine.value import (
     DEFAULT_MODEL,
-    MODELS,
+    MODEL_CHOICES,
     DataTooThin,
     fit_clv,
     parse_date,
@@ -29,8 +29,9 @@ def _date(text: str):
 
 
 def _model_args(p) -> None:
-    p.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL,
-                   help="bgnbd (default), mbgnbd (better churn risk), pareto, ml (gradient boosting)")
+    p.add_argument("--model", choices=list(MODEL_CHOICES), default=DEFAULT_MODEL,
+                   help="auto (default: the best of the others on this data's own holdout), or pin "
+                        "one: bgnbd, mbgnbd, pareto, ml (gradient boosting)")
 
 
 def _value_args(p) -> None:
@@ -99,6 +100,9 @@ def cmd_fit(args) -> int:
           f"({result['repeat_customers']} repeat buyers); run {result['run_id']}.")
     if params:
         print(f"Parameters: {params}")
+    if result.get("choice"):
+        print(result["choice"]["reason"])
+        _print_candidates(result["choice"]["candidates"])
     print(f"Next {result['horizon_days']} days: {result['predicted_purchases']:.1f} purchases, "
           f"lifetime value {result['predicted_clv']:.2f}; mean p_alive {result['mean_p_alive']:.3f}.")
     return 0
@@ -140,11 +144,27 @@ def cmd_validate(args) -> int:
     def fmt(v):
         return "n/a" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
 
+    if result.get("choice"):
+        print(result["choice"]["reason"])
     rows = [(key, fmt(result[key]), fmt(naive[key])) for key in
-            ("predicted_total", "actual_total", "mae", "spearman", "top_decile_capture")]
+            ("predicted_total", "actual_total", "mae", "spearman", "top_decile_capture",
+             "predicted_revenue", "actual_revenue", "revenue_error", "revenue_mae",
+             "revenue_top_decile_capture")]
     print_table(rows, ["measure", "model", "naive (own past rate)"])
+    print(result["summary"])
     print()
     print_table([(r["calibration_purchases"], r["customers"], f"{r['predicted']:.3f}", f"{r['actual']:.3f}")
                  for r in result["by_frequency"]],
                 ["repeat purchases before", "customers", "mean predicted", "mean actual"])
     return 0
+
+
+def _print_candidates(candidates: dict) -> None:
+    """One line per backtested model: its figures, or why it could not run."""
+    def fmt(v):
+        return "n/a" if v is None else f"{v:.3f}"
+
+    print_table([(m, "could not run: " + f["error"][:60], "", "", "") if "error" in f else
+                 (m, fmt(f["spearman"]), fmt(f["mae"]), fmt(f["top_decile_capture"]), "n/a" if f["revenue_error"] is None else f"{f['revenue_error']:+.1%}")
+                 for m, f in candidates.items()],
+                ["model", "spearman", "mae", "top-decile capture", "revenue vs actual"])

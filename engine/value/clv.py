@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from engine.access import audit, can, mask_frame, require
-from engine.value import btyd, queries, store
+from engine.value import btyd, choose, queries, store
+from engine.value.choose import AUTO
 from engine.value.history import History, default_as_of, load_history
 from engine.value.prediction import (  # noqa: F401 - re-exported: callers import them from here too
     MIN_CUSTOMERS,
@@ -18,12 +19,40 @@ from engine.value.prediction import (  # noqa: F401 - re-exported: callers impor
 )
 
 MODELS = {**btyd.MODEL_NAMES, "ml": "Gradient boosting (scikit-learn)"}
-DEFAULT_MODEL = "bgnbd"
-CHURN_MODEL = "mbgnbd"  # BG/NBD gives every one-time buyer p_alive = 1
+# what a user may ask for: a model, or "auto" (chosen on the workspace's own holdout, choose.py)
+MODEL_CHOICES = {AUTO: "Best on this data's holdout (automatic)", **MODELS}
+DEFAULT_MODEL = AUTO  # the CLI, the sample and the Insights screen all start here
+CHURN_MODEL = "mbgnbd"  # BG/NBD gives every one-time buyer p_alive = 1; this model does not
+
+
 def check_models(model: str) -> str:
-    if model not in MODELS:
-        raise ValueError(f"Unknown model {model!r}; choose one of {', '.join(MODELS)}.")
+    if model not in MODEL_CHOICES:
+        raise ValueError(f"Unknown model {model!r}; choose one of {', '.join(MODEL_CHOICES)}.")
     return model
+
+
+def resolve_model(con, model: str, as_of: date, horizon_days: int) -> tuple[str, dict | None]:
+    """The concrete model to fit, and the backtest that chose it when model is "auto"."""
+    if model != AUTO:
+        return model, None
+    from engine.value.history import order_date_range
+
+    record = choose.choose(con, order_date_range(con)[0], as_of, horizon_days)
+    return record["model"], record
+
+
+def churn_p_alive(triples: btyd.Triples, counter: btyd.CountModel) -> tuple[np.ndarray, str]:
+    """Probability alive per triple, and the model it comes from.
+
+    BG/NBD says 1 for every one-time buyer however long ago they bought, so its p_alive
+    comes from a Modified BG/NBD fitted on the same histories instead."""
+    if counter.key != "bgnbd":
+        return counter.p_alive(triples.x, triples.t_x, triples.T), counter.key
+    try:
+        churn = btyd.count_model(CHURN_MODEL).fit(triples)
+    except btyd.FitError:
+        return counter.p_alive(triples.x, triples.t_x, triples.T), counter.key
+    return churn.p_alive(triples.x, triples.t_x, triples.T), CHURN_MODEL
 
 
 def check_enough(history: History) -> None:
@@ -45,17 +74,20 @@ def _check_inputs(horizon_days, margin, discount_rate):
         raise ValueError("The annual discount rate is between 0 and 1 (e.g. 0.1 for 10%).")
 
 
-def predict_history(history: History, model: str = DEFAULT_MODEL, horizon_days: int = 365,
+def predict_history(history: History, model: str = CHURN_MODEL, horizon_days: int = 365,
                     margin: float = 1.0, discount_rate: float = 0.1) -> Prediction:
     """Fit the counting model and Gamma-Gamma on a history and predict every customer."""
-    check_models(model)
+    if model not in btyd.COUNT_MODELS:
+        raise ValueError(f"{model!r} is not a buy-till-you-die model; choose one of {', '.join(btyd.COUNT_MODELS)}.")
     _check_inputs(horizon_days, margin, discount_rate)
     check_enough(history)
     triples = btyd.compress(history.frequency, history.recency, history.T)
     counter = btyd.count_model(model).fit(triples)
-    expected, discounted, p_alive = (
+    expected, discounted, _ = (
         triples.expand(v) for v in counter.predict(float(horizon_days), triples.x, triples.t_x,
                                                    triples.T, annual_discount=discount_rate))
+    alive, alive_model = churn_p_alive(triples, counter)
+    p_alive = triples.expand(alive)
     spend_params: dict = {}
     try:
         spend_model = btyd.GammaGamma().fit(history.frequency, history.monetary)
@@ -77,7 +109,7 @@ def predict_history(history: History, model: str = DEFAULT_MODEL, horizon_days: 
         "clv_decile": deciles(clv),
     })
     return Prediction(frame, model, history.as_of, horizon_days,
-                      {"count": counter.params, "spend": spend_params},
+                      {"count": counter.params, "spend": spend_params, "p_alive_model": alive_model},
                       len(history), history.repeat_customers)
 
 
@@ -107,7 +139,11 @@ def predict_clv(workspace, user, as_of: date | None = None, horizon_days: int = 
     report = progress or (lambda f, m="": None)
     as_of = _as_of(workspace, as_of)
     report(0.1, "Reading order histories")
+    check_models(model)
     with workspace.connect() as con:
+        if model == AUTO:
+            report(0.15, "Backtesting every model on this data's own holdout")
+        model, _ = resolve_model(con, model, as_of, horizon_days)
         if model == "ml":
             prediction = run_prediction(con, as_of, model, horizon_days, margin, discount_rate)
         else:
@@ -141,8 +177,12 @@ def fit_clv(workspace, user, as_of: date | None = None, model: str = DEFAULT_MOD
     as_of = _as_of(workspace, as_of)
     rules = segment_rules(workspace)
     report(0.05, "Reading order histories")
+    choice = None
     try:
         with workspace.connect() as con:  # read, then release the file while fitting
+            if model == AUTO:
+                report(0.1, "Backtesting every model on this data's own holdout")
+                model, choice = resolve_model(con, model, as_of, horizon_days)
             # one scan of the orders feeds both the model summary and RFM
             con.execute(f"CREATE OR REPLACE TEMP TABLE {queries.DAILY_TABLE} AS {queries.DAILY}", [as_of])
             try:
@@ -166,9 +206,10 @@ def fit_clv(workspace, user, as_of: date | None = None, model: str = DEFAULT_MOD
                                  model=model, margin=margin, discount_rate=discount_rate,
                                  params=prediction.params,
                                  repeat_customers=prediction.repeat_customers,
-                                 username=user.username)
+                                 username=user.username, details={"choice": choice})
         audit(con, user, "value.clv_fit", str(run_id),
-              {"model": model, "as_of": str(as_of), "customers": prediction.customers})
+              {"model": model, "as_of": str(as_of), "customers": prediction.customers,
+               "chosen": choice is not None})
         # RFM as of the same date, in the same transaction: the scores always agree
         rfm = record_rfm(con, user, rfm_scores, as_of, rules)
     report(1.0, "Done")
@@ -180,6 +221,7 @@ def fit_clv(workspace, user, as_of: date | None = None, model: str = DEFAULT_MOD
         "predicted_purchases": float(frame["predicted_purchases"].sum()),
         "predicted_clv": float(frame["predicted_clv"].sum()),
         "mean_p_alive": float(frame["p_alive"].mean()), "rfm": rfm,
+        "choice": choice,
     }
 
 
