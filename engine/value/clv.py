@@ -74,19 +74,41 @@ def _check_inputs(horizon_days, margin, discount_rate):
         raise ValueError("The annual discount rate is between 0 and 1 (e.g. 0.1 for 10%).")
 
 
+def _ranges(counter, triples, discounted_t, clv, horizon_days, discount_rate):
+    """Per-customer (low, high) predicted value and the total's range (engine/value/ranges.py);
+    NaN and None when the fitted parameters' covariance is not usable."""
+    from engine.value import ranges
+
+    found = ranges.clv_ranges(counter, triples, discounted_t, float(horizon_days), discount_rate)
+    if found is None:
+        nan = np.full(len(clv), np.nan)
+        return nan, nan, {"level": ranges.LEVEL, "total_low": None, "total_high": None,
+                          "note": "the fitted parameters' uncertainty could not be estimated"}
+    low, high = found.bounds(clv, triples.inverse)
+    total_low, total_high = found.total_bounds(clv, triples.inverse)
+    return low, high, {"level": ranges.LEVEL, "total_low": total_low, "total_high": total_high,
+                       "note": ranges.NOTE}
+
+
 def predict_history(history: History, model: str = CHURN_MODEL, horizon_days: int = 365,
-                    margin: float = 1.0, discount_rate: float = 0.1) -> Prediction:
-    """Fit the counting model and Gamma-Gamma on a history and predict every customer."""
+                    margin: float = 1.0, discount_rate: float = 0.1, scoring: bool = True) -> Prediction:
+    """Fit the counting model and Gamma-Gamma on a history and predict every customer.
+
+    scoring=False (backtests): leave out what only stored scores need, the ranges and the
+    separate churn model behind BG/NBD's p_alive."""
     if model not in btyd.COUNT_MODELS:
         raise ValueError(f"{model!r} is not a buy-till-you-die model; choose one of {', '.join(btyd.COUNT_MODELS)}.")
     _check_inputs(horizon_days, margin, discount_rate)
     check_enough(history)
     triples = btyd.compress(history.frequency, history.recency, history.T)
     counter = btyd.count_model(model).fit(triples)
-    expected, discounted, _ = (
-        triples.expand(v) for v in counter.predict(float(horizon_days), triples.x, triples.t_x,
-                                                   triples.T, annual_discount=discount_rate))
-    alive, alive_model = churn_p_alive(triples, counter)
+    expected_t, discounted_t, _ = counter.predict(float(horizon_days), triples.x, triples.t_x,
+                                                  triples.T, annual_discount=discount_rate)
+    expected, discounted = triples.expand(expected_t), triples.expand(discounted_t)
+    if scoring:
+        alive, alive_model = churn_p_alive(triples, counter)
+    else:
+        alive, alive_model = counter.p_alive(triples.x, triples.t_x, triples.T), counter.key
     p_alive = triples.expand(alive)
     spend_params: dict = {}
     try:
@@ -99,6 +121,8 @@ def predict_history(history: History, model: str = CHURN_MODEL, horizon_days: in
         fallback = np.nansum(history.total_amount) / max(np.nansum(history.orders), 1)
         spend = np.where(np.isfinite(spend), spend, fallback)
     clv = margin * spend * discounted
+    low, high, totals = (_ranges(counter, triples, discounted_t, clv, horizon_days, discount_rate)
+                         if scoring else (np.full(len(clv), np.nan),) * 2 + ({},))
     frame = pd.DataFrame({
         "profile_id": history.profile_id,
         "frequency": history.frequency.astype(np.int64),
@@ -107,9 +131,12 @@ def predict_history(history: History, model: str = CHURN_MODEL, horizon_days: in
         "expected_spend": spend,
         "predicted_clv": clv,
         "clv_decile": deciles(clv),
+        "clv_low": low,
+        "clv_high": high,
     })
     return Prediction(frame, model, history.as_of, horizon_days,
-                      {"count": counter.params, "spend": spend_params, "p_alive_model": alive_model},
+                      {"count": counter.params, "spend": spend_params, "p_alive_model": alive_model,
+                       "clv_range": totals},
                       len(history), history.repeat_customers)
 
 
