@@ -154,12 +154,20 @@ with value_tab:
     else:
         m1, m2, m3, m4 = st.columns(4)
         m1.metric("Customers scored", f"{int(totals['customers']):,}")
-        m2.metric(f"Predicted value, next {int(totals['horizon_days'])} days", f"{totals['total_clv']:,.0f}")
+        last_fit = value_store.latest_run(ws, "fit")
+        spread = ((last_fit or {}).get("params") or {}).get("clv_range") or {}
+        m2.metric(f"Predicted value, next {int(totals['horizon_days'])} days", f"{totals['total_clv']:,.0f}",
+                  help=None if spread.get("total_low") is None else
+                  f"{spread['level']} range {spread['total_low']:,.0f} to {spread['total_high']:,.0f}, "
+                  f"{spread['note']}.")
+        if spread.get("total_low") is not None:
+            st.caption(f"{spread['level']} range of the total: {spread['total_low']:,.0f} to "
+                       f"{spread['total_high']:,.0f} ({md(spread['note'])}). Each customer's range is in "
+                       "the churn-risk list.")
         m3.metric("Average per customer", f"{totals['avg_clv']:,.2f}")
         m4.metric("Average probability alive", f"{totals['avg_p_alive']:.0%}")
         st.caption(f"Model: {MODELS.get(totals['model'], totals['model'])}, as of "
                    f"{pd.Timestamp(totals['as_of']).date()}.")
-        last_fit = value_store.latest_run(ws, "fit")
         choice = (last_fit or {}).get("details", {}).get("choice")
         if choice:
             with st.expander("Why this model"):

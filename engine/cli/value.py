@@ -105,6 +105,10 @@ def cmd_fit(args) -> int:
         _print_candidates(result["choice"]["candidates"])
     print(f"Next {result['horizon_days']} days: {result['predicted_purchases']:.1f} purchases, "
           f"lifetime value {result['predicted_clv']:.2f}; mean p_alive {result['mean_p_alive']:.3f}.")
+    spread = result.get("predicted_clv_range") or {}
+    if spread.get("total_low") is not None:
+        print(f"{spread['level']} range of the lifetime value: {spread['total_low']:.2f} .. "
+              f"{spread['total_high']:.2f} ({spread['note']}).")
     return 0
 
 

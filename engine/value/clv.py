@@ -161,7 +161,7 @@ def predict_clv(workspace, user, as_of: date | None = None, horizon_days: int = 
                 progress=None) -> pd.DataFrame:
     """Fit as of a date and return one row per customer (profiles with an order by then):
     profile_id, customer_id (source ids, comma-separated), predicted_purchases, p_alive,
-    predicted_clv, plus expected_spend and clv_decile. Stores nothing."""
+    predicted_clv, plus expected_spend, clv_decile and the 90% range clv_low .. clv_high. Stores nothing."""
     require(user, "view")
     report = progress or (lambda f, m="": None)
     as_of = _as_of(workspace, as_of)
@@ -183,7 +183,7 @@ def predict_clv(workspace, user, as_of: date | None = None, horizon_days: int = 
     out = prediction.frame.merge(ids, on="profile_id", how="left")
     report(1.0, "Done")
     columns = ["profile_id", "customer_id", "predicted_purchases", "p_alive", "predicted_clv",
-               "expected_spend", "clv_decile"]
+               "expected_spend", "clv_decile", "clv_low", "clv_high"]
     return mask_frame(out[columns], user)
 
 
@@ -247,6 +247,7 @@ def fit_clv(workspace, user, as_of: date | None = None, model: str = DEFAULT_MOD
         "repeat_customers": prediction.repeat_customers, "params": prediction.params,
         "predicted_purchases": float(frame["predicted_purchases"].sum()),
         "predicted_clv": float(frame["predicted_clv"].sum()),
+        "predicted_clv_range": prediction.params.get("clv_range"),
         "mean_p_alive": float(frame["p_alive"].mean()), "rfm": rfm,
         "choice": choice,
     }

@@ -89,3 +89,31 @@ def test_fit_chooses_stores_the_choice_and_validate_judges_it(shop, marketer, an
     assert len(check["by_decile"]) == 10 and "actually spent" in check["summary"]
     frame = pd.DataFrame(check["by_decile"])
     assert frame["actual_revenue"].sum() == pytest.approx(check["actual_revenue"])
+
+
+def test_ranges_bracket_each_prediction_and_the_total(shop, marketer):
+    result = fit_clv(shop, marketer, date(2025, 6, 30), model="bgnbd", horizon_days=365)
+    spread = result["predicted_clv_range"]
+    assert spread["total_low"] < result["predicted_clv"] < spread["total_high"]
+    rows = shop.query_df("SELECT predicted_clv, clv_low, clv_high FROM profile_scores")
+    assert rows["clv_low"].notna().all()
+    assert (rows["clv_low"] <= rows["predicted_clv"] + 1e-9).all()
+    assert (rows["predicted_clv"] <= rows["clv_high"] + 1e-9).all()
+    assert (rows["clv_high"] > rows["clv_low"]).mean() > 0.9  # a real width for nearly everyone
+
+
+def test_ranges_narrow_with_more_customers():
+    from engine.value import btyd, ranges
+    from engine.value.simulate import CDNOW_PARAMS, simulate_bgnbd
+
+    widths = []
+    for n in (500, 20000):
+        x, t_x, T, _ = simulate_bgnbd(n, **CDNOW_PARAMS, seed=2)
+        triples = btyd.compress(x, t_x, T)
+        model = btyd.BGNBD().fit(triples)
+        discounted = model.discounted_purchases(365.0, triples.x, triples.t_x, triples.T)
+        found = ranges.clv_ranges(model, triples, discounted, 365.0, 0.0)
+        values = triples.expand(discounted)
+        low, high = found.total_bounds(values, triples.inverse)
+        widths.append((high - low) / values.sum())
+    assert widths[1] < widths[0]
