@@ -172,3 +172,34 @@ def _print_candidates(candidates: dict) -> None:
                  (m, fmt(f["spearman"]), fmt(f["mae"]), fmt(f["top_decile_capture"]), "n/a" if f["revenue_error"] is None else f"{f['revenue_error']:+.1%}")
                  for m, f in candidates.items()],
                 ["model", "spearman", "mae", "top-decile capture", "revenue vs actual"])
+
+
+def register_lift(audience_actions) -> None:
+    """`cdp audience lift`, added to the audience command's actions by engine/cli/activation.py."""
+    from engine.value.lift import DEFAULT_WINDOW_DAYS
+
+    p = audience_actions.add_parser("lift", help="exposed vs holdout: orders and revenue after a push")
+    p.add_argument("segment", nargs="?", help="segment id, or tag:NAME (default: every audience with a holdout)")
+    p.add_argument("--window-days", type=int, default=DEFAULT_WINDOW_DAYS,
+                   help=f"days after each person's push or hold to count orders in (default {DEFAULT_WINDOW_DAYS})")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_lift)
+
+
+def cmd_lift(args) -> int:
+    from engine.activation.audiences import parse_source, source_key
+    from engine.value.lift import audience_lift
+
+    source = source_key(*parse_source(args.segment)) if args.segment else None
+    results = audience_lift(workspace(), actor(), args.window_days, source)
+    if args.json:
+        print_json(results)
+        return 0
+    if not results:
+        print("No audience has been pushed with a holdout yet (cdp audience sync ... --holdout PCT).")
+        return 0
+    for r in results:
+        print(f"{r['source']}: {r['verdict']}")
+        print(f"  {r['exposed']:,} exposed, {r['holdout']:,} held out, {r['waiting']:,} still inside "
+              f"the {r['window_days']}-day window.")
+    return 0

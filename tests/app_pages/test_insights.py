@@ -69,3 +69,20 @@ def test_analyst_sees_scores_but_cannot_recompute(shop, logged_in_app):
     assert at.button(key="value_fit").disabled
     assert at.button(key="value_rules_save").disabled
     assert at.button(key="churn_save").disabled
+
+
+def test_audiences_screen_measures_lift(app_env, logged_in_app):
+    """The lift panel on the Audiences screen (ui/lift_panel.py), with one push and its holdout."""
+    from datetime import datetime, timedelta, timezone
+
+    from tests.engine.test_value_lift import _push
+
+    start = datetime.now(timezone.utc) - timedelta(days=40)
+    _push(app_env, [f"e{i}" for i in range(40)], [f"h{i}" for i in range(40)], start)
+    add_orders(app_env, [(f"e{i}", (start + timedelta(days=2)).strftime("%Y-%m-%d %H:%M"), 15.0)
+                         for i in range(40)])
+    at = logged_in_app("analyst", "app_pages/activation.py")
+    assert not at.exception, at.exception
+    at.button(key="lift_measure").click().run()
+    assert not at.exception, at.exception
+    assert any("+15.00 per person" in m.value for m in at.markdown), [m.value for m in at.markdown]
