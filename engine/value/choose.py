@@ -95,14 +95,13 @@ def sample(history: History, limit: int = BACKTEST_CUSTOMERS, seed: int = 0) -> 
                       for name in History.__dataclass_fields__})
 
 
-def backtest(history: History, actuals: pd.DataFrame, horizon_days: int,
+def backtest(history: History, actuals: pd.DataFrame, horizon_days: int, predict,
              models=CLASSIC, ml_runner=None) -> dict[str, dict]:
     """Figures per model ({"error": message} where a model cannot run on this data).
 
-    ml_runner: a callable returning the ML model's Prediction for the calibration end, or None
-    to leave that model out."""
+    predict: clv.predict_history (passed in: clv imports this module). ml_runner: a callable
+    returning the ML model's Prediction for the calibration end, or None to leave it out."""
     from engine.value.btyd import FitError
-    from engine.value.clv import predict_history
 
     full, history = history, sample(history)
     full_actuals = actuals
@@ -115,7 +114,7 @@ def backtest(history: History, actuals: pd.DataFrame, horizon_days: int,
                     continue
                 results[model] = score(ml_runner().frame, full, full_actuals, horizon_days)
                 continue
-            prediction = predict_history(history, model, horizon_days, 1.0, 0.0, scoring=False)
+            prediction = predict(history, model, horizon_days, 1.0, 0.0, scoring=False)
             results[model] = score(prediction.frame, history, actuals, horizon_days)
         except (DataTooThin, FitError, ValueError) as exc:
             results[model] = {"error": str(exc)}
@@ -162,7 +161,7 @@ def choice_record(results: dict[str, dict], split: tuple[date, date] | None) -> 
                            for m, r in results.items()}}
 
 
-def choose(con, first: date, as_of: date, horizon_days: int) -> dict:
+def choose(con, first: date, as_of: date, horizon_days: int, predict) -> dict:
     """Backtest every candidate on the history up to as_of and return choice_record."""
     split = holdout_split(first, as_of, horizon_days)
     if split is None:
@@ -177,4 +176,4 @@ def choose(con, first: date, as_of: date, horizon_days: int) -> dict:
 
         def ml_runner():
             return ml.predict(con, calibration_end, days, margin=1.0, discount_rate=0.0)
-    return choice_record(backtest(history, actuals, days, CANDIDATES, ml_runner), split)
+    return choice_record(backtest(history, actuals, days, predict, CANDIDATES, ml_runner), split)

@@ -37,7 +37,7 @@ def resolve_model(con, model: str, as_of: date, horizon_days: int) -> tuple[str,
         return model, None
     from engine.value.history import order_date_range
 
-    record = choose.choose(con, order_date_range(con)[0], as_of, horizon_days)
+    record = choose.choose(con, order_date_range(con)[0], as_of, horizon_days, predict_history)
     return record["model"], record
 
 
