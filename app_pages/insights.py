@@ -172,6 +172,20 @@ with value_tab:
         if choice:
             with st.expander("Why this model"):
                 _show_choice(choice)
+        by_decile = cached_query(value_insights.clv_by_decile)
+        if len(by_decile) and by_decile["clv_low"].notna().all():
+            top = by_decile.iloc[0]
+            st.markdown(f"The top 10% ({int(top['customers']):,} people) are expected to bring "
+                        f"**{top['clv']:,.0f}** ({spread.get('level', '90%')} range {top['clv_low']:,.0f} "
+                        f"to {top['clv_high']:,.0f}).")
+            fig = go.Figure(go.Bar(
+                x=by_decile["decile"].astype(str), y=by_decile["clv"], name="Predicted value",
+                error_y={"type": "data", "symmetric": False,
+                         "array": by_decile["clv_high"] - by_decile["clv"],
+                         "arrayminus": by_decile["clv"] - by_decile["clv_low"]}))
+            fig.update_layout(title="Predicted value by decile, with its range (1 = top 10%)",
+                              xaxis_title="Decile of predicted value", yaxis_title="Predicted value")
+            st.plotly_chart(fig, key="clv_deciles")
         hist = cached_query(value_insights.clv_histogram)
         fig = px.bar(hist, x="bin_start", y="customers",
                      labels={"bin_start": "Predicted lifetime value", "customers": "Customers"},

@@ -236,6 +236,15 @@ FROM profile_scores, bounds WHERE predicted_clv IS NOT NULL
 GROUP BY ALL ORDER BY bin_start
 """
 
+# Predicted value per CLV decile with the sum of each customer's range (the ranges of one
+# fit move together: they come from the same parameters).
+CLV_BY_DECILE = """
+SELECT clv_decile AS decile, count(*) AS customers, sum(predicted_clv) AS clv,
+       sum(clv_low) AS clv_low, sum(clv_high) AS clv_high, avg(predicted_clv) AS avg_clv
+FROM profile_scores WHERE predicted_clv IS NOT NULL
+GROUP BY clv_decile ORDER BY clv_decile
+"""
+
 CLV_TOTALS = """
 SELECT count(*) AS customers, sum(predicted_clv) AS total_clv, avg(predicted_clv) AS avg_clv,
        sum(predicted_purchases) AS total_purchases, avg(p_alive) AS avg_p_alive,

@@ -29,6 +29,7 @@ def test_fit_then_charts_validation_and_churn_list(shop, logged_in_app):
     assert shop.scalar("SELECT DISTINCT model FROM profile_scores") in ("bgnbd", "mbgnbd", "pareto", "ml")
     assert any("Chosen on this data's own holdout" in c.value for c in at.caption)
     assert any("range of the total" in c.value for c in at.caption)
+    assert any("The top 10%" in m.value for m in at.markdown)
     # value, Pareto, RFM grid, segment sizes and revenue, cohorts
     assert len(_charts(at)) >= 6
     at.button(key="value_validate").click().run()
