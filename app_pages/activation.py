@@ -12,6 +12,7 @@ from engine.activation.destinations import sandbox
 from ui.context import require_page, workspace
 from ui.text import md
 from ui.sandbox_panel import render_sandbox_panel
+from ui.lift_panel import render_lift_panel
 
 user = require_page("view")
 ws = workspace()
@@ -181,3 +182,6 @@ if "Destinations" in tabs:
                 st.rerun()
         with st.expander("Settings in use (JSON)"):
             st.json({r.name: json.loads(r.settings or "{}") for r in dests.itertuples()} if not dests.empty else {})
+
+with tabs["History"]:  # lift of audiences pushed with a holdout (ui/lift_panel.py)
+    render_lift_panel(ws, user, source_labels)

@@ -13,7 +13,7 @@ from engine.value import (DataTooThin, RuleError, fit_clv, save_segment_rules, s
                           segment_rules, validate_clv)
 from engine.value import insights as value_insights
 from engine.value import store as value_store
-from engine.value.clv import CHURN_MODEL, MODELS
+from engine.value.clv import DEFAULT_MODEL, MODEL_CHOICES, MODELS
 from engine.value.validate import suggest_calibration_end
 from ui.context import cached_query, require_page, workspace
 from ui.text import md, plain
@@ -44,6 +44,17 @@ def _progress_bar(label: str):
     return bar, report
 
 
+def _show_choice(choice: dict) -> None:
+    """Why this model: the rule and every backtested model's figures."""
+    st.caption(md(choice["reason"]))
+    rows = [{"model": MODELS.get(m, m), **({"note": f["error"]} if "error" in f else {
+        "Spearman": f["spearman"], "MAE (purchases)": f["mae"],
+        "top 10% capture": f["top_decile_capture"], "revenue vs actual": f["revenue_error"]})}
+        for m, f in choice["candidates"].items()]
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"choice_{choice.get('holdout_end')}")
+
+
 # -- computing scores ------------------------------------------------------------------
 with st.expander("Compute scores", expanded=not cached_query(value_insights.clv_totals).get("customers")):
     if not may_score:
@@ -52,10 +63,10 @@ with st.expander("Compute scores", expanded=not cached_query(value_insights.clv_
         c1, c2, c3 = st.columns(3)
         as_of = c1.date_input("As of", value=last_day, min_value=first_day, max_value=last_day,
                               key="value_as_of")
-        model = c2.selectbox("Model", list(MODELS), index=list(MODELS).index(CHURN_MODEL),
-                             format_func=MODELS.get, key="value_model",
-                             help="Modified BG/NBD and Pareto/NBD give one-time buyers a real "
-                                  "probability alive; BG/NBD says 1 for all of them.")
+        model = c2.selectbox("Model", list(MODEL_CHOICES), index=list(MODEL_CHOICES).index(DEFAULT_MODEL),
+                             format_func=MODEL_CHOICES.get, key="value_model",
+                             help="Automatic backtests every model on the last part of your own "
+                                  "history and keeps the best; pick one to pin it.")
         horizon = c3.number_input("Horizon (days)", 1, 3650, 365, key="value_horizon")
         c4, c5, _ = st.columns(3)
         margin = c4.number_input("Margin (share of revenue)", 0.01, 1.0, 1.0, 0.05, key="value_margin")
@@ -80,6 +91,57 @@ with st.expander("Compute scores", expanded=not cached_query(value_insights.clv_
                     f"({result['repeat_customers']:,} repeat buyers) as of {result['as_of']}: "
                     f"{result['predicted_purchases']:,.0f} purchases and {result['predicted_clv']:,.2f} "
                     f"of value expected in the next {result['horizon_days']} days.")
+                if result.get("choice"):
+                    _show_choice(result["choice"])
+
+def _show_validation(validation: dict) -> None:
+    """Accuracy in money and in words, beside the naive baseline, with the per-decile chart."""
+    naive = validation["naive"]
+    st.markdown(f"**{validation['model_name']}**, fitted on orders up to "
+                f"{validation['calibration_end']}, predicting the {validation['horizon_days']} "
+                f"days to {validation['holdout_end']} for {validation['customers']:,} customers.")
+    if validation.get("choice"):
+        _show_choice(validation["choice"])
+    if validation.get("summary"):
+        st.info(md(validation["summary"]))
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Predicted vs actual revenue",
+              f"{validation['predicted_revenue']:,.0f} / {validation['actual_revenue']:,.0f}",
+              delta=None if validation.get("revenue_error") is None else f"{validation['revenue_error']:+.0%}",
+              delta_color="off")
+    m2.metric("Predicted vs actual purchases",
+              f"{validation['predicted_total']:,.0f} / {validation['actual_total']:,.0f}")
+    capture = validation.get("revenue_top_decile_capture")
+    m3.metric("Next period's revenue from our top 10%", "n/a" if capture is None else f"{capture:.0%}",
+              delta=None if capture is None or naive.get("revenue_top_decile_capture") is None
+              else f"{capture - naive['revenue_top_decile_capture']:+.0%} vs naive")
+    m4.metric("Mean absolute error per customer", f"{validation['mae']:.3f}",
+              delta=f"{validation['mae'] - naive['mae']:+.3f} vs naive", delta_color="inverse")
+    spearman = validation["spearman"]
+    st.caption("Naive baseline: each customer keeps buying at their own past rate and spend. It "
+               f"predicts revenue {naive.get('predicted_revenue', 0):,.0f}, purchases "
+               f"{naive['predicted_total']:,.0f}, MAE {naive['mae']:.3f}. The model's rank correlation "
+               f"with what people bought (Spearman) is {'n/a' if spearman is None else f'{spearman:.3f}'}.")
+    if validation.get("by_decile"):
+        deciles = pd.DataFrame(validation["by_decile"])
+        long = deciles.melt(id_vars=["decile", "customers"], value_vars=["predicted_revenue", "actual_revenue"],
+                            var_name="series", value_name="revenue")
+        fig = px.bar(long, x="decile", y="revenue", color="series", barmode="group",
+                     labels={"decile": "Decile of predicted revenue (1 = top 10%)", "revenue": "Revenue"},
+                     title="Predicted vs actual revenue by decile")
+        fig.update_xaxes(type="category")
+        st.plotly_chart(fig, key="validation_deciles")
+        st.dataframe(deciles, hide_index=True)
+    table = pd.DataFrame(validation["by_frequency"])
+    long = table.melt(id_vars=["calibration_purchases", "customers"],
+                      value_vars=["predicted", "actual"], var_name="series", value_name="purchases")
+    fig = px.bar(long, x="calibration_purchases", y="purchases", color="series", barmode="group",
+                 labels={"calibration_purchases": "Repeat purchases before the calibration end",
+                         "purchases": "Mean purchases in the holdout"},
+                 title="Predicted vs actual purchases by purchase history")
+    fig.update_xaxes(type="category")
+    st.plotly_chart(fig, key="validation_chart")
+
 
 value_tab, rfm_tab, cohort_tab, accuracy_tab, churn_tab = st.tabs(
     ["Lifetime value", "RFM", "Cohorts", "Prediction accuracy", "Churn risk"])
@@ -92,11 +154,38 @@ with value_tab:
     else:
         m1, m2, m3, m4 = st.columns(4)
         m1.metric("Customers scored", f"{int(totals['customers']):,}")
-        m2.metric(f"Predicted value, next {int(totals['horizon_days'])} days", f"{totals['total_clv']:,.0f}")
+        last_fit = value_store.latest_run(ws, "fit")
+        spread = ((last_fit or {}).get("params") or {}).get("clv_range") or {}
+        m2.metric(f"Predicted value, next {int(totals['horizon_days'])} days", f"{totals['total_clv']:,.0f}",
+                  help=None if spread.get("total_low") is None else
+                  f"{spread['level']} range {spread['total_low']:,.0f} to {spread['total_high']:,.0f}, "
+                  f"{spread['note']}.")
+        if spread.get("total_low") is not None:
+            st.caption(f"{spread['level']} range of the total: {spread['total_low']:,.0f} to "
+                       f"{spread['total_high']:,.0f} ({md(spread['note'])}). Each customer's range is in "
+                       "the churn-risk list.")
         m3.metric("Average per customer", f"{totals['avg_clv']:,.2f}")
         m4.metric("Average probability alive", f"{totals['avg_p_alive']:.0%}")
         st.caption(f"Model: {MODELS.get(totals['model'], totals['model'])}, as of "
                    f"{pd.Timestamp(totals['as_of']).date()}.")
+        choice = (last_fit or {}).get("details", {}).get("choice")
+        if choice:
+            with st.expander("Why this model"):
+                _show_choice(choice)
+        by_decile = cached_query(value_insights.clv_by_decile)
+        if len(by_decile) and by_decile["clv_low"].notna().all():
+            top = by_decile.iloc[0]
+            st.markdown(f"The top 10% ({int(top['customers']):,} people) are expected to bring "
+                        f"**{top['clv']:,.0f}** ({spread.get('level', '90%')} range {top['clv_low']:,.0f} "
+                        f"to {top['clv_high']:,.0f}).")
+            fig = go.Figure(go.Bar(
+                x=by_decile["decile"].astype(str), y=by_decile["clv"], name="Predicted value",
+                error_y={"type": "data", "symmetric": False,
+                         "array": by_decile["clv_high"] - by_decile["clv"],
+                         "arrayminus": by_decile["clv"] - by_decile["clv_low"]}))
+            fig.update_layout(title="Predicted value by decile, with its range (1 = top 10%)",
+                              xaxis_title="Decile of predicted value", yaxis_title="Predicted value")
+            st.plotly_chart(fig, key="clv_deciles")
         hist = cached_query(value_insights.clv_histogram)
         fig = px.bar(hist, x="bin_start", y="customers",
                      labels={"bin_start": "Predicted lifetime value", "customers": "Customers"},
@@ -199,7 +288,8 @@ with accuracy_tab:
                                 max_value=last_day, key="value_cal_end")
         hold_end = c2.date_input("Holdout end", value=last_day, min_value=first_day,
                                  max_value=last_day, key="value_hold_end")
-        v_model = c3.selectbox("Model", list(MODELS), format_func=MODELS.get, key="value_v_model")
+        v_model = c3.selectbox("Model", list(MODEL_CHOICES), format_func=MODEL_CHOICES.get,
+                               key="value_v_model")
         validate_clicked = st.form_submit_button("Run validation", key="value_validate")
     validation = None
     if validate_clicked:
@@ -221,37 +311,13 @@ with accuracy_tab:
             st.caption(f"Last validation, run by {md(last_run['made_by'])} on "
                        f"{pd.Timestamp(last_run['made_at']).strftime('%Y-%m-%d %H:%M')}.")
     if validation:
-        naive = validation["naive"]
-        st.markdown(f"**{validation['model_name']}**, fitted on orders up to "
-                    f"{validation['calibration_end']}, predicting the {validation['horizon_days']} "
-                    f"days to {validation['holdout_end']} for {validation['customers']:,} customers.")
-        m1, m2, m3, m4 = st.columns(4)
-        m1.metric("Predicted vs actual purchases",
-                  f"{validation['predicted_total']:,.0f} / {validation['actual_total']:,.0f}")
-        m2.metric("Mean absolute error per customer", f"{validation['mae']:.3f}",
-                  delta=f"{validation['mae'] - naive['mae']:+.3f} vs naive", delta_color="inverse")
-        spearman = validation["spearman"]
-        m3.metric("Rank correlation (Spearman)", "n/a" if spearman is None else f"{spearman:.3f}")
-        capture = validation["top_decile_capture"]
-        m4.metric("Later purchases by predicted top 10%", "n/a" if capture is None else f"{capture:.0%}")
-        st.caption("Naive baseline: each customer keeps buying at their own past rate. "
-                   f"Its MAE is {naive['mae']:.3f} and its top-10% capture "
-                   f"{(naive['top_decile_capture'] or 0):.0%}.")
-        table = pd.DataFrame(validation["by_frequency"])
-        long = table.melt(id_vars=["calibration_purchases", "customers"],
-                          value_vars=["predicted", "actual"], var_name="series", value_name="purchases")
-        fig = px.bar(long, x="calibration_purchases", y="purchases", color="series", barmode="group",
-                     labels={"calibration_purchases": "Repeat purchases before the calibration end",
-                             "purchases": "Mean purchases in the holdout"},
-                     title="Predicted vs actual purchases by purchase history")
-        fig.update_xaxes(type="category")
-        st.plotly_chart(fig, key="validation_chart")
-        st.dataframe(table, hide_index=True)
+        _show_validation(validation)
 
 # -- churn risk --------------------------------------------------------------------------------
 with churn_tab:
-    st.caption("Past high spenders who are probably gone. Fit with Modified BG/NBD or Pareto/NBD "
-               "for this list: BG/NBD gives every one-time buyer a probability alive of 1.")
+    st.caption("Past high spenders who are probably gone. Probability alive comes from the fitted "
+               "model; when that is BG/NBD (which says 1 for every one-time buyer), from a "
+               "Modified BG/NBD fitted on the same histories.")
     c1, c2 = st.columns(2)
     max_alive = c1.slider("Probability alive below", 0.05, 0.95, 0.30, 0.05, key="churn_p_alive")
     min_m = c2.slider("Monetary score at least", 1, 5, 4, key="churn_m_score")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from engine.activation import audiences, config, export, schedule, sync
+from engine.cli.value import register_lift
 from engine.activation.destinations import KINDS
 from engine.activation.destinations import sandbox
 from engine.cli.output import actor, print_json, print_table, progress_printer, workspace
@@ -26,6 +27,8 @@ def register(subparsers) -> None:
     e.add_argument("--include-without-consent", action="store_true",
                    help="keep members without advertising consent (suppressed people are never exported)")
     e.set_defaults(func=cmd_export)
+
+    register_lift(sub)  # `cdp audience lift`: engine/cli/value.py
 
     s = sub.add_parser("sync", help="push a segment to a destination, or every due sync with --all")
     s.add_argument("segment", nargs="?",

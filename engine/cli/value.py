@@ -9,7 +9,7 @@ from pathlib import Path
 from engine.cli.output import actor, print_json, print_table, progress_printer, workspace
 from engine.value import (
     DEFAULT_MODEL,
-    MODELS,
+    MODEL_CHOICES,
     DataTooThin,
     fit_clv,
     parse_date,
@@ -29,8 +29,9 @@ def _date(text: str):
 
 
 def _model_args(p) -> None:
-    p.add_argument("--model", choices=list(MODELS), default=DEFAULT_MODEL,
-                   help="bgnbd (default), mbgnbd (better churn risk), pareto, ml (gradient boosting)")
+    p.add_argument("--model", choices=list(MODEL_CHOICES), default=DEFAULT_MODEL,
+                   help="auto (default: the best of the others on this data's own holdout), or pin "
+                        "one: bgnbd, mbgnbd, pareto, ml (gradient boosting)")
 
 
 def _value_args(p) -> None:
@@ -99,8 +100,15 @@ def cmd_fit(args) -> int:
           f"({result['repeat_customers']} repeat buyers); run {result['run_id']}.")
     if params:
         print(f"Parameters: {params}")
+    if result.get("choice"):
+        print(result["choice"]["reason"])
+        _print_candidates(result["choice"]["candidates"])
     print(f"Next {result['horizon_days']} days: {result['predicted_purchases']:.1f} purchases, "
           f"lifetime value {result['predicted_clv']:.2f}; mean p_alive {result['mean_p_alive']:.3f}.")
+    spread = result.get("predicted_clv_range") or {}
+    if spread.get("total_low") is not None:
+        print(f"{spread['level']} range of the lifetime value: {spread['total_low']:.2f} .. "
+              f"{spread['total_high']:.2f} ({spread['note']}).")
     return 0
 
 
@@ -140,11 +148,58 @@ def cmd_validate(args) -> int:
     def fmt(v):
         return "n/a" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
 
+    if result.get("choice"):
+        print(result["choice"]["reason"])
     rows = [(key, fmt(result[key]), fmt(naive[key])) for key in
-            ("predicted_total", "actual_total", "mae", "spearman", "top_decile_capture")]
+            ("predicted_total", "actual_total", "mae", "spearman", "top_decile_capture",
+             "predicted_revenue", "actual_revenue", "revenue_error", "revenue_mae",
+             "revenue_top_decile_capture")]
     print_table(rows, ["measure", "model", "naive (own past rate)"])
+    print(result["summary"])
     print()
     print_table([(r["calibration_purchases"], r["customers"], f"{r['predicted']:.3f}", f"{r['actual']:.3f}")
                  for r in result["by_frequency"]],
                 ["repeat purchases before", "customers", "mean predicted", "mean actual"])
+    return 0
+
+
+def _print_candidates(candidates: dict) -> None:
+    """One line per backtested model: its figures, or why it could not run."""
+    def fmt(v):
+        return "n/a" if v is None else f"{v:.3f}"
+
+    print_table([(m, "could not run: " + f["error"][:60], "", "", "") if "error" in f else
+                 (m, fmt(f["spearman"]), fmt(f["mae"]), fmt(f["top_decile_capture"]), "n/a" if f["revenue_error"] is None else f"{f['revenue_error']:+.1%}")
+                 for m, f in candidates.items()],
+                ["model", "spearman", "mae", "top-decile capture", "revenue vs actual"])
+
+
+def register_lift(audience_actions) -> None:
+    """`cdp audience lift`, added to the audience command's actions by engine/cli/activation.py."""
+    from engine.value.lift import DEFAULT_WINDOW_DAYS
+
+    p = audience_actions.add_parser("lift", help="exposed vs holdout: orders and revenue after a push")
+    p.add_argument("segment", nargs="?", help="segment id, or tag:NAME (default: every audience with a holdout)")
+    p.add_argument("--window-days", type=int, default=DEFAULT_WINDOW_DAYS,
+                   help=f"days after each person's push or hold to count orders in (default {DEFAULT_WINDOW_DAYS})")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_lift)
+
+
+def cmd_lift(args) -> int:
+    from engine.activation.audiences import parse_source, source_key
+    from engine.value.lift import audience_lift
+
+    source = source_key(*parse_source(args.segment)) if args.segment else None
+    results = audience_lift(workspace(), actor(), args.window_days, source)
+    if args.json:
+        print_json(results)
+        return 0
+    if not results:
+        print("No audience has been pushed with a holdout yet (cdp audience sync ... --holdout PCT).")
+        return 0
+    for r in results:
+        print(f"{r['source']}: {r['verdict']}")
+        print(f"  {r['exposed']:,} exposed, {r['holdout']:,} held out, {r['waiting']:,} still inside "
+              f"the {r['window_days']}-day window.")
     return 0

@@ -9,6 +9,7 @@ per profile: RFM columns, then predicted_purchases, p_alive, predicted_clv, clv_
 from engine.value.clv import (
     CHURN_MODEL,
     DEFAULT_MODEL,
+    MODEL_CHOICES,
     MODELS,
     DataTooThin,
     fit_clv,
@@ -26,7 +27,7 @@ from engine.value.rfm import (
 from engine.value.validate import metrics, validate_clv
 
 __all__ = [
-    "CHURN_MODEL", "DEFAULT_MODEL", "DEFAULT_RULES", "MODELS", "DataTooThin", "RuleError",
+    "CHURN_MODEL", "DEFAULT_MODEL", "DEFAULT_RULES", "MODEL_CHOICES", "MODELS", "DataTooThin", "RuleError",
     "fit_clv", "metrics", "parse_date", "predict_clv", "rfm_scores", "save_segment_rules",
     "score_rfm", "segment_rules", "validate_clv",
 ]

@@ -81,6 +81,21 @@ def compress(x, t_x, T) -> Triples:
                    inverse.ravel())
 
 
+def unique_pairs(a, b) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (a, b) rows and the way back, like np.unique(..., axis=0) but on one integer
+    key when both are whole non-negative numbers (np.unique on rows sorts structured values,
+    ~10x slower on a million customers)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if len(a) and (a >= 0).all() and (b >= 0).all() and np.array_equal(a, np.round(a)) \
+            and np.array_equal(b, np.round(b)):
+        span = int(b.max()) + 1
+        unique, inverse = np.unique(a.astype(np.int64) * span + b.astype(np.int64), return_inverse=True)
+        ua, ub = np.divmod(unique, span)
+        return np.column_stack([ua, ub]).astype(float), inverse.ravel()
+    rows, inverse = np.unique(np.column_stack([a, b]), axis=0, return_inverse=True)
+    return rows, inverse.ravel()
+
+
 # -- fitting helper ---------------------------------------------------------------
 def _minimise(neg_ll, start: np.ndarray, names: tuple[str, ...], jac: bool = False) -> np.ndarray:
     """Minimise over log-parameters (keeps them positive); polish with Nelder-Mead if needed.
@@ -180,8 +195,7 @@ class CountModel:
         distinct pair; the horizon is cut in 30-day steps, each discounted to the as-of date.
         """
         x, t_x, T = (np.asarray(v, float) for v in (x, t_x, T))
-        pairs, inverse = np.unique(np.column_stack([x, T]), axis=0, return_inverse=True)
-        inverse = inverse.ravel()
+        pairs, inverse = unique_pairs(x, T)
         px, pT = pairs[:, 0], pairs[:, 1]
         steps = np.unique(np.append(np.arange(step_days, horizon_days, step_days), horizon_days))
         discounted = np.zeros(len(px))
@@ -349,9 +363,15 @@ class ParetoNBD(CountModel):
 
     @classmethod
     def _log_a0(cls, r, alpha, s, beta, x, t_x, T):
-        """log A0, equations (19)-(20) of Hardie's Pareto/NBD derivations, in log space."""
-        return cls._combine_a0(cls._a0_term(r, alpha, s, beta, x, t_x),
-                               cls._a0_term(r, alpha, s, beta, x, T))
+        """log A0, equations (19)-(20) of Hardie's Pareto/NBD derivations, in log space; the
+        hypergeometric terms once per distinct (x, t) pair."""
+        x, t_x, T = np.broadcast_arrays(*(np.asarray(v, float) for v in (x, t_x, T)))
+
+        def term(t):
+            pairs, inverse = unique_pairs(x.ravel(), t.ravel())
+            return cls._a0_term(r, alpha, s, beta, pairs[:, 0], pairs[:, 1])[inverse].reshape(x.shape)
+
+        return cls._combine_a0(term(t_x), term(T))
 
     def fit(self, triples: Triples) -> "ParetoNBD":
         """Maximum likelihood; the hypergeometric terms depend on (x, t_x) or (x, T) only, so
@@ -360,9 +380,8 @@ class ParetoNBD(CountModel):
             raise FitError("No customers to fit.")
         x, w = triples.x, triples.weight
         total = w.sum()
-        xt, inv_xt = np.unique(np.column_stack([x, triples.t_x]), axis=0, return_inverse=True)
-        xT, inv_xT = np.unique(np.column_stack([x, triples.T]), axis=0, return_inverse=True)
-        inv_xt, inv_xT = inv_xt.ravel(), inv_xT.ravel()
+        xt, inv_xt = unique_pairs(x, triples.t_x)
+        xT, inv_xT = unique_pairs(x, triples.T)
 
         def neg_ll(theta):
             r, alpha, s, beta = np.exp(theta)

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from engine.access import audit, can, mask_frame, require
-from engine.value import btyd, queries, store
+from engine.value import btyd, choose, queries, store
+from engine.value.choose import AUTO
 from engine.value.history import History, default_as_of, load_history
 from engine.value.prediction import (  # noqa: F401 - re-exported: callers import them from here too
     MIN_CUSTOMERS,
@@ -18,12 +19,40 @@ from engine.value.prediction import (  # noqa: F401 - re-exported: callers impor
 )
 
 MODELS = {**btyd.MODEL_NAMES, "ml": "Gradient boosting (scikit-learn)"}
-DEFAULT_MODEL = "bgnbd"
-CHURN_MODEL = "mbgnbd"  # BG/NBD gives every one-time buyer p_alive = 1
+# what a user may ask for: a model, or "auto" (chosen on the workspace's own holdout, choose.py)
+MODEL_CHOICES = {AUTO: "Best on this data's holdout (automatic)", **MODELS}
+DEFAULT_MODEL = AUTO  # the CLI, the sample and the Insights screen all start here
+CHURN_MODEL = "mbgnbd"  # BG/NBD gives every one-time buyer p_alive = 1; this model does not
+
+
 def check_models(model: str) -> str:
-    if model not in MODELS:
-        raise ValueError(f"Unknown model {model!r}; choose one of {', '.join(MODELS)}.")
+    if model not in MODEL_CHOICES:
+        raise ValueError(f"Unknown model {model!r}; choose one of {', '.join(MODEL_CHOICES)}.")
     return model
+
+
+def resolve_model(con, model: str, as_of: date, horizon_days: int) -> tuple[str, dict | None]:
+    """The concrete model to fit, and the backtest that chose it when model is "auto"."""
+    if model != AUTO:
+        return model, None
+    from engine.value.history import order_date_range
+
+    record = choose.choose(con, order_date_range(con)[0], as_of, horizon_days, predict_history)
+    return record["model"], record
+
+
+def churn_p_alive(triples: btyd.Triples, counter: btyd.CountModel) -> tuple[np.ndarray, str]:
+    """Probability alive per triple, and the model it comes from.
+
+    BG/NBD says 1 for every one-time buyer however long ago they bought, so its p_alive
+    comes from a Modified BG/NBD fitted on the same histories instead."""
+    if counter.key != "bgnbd":
+        return counter.p_alive(triples.x, triples.t_x, triples.T), counter.key
+    try:
+        churn = btyd.count_model(CHURN_MODEL).fit(triples)
+    except btyd.FitError:
+        return counter.p_alive(triples.x, triples.t_x, triples.T), counter.key
+    return churn.p_alive(triples.x, triples.t_x, triples.T), CHURN_MODEL
 
 
 def check_enough(history: History) -> None:
@@ -45,17 +74,42 @@ def _check_inputs(horizon_days, margin, discount_rate):
         raise ValueError("The annual discount rate is between 0 and 1 (e.g. 0.1 for 10%).")
 
 
-def predict_history(history: History, model: str = DEFAULT_MODEL, horizon_days: int = 365,
-                    margin: float = 1.0, discount_rate: float = 0.1) -> Prediction:
-    """Fit the counting model and Gamma-Gamma on a history and predict every customer."""
-    check_models(model)
+def _ranges(counter, triples, discounted_t, clv, horizon_days, discount_rate):
+    """Per-customer (low, high) predicted value and the total's range (engine/value/ranges.py);
+    NaN and None when the fitted parameters' covariance is not usable."""
+    from engine.value import ranges
+
+    found = ranges.clv_ranges(counter, triples, discounted_t, float(horizon_days), discount_rate)
+    if found is None:
+        nan = np.full(len(clv), np.nan)
+        return nan, nan, {"level": ranges.LEVEL, "total_low": None, "total_high": None,
+                          "note": "the fitted parameters' uncertainty could not be estimated"}
+    low, high = found.bounds(clv, triples.inverse)
+    total_low, total_high = found.total_bounds(clv, triples.inverse)
+    return low, high, {"level": ranges.LEVEL, "total_low": total_low, "total_high": total_high,
+                       "note": ranges.NOTE}
+
+
+def predict_history(history: History, model: str = CHURN_MODEL, horizon_days: int = 365,
+                    margin: float = 1.0, discount_rate: float = 0.1, scoring: bool = True) -> Prediction:
+    """Fit the counting model and Gamma-Gamma on a history and predict every customer.
+
+    scoring=False (backtests): leave out what only stored scores need, the ranges and the
+    separate churn model behind BG/NBD's p_alive."""
+    if model not in btyd.COUNT_MODELS:
+        raise ValueError(f"{model!r} is not a buy-till-you-die model; choose one of {', '.join(btyd.COUNT_MODELS)}.")
     _check_inputs(horizon_days, margin, discount_rate)
     check_enough(history)
     triples = btyd.compress(history.frequency, history.recency, history.T)
     counter = btyd.count_model(model).fit(triples)
-    expected, discounted, p_alive = (
-        triples.expand(v) for v in counter.predict(float(horizon_days), triples.x, triples.t_x,
-                                                   triples.T, annual_discount=discount_rate))
+    expected_t, discounted_t, _ = counter.predict(float(horizon_days), triples.x, triples.t_x,
+                                                  triples.T, annual_discount=discount_rate)
+    expected, discounted = triples.expand(expected_t), triples.expand(discounted_t)
+    if scoring:
+        alive, alive_model = churn_p_alive(triples, counter)
+    else:
+        alive, alive_model = counter.p_alive(triples.x, triples.t_x, triples.T), counter.key
+    p_alive = triples.expand(alive)
     spend_params: dict = {}
     try:
         spend_model = btyd.GammaGamma().fit(history.frequency, history.monetary)
@@ -67,6 +121,8 @@ def predict_history(history: History, model: str = DEFAULT_MODEL, horizon_days: 
         fallback = np.nansum(history.total_amount) / max(np.nansum(history.orders), 1)
         spend = np.where(np.isfinite(spend), spend, fallback)
     clv = margin * spend * discounted
+    low, high, totals = (_ranges(counter, triples, discounted_t, clv, horizon_days, discount_rate)
+                         if scoring else (np.full(len(clv), np.nan),) * 2 + ({},))
     frame = pd.DataFrame({
         "profile_id": history.profile_id,
         "frequency": history.frequency.astype(np.int64),
@@ -75,9 +131,12 @@ def predict_history(history: History, model: str = DEFAULT_MODEL, horizon_days: 
         "expected_spend": spend,
         "predicted_clv": clv,
         "clv_decile": deciles(clv),
+        "clv_low": low,
+        "clv_high": high,
     })
     return Prediction(frame, model, history.as_of, horizon_days,
-                      {"count": counter.params, "spend": spend_params},
+                      {"count": counter.params, "spend": spend_params, "p_alive_model": alive_model,
+                       "clv_range": totals},
                       len(history), history.repeat_customers)
 
 
@@ -102,12 +161,16 @@ def predict_clv(workspace, user, as_of: date | None = None, horizon_days: int = 
                 progress=None) -> pd.DataFrame:
     """Fit as of a date and return one row per customer (profiles with an order by then):
     profile_id, customer_id (source ids, comma-separated), predicted_purchases, p_alive,
-    predicted_clv, plus expected_spend and clv_decile. Stores nothing."""
+    predicted_clv, plus expected_spend, clv_decile and the 90% range clv_low .. clv_high. Stores nothing."""
     require(user, "view")
     report = progress or (lambda f, m="": None)
     as_of = _as_of(workspace, as_of)
     report(0.1, "Reading order histories")
+    check_models(model)
     with workspace.connect() as con:
+        if model == AUTO:
+            report(0.15, "Backtesting every model on this data's own holdout")
+        model, _ = resolve_model(con, model, as_of, horizon_days)
         if model == "ml":
             prediction = run_prediction(con, as_of, model, horizon_days, margin, discount_rate)
         else:
@@ -120,7 +183,7 @@ def predict_clv(workspace, user, as_of: date | None = None, horizon_days: int = 
     out = prediction.frame.merge(ids, on="profile_id", how="left")
     report(1.0, "Done")
     columns = ["profile_id", "customer_id", "predicted_purchases", "p_alive", "predicted_clv",
-               "expected_spend", "clv_decile"]
+               "expected_spend", "clv_decile", "clv_low", "clv_high"]
     return mask_frame(out[columns], user)
 
 
@@ -141,8 +204,12 @@ def fit_clv(workspace, user, as_of: date | None = None, model: str = DEFAULT_MOD
     as_of = _as_of(workspace, as_of)
     rules = segment_rules(workspace)
     report(0.05, "Reading order histories")
+    choice = None
     try:
         with workspace.connect() as con:  # read, then release the file while fitting
+            if model == AUTO:
+                report(0.1, "Backtesting every model on this data's own holdout")
+                model, choice = resolve_model(con, model, as_of, horizon_days)
             # one scan of the orders feeds both the model summary and RFM
             con.execute(f"CREATE OR REPLACE TEMP TABLE {queries.DAILY_TABLE} AS {queries.DAILY}", [as_of])
             try:
@@ -166,9 +233,10 @@ def fit_clv(workspace, user, as_of: date | None = None, model: str = DEFAULT_MOD
                                  model=model, margin=margin, discount_rate=discount_rate,
                                  params=prediction.params,
                                  repeat_customers=prediction.repeat_customers,
-                                 username=user.username)
+                                 username=user.username, details={"choice": choice})
         audit(con, user, "value.clv_fit", str(run_id),
-              {"model": model, "as_of": str(as_of), "customers": prediction.customers})
+              {"model": model, "as_of": str(as_of), "customers": prediction.customers,
+               "chosen": choice is not None})
         # RFM as of the same date, in the same transaction: the scores always agree
         rfm = record_rfm(con, user, rfm_scores, as_of, rules)
     report(1.0, "Done")
@@ -179,7 +247,9 @@ def fit_clv(workspace, user, as_of: date | None = None, model: str = DEFAULT_MOD
         "repeat_customers": prediction.repeat_customers, "params": prediction.params,
         "predicted_purchases": float(frame["predicted_purchases"].sum()),
         "predicted_clv": float(frame["predicted_clv"].sum()),
+        "predicted_clv_range": prediction.params.get("clv_range"),
         "mean_p_alive": float(frame["p_alive"].mean()), "rfm": rfm,
+        "choice": choice,
     }
 
 

@@ -49,6 +49,11 @@ def clv_histogram(workspace) -> pd.DataFrame:
     return workspace.query_df(queries.CLV_HISTOGRAM)
 
 
+def clv_by_decile(workspace) -> pd.DataFrame:
+    """decile (1 = top 10%), customers, clv, clv_low, clv_high (NULL without ranges), avg_clv."""
+    return workspace.query_df(queries.CLV_BY_DECILE)
+
+
 def clv_totals(workspace) -> dict:
     df = workspace.query_df(queries.CLV_TOTALS)
     return df.iloc[0].to_dict() if len(df) else {}

@@ -91,6 +91,8 @@ def predict(con, as_of: date, horizon_days: int, margin: float = 1.0,
         "expected_spend": spend,
         "predicted_clv": clv,
         "clv_decile": deciles(clv),
+        "clv_low": np.full(len(clv), np.nan),  # no parametric range for gradient boosting
+        "clv_high": np.full(len(clv), np.nan),
     })
     return Prediction(frame, "ml", as_of, horizon_days,
                       {"trained_on": f"{train_end}..{as_of}", "scaled_by": scale, "features": FEATURES,

@@ -97,7 +97,8 @@ ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.up
 # kind of score are deleted. The new values come from a registered frame `new_scores`.
 SCORE_RFM_COLUMNS = ["recency_days", "frequency", "monetary", "r_score", "f_score", "m_score",
                      "rfm_segment"]
-SCORE_CLV_COLUMNS = ["predicted_purchases", "p_alive", "predicted_clv", "clv_decile", "model"]
+SCORE_CLV_COLUMNS = ["predicted_purchases", "p_alive", "predicted_clv", "clv_decile", "model",
+                     "clv_low", "clv_high"]
 
 
 def _set(columns: list[str]) -> str:
@@ -235,6 +236,15 @@ FROM profile_scores, bounds WHERE predicted_clv IS NOT NULL
 GROUP BY ALL ORDER BY bin_start
 """
 
+# Predicted value per CLV decile with the sum of each customer's range (the ranges of one
+# fit move together: they come from the same parameters).
+CLV_BY_DECILE = """
+SELECT clv_decile AS decile, count(*) AS customers, sum(predicted_clv) AS clv,
+       sum(clv_low) AS clv_low, sum(clv_high) AS clv_high, avg(predicted_clv) AS avg_clv
+FROM profile_scores WHERE predicted_clv IS NOT NULL
+GROUP BY clv_decile ORDER BY clv_decile
+"""
+
 CLV_TOTALS = """
 SELECT count(*) AS customers, sum(predicted_clv) AS total_clv, avg(predicted_clv) AS avg_clv,
        sum(predicted_purchases) AS total_purchases, avg(p_alive) AS avg_p_alive,
@@ -245,7 +255,7 @@ FROM profile_scores WHERE predicted_clv IS NOT NULL
 # Past high spenders (top monetary quintile by default) who are probably gone.
 CHURN_RISK = """
 SELECT s.profile_id, p.first_name, p.last_name, p.email, s.rfm_segment, s.monetary,
-       s.frequency, s.recency_days, s.p_alive, s.predicted_clv
+       s.frequency, s.recency_days, s.p_alive, s.predicted_clv, s.clv_low, s.clv_high
 FROM profile_scores s LEFT JOIN profiles p USING (profile_id)
 WHERE s.p_alive < ? AND s.m_score >= ?
 ORDER BY s.monetary DESC, s.profile_id

@@ -25,13 +25,18 @@ def test_fit_then_charts_validation_and_churn_list(shop, logged_in_app):
     assert not at.exception, at.exception
     assert any("fitted on 800 customers" in s.value for s in at.success), [s.value for s in at.success]
     assert shop.scalar("SELECT count(*) FROM profile_scores WHERE p_alive IS NOT NULL") == 800
-    assert shop.scalar("SELECT DISTINCT model FROM profile_scores") == "mbgnbd"
+    # the model is chosen on the shop's own holdout and the choice is shown with its figures
+    assert shop.scalar("SELECT DISTINCT model FROM profile_scores") in ("bgnbd", "mbgnbd", "pareto", "ml")
+    assert any("Chosen on this data's own holdout" in c.value for c in at.caption)
+    assert any("range of the total" in c.value for c in at.caption)
+    assert any("The top 10%" in m.value for m in at.markdown)
     # value, Pareto, RFM grid, segment sizes and revenue, cohorts
     assert len(_charts(at)) >= 6
     at.button(key="value_validate").click().run()
     assert not at.exception, at.exception
     labels = [m.label for m in at.metric]
-    assert "Mean absolute error per customer" in labels and "Later purchases by predicted top 10%" in labels
+    assert "Mean absolute error per customer" in labels and "Predicted vs actual revenue" in labels
+    assert any("actually spent" in i.value for i in at.info)
     assert shop.scalar("SELECT count(*) FROM value_model_runs WHERE kind = 'validation'") == 1
     assert any("at risk" in m.value for m in at.markdown)
     save = at.button(key="churn_save")
@@ -65,3 +70,20 @@ def test_analyst_sees_scores_but_cannot_recompute(shop, logged_in_app):
     assert at.button(key="value_fit").disabled
     assert at.button(key="value_rules_save").disabled
     assert at.button(key="churn_save").disabled
+
+
+def test_audiences_screen_measures_lift(app_env, logged_in_app):
+    """The lift panel on the Audiences screen (ui/lift_panel.py), with one push and its holdout."""
+    from datetime import datetime, timedelta, timezone
+
+    from tests.engine.test_value_lift import _push
+
+    start = datetime.now(timezone.utc) - timedelta(days=40)
+    _push(app_env, [f"e{i}" for i in range(40)], [f"h{i}" for i in range(40)], start)
+    add_orders(app_env, [(f"e{i}", (start + timedelta(days=2)).strftime("%Y-%m-%d %H:%M"), 15.0)
+                         for i in range(40)])
+    at = logged_in_app("analyst", "app_pages/activation.py")
+    assert not at.exception, at.exception
+    at.button(key="lift_measure").click().run()
+    assert not at.exception, at.exception
+    assert any("+15.00 per person" in m.value for m in at.markdown), [m.value for m in at.markdown]
