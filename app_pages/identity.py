@@ -11,7 +11,11 @@ from engine.identity.golden import GOLDEN_FIELDS
 from engine.identity.health import health
 from engine.identity.resolve import preview_thresholds
 from engine.identity.settings import SURVIVORSHIP_RULES, load_settings, save_settings
+from engine.derived import refresh as refresh_derived
+from engine.jobs import running_job
 from ui.context import cached_query, require_page, workspace
+from ui.jobs import job_panel
+from ui.jobs import start as start_job
 from ui.text import md, plain
 
 user = require_page("view")
@@ -24,18 +28,18 @@ st.caption("One profile per person: exact identifiers first, then fuzzy evidence
            "the uncertain cases. Every merge can be undone.")
 
 
-def run_resolution(full: bool = False) -> None:
-    bar = st.progress(0.0, text="Starting")
-    try:
-        stats = resolve(ws, user, full=full, progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
-    except Exception as exc:  # shown to the user; nothing is half-written (one transaction)
-        bar.empty()
-        st.error(f"Resolution failed and nothing was changed: {md(exc)}")
-        return
-    bar.empty()
-    st.session_state["identity_flash"] = (f"Resolved {stats['records']:,} records into {stats['profiles']:,} "
-                                          f"profiles in {stats['seconds']:.1f} s; {stats['to_review']:,} pairs to review.")
-    st.rerun()
+def _resolution(full: bool):
+    """The job: resolve, then bring the read tables up to date, so no screen rebuilds them."""
+    def work(progress):
+        stats = resolve(ws, user, full=full, progress=lambda f, m: progress(0.9 * f, m))
+        refresh_derived(ws, progress=lambda f, m: progress(0.9 + 0.1 * f, m))
+        return stats
+    return work
+
+
+def _resolved(stats: dict) -> str:
+    return (f"Resolved {stats['records']:,} records into {stats['profiles']:,} profiles; "
+            f"{stats['to_review']:,} pairs to review.")
 
 
 h = cached_query(health, user)
@@ -48,10 +52,10 @@ with top[4]:
     if may_resolve:
         full = st.checkbox("Full re-run (rescore every pair)", key="identity_full")
         label = "Apply decisions and resolve" if h["pending_decisions"] else "Run resolution"
-        if st.button(label, type="primary", icon=":material/join_inner:", key="identity_run"):
-            run_resolution(full)
-if msg := st.session_state.pop("identity_flash", None):
-    st.success(msg)
+        running = running_job(ws, "resolve") is not None
+        if st.button(label, type="primary", icon=":material/join_inner:", key="identity_run", disabled=running):
+            start_job("resolve", "Identity resolution", user, _resolution(full))
+job_panel("resolve", _resolved)
 
 tab_queue, tab_health, tab_unmerge, tab_settings = st.tabs(["Review queue", "Health", "Unmerge", "Settings"])
 

@@ -33,7 +33,7 @@ def mark_households(con) -> dict:
     """)
     # The scoped key names the household by a record of it, not by the phone (no copy of the value).
     con.execute("""
-        INSERT INTO identity_ids
+        INSERT INTO identity_ids (rec_id, id_type, id_value, via)
         SELECT i.rec_id, i.id_type,
                'household:' || min(i.rec_id) OVER (PARTITION BY i.id_type, i.id_value) || ':' || r.n_first_key,
                'household'

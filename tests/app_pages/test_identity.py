@@ -4,8 +4,10 @@ analyst is read-only."""
 import numpy as np
 
 from engine.access import User
+from engine.derived import stale
 from engine.identity import resolve, review
 from engine.identity.settings import save_settings
+from tests.app_pages.jobs_helpers import wait_for_jobs
 from tests.engine.identity_helpers import add_contacts
 from tests.engine.test_identity_resolve import _noise
 from tests.engine.test_identity_review import AMBIGUOUS
@@ -51,9 +53,13 @@ def test_review_accept_undo_and_resolve(logged_in_app, app_env):
     _click(at, "identity_undo")                                    # nothing left to undo: a toast, no error
     _click(at, "identity_reject")
     assert app_env.scalar("SELECT count(*) FROM identity_decisions WHERE decision = 'reject' AND undone_at IS NULL") == 1
-    _click(at, "identity_run")
-    assert any("Resolved" in s.value for s in at.success)
+    _click(at, "identity_run")                   # a background job: the page shows its progress
+    assert wait_for_jobs(app_env)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Resolved" in s.value and "by marketer" in s.value for s in at.success)
     assert app_env.scalar("SELECT count(*) FROM identity_runs") == 2
+    assert stale(app_env) == []                  # the job refreshed what screens read
 
 
 def test_keyboard_skip_preview_and_save_settings(logged_in_app, app_env):

@@ -1,0 +1,16 @@
+"""Waiting for the background jobs a screen started (engine/jobs.py) in an AppTest."""
+from __future__ import annotations
+
+import time
+
+from engine.jobs import list_jobs
+
+
+def wait_for_jobs(workspace, timeout: float = 120) -> bool:
+    """True once no job of the workspace is running (False after timeout)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(job.running for job in list_jobs(workspace, limit=50)):
+            return True
+        time.sleep(0.1)
+    return False
