@@ -16,6 +16,8 @@ from engine.value import store as value_store
 from engine.value.clv import DEFAULT_MODEL, MODEL_CHOICES, MODELS
 from engine.value.validate import suggest_calibration_end
 from ui.context import cached_query, require_page, workspace
+from ui.jobs import job_panel
+from ui.jobs import start as start_job
 from ui.text import md, plain
 
 try:  # built on the segments branch; the screen works without it
@@ -55,6 +57,16 @@ def _show_choice(choice: dict) -> None:
         st.dataframe(pd.DataFrame(rows), hide_index=True, key=f"choice_{choice.get('holdout_end')}")
 
 
+def _fit_summary(result: dict) -> str:
+    if result["status"] == "too_thin":
+        return (f"{result['message']} RFM scores were computed for {result['rfm']['customers']} "
+                "customers instead.")
+    return (f"{result['model_name']} fitted on {result['customers']:,} customers "
+            f"({result['repeat_customers']:,} repeat buyers) as of {result['as_of']}: "
+            f"{result['predicted_purchases']:,.0f} purchases and {result['predicted_clv']:,.2f} "
+            f"of value expected in the next {result['horizon_days']} days.")
+
+
 # -- computing scores ------------------------------------------------------------------
 with st.expander("Compute scores", expanded=not cached_query(value_insights.clv_totals).get("customers")):
     if not may_score:
@@ -74,25 +86,13 @@ with st.expander("Compute scores", expanded=not cached_query(value_insights.clv_
         fit_clicked = st.form_submit_button("Fit and score", type="primary", disabled=not may_score,
                                             key="value_fit")
     if fit_clicked:
-        bar, report = _progress_bar("Fitting")
-        try:
-            result = fit_clv(ws, user, as_of, model=model, horizon_days=int(horizon),
-                             margin=float(margin), discount_rate=float(discount), progress=report)
-        except (ValueError, RuntimeError) as exc:
-            st.error(md(exc))
-        else:
-            bar.empty()
-            if result["status"] == "too_thin":
-                st.warning(md(result["message"]))
-                st.info(f"RFM scores were computed for {result['rfm']['customers']} customers instead.")
-            else:
-                st.success(
-                    f"{result['model_name']} fitted on {result['customers']:,} customers "
-                    f"({result['repeat_customers']:,} repeat buyers) as of {result['as_of']}: "
-                    f"{result['predicted_purchases']:,.0f} purchases and {result['predicted_clv']:,.2f} "
-                    f"of value expected in the next {result['horizon_days']} days.")
-                if result.get("choice"):
-                    _show_choice(result["choice"])
+        start_job("clv_fit", "Lifetime value fit", user, lambda progress: fit_clv(
+            ws, user, as_of, model=model, horizon_days=int(horizon), margin=float(margin),
+            discount_rate=float(discount), progress=progress))
+    fitted = job_panel("clv_fit", _fit_summary)
+    if fitted is not None and fitted.state == "done" and (fitted.result or {}).get("choice"):
+        _show_choice(fitted.result["choice"])
+
 
 def _show_validation(validation: dict) -> None:
     """Accuracy in money and in words, beside the naive baseline, with the per-decile chart."""

@@ -2,6 +2,7 @@
 import pytest
 
 from engine.value.simulate import load_orders, simulate_orders
+from tests.app_pages.jobs_helpers import wait_for_jobs
 from tests.engine.value_data import add_orders
 
 PAGE = "app_pages/insights.py"
@@ -23,6 +24,8 @@ def test_fit_then_charts_validation_and_churn_list(shop, logged_in_app):
     assert not at.exception
     at.button(key="value_fit").click().run()
     assert not at.exception, at.exception
+    assert wait_for_jobs(shop)                     # the fit runs as a background job
+    at.run()
     assert any("fitted on 800 customers" in s.value for s in at.success), [s.value for s in at.success]
     assert shop.scalar("SELECT count(*) FROM profile_scores WHERE p_alive IS NOT NULL") == 800
     # the model is chosen on the shop's own holdout and the choice is shown with its figures
@@ -57,7 +60,9 @@ def test_rules_edit_and_thin_data_message(app_env, logged_in_app):
     at = logged_in_app("marketer", PAGE)
     at.button(key="value_fit").click().run()
     assert not at.exception
-    assert any("too thin" in w.value for w in at.warning)
+    assert wait_for_jobs(app_env)
+    at.run()
+    assert any("too thin" in s.value for s in at.success)
     assert app_env.scalar("SELECT count(*) FROM profile_scores WHERE rfm_segment IS NOT NULL") == 2
     at.button(key="value_rules_save").click().run()  # saving the unchanged defaults works
     assert not at.exception
