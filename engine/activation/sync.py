@@ -54,7 +54,7 @@ _ACTIVE_RUNS: set[int] = set()
 
 CANONICAL_COLUMNS = {k: f"s.{k}" for k in (
     "profile_id", "email", "phone", "first_name", "last_name", "city", "state", "postcode",
-    "country", "date_of_birth", "madid")}
+    "country", "date_of_birth", "madid", "value")}
 
 
 class SyncBusy(ValueError):
@@ -104,6 +104,7 @@ def _source_sql(purposes: tuple[str, ...], region: str = DEFAULT_REGION) -> str:
            coalesce(nullif(trim(p.phone), ''), ids.phone) AS phone,
            p.first_name, p.last_name, p.city, p.state, p.postcode, p.country, p.date_of_birth,
            ids.madid,
+           sc.predicted_clv AS value,
            CASE WHEN p.profile_id IS NULL THEN 'unknown_profile'
                 WHEN supp.profile_id IS NOT NULL THEN 'suppressed'
                 WHEN gpc.profile_id IS NOT NULL THEN 'global_privacy_control'
@@ -113,6 +114,7 @@ def _source_sql(purposes: tuple[str, ...], region: str = DEFAULT_REGION) -> str:
            END AS reason
     FROM m LEFT JOIN profiles p USING (profile_id)
     LEFT JOIN ids USING (profile_id)
+    LEFT JOIN profile_scores sc USING (profile_id)
     LEFT JOIN (SELECT DISTINCT profile_id FROM supp) supp USING (profile_id)
     LEFT JOIN cs USING (profile_id)
     LEFT JOIN gpc USING (profile_id)
