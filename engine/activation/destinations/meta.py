@@ -74,6 +74,12 @@ class MetaCustomAudience(Destination):
                         {"Content-Type": "application/json",
                          "Authorization": f"Bearer {self.secret('access_token')}"})]
 
+    def batch_report(self, response):
+        data = response or {}
+        return {"num_received": int(data.get("num_received") or 0),
+                "num_invalid_entries": int(data.get("num_invalid_entries") or 0),
+                "invalid_entry_samples": dict(data.get("invalid_entry_samples") or {})}
+
     def result(self, resp, members, ctx):
         data = resp.json() if resp is not None else {}
         invalid = int(data.get("num_invalid_entries") or 0)

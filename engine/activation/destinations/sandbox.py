@@ -26,7 +26,7 @@ DEFAULT_PLATFORM = "meta"
 PLACEHOLDER_SETTINGS = {"audience_id": "sandbox", "customer_id": "0000000000", "list_id": "sandbox",
                         "base_url": "https://receiver.example/sandbox", "terms_of_service_accepted": "yes"}
 PLACEHOLDER_SECRET = "<from secrets>"
-PASSED_ON = ("default_country", "batch_size", "include_plain")
+PASSED_ON = ("default_country", "batch_size", "include_plain", "max_body_kb", "value_based")
 
 
 class Sandbox(Destination):
@@ -54,6 +54,7 @@ class Sandbox(Destination):
         self.consent_purposes = self.platform.consent_purposes
         self.hashed = self.platform.hashed
         self.match_rates = self.platform.match_rates
+        self.max_body_bytes = self.platform.max_body_bytes
         self.label = f"Sandbox: what {cls.label} would receive, written to files"
 
     def keys(self, c):
