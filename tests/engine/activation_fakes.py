@@ -19,6 +19,10 @@ import urllib.parse
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 
+import pytest
+
+from engine.activation import audiences, config
+from engine.activation.http import HttpClient
 from tests.engine.local_server import LocalServer
 
 HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -411,3 +415,47 @@ class FakePlatform(LocalServer):
 
 class _Unauthorized(Exception):
     pass
+
+
+# -- a configured stand-in per test ------------------------------------------------
+SETTINGS = {
+    "meta": {"audience_id": "23850000"},
+    "google": {"customer_id": "123-456-7890", "audience_id": "555", "terms_of_service_accepted": "yes"},
+    "klaviyo": {"list_id": "Xy12Ab"},
+    "hubspot": {"list_id": "77"},
+    "webhook": {},
+}
+SECRET_ENV = {"meta": "ACCESS_TOKEN", "google": "ACCESS_TOKEN", "klaviyo": "API_KEY",
+              "hubspot": "ACCESS_TOKEN", "webhook": "SECRET"}
+
+
+def fast():
+    return HttpClient(base_delay=0.01, max_attempts=4)
+
+
+def connect(workspace, admin, monkeypatch, fake: FakePlatform, batch_size=None, source=("list", "test"),
+            **extra) -> str:
+    """Configure a running stand-in as destination `fake.kind`, link `source` to it: the audience key."""
+    kind = fake.kind
+    monkeypatch.setenv(f"CDP_DEST_{kind.upper()}_{SECRET_ENV[kind]}", WEBHOOK_SECRET if kind == "webhook" else TOKEN)
+    settings = dict(SETTINGS[kind], base_url=fake.url, **extra)
+    if batch_size:
+        settings["batch_size"] = str(batch_size)
+    config.add_destination(workspace, admin, kind, kind, settings, replace=True)
+    return audiences.link_audience(workspace, admin, *source, kind)
+
+
+@pytest.fixture
+def platform(workspace, admin, monkeypatch, tmp_path):
+    """Factory: a running fake of `kind`, configured as destination `kind`, linked to list:test."""
+    monkeypatch.setenv("CDP_SECRETS_FILE", str(tmp_path / "no-secrets.toml"))
+    started = []
+
+    def make(kind, batch_size=None, **extra):
+        fake = FakePlatform(kind).__enter__()
+        started.append(fake)
+        return fake, connect(workspace, admin, monkeypatch, fake, batch_size, **extra)
+
+    yield make
+    for fake in started:
+        fake.__exit__()
