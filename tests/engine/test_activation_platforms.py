@@ -124,3 +124,32 @@ def test_webhook_stand_in_warns_over_20_kb(workspace, admin, platform):
     fake, key = platform("webhook", include_plain="yes", max_body_kb="100")
     sync.sync(workspace, admin, key, members=ids, client=fast())
     assert fake.warnings and "20 kB" in fake.warnings[0]
+
+
+def test_sample_push_draws_no_rejection_or_warning_and_an_unchanged_resync_sends_nothing(tmp_path, admin,
+                                                                                        monkeypatch):
+    """Done when: the sample (a small build of it, made for the run's day) pushed to strict
+    stand-ins of Meta, Google Data Manager and a Standard Webhooks receiver."""
+    from datetime import date
+
+    from engine.sample import build_sample_workspace
+    from engine.sample.generator import generate
+    from engine.workspace import Workspace
+    from tests.engine.activation_fakes import connect
+
+    monkeypatch.setenv("CDP_SECRETS_FILE", str(tmp_path / "no-secrets.toml"))
+    generate(tmp_path / "sample", people=250, seed=11, end=date.today())
+    path = tmp_path / "ws" / "cdp.duckdb"
+    build_sample_workspace(path, admin, sample_dir=tmp_path / "sample")
+    ws = Workspace(path)
+    everyone = [r[0] for r in ws.query_rows("SELECT profile_id FROM profiles")]
+    for kind in ("meta", "google", "webhook"):
+        with FakePlatform(kind) as fake:
+            key = connect(ws, admin, monkeypatch, fake)
+            out = sync.sync(ws, admin, key, members=everyone, client=fast())
+            assert out["status"] == "succeeded" and out["added"] > 0, (kind, out["errors"])
+            assert fake.violations == [] and fake.warnings == [], kind
+            sent = len(fake.requests)
+            again = sync.sync(ws, admin, key, members=everyone, client=fast())
+            assert (again["to_add"], again["to_remove"], again["added"]) == (0, 0, 0), kind
+            assert len(fake.requests) == sent, f"{kind}: an unchanged re-sync sent something"
