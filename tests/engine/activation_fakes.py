@@ -338,10 +338,18 @@ class FakePlatform(LocalServer):
         return 204, None
 
     def _hubspot(self, h, raw):
+        """HubSpot's CRM v3 as its API reference documents it: contacts batch upsert/read by email,
+        list membership PUT /crm/v3/lists/{listId}/memberships/add|remove (record ids, which leave
+        subscriptions as they are), GDPR delete. The communication-preferences (subscription)
+        endpoints change consent: a sync calling them is a violation (`subscription_calls`)."""
         try:
             self._auth(h)
         except _Unauthorized:
             return 401, ERROR_SHAPES["hubspot"][401]
+        if "communication-preferences" in h.path:
+            self.subscription_calls += 1
+            raise AssertionError(f"{h.path} changes a subscription; list membership must not")
+        assert h.headers.get("Content-Type") == "application/json"
         body = json.loads(raw)
         if h.path == "/crm/v3/objects/contacts/gdpr-delete":
             assert h.command == "POST" and set(body) <= {"objectId", "idProperty"} and body["objectId"]
