@@ -153,3 +153,21 @@ def test_sample_push_draws_no_rejection_or_warning_and_an_unchanged_resync_sends
             again = sync.sync(ws, admin, key, members=everyone, client=fast())
             assert (again["to_add"], again["to_remove"], again["added"]) == (0, 0, 0), kind
             assert len(fake.requests) == sent, f"{kind}: an unchanged re-sync sent something"
+
+
+def test_cli_sync_json_carries_the_platform_report(workspace, admin, platform, monkeypatch, capsys):
+    from engine.cli.main import main as cli
+    from engine.segments import create_static_segment
+    ids = add_people(workspace, 5)
+    create_static_segment(workspace, admin, "Loyal", ids)
+    fake, _ = platform("meta")
+    fake.invalid_keys.add(sha("person.3+news@example.com"))
+    monkeypatch.setenv("CDP_WORKSPACE", str(workspace.path))
+    assert cli(["audience", "sync", "Loyal", "--destination", "meta", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"run_id", "status", "added", "removed", "failed", "held_back", "errors", "batches"} <= set(out)
+    assert out["platform_report"]["num_received"] == 5 and out["platform_report"]["num_invalid_entries"] == 1
+    assert out["failed"] == 1
+    # Without --json the report is printed in words.
+    assert cli(["audience", "sync", "Loyal", "--destination", "meta", "--full"]) == 0
+    assert "Platform: Received 5 rows, 1 invalid." in capsys.readouterr().out
