@@ -75,6 +75,13 @@ ERROR_SHAPES = {
         429: {"status": "error", "message": "You have reached your secondly limit.", "category": "RATE_LIMITS"},
         500: {"status": "error", "message": "internal error", "category": "INTERNAL_ERROR"},
     },
+    "linkedin": {
+        401: {"status": 401, "serviceErrorCode": 65600, "code": "INVALID_ACCESS_TOKEN",
+              "message": "Invalid access token"},
+        400: {"status": 400, "code": "VALIDATION_FAILED", "message": "Invalid request"},
+        429: {"status": 429, "message": "Resource level throttle limit exceeded"},
+        500: {"status": 500, "message": "Internal Server Error"},
+    },
     "webhook": {401: {"error": "bad signature"}, 400: {"error": "bad request"},
                 429: {"error": "slow down"}, 500: {"error": "oops"}},
 }
@@ -84,7 +91,8 @@ class FakePlatform(LocalServer):
     def __init__(self, kind: str, batch_limit: int | None = None):
         self.kind = kind
         self.batch_limit = batch_limit or {"meta": 10_000, "google": 10_000, "klaviyo": 1_000,
-                                           "hubspot": 100, "webhook": 1_000}[kind]
+                                           "hubspot": 100, "linkedin": 5_000,
+                                           "webhook": 1_000}[kind]
         self.requests: list[dict] = []
         self.violations: list[str] = []
         self.warnings: list[str] = []
@@ -386,6 +394,37 @@ class FakePlatform(LocalServer):
             self.members.pop(i, None)
         return 200, {"recordIdsRemoved": body, "recordIdsMissing": []}
 
+    def _linkedin(self, h, raw):
+        """LinkedIn DMP Segment Users: POST /dmpSegments/{id}/users as a BATCH_CREATE of
+        {action ADD|REMOVE, userIds [{idType, idValue}], firstName?, lastName?} elements."""
+        try:
+            self._auth(h)
+        except _Unauthorized:
+            return 401, ERROR_SHAPES["linkedin"][401]
+        m = re.fullmatch(r"/dmpSegments/(\d+)/users", h.path)
+        assert m and h.command == "POST", f"{h.command} {h.path} is not DMP Segment Users"
+        assert h.headers.get("X-RestLi-Method") == "BATCH_CREATE", "a batch needs X-RestLi-Method: BATCH_CREATE"
+        assert h.headers.get("X-Restli-Protocol-Version") == "2.0.0"
+        version = h.headers.get("LinkedIn-Version") or ""
+        assert re.fullmatch(r"20\d{4}", version), f"LinkedIn-Version YYYYMM required: {version!r}"
+        elements = json.loads(raw)["elements"]
+        assert 0 < len(elements) <= self.batch_limit, f"{len(elements)} users per call"
+        for e in elements:
+            assert e["action"] in ("ADD", "REMOVE") and set(e) <= {"action", "userIds", "firstName", "lastName"}
+            assert e["userIds"], "a user needs at least one id"
+            for uid in e["userIds"]:
+                assert uid["idType"] in ("SHA256_EMAIL", "SHA512_EMAIL", "GOOGLE_AID"), uid["idType"]
+                assert uid["idType"] != "SHA256_EMAIL" or HEX.match(uid["idValue"]), "SHA256_EMAIL is hex"
+        adds = [e for e in elements if e["action"] == "ADD"]
+        for e in elements:
+            if e["action"] == "ADD":
+                self.members[e["userIds"][0]["idValue"]] = e
+            else:
+                self.members.pop(e["userIds"][0]["idValue"], None)
+        self.add_calls += bool(adds)
+        self.remove_calls += len(adds) < len(elements)
+        return 200, {"elements": [{"status": 201} for _ in elements]}
+
     def _webhook(self, h, raw):
         """A Standard Webhooks receiver: signature headers checked, payload {type, timestamp, data}."""
         msg_id, ts, sig = (h.headers.get(k) for k in ("webhook-id", "webhook-timestamp", "webhook-signature"))
@@ -431,10 +470,11 @@ SETTINGS = {
     "google": {"customer_id": "123-456-7890", "audience_id": "555", "terms_of_service_accepted": "yes"},
     "klaviyo": {"list_id": "Xy12Ab"},
     "hubspot": {"list_id": "77"},
+    "linkedin": {"segment_id": "987654"},
     "webhook": {},
 }
 SECRET_ENV = {"meta": "ACCESS_TOKEN", "google": "ACCESS_TOKEN", "klaviyo": "API_KEY",
-              "hubspot": "ACCESS_TOKEN", "webhook": "SECRET"}
+              "hubspot": "ACCESS_TOKEN", "linkedin": "ACCESS_TOKEN", "webhook": "SECRET"}
 
 
 def fast():

@@ -171,3 +171,20 @@ def test_cli_sync_json_carries_the_platform_report(workspace, admin, platform, m
     # Without --json the report is printed in words.
     assert cli(["audience", "sync", "Loyal", "--destination", "meta", "--full"]) == 0
     assert "Platform: Received 5 rows, 1 invalid." in capsys.readouterr().out
+
+
+def test_linkedin_streams_hashed_emails_into_the_dmp_segment(workspace, admin, platform):
+    ids = add_people(workspace, 2)
+    fake, key = platform("linkedin")
+    out = sync.sync(workspace, admin, key, members=ids, client=fast())
+    assert out["status"] == "succeeded" and fake.violations == [] and out["added"] == 2
+    request, = fake.requests
+    assert request["path"] == "/dmpSegments/987654/users"
+    assert {k.lower(): v for k, v in request["headers"].items()}["x-restli-method"] == "BATCH_CREATE"
+    assert json.loads(request["body"])["elements"][0] == {
+        "action": "ADD", "userIds": [{"idType": "SHA256_EMAIL", "idValue": sha("person.0+news@example.com")}],
+        "firstName": "Anna", "lastName": "O'Brien"}
+    assert out["platform_report"] == {"num_received": 2, "num_invalid_entries": 0}
+    out = sync.sync(workspace, admin, key, members=ids[1:], client=fast())
+    assert out["removed"] == 1 and json.loads(fake.requests[-1]["body"])["elements"][0]["action"] == "REMOVE"
+    assert len(fake.members) == 1
