@@ -6,7 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from engine.access import can
-from engine.activation import audiences, config, export, sync
+from engine.activation import audiences, config, export, feedback, sync
 from engine.activation.destinations import KINDS
 from engine.activation.destinations import sandbox
 from ui.context import require_page, workspace
@@ -34,6 +34,15 @@ tabs = dict(zip(tab_names, st.tabs(tab_names)))
 
 def _fmt(n) -> str:
     return f"{int(n):,}"
+
+
+def _show_report(report: dict | None) -> None:
+    """What the platform said about a push (received, invalid rows, diagnostics, match rate)."""
+    lines = feedback.describe(report)
+    if lines:
+        st.markdown("**What the platform reported**")
+        for line in lines:
+            st.text(line)
 
 
 with tabs["Push"]:
@@ -71,8 +80,13 @@ with tabs["Push"]:
             m[1].metric("To remove", _fmt(plan["to_remove"]))
             m[2].metric("Held back", _fmt(plan["held_back"]))
             m[3].metric("Holdout", _fmt(plan["holdout"]))
+            learned = plan.get("match_rate_reports") or 0
             m[4].metric("Expected match rate", f"{plan['expected_match_rate']:.0%}",
-                        help="A rough estimate from typical match rates of the keys members have.")
+                        help=(f"Typical match rates of the keys members have ({plan['typical_match_rate']:.0%}), "
+                              f"scaled by what the last {learned} report(s) of this destination showed."
+                              if learned else
+                              "A rough estimate from typical match rates of the keys members have; "
+                              "it learns from what the platform reports after each push."))
             g1, g2 = st.columns(2)
             cov = pd.DataFrame({"key": list(plan["coverage"]), "members": list(plan["coverage"].values())})
             g1.plotly_chart(px.bar(cov, x="key", y="members", title=f"Match keys of {_fmt(plan['members'])} members"),
@@ -102,6 +116,7 @@ with tabs["Push"]:
                     (st.success if out["status"] == "succeeded" else st.error)(f"{out['status'].title()}. {md(text)}")
                     for err in out["errors"]:
                         st.text(err)
+                    _show_report(out["platform_report"])
         written = sandbox.written(ws, dest, audiences.audience_key(kind, sid, dest))
         if written is not None:
             st.subheader("What the sandbox received")
@@ -113,6 +128,11 @@ with tabs["History"]:
         st.info("No sync has run yet.")
     else:
         st.dataframe(hist, hide_index=True, use_container_width=True)
+        reported = hist[hist["platform_report"].notna()]
+        if not reported.empty:
+            last = reported.iloc[0]
+            st.subheader(f"Last platform report: run {last['run_id']} ({last['destination']})")
+            _show_report(json.loads(last["platform_report"]))
     linked = audiences.list_audiences(ws)
     if not linked.empty:
         st.subheader("Linked audiences")

@@ -7,12 +7,16 @@ Each platform documents its own rules, and they differ:
   letters only (no punctuation, UTF-8 letters kept); CT lowercase without spaces or
   punctuation; ST the 2-letter code in lowercase; ZIP lowercase without spaces or dashes,
   US codes cut to 5 digits; COUNTRY ISO-3166-1 alpha-2 in lowercase; DOBY/DOBM/DOBD
-  as YYYY/MM/DD; MADID lowercase. Every key is hashed.
-* Google (Data Manager API, Customer Match): email without any whitespace, lowercased, and
-  for gmail.com/googlemail.com the dots and the "+suffix" of the local part removed;
-  phone in E.164 *with* the "+"; given/family name lowercased without punctuation or
-  titles (Mrs., Jr.), trimmed, hashed; region code ISO-3166-1 alpha-2 and postal code are
-  sent unhashed (US: 5 digits).
+  as YYYY/MM/DD; every one of these hashed. MADID (mobile advertiser id) lowercase with its
+  hyphens, and not hashed.
+* Google (Data Manager API, "Format user data"): email lowercased, without leading, trailing
+  or intermediate whitespace, and for gmail.com/googlemail.com the dots and the "+suffix" of
+  the local part removed (other domains keep both); phone in E.164 *with* the "+"
+  ("(800)555-0100" in the US is "+18005550100"); given name lowercased, trimmed, without a
+  prefix such as "Mrs."; family name lowercased, trimmed, without a suffix such as "Jr."
+  (nothing else is removed: "O'Sullivan" is "o'sullivan", as Google's own formatter library
+  leaves it); region code ISO-3166-1 alpha-2 and postal code trimmed, both unhashed (US: the
+  5-digit ZIP code).
 
 A value that is already a SHA-256 hex digest (64 hex characters) passes through
 untouched (lowercased), so pre-hashed customer files work.
@@ -117,6 +121,9 @@ def phone_e164(x: str, country: str | None, default_country: str | None) -> str:
             cc_sources.append(f"'{code}'")
     cc = f"coalesce({', '.join(cc_sources)})" if cc_sources else "NULL"
     national = f"ltrim({digits}, '0')"
+    # North American numbers are often typed with their trunk '1' ("1 800 555 0100").
+    national = (f"(CASE WHEN {cc} = '1' AND length({national}) = 11 AND {national} LIKE '1%' "
+                f"THEN substr({national}, 2) ELSE {national} END)")
     return (f"(CASE WHEN {raw} LIKE '+%' THEN '+' || {digits} "
             f"WHEN {digits} LIKE '00%' THEN '+' || substr({digits}, 3) "
             f"WHEN length({national}) = 0 THEN NULL "
@@ -132,12 +139,12 @@ def letters_only(x: str) -> str:
     return f"regexp_replace(lower(trim({x})), '[^\\p{{L}}\\p{{M}}]', '', 'g')"
 
 
-def name_google(x: str, drop: tuple[str, ...]) -> str:
-    """Lowercase, without punctuation and titles/suffixes, single spaces, trimmed."""
+def name_google(x: str, drop: tuple[str, ...], where: str) -> str:
+    """Lowercase, trimmed, without a title before (`where`="prefix") or after ("suffix") the name."""
     words = "|".join(drop)
-    v = f"regexp_replace(lower(trim({x})), '[^\\p{{L}}\\p{{M}}\\s]', '', 'g')"
-    v = f"regexp_replace({v}, '(^|\\s)({words})(\\s|$)', ' ', 'g')"
-    return f"trim(regexp_replace({v}, '\\s+', ' ', 'g'))"
+    v = f"lower(trim({x}))"
+    pattern = (f"^(({words})\\.?\\s+)+" if where == "prefix" else f"(,?\\s+({words})\\.?)+$")
+    return f"trim(regexp_replace({v}, '{pattern}', ''))"
 
 
 def postcode_meta(x: str, country: str | None) -> str:
@@ -148,7 +155,8 @@ def postcode_meta(x: str, country: str | None) -> str:
 
 
 def postcode_google(x: str, country: str | None) -> str:
-    v = f"upper(trim({x}))"
+    """Trimmed as typed; a US code is its 5-digit ZIP."""
+    v = f"trim({x})"
     if country:
         return (f"(CASE WHEN {country_iso2(country)} = 'us' "
                 f"THEN substr(regexp_replace({v}, '[^0-9]', '', 'g'), 1, 5) ELSE {v} END)")
@@ -175,7 +183,8 @@ def meta_keys(c: dict[str, str], default_country: str | None = None) -> dict[str
         "DOBY": hashed(f"strftime({c['date_of_birth']}, '%Y')", f"strftime({c['date_of_birth']}, '%Y')"),
         "DOBM": hashed(f"strftime({c['date_of_birth']}, '%m')", f"strftime({c['date_of_birth']}, '%m')"),
         "DOBD": hashed(f"strftime({c['date_of_birth']}, '%d')", f"strftime({c['date_of_birth']}, '%d')"),
-        "MADID": hashed(c["madid"], f"lower(trim({c['madid']}))"),
+        # Mobile advertiser ids are not hashed: Meta takes them in plain lowercase (hyphens kept).
+        "MADID": unhashed(c["madid"], f"lower(trim({c['madid']}))"),
     }
 
 
@@ -184,8 +193,8 @@ def google_keys(c: dict[str, str], default_country: str | None = None) -> dict[s
     return {
         "emailAddress": hashed(c["email"], email_google(c["email"])),
         "phoneNumber": hashed(c["phone"], phone_e164(c["phone"], country, default_country)),
-        "givenName": hashed(c["first_name"], name_google(c["first_name"], NAME_PREFIXES)),
-        "familyName": hashed(c["last_name"], name_google(c["last_name"], NAME_SUFFIXES)),
+        "givenName": hashed(c["first_name"], name_google(c["first_name"], NAME_PREFIXES, "prefix")),
+        "familyName": hashed(c["last_name"], name_google(c["last_name"], NAME_SUFFIXES, "suffix")),
         "regionCode": unhashed(country, f"upper({country_iso2(country)})"),
         "postalCode": unhashed(c["postcode"], postcode_google(c["postcode"], country)),
     }

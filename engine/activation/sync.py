@@ -32,7 +32,7 @@ from typing import Callable
 import pandas as pd
 
 from engine.access import User, audit, can, require
-from engine.activation import audiences
+from engine.activation import audiences, feedback
 from engine.activation.config import get_destination
 from engine.activation.destinations import BatchContext, Destination
 from engine.activation.http import AuthError, DeliveryError, HttpClient, RejectedError
@@ -50,11 +50,12 @@ REASONS = {
     "no_match_key": "no identifier this destination can match",
 }
 LEASE_SECONDS = 15 * 60
+ENVELOPE_BYTES = 1_000      # what a request carries besides its members (sizing batches by bytes)
 _ACTIVE_RUNS: set[int] = set()
 
 CANONICAL_COLUMNS = {k: f"s.{k}" for k in (
     "profile_id", "email", "phone", "first_name", "last_name", "city", "state", "postcode",
-    "country", "date_of_birth", "madid")}
+    "country", "date_of_birth", "madid", "value")}
 
 
 class SyncBusy(ValueError):
@@ -104,6 +105,7 @@ def _source_sql(purposes: tuple[str, ...], region: str = DEFAULT_REGION) -> str:
            coalesce(nullif(trim(p.phone), ''), ids.phone) AS phone,
            p.first_name, p.last_name, p.city, p.state, p.postcode, p.country, p.date_of_birth,
            ids.madid,
+           sc.predicted_clv AS value,
            CASE WHEN p.profile_id IS NULL THEN 'unknown_profile'
                 WHEN supp.profile_id IS NOT NULL THEN 'suppressed'
                 WHEN gpc.profile_id IS NOT NULL THEN 'global_privacy_control'
@@ -113,6 +115,7 @@ def _source_sql(purposes: tuple[str, ...], region: str = DEFAULT_REGION) -> str:
            END AS reason
     FROM m LEFT JOIN profiles p USING (profile_id)
     LEFT JOIN ids USING (profile_id)
+    LEFT JOIN profile_scores sc USING (profile_id)
     LEFT JOIN (SELECT DISTINCT profile_id FROM supp) supp USING (profile_id)
     LEFT JOIN cs USING (profile_id)
     LEFT JOIN gpc USING (profile_id)
@@ -148,6 +151,18 @@ def _plan_tables(con, dest: Destination, source_key: str, holdout_pct: float) ->
         FROM _act_src s LEFT JOIN (SELECT k.profile_id, {member} AS member_json FROM _act_keys k) j
              USING (profile_id)
     """, [holdout_pct, source_key, holdout_pct])
+
+
+def _fit_batches(con, dest: Destination, key: str) -> None:
+    """Make batches small enough that a request stays under the platform's body limit (the
+    longest member, planned or held, times the batch size, plus the envelope)."""
+    if not dest.max_body_bytes:
+        return
+    longest = con.execute(
+        "SELECT max(strlen(member_json)) FROM (SELECT member_json FROM _act_plan UNION ALL "
+        "SELECT member_json FROM activation_membership WHERE audience_key = ?)", [key]).fetchone()[0] or 0
+    room = max(1, dest.max_body_bytes - ENVELOPE_BYTES)
+    dest.batch_size = max(1, min(dest.batch_size, room // (int(longest) + 1)))
 
 
 def _drop_scratch(con) -> None:
@@ -189,6 +204,9 @@ def _summary(con, dest: Destination, key: str, full: bool) -> dict:
     to_add = con.execute(f"SELECT count(*) FROM ({adds})", {"key": key}).fetchone()[0]
     to_remove = con.execute(f"SELECT count(*) FROM ({removes})", {"key": key}).fetchone()[0]
     held = con.execute("SELECT count(*) FROM activation_membership WHERE audience_key = ?", [key]).fetchone()[0]
+    base_rate = float(row[7])
+    factor, reports = feedback.learned_factor(con, dest.name)
+    rate = min(1.0, base_rate * factor)
     same = con.execute(
         "SELECT count(*) FROM _act_plan e JOIN activation_membership h USING (profile_id) "
         "WHERE h.audience_key = ? AND e.reason IS NULL AND NOT e.holdout AND h.member_json = e.member_json",
@@ -202,8 +220,11 @@ def _summary(con, dest: Destination, key: str, full: bool) -> dict:
         "unchanged": same,
         "at_destination_before": held,
         "coverage": {"email": row[3], "phone": row[4], "address": row[5], "ad_id": row[6]},
-        "expected_match_rate": round(float(row[7]), 3),
-        "expected_matched": int(round(float(row[7]) * row[1])),
+        "expected_match_rate": round(rate, 3),
+        "expected_matched": int(round(rate * row[1])),
+        # The typical rates of the members' keys, and how many past reports rescaled them.
+        "typical_match_rate": round(base_rate, 3),
+        "match_rate_reports": reports,
         "batches": {"add": -(-to_add // dest.batch_size), "remove": -(-to_remove // dest.batch_size)},
         "batch_size": dest.batch_size,
     }
@@ -233,6 +254,7 @@ def dry_run(workspace, user: User, key: str, members=None, full: bool = False,
         try:
             _plan_tables(con, dest, audiences.source_key(aud["source_kind"], aud["source_id"]),
                          float(aud["holdout_pct"] or 0))
+            _fit_batches(con, dest, key)
             out = _summary(con, dest, key, full)
             adds, removes = _diff_sql(full)
             samples = {}
@@ -334,15 +356,17 @@ def _plan(workspace, user, aud, dest: Destination, df: pd.DataFrame, full: bool)
         con.register("_act_members", df)
         try:
             _plan_tables(con, dest, skey, pct)
+            _fit_batches(con, dest, key)
             s = _summary(con, dest, key, full)
             run_id = con.execute("SELECT nextval('activation_run_seq')").fetchone()[0]
             con.execute(
                 "INSERT INTO activation_runs (run_id, audience_key, destination, mode, status, started_by, "
                 "members, eligible, to_add, to_remove, held_back, held_back_reasons, holdout, errors, "
-                "pid, host, heartbeat_at) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, now())",
+                "pid, host, heartbeat_at, expected_match_rate) "
+                "VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, now(), ?)",
                 [run_id, key, dest.name, s["mode"], user.username, s["members"], s["eligible"], s["to_add"],
                  s["to_remove"], s["held_back"], json.dumps(s["held_back_reasons"]), s["holdout"],
-                 os.getpid(), socket.gethostname()])
+                 os.getpid(), socket.gethostname(), s["typical_match_rate"]])
             adds, removes = _diff_sql(full)
             for op, sql in (("remove", removes), ("add", adds)):
                 con.execute(
@@ -377,6 +401,8 @@ def _execute(workspace, user, run_id: int, dest: Destination, client: HttpClient
             "AND status IN ('pending', 'sending') ORDER BY op = 'add', batch_no", [run_id])
         errors: list[str] = json.loads(workspace.scalar(
             "SELECT CAST(errors AS VARCHAR) FROM activation_runs WHERE run_id = ?", [run_id]) or "[]")
+        report: dict = json.loads(workspace.scalar(
+            "SELECT CAST(platform_report AS VARCHAR) FROM activation_runs WHERE run_id = ?", [run_id]) or "{}")
         for i, (op, batch_no, nrows) in enumerate(todo):
             progress(0.1 + 0.9 * i / max(1, len(todo)),
                      f"{'Adding' if op == 'add' else 'Removing'}: batch {batch_no + 1} of {totals[op][0]}")
@@ -424,10 +450,17 @@ def _execute(workspace, user, run_id: int, dest: Destination, client: HttpClient
                         "(SELECT profile_id FROM activation_run_rows WHERE run_id = ? AND op = 'remove' "
                         " AND batch_no = ?)", [key, run_id, batch_no])
                 col = "added" if op == "add" else "removed"
+                report = feedback.merge(report, dest.batch_report(result.response))
                 con.execute(f"UPDATE activation_runs SET {col} = {col} + ?, failed = failed + ?, "
-                            "heartbeat_at = now() WHERE run_id = ?", [result.sent, result.failed, run_id])
+                            "heartbeat_at = now(), platform_report = ? WHERE run_id = ?",
+                            [result.sent, result.failed, json.dumps(report) if report else None, run_id])
             if on_batch:
                 on_batch(op, int(batch_no))
+        if report:
+            report = dest.finish_report(client, report)
+            with workspace.transaction() as con:
+                con.execute("UPDATE activation_runs SET platform_report = ? WHERE run_id = ?",
+                            [json.dumps(report), run_id])
         _finish(workspace, user, run_id)
     finally:
         _ACTIVE_RUNS.discard(run_id)
@@ -445,12 +478,13 @@ def _finish(workspace, user, run_id: int) -> None:
         con.execute("DELETE FROM activation_run_rows WHERE run_id = ?", [run_id])
         row = con.execute(
             "SELECT audience_key, mode, members, eligible, to_add, to_remove, added, removed, failed, "
-            "held_back, CAST(held_back_reasons AS VARCHAR), holdout, CAST(errors AS VARCHAR) "
-            "FROM activation_runs WHERE run_id = ?", [run_id]).fetchone()
+            "held_back, CAST(held_back_reasons AS VARCHAR), holdout, CAST(errors AS VARCHAR), "
+            "CAST(platform_report AS VARCHAR) FROM activation_runs WHERE run_id = ?", [run_id]).fetchone()
         details = dict(zip(("mode", "members", "eligible", "to_add", "to_remove", "added", "removed",
                             "failed", "held_back"), row[1:10]))
         details.update(run_id=run_id, status=status, held_back_reasons=json.loads(row[10] or "{}"),
-                       holdout=row[11], errors=json.loads(row[12] or "[]"))
+                       holdout=row[11], errors=json.loads(row[12] or "[]"),
+                       platform_report=json.loads(row[13] or "null"))
         audit(con, user, "audience.sync", row[0], details)
 
 
@@ -461,6 +495,8 @@ def run_summary(workspace, run_id: int) -> dict:
     out = df.iloc[0].to_dict()
     for k in ("held_back_reasons", "errors"):
         out[k] = json.loads(out[k]) if isinstance(out[k], str) and out[k] else (out[k] or ({} if k == "held_back_reasons" else []))
+    report = out.get("platform_report")
+    out["platform_report"] = json.loads(report) if isinstance(report, str) and report else None
     out["batches"] = workspace.query_df(
         "SELECT op, batch_no + 1 AS batch, rows, status, attempts, sent_at, error "
         "FROM activation_run_batches WHERE run_id = ? ORDER BY op = 'add', batch_no", [run_id])
@@ -472,7 +508,8 @@ def history(workspace, user: User, key: str | None = None, limit: int = 200) -> 
     require(user, "view")
     sql = ("SELECT run_id, audience_key, destination, mode, status, started_by, started_at, finished_at, "
            "members, eligible, to_add, to_remove, added, removed, failed, held_back, holdout, "
-           "CAST(held_back_reasons AS VARCHAR) AS held_back_reasons, CAST(errors AS VARCHAR) AS errors "
+           "CAST(held_back_reasons AS VARCHAR) AS held_back_reasons, CAST(errors AS VARCHAR) AS errors, "
+           "CAST(platform_report AS VARCHAR) AS platform_report, expected_match_rate "
            "FROM activation_runs")
     params: list = []
     if key:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from engine.activation import audiences, config, export, schedule, sync
+from engine.activation import audiences, config, export, feedback, schedule, sync
 from engine.cli.value import register_lift
 from engine.activation.destinations import KINDS
 from engine.activation.destinations import sandbox
@@ -41,6 +41,8 @@ def register(subparsers) -> None:
                    help="set how often --all runs it (saved when this sync succeeds)")
     s.add_argument("--holdout", type=float, metavar="PCT",
                    help="keep this percent out of every push (saved when this sync succeeds)")
+    s.add_argument("--json", action="store_true",
+                   help="print the run as JSON, with what the platform reported (`platform_report`)")
     s.set_defaults(func=cmd_sync)
 
     h = sub.add_parser("history", help="sync runs, newest first")
@@ -110,13 +112,18 @@ def cmd_sync(args) -> int:
         if asked:
             print(f"\nA dry run saves no setting: {' and '.join(asked)} are saved by a sync that succeeds.")
         return 0
-    out = sync.sync(ws, user, key, full=args.full, progress=progress_printer("sync"),
+    out = sync.sync(ws, user, key, full=args.full, progress=None if args.json else progress_printer("sync"),
                     schedule=args.schedule, holdout_pct=args.holdout)
+    if args.json:
+        print_json({**out, "batches": out["batches"].to_dict("records")})
+        return 0 if out["status"] == "succeeded" else 1
     print(f"Run {out['run_id']} {out['status']}{' (resumed)' if out['resumed'] else ''}: "
           f"added {out['added']:,}, removed {out['removed']:,}, failed {out['failed']:,}, "
           f"held back {out['held_back']:,}, holdout {out['holdout']:,}.")
     for err in out["errors"]:
         print(f"  {err}")
+    for line in feedback.describe(out["platform_report"]):
+        print(f"  Platform: {line}")
     if asked and not out["settings_saved"]:
         print(f"  {' and '.join(asked)} not saved: the sync did not succeed.")
     written = sandbox.written(ws, args.destination, key)

@@ -43,6 +43,21 @@ def test_dry_run_then_push(logged_in_app, meta, app_env):
     assert app_env.scalar("SELECT count(*) FROM activation_runs WHERE started_by = 'marketer'") == 1
 
 
+def test_push_shows_what_the_platform_reported_and_history_keeps_it(logged_in_app, meta, app_env):
+    import hashlib
+    meta.invalid_keys.add(hashlib.sha256(b"person.2+news@example.com").hexdigest())
+    at = logged_in_app("marketer", PAGE)
+    at.button(key="act_dry_run").click().run()
+    at.button(key="act_push").click().run()
+    assert not at.exception, at.exception
+    assert "Received 5 rows, 1 invalid." in [t.value for t in at.text]
+    # The next dry run's estimate has learned from that report; History shows the last report.
+    at.button(key="act_dry_run").click().run()
+    assert not at.exception, at.exception
+    assert "Received 5 rows, 1 invalid." in [t.value for t in at.text]
+    assert any(s.value.startswith("Last platform report: run") for s in at.subheader)
+
+
 def test_push_to_the_sandbox_shows_what_the_platform_would_receive(logged_in_app, people, app_env):
     at = logged_in_app("marketer", PAGE)
     at.selectbox(key="act_dest").select("sandbox").run()

@@ -3,7 +3,8 @@
 One threaded http.server per destination kind. Every request is checked against the
 platform's rules (shape, batch limits, hash format, separate add and remove calls) and
 answered with the platform's success or error shapes. `faults` queues responses (429 with
-Retry-After, 5xx, 401) returned before normal handling; `violations` lists broken rules.
+Retry-After, 5xx, 401) returned before normal handling; `violations` lists what the platform
+would refuse (answered with its 400), `warnings` what it accepts but warns about.
 """
 from __future__ import annotations
 
@@ -15,11 +16,20 @@ import json
 import re
 import threading
 import urllib.parse
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler
 
+import pytest
+
+from engine.activation import audiences, config
+from engine.activation.http import HttpClient
 from tests.engine.local_server import LocalServer
 
 HEX = re.compile(r"^[0-9a-f]{64}$")
+# Meta: mobile advertiser ids in plain lowercase with hyphens (IDFA/GAID are UUIDs), never hashed.
+MADID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# Standard Webhooks: a payload should stay under 20 kB.
+WEBHOOK_MAX_BYTES = 20_000
 TOKEN = "test-token-123"
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"super-secret-key-bytes").decode()
 
@@ -65,6 +75,13 @@ ERROR_SHAPES = {
         429: {"status": "error", "message": "You have reached your secondly limit.", "category": "RATE_LIMITS"},
         500: {"status": "error", "message": "internal error", "category": "INTERNAL_ERROR"},
     },
+    "linkedin": {
+        401: {"status": 401, "serviceErrorCode": 65600, "code": "INVALID_ACCESS_TOKEN",
+              "message": "Invalid access token"},
+        400: {"status": 400, "code": "VALIDATION_FAILED", "message": "Invalid request"},
+        429: {"status": 429, "message": "Resource level throttle limit exceeded"},
+        500: {"status": 500, "message": "Internal Server Error"},
+    },
     "webhook": {401: {"error": "bad signature"}, 400: {"error": "bad request"},
                 429: {"error": "slow down"}, 500: {"error": "oops"}},
 }
@@ -74,9 +91,14 @@ class FakePlatform(LocalServer):
     def __init__(self, kind: str, batch_limit: int | None = None):
         self.kind = kind
         self.batch_limit = batch_limit or {"meta": 10_000, "google": 10_000, "klaviyo": 1_000,
-                                           "hubspot": 100, "webhook": 1_000}[kind]
+                                           "hubspot": 100, "linkedin": 5_000,
+                                           "webhook": 1_000}[kind]
         self.requests: list[dict] = []
         self.violations: list[str] = []
+        self.warnings: list[str] = []
+        self.value_based_audiences: set[str] = set()   # Meta audiences created with is_value_based
+        self.invalid_keys: set[str] = set()            # hashed values Meta reports as invalid entries
+        self.google_status: dict = {}                  # request id -> RequestStatusPerDestination extras
         self.faults: collections.deque = collections.deque()
         self.members: dict[str, object] = {}     # platform-side audience: key -> member
         self.add_calls = self.remove_calls = 0
@@ -137,6 +159,9 @@ class FakePlatform(LocalServer):
 
     # -- platforms --------------------------------------------------------
     def _meta(self, h, raw):
+        """Meta's Custom Audience users edge (POST adds, DELETE removes): a multi-key payload
+        {schema, is_raw, data} and a session; keys SHA-256 hex except MADID (plain lowercase) and
+        LOOKALIKE_VALUE (a number, only for value-based audiences, which require it)."""
         try:
             self._auth(h)
         except _Unauthorized:
@@ -150,42 +175,68 @@ class FakePlatform(LocalServer):
         assert len(data) <= 10_000, f"{len(data)} rows > 10,000 per request"
         assert len(set(schema)) == len(schema), "repeated schema key"
         assert {"session_id", "batch_seq", "last_batch_flag", "estimated_num_total"} <= set(session)
+        if len(schema) > 1 and payload.get("is_raw") is not True:
+            self.warnings.append(f"{h.command} {h.path}: multi-key upload without is_raw: true")
+        value_based = m.group(1) in self.value_based_audiences
+        assert ("LOOKALIKE_VALUE" in schema) == value_based, \
+            "LOOKALIKE_VALUE is required by, and only accepted for, a value-based audience"
+        invalid = {}
         for row in data:
             assert len(row) == len(schema), "row length differs from schema"
-            assert any(row), "row without any key"
-            for v in row:
-                assert v == "" or HEX.match(v), f"not a lowercase SHA-256 hex: {v!r}"
+            assert any(v not in ("", None) for k, v in zip(schema, row) if k != "LOOKALIKE_VALUE"), "row without any key"
+            for k, v in zip(schema, row):
+                if k == "LOOKALIKE_VALUE":
+                    assert isinstance(v, (int, float)) and v >= 0, f"LOOKALIKE_VALUE must be a number >= 0: {v!r}"
+                elif k == "MADID":
+                    assert v == "" or MADID.match(v), f"MADID must be plain lowercase, not hashed: {v!r}"
+                else:
+                    assert v == "" or HEX.match(v), f"not a lowercase SHA-256 hex: {v!r}"
+                    if v in self.invalid_keys:
+                        invalid[v] = f"invalid {k}"
+        valid = [row for row in data if not any(v in invalid for v in row)]
         key = schema.index("EMAIL") if "EMAIL" in schema else 0
         if h.command == "POST":
             self.add_calls += 1
-            for row in data:
+            for row in valid:
                 self.members[row[key] or json.dumps(row)] = row
         else:
             self.remove_calls += 1
-            for row in data:
+            for row in valid:
                 self.members.pop(row[key] or json.dumps(row), None)
         return 200, {"audience_id": m.group(1), "session_id": session["session_id"],
-                     "num_received": len(data), "num_invalid_entries": 0, "invalid_entry_samples": {}}
+                     "num_received": len(data), "num_invalid_entries": len(data) - len(valid),
+                     "invalid_entry_samples": invalid}
 
     def _google(self, h, raw):
+        """Data Manager API: audienceMembers:ingest / :remove, and requestStatus:retrieve for
+        the diagnostics of a request id it answered with."""
         try:
             self._auth(h)
         except _Unauthorized:
             return 401, ERROR_SHAPES["google"][401]
+        path, _, query = h.path.partition("?")
+        if path == "/requestStatus:retrieve":
+            assert h.command == "GET" and not raw, "requestStatus:retrieve is a GET with an empty body"
+            rid = dict(urllib.parse.parse_qsl(query)).get("requestId")
+            assert rid in self.google_status, f"no request {rid!r}"
+            return 200, {"requestStatusPerDestination": [self.google_status[rid]]}
         assert h.command == "POST"
-        assert h.path in ("/audienceMembers:ingest", "/audienceMembers:remove"), h.path
+        assert path in ("/audienceMembers:ingest", "/audienceMembers:remove"), path
         body = json.loads(raw)
         assert body.get("encoding") == "HEX", "encoding must be HEX"
         dests = body["destinations"]
         assert dests and dests[0]["operatingAccount"]["accountId"] and dests[0]["productDestinationId"]
         members = body["audienceMembers"]
         assert 0 < len(members) <= 10_000, f"{len(members)} members per request"
-        if h.path.endswith("ingest"):
+        ingest = path.endswith("ingest")
+        if ingest:
             assert body["termsOfService"]["customerMatchTermsOfServiceStatus"] == "ACCEPTED"
             assert body["consent"] == {"adUserData": "CONSENT_GRANTED", "adPersonalization": "CONSENT_GRANTED"}
+        identifiers = 0
         for mem in members:
             ids = mem["userData"]["userIdentifiers"]
             assert 0 < len(ids) <= 10
+            identifiers += len(ids)
             for ident in ids:
                 assert len(ident) == 1, "exactly one identifier per UserIdentifier"
                 (k, v), = ident.items()
@@ -194,17 +245,24 @@ class FakePlatform(LocalServer):
                 else:
                     assert k == "address"
                     assert HEX.match(v["givenName"]) and HEX.match(v["familyName"])
-                    assert re.fullmatch(r"[A-Z]{2}", v["regionCode"]) and v["postalCode"]
+                    assert re.fullmatch(r"[A-Z]{2}", v["regionCode"]) and v["postalCode"] == v["postalCode"].strip()
             first = json.dumps(ids[0], sort_keys=True)
-            if h.path.endswith("ingest"):
+            if ingest:
                 self.members[first] = mem
             else:
                 self.members.pop(first, None)
-        if h.path.endswith("ingest"):
+        if ingest:
             self.add_calls += 1
         else:
             self.remove_calls += 1
-        return 200, {"requestId": f"req-{len(self.requests)}"}
+        rid = f"req-{len(self.requests)}"
+        counts = {"recordCount": str(len(members)), "userIdentifierCount": str(identifiers)}
+        self.google_status[rid] = {
+            "destination": dests[0], "requestStatus": "SUCCESS",
+            **({"audienceMembersIngestionStatus": {"userDataIngestionStatus": {
+                **counts, "uploadMatchRateRange": "MATCH_RATE_RANGE_20_TO_30"}}} if ingest else
+               {"audienceMembersRemovalStatus": {"userDataRemovalStatus": counts}})}
+        return 200, {"requestId": rid}
 
     def _klaviyo(self, h, raw):
         """Klaviyo as its API reference documents it (revision 2026-10-15): list membership through
@@ -288,10 +346,18 @@ class FakePlatform(LocalServer):
         return 204, None
 
     def _hubspot(self, h, raw):
+        """HubSpot's CRM v3 as its API reference documents it: contacts batch upsert/read by email,
+        list membership PUT /crm/v3/lists/{listId}/memberships/add|remove (record ids, which leave
+        subscriptions as they are), GDPR delete. The communication-preferences (subscription)
+        endpoints change consent: a sync calling them is a violation (`subscription_calls`)."""
         try:
             self._auth(h)
         except _Unauthorized:
             return 401, ERROR_SHAPES["hubspot"][401]
+        if "communication-preferences" in h.path:
+            self.subscription_calls += 1
+            raise AssertionError(f"{h.path} changes a subscription; list membership must not")
+        assert h.headers.get("Content-Type") == "application/json"
         body = json.loads(raw)
         if h.path == "/crm/v3/objects/contacts/gdpr-delete":
             assert h.command == "POST" and set(body) <= {"objectId", "idProperty"} and body["objectId"]
@@ -328,22 +394,60 @@ class FakePlatform(LocalServer):
             self.members.pop(i, None)
         return 200, {"recordIdsRemoved": body, "recordIdsMissing": []}
 
+    def _linkedin(self, h, raw):
+        """LinkedIn DMP Segment Users: POST /dmpSegments/{id}/users as a BATCH_CREATE of
+        {action ADD|REMOVE, userIds [{idType, idValue}], firstName?, lastName?} elements."""
+        try:
+            self._auth(h)
+        except _Unauthorized:
+            return 401, ERROR_SHAPES["linkedin"][401]
+        m = re.fullmatch(r"/dmpSegments/(\d+)/users", h.path)
+        assert m and h.command == "POST", f"{h.command} {h.path} is not DMP Segment Users"
+        assert h.headers.get("X-RestLi-Method") == "BATCH_CREATE", "a batch needs X-RestLi-Method: BATCH_CREATE"
+        assert h.headers.get("X-Restli-Protocol-Version") == "2.0.0"
+        version = h.headers.get("LinkedIn-Version") or ""
+        assert re.fullmatch(r"20\d{4}", version), f"LinkedIn-Version YYYYMM required: {version!r}"
+        elements = json.loads(raw)["elements"]
+        assert 0 < len(elements) <= self.batch_limit, f"{len(elements)} users per call"
+        for e in elements:
+            assert e["action"] in ("ADD", "REMOVE") and set(e) <= {"action", "userIds", "firstName", "lastName"}
+            assert e["userIds"], "a user needs at least one id"
+            for uid in e["userIds"]:
+                assert uid["idType"] in ("SHA256_EMAIL", "SHA512_EMAIL", "GOOGLE_AID"), uid["idType"]
+                assert uid["idType"] != "SHA256_EMAIL" or HEX.match(uid["idValue"]), "SHA256_EMAIL is hex"
+        adds = [e for e in elements if e["action"] == "ADD"]
+        for e in elements:
+            if e["action"] == "ADD":
+                self.members[e["userIds"][0]["idValue"]] = e
+            else:
+                self.members.pop(e["userIds"][0]["idValue"], None)
+        self.add_calls += bool(adds)
+        self.remove_calls += len(adds) < len(elements)
+        return 200, {"elements": [{"status": 201} for _ in elements]}
+
     def _webhook(self, h, raw):
+        """A Standard Webhooks receiver: signature headers checked, payload {type, timestamp, data}."""
         msg_id, ts, sig = (h.headers.get(k) for k in ("webhook-id", "webhook-timestamp", "webhook-signature"))
         key = base64.b64decode(WEBHOOK_SECRET[len("whsec_"):])
         expected = base64.b64encode(hmac.new(key, f"{msg_id}.{ts}.".encode() + raw, hashlib.sha256).digest()).decode()
         if sig != f"v1,{expected}":
             return 401, ERROR_SHAPES["webhook"][401]
+        if len(raw) > WEBHOOK_MAX_BYTES:
+            self.warnings.append(f"payload of {len(raw):,} bytes is over the 20 kB Standard Webhooks recommend")
         body = json.loads(raw)
-        assert len(body["members"]) <= self.batch_limit
+        assert set(body) == {"type", "timestamp", "data"}, f"not a Standard Webhooks payload: {sorted(body)}"
+        datetime.fromisoformat(body["timestamp"])
+        data = body["data"]
+        assert len(data["members"]) <= self.batch_limit
         self.webhook_ids.append(msg_id)
         if body["type"] == "profile.deleted":
-            assert body["request_id"]
-            for mem in body["members"]:
+            assert data["request_id"]
+            for mem in data["members"]:
                 self.deletions.append(mem["profile_id"])
                 self.members.pop(mem["profile_id"], None)
             return 200, {"ok": True}
-        for mem in body["members"]:
+        assert body["type"] in ("audience.members.added", "audience.members.removed"), body["type"]
+        for mem in data["members"]:
             assert HEX.match(mem["email_sha256"] or "0" * 64)
             if body["type"] == "audience.members.added":
                 self.members[mem["profile_id"]] = mem
@@ -358,3 +462,48 @@ class FakePlatform(LocalServer):
 
 class _Unauthorized(Exception):
     pass
+
+
+# -- a configured stand-in per test ------------------------------------------------
+SETTINGS = {
+    "meta": {"audience_id": "23850000"},
+    "google": {"customer_id": "123-456-7890", "audience_id": "555", "terms_of_service_accepted": "yes"},
+    "klaviyo": {"list_id": "Xy12Ab"},
+    "hubspot": {"list_id": "77"},
+    "linkedin": {"segment_id": "987654"},
+    "webhook": {},
+}
+SECRET_ENV = {"meta": "ACCESS_TOKEN", "google": "ACCESS_TOKEN", "klaviyo": "API_KEY",
+              "hubspot": "ACCESS_TOKEN", "linkedin": "ACCESS_TOKEN", "webhook": "SECRET"}
+
+
+def fast():
+    return HttpClient(base_delay=0.01, max_attempts=4)
+
+
+def connect(workspace, admin, monkeypatch, fake: FakePlatform, batch_size=None, source=("list", "test"),
+            **extra) -> str:
+    """Configure a running stand-in as destination `fake.kind`, link `source` to it: the audience key."""
+    kind = fake.kind
+    monkeypatch.setenv(f"CDP_DEST_{kind.upper()}_{SECRET_ENV[kind]}", WEBHOOK_SECRET if kind == "webhook" else TOKEN)
+    settings = dict(SETTINGS[kind], base_url=fake.url, **extra)
+    if batch_size:
+        settings["batch_size"] = str(batch_size)
+    config.add_destination(workspace, admin, kind, kind, settings, replace=True)
+    return audiences.link_audience(workspace, admin, *source, kind)
+
+
+@pytest.fixture
+def platform(workspace, admin, monkeypatch, tmp_path):
+    """Factory: a running fake of `kind`, configured as destination `kind`, linked to list:test."""
+    monkeypatch.setenv("CDP_SECRETS_FILE", str(tmp_path / "no-secrets.toml"))
+    started = []
+
+    def make(kind, batch_size=None, **extra):
+        fake = FakePlatform(kind).__enter__()
+        started.append(fake)
+        return fake, connect(workspace, admin, monkeypatch, fake, batch_size, **extra)
+
+    yield make
+    for fake in started:
+        fake.__exit__()

@@ -3,12 +3,14 @@ from engine.activation.destinations.base import BatchContext, BatchResult, Desti
 from engine.activation.destinations.google import GoogleCustomerMatch
 from engine.activation.destinations.hubspot import HubSpotList
 from engine.activation.destinations.klaviyo import KlaviyoList
+from engine.activation.destinations.linkedin import LinkedInSegment
 from engine.activation.destinations.meta import MetaCustomAudience
 from engine.activation.destinations.sandbox import Sandbox
 from engine.activation.destinations.webhook import Webhook
 
 KINDS: dict[str, type[Destination]] = {
-    cls.kind: cls for cls in (MetaCustomAudience, GoogleCustomerMatch, KlaviyoList, HubSpotList, Webhook, Sandbox)
+    cls.kind: cls for cls in (MetaCustomAudience, GoogleCustomerMatch, KlaviyoList, HubSpotList, LinkedInSegment,
+                              Webhook, Sandbox)
 }
 
 __all__ = ["KINDS", "BatchContext", "BatchResult", "Destination", "ErasureContext"]

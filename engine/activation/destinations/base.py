@@ -60,6 +60,7 @@ class Destination:
     optional_settings: dict[str, str] = {}      # name -> what it means
     consent_purposes: tuple[str, ...] = ("advertising",)
     hashed = True                               # identifiers leave hashed
+    max_body_bytes: int | None = None           # a request's largest body, when the platform sets one
     match_rates = {"email": 0.55, "phone": 0.40, "address": 0.25, "ad_id": 0.60}
 
     def __init__(self, name: str, settings: dict | None = None, secrets: dict | None = None,
@@ -131,6 +132,17 @@ class Destination:
 
     def describe_error(self, status: int, body: bytes) -> str:
         return plain_error(status, body)
+
+    # -- what the platform reported (engine.activation.feedback) ---------------
+    def batch_report(self, response: dict | None) -> dict:
+        """What one batch's response reports, as a dict runs add up (feedback.merge); {} when
+        the platform reports nothing beyond success."""
+        return {}
+
+    def finish_report(self, client: HttpClient, report: dict) -> dict:
+        """The run's report once every batch is sent (a platform with request diagnostics
+        fetches them here)."""
+        return report
 
     # -- erasure ------------------------------------------------------------
     # What an erasure asks of this destination, in words (shown in the erasure report).

@@ -16,17 +16,20 @@ from engine.activation.destinations.base import BatchContext, BatchResult, Desti
 from engine.activation.destinations.google import GoogleCustomerMatch
 from engine.activation.destinations.hubspot import HubSpotList
 from engine.activation.destinations.klaviyo import KlaviyoList
+from engine.activation.destinations.linkedin import LinkedInSegment
 from engine.activation.destinations.meta import MetaCustomAudience
 from engine.activation.destinations.webhook import Webhook
 
 PLATFORMS: dict[str, type[Destination]] = {
-    cls.kind: cls for cls in (MetaCustomAudience, GoogleCustomerMatch, KlaviyoList, HubSpotList, Webhook)}
+    cls.kind: cls for cls in (MetaCustomAudience, GoogleCustomerMatch, KlaviyoList, HubSpotList, LinkedInSegment,
+                              Webhook)}
 DEFAULT_PLATFORM = "meta"
 # Stand-ins for the ids and credentials a real account would have; they appear in the files.
 PLACEHOLDER_SETTINGS = {"audience_id": "sandbox", "customer_id": "0000000000", "list_id": "sandbox",
+                        "segment_id": "sandbox",
                         "base_url": "https://receiver.example/sandbox", "terms_of_service_accepted": "yes"}
 PLACEHOLDER_SECRET = "<from secrets>"
-PASSED_ON = ("default_country", "batch_size", "include_plain")
+PASSED_ON = ("default_country", "batch_size", "include_plain", "max_body_kb", "value_based")
 
 
 class Sandbox(Destination):
@@ -54,6 +57,7 @@ class Sandbox(Destination):
         self.consent_purposes = self.platform.consent_purposes
         self.hashed = self.platform.hashed
         self.match_rates = self.platform.match_rates
+        self.max_body_bytes = self.platform.max_body_bytes
         self.label = f"Sandbox: what {cls.label} would receive, written to files"
 
     def keys(self, c):

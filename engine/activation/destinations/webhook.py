@@ -1,4 +1,9 @@
-"""A generic webhook: JSON batches signed with HMAC-SHA256 in the Standard Webhooks style.
+"""A generic webhook: JSON batches sent and signed as Standard Webhooks (standardwebhooks.com).
+
+Each request is one event: `{"type", "timestamp", "data"}` with `type` one of
+`audience.members.added`, `audience.members.removed`, `profile.deleted`, `timestamp` the ISO
+8601 time it was sent, and `data` the audience, the batch and its `members`. Batches are sized
+so that a request stays under 20 kB (the size the spec recommends; setting `max_body_kb`).
 
 Headers `webhook-id` (stable per batch, so a receiver can drop a batch resent after a
 crash), `webhook-timestamp` (Unix seconds) and `webhook-signature` = "v1," + base64 of
@@ -12,6 +17,7 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import datetime, timezone
 
 from engine.activation import normalise
 from engine.activation.destinations.base import BatchContext, BatchResult, Destination, ErasureContext, json_list
@@ -39,7 +45,8 @@ class Webhook(Destination):
     secret_names = ("secret",)
     required_settings = ("base_url",)
     optional_settings = {"include_plain": "yes to send plain email/phone beside the hashes",
-                         "batch_size": "members per request (default 1000)",
+                         "batch_size": "at most this many members per request (default 1000)",
+                         "max_body_kb": "largest request body in kB (default 20, as Standard Webhooks recommend)",
                          "default_country": "ISO code for phone numbers without a country code"}
 
     def keys(self, c):
@@ -58,6 +65,18 @@ class Webhook(Destination):
 
     erasure_action = "sent a profile.deleted event"
 
+    @property
+    def max_body_bytes(self) -> int:
+        return int(float(self.settings.get("max_body_kb") or 20) * 1000)
+
+    @staticmethod
+    def _event(event_type: str, data: dict, members: list[str]) -> bytes:
+        """A Standard Webhooks payload; members are JSON fragments already."""
+        head = json.dumps({"type": event_type,
+                           "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                           "data": data})
+        return (head[:-2] + ',"members":' + json_list(members) + "}}").encode()
+
     def _signed(self, msg_id: str, body: bytes) -> Request:
         ts = int(time.time())
         return Request("POST", self.base_url, body, {
@@ -69,15 +88,13 @@ class Webhook(Destination):
         """One `profile.deleted` event listing the person as they were sent (hashes; plain
         values too when this webhook gets them): the receiver deletes what it holds."""
         msg_id = f"msg_erasure_{ctx.request_id}"
-        body = (json.dumps({"type": "profile.deleted", "request_id": ctx.request_id})[:-1]
-                + ',"members":' + json_list(members) + "}").encode()
+        body = self._event("profile.deleted", {"request_id": ctx.request_id}, members)
         resp = client.send(self._signed(msg_id, body), self.describe_error)
         return BatchResult(sent=len(members), response=resp.json())
 
     def requests(self, members, ctx: BatchContext):
         event = "audience.members.added" if ctx.op == "add" else "audience.members.removed"
         msg_id = f"msg_{ctx.run_id}_{ctx.op}_{ctx.batch_no}"
-        body = (json.dumps({"type": event, "audience": ctx.audience_key, "run_id": ctx.run_id,
-                            "batch": ctx.batch_no + 1, "batches": ctx.batch_count})[:-1]
-                + ',"members":' + json_list(members) + "}").encode()
+        body = self._event(event, {"audience": ctx.audience_key, "run_id": ctx.run_id,
+                                   "batch": ctx.batch_no + 1, "batches": ctx.batch_count}, members)
         return [self._signed(msg_id, body)]
