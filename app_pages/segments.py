@@ -237,12 +237,20 @@ def event_picker(label: str, current, key: str, choices: dict) -> str:
     return _select(label, choices["events"] or ["Order Completed"], current, key, accept_new_options=True)
 
 
+def _forget_widgets(uid: str) -> None:
+    """Drop a condition's widget values (window, operator, value...) except its kind picker, so a
+    new kind starts from its own defaults instead of the previous kind's settings."""
+    for key in [k for k in st.session_state if str(k).startswith(f"{uid}_") and k != f"{uid}_kind"]:
+        del st.session_state[key]
+
+
 def condition_editor(node: dict, choices: dict) -> None:
     uid = node["_uid"]
     kind = _select("Condition", list(KIND_LABELS), node.get("kind"), f"{uid}_kind", format_func=KIND_LABELS.get)
     if kind != node.get("kind"):
         node.clear()
         node.update({"type": "condition", "kind": kind, "_uid": uid})
+        _forget_widgets(uid)
     k = node["kind"]
     if k == "trait":
         fields = choices["profile_fields"]
@@ -539,18 +547,33 @@ with builder:
                     st.rerun()
 
             if may_edit:
-                @st.dialog("Delete segment")
+                def _stop_deleting():
+                    st.session_state.pop("seg_deleting", None)
+
+                @st.dialog("Delete segment", on_dismiss=_stop_deleting)
                 def confirm_delete(segment):
                     st.write(f"Delete **{md(segment['name'])}**? Its history is kept; it stops appearing in lists.")
-                    if st.button("Delete", type="primary", key="seg_delete_yes"):
+                    links = seg.audience_links(ws, segment["segment_id"])
+                    if links:
+                        st.warning(md(f"It feeds {len(links)} audience link(s): {seg.store.links_text(links)}. "
+                                      f"The links are {seg.store.AUDIENCE_LINKS_ON_DELETE}."))
+                    force = bool(links) and st.checkbox("Delete it anyway", key="seg_delete_force")
+                    yes, no = st.columns(2)
+                    if yes.button("Delete", type="primary", key="seg_delete_yes", disabled=bool(links) and not force):
                         try:
-                            seg.delete_segment(ws, user, segment["segment_id"])
+                            seg.delete_segment(ws, user, segment["segment_id"], force=force)
+                            _stop_deleting()
                             _load(model.empty_definition(), None)
                             st.rerun()
                         except ValueError as exc:
                             st.error(md(exc))
+                    if no.button("Cancel", key="seg_delete_no"):
+                        _stop_deleting()
+                        st.rerun()
 
                 if st.button("Delete segment…", key="seg_delete", icon=":material/delete:"):
+                    st.session_state.seg_deleting = loaded["segment_id"]
+                if st.session_state.get("seg_deleting") == loaded["segment_id"]:
                     confirm_delete(loaded)
 
     with io_col:

@@ -31,6 +31,14 @@ EVENTS_VIEW_RELATION = (
 )
 TRAIT_RELATIONS = {"contacts": "profile_contacts", "orders": "profile_orders",
                    "subscriptions": "profile_subscriptions"}
+# Each person's current CRM stage: the stage of their latest CRM record that has one (by the
+# source's updated time, else created time, else load time; ties by source and record id).
+CURRENT_STAGE_RELATION = (
+    "(SELECT profile_id, lead_stage FROM profile_contacts "
+    "WHERE lead_stage IS NOT NULL AND lead_stage <> '' "
+    "QUALIFY row_number() OVER (PARTITION BY profile_id ORDER BY "
+    "COALESCE(updated_at, created_at, loaded_at) DESC NULLS LAST, source DESC, source_record_id DESC) = 1)"
+)
 NEGATIVE_OPS = {"not_equals": "equals", "not_one_of": "one_of", "not_contains": "contains",
                 "not_set": "is_set"}
 _COMPARE = {"equals": operator.eq, "gt": operator.gt, "gte": operator.ge, "lt": operator.lt,
@@ -293,10 +301,13 @@ class _Compiler:
 
     def c_crm(self, c: dict) -> str:
         measure = c["measure"]
-        if measure in ("stage_is", "owner"):
-            column = "lead_stage" if measure == "stage_is" else "owner"
+        if measure == "stage_is":
+            return self.any_record(CURRENT_STAGE_RELATION,
+                                   lambda op: f"COALESCE({self.compare('lead_stage', 'string', op, c.get('value'))}, FALSE)",
+                                   c["op"])
+        if measure == "owner":
             return self.any_record("profile_contacts",
-                                   lambda op: f"COALESCE({self.compare(column, 'string', op, c.get('value'))}, FALSE)",
+                                   lambda op: f"COALESCE({self.compare('owner', 'string', op, c.get('value'))}, FALSE)",
                                    c["op"])
         if measure == "deal_value":
             return self.any_record("profile_contacts",
@@ -324,9 +335,14 @@ class _Compiler:
             raise DefinitionError(f"value field {fld!r} is not allowed")
         col = _quote(fld)
         if c["op"] == "top_percent":
+            # Ranked one by one so ties cannot swallow the cut (p_alive is 1.0 for many people):
+            # equal values are ordered by the tie-breakers, then by profile id.
+            order = ", ".join([f"{col} DESC"] + [f"{_quote(t)} DESC NULLS LAST" for t in model.top_percent_tiebreak(fld)]
+                              + ["profile_id"])
             return (f"p.profile_id IN (SELECT profile_id FROM (SELECT profile_id, "
-                    f"cume_dist() OVER (ORDER BY {col} DESC) AS share FROM profile_scores "
-                    f"WHERE {col} IS NOT NULL) WHERE share <= {self.bind(float(c['value']) / 100.0)})")
+                    f"row_number() OVER (ORDER BY {order}) AS rank, count(*) OVER () AS scored "
+                    f"FROM profile_scores WHERE {col} IS NOT NULL) "
+                    f"WHERE rank <= scored * {self.bind(float(c['value']) / 100.0)})")
         vt = model.VALUE_FIELDS[fld]
         return self.any_record("profile_scores",
                                lambda op: f"COALESCE({self.compare(col, vt, op, c.get('value'))}, FALSE)",

@@ -60,12 +60,15 @@ Kinds and their keys:
   cancelled and pending orders are not orders, ``amount`` is net of refunds, web purchases count.
 - ``subscription``: ``state`` (active: active or trialing | cancelled | any), optional ``plan``
   (string or list), ``window`` (on cancelled_at for cancelled, started_at otherwise).
-- ``crm``: ``measure`` stage_is (current lead stage, string op) | stage_was (the person was ever
+- ``crm``: ``measure`` stage_is (the person's current lead stage: the stage of their latest CRM
+  record by its updated time, string op) | stage_was (the person was ever
   at stage ``value`` (string or list), in ``window``) | stage_changed (a stage change in
   ``window``; optional ``value`` = the new stage(s)) | owner (string op) | deal_value (number op).
 - ``value``: ``field`` (rfm_segment, r_score, f_score, m_score, recency_days, frequency,
   monetary, predicted_clv, predicted_purchases, p_alive, clv_decile), ``op``/``value``;
-  numeric fields also take ``top_percent`` with value P (the top P % by that field).
+  numeric fields also take ``top_percent`` with value P: the first P % of scored people ranked
+  by that field, one by one, so ties never empty the cut (equal values are ranked by predicted
+  CLV, then monetary value, then profile id; ``TOP_PERCENT_TIEBREAK``).
 - ``consent``: ``purpose``, ``granted`` (true: currently granted; false: not granted or unknown).
 - ``source``: ``source`` (source name), ``present`` (default true).
 - ``segment``: ``segment_id``: member of another saved segment (cycles are refused).
@@ -110,6 +113,8 @@ VALUE_FIELDS: dict[str, str] = {
     "predicted_clv": "number", "predicted_purchases": "number", "p_alive": "number",
     "clv_decile": "number",
 }
+# top_percent ranks equal values by these fields (then by profile id).
+TOP_PERCENT_TIEBREAK = ("predicted_clv", "monetary")
 TRAIT_TABLES = ("contacts", "orders", "subscriptions")
 KINDS = ("trait", "event", "aggregate", "sequence", "orders", "subscription", "crm", "value",
          "consent", "source", "segment", "tag")
@@ -152,6 +157,11 @@ def is_property_key(key: Any) -> bool:
 def field_type(field: str, profile_fields: dict[str, str] | None = None) -> str | None:
     fields = profile_fields or PROFILE_FIELDS
     return fields.get(field)
+
+
+def top_percent_tiebreak(field: str) -> tuple[str, ...]:
+    """The fields that order people with equal values of `field` in a top_percent cut."""
+    return tuple(t for t in TOP_PERCENT_TIEBREAK if t != field)
 
 
 def _err(path: str, message: str) -> DefinitionError:
@@ -545,6 +555,9 @@ def describe(node: dict, indent: int = 0) -> str:
             text = f"CRM {m.replace('_', ' ')} {_value_text(node['op'], node.get('value'))}"
     elif k == "value":
         text = f"{node['field']} {_value_text(node['op'], node.get('value'))}"
+        if node["op"] == "top_percent":
+            text += (" (ties ranked by " + ", then ".join(top_percent_tiebreak(node["field"]))
+                     + ", then profile id)")
     elif k == "consent":
         text = f"consent for {node['purpose']} {'granted' if node.get('granted', True) else 'not granted'}"
     elif k == "source":

@@ -101,3 +101,38 @@ def test_every_condition_kind_renders_and_counts(logged_in_app, app_env):
     assert at.session_state["seg_tree"]["children"][0]["segment_id"] == uk
     assert _metric(at, "Members") == "2"
     assert any("Generated SQL" in e.label for e in at.expander)
+
+
+def test_switching_kind_starts_from_the_new_kinds_defaults(logged_in_app, app_env):
+    build_people(app_env)
+    at = logged_in_app("marketer", "app_pages/segments.py")
+    at.button(key="root_addc").click().run()
+    uid = at.session_state["seg_tree"]["children"][0]["_uid"]
+    at.selectbox(key=f"{uid}_kind").select("event").run()
+    at.selectbox(key=f"{uid}_wt").select("last_days").run()
+    at.number_input(key=f"{uid}_wd").set_value(7).run()
+    assert at.session_state["seg_tree"]["children"][0]["window"] == {"type": "last_days", "days": 7}
+    at.selectbox(key=f"{uid}_kind").select("aggregate").run()
+    assert not at.exception, at.exception
+    node = at.session_state["seg_tree"]["children"][0]
+    assert node["kind"] == "aggregate" and "window" not in node
+    assert at.selectbox(key=f"{uid}_wt").value == "ever"
+
+
+def test_delete_of_a_segment_feeding_an_audience_asks_first(logged_in_app, app_env):
+    from engine.activation.audiences import link_audience
+    build_people(app_env)
+    admin = User("admin", "admin")
+    sid = create_segment(app_env, admin, "UK", UK)
+    link_audience(app_env, admin, "segment", sid, "sandbox")
+    at = logged_in_app("admin", "app_pages/segments.py")
+    at.selectbox(key="seg_pick").select(sid).run()
+    at.button(key="seg_open").click().run()
+    at.button(key="seg_delete").click().run()
+    assert not at.exception, at.exception
+    assert any("audience link" in w.value for w in at.warning)
+    assert at.button(key="seg_delete_yes").disabled
+    at.checkbox(key="seg_delete_force").check().run()
+    at.button(key="seg_delete_yes").click().run()
+    assert not at.exception, at.exception
+    assert sid not in set(list_segments(app_env)["segment_id"])
