@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from engine.access import User
-from engine.segments import create_segment, get_segment, list_segments
+from engine.segments import count_segment, create_segment, get_segment, list_segments
 from tests.engine.test_segments_conditions import build_people
 
 
@@ -136,3 +136,39 @@ def test_delete_of_a_segment_feeding_an_audience_asks_first(logged_in_app, app_e
     at.button(key="seg_delete_yes").click().run()
     assert not at.exception, at.exception
     assert sid not in set(list_segments(app_env)["segment_id"])
+
+
+def test_every_kind_has_an_editor_that_keeps_its_example(logged_in_app, app_env):
+    """Each kind's example, opened in the builder, renders through its editor and still counts."""
+    import copy
+
+    from engine.segments import kinds
+    from ui import segment_editors
+
+    assert set(segment_editors.EDITORS) == set(kinds.NAMES)
+    build_people(app_env)
+    admin = User("admin", "admin")
+    uk = create_segment(app_env, admin, "UK", UK)
+    for kind in kinds.NAMES:
+        condition = copy.deepcopy(kinds.KINDS[kind].EXAMPLE)
+        if kind == "segment":
+            condition["segment_id"] = uk
+        sid = create_segment(app_env, admin, f"Example {kind}", {"type": "group", "op": "all",
+                                                                   "children": [condition]})
+        at = logged_in_app("admin", "app_pages/segments.py")
+        at.selectbox(key="seg_pick").select(sid).run()
+        at.button(key="seg_open").click().run()
+        assert not at.exception, (kind, at.exception)
+        node = at.session_state["seg_tree"]["children"][0]
+        assert node["kind"] == kind
+        assert not any("Finish the rules" in w.value for w in at.warning), kind
+        assert _metric(at, "Members") == str(count_segment(app_env, admin, sid)), kind
+
+
+def test_a_kind_without_an_editor_is_named():
+    import pytest
+
+    from ui import segment_editors
+
+    with pytest.raises(KeyError, match="ui/segment_editors/loud.py"):
+        segment_editors.editor("loud")

@@ -3,7 +3,8 @@
 Keys: ``measure`` stage_is (the person's current lead stage: the stage of their latest CRM
 record by its updated time, string op) | stage_was (the person was ever at stage ``value``
 (string or list), in ``window``) | stage_changed (a stage change in ``window``; optional
-``value`` = the new stage(s)) | owner (string op) | deal_value (number op).
+``value`` = the new stage(s)) | owner (string op) | deal_value (number op); ``op``/``value``
+for the measures compared with an operator (stage_is, owner, deal_value).
 """
 from __future__ import annotations
 
