@@ -3,48 +3,23 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import date
 
-import pandas as pd
 import plotly.express as px
 import streamlit as st
 
 from engine import segments as seg
 from engine.access import can
-from engine.segments import model
+from engine.segments import kinds, model
+from ui import segment_editors
 from ui.context import current_user, require_page, workspace
+from ui.segment_editors.widgets import forget_widgets, select
 from ui.text import md, plain
 
 user = require_page("view")
 ws = workspace()
 may_edit = can(user, "edit_segments")
 
-KIND_LABELS = {
-    "trait": "Trait (profile field or custom trait)",
-    "event": "Behaviour: performed / did not perform an event",
-    "sequence": "Behaviour: event then event within N days",
-    "aggregate": "Aggregate: sum / average / min / max of a value",
-    "orders": "Orders: count, revenue, dates, products",
-    "subscription": "Subscription: active plan, cancelled",
-    "crm": "CRM: lead stage, owner, deal value",
-    "value": "Value: RFM segment, predicted CLV, p(alive)",
-    "consent": "Consent for a purpose",
-    "source": "Present in a source",
-    "segment": "Member of another segment",
-    "tag": "Tagged",
-}
 GROUP_LABELS = {"all": "All of", "any": "Any of", "none": "None of"}
-OP_LABELS = {
-    "equals": "equals", "not_equals": "does not equal", "one_of": "is one of", "not_one_of": "is not one of",
-    "contains": "contains", "not_contains": "does not contain", "starts_with": "starts with",
-    "ends_with": "ends with", "is_set": "is set", "not_set": "is not set", "gt": ">", "gte": "≥",
-    "lt": "<", "lte": "≤", "between": "between", "before": "before", "after": "after", "on": "on",
-    "within_last_days": "within the last N days", "more_than_days_ago": "more than N days ago",
-    "is_true": "is true", "is_false": "is false", "top_percent": "in the top N %",
-}
-WINDOW_LABELS = {"ever": "at any time", "last_days": "in the last N days",
-                 "between_dates": "between two dates", "days_ago": "between N and M days ago"}
-COUNT_LABELS = {"at_least": "at least", "at_most": "at most", "exactly": "exactly", "none": "did not perform"}
 
 
 # -- state ---------------------------------------------------------------------
@@ -132,251 +107,15 @@ def _live(path: str, version: int, definition_json: str, segment_id: str | None,
     return {"reach": reach, "sample": sample}
 
 
-def _select(label, options, current, key, format_func=str, **kw):
-    options = list(options)
-    if current is not None and current not in options:
-        options = [current] + options
-    index = options.index(current) if current in options else 0
-    return st.selectbox(label, options, index=index, key=key, format_func=format_func, **kw)
-
-
-# -- editors ----------------------------------------------------------------------
-
-def _as_date(value, fallback: date | None = None) -> date:
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except (TypeError, ValueError):
-        return fallback or date.today()
-
-
-def _number(text: str):
-    try:
-        return float(text) if "." in text else int(text)
-    except ValueError:
-        return text  # validation names it
-
-
-def value_editor(node: dict, value_type: str, uid: str, ops=None) -> None:
-    ops = list(ops or model.OPS_BY_TYPE[value_type])
-    op = _select("Operator", ops, node.get("op"), f"{uid}_op", format_func=lambda o: OP_LABELS.get(o, o))
-    node["op"] = op
-    current = node.get("value")
-    if op in model.NO_VALUE_OPS:
-        node.pop("value", None)
-    elif op in ("one_of", "not_one_of"):
-        text = st.text_input("Values, comma-separated", key=f"{uid}_{op}_list",
-                             value=", ".join(map(str, current)) if isinstance(current, list) else "")
-        items = [x.strip() for x in text.split(",") if x.strip()]
-        node["value"] = [_number(x) for x in items] if value_type == "number" else items
-    elif op == "between":
-        low, high = (current if isinstance(current, list) and len(current) == 2 else [None, None])
-        a, b = st.columns(2)
-        if value_type == "date":
-            node["value"] = [a.date_input("From", _as_date(low), key=f"{uid}_bd1").isoformat(),
-                             b.date_input("To", _as_date(high), key=f"{uid}_bd2").isoformat()]
-        else:
-            node["value"] = [a.number_input("From", value=float(low or 0), key=f"{uid}_bn1"),
-                             b.number_input("To", value=float(high or 0), key=f"{uid}_bn2")]
-    elif op in ("within_last_days", "more_than_days_ago"):
-        node["value"] = int(st.number_input("Days", min_value=0, step=1, key=f"{uid}_days",
-                                            value=int(current) if isinstance(current, int) else 30))
-    elif op == "top_percent":
-        node["value"] = st.number_input("Top %", min_value=0.1, max_value=100.0, key=f"{uid}_pct",
-                                        value=float(current) if isinstance(current, (int, float)) else 10.0)
-    elif value_type == "number":
-        node["value"] = st.number_input("Value", key=f"{uid}_num",
-                                        value=float(current) if isinstance(current, (int, float)) else 0.0)
-    elif value_type == "date":
-        node["value"] = st.date_input("Date", _as_date(current), key=f"{uid}_date").isoformat()
-    else:
-        node["value"] = st.text_input("Value", value="" if current is None else str(current), key=f"{uid}_text")
-
-
-def window_editor(node: dict, uid: str, label: str = "When") -> None:
-    window = node.get("window") or {"type": "ever"}
-    kind = _select(label, list(WINDOW_LABELS), window.get("type", "ever"), f"{uid}_wt",
-                   format_func=WINDOW_LABELS.get)
-    if kind == "ever":
-        node.pop("window", None)
-    elif kind == "last_days":
-        node["window"] = {"type": kind, "days": int(st.number_input(
-            "Days", min_value=1, step=1, value=int(window.get("days", 30)), key=f"{uid}_wd"))}
-    elif kind == "between_dates":
-        a, b = st.columns(2)
-        node["window"] = {"type": kind,
-                          "start": a.date_input("From", _as_date(window.get("start")), key=f"{uid}_ws").isoformat(),
-                          "end": b.date_input("To", _as_date(window.get("end")), key=f"{uid}_we").isoformat()}
-    else:
-        a, b = st.columns(2)
-        node["window"] = {"type": kind,
-                          "min_days": int(a.number_input("From N days ago", min_value=0, step=1,
-                                                         value=int(window.get("min_days", 30)), key=f"{uid}_wmin")),
-                          "max_days": int(b.number_input("To M days ago", min_value=0, step=1,
-                                                         value=int(window.get("max_days", 60)), key=f"{uid}_wmax"))}
-
-
-def filters_editor(node: dict, uid: str) -> None:
-    filters = node.setdefault("filters", [])
-    for i, f in enumerate(list(filters)):
-        cols = st.columns([2, 1, 1])
-        f["property"] = cols[0].text_input("Property", f.get("property", ""), key=f"{uid}_f{i}_p")
-        f["value_type"] = cols[1].selectbox("Type", ["string", "number"], key=f"{uid}_f{i}_t",
-                                            index=["string", "number"].index(f.get("value_type", "string")))
-        if cols[2].button("Remove filter", key=f"{uid}_f{i}_rm"):
-            filters.pop(i)
-            st.rerun()
-        value_editor(f, f["value_type"], f"{uid}_f{i}")
-    if st.button("Add property filter", key=f"{uid}_addf", icon=":material/filter_alt:"):
-        filters.append({"property": "", "op": "equals", "value": ""})
-        st.rerun()
-    if not filters:
-        node.pop("filters", None)
-
-
-def event_picker(label: str, current, key: str, choices: dict) -> str:
-    return _select(label, choices["events"] or ["Order Completed"], current, key, accept_new_options=True)
-
-
 def condition_editor(node: dict, choices: dict) -> None:
+    """The kind picker, then the kind's own editor (ui/segment_editors/<kind>.py)."""
     uid = node["_uid"]
-    kind = _select("Condition", list(KIND_LABELS), node.get("kind"), f"{uid}_kind", format_func=KIND_LABELS.get)
+    kind = select("Condition", list(kinds.NAMES), node.get("kind"), f"{uid}_kind", format_func=kinds.label)
     if kind != node.get("kind"):
         node.clear()
         node.update({"type": "condition", "kind": kind, "_uid": uid})
-    k = node["kind"]
-    if k == "trait":
-        fields = choices["profile_fields"]
-        options = [f for f in fields if f != "profile_id"] + ["custom trait"]
-        current = "custom trait" if str(node.get("field", "")).startswith("traits.") else node.get("field")
-        picked = _select("Field", options, current, f"{uid}_field")
-        if picked == "custom trait":
-            c1, c2, c3 = st.columns(3)
-            name = c1.text_input("Trait name", str(node.get("field", "traits."))[len("traits."):], key=f"{uid}_tkey")
-            node["field"] = "traits." + name
-            node["value_type"] = _select("Type", list(model.OPS_BY_TYPE), node.get("value_type", "string"),
-                                         f"{uid}_vtype")
-            node["table"] = _select("From", list(model.TRAIT_TABLES), node.get("table", "contacts"), f"{uid}_table")
-            value_editor(node, node["value_type"], f"{uid}_{node['value_type']}")
-        else:
-            node["field"] = picked
-            node.pop("value_type", None)
-            node.pop("table", None)
-            value_editor(node, fields[picked], f"{uid}_{fields[picked]}")
-    elif k == "event":
-        node["event"] = event_picker("Event", node.get("event"), f"{uid}_event", choices)
-        c1, c2 = st.columns(2)
-        with c1:
-            node["count_op"] = _select("How often", list(COUNT_LABELS), node.get("count_op", "at_least"),
-                                       f"{uid}_cop", format_func=COUNT_LABELS.get)
-        with c2:
-            if node["count_op"] != "none":
-                node["count"] = int(st.number_input("Times", min_value=0, step=1, value=int(node.get("count", 1)),
-                                                    key=f"{uid}_cnt"))
-            else:
-                node.pop("count", None)
-        window_editor(node, uid)
-        filters_editor(node, uid)
-    elif k == "sequence":
-        first, then = node.setdefault("first", {}), node.setdefault("then", {})
-        c1, c2 = st.columns(2)
-        with c1:
-            first["event"] = event_picker("First", first.get("event"), f"{uid}_first", choices)
-        with c2:
-            then["event"] = event_picker("Then", then.get("event"), f"{uid}_then", choices)
-        node["within_days"] = int(st.number_input("Within days", min_value=1, step=1,
-                                                  value=int(node.get("within_days", 7)), key=f"{uid}_within"))
-        window_editor(node, uid, "When the second event happened")
-    elif k == "aggregate":
-        c1, c2 = st.columns(2)
-        with c1:
-            node["source"] = _select("Of", ["orders", "event"], node.get("source", "orders"), f"{uid}_src")
-        with c2:
-            node["func"] = _select("Measure", list(model.AGG_FUNCS), node.get("func", "sum"), f"{uid}_func")
-        if node["source"] == "event":
-            node["event"] = event_picker("Event", node.get("event"), f"{uid}_aevent", choices)
-            if node["func"] != "count":
-                node["property"] = st.text_input("Property", node.get("property", "revenue"), key=f"{uid}_aprop")
-        else:
-            node.pop("event", None)
-            node["property"] = _select("Order value", list(model.ORDER_PROPERTIES), node.get("property", "amount"),
-                                       f"{uid}_oprop")
-        value_editor(node, "number", uid, ops=[o for o in model.NUMBER_OPS if o not in model.NO_VALUE_OPS])
-        window_editor(node, uid)
-    elif k == "orders":
-        measures = list(model.ORDER_NUMBER_MEASURES + model.ORDER_DATE_MEASURES) + ["bought"]
-        node["measure"] = _select("Measure", measures, node.get("measure", "order_count"), f"{uid}_measure",
-                                  format_func=lambda m: m.replace("_", " "))
-        if node["measure"] == "bought":
-            node["item_field"] = _select("Product field", list(model.ITEM_FIELDS), node.get("item_field", "category"),
-                                         f"{uid}_item")
-            value_editor(node, "string", f"{uid}_b", ops=["equals", "one_of", "contains", "starts_with"])
-            window_editor(node, uid)
-        elif node["measure"] in model.ORDER_DATE_MEASURES:
-            value_editor(node, "date", f"{uid}_d")
-            node.pop("window", None)
-        else:
-            value_editor(node, "number", f"{uid}_n")
-            window_editor(node, uid)
-    elif k == "subscription":
-        node["state"] = _select("State", list(model.SUBSCRIPTION_STATES), node.get("state", "active"), f"{uid}_state")
-        plans = st.multiselect("Plans (any if empty)", sorted(set(choices["plans"]) | set(_as_list(node.get("plan")))),
-                               default=_as_list(node.get("plan")), key=f"{uid}_plans")
-        if plans:
-            node["plan"] = plans
-        else:
-            node.pop("plan", None)
-        window_editor(node, uid, "Cancelled" if node["state"] == "cancelled" else "Started")
-    elif k == "crm":
-        node["measure"] = _select("Measure", list(model.CRM_MEASURES), node.get("measure", "stage_is"),
-                                  f"{uid}_crm", format_func=lambda m: m.replace("_", " "))
-        m = node["measure"]
-        if m in ("stage_is", "owner"):
-            value_editor(node, "string", f"{uid}_s")
-        elif m == "deal_value":
-            value_editor(node, "number", f"{uid}_n")
-        else:
-            stages = st.multiselect("Stages" + (" (any change if empty)" if m == "stage_changed" else ""),
-                                    sorted(set(choices["stages"]) | set(_as_list(node.get("value")))),
-                                    default=_as_list(node.get("value")), key=f"{uid}_stages")
-            node.pop("op", None)
-            if stages:
-                node["value"] = stages
-            else:
-                node.pop("value", None)
-            window_editor(node, uid)
-    elif k == "value":
-        node["field"] = _select("Score", list(model.VALUE_FIELDS), node.get("field", "predicted_clv"), f"{uid}_vf")
-        vt = model.VALUE_FIELDS[node["field"]]
-        ops = list(model.OPS_BY_TYPE[vt]) + (["top_percent"] if vt == "number" else [])
-        value_editor(node, vt, f"{uid}_{vt}", ops=ops)
-    elif k == "consent":
-        node["purpose"] = _select("Purpose", choices["purposes"], node.get("purpose", "email"), f"{uid}_purpose")
-        node["granted"] = st.toggle("Granted (off: not granted or unknown)", value=node.get("granted", True),
-                                    key=f"{uid}_granted")
-    elif k == "source":
-        node["source"] = _select("Source", choices["sources"] or ["(no sources yet)"], node.get("source"),
-                                 f"{uid}_source", accept_new_options=True)
-        node["present"] = st.toggle("Present (off: absent)", value=node.get("present", True), key=f"{uid}_present")
-    elif k == "segment":
-        saved = seg.list_segments(ws)
-        loaded = st.session_state.get("seg_loaded") or {}
-        saved = saved[saved["segment_id"] != loaded.get("segment_id")]
-        names = dict(zip(saved["segment_id"], saved["name"]))
-        if not names:
-            st.caption("No other saved segments yet.")
-        else:
-            node["segment_id"] = _select("Segment", list(names), node.get("segment_id"), f"{uid}_seg",
-                                         format_func=lambda s: names.get(s, s))
-    elif k == "tag":
-        tags = st.multiselect("Tags (any of)", sorted(set(choices["tags"]) | set(_as_list(node.get("tag")))),
-                              default=_as_list(node.get("tag")), key=f"{uid}_tags", accept_new_options=True)
-        node["tag"] = tags
-
-
-def _as_list(value) -> list:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else list(value)
+        forget_widgets(uid, keep=f"{uid}_kind")
+    segment_editors.editor(kind)(node, uid, choices)
 
 
 def group_editor(node: dict, choices: dict, depth: int = 0) -> None:
@@ -539,18 +278,33 @@ with builder:
                     st.rerun()
 
             if may_edit:
-                @st.dialog("Delete segment")
+                def _stop_deleting():
+                    st.session_state.pop("seg_deleting", None)
+
+                @st.dialog("Delete segment", on_dismiss=_stop_deleting)
                 def confirm_delete(segment):
                     st.write(f"Delete **{md(segment['name'])}**? Its history is kept; it stops appearing in lists.")
-                    if st.button("Delete", type="primary", key="seg_delete_yes"):
+                    links = seg.audience_links(ws, segment["segment_id"])
+                    if links:
+                        st.warning(md(f"It feeds {len(links)} audience link(s): {seg.store.links_text(links)}. "
+                                      f"The links are {seg.store.AUDIENCE_LINKS_ON_DELETE}."))
+                    force = bool(links) and st.checkbox("Delete it anyway", key="seg_delete_force")
+                    yes, no = st.columns(2)
+                    if yes.button("Delete", type="primary", key="seg_delete_yes", disabled=bool(links) and not force):
                         try:
-                            seg.delete_segment(ws, user, segment["segment_id"])
+                            seg.delete_segment(ws, user, segment["segment_id"], force=force)
+                            _stop_deleting()
                             _load(model.empty_definition(), None)
                             st.rerun()
                         except ValueError as exc:
                             st.error(md(exc))
+                    if no.button("Cancel", key="seg_delete_no"):
+                        _stop_deleting()
+                        st.rerun()
 
                 if st.button("Delete segment…", key="seg_delete", icon=":material/delete:"):
+                    st.session_state.seg_deleting = loaded["segment_id"]
+                if st.session_state.get("seg_deleting") == loaded["segment_id"]:
                     confirm_delete(loaded)
 
     with io_col:

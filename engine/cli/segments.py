@@ -1,4 +1,5 @@
-"""`cdp segment ...`: create from JSON, list, count, members to CSV, SQL, versions, refresh."""
+"""`cdp segment ...`: create from JSON, edit, delete, list, count, members to CSV, SQL, versions,
+refresh."""
 from __future__ import annotations
 
 import json
@@ -19,6 +20,24 @@ def register(subparsers) -> None:
     a.add_argument("--name", help="segment name (default: the name in the file)")
     a.add_argument("--description", default=None)
     a.set_defaults(func=cmd_create)
+
+    a = sub.add_parser("edit", help="save a new version: new rules (JSON), name or description")
+    a.add_argument("segment", help="segment id or name")
+    a.add_argument("--from-json", dest="from_json", metavar="FILE",
+                   help="new rules: a JSON definition or an exported segment (its name is not used)")
+    a.add_argument("--name", help="new name")
+    a.add_argument("--description", default=None, help="new description")
+    a.add_argument("--note", default="", help="what changed (kept in the version history)")
+    a.add_argument("--json", action="store_true", help="print the result as JSON")
+    a.set_defaults(func=cmd_edit)
+
+    a = sub.add_parser("delete", help="retire a segment (history kept); --force if it feeds audiences")
+    a.add_argument("segment", help="segment id or name")
+    a.add_argument("--force", action="store_true",
+                   help="delete even though audience links use it: the links are kept with what each "
+                        "destination holds, their schedules set to manual")
+    a.add_argument("--json", action="store_true", help="print the result as JSON")
+    a.set_defaults(func=cmd_delete)
 
     a = sub.add_parser("count", help="count members of a saved segment or a JSON definition")
     a.add_argument("segment", nargs="?", help="segment id or name")
@@ -102,6 +121,40 @@ def cmd_create(args) -> int:
     sid = create_segment(ws, actor(), name, doc["definition"], description)
     from engine.segments import count_segment
     print(f"Created segment {sid} ({name!r}) with {count_segment(ws, actor(), sid):,} members.")
+    return 0
+
+
+def cmd_edit(args) -> int:
+    from engine.segments import count_segment, get_segment, save_segment
+    if args.from_json is None and args.name is None and args.description is None:
+        raise ValueError("Nothing to change: give --from-json FILE, --name or --description.")
+    ws = workspace()
+    sid = _segment_id(ws, args.segment)
+    definition = _definition(args) if args.from_json else None
+    version = save_segment(ws, actor(), sid, definition, name=args.name, description=args.description,
+                           note=args.note or "edited from the command line")
+    seg = get_segment(ws, sid)
+    members = count_segment(ws, actor(), sid)
+    if args.json:
+        print_json({"segment_id": sid, "name": seg["name"], "version": version, "members": members})
+    else:
+        print(f"Saved version {version} of segment {sid} ({seg['name']!r}) with {members:,} members.")
+    return 0
+
+
+def cmd_delete(args) -> int:
+    from engine.segments import delete_segment
+    ws = workspace()
+    result = delete_segment(ws, actor(), _segment_id(ws, args.segment), force=args.force)
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"Deleted segment {result['segment_id']} ({result['name']!r}); its history is kept.")
+    for link in result["audiences"]:
+        print(f"Audience link {link['audience_key']}: {link['members_at_destination']:,} people at "
+              f"{link['destination']}, schedule was {link['schedule']}.")
+    if result["audiences"]:
+        print(f"Audience links: {result['audience_links']}.")
     return 0
 
 

@@ -6,7 +6,9 @@ create_static_segment.
 """
 from engine.segments.model import DefinitionError, describe, empty_definition, validate
 from engine.segments.store import (
+    SegmentFeedsAudiences,
     SegmentNotFound,
+    audience_links,
     builder_choices,
     count_definition,
     count_segment,
@@ -34,7 +36,7 @@ from engine.segments.store import (
 )
 
 __all__ = [
-    "DefinitionError", "SegmentNotFound", "builder_choices", "count_definition", "count_segment", "create_segment",
+    "DefinitionError", "SegmentFeedsAudiences", "SegmentNotFound", "audience_links", "builder_choices", "count_definition", "count_segment", "create_segment",
     "create_static_segment", "definition_sql", "delete_segment", "describe", "duplicate_segment",
     "empty_definition", "export_members_csv", "export_segment", "find_segment", "get_segment", "import_segment",
     "list_segments", "overlap", "parse_import", "reachability", "refresh_segments",

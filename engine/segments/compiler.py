@@ -1,9 +1,13 @@
-"""All SQL the segment builder generates: a definition becomes one SELECT over `profiles`.
+"""The SQL the segment builder generates: a definition becomes one SELECT over `profiles`.
+
+This module owns the tree (groups), the pieces every kind shares (windows, operators, event
+rows, aggregates) and the SQL for reach, members and overlap; each condition kind's own SQL is
+its module's `compile(comp, c)` in engine/segments/kinds/, called with the `_Compiler` below.
 
 Every value a user typed (event names, property names, trait keys, values, dates, ids) is a
 named bound parameter (`$p1`, `$p2`, ...). The only identifiers written into the SQL are
-column and table names taken from allow-lists (model.PROFILE_FIELDS plus columns read from
-the schema, model.VALUE_FIELDS, fixed table names).
+column and table names taken from allow-lists (the trait kind's PROFILE_FIELDS plus columns
+read from the schema, the value kind's VALUE_FIELDS, fixed table names).
 
 Shape: `SELECT p.profile_id FROM profiles p WHERE <predicate>`; a group is AND / OR /
 NOT(OR) of its children; a condition on a golden-record field is a predicate on `p`; every
@@ -19,9 +23,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from engine.identifiers import AD_ID_TYPES
-from engine.revenue import NET_AMOUNT, PROFILE_REVENUE_ORDERS
-from engine.segments import model
-from engine.segments.model import DefinitionError
+from engine.segments import kinds, model
 
 # The event relation every behavioural condition reads: profile_id, event, ts, properties.
 EVENT_INDEX_TABLE = "segment_event_index"
@@ -29,8 +31,6 @@ EVENTS_VIEW_RELATION = (
     "(SELECT profile_id, COALESCE(event, type) AS event, timestamp AS ts, properties "
     "FROM profile_events)"
 )
-TRAIT_RELATIONS = {"contacts": "profile_contacts", "orders": "profile_orders",
-                   "subscriptions": "profile_subscriptions"}
 NEGATIVE_OPS = {"not_equals": "equals", "not_one_of": "one_of", "not_contains": "contains",
                 "not_set": "is_set"}
 _COMPARE = {"equals": operator.eq, "gt": operator.gt, "gte": operator.ge, "lt": operator.lt,
@@ -87,7 +87,7 @@ class _Compiler:
                 return "(" + pad + (pad + "AND ").join(children) + ")" if children else "TRUE"
             joined = "(" + pad + (pad + "OR ").join(children) + ")" if children else "FALSE"
             return joined if node["op"] == "any" else f"NOT {joined}"
-        pred = getattr(self, "c_" + node["kind"])(node)
+        pred = kinds.get(node["kind"]).compile(self, node)
         return f"NOT ({pred})" if node.get("negate") else pred
 
     # -- shared pieces -------------------------------------------------------
@@ -190,184 +190,6 @@ class _Compiler:
             return (f"p.profile_id NOT IN (SELECT profile_id FROM ({rows_sql}) GROUP BY profile_id "
                     f"HAVING NOT COALESCE({test}, FALSE))")
         return f"p.profile_id IN (SELECT profile_id FROM ({rows_sql}) GROUP BY profile_id HAVING {test})"
-
-    # -- condition kinds -----------------------------------------------------
-    def c_trait(self, c: dict) -> str:
-        fld = c["field"]
-        if fld.startswith("traits."):
-            vt = c.get("value_type", "string")
-            relation = TRAIT_RELATIONS[c.get("table", "contacts")]
-            key = fld[len("traits."):]
-            return self.any_record(
-                relation, lambda op: self.compare(self.typed_json("traits", key, vt), vt, op, c.get("value")),
-                c["op"])
-        vt = self.profile_fields[fld]  # validated: fld is an allowed column
-        return f"COALESCE({self.compare(f'p.{_quote(fld)}', vt, c['op'], c.get('value'))}, FALSE)"
-
-    def c_event(self, c: dict) -> str:
-        count_op = c.get("count_op", "at_least")
-        n = int(c.get("count", 1))
-        rows = self.event_rows(c["event"], c.get("filters"), c.get("window"))
-        if count_op == "none" or (count_op == "exactly" and n == 0):
-            return f"p.profile_id NOT IN ({rows})"
-        if count_op == "at_least":
-            if n <= 0:
-                return "TRUE"
-            if n == 1:
-                return f"p.profile_id IN ({rows})"
-            return f"p.profile_id IN ({rows} GROUP BY profile_id HAVING count(*) >= {self.bind(n)})"
-        if count_op == "at_most":
-            return f"p.profile_id NOT IN ({rows} GROUP BY profile_id HAVING count(*) > {self.bind(n)})"
-        return f"p.profile_id IN ({rows} GROUP BY profile_id HAVING count(*) = {self.bind(n)})"
-
-    def c_aggregate(self, c: dict) -> str:
-        func = c["func"]
-        if c.get("source", "event") == "orders":
-            prop = c.get("property", "amount")
-            if func != "count" and prop not in model.ORDER_PROPERTIES:
-                raise DefinitionError(f"orders property {prop!r} is not allowed")
-            value = "NULL" if func == "count" else NET_AMOUNT if prop == "amount" else _quote(prop)
-            rows = (f"SELECT profile_id, {value} AS v FROM {PROFILE_REVENUE_ORDERS} "
-                    f"WHERE {self.window('ordered_at', c.get('window'))}")
-        else:
-            vexpr = "NULL" if func == "count" else f"TRY_CAST({self.json_value('properties', c['property'])} AS DOUBLE)"
-            rows = self.event_rows(c["event"], c.get("filters"), c.get("window"),
-                                   columns=f"profile_id, {vexpr} AS v")
-        agg = "count(*)" if func == "count" else f"{func}(v)"
-        return self.having_membership(rows, agg, c["op"], c.get("value"), zero_ok=func in ("sum", "count"))
-
-    def c_sequence(self, c: dict) -> str:
-        first, then = c["first"], c["then"]
-        later = self.event_rows(then["event"], then.get("filters"), c.get("window"), "profile_id, ts")
-        earlier = self.event_rows(first["event"], first.get("filters"), None, "profile_id, ts")
-        order = ">" if first["event"] == then["event"] else ">="
-        return (f"p.profile_id IN (SELECT t.profile_id FROM ({later}) t ASOF JOIN ({earlier}) f "
-                f"ON t.profile_id = f.profile_id AND t.ts {order} f.ts "
-                f"WHERE t.ts <= f.ts + to_days({self.bind(int(c['within_days']))}))")
-
-    def c_orders(self, c: dict) -> str:
-        measure = c["measure"]
-        if measure == "bought":
-            item_field = c.get("item_field", "category")
-            if item_field not in model.ITEM_FIELDS:
-                raise DefinitionError(f"item field {item_field!r} is not allowed")
-            win = c.get("window")
-            return self.any_record(
-                f"(SELECT o.profile_id, o.ordered_at, t.item FROM {PROFILE_REVENUE_ORDERS} o, "
-                "unnest(TRY_CAST(o.items AS JSON[])) AS t(item))",
-                lambda op: f"{self.window('ordered_at', win)} AND COALESCE("
-                           f"{self.compare(self.json_value('item', item_field), 'string', op, c.get('value'))}, FALSE)",
-                c.get("op", "equals"))
-        if measure in model.ORDER_DATE_MEASURES:
-            if c["op"] in ("is_set", "not_set"):
-                sub = f"p.profile_id IN (SELECT profile_id FROM {PROFILE_REVENUE_ORDERS} WHERE ordered_at IS NOT NULL)"
-                return sub if c["op"] == "is_set" else f"NOT {sub}"
-            agg = "min(ordered_at)" if measure == "first_order_date" else "max(ordered_at)"
-            return (f"p.profile_id IN (SELECT profile_id FROM {PROFILE_REVENUE_ORDERS} GROUP BY profile_id "
-                    f"HAVING {self.compare(agg, 'date', c['op'], c.get('value'))})")
-        # Money kept (engine/revenue.py): failed, cancelled and pending orders do not count,
-        # refunds are taken off.
-        rows = (f"SELECT profile_id, {NET_AMOUNT} AS amount FROM {PROFILE_REVENUE_ORDERS} "
-                f"WHERE {self.window('ordered_at', c.get('window'))}")
-        agg = {"order_count": "count(*)", "total_revenue": "sum(amount)", "avg_order_value": "avg(amount)"}[measure]
-        return self.having_membership(rows, agg, c["op"], c.get("value"),
-                                      zero_ok=measure in ("order_count", "total_revenue"))
-
-    def c_subscription(self, c: dict) -> str:
-        state = c.get("state", "any")
-        where = []
-        if state == "active":
-            where.append("lower(status) IN ('active', 'trialing')")
-        elif state == "cancelled":
-            where.append("(lower(status) IN ('cancelled', 'canceled') OR cancelled_at IS NOT NULL)")
-        plan = c.get("plan")
-        if plan:
-            plans = [plan] if isinstance(plan, str) else list(plan)
-            where.append(f"list_contains(CAST({self.bind([p.lower() for p in plans])} AS VARCHAR[]), lower(plan))")
-        where.append(self.window("cancelled_at" if state == "cancelled" else "started_at", c.get("window")))
-        return f"p.profile_id IN (SELECT profile_id FROM profile_subscriptions WHERE {' AND '.join(where)})"
-
-    def _stage_list(self, value: Any) -> str:
-        stages = [value] if isinstance(value, str) else list(value)
-        return f"CAST({self.bind([str(s).lower() for s in stages])} AS VARCHAR[])"
-
-    def c_crm(self, c: dict) -> str:
-        measure = c["measure"]
-        if measure in ("stage_is", "owner"):
-            column = "lead_stage" if measure == "stage_is" else "owner"
-            return self.any_record("profile_contacts",
-                                   lambda op: f"COALESCE({self.compare(column, 'string', op, c.get('value'))}, FALSE)",
-                                   c["op"])
-        if measure == "deal_value":
-            return self.any_record("profile_contacts",
-                                   lambda op: f"COALESCE({self.compare('deal_value', 'number', op, c.get('value'))}, FALSE)",
-                                   c["op"])
-        changes = ("(SELECT m.profile_id, l.stage, l.previous_stage, l.changed_at FROM lead_stage_changes l "
-                   "JOIN profile_members m USING (source, source_record_id))")
-        win = self.window("changed_at", c.get("window"))
-        if measure == "stage_changed":
-            cond = win
-            if c.get("value") is not None:
-                cond += f" AND list_contains({self._stage_list(c['value'])}, lower(stage))"
-            return f"p.profile_id IN (SELECT profile_id FROM {changes} WHERE {cond})"
-        stages = self._stage_list(c["value"])
-        sub = (f"SELECT profile_id FROM {changes} WHERE {win} AND "
-               f"(list_contains({stages}, lower(stage)) OR list_contains({stages}, lower(previous_stage)))")
-        if not c.get("window") or c["window"].get("type", "ever") == "ever":
-            sub += (f" UNION ALL SELECT profile_id FROM profile_contacts "
-                    f"WHERE list_contains({self._stage_list(c['value'])}, lower(lead_stage))")
-        return f"p.profile_id IN ({sub})"
-
-    def c_value(self, c: dict) -> str:
-        fld = c["field"]
-        if fld not in model.VALUE_FIELDS:
-            raise DefinitionError(f"value field {fld!r} is not allowed")
-        col = _quote(fld)
-        if c["op"] == "top_percent":
-            return (f"p.profile_id IN (SELECT profile_id FROM (SELECT profile_id, "
-                    f"cume_dist() OVER (ORDER BY {col} DESC) AS share FROM profile_scores "
-                    f"WHERE {col} IS NOT NULL) WHERE share <= {self.bind(float(c['value']) / 100.0)})")
-        vt = model.VALUE_FIELDS[fld]
-        return self.any_record("profile_scores",
-                               lambda op: f"COALESCE({self.compare(col, vt, op, c.get('value'))}, FALSE)",
-                               c["op"])
-
-    def c_consent(self, c: dict) -> str:
-        sub = (f"p.profile_id IN (SELECT profile_id FROM profile_consent_state "
-               f"WHERE purpose = {self.bind(c['purpose'])} AND granted)")
-        return sub if c.get("granted", True) else f"NOT {sub}"
-
-    def c_source(self, c: dict) -> str:
-        sub = f"p.profile_id IN (SELECT profile_id FROM profile_members WHERE source = {self.bind(c['source'])})"
-        return sub if c.get("present", True) else f"NOT {sub}"
-
-    def c_tag(self, c: dict) -> str:
-        tags = [c["tag"]] if isinstance(c["tag"], str) else list(c["tag"])
-        return (f"p.profile_id IN (SELECT profile_id FROM profile_tags "
-                f"WHERE list_contains(CAST({self.bind(tags)} AS VARCHAR[]), tag))")
-
-    def c_segment(self, c: dict) -> str:
-        seg_id = c["segment_id"]
-        if seg_id in self.stack:
-            chain = " -> ".join(self.stack + [seg_id])
-            raise DefinitionError(f"segments refer to each other in a cycle: {chain}")
-        found = self.resolve_segment(seg_id) if self.resolve_segment else None
-        if found is None:
-            raise DefinitionError(f"segment {seg_id!r} does not exist")
-        kind, definition = found
-        if kind == "static":
-            return (f"p.profile_id IN (SELECT profile_id FROM segment_static_members "
-                    f"WHERE segment_id = {self.bind(seg_id)})")
-        self.stack.append(seg_id)
-        try:
-            inner = self.node(definition, 2)
-        finally:
-            self.stack.pop()
-        return f"p.profile_id IN (SELECT p.profile_id FROM profiles p WHERE {inner})"
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _holds_at_zero(op: str, value: Any) -> bool:

@@ -195,7 +195,8 @@ def save_segment(workspace, user: User, segment_id: str, definition: dict | None
         con.execute("UPDATE segments SET name = ?, description = ?, current_version = ?, "
                     "updated_at = now(), updated_by = ? WHERE segment_id = ?",
                     [new_name, new_desc, version, user.username, segment_id])
-        audit(con, user, "segment.save", segment_id, {"version": version, "name": new_name})
+        count = _snapshot(con, segment_id, version, _segment_compiled(con, segment_id, str(workspace.path)))
+        audit(con, user, "segment.save", segment_id, {"version": version, "name": new_name, "members": count})
     return version
 
 
@@ -232,11 +233,50 @@ def _free_name(con, base: str) -> str:
     return name
 
 
-def delete_segment(workspace, user: User, segment_id: str) -> None:
-    """Retire a segment (history kept); refused while another segment refers to it."""
+class SegmentFeedsAudiences(ValueError):
+    """The segment is the source of audience links; deleting it needs force."""
+
+
+def _audience_links(con, segment_id: str) -> list[dict]:
+    """The audience links a segment feeds, with what each destination holds."""
+    rows = con.execute(
+        "SELECT a.audience_key, a.destination, a.schedule, "
+        "(SELECT count(*) FROM activation_membership m WHERE m.audience_key = a.audience_key) "
+        "FROM activation_audiences a WHERE a.source_kind = 'segment' AND a.source_id = ? "
+        "ORDER BY a.audience_key", [segment_id]).fetchall()
+    return [{"audience_key": k, "destination": d, "schedule": sch, "members_at_destination": int(n)}
+            for k, d, sch, n in rows]
+
+
+def audience_links(workspace, segment_id: str) -> list[dict]:
+    """The audience links fed by a segment (audience_key, destination, schedule,
+    members_at_destination)."""
+    with workspace.connect() as con:
+        return _audience_links(con, segment_id)
+
+
+AUDIENCE_LINKS_ON_DELETE = (
+    "kept with what each destination holds, scheduled syncs set to manual; the people already "
+    "at a destination stay there until removed at the platform or the link is deleted")
+
+
+def links_text(links: list[dict]) -> str:
+    """Audience links in words: destination, people there, schedule."""
+    return "; ".join(f"{a['destination']} ({a['members_at_destination']:,} people at the destination, "
+                     f"{a['schedule']})" for a in links)
+
+
+def delete_segment(workspace, user: User, segment_id: str, force: bool = False) -> dict:
+    """Retire a segment (history kept); refused while another segment refers to it.
+
+    A segment that feeds audience links is deleted only with `force` (else SegmentFeedsAudiences
+    naming them): the links are kept with what each destination holds (its people stay there),
+    and scheduled ones are set to manual so no sync runs against a segment that is gone.
+    Returns segment_id, name, audiences (the links) and audience_links (what was done to them).
+    """
     require(user, "edit_segments")
     with workspace.transaction() as con:
-        _current(con, segment_id)
+        seg = _current(con, segment_id)
         rows = con.execute(
             "SELECT s.name, v.definition FROM segments s JOIN segment_versions v "
             "ON v.segment_id = s.segment_id AND v.version = s.current_version "
@@ -245,9 +285,21 @@ def delete_segment(workspace, user: User, segment_id: str) -> None:
         users_of = [name for name, d in rows if segment_id in model.referenced_segments(json.loads(d))]
         if users_of:
             raise ValueError(f"Segment is used by {', '.join(sorted(users_of))}; change those first.")
+        links = _audience_links(con, segment_id)
+        if links and not force:
+            raise SegmentFeedsAudiences(
+                f"Segment {seg['name']!r} feeds {len(links)} audience link(s): {links_text(links)}. "
+                f"Deleting it stops their syncs: the links are {AUDIENCE_LINKS_ON_DELETE}. "
+                "Delete anyway with force (--force).")
         con.execute("UPDATE segments SET deleted_at = now(), deleted_by = ? WHERE segment_id = ?",
                     [user.username, segment_id])
-        audit(con, user, "segment.delete", segment_id, {})
+        if links:
+            con.execute("UPDATE activation_audiences SET schedule = 'manual' "
+                        "WHERE source_kind = 'segment' AND source_id = ?", [segment_id])
+        audit(con, user, "segment.delete", segment_id,
+              {"name": seg["name"], "audiences": [a["audience_key"] for a in links]})
+    return {"segment_id": segment_id, "name": seg["name"], "audiences": links,
+            "audience_links": AUDIENCE_LINKS_ON_DELETE if links else "none"}
 
 
 # -- import / export ----------------------------------------------------------

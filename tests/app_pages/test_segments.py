@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from engine.access import User
-from engine.segments import create_segment, get_segment, list_segments
+from engine.segments import count_segment, create_segment, get_segment, list_segments
 from tests.engine.test_segments_conditions import build_people
 
 
@@ -101,3 +101,74 @@ def test_every_condition_kind_renders_and_counts(logged_in_app, app_env):
     assert at.session_state["seg_tree"]["children"][0]["segment_id"] == uk
     assert _metric(at, "Members") == "2"
     assert any("Generated SQL" in e.label for e in at.expander)
+
+
+def test_switching_kind_starts_from_the_new_kinds_defaults(logged_in_app, app_env):
+    build_people(app_env)
+    at = logged_in_app("marketer", "app_pages/segments.py")
+    at.button(key="root_addc").click().run()
+    uid = at.session_state["seg_tree"]["children"][0]["_uid"]
+    at.selectbox(key=f"{uid}_kind").select("event").run()
+    at.selectbox(key=f"{uid}_wt").select("last_days").run()
+    at.number_input(key=f"{uid}_wd").set_value(7).run()
+    assert at.session_state["seg_tree"]["children"][0]["window"] == {"type": "last_days", "days": 7}
+    at.selectbox(key=f"{uid}_kind").select("aggregate").run()
+    assert not at.exception, at.exception
+    node = at.session_state["seg_tree"]["children"][0]
+    assert node["kind"] == "aggregate" and "window" not in node
+    assert at.selectbox(key=f"{uid}_wt").value == "ever"
+
+
+def test_delete_of_a_segment_feeding_an_audience_asks_first(logged_in_app, app_env):
+    from engine.activation.audiences import link_audience
+    build_people(app_env)
+    admin = User("admin", "admin")
+    sid = create_segment(app_env, admin, "UK", UK)
+    link_audience(app_env, admin, "segment", sid, "sandbox")
+    at = logged_in_app("admin", "app_pages/segments.py")
+    at.selectbox(key="seg_pick").select(sid).run()
+    at.button(key="seg_open").click().run()
+    at.button(key="seg_delete").click().run()
+    assert not at.exception, at.exception
+    assert any("audience link" in w.value for w in at.warning)
+    assert at.button(key="seg_delete_yes").disabled
+    at.checkbox(key="seg_delete_force").check().run()
+    at.button(key="seg_delete_yes").click().run()
+    assert not at.exception, at.exception
+    assert sid not in set(list_segments(app_env)["segment_id"])
+
+
+def test_every_kind_has_an_editor_that_keeps_its_example(logged_in_app, app_env):
+    """Each kind's example, opened in the builder, renders through its editor and still counts."""
+    import copy
+
+    from engine.segments import kinds
+    from ui import segment_editors
+
+    assert set(segment_editors.EDITORS) == set(kinds.NAMES)
+    build_people(app_env)
+    admin = User("admin", "admin")
+    uk = create_segment(app_env, admin, "UK", UK)
+    for kind in kinds.NAMES:
+        condition = copy.deepcopy(kinds.KINDS[kind].EXAMPLE)
+        if kind == "segment":
+            condition["segment_id"] = uk
+        sid = create_segment(app_env, admin, f"Example {kind}", {"type": "group", "op": "all",
+                                                                   "children": [condition]})
+        at = logged_in_app("admin", "app_pages/segments.py")
+        at.selectbox(key="seg_pick").select(sid).run()
+        at.button(key="seg_open").click().run()
+        assert not at.exception, (kind, at.exception)
+        node = at.session_state["seg_tree"]["children"][0]
+        assert node["kind"] == kind
+        assert not any("Finish the rules" in w.value for w in at.warning), kind
+        assert _metric(at, "Members") == str(count_segment(app_env, admin, sid)), kind
+
+
+def test_a_kind_without_an_editor_is_named():
+    import pytest
+
+    from ui import segment_editors
+
+    with pytest.raises(KeyError, match="ui/segment_editors/loud.py"):
+        segment_editors.editor("loud")

@@ -45,3 +45,45 @@ def test_cli_round_trip(workspace, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CDP_ROLE", "analyst")
     assert main(["segment", "sql", "UK"]) == 1
     assert "may not" in capsys.readouterr().err
+
+
+def test_cli_edit_and_delete(workspace, tmp_path, monkeypatch, capsys):
+    from engine.access import system_user
+    from engine.activation.audiences import link_audience
+    from engine.segments import audience_links, find_segment, get_segment, list_segments
+
+    build_people(workspace)
+    monkeypatch.setenv("CDP_WORKSPACE", str(workspace.path))
+    uk = tmp_path / "uk.json"
+    uk.write_text(json.dumps(one("trait", field="country", op="equals", value="GB")))
+    vip = tmp_path / "vip.json"
+    vip.write_text(json.dumps(one("tag", tag="vip")))
+    assert main(["segment", "create", "--from-json", str(uk), "--name", "UK"]) == 0
+    sid = find_segment(workspace, "UK")
+    capsys.readouterr()
+    assert main(["segment", "edit", "UK", "--from-json", str(vip), "--name", "VIPs", "--note", "now VIPs",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"segment_id": sid, "name": "VIPs", "version": 2, "members": 2}
+    assert get_segment(workspace, sid)["definition"] == one("tag", tag="vip")
+    assert main(["segment", "edit", "VIPs", "--description", "people we love"]) == 0
+    assert "Saved version 3" in capsys.readouterr().out
+    assert get_segment(workspace, sid)["description"] == "people we love"
+    assert main(["segment", "edit", "VIPs"]) == 1                        # nothing to change
+    assert "Nothing to change" in capsys.readouterr().err
+    # a segment feeding an audience is only deleted with --force, and says what happens to the link
+    key = link_audience(workspace, system_user(), "segment", sid, "sandbox", schedule="daily")
+    assert main(["segment", "delete", "VIPs"]) == 1
+    err = capsys.readouterr().err
+    assert "feeds 1 audience link" in err and "--force" in err
+    assert sid in set(list_segments(workspace)["segment_id"])
+    assert main(["segment", "delete", "VIPs", "--force", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["segment_id"] == sid and out["audiences"][0]["audience_key"] == key
+    assert "kept" in out["audience_links"]
+    assert sid not in set(list_segments(workspace)["segment_id"])
+    assert audience_links(workspace, sid)[0]["schedule"] == "manual"
+    assert main(["segment", "create", "--from-json", str(uk), "--name", "Plain"]) == 0
+    capsys.readouterr()
+    assert main(["segment", "delete", "Plain"]) == 0
+    assert "Deleted segment" in capsys.readouterr().out
+    assert main(["segment", "delete", "Plain"]) == 1                     # gone
