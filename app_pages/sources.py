@@ -10,6 +10,7 @@ import streamlit as st
 
 from engine.access import audit, can, mask_frame
 from engine.access.csv_safe import safe_csv
+from engine.derived import refresh as refresh_derived
 from engine.ingest import IngestError, ingest_file, suggest_for_file
 from engine.ingest.fields import RECORD_ID, extra_fields_for, fields_for
 from engine.ingest.landing import keep_upload
@@ -185,6 +186,9 @@ def _load_all_sheets(uploaded, path: str, kind: str, source: str, file_format: s
 
 
 def _loaded(uploaded, results) -> None:
+    bar = st.progress(0.0, text="Updating what the other screens read")
+    refresh_derived(ws, progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), text=m))
+    bar.empty()
     st.session_state["src_last_results"] = [r.as_dict() for r in results]
     # The load kept its own copy under landing/; the incoming copy is no longer needed.
     Path(st.session_state.pop(f"upload_path_{uploaded.file_id}")).unlink(missing_ok=True)

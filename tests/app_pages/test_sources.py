@@ -1,6 +1,7 @@
 """The Sources screen: upload through the file uploader, confirm the mapping, load, see the report."""
 import json
 
+from engine.derived import stale
 from tests.engine.workbooks import workbook_bytes
 
 CRM = (b"Contact ID,E-mail,First Name,DOB,Stage,Shoe size\n"
@@ -34,6 +35,7 @@ def test_upload_map_and_load(logged_in_app, app_env):
         "C1": "ann@example.com", "C2": "bob@example.com"}
     assert json.loads(ws.scalar("SELECT traits FROM contacts WHERE source_record_id = 'C1'")) == {
         "Shoe size": "38"}
+    assert stale(ws) == []       # the upload refreshed what Journeys, Segments and search read
     # Loading the same file again says so and changes nothing.
     at.button(key="src_load").click().run()
     assert any("already loaded" in i.value for i in at.info)
