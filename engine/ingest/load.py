@@ -31,6 +31,7 @@ from engine.ingest.fields import DEFAULT_ID_FIELD, IDENTIFIERS, LINE_ITEM_FIELDS
 from engine.ingest.mapping import as_mapping, suggest_mapping
 from engine.ingest.validate import (INFER_SAMPLE, TYPE_NAMES, ColumnFormat, currency_from_money_sql,
                                     infer_formats, trimmed, typed_sql)
+from engine.lifecycle import LIFECYCLE_COLUMN, stage_sql
 from engine.phones import e164_sql, workspace_region
 from engine.sources import KINDS, ensure_source, get_source, save_mapping
 
@@ -38,7 +39,8 @@ from engine.sources import KINDS, ensure_source, get_source, save_mapping
 TABLE_FIELDS = {
     "contacts": ("email", "phone", "first_name", "last_name", "address_line1", "address_line2", "city",
                  "postcode", "state", "country", "date_of_birth", "customer_id", "user_id",
-                 "anonymous_id", "lead_stage", "owner", "deal_value", "created_at", "updated_at"),
+                 "anonymous_id", "lead_stage", "owner", "deal_value", "created_at", "updated_at",
+                 LIFECYCLE_COLUMN),
     "orders": ("order_id", "ordered_at", "amount", "currency", "status", "status_raw", "amount_refunded",
                "quantity", "items", "store", "channel",
                "email", "phone", "first_name", "last_name", "address_line1", "address_line2", "city",
@@ -278,6 +280,8 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
             amount = '"v_amount"' if "amount" in plan.by_field else "NULL"
             refunded = '"v_amount_refunded"' if "amount_refunded" in plan.by_field else "NULL"
             value = word if name == "status_raw" else f"order_status({word}, {amount}, {refunded})"
+        if name == LIFECYCLE_COLUMN:  # the lead stage in one vocabulary (engine/lifecycle.py)
+            value = stage_sql('"v_lead_stage"') if "lead_stage" in plan.by_field else "NULL"
         layer3.append(f'{value} AS "{name}"')
     if plan.line_items:
         for name in LINE_ITEM_FIELDS:
