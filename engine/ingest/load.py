@@ -31,6 +31,7 @@ from engine.ingest.fields import DEFAULT_ID_FIELD, IDENTIFIERS, LINE_ITEM_FIELDS
 from engine.ingest.mapping import as_mapping, suggest_mapping
 from engine.ingest.validate import (INFER_SAMPLE, TYPE_NAMES, ColumnFormat, currency_from_money_sql,
                                     infer_formats, trimmed, typed_sql)
+from engine.currency import currency_warnings
 from engine.lifecycle import LIFECYCLE_COLUMN, stage_sql
 from engine.phones import e164_sql, workspace_region
 from engine.sources import KINDS, ensure_source, get_source, save_mapping
@@ -827,6 +828,7 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
                     if rejects:
                         warnings.append(_rejects_warning(rejects))
                     warnings += outcome.pop("warnings") + _status_warnings(con, plan, source, load_id)
+                    warnings += currency_warnings(con, plan.kind, source, load_id)
                     quarantined = outcome["quarantined"]
                     loaded = read - quarantined
                     tallies = outcome
