@@ -102,3 +102,22 @@ def test_orders_without_a_currency_are_in_the_reporting_currency(workspace, admi
     assert not [w for w in result.warnings if w.startswith("currency:")]
     resolve(workspace, admin)
     assert _revenue(workspace) == {"eve@mailbox.org": 12.5}
+
+
+def test_cli_sets_the_currency_loads_rates_and_reports(shop, tmp_path, monkeypatch, capsys):
+    import json
+
+    from engine.cli.main import main
+
+    workspace, _ = shop
+    monkeypatch.setenv("CDP_WORKSPACE", str(workspace.path))
+    assert main(["currency", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert (status["reporting_currency"], status["unconverted_orders"]) == ("GBP", 3)
+    rates = _rates(tmp_path, "currency,rate\nEUR,0.85\nJPY,0.005\n")
+    assert main(["currency", "rates", str(rates), "--json"]) == 0
+    outcome = json.loads(capsys.readouterr().out)
+    assert outcome["rates_loaded"] == 2 and outcome["unconverted_orders"] == 0
+    assert main(["currency", "--set", "nope"]) == 1
+    assert main(["currency", "--set", "EUR"]) == 0
+    assert "Reporting currency: EUR" in capsys.readouterr().out
