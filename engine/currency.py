@@ -127,6 +127,23 @@ def load_rates(workspace, user: User, path: str | Path, to: str | None = None) -
     return {"rates_loaded": int(loaded), "lines_refused": len(bad_lines), "warnings": warnings, **status}
 
 
+def add_rate(workspace, user: User, currency: str, rate: float, to: str | None = None, valid_from=None) -> None:
+    """Record one rate (one unit of `currency` in `to`, the reporting currency by default). Audited."""
+    require(user, "ingest")
+    code = currency_code(currency)
+    if not (float(rate) > 0 and float(rate) != float("inf")):
+        raise CurrencyError(f"A rate must be a positive number, not {rate!r}.")
+    with workspace.transaction() as con:
+        target = currency_code(to) if to else reporting_currency(con)
+        if not target:
+            raise CurrencyError("Say which currency the rate is into, or set the reporting currency first.")
+        con.execute("""DELETE FROM currency_rates WHERE currency = ? AND reporting_currency = ?
+                       AND valid_from IS NOT DISTINCT FROM CAST(? AS DATE)""", [code, target, valid_from])
+        con.execute("INSERT INTO currency_rates (currency, reporting_currency, valid_from, rate, loaded_by) "
+                    "VALUES (?, ?, CAST(? AS DATE), ?, ?)", [code, target, valid_from, float(rate), user.username])
+        audit(con, user, "currency.rates", code, {"rate": float(rate), "to": target})
+
+
 def _status(con) -> dict:
     code = reporting_currency(con)
     rates = con.execute("""SELECT currency, count(*), max(valid_from) FROM reporting_rates

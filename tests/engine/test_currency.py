@@ -121,3 +121,13 @@ def test_cli_sets_the_currency_loads_rates_and_reports(shop, tmp_path, monkeypat
     assert main(["currency", "--set", "nope"]) == 1
     assert main(["currency", "--set", "EUR"]) == 0
     assert "Reporting currency: EUR" in capsys.readouterr().out
+
+
+def test_one_rate_added_by_hand(shop, admin):
+    from engine.currency import add_rate
+
+    workspace, _ = shop
+    add_rate(workspace, admin, "eur", 0.5)
+    assert _revenue(workspace)["bob@mailbox.org"] == pytest.approx(100)
+    with pytest.raises(CurrencyError):
+        add_rate(workspace, admin, "EUR", 0)
