@@ -36,6 +36,7 @@ NOT_KEPT = ("failed", "cancelled", "pending")
 REVENUE_ORDERS = "revenue_orders"                    # orders that count, with net_amount
 PROFILE_REVENUE_ORDERS = "profile_revenue_orders"    # the same per profile (profile_orders)
 NET_AMOUNT = "net_amount"                            # in the reporting currency
+NET_AMOUNT_LOCAL = "net_amount_local"                # the same in the order's own currency
 UNCONVERTED_ORDERS = "unconverted_orders"            # orders in a currency with no rate
 
 

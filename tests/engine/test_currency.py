@@ -72,6 +72,9 @@ def test_rates_convert_on_each_orders_day_and_bad_lines_are_reported(shop, admin
     assert _revenue(workspace) == {"ann@mailbox.org": 150, "bob@mailbox.org": 100 * 0.80 + 100 * 0.90,
                                    "cy@mailbox.org": 5.0, "dee@mailbox.org": 30}
     assert currency_status(workspace)["unconverted_orders"] == 0
+    # a platform sent the order's own currency (conversion forwarding) gets the order's own money
+    assert workspace.query_rows("SELECT net_amount, net_amount_local, currency FROM revenue_orders "
+                                "WHERE order_id = 'B1'") == [(pytest.approx(80.0), 100.0, "EUR")]
     definition = {"type": "group", "op": "all", "children": [
         {"type": "condition", "kind": "orders", "measure": "total_revenue", "op": "gt", "value": 160}]}
     members = segment_members(workspace, admin, create_segment(workspace, admin, "over 160", definition))

@@ -75,14 +75,17 @@ CREATE VIEW unconverted_orders AS
 SELECT * EXCLUDE (rate) FROM order_rates WHERE rate IS NULL;
 
 -- The revenue views of 0016, now in the reporting currency: net_amount is converted; orders in
--- a currency with no rate are left out (see unconverted_orders). The same rule as order_rates.
+-- a currency with no rate are left out (see unconverted_orders). net_amount_local is the same
+-- money in the order's own currency (for a platform that is sent the order's currency).
 CREATE OR REPLACE VIEW revenue_orders AS
-SELECT o.* EXCLUDE (rate), order_net_amount(o.status, o.amount, o.amount_refunded) * o.rate AS net_amount
+SELECT o.* EXCLUDE (rate), order_net_amount(o.status, o.amount, o.amount_refunded) * o.rate AS net_amount,
+       order_net_amount(o.status, o.amount, o.amount_refunded) AS net_amount_local
 FROM order_rates o
 WHERE order_counts(o.status) AND o.rate IS NOT NULL;
 
 CREATE OR REPLACE VIEW profile_revenue_orders AS
-SELECT o.* EXCLUDE (rate), order_net_amount(o.status, o.amount, o.amount_refunded) * o.rate AS net_amount
+SELECT o.* EXCLUDE (rate), order_net_amount(o.status, o.amount, o.amount_refunded) * o.rate AS net_amount,
+       order_net_amount(o.status, o.amount, o.amount_refunded) AS net_amount_local
 FROM (SELECT *, order_rate(currency, ordered_at) AS rate FROM (
           SELECT * FROM profile_orders
           UNION ALL BY NAME
