@@ -29,6 +29,7 @@ from engine.revenue import NET_AMOUNT, PROFILE_REVENUE_ORDERS
 DIRECT = "direct"
 NO_WEB_TOUCH = "no web touch"
 MODELS = ("first_touch", "last_touch", "linear", "position")
+WHOLE = ("first_touch", "last_touch")      # models that give each order to one touch
 MODEL_LABELS = {"first_touch": "First touch", "last_touch": "Last touch", "linear": "Linear",
                 "position": "Position-based (40/20/40)"}
 # Rows per channel, or per channel and campaign (utm_campaign; NULL for touches without one).
@@ -96,7 +97,10 @@ def attribution(workspace, user: User, since=None, until=None, *, lookback_days:
     visit_window = _window(lookback_days, params, "v")
     web_types = ", ".join(f"'{t}'" for t in WEB_TYPES)
     weights = ",\n               ".join(f"{w} AS w_{m}" for m, w in _WEIGHTS.items())
-    sums = ",\n           ".join(f"sum(w_{m}) AS {m}_orders, sum(w_{m} * amount) AS {m}_revenue" for m in MODELS)
+    # first and last touch give whole orders: counted as integers, as before the shared models came
+    sums = ",\n           ".join(
+        f"{'CAST(sum(w_' + m + ') AS BIGINT)' if m in WHOLE else 'sum(w_' + m + ')'} AS {m}_orders, "
+        f"sum(w_{m} * amount) AS {m}_revenue" for m in MODELS)
     untouched = ", ".join(f"1.0 AS w_{m}" for m in MODELS)
     nulls = ", ".join(f"NULL AS {d}" for d in dims[1:])
     none = ", " + nulls if nulls else ""

@@ -120,6 +120,7 @@ def test_every_model_by_channel_matches_the_reference(ws, admin):
         assert table[f"{model}_revenue"].sum() == pytest.approx(260)
         assert table[f"{model}_orders"].sum() == pytest.approx(5)
     assert (rows.loc[EMAIL, "first_touch_people"], rows.loc[CPC, "first_touch_people"]) == (2, 1)
+    assert table["first_touch_orders"].dtype.kind == table["last_touch_orders"].dtype.kind == "i"  # whole orders
 
 
 def test_a_lookback_window_drops_older_touches_and_visits(ws, admin):
