@@ -9,7 +9,8 @@ migration 0019_lifecycle_stage.sql) so every reader sees one rule; WORDS below i
 reference, and tests hold the two to each other.
 
 The view `profile_lifecycle` gives each profile's current stage: the stage of its contact
-record changed last (updated_at, else created_at, else loaded), with the raw word and source.
+record changed last (updated_at, else created_at, else loaded), with the raw word and source;
+`lifecycle_stage_changes` is `lead_stage_changes` with both stages in the vocabulary.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ WORDS: dict[str, tuple[str, ...]] = {
 
 LIFECYCLE_COLUMN = "lifecycle_stage"           # on contacts (and so on profile_contacts)
 PROFILE_LIFECYCLE = "profile_lifecycle"        # profile_id -> current lifecycle_stage, lead_stage
+STAGE_CHANGES = "lifecycle_stage_changes"      # lead_stage_changes + lifecycle_stage, previous_lifecycle_stage
 
 _SEPARATORS = re.compile(r"[\s_\-]+")
 

@@ -6,7 +6,7 @@ import pytest
 
 from engine.identity import resolve
 from engine.ingest import ingest_file
-from engine.lifecycle import PROFILE_LIFECYCLE, STAGES, WORDS, lifecycle_stage
+from engine.lifecycle import PROFILE_LIFECYCLE, STAGE_CHANGES, STAGES, WORDS, lifecycle_stage
 
 HUBSPOT_STAGES = {"subscriber": "subscriber", "lead": "lead", "marketingqualifiedlead": "marketing_qualified_lead",
                   "salesqualifiedlead": "sales_qualified_lead", "opportunity": "opportunity",
@@ -82,3 +82,5 @@ def test_a_changed_stage_is_read_again_and_the_latest_record_is_current(two_crms
     assert two_crms.query_rows("SELECT lead_stage, lifecycle_stage FROM contacts WHERE email = 'cy@mailbox.org'") == [
         ("salesqualifiedlead", "sales_qualified_lead")]
     assert two_crms.scalar(f"SELECT count(*) FROM {PROFILE_LIFECYCLE} WHERE lifecycle_stage = 'lead'") == 2
+    assert two_crms.query_rows(f"SELECT stage, previous_lifecycle_stage, lifecycle_stage FROM {STAGE_CHANGES} "
+                               "WHERE previous_stage IS NOT NULL") == [("salesqualifiedlead", "lead", "sales_qualified_lead")]

@@ -40,3 +40,9 @@ FROM (SELECT profile_id,
                                  seen_at := COALESCE(updated_at, created_at, loaded_at)),
                      COALESCE(updated_at, created_at, loaded_at)) AS latest
       FROM profile_contacts WHERE lifecycle_stage IS NOT NULL GROUP BY profile_id);
+
+-- Stage changes in the vocabulary too (the raw words stay in stage / previous_stage), for
+-- conditions such as "became a customer" across CRMs.
+CREATE VIEW lifecycle_stage_changes AS
+SELECT *, lifecycle_stage(stage) AS lifecycle_stage, lifecycle_stage(previous_stage) AS previous_lifecycle_stage
+FROM lead_stage_changes;
