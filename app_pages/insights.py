@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine.access import can
+from engine.currency import currency_status, unconverted_message
 from engine.value import (DataTooThin, RuleError, fit_clv, save_segment_rules, score_rfm,
                           segment_rules, validate_clv)
 from engine.value import insights as value_insights
@@ -31,6 +32,12 @@ may_score = can(user, "score_value")
 
 st.title("Insights")
 st.caption("Who your valuable customers are, who is slipping away, and how far to trust the predictions.")
+
+money = cached_query(currency_status)
+if money["reporting_currency"]:
+    st.caption(md(f"Money is in {money['reporting_currency']}, the reporting currency (`cdp currency`)."))
+if unconverted_message(money):
+    st.warning(md(unconverted_message(money)))
 
 first_day, last_day = cached_query(value_insights.order_dates)
 if last_day is None:

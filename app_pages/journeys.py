@@ -11,6 +11,7 @@ from engine.journeys import (
     BREAKDOWNS, END, START, JourneyError, PropertyFilter, Step, attribution, cohorts, event_names, funnel,
     funnel_dropoffs, journeys_stale, paths, prepare_journeys, profile_touches, retention_matrix, sankey_nodes,
 )
+from engine.journeys.attribution import LEVELS as ATTRIBUTION_LEVELS, MODEL_LABELS, MODELS as ATTRIBUTION_MODELS
 from engine.journeys.base import OPS
 from engine.journeys.cohorts import BASIS_LABELS
 from ui.context import cached_query, require_page, workspace
@@ -159,17 +160,27 @@ with tab_paths:
         st.dataframe(path_result.paths, hide_index=True, width="stretch")
 
 with tab_attr:
-    st.caption("First touch: the channel that brought each buyer first. Last touch: the latest one before "
-               "each order. Orders with no touch before them count as direct.")
-    attr_table = cached_query(attribution, user)
+    st.caption("Each order's touches are its buyer's marketing touches before it. First and last touch give "
+               "the order to one of them; linear shares it equally; position-based gives 40% to the first, 40% "
+               "to the last and 20% to those between. Orders without a touch are 'direct' when the buyer "
+               "was on the website, 'no web touch' when not (till and billing orders).")
+    a1, a2, a3 = st.columns(3)
+    attr_level = a1.radio("Rows", list(ATTRIBUTION_LEVELS), horizontal=True, key="attr_level",
+                          format_func=lambda v: "Channel" if v == "channel" else "Campaign (utm_campaign)")
+    lookback = a2.number_input("Lookback window (days, 0 = all history)", min_value=0, max_value=3650,
+                               value=0, step=1, key="attr_lookback")
+    attr_model = a3.selectbox("Model in the chart", list(ATTRIBUTION_MODELS), key="attr_model",
+                              format_func=lambda m: MODEL_LABELS[m])
+    attr_table = cached_query(attribution, user, lookback_days=int(lookback) or None, level=attr_level)
     if attr_table.empty:
         st.info("No marketing touches or orders yet.")
     else:
-        long = attr_table.melt(id_vars="channel", value_vars=["first_touch_revenue", "last_touch_revenue"],
-                          var_name="model", value_name="revenue")
-        long["model"] = long["model"].str.replace("_revenue", "").str.replace("_", " ")
-        long["channel"] = long["channel"].map(plain)
-        st.plotly_chart(px.bar(long, x="channel", y="revenue", color="model", barmode="group"),
+        chart = attr_table.copy()
+        chart["row"] = chart[list(ATTRIBUTION_LEVELS[attr_level])].fillna("(none)").astype(str).agg(" · ".join, axis=1)
+        chart["row"] = chart["row"].map(plain)
+        chart = chart[chart[f"{attr_model}_revenue"] > 0]
+        st.plotly_chart(px.bar(chart, x="row", y=f"{attr_model}_revenue",
+                               labels={"row": attr_level, f"{attr_model}_revenue": "revenue"}),
                         width="stretch")
         st.dataframe(attr_table, hide_index=True, width="stretch")
         with st.expander("First and last touch per person (latest 1,000)"):

@@ -18,6 +18,12 @@ any other backend see the same thing:
   order_id is an order in both views when no orders file holds that order id; its
   `Order Refunded` events are its refunds.
 
+- Currencies (engine/currency.py, migration 0020): `net_amount` is in the workspace's reporting
+  currency. An order in another currency is converted with the latest loaded rate in force on
+  its day; one in a currency with no rate is not in these views (it is listed in
+  `unconverted_orders`, counted on screens and warned about at ingest), so amounts in several
+  currencies are never added up raw. Orders without a currency are in the reporting currency.
+
 Value (RFM, CLV), segments, profiles, journeys and forwarding read the views named here; a
 figure of money or of orders is never summed from `orders.amount` directly.
 """
@@ -29,7 +35,9 @@ NOT_KEPT = ("failed", "cancelled", "pending")
 
 REVENUE_ORDERS = "revenue_orders"                    # orders that count, with net_amount
 PROFILE_REVENUE_ORDERS = "profile_revenue_orders"    # the same per profile (profile_orders)
-NET_AMOUNT = "net_amount"
+NET_AMOUNT = "net_amount"                            # in the reporting currency
+NET_AMOUNT_LOCAL = "net_amount_local"                # the same in the order's own currency
+UNCONVERTED_ORDERS = "unconverted_orders"            # orders in a currency with no rate
 
 
 def counts(status: str | None) -> bool:

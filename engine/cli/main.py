@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "engine.cli.profiles",   # profile, journey
     "engine.cli.segments",   # segment
     "engine.cli.value",      # rfm, clv
+    "engine.cli.currency",   # currency
     "engine.cli.activation", # audience, destinations
     "engine.cli.privacy",    # privacy
     "engine.cli.forward",    # forward

@@ -57,9 +57,13 @@ def register(subparsers) -> None:
     pa.add_argument("--top", type=int, default=6)
     pa.add_argument("--within-hours", type=float, default=24)
     pa.set_defaults(func=cmd_paths)
-    a = jsub.add_parser("attribution", help="first- and last-touch people, orders and revenue by channel (CSV)")
+    a = jsub.add_parser("attribution", help="people by first and last touch; orders and revenue by channel under "
+                                             "first-touch, last-touch, linear and position-based models (CSV)")
     a.add_argument("--since")
     a.add_argument("--until")
+    a.add_argument("--lookback-days", type=int, help="only touches this many days before each order")
+    a.add_argument("--level", choices=["channel", "campaign"], default="channel",
+                   help="rows per channel, or per channel and utm_campaign")
     a.set_defaults(func=cmd_attribution)
     c = jsub.add_parser("cohorts", help="retention by first-seen or first-order month (CSV)")
     c.add_argument("--basis", choices=["first_seen", "first_order"], default="first_seen")
@@ -147,7 +151,8 @@ def cmd_paths(args) -> int:
 
 def cmd_attribution(args) -> int:
     from engine.journeys import attribution
-    print_csv(attribution(workspace(), actor(), args.since, args.until))
+    print_csv(attribution(workspace(), actor(), args.since, args.until, lookback_days=args.lookback_days,
+                          level=args.level))
     return 0
 
 

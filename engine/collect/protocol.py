@@ -1,6 +1,12 @@
 """The Segment Tracking API's requests as data: routes, limits, write keys in headers, bodies
 decoded and parsed, events validated and stamped into spool lines.
 
+As Segment's HTTP API does, a request is refused (400) only when its body is not JSON (or not
+an object, or a batch without a `batch` list) and refused (413) when it is too large; a call
+that breaks the spec (no userId or anonymousId, a track without an event name, ...) costs
+only itself: it is spooled as a rejected line (`REJECTED` holds the reason, `call` the call
+as sent) that the loader quarantines with its reason, and the request answers 200.
+
 Pure functions (no socket, no workspace), so every rule is unit-testable; server.py is the
 HTTP side and calls them.
 """
@@ -14,6 +20,8 @@ import uuid
 import zlib
 from datetime import datetime, timezone
 
+from engine.ingest.events import REJECTED
+
 MAX_EVENT_BYTES = 32 * 1024      # Segment's limit for one event
 MAX_BATCH_BYTES = 500 * 1024     # ... and for one batch request
 _ENRICHMENT_SLACK = 512          # receivedAt, originalTimestamp, messageId we add
@@ -24,6 +32,7 @@ ROUTES.update({f"/v1/{t[0]}": t for t in EVENT_TYPES})  # analytics.js: /v1/t, /
 ROUTES.update({"/v1/batch": "batch", "/v1/b": "batch", "/v1/import": "batch"})
 
 
+
 class ApiError(Exception):
     """A request the collector refuses, with the HTTP status and a message for the sender."""
 
@@ -31,6 +40,13 @@ class ApiError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
+
+
+class InvalidCall(ApiError):
+    """One call that breaks the spec: quarantined with this reason, the rest of the request lands."""
+
+    def __init__(self, message: str):
+        super().__init__(400, message)
 
 
 def write_key_from_header(authorization: str | None) -> str | None:
@@ -134,11 +150,11 @@ def parse_time(value, field: str, where: str) -> datetime | None:
     if value is None or value == "":
         return None
     if value.__class__ is not str:
-        raise ApiError(400, f"{where}: {field} must be an ISO-8601 string.")
+        raise InvalidCall(f"{where}: {field} must be an ISO-8601 string.")
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise ApiError(400, f"{where}: {field} {value[:40]!r} is not an ISO-8601 time.") from None
+        raise InvalidCall(f"{where}: {field} {value[:40]!r} is not an ISO-8601 time.") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
@@ -158,7 +174,7 @@ def _as_id(event: dict, key: str, where) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, _ID_TYPES):
-        raise ApiError(400, f"{_where(where)}: {key} must be a string.")
+        raise InvalidCall(f"{_where(where)}: {key} must be a string.")
     value = str(value)
     event[key] = value
     return value
@@ -187,29 +203,30 @@ class _Stamp:
 def prepare_event(event, kind: str | None, stamp: _Stamp, batch_context: dict | None, where) -> bytes:
     """Validate one event, stamp and correct its times; returns its spool line."""
     if event.__class__ is not dict:
-        raise ApiError(400, f"{_where(where)}: an event must be a JSON object.")
+        raise InvalidCall(f"{_where(where)}: an event must be a JSON object.")
     if "writeKey" in event:
         del event["writeKey"]  # a secret: never stored
+    event.pop(REJECTED, None)  # only the collector marks a call rejected
     if kind is not None:
         event["type"] = kind
     else:
         kind = event.get("type")
         if kind not in EVENT_TYPES:
-            raise ApiError(400, f"{_where(where)}: type must be one of {', '.join(EVENT_TYPES)}.")
+            raise InvalidCall(f"{_where(where)}: type must be one of {', '.join(EVENT_TYPES)}.")
     if not _as_id(event, "userId", where) and not _as_id(event, "anonymousId", where):
-        raise ApiError(400, f"{_where(where)}: userId or anonymousId is required.")
+        raise InvalidCall(f"{_where(where)}: userId or anonymousId is required.")
     if kind == "track":
         name = event.get("event")
         if name.__class__ is not str or not name.strip():
-            raise ApiError(400, f"{_where(where)}: event (the event name) is required for track.")
+            raise InvalidCall(f"{_where(where)}: event (the event name) is required for track.")
     elif kind == "alias" and not _as_id(event, "previousId", where):
-        raise ApiError(400, f"{_where(where)}: previousId is required for alias.")
+        raise InvalidCall(f"{_where(where)}: previousId is required for alias.")
     elif kind == "group" and not _as_id(event, "groupId", where):
-        raise ApiError(400, f"{_where(where)}: groupId is required for group.")
+        raise InvalidCall(f"{_where(where)}: groupId is required for group.")
     for key in _OBJECT_FIELDS:
         value = event.get(key)
         if value is not None and value.__class__ is not dict:
-            raise ApiError(400, f"{_where(where)}: {key} must be a JSON object.")
+            raise InvalidCall(f"{_where(where)}: {key} must be a JSON object.")
     if batch_context:
         event["context"] = {**batch_context, **(event.get("context") or {})}
     if not _as_id(event, "messageId", where):
@@ -230,7 +247,7 @@ def prepare_event(event, kind: str | None, stamp: _Stamp, batch_context: dict | 
             event["timestamp"] = stamp.received_iso
     except OverflowError:  # e.g. year 9999 moved forward by the clock-skew correction
         what = f"timestamp {str(original)[:40]!r}" if original else f"sentAt {str(own_sent)[:40]!r}"
-        raise ApiError(400, f"{_where(where)}: {what} is out of range once moved to UTC and "
+        raise InvalidCall(f"{_where(where)}: {what} is out of range once moved to UTC and "
                             f"corrected for the sender's clock (years 1 to 9999).") from None
     if sent_iso is not None:
         event["sentAt"] = sent_iso
@@ -242,8 +259,28 @@ def prepare_event(event, kind: str | None, stamp: _Stamp, batch_context: dict | 
     return line
 
 
+def rejected_line(call, reason: str) -> bytes:
+    """The spool line of a call that breaks the spec: quarantined by the loader with `reason`."""
+    line = _dumps({REJECTED: reason, "call": call})
+    if len(line) > MAX_EVENT_BYTES + _ENRICHMENT_SLACK:
+        raise ApiError(413, f"{reason} The call is also larger than {MAX_EVENT_BYTES // 1024} KB "
+                            f"(Segment's limit per event).")
+    return line
+
+
+def _line(event, kind: str | None, stamp: _Stamp, batch_context: dict | None, where) -> bytes:
+    try:
+        return prepare_event(event, kind, stamp, batch_context, where)
+    except InvalidCall as exc:
+        return rejected_line(event, exc.message)
+
+
 def prepare_request(kind: str, payload: dict, received: datetime | None = None) -> tuple[bytes, int]:
-    """All of a request's events as spool lines (all-or-nothing), and their count."""
+    """All of a request's calls as spool lines, and their count.
+
+    A call that breaks the spec becomes a rejected line (see `rejected_line`); the request is
+    refused only as a whole body (ApiError: not JSON, no batch list, too large).
+    """
     received = received or datetime.now(timezone.utc)
     if kind == "batch":
         events = payload.get("batch")
@@ -257,6 +294,6 @@ def prepare_request(kind: str, payload: dict, received: datetime | None = None) 
         context = payload.get("context")
         if context is not None and not isinstance(context, dict):
             raise ApiError(400, "batch: context must be a JSON object.")
-        lines = [prepare_event(event, None, stamp, context, i) for i, event in enumerate(events)]
+        lines = [_line(event, None, stamp, context, i) for i, event in enumerate(events)]
         return b"\n".join(lines) + b"\n" if lines else b"", len(lines)
-    return prepare_event(payload, kind, _Stamp(received, None), None, kind) + b"\n", 1
+    return _line(payload, kind, _Stamp(received, None), None, kind) + b"\n", 1

@@ -39,7 +39,7 @@ _ORDER = """
     SELECT 'order:' || o.source || ':' || o.source_record_id AS event_id, o.profile_id, o.ordered_at AS event_time,
            CASE WHEN o.store IS NOT NULL OR o.channel = 'store' THEN 'physical_store' ELSE 'other' END AS action_source,
            CASE WHEN o.store IS NOT NULL OR o.channel = 'store' THEN 'IN_STORE' ELSE 'OTHER' END AS event_source,
-           NULL AS source_url, o.net_amount AS value, upper(o.currency) AS currency,
+           NULL AS source_url, o.net_amount_local AS value, upper(o.currency) AS currency,
            CAST(json_extract(o.items, '$[*].sku') AS VARCHAR) AS content_ids,
            {NO_CLICK_IDS}
     FROM profile_revenue_orders o

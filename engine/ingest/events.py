@@ -36,6 +36,10 @@ STRING_FIELDS = {
 TIME_FIELDS = {"timestamp": "timestamp", "sent_at": "sentAt", "received_at": "receivedAt"}
 JSON_FIELDS = {"properties": "properties", "context": "context", "traits": "traits"}
 
+# A line the collector spooled for a call that breaks the spec: {REJECTED: reason, "call": call}.
+# It is quarantined with that reason and the call as its raw text.
+REJECTED = "_cdpRejected"
+
 # Canonical names a flat file (CSV, spreadsheet) can map its columns to for an events source.
 FLAT_FIELDS = {**STRING_FIELDS, **TIME_FIELDS}
 
@@ -66,7 +70,7 @@ class EventCounts(tuple):
 # json_extract_string), objects as JSON. Keys match case-sensitively, as the spec's do.
 _STRUCT = {**{key: "VARCHAR" for key in STRING_FIELDS.values()},
            **{key: "VARCHAR" for key in TIME_FIELDS.values()},
-           **{key: "JSON" for key in JSON_FIELDS.values()}}
+           **{key: "JSON" for key in JSON_FIELDS.values()}, REJECTED: "VARCHAR"}
 _STRUCT_SQL = "'" + json.dumps(_STRUCT, separators=(",", ":")) + "'"
 
 
@@ -162,13 +166,15 @@ def _normalised_sql(suppressed: str | None) -> str:
   SELECT row_number, item, raw, ok, is_object,
     {scalars},
     s.properties AS properties, s.context AS context,
-    COALESCE(s.traits, json_extract(s.context, '$.traits')) AS traits
+    COALESCE(s.traits, json_extract(s.context, '$.traits')) AS traits, s.{REJECTED} AS rejected
   FROM extracted
 )
-SELECT row_number, item, raw,
+SELECT row_number, item,
+  CASE WHEN rejected IS NULL THEN raw ELSE CAST(json_extract(raw, '$.call') AS VARCHAR) END AS raw,
   CASE
     WHEN NOT ok THEN 'not valid JSON'
     WHEN NOT is_object THEN 'not a JSON object'
+    WHEN rejected IS NOT NULL THEN rejected
     WHEN type IS NULL THEN 'missing type'
     WHEN lower(type) NOT IN ({", ".join(f"'{t}'" for t in EVENT_TYPES)})
       THEN 'unknown type (expected identify, track, page, screen, group or alias)'

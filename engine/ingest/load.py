@@ -35,6 +35,8 @@ from engine.ingest.record_consents import record_consents
 from engine.ingest.shapes import recognise
 from engine.ingest.validate import (INFER_SAMPLE, TYPE_NAMES, ColumnFormat, currency_from_money_sql,
                                     infer_formats, trimmed, typed_sql)
+from engine.currency import currency_warnings
+from engine.lifecycle import LIFECYCLE_COLUMN, stage_sql
 from engine.phones import e164_sql, workspace_region
 from engine.sources import KINDS, ensure_source, get_source, save_mapping
 
@@ -42,7 +44,8 @@ from engine.sources import KINDS, ensure_source, get_source, save_mapping
 TABLE_FIELDS = {
     "contacts": ("email", "phone", "first_name", "last_name", "address_line1", "address_line2", "city",
                  "postcode", "state", "country", "date_of_birth", "customer_id", "user_id",
-                 "anonymous_id", "lead_stage", "owner", "deal_value", "created_at", "updated_at"),
+                 "anonymous_id", "lead_stage", "owner", "deal_value", "created_at", "updated_at",
+                 LIFECYCLE_COLUMN),
     "orders": ("order_id", "ordered_at", "amount", "currency", "status", "status_raw", "amount_refunded",
                "quantity", "items", "store", "channel",
                "email", "phone", "first_name", "last_name", "address_line1", "address_line2", "city",
@@ -359,6 +362,8 @@ def _typed_select(plan: Plan, staged: readers.Staged, formats: dict[str, ColumnF
             amount = '"v_amount"' if "amount" in plan.by_field else "NULL"
             refunded = '"v_amount_refunded"' if "amount_refunded" in plan.by_field else "NULL"
             value = word if name == "status_raw" else f"order_status({word}, {amount}, {refunded})"
+        if name == LIFECYCLE_COLUMN:  # the lead stage in one vocabulary (engine/lifecycle.py)
+            value = stage_sql('"v_lead_stage"') if "lead_stage" in plan.by_field else "NULL"
         layer3.append(f'{value} AS "{name}"')
     if plan.line_items:
         for name in LINE_ITEM_FIELDS:
@@ -907,6 +912,7 @@ def ingest_file(workspace, user: User, kind: str, path, source: str, *, id_colum
                     if rejects:
                         warnings.append(_rejects_warning(rejects))
                     warnings += outcome.pop("warnings") + _status_warnings(con, plan, source, load_id)
+                    warnings += currency_warnings(con, plan.kind, source, load_id)
                     quarantined = outcome["quarantined"]
                     loaded = read - quarantined
                     tallies = outcome

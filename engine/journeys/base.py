@@ -17,9 +17,13 @@ STEP_SQL = STEP_SQL.replace("initcap_type", "upper(type[1]) || type[2:]")
 
 # Channel of a touch: UTM campaign (context.campaign or the URL's utm_ parameters), else the
 # referrer's host classified as search / social / referral; internal referrers are not touches.
-# These read the columns url, referrer, c_source, c_medium that prepare.py extracts from context.
+# These read the columns url, referrer, c_source, c_medium, c_campaign that prepare.py extracts
+# from context.
 UTM_SOURCE_SQL = "lower(NULLIF(COALESCE(c_source, regexp_extract(url, '[?&]utm_source=([^&#]+)', 1)), ''))"
 UTM_MEDIUM_SQL = "lower(NULLIF(COALESCE(c_medium, regexp_extract(url, '[?&]utm_medium=([^&#]+)', 1)), ''))"
+# (a URL's campaign with '+' and %20 read as spaces; no full URL decoding: a bad escape must not stop the build)
+UTM_CAMPAIGN_SQL = ("NULLIF(COALESCE(c_campaign, regexp_replace(regexp_extract(url, '[?&]utm_campaign=([^&#]+)', 1), "
+                    "'\\+|%20', ' ', 'g')), '')")
 REFERRER_HOST_SQL = "lower(NULLIF(regexp_extract(referrer, '^[a-zA-Z]+://(?:www\\.)?([^/:?#]+)', 1), ''))"
 PAGE_HOST_SQL = "lower(NULLIF(regexp_extract(url, '^[a-zA-Z]+://(?:www\\.)?([^/:?#]+)', 1), ''))"
 SEARCH_HOSTS = ("google.", "bing.com", "duckduckgo.com", "yahoo.", "ecosia.org", "baidu.com", "yandex.")

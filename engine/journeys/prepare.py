@@ -14,7 +14,7 @@ import json
 
 from engine.event_appends import appended_since, watermark
 from engine.journeys.base import (
-    PAGE_HOST_SQL, REFERRER_HOST_SQL, STEP_SQL, UTM_MEDIUM_SQL, UTM_SOURCE_SQL, channel_sql,
+    PAGE_HOST_SQL, REFERRER_HOST_SQL, STEP_SQL, UTM_CAMPAIGN_SQL, UTM_MEDIUM_SQL, UTM_SOURCE_SQL, channel_sql,
 )
 
 SIGNATURE_KEY = "journey_events_signature"
@@ -45,11 +45,11 @@ ev AS (
 ),
 f AS (
     SELECT user_id, anonymous_id, ts, type, event, name, properties,
-           cx[1] AS url, cx[2] AS referrer, cx[3] AS c_source, cx[4] AS c_medium, cx[5] AS utm_campaign
+           cx[1] AS url, cx[2] AS referrer, cx[3] AS c_source, cx[4] AS c_medium, cx[5] AS c_campaign
     FROM ev
 ),
 g AS (
-    SELECT *, {UTM_SOURCE_SQL} AS utm_source, {UTM_MEDIUM_SQL} AS utm_medium,
+    SELECT *, {UTM_SOURCE_SQL} AS utm_source, {UTM_MEDIUM_SQL} AS utm_medium, {UTM_CAMPAIGN_SQL} AS utm_campaign,
            {REFERRER_HOST_SQL} AS ref_host, {PAGE_HOST_SQL} AS page_host, {STEP_SQL} AS step
     FROM f
 )

@@ -78,6 +78,9 @@ def build_moment(as_of: date | datetime | None = None) -> datetime:
     return as_of if as_of.tzinfo else as_of.replace(tzinfo=timezone.utc)
 
 
+SAMPLE_CURRENCY, SAMPLE_EUR_RATE = "GBP", 0.85
+
+
 def build_sample_workspace(path: str | Path, user: User, progress: Progress | None = None,
                            replace: bool = False, sample_dir: str | Path | None = None, *,
                            as_of: date | datetime | None = None, people: int | None = None,
@@ -124,6 +127,11 @@ def _build(path: Path, user: User, sample_dir: Path, progress: Progress | None, 
     ws: Workspace = open_workspace(path)
     files = manifest["files"]
     summary: dict = {"workspace": str(path), "files": {}}
+    # The shop reports in pounds; its Irish customers pay in euros, converted at one rate.
+    from engine.currency import add_rate, set_reporting_currency
+
+    set_reporting_currency(ws, user, SAMPLE_CURRENCY)
+    add_rate(ws, user, "EUR", SAMPLE_EUR_RATE)
     load_share = 0.6
     for i, entry in enumerate(files):
         step = _scaled(progress, load_share * i / len(files), load_share * (i + 1) / len(files))

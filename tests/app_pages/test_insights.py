@@ -92,3 +92,13 @@ def test_audiences_screen_measures_lift(app_env, logged_in_app):
     at.button(key="lift_measure").click().run()
     assert not at.exception, at.exception
     assert any("+15.00 per person" in m.value for m in at.markdown), [m.value for m in at.markdown]
+
+
+def test_orders_in_a_currency_without_a_rate_are_counted_on_screen(app_env, logged_in_app):
+    add_orders(app_env, [("a", "2024-01-01", 10), ("b", "2024-01-20", 5)])
+    with app_env.transaction() as con:
+        con.execute("UPDATE orders SET currency = 'USD' WHERE source_record_id = 'b-1'")
+        con.execute("INSERT INTO settings (key, value) VALUES ('revenue.reporting_currency', '\"GBP\"')")
+    at = logged_in_app("analyst", PAGE)
+    assert not at.exception, at.exception
+    assert any("1 order(s) are left out of revenue" in w.value and "1 in USD" in w.value for w in at.warning)

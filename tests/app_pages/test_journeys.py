@@ -36,7 +36,15 @@ def test_paths_attribution_and_cohorts_render(logged_in_app, app_env):
     at.toggle(key="path_show_stops").set_value(True).run()
     assert "(end)" in sankey().proto.spec
     attr = next(df.value for df in at.dataframe if "last_touch_revenue" in df.value.columns)
-    assert attr["last_touch_revenue"].sum() == 230
+    assert attr["last_touch_revenue"].sum() == 230 == attr["position_revenue"].sum()
+    at.radio(key="attr_level").set_value("campaign").run()
+    at.number_input(key="attr_lookback").set_value(1).run()
+    at.selectbox(key="attr_model").set_value("linear").run()
+    assert not at.exception, at.exception
+    attr = next(df.value for df in at.dataframe if "linear_revenue" in df.value.columns)
+    assert "campaign" in attr.columns and attr["linear_revenue"].sum() == 230
+    # within one day of their store orders, Dan and Carol were not on the website at all
+    assert attr.loc[attr["channel"] == "no web touch", "linear_revenue"].sum() == 80 + 50
     at.radio(key="cohort_basis").set_value("first_order").run()
     assert not at.exception, at.exception
     # Analysts may look but not save segments.

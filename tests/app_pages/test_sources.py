@@ -135,3 +135,20 @@ def test_a_known_export_is_recognised_on_screen(logged_in_app, app_env):
     assert not at.exception, at.exception
     assert app_env.query_rows("SELECT source_record_id, city FROM contacts") == [("7001", "Leeds")]
     assert app_env.query_rows("SELECT purpose, granted FROM consents") == [("email", True)]
+
+
+def test_a_collected_call_that_breaks_the_spec_shows_in_the_quarantine(logged_in_app, app_env, admin, tmp_path):
+    """The collector spools an invalid call of a batch as a rejected line; its landing quarantines it."""
+    from engine.collect.protocol import prepare_request
+    from engine.ingest.events import load_events_ndjson
+
+    data, count = prepare_request("batch", {"batch": [{"type": "track", "event": "Ok", "userId": "u1"},
+                                                      {"type": "track", "event": "No id"}]})
+    spool = tmp_path / "segment.ndjson"
+    spool.write_bytes(data)
+    with app_env.transaction() as con:
+        assert tuple(load_events_ndjson(con, spool, "Website")) == (1, 1) and count == 2
+    at = logged_in_app("admin", "app_pages/sources.py")
+    assert not at.exception, at.exception
+    assert any("reason" in df.value.columns and
+               (df.value["reason"] == "batch[1]: userId or anonymousId is required.").any() for df in at.dataframe)

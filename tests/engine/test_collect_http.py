@@ -143,10 +143,6 @@ def test_malformed_framing_gets_a_json_400_and_the_server_goes_on(case, collecto
 BAD_BODIES = {
     "nested past the parser's depth": (_deep(100_000), "nested too deeply"),
     "nested past orjson's depth": (_deep(1_500), "nested too deeply"),
-    "a timestamp past year 9999 once corrected": (json.dumps({"batch": [
-        {"type": "track", "event": "E", "userId": "u", "timestamp": "9999-12-31T23:59:59Z"}],
-        "sentAt": "2000-01-01T00:00:00Z"}).encode(), "out of range"),
-    "a timestamp before year 1 in UTC": (_event_body(timestamp="0001-01-01T00:00:00+05:00"), "out of range"),
     "a batch sentAt before year 1 in UTC": (
         json.dumps({"batch": [], "sentAt": "0001-01-01T00:00:00+05:00"}).encode(), "out of range"),
     "NaN is not JSON": (
@@ -176,6 +172,24 @@ def test_malformed_bodies_get_a_json_400(case, collector, source, workspace, ser
     assert needle in answer["message"]
     assert server_errors == []
     assert collector.spool.appended_events == 0, "nothing from a refused request is acknowledged"
+
+
+# Valid JSON with one call out of range: that call is quarantined, the request answers 200.
+OUT_OF_RANGE_CALLS = {
+    "a timestamp past year 9999 once corrected": json.dumps({"batch": [
+        {"type": "track", "event": "E", "userId": "u", "timestamp": "9999-12-31T23:59:59Z"}],
+        "sentAt": "2000-01-01T00:00:00Z"}).encode(),
+    "a timestamp before year 1 in UTC": _event_body(timestamp="0001-01-01T00:00:00+05:00"),
+}
+
+
+@pytest.mark.parametrize("case", list(OUT_OF_RANGE_CALLS))
+def test_a_call_out_of_range_is_quarantined_not_refused(case, collector, source, workspace, server_errors):
+    status, answer = _exchange(collector.port, _with_length(source.write_key, OUT_OF_RANGE_CALLS[case]))
+    assert (status, answer) == (200, {"success": True})
+    assert wait_for(lambda: workspace.scalar("SELECT count(*) FROM quarantine") == 1, 20)
+    assert "out of range" in workspace.scalar("SELECT reason FROM quarantine")
+    assert event_count(workspace) == 0 and server_errors == []
 
 
 def test_an_unreadable_request_line_gets_a_json_400(collector, server_errors):

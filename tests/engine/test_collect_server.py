@@ -9,6 +9,7 @@ import pytest
 
 from engine.collect import Collector
 from engine.collect.server import ApiError, prepare_request, write_key_from_header
+from engine.ingest.events import REJECTED
 from engine.sources import create_source, rotate_write_key
 from tests.engine.collect_helpers import event_count, post, wait_for
 
@@ -63,15 +64,41 @@ def test_missing_timestamp_becomes_received_at_and_ids_become_strings():
     ("group", {"userId": "u"}, "groupId is required"),
     ("identify", {"userId": "u", "traits": [1]}, "traits must be a JSON object"),
     ("identify", {"userId": "u", "timestamp": "yesterday"}, "not an ISO-8601 time"),
-    ("batch", {"batch": [{"type": "track", "event": "ok", "userId": "u"}, {"type": "nope", "userId": "u"}]},
-     "batch[1]: type must be one of"),
-    ("batch", {"batch": "x"}, "needs a `batch` list"),
 ])
-def test_spec_errors_say_what_is_wrong(kind, payload, needle):
+def test_a_call_that_breaks_the_spec_is_spooled_rejected_with_its_reason(kind, payload, needle):
+    data, count = prepare_request(kind, dict(payload))
+    line = json.loads(data)
+    assert count == 1
+    assert needle in line[REJECTED]
+    assert line["call"]["type"] == kind
+
+
+def test_a_batch_keeps_its_valid_calls_and_rejects_only_the_invalid_one():
+    payload = {"batch": [{"type": "track", "event": "ok", "userId": "u"}, {"type": "nope", "userId": "u"},
+                         "not an object", {"type": "track", "event": "ok", "anonymousId": "a"}]}
+    data, count = prepare_request("batch", payload)
+    lines = [json.loads(line) for line in data.splitlines()]
+    assert count == 4
+    assert [REJECTED in line for line in lines] == [False, True, True, False]
+    assert "batch[1]: type must be one of" in lines[1][REJECTED]
+    assert lines[2] == {REJECTED: "batch[2]: an event must be a JSON object.", "call": "not an object"}
+
+
+@pytest.mark.parametrize("kind, payload, needle", [
+    ("batch", {"batch": "x"}, "needs a `batch` list"),
+    ("batch", {"batch": [], "context": [1]}, "context must be a JSON object"),
+    ("track", {"userId": "u", "event": "E\ud800x"}, "unpaired UTF-16 surrogate"),
+])
+def test_a_malformed_body_is_refused_whole(kind, payload, needle):
     with pytest.raises(ApiError) as info:
         prepare_request(kind, payload)
     assert info.value.status == 400
     assert needle in info.value.message
+
+
+def test_a_call_cannot_mark_itself_rejected():
+    event = json.loads(prepare_request("track", {"userId": "u", "event": "E", REJECTED: "forged"})[0])
+    assert REJECTED not in event and event["event"] == "E"
 
 
 def test_write_key_from_basic_and_bearer_headers():
@@ -286,3 +313,34 @@ def test_real_rudderstack_python_library_with_its_data_plane_set_to_the_collecto
     assert landed(workspace, 3)
     assert sorted(r[0] for r in workspace.query_rows("SELECT type FROM events")) == \
         ["identify", "page", "track"]
+
+
+def test_a_batch_with_one_invalid_call_answers_200_and_lands_the_others(collector, source, workspace, admin):
+    """Segment's own client library sends the batch; the invalid call waits in the quarantine."""
+    from segment.analytics.request import post as library_post
+
+    from engine.ingest.quarantine import quarantined_rows
+
+    response = library_post(source.write_key, host=collector.url, gzip=True, batch=[
+        {"type": "track", "event": "Order Completed", "userId": "u1", "messageId": "ok-1"},
+        {"type": "track", "event": "Order Completed", "messageId": "no-id", "properties": {"total": 9}},
+        {"type": "page", "anonymousId": "a1", "name": "Home", "messageId": "ok-2"}])
+    assert response.status_code == 200
+    assert wait_for(lambda: workspace.scalar("SELECT count(*) FROM quarantine") == 1, 20)
+    assert landed(workspace, 2)
+    assert sorted(r[0] for r in workspace.query_rows("SELECT message_id FROM events")) == ["ok-1", "ok-2"]
+    rows = quarantined_rows(workspace, admin, source="Website")
+    assert list(rows["reason"]) == ["batch[1]: userId or anonymousId is required."]
+    assert json.loads(rows["raw"].iloc[0])["messageId"] == "no-id"
+    assert workspace.query_rows(
+        "SELECT sum(rows_read), sum(rows_loaded), sum(rows_quarantined) FROM loads WHERE username = 'collector'"
+    ) == [(3, 2, 1)]
+
+
+def test_a_single_invalid_call_answers_200_and_is_quarantined(collector, source, workspace):
+    status, answer = post(collector.url, "/v1/track", {"anonymousId": "a1"}, key=source.write_key)
+    assert (status, answer) == (200, {"success": True})
+    assert post(collector.url, "/v1/track", {"anonymousId": "a1", "event": "Ok"}, key=source.write_key)[0] == 200
+    assert wait_for(lambda: workspace.scalar("SELECT count(*) FROM quarantine") == 1, 20)
+    assert landed(workspace, 1)
+    assert workspace.scalar("SELECT reason FROM quarantine") == "track: event (the event name) is required for track."

@@ -46,6 +46,10 @@ def test_journey_commands(ws):
     assert code == 0 and "Product Viewed" in out
     code, out = _run("journey", "attribution")
     assert pd.read_csv(io.StringIO(out))["last_touch_revenue"].sum() == 230
+    code, out = _run("journey", "attribution", "--level", "campaign", "--lookback-days", "1")
+    table = pd.read_csv(io.StringIO(out))
+    assert code == 0 and "campaign" in table.columns
+    assert table.loc[table["channel"] == "no web touch", "position_revenue"].sum() == 130
     assert _run("journey", "cohorts", "--basis", "first_order")[0] == 0
     assert _run("journey", "funnel", "Page: Home")[0] == 1          # one step: a clear error, exit 1
 
