@@ -11,6 +11,8 @@ from importlib.metadata import packages_distributions
 from tests.conftest import ROOT
 
 LOCAL = {"engine", "ui", "app_pages", "bench", "tests", "app", "server"}
+# Folders of the product that only an optional extra needs: their imports are declared there.
+OPTIONAL = {"engine/backend": "spark"}
 
 
 def _norm(name: str) -> str:
@@ -23,9 +25,18 @@ def _declared(extra: str | None = None) -> set[str]:
     return {_norm(re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0]) for spec in specs}
 
 
-def _product_imports() -> set[str]:
-    files = [*ROOT.joinpath("engine").rglob("*.py"), *ROOT.joinpath("ui").rglob("*.py"),
-             *ROOT.joinpath("app_pages").rglob("*.py"), ROOT / "app.py", ROOT / "server.py"]
+def _optional(path) -> bool:
+    return any(ROOT / folder in path.parents for folder in OPTIONAL)
+
+
+def _product_imports(folder: str | None = None) -> set[str]:
+    """Third-party imports of the runtime product, or of one OPTIONAL folder."""
+    if folder:
+        files = list(ROOT.joinpath(folder).rglob("*.py"))
+    else:
+        files = [p for p in [*ROOT.joinpath("engine").rglob("*.py"), *ROOT.joinpath("ui").rglob("*.py"),
+                             *ROOT.joinpath("app_pages").rglob("*.py"), ROOT / "app.py", ROOT / "server.py"]
+                 if not _optional(p)]
     names = set()
     for path in files:
         if not path.exists():
@@ -47,6 +58,16 @@ def test_every_product_import_is_declared():
         if not dists & declared:
             missing[name] = sorted(dists)
     assert not missing, f"imported but not in [project] dependencies: {missing}"
+
+
+def test_optional_parts_import_only_what_their_extra_declares():
+    distributions = packages_distributions()
+    for folder, extra in OPTIONAL.items():
+        declared = _declared() | _declared(extra)
+        names = _product_imports(folder)
+        assert names, f"{folder}: nothing imported? (the check would pass vacuously)"
+        missing = {n for n in names if not {_norm(d) for d in distributions.get(n, [n])} & declared}
+        assert not missing, f"{folder} imports {missing}, not in the {extra!r} extra"
 
 
 def test_test_only_packages_are_not_runtime_dependencies():

@@ -79,7 +79,7 @@ def ws(workspace):
                            amount_refunded, email)
                        SELECT 'shop', rid, rid, ordered_at, amount, status, refunded, profile_id || '@example.com'
                        FROM hand_orders""")
-        con.execute("INSERT INTO profile_members SELECT profile_id, 'orders', 'shop', rid FROM hand_orders")
+        con.execute("INSERT INTO profile_members SELECT profile_id, 'order', 'shop', rid FROM hand_orders")
         con.execute("""INSERT INTO profiles (profile_id, email)
                        SELECT DISTINCT profile_id, profile_id || '@example.com' FROM hand_orders""")
         con.unregister("hand_orders")

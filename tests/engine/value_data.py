@@ -18,7 +18,7 @@ def add_orders(workspace, rows, source: str = "shop") -> None:
         con.execute("INSERT INTO orders (source, source_record_id, order_id, ordered_at, amount, customer_id)"
                     " SELECT ?, rid, rid, CAST(ordered_at AS TIMESTAMPTZ), amount, customer_id FROM hand_orders",
                     [source])
-        con.execute("INSERT INTO profile_members SELECT profile_id, 'orders', ?, rid FROM hand_orders", [source])
+        con.execute("INSERT INTO profile_members SELECT profile_id, 'order', ?, rid FROM hand_orders", [source])
         con.execute("INSERT INTO profiles (profile_id, email, first_name)"
                     " SELECT DISTINCT profile_id, profile_id || '@example.com', upper(profile_id) FROM hand_orders"
                     " ON CONFLICT DO NOTHING")

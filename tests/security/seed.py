@@ -12,6 +12,7 @@ import pandas as pd
 
 from engine.access import User
 from engine.identity import resolve
+from engine.identity.settings import set_namespace
 from engine.ingest import ingest_file
 from engine.workspace import open_workspace
 
@@ -74,6 +75,8 @@ def seed_workspace(folder: Path):
     ingest_file(ws, ADMIN, "contacts", contacts, "crm")
     ingest_file(ws, ADMIN, "orders", orders, "shop")
     ingest_file(ws, ADMIN, "events", events, "web")
+    for source in ("crm", "shop", "events"):   # CRM, shop and website share one customer numbering
+        set_namespace(ws, ADMIN, source, "customers")
     resolve(ws, ADMIN, full=True)
     return ws
 

@@ -48,7 +48,8 @@ def _actions(tmp):
         "identity.decide": ("review_matches", lambda ws, u: id_review.decide(ws, u, "a|b", "match")),
         "identity.bulk_decide": ("review_matches", lambda ws, u: id_review.bulk_decide(ws, u, "match", 0.0, 1.0)),
         "identity.undo": ("review_matches", lambda ws, u: id_review.undo(ws, u)),
-        "identity.unmerge": ("review_matches", lambda ws, u: id_review.unmerge(ws, u, "p000000001")),
+        "identity.unmerge": ("review_matches", lambda ws, u: id_review.unmerge(ws, u, ws.scalar(
+            "SELECT profile_id FROM profile_members GROUP BY 1 HAVING count(*) > 1 ORDER BY 1 LIMIT 1"))),
         "profiles.add_tag": ("edit_profiles", lambda ws, u: notes.add_tag(ws, u, "p000000001", "vip")),
         "profiles.remove_tag": ("edit_profiles", lambda ws, u: notes.remove_tag(ws, u, "p000000001", "vip")),
         "profiles.add_note": ("edit_profiles", lambda ws, u: notes.add_note(ws, u, "p000000001", "hi")),
