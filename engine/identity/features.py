@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 FEATURES = ["first_sim", "last_sim", "swap_sim", "dob_exact", "dob_near", "dob_slip", "dob_days", "addr_sim",
-            "house_eq", "postcode_eq", "city_sim", "email_eq", "phone_eq", "tf_first", "tf_last", "evid_dist"]
+            "house_eq", "postcode_eq", "city_sim", "email_eq", "phone_eq", "tf_first", "tf_last", "evid_dist", "cross_sim"]
 # Edits between two records' evidence ids (a hand-keyed id declared `identifier_trust: evidence`,
 # same type and namespace), capped here: 0, 1 (one edit or two characters transposed), 2, 3+.
 EVIDENCE_MAX_EDITS = 3
@@ -34,6 +34,9 @@ FEATURE_SQL = f"""
       CASE WHEN a.n_first IS NULL OR b.n_first IS NULL OR a.n_last IS NULL OR b.n_last IS NULL THEN NULL
            ELSE least(jaro_winkler_similarity(a.n_first, b.n_last), jaro_winkler_similarity(a.n_last, b.n_first))
            END AS swap_sim,
+      CASE WHEN a.n_first IS NULL OR b.n_first IS NULL OR a.n_last IS NULL OR b.n_last IS NULL THEN NULL
+           ELSE greatest(jaro_winkler_similarity(a.n_first, b.n_last), jaro_winkler_similarity(a.n_last, b.n_first))
+           END AS cross_sim,
       a.dob_int AS a_dob, b.dob_int AS b_dob, b.dob_day - a.dob_day AS dob_delta,
       CASE WHEN a.n_address IS NULL OR b.n_address IS NULL THEN NULL
            ELSE jaro_winkler_similarity(a.n_address, b.n_address) END AS addr_sim,

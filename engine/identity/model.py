@@ -45,6 +45,10 @@ def levels(f: dict[str, np.ndarray]) -> np.ndarray:
         s = np.where(swapped, np.maximum(np.nan_to_num(f[col], nan=0.0), 0.93), f[col])
         lv = np.select([s >= 0.999, s >= 0.92, s >= 0.80], [0, 1, 2], 3)
         g[:, k] = np.where(_nan(f[col]), -1, lv)
+    # Half a swap: one record's surname typed in the other's first-name field (the other name
+    # replaced): the surname still agrees, across the fields.
+    cross = np.nan_to_num(f.get("cross_sim", np.full(n, np.nan)), nan=0.0)
+    g[:, 1] = np.where((cross >= 0.92) & (g[:, 1] > 1), np.where(cross >= 0.999, 0, 1), g[:, 1])
     slip = f["dob_slip"] == 1 if "dob_slip" in f else np.zeros(n, dtype=bool)
     dob = np.select([f["dob_exact"] == 1, f["dob_near"] == 1, slip | (f["dob_days"] <= 366)], [0, 1, 2], 3)
     g[:, 2] = np.where(_nan(f["dob_exact"]), -1, dob)
