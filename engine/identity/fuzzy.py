@@ -142,6 +142,9 @@ def match(con, settings: dict, full: bool = False, progress=None) -> dict:
              or any(name not in stored["params"]["m"] for name in M.NAMES))   # stored before a comparison was added
     if refit:
         fs_params = fit_model(con, f, g)
+        if not full and stored and "households" in (stored["params"] or {}):
+            # An incremental run sees only the new records' pairs: too few to change this verdict.
+            fs_params["households"] = stored["params"]["households"]
         save_model(con, "fellegi_sunter", fs_params, labels=0)
     else:
         fs_params = stored["params"]
