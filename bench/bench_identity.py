@@ -32,7 +32,7 @@ TARGET_GB = 8
 THRESHOLD = 0.95
 SPLINK_BASELINE = "splink {version} (duckdb), its person example's settings"
 PERSON_COLUMNS = ["first_name", "last_name", "address_line1", "address_line2", "city", "postcode", "state",
-                  "date_of_birth", "email", "phone"]
+                  "date_of_birth", "email", "phone", "customer_id"]
 
 
 def _data(n: int, contacts: bool, seed: int = 7):

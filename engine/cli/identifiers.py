@@ -13,7 +13,8 @@ def register(subparsers) -> None:
     n.add_argument("source")
     n.add_argument("namespace", nargs="?", help="omit to give the source its own namespace again")
     n.set_defaults(func=cmd_namespace)
-    t = sub.add_parser("trust", help="link: joins records; evidence: never joins nor conflicts")
+    t = sub.add_parser("trust", help="link: joins records; evidence: never joins nor conflicts, compared by edits "
+                                      "(a hand-keyed id with typos)")
     t.add_argument("id_type")
     t.add_argument("trust", choices=["link", "evidence"])
     t.set_defaults(func=cmd_rule)

@@ -12,6 +12,7 @@ the number of records however heavily they are duplicated.
 """
 from __future__ import annotations
 
+from engine.identity.features import evidence_sql, evidence_types
 from engine.identity.normalise import soundex_sql
 
 
@@ -32,9 +33,12 @@ RULES: dict[str, list[str]] = {
     "names+birthday": ["s_first", "s_last", "month(n_dob)", "day(n_dob)"],
     "dob+initials": ["n_dob", "left(n_first_key, 1)", "left(n_last, 1)"],
     "dob+postcode": ["n_dob", "n_postcode"],
+    "dob+city": ["n_dob", "n_city"],   # a postcode typed wrong (FEBRL: 5109 for 5190) with names mangled
     "names_exact": ["n_first_key", "n_last"],
     "email_local": ["split_part(n_email, '@', 1)"],
     "phone": ["n_phone"],
+    # A hand-keyed id declared evidence (features.evidence_types); empty, so free, when none is.
+    "evidence_id": ["evid_key"],
 }
 MAX_BLOCK = 400
 # Names alone are weak evidence unless the name is rare: a block of 50 people with one full
@@ -56,13 +60,15 @@ def candidate_pairs(con, full: bool, max_block: int = MAX_BLOCK, window: int = W
     con.execute(f"""CREATE OR REPLACE TEMP TABLE _sx AS SELECT v, {soundex_sql('v')} AS sx FROM (
                         SELECT n_first_key AS v FROM identity_records UNION SELECT n_last FROM identity_records)
                     WHERE v IS NOT NULL""")
-    con.execute("""
+    con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _bkeys AS
-        SELECT r.rec_id, r.is_new, r.n_first_key, r.n_last, r.n_dob, r.n_postcode, r.n_address, r.n_email, r.n_phone,
+        SELECT r.rec_id, r.is_new, r.n_first_key, r.n_last, r.n_dob, r.n_postcode, r.n_city, r.n_address, r.n_email, r.n_phone,
                sf.sx AS s_first, sl.sx AS s_last,
                year(r.n_dob) * 10000 + least(month(r.n_dob), day(r.n_dob)) * 100
-                 + greatest(month(r.n_dob), day(r.n_dob)) AS dob_u
+                 + greatest(month(r.n_dob), day(r.n_dob)) AS dob_u,
+               ev.evid_ns || ':' || ev.evid AS evid_key
         FROM identity_records r
+        LEFT JOIN ({evidence_sql(evidence_types(con))}) ev USING (rec_id)
         LEFT JOIN _sx sf ON sf.v = r.n_first_key
         LEFT JOIN _sx sl ON sl.v = r.n_last
         WHERE r.n_first IS NOT NULL OR r.n_last IS NOT NULL OR r.n_email IS NOT NULL OR r.n_phone IS NOT NULL

@@ -10,7 +10,10 @@ from __future__ import annotations
 import numpy as np
 
 FEATURES = ["first_sim", "last_sim", "swap_sim", "dob_exact", "dob_near", "dob_slip", "dob_days", "addr_sim",
-            "house_eq", "postcode_eq", "city_sim", "email_eq", "phone_eq", "tf_first", "tf_last"]
+            "house_eq", "postcode_eq", "city_sim", "email_eq", "phone_eq", "tf_first", "tf_last", "evid_dist", "cross_sim"]
+# Edits between two records' evidence ids (a hand-keyed id declared `identifier_trust: evidence`,
+# same type and namespace), capped here: 0, 1 (one edit or two characters transposed), 2, 3+.
+EVIDENCE_MAX_EDITS = 3
 
 def _name_sim(a: str, b: str) -> str:
     """Jaro-Winkler, raised to 0.93 for one edit or transposition (computed only when needed)."""
@@ -31,6 +34,9 @@ FEATURE_SQL = f"""
       CASE WHEN a.n_first IS NULL OR b.n_first IS NULL OR a.n_last IS NULL OR b.n_last IS NULL THEN NULL
            ELSE least(jaro_winkler_similarity(a.n_first, b.n_last), jaro_winkler_similarity(a.n_last, b.n_first))
            END AS swap_sim,
+      CASE WHEN a.n_first IS NULL OR b.n_first IS NULL OR a.n_last IS NULL OR b.n_last IS NULL THEN NULL
+           ELSE greatest(jaro_winkler_similarity(a.n_first, b.n_last), jaro_winkler_similarity(a.n_last, b.n_first))
+           END AS cross_sim,
       a.dob_int AS a_dob, b.dob_int AS b_dob, b.dob_day - a.dob_day AS dob_delta,
       CASE WHEN a.n_address IS NULL OR b.n_address IS NULL THEN NULL
            ELSE jaro_winkler_similarity(a.n_address, b.n_address) END AS addr_sim,
@@ -44,12 +50,34 @@ FEATURE_SQL = f"""
            ELSE CAST(a.email_key = b.email_key AS DOUBLE) END AS email_eq,
       CASE WHEN a.n_phone IS NULL OR b.n_phone IS NULL THEN NULL
            ELSE CAST(a.n_phone = b.n_phone AS DOUBLE) END AS phone_eq,
+      CASE WHEN a.evid IS NULL OR b.evid IS NULL OR a.evid_ns <> b.evid_ns THEN NULL
+           ELSE least(damerau_levenshtein(a.evid, b.evid), {EVIDENCE_MAX_EDITS}) END AS evid_dist,
       CASE WHEN a.n_first_key = b.n_first_key THEN a.tf_first END AS tf_first,
       CASE WHEN a.n_last = b.n_last THEN a.tf_last END AS tf_last
     FROM _pairs p
     JOIN _frec a ON a.rec_id = p.l
     JOIN _frec b ON b.rec_id = p.r
 """
+
+
+def evidence_types(con) -> list[str]:
+    """Identifier types the workspace's saved settings declare `evidence` (compared fuzzily)."""
+    import json
+
+    from engine.identity.settings import SETTINGS_KEY
+    row = con.execute("SELECT value FROM settings WHERE key = ?", [SETTINGS_KEY]).fetchall()
+    saved = json.loads(row[0][0]) if row and isinstance(row[0][0], str) else (row[0][0] if row else None) or {}
+    return sorted(t for t, trust in saved.get("identifier_trust", {}).items() if trust == "evidence")
+
+
+def evidence_sql(types: list[str]) -> str:
+    """Per record its evidence id (the first type by name when several) and that id's type@namespace."""
+    if not types:
+        return "SELECT NULL::BIGINT AS rec_id, NULL::VARCHAR AS evid, NULL::VARCHAR AS evid_ns LIMIT 0"
+    listed = ", ".join("'" + t.replace("'", "''") + "'" for t in types)
+    return f"""SELECT rec_id, arg_min(id_value, id_type) AS evid,
+                      arg_min(id_type || '@' || COALESCE(namespace, ''), id_type) AS evid_ns
+               FROM identity_ids WHERE id_type IN ({listed}) AND via = 'record' GROUP BY rec_id"""
 
 
 def feature_records(con, where: str = "TRUE", params=None) -> None:
@@ -61,8 +89,9 @@ def feature_records(con, where: str = "TRUE", params=None) -> None:
                CAST(strftime(n_dob, '%Y%m%d') AS INTEGER) AS dob_int,
                CAST(n_dob - DATE '1900-01-01' AS INTEGER) AS dob_day,
                CASE WHEN n_address[1] BETWEEN '0' AND '9' THEN split_part(n_address, ' ', 1) END AS house,
-               tf1.frequency AS tf_first, tf2.frequency AS tf_last
+               tf1.frequency AS tf_first, tf2.frequency AS tf_last, ev.evid, ev.evid_ns
         FROM identity_records r
+        LEFT JOIN ({evidence_sql(evidence_types(con))}) ev USING (rec_id)
         LEFT JOIN identity_term_frequencies tf1 ON tf1.field = 'first_name' AND tf1.value = r.n_first_key
         LEFT JOIN identity_term_frequencies tf2 ON tf2.field = 'last_name' AND tf2.value = r.n_last
         WHERE {where}""", params or [])

@@ -26,6 +26,8 @@ COMPARISONS = {
     "location": ["same address", "similar address", "same postcode", "same city", "different"],
     "email": ["same", "different"],
     "phone": ["same", "different"],
+    # A hand-keyed id declared `identifier_trust: evidence` (features.evidence_types): learned like a field.
+    "evidence_id": ["same", "one edit or two characters transposed", "two edits", "different"],
 }
 NAMES = list(COMPARISONS)
 
@@ -43,6 +45,10 @@ def levels(f: dict[str, np.ndarray]) -> np.ndarray:
         s = np.where(swapped, np.maximum(np.nan_to_num(f[col], nan=0.0), 0.93), f[col])
         lv = np.select([s >= 0.999, s >= 0.92, s >= 0.80], [0, 1, 2], 3)
         g[:, k] = np.where(_nan(f[col]), -1, lv)
+    # Half a swap: one record's surname typed in the other's first-name field (the other name
+    # replaced): the surname still agrees, across the fields.
+    cross = np.nan_to_num(f.get("cross_sim", np.full(n, np.nan)), nan=0.0)
+    g[:, 1] = np.where((cross >= 0.92) & (g[:, 1] > 1), np.where(cross >= 0.999, 0, 1), g[:, 1])
     slip = f["dob_slip"] == 1 if "dob_slip" in f else np.zeros(n, dtype=bool)
     dob = np.select([f["dob_exact"] == 1, f["dob_near"] == 1, slip | (f["dob_days"] <= 366)], [0, 1, 2], 3)
     g[:, 2] = np.where(_nan(f["dob_exact"]), -1, dob)
@@ -54,6 +60,8 @@ def levels(f: dict[str, np.ndarray]) -> np.ndarray:
     g[:, 3] = np.where(_nan(addr) & _nan(post) & _nan(city), -1, loc)
     g[:, 4] = np.where(_nan(f["email_eq"]), -1, np.where(f["email_eq"] == 1, 0, 1))
     g[:, 5] = np.where(_nan(f["phone_eq"]), -1, np.where(f["phone_eq"] == 1, 0, 1))
+    edits = f.get("evid_dist", np.full(n, np.nan))   # absent from pairs stored before this comparison
+    g[:, 6] = np.where(_nan(edits), -1, np.clip(np.nan_to_num(edits), 0, 3)).astype(np.int8)
     return g
 
 
@@ -75,6 +83,8 @@ def _log_likelihoods(pats, m, u):
     lm = np.zeros(len(pats))
     lu = np.zeros(len(pats))
     for k, name in enumerate(NAMES):
+        if name not in u:   # u given without this comparison: it carries no evidence
+            continue
         lv = pats[:, k]
         present = lv >= 0
         idx = np.where(present, lv, 0)
@@ -138,7 +148,7 @@ def _em(g: np.ndarray, u: dict, m_fixed: dict | None = None, max_iter: int = 60,
 SESSIONS = [  # (name, pair source, filter, left out, estimates)
     ("names and place", "same birth date",
      lambda g: ~((g[:, 3] >= 0) & (g[:, 3] <= 2) & (g[:, 0] == 3)),
-     ["date_of_birth"], ["first_name", "last_name", "location", "email", "phone"]),
+     ["date_of_birth"], ["first_name", "last_name", "location", "email", "phone", "evidence_id"]),
     ("birth date", "same names", None, ["first_name", "last_name"], ["date_of_birth"]),
 ]
 # Without birth dates (typical of shop and point-of-sale data) the first session has no pairs of
@@ -148,7 +158,7 @@ SESSIONS = [  # (name, pair source, filter, left out, estimates)
 # names fall back to the candidates, household pattern left out.
 SESSIONS_WITHOUT_BIRTH_DATES = [
     ("place and contact", "same names", None, ["first_name", "last_name"],
-     ["location", "email", "phone"]),
+     ["location", "email", "phone", "evidence_id"]),
     ("names", "candidates", SESSIONS[0][2], [], ["first_name", "last_name"]),
 ]
 M_FLOOR = 1e-3
@@ -243,6 +253,8 @@ def fs_weights(g: np.ndarray, params: dict, f: dict | None = None) -> tuple[np.n
     """
     out = np.zeros(g.shape, dtype=float)
     for k, name in enumerate(NAMES):
+        if name not in params["m"] or name not in params["u"]:   # stored before this comparison: no evidence
+            continue
         bf = np.log2(np.asarray(params["m"][name]) / np.asarray(params["u"][name]))
         lv = g[:, k]
         out[:, k] = np.where(lv >= 0, bf[np.where(lv >= 0, lv, 0)], 0.0)
@@ -309,13 +321,15 @@ def train_supervised(x: np.ndarray, y: np.ndarray, weight: np.ndarray | None = N
                        "intercept": float(clf.intercept_[0])}).encode()
 
 
-def readable_model(blob: bytes | None) -> bool:
-    """True for a model stored as coefficients; a pickle from before is never loaded (retrain it)."""
+def readable_model(blob: bytes | None, columns: int | None = None) -> bool:
+    """True for a model stored as coefficients (for `columns` inputs, when given); a pickle from
+    before, or a model trained before a comparison was added, is never used (retrain it)."""
     if not blob:
         return False
     try:
-        return json.loads(bytes(blob)).get("format") == SUPERVISED_FORMAT
-    except (ValueError, UnicodeDecodeError, AttributeError):
+        model = json.loads(bytes(blob))
+        return model.get("format") == SUPERVISED_FORMAT and (columns is None or len(model["coef"]) == columns)
+    except (ValueError, UnicodeDecodeError, AttributeError, KeyError, TypeError):
         return False
 
 

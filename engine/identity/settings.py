@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     # source -> namespace: sources that share one set of customer ids (default: each its own).
     "id_namespaces": {},
     # Per identifier type: "link" joins records deterministically; "evidence" never joins nor
-    # conflicts (a hand-keyed id with typos), only the fuzzy matcher's fields decide.
+    # conflicts (a hand-keyed id with typos): the fuzzy matcher compares it by edits (evidence_id).
     "identifier_trust": {},
     # An email/phone used by more differently named people than this is junk (a till's email).
     "max_people_per_value": 10,

@@ -50,7 +50,7 @@ def test_birth_date_levels_tell_entry_errors_from_one_digit_off():
 
 def _levels(rows, n):
     """Level matrix from (first, last, dob, location, count) rows; email and phone missing."""
-    g = np.concatenate([np.tile(np.array([a, b, c, d, -1, -1], dtype=np.int8), (k, 1)) for a, b, c, d, k in rows])
+    g = np.concatenate([np.tile(np.array([a, b, c, d] + [-1] * (len(M.NAMES) - 4), dtype=np.int8), (k, 1)) for a, b, c, d, k in rows])
     assert len(g) == n
     return g
 
