@@ -71,7 +71,17 @@ def _fit_summary(result: dict) -> str:
     return (f"{result['model_name']} fitted on {result['customers']:,} customers "
             f"({result['repeat_customers']:,} repeat buyers) as of {result['as_of']}: "
             f"{result['predicted_purchases']:,.0f} purchases and {result['predicted_clv']:,.2f} "
-            f"of value expected in the next {result['horizon_days']} days.")
+            f"of value expected in the next {result['horizon_days']} days."
+            + _corrected(result))
+
+
+def _corrected(result: dict) -> str:
+    """The totals corrected by the chosen model's miss on this data's own holdout, in words."""
+    if not result.get("total_adjustment"):
+        return ""
+    return (f" Corrected for how far the model missed on your own holdout: about "
+            f"{result['adjusted_predicted_purchases']:,.0f} purchases and "
+            f"{result['adjusted_predicted_clv']:,.2f} of value in total (people's own scores are not corrected).")
 
 
 # -- computing scores ------------------------------------------------------------------

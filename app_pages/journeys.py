@@ -38,11 +38,13 @@ if not options:
     st.info("No events attributed to profiles yet. Load web events and run identity resolution first.")
     st.stop()
 
-tab_funnel, tab_paths, tab_attr, tab_cohorts = st.tabs(["Funnels", "Paths", "Attribution", "Cohorts"])
+# Lazy tabs: only the open one runs its queries.
+tabs = st.tabs(["Funnels", "Paths", "Attribution", "Cohorts"], key="journey_tab", on_change="rerun")
 # Start from the classic shopping funnel when the workspace has those events.
 classic = [e for e in ("Product Viewed", "Product Added", "Checkout Started", "Order Completed") if e in options]
 
-with tab_funnel:
+
+def _funnels() -> None:
     chosen = st.multiselect("Steps, in order", options, default=classic if len(classic) >= 2 else None,
                             key="funnel_steps", help="Pick the events in the order people should do them.")
     c1, c2, c3, c4 = st.columns(4)
@@ -125,7 +127,8 @@ with tab_funnel:
                 except (ValueError, PermissionDenied) as exc:
                     st.error(md(exc))
 
-with tab_paths:
+
+def _paths() -> None:
     c1, c2 = st.columns([3, 2])
     # Paths read best from a shopping step; else the commonest event that is not an identify call.
     first_choice = next(iter(classic), next((o for o in options if o != "Identify"), options[0]))
@@ -159,7 +162,8 @@ with tab_paths:
     if not path_result.paths.empty:
         st.dataframe(path_result.paths, hide_index=True, width="stretch")
 
-with tab_attr:
+
+def _attribution() -> None:
     st.caption("Each order's touches are its buyer's marketing touches before it. First and last touch give "
                "the order to one of them; linear shares it equally; position-based gives 40% to the first, 40% "
                "to the last and 20% to those between. Orders without a touch are 'direct' when the buyer "
@@ -186,7 +190,8 @@ with tab_attr:
         with st.expander("First and last touch per person (latest 1,000)"):
             st.dataframe(cached_query(profile_touches, user), hide_index=True, width="stretch")
 
-with tab_cohorts:
+
+def _cohorts() -> None:
     c1, c2 = st.columns(2)
     basis = c1.radio("Cohort by", list(BASIS_LABELS), format_func=BASIS_LABELS.get, key="cohort_basis")
     months = c2.slider("Months", 1, 36, 12, key="cohort_months")
@@ -200,3 +205,9 @@ with tab_cohorts:
                         labels={"x": "months since", "y": "cohort", "color": "% retained"})
         st.plotly_chart(fig, width="stretch")
         st.dataframe(retention_matrix(long, "people"), width="stretch")
+
+
+for tab, render in zip(tabs, (_funnels, _paths, _attribution, _cohorts)):
+    with tab:
+        if tab.open:
+            render()

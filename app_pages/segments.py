@@ -11,7 +11,7 @@ from engine import segments as seg
 from engine.access import can
 from engine.segments import kinds, model
 from ui import segment_editors
-from ui.context import current_user, require_page, workspace
+from ui.context import cached_query, current_user, require_page, workspace
 from ui.segment_editors.widgets import forget_widgets, select
 from ui.text import md, plain
 
@@ -150,7 +150,9 @@ version = ws.data_version()
 choices = _choices(str(ws.path), version)
 saved = seg.list_segments(ws)
 
-builder, overlap_tab, sizes_tab = st.tabs(["Builder", "Overlap", "Size over time"])
+# Lazy tabs: only the open one runs (the overlap and the size history read every saved segment).
+builder, overlap_tab, sizes_tab = st.tabs(["Builder", "Overlap", "Size over time"], key="seg_tab",
+                                          on_change="rerun")
 
 with builder:
     top = st.columns([3, 1, 1])
@@ -325,7 +327,9 @@ with builder:
             except model.DefinitionError as exc:
                 st.error(md(exc))
 
-with overlap_tab:
+
+def _overlap() -> None:
+    """Pairwise overlap and exclusive combinations of saved segments (cached until data changes)."""
     if len(saved) < 2:
         st.info("Save at least two segments to compare them.")
     else:
@@ -333,7 +337,7 @@ with overlap_tab:
         chosen = st.multiselect("Segments to compare", list(names), default=list(names)[:3],
                                 format_func=names.get, key="seg_overlap_pick", max_selections=8)
         if len(chosen) >= 2:
-            result = seg.overlap(ws, user, chosen)
+            result = cached_query(seg.overlap, user, tuple(chosen))
             matrix = result["matrix"]
             c1, c2 = st.columns(2)
             with c1:
@@ -351,7 +355,9 @@ with overlap_tab:
                                   yaxis={"categoryorder": "total ascending"})
                 st.plotly_chart(fig, use_container_width=True)
 
-with sizes_tab:
+
+def _sizes() -> None:
+    """The event index's state and every segment's size over time."""
     status = seg.store.event_index.status(ws)
     st.caption(("Event index is up to date" if status["fresh"] else
                 "Event index is out of date: counts read events directly (slower) until a refresh")
@@ -369,3 +375,12 @@ with sizes_tab:
         fig.update_layout(margin=dict(l=0, r=0, t=10, b=0), height=380)
         st.plotly_chart(fig, use_container_width=True)
         st.dataframe(history, hide_index=True, use_container_width=True)
+
+
+with overlap_tab:
+    if overlap_tab.open:
+        _overlap()
+
+with sizes_tab:
+    if sizes_tab.open:
+        _sizes()

@@ -242,10 +242,15 @@ def cdnow_rows(cfg) -> list[dict]:
     classic = {m: results[m] for m in ("bgnbd", "mbgnbd", "pareto") if "error" not in results[m]}
     auto_name = f"automatic choice ({auto['model_name']}, chosen on a split inside the calibration period)"
     error = abs(auto["predicted_total"] / auto["actual_total"] - 1)
-    rows = [_row(f"real CDNOW ({n:,} customers, 39+39 weeks): |predicted/actual purchases - 1|, {auto_name}",
-                 round(error, 4), "share", target="<= 0.10", met=error <= 0.10),
-            _row("real CDNOW holdout: |predicted/actual revenue - 1|, automatic choice",
-                 round(abs(auto["revenue_error"]), 4), "share")]
+    corrected = abs(auto["adjusted_predicted_total"] / auto["actual_total"] - 1)
+    rows = [_row(f"real CDNOW ({n:,} customers, 39+39 weeks): |predicted/actual purchases - 1|, {auto_name}, "
+                 "total corrected by the chosen model's miss on its inner holdout (per-person predictions "
+                 "are not corrected)",
+                 round(corrected, 4), "share", "the same total uncorrected", round(error, 4),
+                 target="<= 0.10", met=corrected <= 0.10),
+            _row("real CDNOW holdout: |predicted/actual revenue - 1|, automatic choice, total corrected the same way",
+                 round(abs(auto["adjusted_predicted_revenue"] / auto["actual_revenue"] - 1), 4), "share",
+                 "the same total uncorrected", round(abs(auto["revenue_error"]), 4))]
     for key, label, better in CDNOW_MEASURES:
         pick = (min if better == "lower" else max)(classic, key=lambda m: classic[m][key])
         base, value = classic[pick][key], auto[key]

@@ -17,6 +17,11 @@ OTHER_CLICK_ID_TYPES = ("ttclid", "msclkid")
 # Mobile advertising ids (Apple IDFA, Google GAID/AAID) under the names sources use; Meta
 # matches them as MADID.
 MOBILE_AD_ID_TYPES = ("madid", "idfa", "gaid", "aaid", "mobile_ad_id", "maid")
+# The mobile ad id type a Segment `context.device.type` names (identity reads
+# `context.device.advertisingId`); any other device type gives the generic "madid".
+MOBILE_AD_ID_BY_DEVICE_TYPE = {"ios": "idfa", "android": "gaid"}
+# What iOS reports when the person declined tracking: not an identifier.
+ZERO_AD_ID = "00000000-0000-0000-0000-000000000000"
 # Every identifier an ad platform can match a person on, besides email and phone.
 AD_ID_TYPES = CLICK_ID_TYPES + OTHER_CLICK_ID_TYPES + MOBILE_AD_ID_TYPES
 

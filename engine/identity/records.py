@@ -9,7 +9,7 @@ of an identified browser) and alias calls join an anonymous actor to its user.
 """
 from __future__ import annotations
 
-from engine.identifiers import BROWSER_ID_TYPES, CLICK_ID_TYPES
+from engine.identifiers import BROWSER_ID_TYPES, CLICK_ID_TYPES, MOBILE_AD_ID_BY_DEVICE_TYPE, ZERO_AD_ID
 from engine.identity import normalise as N
 from engine.identity.guards import apply_guards
 from engine.identity.tables import rebuild_table
@@ -135,6 +135,21 @@ def _click_id_sql() -> str:
     return " UNION ALL ".join(selects)
 
 
+def _device_ad_id_sql() -> str:
+    """Mobile advertising ids from the Segment spec's `context.device` (lowercase, as platforms
+    match them): IDFA on iOS, GAID on Android. None when the person limited ad tracking
+    (`adTrackingEnabled: false`) or iOS sent its all-zero id."""
+    by_type = " ".join(f"WHEN '{os}' THEN '{kind}'" for os, kind in MOBILE_AD_ID_BY_DEVICE_TYPE.items())
+    return f"""
+        SELECT user_id, anonymous_id,
+               CASE lower(json_extract_string(context, '$.device.type')) {by_type} ELSE 'madid' END AS id_type,
+               lower(trim(json_extract_string(context, '$.device.advertisingId'))) AS id_value, timestamp
+        FROM events
+        WHERE json_extract_string(context, '$.device.advertisingId') IS NOT NULL
+          AND COALESCE(TRY_CAST(json_extract_string(context, '$.device.adTrackingEnabled') AS BOOLEAN), TRUE)
+          AND lower(trim(json_extract_string(context, '$.device.advertisingId'))) <> '{ZERO_AD_ID}'"""
+
+
 def _build_ids(con, settings: dict) -> None:
     con.execute("DELETE FROM identity_ids")
     con.execute("CREATE OR REPLACE TEMP TABLE _ns (source VARCHAR, namespace VARCHAR)")
@@ -175,11 +190,11 @@ def _build_ids(con, settings: dict) -> None:
         JOIN identity_records r ON r.source_record_id = 'anonymous_id:' || e.previous_id
                                 OR r.source_record_id = 'user_id:' || e.previous_id
     """)
-    # Click and browser ids, on the actor that carried them (the user when known).
+    # Click, browser and device ad ids, on the actor that carried them (the user when known).
     con.execute(f"""
         INSERT INTO identity_ids (rec_id, id_type, id_value, via)
         SELECT DISTINCT r.rec_id, c.id_type, c.id_value, 'record'
-        FROM ({_click_id_sql()}) c
+        FROM ({_click_id_sql()} UNION ALL {_device_ad_id_sql()}) c
         JOIN identity_records r ON r.source = 'events' AND r.source_record_id =
              CASE WHEN c.user_id IS NOT NULL THEN 'user_id:' || c.user_id ELSE 'anonymous_id:' || c.anonymous_id END
         WHERE c.id_value IS NOT NULL AND c.id_value <> ''

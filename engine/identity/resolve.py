@@ -10,13 +10,14 @@ import time
 from engine.access import audit, require
 from engine.access.csv_safe import safe_csv
 from engine.identity import graph
-from engine.identity.records import CLICK_ID_TYPES, build_and_guard
+from engine.identifiers import CLICK_ID_TYPES, MOBILE_AD_ID_TYPES
+from engine.identity.records import build_and_guard
 from engine.identity.settings import load_settings
 from engine.identity.stable_ids import assign_profile_ids
 from engine.identity.golden import write_golden
 from engine.identity.tables import rebuild_table
 
-EXPORTED_ID_TYPES = ("email", "phone", "user_id", "customer_id", "anonymous_id") + CLICK_ID_TYPES
+EXPORTED_ID_TYPES = ("email", "phone", "user_id", "customer_id", "anonymous_id") + CLICK_ID_TYPES + MOBILE_AD_ID_TYPES
 MANUAL_TIER = 0
 FUZZY_TIER = 1000
 # A pair the model scored. A guard may later relabel it `guard:<types>` for review, but its score

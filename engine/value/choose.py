@@ -177,3 +177,47 @@ def choose(con, first: date, as_of: date, horizon_days: int, predict) -> dict:
         def ml_runner():
             return ml.predict(con, calibration_end, days, margin=1.0, discount_rate=0.0)
     return choice_record(backtest(history, actuals, days, predict, CANDIDATES, ml_runner), split)
+
+
+# A total is corrected only when the inner holdout was large enough to say something, and never
+# by more than this factor either way.
+ADJUSTMENT_MIN_CUSTOMERS = 500
+ADJUSTMENT_LIMITS = (0.5, 2.0)
+
+
+def total_adjustment(choice: dict | None) -> dict | None:
+    """How far the chosen model's totals missed on the inner holdout, as factors to correct the
+    *totals* it forecasts next (purchases, revenue); None without a usable backtest.
+
+    BTYD models are known to miss whole-base totals in one direction on a given business (on
+    CDNOW every classic model is 13-19% under); the per-person predictions keep their order
+    and scale (correcting them would worsen the per-person error), only totals are corrected.
+    """
+    if not choice or choice.get("model") not in (choice.get("candidates") or {}):
+        return None
+    figures = choice["candidates"][choice["model"]]
+    if "error" in figures or figures.get("customers", 0) < ADJUSTMENT_MIN_CUSTOMERS:
+        return None
+    low, high = ADJUSTMENT_LIMITS
+
+    def factor(actual, predicted):
+        if not actual or not predicted or predicted <= 0:
+            return None
+        return round(min(max(actual / predicted, low), high), 4)
+
+    purchases = factor(figures.get("actual_total"), figures.get("predicted_total"))
+    revenue = factor(figures.get("actual_revenue"), figures.get("predicted_revenue"))
+    if purchases is None and revenue is None:
+        return None
+    return {"purchases": purchases, "revenue": revenue, "holdout_end": choice.get("holdout_end"),
+            "reason": f"totals corrected by what {choice['model']} missed on the holdout before "
+                      f"{choice.get('holdout_end')} (purchases x{purchases}, revenue x{revenue}); "
+                      "per-person predictions are not"}
+
+
+def adjusted_totals(predicted_purchases: float, predicted_revenue: float | None, adjustment: dict | None) -> dict:
+    """The corrected totals (equal to the predicted ones without an adjustment)."""
+    adjustment = adjustment or {}
+    return {"adjusted_predicted_total": predicted_purchases * (adjustment.get("purchases") or 1.0),
+            "adjusted_predicted_revenue": None if predicted_revenue is None
+            else predicted_revenue * (adjustment.get("revenue") or 1.0)}

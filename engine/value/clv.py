@@ -241,6 +241,9 @@ def fit_clv(workspace, user, as_of: date | None = None, model: str = DEFAULT_MOD
         rfm = record_rfm(con, user, rfm_scores, as_of, rules)
     report(1.0, "Done")
     frame = prediction.frame
+    adjustment = choose.total_adjustment(choice)   # totals only: per-person scores stay as fitted
+    totals = choose.adjusted_totals(float(frame["predicted_purchases"].sum()),
+                                    float(frame["predicted_clv"].sum()), adjustment)
     return {
         "status": "ok", "run_id": run_id, "model": model, "model_name": MODELS[model],
         "as_of": as_of, "horizon_days": horizon_days, "customers": prediction.customers,
@@ -249,7 +252,9 @@ def fit_clv(workspace, user, as_of: date | None = None, model: str = DEFAULT_MOD
         "predicted_clv": float(frame["predicted_clv"].sum()),
         "predicted_clv_range": prediction.params.get("clv_range"),
         "mean_p_alive": float(frame["p_alive"].mean()), "rfm": rfm,
-        "choice": choice,
+        "choice": choice, "total_adjustment": adjustment,
+        "adjusted_predicted_purchases": totals["adjusted_predicted_total"],
+        "adjusted_predicted_clv": totals["adjusted_predicted_revenue"],
     }
 
 

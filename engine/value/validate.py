@@ -7,7 +7,7 @@ from datetime import date
 from engine.access import audit, can, require
 from engine.value import store
 from engine.value.accuracy import by_frequency, metrics  # noqa: F401 - re-exported
-from engine.value.choose import score
+from engine.value.choose import adjusted_totals, score, total_adjustment
 from engine.value.clv import (DEFAULT_MODEL, MODELS, DataTooThin, check_models, predict_history,
                                resolve_model, run_prediction)
 from engine.value.history import load_history, order_date_range, window_actuals
@@ -19,7 +19,9 @@ def validate_clv(workspace, user, calibration_end, holdout_end=None, model: str 
 
     Returns the figures (customers, predicted_total, actual_total, mae, spearman,
     top_decile_capture; the same on revenue: predicted_revenue, actual_revenue, revenue_error,
-    revenue_mae, revenue_spearman, revenue_top_decile_capture), a naive baseline's figures
+    revenue_mae, revenue_spearman, revenue_top_decile_capture), the totals corrected by the chosen
+    model's miss on its own inner holdout (adjusted_predicted_total, adjusted_predicted_revenue,
+    total_adjustment; equal to the plain totals without a choice), a naive baseline's figures
     (naive), by_frequency and by_decile tables and a summary in words. With model "auto" the
     model is chosen on a holdout inside the calibration period (choice), so the validation
     judges the choice on data it never saw. Raises DataTooThin with a plain message when a
@@ -50,8 +52,11 @@ def validate_clv(workspace, user, calibration_end, holdout_end=None, model: str 
     if model != "ml":  # fit outside the connection: other processes may use the file meanwhile
         prediction = predict_history(history, model, horizon, 1.0, 0.0)
     report(0.8, "Comparing with what customers did later")
+    figures = score(prediction.frame, history, actuals, horizon)
+    adjustment = total_adjustment(choice)
     result = {
-        **score(prediction.frame, history, actuals, horizon),
+        **figures, "total_adjustment": adjustment,
+        **adjusted_totals(figures["predicted_total"], figures.get("predicted_revenue"), adjustment),
         "model": model, "model_name": MODELS[model], "requested_model": requested,
         "choice": choice, "calibration_end": str(calibration_end), "holdout_end": str(holdout_end),
         "horizon_days": horizon, "repeat_customers": prediction.repeat_customers,

@@ -27,6 +27,7 @@ def test_fit_then_charts_validation_and_churn_list(shop, logged_in_app):
     assert wait_for_jobs(shop)                     # the fit runs as a background job
     at.run()
     assert any("fitted on 800 customers" in s.value for s in at.success), [s.value for s in at.success]
+    assert any("Corrected for how far the model missed on your own holdout" in s.value for s in at.success)
     assert shop.scalar("SELECT count(*) FROM profile_scores WHERE p_alive IS NOT NULL") == 800
     # the model is chosen on the shop's own holdout and the choice is shown with its figures
     assert shop.scalar("SELECT DISTINCT model FROM profile_scores") in ("bgnbd", "mbgnbd", "pareto", "ml")

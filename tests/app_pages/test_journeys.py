@@ -25,6 +25,9 @@ def test_build_a_funnel_and_save_dropoffs(logged_in_app, app_env, admin):
 def test_paths_attribution_and_cohorts_render(logged_in_app, app_env):
     build(app_env)
     at = logged_in_app("analyst", "app_pages/journeys.py")
+    assert not [s for s in at.selectbox if s.key == "path_anchor"]   # lazy tabs: Paths has not run
+    at.session_state["journey_tab"] = "Paths"
+    at.run()
     assert at.selectbox(key="path_anchor").value == "Product Viewed"      # a shopping step, not Identify
     at.selectbox(key="path_anchor").select("Checkout Started").run()
     assert not at.exception, at.exception
@@ -35,6 +38,8 @@ def test_paths_attribution_and_cohorts_render(logged_in_app, app_env):
     assert "(end)" not in sankey().proto.spec
     at.toggle(key="path_show_stops").set_value(True).run()
     assert "(end)" in sankey().proto.spec
+    at.session_state["journey_tab"] = "Attribution"
+    at.run()
     attr = next(df.value for df in at.dataframe if "last_touch_revenue" in df.value.columns)
     assert attr["last_touch_revenue"].sum() == 230 == attr["position_revenue"].sum()
     at.radio(key="attr_level").set_value("campaign").run()
@@ -45,8 +50,12 @@ def test_paths_attribution_and_cohorts_render(logged_in_app, app_env):
     assert "campaign" in attr.columns and attr["linear_revenue"].sum() == 230
     # within one day of their store orders, Dan and Carol were not on the website at all
     assert attr.loc[attr["channel"] == "no web touch", "linear_revenue"].sum() == 80 + 50
+    at.session_state["journey_tab"] = "Cohorts"
+    at.run()
     at.radio(key="cohort_basis").set_value("first_order").run()
     assert not at.exception, at.exception
     # Analysts may look but not save segments.
+    at.session_state["journey_tab"] = "Funnels"
+    at.run()
     at.multiselect(key="funnel_steps").set_value(FUNNEL[:3]).run()
     assert all(b.label != "Save drop-offs as a segment" for b in at.button)

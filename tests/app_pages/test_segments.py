@@ -172,3 +172,26 @@ def test_a_kind_without_an_editor_is_named():
 
     with pytest.raises(KeyError, match="ui/segment_editors/loud.py"):
         segment_editors.editor("loud")
+
+
+def test_overlap_and_size_tabs_run_only_when_opened(logged_in_app, app_env):
+    build_people(app_env)
+    admin = User("admin", "admin")
+    for name, country in (("In GB", "GB"), ("In US", "US"), ("Outside GB", None)):
+        op = {"op": "equals", "value": country} if country else {"op": "not_equals", "value": "GB"}
+        create_segment(app_env, admin, name, {"type": "group", "op": "all", "children": [
+            {"type": "condition", "kind": "trait", "field": "country", **op}]})
+    at = logged_in_app("marketer", "app_pages/segments.py")
+    assert not at.exception, at.exception
+    assert not [m for m in at.multiselect if m.key == "seg_overlap_pick"]   # closed tab: not run
+    at.session_state["seg_tab"] = "Overlap"
+    at.run()
+    assert not at.exception, at.exception
+    assert [m for m in at.multiselect if m.key == "seg_overlap_pick"]
+    assert len(at.get("plotly_chart")) == 2                                  # matrix and combinations
+    at.session_state["seg_tab"] = "Size over time"
+    at.run()
+    at.button(key="seg_refresh").click().run()
+    assert not at.exception, at.exception
+    assert any("Counted 3 segments" in s.value for s in at.success)
+    assert at.get("plotly_chart")                                            # sizes over time

@@ -117,3 +117,22 @@ def test_ranges_narrow_with_more_customers():
         low, high = found.total_bounds(values, triples.inverse)
         widths.append((high - low) / values.sum())
     assert widths[1] < widths[0]
+
+
+def test_totals_are_corrected_by_the_chosen_models_miss_on_its_own_holdout():
+    from engine.value.choose import adjusted_totals, total_adjustment
+
+    def choice(customers, predicted, actual, revenue=(100.0, 130.0)):
+        return {"model": "pareto", "holdout_end": "2026-01-01", "candidates": {"pareto": {
+            "customers": customers, "predicted_total": predicted, "actual_total": actual,
+            "predicted_revenue": revenue[0], "actual_revenue": revenue[1]}}}
+
+    adjustment = total_adjustment(choice(1000, 80.0, 100.0))
+    assert adjustment["purchases"] == 1.25 and adjustment["revenue"] == 1.3
+    assert adjusted_totals(40.0, 200.0, adjustment) == {"adjusted_predicted_total": 50.0,
+                                                        "adjusted_predicted_revenue": 260.0}
+    assert total_adjustment(choice(100, 80.0, 100.0)) is None            # too few to say anything
+    assert total_adjustment(choice(1000, 10.0, 100.0))["purchases"] == 2.0  # never more than x2
+    assert total_adjustment(None) is None
+    assert adjusted_totals(40.0, None, None) == {"adjusted_predicted_total": 40.0,
+                                                 "adjusted_predicted_revenue": None}
