@@ -96,6 +96,7 @@ def test_audiences_screen_measures_lift(app_env, logged_in_app):
     add_orders(app_env, [(f"e{i}", (start + timedelta(days=2)).strftime("%Y-%m-%d %H:%M"), 15.0)
                          for i in range(40)])
     at = logged_in_app("analyst", "app_pages/activation.py")
+    open_tab(at, "activation_tab", "History")
     assert not at.exception, at.exception
     at.button(key="lift_measure").click().run()
     assert not at.exception, at.exception
