@@ -160,195 +160,202 @@ def _show_validation(validation: dict) -> None:
     st.plotly_chart(fig, key="validation_chart")
 
 
+# Lazy tabs: only the open one runs its queries and draws its charts.
 value_tab, rfm_tab, cohort_tab, accuracy_tab, churn_tab = st.tabs(
-    ["Lifetime value", "RFM", "Cohorts", "Prediction accuracy", "Churn risk"])
+    ["Lifetime value", "RFM", "Cohorts", "Prediction accuracy", "Churn risk"], key="insights_tab",
+    on_change="rerun")
 
 # -- lifetime value ---------------------------------------------------------------------
 with value_tab:
-    totals = cached_query(value_insights.clv_totals)
-    if not totals.get("customers"):
-        st.info("No predictions yet: use *Compute scores* above.")
-    else:
-        m1, m2, m3, m4 = st.columns(4)
-        m1.metric("Customers scored", f"{int(totals['customers']):,}")
-        last_fit = value_store.latest_run(ws, "fit")
-        spread = ((last_fit or {}).get("params") or {}).get("clv_range") or {}
-        m2.metric(f"Predicted value, next {int(totals['horizon_days'])} days", f"{totals['total_clv']:,.0f}",
-                  help=None if spread.get("total_low") is None else
-                  f"{spread['level']} range {spread['total_low']:,.0f} to {spread['total_high']:,.0f}, "
-                  f"{spread['note']}.")
-        if spread.get("total_low") is not None:
-            st.caption(f"{spread['level']} range of the total: {spread['total_low']:,.0f} to "
-                       f"{spread['total_high']:,.0f} ({md(spread['note'])}). Each customer's range is in "
-                       "the churn-risk list.")
-        m3.metric("Average per customer", f"{totals['avg_clv']:,.2f}")
-        m4.metric("Average probability alive", f"{totals['avg_p_alive']:.0%}")
-        st.caption(f"Model: {MODELS.get(totals['model'], totals['model'])}, as of "
-                   f"{pd.Timestamp(totals['as_of']).date()}.")
-        choice = (last_fit or {}).get("details", {}).get("choice")
-        if choice:
-            with st.expander("Why this model"):
-                _show_choice(choice)
-        by_decile = cached_query(value_insights.clv_by_decile)
-        if len(by_decile) and by_decile["clv_low"].notna().all():
-            top = by_decile.iloc[0]
-            st.markdown(f"The top 10% ({int(top['customers']):,} people) are expected to bring "
-                        f"**{top['clv']:,.0f}** ({spread.get('level', '90%')} range {top['clv_low']:,.0f} "
-                        f"to {top['clv_high']:,.0f}).")
-            fig = go.Figure(go.Bar(
-                x=by_decile["decile"].astype(str), y=by_decile["clv"], name="Predicted value",
-                error_y={"type": "data", "symmetric": False,
-                         "array": by_decile["clv_high"] - by_decile["clv"],
-                         "arrayminus": by_decile["clv"] - by_decile["clv_low"]}))
-            fig.update_layout(title="Predicted value by decile, with its range (1 = top 10%)",
-                              xaxis_title="Decile of predicted value", yaxis_title="Predicted value")
-            st.plotly_chart(fig, key="clv_deciles")
-        hist = cached_query(value_insights.clv_histogram)
-        fig = px.bar(hist, x="bin_start", y="customers",
-                     labels={"bin_start": "Predicted lifetime value", "customers": "Customers"},
-                     title="Distribution of predicted lifetime value (top 1% in the last bar)")
-        fig.update_traces(width=hist["bin_width"].iloc[0] if len(hist) else None)
-        st.plotly_chart(fig, key="clv_hist")
-    curve = cached_query(value_insights.pareto_curve)
-    if len(curve) > 1:
-        top20 = float(curve.loc[curve["customer_share"] <= 0.2, "revenue_share"].max() or 0)
-        fig = go.Figure()
-        fig.add_trace(go.Scatter(x=curve["customer_share"], y=curve["revenue_share"], mode="lines",
-                                 name="Customers ranked by revenue", fill="tozeroy"))
-        fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="Equal spend",
-                                 line={"dash": "dot"}))
-        fig.update_layout(title=f"Revenue concentration: the top 20% of customers bring {top20:.0%} of revenue",
-                          xaxis_title="Share of customers", yaxis_title="Share of revenue",
-                          xaxis_tickformat=".0%", yaxis_tickformat=".0%")
-        st.plotly_chart(fig, key="pareto")
+    if value_tab.open:
+        totals = cached_query(value_insights.clv_totals)
+        if not totals.get("customers"):
+            st.info("No predictions yet: use *Compute scores* above.")
+        else:
+            m1, m2, m3, m4 = st.columns(4)
+            m1.metric("Customers scored", f"{int(totals['customers']):,}")
+            last_fit = value_store.latest_run(ws, "fit")
+            spread = ((last_fit or {}).get("params") or {}).get("clv_range") or {}
+            m2.metric(f"Predicted value, next {int(totals['horizon_days'])} days", f"{totals['total_clv']:,.0f}",
+                      help=None if spread.get("total_low") is None else
+                      f"{spread['level']} range {spread['total_low']:,.0f} to {spread['total_high']:,.0f}, "
+                      f"{spread['note']}.")
+            if spread.get("total_low") is not None:
+                st.caption(f"{spread['level']} range of the total: {spread['total_low']:,.0f} to "
+                           f"{spread['total_high']:,.0f} ({md(spread['note'])}). Each customer's range is in "
+                           "the churn-risk list.")
+            m3.metric("Average per customer", f"{totals['avg_clv']:,.2f}")
+            m4.metric("Average probability alive", f"{totals['avg_p_alive']:.0%}")
+            st.caption(f"Model: {MODELS.get(totals['model'], totals['model'])}, as of "
+                       f"{pd.Timestamp(totals['as_of']).date()}.")
+            choice = (last_fit or {}).get("details", {}).get("choice")
+            if choice:
+                with st.expander("Why this model"):
+                    _show_choice(choice)
+            by_decile = cached_query(value_insights.clv_by_decile)
+            if len(by_decile) and by_decile["clv_low"].notna().all():
+                top = by_decile.iloc[0]
+                st.markdown(f"The top 10% ({int(top['customers']):,} people) are expected to bring "
+                            f"**{top['clv']:,.0f}** ({spread.get('level', '90%')} range {top['clv_low']:,.0f} "
+                            f"to {top['clv_high']:,.0f}).")
+                fig = go.Figure(go.Bar(
+                    x=by_decile["decile"].astype(str), y=by_decile["clv"], name="Predicted value",
+                    error_y={"type": "data", "symmetric": False,
+                             "array": by_decile["clv_high"] - by_decile["clv"],
+                             "arrayminus": by_decile["clv"] - by_decile["clv_low"]}))
+                fig.update_layout(title="Predicted value by decile, with its range (1 = top 10%)",
+                                  xaxis_title="Decile of predicted value", yaxis_title="Predicted value")
+                st.plotly_chart(fig, key="clv_deciles")
+            hist = cached_query(value_insights.clv_histogram)
+            fig = px.bar(hist, x="bin_start", y="customers",
+                         labels={"bin_start": "Predicted lifetime value", "customers": "Customers"},
+                         title="Distribution of predicted lifetime value (top 1% in the last bar)")
+            fig.update_traces(width=hist["bin_width"].iloc[0] if len(hist) else None)
+            st.plotly_chart(fig, key="clv_hist")
+        curve = cached_query(value_insights.pareto_curve)
+        if len(curve) > 1:
+            top20 = float(curve.loc[curve["customer_share"] <= 0.2, "revenue_share"].max() or 0)
+            fig = go.Figure()
+            fig.add_trace(go.Scatter(x=curve["customer_share"], y=curve["revenue_share"], mode="lines",
+                                     name="Customers ranked by revenue", fill="tozeroy"))
+            fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="Equal spend",
+                                     line={"dash": "dot"}))
+            fig.update_layout(title=f"Revenue concentration: the top 20% of customers bring {top20:.0%} of revenue",
+                              xaxis_title="Share of customers", yaxis_title="Share of revenue",
+                              xaxis_tickformat=".0%", yaxis_tickformat=".0%")
+            st.plotly_chart(fig, key="pareto")
 
 # -- RFM ---------------------------------------------------------------------------------
 with rfm_tab:
-    grid = cached_query(value_insights.rfm_grid)
-    if grid.empty:
-        st.info("No RFM scores yet: use *Compute scores* above, or score RFM only.")
-    else:
-        pivot = grid.pivot(index="r_score", columns="f_score", values="customers").reindex(
-            index=range(5, 0, -1), columns=range(1, 6)).fillna(0)
-        pivot.index = [f"R{v}" for v in pivot.index]  # labels, so R5 (most recent) stays on top
-        pivot.columns = [f"F{v}" for v in pivot.columns]
-        fig = px.imshow(pivot, text_auto=True, aspect="auto", color_continuous_scale="Blues",
-                        labels={"x": "Frequency score", "y": "Recency score", "color": "Customers"},
-                        title="RFM grid: customers by recency and frequency score")
-        st.plotly_chart(fig, key="rfm_grid")
-        segments = cached_query(value_insights.segment_summary)
-        c1, c2 = st.columns(2)
-        segments = segments.assign(segment=segments["segment"].map(plain))
-        c1.plotly_chart(px.bar(segments, x="segment", y="customers", title="Segment sizes"), key="seg_sizes")
-        c2.plotly_chart(px.bar(segments, x="segment", y="revenue", title="Revenue by segment"), key="seg_revenue")
-        st.dataframe(segments, hide_index=True)
-    if may_score and st.button("Score RFM only", key="value_rfm"):
-        try:
-            summary = score_rfm(ws, user, st.session_state.get("value_as_of"))
-            st.success(f"RFM scores for {summary['customers']:,} customers as of {summary['as_of']}.")
-            st.rerun()
-        except ValueError as exc:
-            st.error(md(exc))
+    if rfm_tab.open:
+        grid = cached_query(value_insights.rfm_grid)
+        if grid.empty:
+            st.info("No RFM scores yet: use *Compute scores* above, or score RFM only.")
+        else:
+            pivot = grid.pivot(index="r_score", columns="f_score", values="customers").reindex(
+                index=range(5, 0, -1), columns=range(1, 6)).fillna(0)
+            pivot.index = [f"R{v}" for v in pivot.index]  # labels, so R5 (most recent) stays on top
+            pivot.columns = [f"F{v}" for v in pivot.columns]
+            fig = px.imshow(pivot, text_auto=True, aspect="auto", color_continuous_scale="Blues",
+                            labels={"x": "Frequency score", "y": "Recency score", "color": "Customers"},
+                            title="RFM grid: customers by recency and frequency score")
+            st.plotly_chart(fig, key="rfm_grid")
+            segments = cached_query(value_insights.segment_summary)
+            c1, c2 = st.columns(2)
+            segments = segments.assign(segment=segments["segment"].map(plain))
+            c1.plotly_chart(px.bar(segments, x="segment", y="customers", title="Segment sizes"), key="seg_sizes")
+            c2.plotly_chart(px.bar(segments, x="segment", y="revenue", title="Revenue by segment"), key="seg_revenue")
+            st.dataframe(segments, hide_index=True)
+        if may_score and st.button("Score RFM only", key="value_rfm"):
+            try:
+                summary = score_rfm(ws, user, st.session_state.get("value_as_of"))
+                st.success(f"RFM scores for {summary['customers']:,} customers as of {summary['as_of']}.")
+                st.rerun()
+            except ValueError as exc:
+                st.error(md(exc))
 
-    st.subheader("Segment rules")
-    st.caption("First matching rule names the segment. Scores are quintiles 1-5 (5 = most recent, "
-               "most frequent, highest spend); leave M empty to ignore spend.")
-    rules = segment_rules(ws)
-    table = pd.DataFrame([{
-        "name": r["name"], "r_low": r["r"][0], "r_high": r["r"][1], "f_low": r["f"][0],
-        "f_high": r["f"][1], "m_low": r.get("m", [None, None])[0], "m_high": r.get("m", [None, None])[1],
-        "description": r.get("description", ""),
-    } for r in rules])
-    edited = st.data_editor(table, num_rows="dynamic", hide_index=True, disabled=not may_score,
-                            key="value_rules_editor")
-    b1, b2, _ = st.columns([1, 1, 4])
-    if b1.button("Save rules", disabled=not may_score, key="value_rules_save"):
-        try:
-            new_rules = [{
-                "name": row["name"], "description": row.get("description") or "",
-                "r": [row["r_low"], row["r_high"]], "f": [row["f_low"], row["f_high"]],
-                **({"m": [row["m_low"], row["m_high"]]} if pd.notna(row["m_low"]) and pd.notna(row["m_high"]) else {}),
-            } for row in edited.to_dict(orient="records") if str(row.get("name") or "").strip()]
-            save_segment_rules(ws, user, new_rules)
+        st.subheader("Segment rules")
+        st.caption("First matching rule names the segment. Scores are quintiles 1-5 (5 = most recent, "
+                   "most frequent, highest spend); leave M empty to ignore spend.")
+        rules = segment_rules(ws)
+        table = pd.DataFrame([{
+            "name": r["name"], "r_low": r["r"][0], "r_high": r["r"][1], "f_low": r["f"][0],
+            "f_high": r["f"][1], "m_low": r.get("m", [None, None])[0], "m_high": r.get("m", [None, None])[1],
+            "description": r.get("description", ""),
+        } for r in rules])
+        edited = st.data_editor(table, num_rows="dynamic", hide_index=True, disabled=not may_score,
+                                key="value_rules_editor")
+        b1, b2, _ = st.columns([1, 1, 4])
+        if b1.button("Save rules", disabled=not may_score, key="value_rules_save"):
+            try:
+                new_rules = [{
+                    "name": row["name"], "description": row.get("description") or "",
+                    "r": [row["r_low"], row["r_high"]], "f": [row["f_low"], row["f_high"]],
+                    **({"m": [row["m_low"], row["m_high"]]} if pd.notna(row["m_low"]) and pd.notna(row["m_high"]) else {}),
+                } for row in edited.to_dict(orient="records") if str(row.get("name") or "").strip()]
+                save_segment_rules(ws, user, new_rules)
+                score_rfm(ws, user, st.session_state.get("value_as_of"))
+                st.success("Rules saved and segments recomputed.")
+            except (RuleError, ValueError, TypeError) as exc:
+                st.error(f"Rules not saved: {md(exc)}")
+        if b2.button("Restore defaults", disabled=not may_score, key="value_rules_reset"):
+            save_segment_rules(ws, user, None)
             score_rfm(ws, user, st.session_state.get("value_as_of"))
-            st.success("Rules saved and segments recomputed.")
-        except (RuleError, ValueError, TypeError) as exc:
-            st.error(f"Rules not saved: {md(exc)}")
-    if b2.button("Restore defaults", disabled=not may_score, key="value_rules_reset"):
-        save_segment_rules(ws, user, None)
-        score_rfm(ws, user, st.session_state.get("value_as_of"))
-        st.rerun()
+            st.rerun()
 
 # -- cohorts --------------------------------------------------------------------------------
 with cohort_tab:
-    cohorts = cached_query(value_insights.cohort_retention)
-    if cohorts.empty:
-        st.info("No orders to build cohorts from.")
-    else:
-        heat = cohorts.pivot(index="cohort", columns="months_since", values="retention")
-        fig = px.imshow(heat, text_auto=".0%", aspect="auto", color_continuous_scale="Greens",
-                        labels={"x": "Months since first order", "y": "First-order month",
-                                "color": "Ordering"},
-                        title="Cohort retention: share of each first-order month ordering again")
-        fig.update_yaxes(type="category")
-        fig.update_xaxes(type="category")
-        st.plotly_chart(fig, key="cohorts")
+    if cohort_tab.open:
+        cohorts = cached_query(value_insights.cohort_retention)
+        if cohorts.empty:
+            st.info("No orders to build cohorts from.")
+        else:
+            heat = cohorts.pivot(index="cohort", columns="months_since", values="retention")
+            fig = px.imshow(heat, text_auto=".0%", aspect="auto", color_continuous_scale="Greens",
+                            labels={"x": "Months since first order", "y": "First-order month",
+                                    "color": "Ordering"},
+                            title="Cohort retention: share of each first-order month ordering again")
+            fig.update_yaxes(type="category")
+            fig.update_xaxes(type="category")
+            st.plotly_chart(fig, key="cohorts")
 
 # -- accuracy -------------------------------------------------------------------------------
 with accuracy_tab:
-    st.caption("Split the order history at a calibration date, fit on the earlier part, predict the "
-               "later part and compare with what customers actually did.")
-    suggested, _ = suggest_calibration_end(ws, 0.7)
-    with st.form("value_validate_form"):
-        c1, c2, c3 = st.columns(3)
-        cal_end = c1.date_input("Calibration end", value=suggested, min_value=first_day,
-                                max_value=last_day, key="value_cal_end")
-        hold_end = c2.date_input("Holdout end", value=last_day, min_value=first_day,
-                                 max_value=last_day, key="value_hold_end")
-        v_model = c3.selectbox("Model", list(MODEL_CHOICES), format_func=MODEL_CHOICES.get,
-                               key="value_v_model")
-        validate_clicked = st.form_submit_button("Run validation", key="value_validate")
-    validation = None
-    if validate_clicked:
-        bar, report = _progress_bar("Validating")
-        try:
-            validation = validate_clv(ws, user, cal_end, hold_end, model=v_model, progress=report)
-            bar.empty()
-        except DataTooThin as exc:
-            bar.empty()
-            st.warning(md(exc))
-            st.info("RFM scores (on the RFM tab) do not need a model and work on thin data.")
-        except ValueError as exc:
-            bar.empty()
-            st.error(md(exc))
-    else:
-        last_run = value_store.latest_run(ws, "validation")
-        if last_run:
-            validation = last_run["details"]
-            st.caption(f"Last validation, run by {md(last_run['made_by'])} on "
-                       f"{pd.Timestamp(last_run['made_at']).strftime('%Y-%m-%d %H:%M')}.")
-    if validation:
-        _show_validation(validation)
+    if accuracy_tab.open:
+        st.caption("Split the order history at a calibration date, fit on the earlier part, predict the "
+                   "later part and compare with what customers actually did.")
+        suggested, _ = suggest_calibration_end(ws, 0.7)
+        with st.form("value_validate_form"):
+            c1, c2, c3 = st.columns(3)
+            cal_end = c1.date_input("Calibration end", value=suggested, min_value=first_day,
+                                    max_value=last_day, key="value_cal_end")
+            hold_end = c2.date_input("Holdout end", value=last_day, min_value=first_day,
+                                     max_value=last_day, key="value_hold_end")
+            v_model = c3.selectbox("Model", list(MODEL_CHOICES), format_func=MODEL_CHOICES.get,
+                                   key="value_v_model")
+            validate_clicked = st.form_submit_button("Run validation", key="value_validate")
+        validation = None
+        if validate_clicked:
+            bar, report = _progress_bar("Validating")
+            try:
+                validation = validate_clv(ws, user, cal_end, hold_end, model=v_model, progress=report)
+                bar.empty()
+            except DataTooThin as exc:
+                bar.empty()
+                st.warning(md(exc))
+                st.info("RFM scores (on the RFM tab) do not need a model and work on thin data.")
+            except ValueError as exc:
+                bar.empty()
+                st.error(md(exc))
+        else:
+            last_run = value_store.latest_run(ws, "validation")
+            if last_run:
+                validation = last_run["details"]
+                st.caption(f"Last validation, run by {md(last_run['made_by'])} on "
+                           f"{pd.Timestamp(last_run['made_at']).strftime('%Y-%m-%d %H:%M')}.")
+        if validation:
+            _show_validation(validation)
 
 # -- churn risk --------------------------------------------------------------------------------
 with churn_tab:
-    st.caption("Past high spenders who are probably gone. Probability alive comes from the fitted "
-               "model; when that is BG/NBD (which says 1 for every one-time buyer), from a "
-               "Modified BG/NBD fitted on the same histories.")
-    c1, c2 = st.columns(2)
-    max_alive = c1.slider("Probability alive below", 0.05, 0.95, 0.30, 0.05, key="churn_p_alive")
-    min_m = c2.slider("Monetary score at least", 1, 5, 4, key="churn_m_score")
-    risk = cached_query(value_insights.churn_risk, user, float(max_alive), int(min_m), None)
-    st.markdown(f"**{len(risk):,}** customers at risk" + (" (the first 500 shown)" if len(risk) > 500 else ""))
-    st.dataframe(risk.head(500), hide_index=True)
-    may_save = can(user, "edit_segments") and create_static_segment is not None and len(risk) > 0
-    if create_static_segment is None:
-        st.caption("Saving as a segment becomes available once the segments module is installed.")
-    name = st.text_input("Segment name", value=f"Churn risk {date.today():%Y-%m-%d}", key="churn_name")
-    if st.button("Save as segment", disabled=not may_save, key="churn_save", icon=":material/group_add:"):
-        try:
-            create_static_segment(ws, user, name, risk["profile_id"].tolist(),
-                                  f"Monetary score >= {min_m} and probability alive < {max_alive:.2f}")
-            st.success(f"Saved {len(risk):,} people as the segment {md(repr(name))}.")
-        except (ValueError, PermissionError) as exc:
-            st.error(md(exc))
+    if churn_tab.open:
+        st.caption("Past high spenders who are probably gone. Probability alive comes from the fitted "
+                   "model; when that is BG/NBD (which says 1 for every one-time buyer), from a "
+                   "Modified BG/NBD fitted on the same histories.")
+        c1, c2 = st.columns(2)
+        max_alive = c1.slider("Probability alive below", 0.05, 0.95, 0.30, 0.05, key="churn_p_alive")
+        min_m = c2.slider("Monetary score at least", 1, 5, 4, key="churn_m_score")
+        risk = cached_query(value_insights.churn_risk, user, float(max_alive), int(min_m), None)
+        st.markdown(f"**{len(risk):,}** customers at risk" + (" (the first 500 shown)" if len(risk) > 500 else ""))
+        st.dataframe(risk.head(500), hide_index=True)
+        may_save = can(user, "edit_segments") and create_static_segment is not None and len(risk) > 0
+        if create_static_segment is None:
+            st.caption("Saving as a segment becomes available once the segments module is installed.")
+        name = st.text_input("Segment name", value=f"Churn risk {date.today():%Y-%m-%d}", key="churn_name")
+        if st.button("Save as segment", disabled=not may_save, key="churn_save", icon=":material/group_add:"):
+            try:
+                create_static_segment(ws, user, name, risk["profile_id"].tolist(),
+                                      f"Monetary score >= {min_m} and probability alive < {max_alive:.2f}")
+                st.success(f"Saved {len(risk):,} people as the segment {md(repr(name))}.")
+            except (ValueError, PermissionError) as exc:
+                st.error(md(exc))

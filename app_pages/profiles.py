@@ -105,68 +105,75 @@ for start in range(0, len(tiles), 5):
     for col, (label, value) in zip(cols, tiles[start:start + 5]):
         col.metric(label, headline_text(value))
 
+# Lazy tabs: only the open one runs (the timeline is a query of its own).
 tab_overview, tab_timeline, tab_records, tab_ids, tab_activation = st.tabs(
-    ["Golden record", "Timeline", "Source records", "Identifiers", "Segments and syncs"])
+    ["Golden record", "Timeline", "Source records", "Identifiers", "Segments and syncs"], key="profiles_tab",
+    on_change="rerun")
 
 with tab_overview:
-    left, right = st.columns([3, 2])
-    with left:
-        st.markdown("**Golden record** (value and where it came from)")
-        st.dataframe(view.golden, hide_index=True, width="stretch")
-        titled_table("Consent by purpose", view.consent.assign(
-            granted=view.consent["granted"].map({True: "granted", False: "withdrawn"})), "No consent recorded.")
-    with right:
-        titled_table("Tags", view.tags, "No tags yet.")
-        st.markdown("**Notes**")
-        for note in view.notes.itertuples():
-            with st.container(border=True):
-                st.caption(f"{md(note.created_by)} · {pd.Timestamp(note.created_at):%Y-%m-%d %H:%M}")
-                st.text(note.body)
-        if can(user, "edit_profiles"):
-            with st.form("profile_tag_form", clear_on_submit=True):
-                tag = st.text_input("Add a tag", key="profile_new_tag")
-                note_text = st.text_area("Add a note", key="profile_new_note")
-                saved = st.form_submit_button("Save")
-            if saved:
-                try:
-                    if tag.strip():
-                        add_tag(ws, user, profile_id, tag)
-                    if note_text.strip():
-                        add_note(ws, user, profile_id, note_text)
-                    if tag.strip() or note_text.strip():
-                        st.toast("Saved")
+    if tab_overview.open:
+        left, right = st.columns([3, 2])
+        with left:
+            st.markdown("**Golden record** (value and where it came from)")
+            st.dataframe(view.golden, hide_index=True, width="stretch")
+            titled_table("Consent by purpose", view.consent.assign(
+                granted=view.consent["granted"].map({True: "granted", False: "withdrawn"})), "No consent recorded.")
+        with right:
+            titled_table("Tags", view.tags, "No tags yet.")
+            st.markdown("**Notes**")
+            for note in view.notes.itertuples():
+                with st.container(border=True):
+                    st.caption(f"{md(note.created_by)} · {pd.Timestamp(note.created_at):%Y-%m-%d %H:%M}")
+                    st.text(note.body)
+            if can(user, "edit_profiles"):
+                with st.form("profile_tag_form", clear_on_submit=True):
+                    tag = st.text_input("Add a tag", key="profile_new_tag")
+                    note_text = st.text_area("Add a note", key="profile_new_note")
+                    saved = st.form_submit_button("Save")
+                if saved:
+                    try:
+                        if tag.strip():
+                            add_tag(ws, user, profile_id, tag)
+                        if note_text.strip():
+                            add_note(ws, user, profile_id, note_text)
+                        if tag.strip() or note_text.strip():
+                            st.toast("Saved")
+                            st.rerun()
+                        else:
+                            st.warning("Type a tag or a note first.")
+                    except NoteError as exc:
+                        st.error(md(exc))
+                if not view.tags.empty:
+                    drop = st.selectbox("Remove a tag", [None] + view.tags["tag"].tolist(), key="profile_drop_tag")
+                    if drop and st.button("Remove tag", key="profile_remove_tag"):
+                        remove_tag(ws, user, profile_id, drop)
                         st.rerun()
-                    else:
-                        st.warning("Type a tag or a note first.")
-                except NoteError as exc:
-                    st.error(md(exc))
-            if not view.tags.empty:
-                drop = st.selectbox("Remove a tag", [None] + view.tags["tag"].tolist(), key="profile_drop_tag")
-                if drop and st.button("Remove tag", key="profile_remove_tag"):
-                    remove_tag(ws, user, profile_id, drop)
-                    st.rerun()
 
 with tab_timeline:
-    kinds = st.multiselect("Show", list(TIMELINE_TYPES), default=list(TIMELINE_TYPES),
-                           format_func=TIMELINE_TYPES.get, key="profile_timeline_types")
-    timeline = profile_timeline(ws, user, profile_id, types=kinds or None)
-    if timeline.empty:
-        st.caption("Nothing on the timeline for these types.")
-    else:
-        daily = activity_by_day(timeline)
-        fig = px.bar(daily, x="day", y="count", color="type", title="Activity over time")
-        fig.update_layout(height=260, margin=dict(t=40, b=10), bargap=0.1)
-        st.plotly_chart(fig, width="stretch")
-        st.dataframe(timeline, hide_index=True, width="stretch",
-                     column_config={"anonymous": st.column_config.CheckboxColumn("before identifying")})
+    if tab_timeline.open:
+        kinds = st.multiselect("Show", list(TIMELINE_TYPES), default=list(TIMELINE_TYPES),
+                               format_func=TIMELINE_TYPES.get, key="profile_timeline_types")
+        timeline = profile_timeline(ws, user, profile_id, types=kinds or None)
+        if timeline.empty:
+            st.caption("Nothing on the timeline for these types.")
+        else:
+            daily = activity_by_day(timeline)
+            fig = px.bar(daily, x="day", y="count", color="type", title="Activity over time")
+            fig.update_layout(height=260, margin=dict(t=40, b=10), bargap=0.1)
+            st.plotly_chart(fig, width="stretch")
+            st.dataframe(timeline, hide_index=True, width="stretch",
+                         column_config={"anonymous": st.column_config.CheckboxColumn("before identifying")})
 
 with tab_records:
-    st.caption("Every source record that makes up this person, with the load it came in.")
-    st.dataframe(view.records, hide_index=True, width="stretch")
+    if tab_records.open:
+        st.caption("Every source record that makes up this person, with the load it came in.")
+        st.dataframe(view.records, hide_index=True, width="stretch")
 
 with tab_ids:
-    st.dataframe(view.identifiers, hide_index=True, width="stretch")
+    if tab_ids.open:
+        st.dataframe(view.identifiers, hide_index=True, width="stretch")
 
 with tab_activation:
-    titled_table("Segments", view.segments, "Not in any saved segment.")
-    titled_table("Audience syncs", view.syncs, "Never sent to a destination.")
+    if tab_activation.open:
+        titled_table("Segments", view.segments, "Not in any saved segment.")
+        titled_table("Audience syncs", view.syncs, "Never sent to a destination.")

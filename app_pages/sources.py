@@ -276,14 +276,15 @@ def _events_section() -> None:
             "as JSON or NDJSON files above (kind: events).")
 
 
-upload_tab, sources_tab, quarantine_tab, events_tab = st.tabs(
-    ["Upload a file", "Sources and loads", "Quarantine", "Events collector"])
-with upload_tab:
+def _upload_and_result() -> None:
     _upload_section()
     _last_result()
-with sources_tab:
-    _sources_section()
-with quarantine_tab:
-    _quarantine_section()
-with events_tab:
-    _events_section()
+
+
+# Lazy tabs: only the open one runs its queries.
+tabs = st.tabs(["Upload a file", "Sources and loads", "Quarantine", "Events collector"], key="sources_tab",
+               on_change="rerun")
+for tab, render in zip(tabs, (_upload_and_result, _sources_section, _quarantine_section, _events_section)):
+    with tab:
+        if tab.open:
+            render()

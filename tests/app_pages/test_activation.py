@@ -4,6 +4,7 @@ import pytest
 
 from engine.access import User
 from engine.activation import config
+from tests.app_pages.lazy_tabs import has_widget, open_tab
 from tests.engine.activation_data import add_people
 from tests.engine.activation_fakes import TOKEN, FakePlatform
 
@@ -54,6 +55,8 @@ def test_push_shows_what_the_platform_reported_and_history_keeps_it(logged_in_ap
     # The next dry run's estimate has learned from that report; History shows the last report.
     at.button(key="act_dry_run").click().run()
     assert not at.exception, at.exception
+    open_tab(at, "activation_tab", "History")
+    assert not at.exception, at.exception
     assert "Received 5 rows, 1 invalid." in [t.value for t in at.text]
     assert any(s.value.startswith("Last platform report: run") for s in at.subheader)
 
@@ -81,10 +84,16 @@ def test_analyst_sees_history_but_cannot_push(logged_in_app, meta):
     assert not at.exception
     assert any("may look at sync history" in i.value for i in at.info)
     assert not [b for b in at.button if b.key == "act_dry_run"]
+    assert not has_widget(at, "button", "lift_measure")        # lazy tabs: History has not run
+    open_tab(at, "activation_tab", "History")
+    assert not at.exception, at.exception
+    assert has_widget(at, "button", "lift_measure")
 
 
 def test_admin_adds_destination_and_secrets_are_refused(logged_in_app, meta, app_env):
     at = logged_in_app("admin", PAGE)
+    assert not has_widget(at, "text_input", "dest_name")       # lazy tabs: Destinations has not run
+    open_tab(at, "activation_tab", "Destinations")
     at.text_input(key="dest_name").input("hooks")
     at.selectbox(key="dest_kind").select("webhook")
     at.text_area(key="dest_settings").input("base_url=https://example.com/hook\nsecret=abc")

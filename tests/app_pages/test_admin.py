@@ -1,4 +1,5 @@
 from engine.access import users as user_store
+from tests.app_pages.lazy_tabs import open_tab
 
 
 def test_admin_adds_a_user_and_sees_it_in_the_audit_log(logged_in_app, app_env):
@@ -12,6 +13,10 @@ def test_admin_adds_a_user_and_sees_it_in_the_audit_log(logged_in_app, app_env):
     assert user_store.get_user("newbie").role == "analyst"
     actions = [r[0] for r in app_env.query_rows("SELECT action FROM audit_log")]
     assert "user.add" in actions
+    assert not [t for t in at.text_input if t.label == "User name"]   # lazy tabs: the audit log has not run
+    open_tab(at, "admin_tab", "Audit log")
+    assert not at.exception, at.exception
+    assert "user.add" in at.dataframe[0].value["action"].tolist()
 
 
 def test_marketer_has_no_users_screen_and_engine_refuses(logged_in_app, app_env, marketer):

@@ -81,6 +81,8 @@ def test_analyst_sees_no_write_key_and_cannot_rotate(panel, app_env, admin):
 def test_marketer_rotates_a_key_on_the_sources_screen(logged_in_app, app_env, admin):
     key = create_source(app_env, admin, "Website", "events").write_key
     at = logged_in_app("marketer", "app_pages/sources.py")
+    at.session_state["sources_tab"] = "Events collector"   # the panel's tab runs only when open
+    at.run()
     assert key in _codes(at)
     at.button(key="collector_rotate_Website").click().run()
     at.button(key="collector_rotate_confirm").click().run()

@@ -1,4 +1,5 @@
 from engine.forward import config
+from tests.app_pages.lazy_tabs import open_tab
 from tests.engine.forward_fakes import FakePlatform
 from tests.engine.test_forward import seed
 
@@ -16,6 +17,8 @@ def test_admin_maps_an_event_previews_and_forwards(logged_in_app, app_env, admin
         assert not at.exception
         assert len(config.list_mappings(app_env, "meta")) == 1
         assert at.json, "the payload preview shows"
+        assert not [b for b in at.button if b.label == "Forward now"]   # lazy tabs: Delivery has not run
+        open_tab(at, "conversions_tab", "Delivery")
         next(b for b in at.button if b.label == "Forward now").click().run()
         assert not at.exception
         assert any("sent 1" in s.value for s in at.success)
@@ -29,7 +32,10 @@ def test_analyst_sees_no_payloads_or_buttons(logged_in_app, app_env, admin):
     at = logged_in_app("analyst", "app_pages/conversions.py")
     assert not at.exception
     assert not at.json
-    assert not [b for b in at.button if b.label in ("Forward now", "Add mapping")]
+    assert not [b for b in at.button if b.label == "Add mapping"]
+    open_tab(at, "conversions_tab", "Delivery")
+    assert not at.exception, at.exception
+    assert not [b for b in at.button if b.label == "Forward now"]
 
 
 def test_admin_forwards_to_the_sandbox_without_credentials(logged_in_app, app_env, monkeypatch, tmp_path):
@@ -43,6 +49,7 @@ def test_admin_forwards_to_the_sandbox_without_credentials(logged_in_app, app_en
     inputs["Send as"].input("Purchase")
     next(b for b in at.button if b.label == "Add mapping").click().run()
     assert not at.exception, at.exception
+    open_tab(at, "conversions_tab", "Delivery")
     forward = next(b for b in at.button if b.label == "Forward now")
     assert not forward.disabled
     forward.click().run()
@@ -64,6 +71,7 @@ def test_refused_token_shows_an_alert_on_the_screen(logged_in_app, app_env, admi
         fake.script = ["token-expired"]
         at = logged_in_app("admin", "app_pages/conversions.py")
         assert not [e for e in at.error if "refused the access token" in e.value]
+        open_tab(at, "conversions_tab", "Delivery")
         next(b for b in at.button if b.label == "Forward now").click().run()
         assert not at.exception
         assert any("refused the access token" in e.value for e in at.error)

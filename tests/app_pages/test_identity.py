@@ -8,6 +8,7 @@ from engine.derived import stale
 from engine.identity import resolve, review
 from engine.identity.settings import save_settings
 from tests.app_pages.jobs_helpers import wait_for_jobs
+from tests.app_pages.lazy_tabs import has_widget, open_tab
 from tests.engine.identity_helpers import add_contacts
 from tests.engine.test_identity_resolve import _noise
 from tests.engine.test_identity_review import AMBIGUOUS
@@ -71,6 +72,7 @@ def test_keyboard_skip_preview_and_save_settings(logged_in_app, app_env):
     assert len(at.session_state["identity_skipped"]) == 1
     _click(at, "identity_skip")
     assert len(at.session_state["identity_skipped"]) == 2 and at.subheader[0].value != first
+    open_tab(at, "identity_tab", "Settings")
     _click(at, "identity_preview")
     assert at.session_state["identity_preview_result"]["profiles_now"] == app_env.scalar("SELECT count(*) FROM profiles")
     assert any("would merge" in m.value for m in at.markdown)
@@ -84,6 +86,9 @@ def test_unmerge_buttons_and_undo(logged_in_app, app_env):
     _seed(app_env)
     at = logged_in_app("admin", "app_pages/identity.py")
     pid = app_env.scalar("SELECT profile_id FROM profile_members WHERE source_record_id = 'f0'")
+    assert not has_widget(at, "text_input", "identity_unmerge_pid")   # lazy tabs: Unmerge has not run
+    open_tab(at, "identity_tab", "Unmerge")
+    assert not at.exception, at.exception
     at.text_input(key="identity_unmerge_pid").input(pid).run()
     _click(at, "identity_split_groups")                            # every record in group 1: told, not split
     assert any("two groups" in e.value for e in at.error)
@@ -133,6 +138,9 @@ def test_household_and_calibration_are_shown(logged_in_app, app_env):
     at.selectbox(key="identity_q_source").set_value("home").run()
     assert not at.exception, at.exception
     assert any("Shares a phone with 3 people named Al, Bea and Cy" in w.value for w in at.warning)
+    open_tab(at, "identity_tab", "Health")
+    assert not at.exception, at.exception
+    assert any("identity_sizes" in c.proto.id for c in at.get("plotly_chart"))
     assert not any("identity_calibration" in c.proto.id for c in at.get("plotly_chart"))
     # Reviewer labels on the queue, enough of both kinds to fit a calibration: the Health tab charts it.
     queue = review.review_queue(app_env, ADMIN, limit=1000)

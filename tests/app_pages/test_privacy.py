@@ -1,5 +1,6 @@
 import pytest
 
+from tests.app_pages.lazy_tabs import has_widget, open_tab
 from tests.engine.test_privacy import JANE, _seed
 
 
@@ -20,6 +21,13 @@ def test_privacy_screen_finds_and_erases_a_person(logged_in_app, app_env):
     assert not at.exception
     assert app_env.scalar("SELECT count(*) FROM contacts WHERE lower(email) = ?", [JANE]) == 0
     assert app_env.scalar("SELECT count(*) FROM privacy_requests WHERE kind = 'erasure' AND status = 'done'") == 1
+    assert not has_widget(at, "text_input", "consent_profile")   # lazy tabs: closed tabs do not run
+    open_tab(at, "privacy_tab", "Request register")
+    assert not at.exception, at.exception
+    assert len(at.dataframe[0].value) == 2                        # the access and the erasure request
+    for label in ("Consent", "Retention"):
+        assert not open_tab(at, "privacy_tab", label).exception
+    assert any(m.label == "Events past retention" for m in at.metric)
 
 
 def test_privacy_screen_is_admin_only(logged_in_app):

@@ -1,5 +1,8 @@
 from engine.access import audit_entries
+from tests.app_pages.lazy_tabs import has_widget, open_tab
 from tests.engine.journey_data import build
+
+TABS = ("Golden record", "Timeline", "Source records", "Identifiers", "Segments and syncs")
 
 
 def _open(at, query, pid):
@@ -29,13 +32,20 @@ def test_search_and_open_a_profile(logged_in_app, app_env, admin):
     assert "Wants the yearly plan" in [t.value for t in at.text]
     tags = [df.value for df in at.dataframe if "tag" in df.value.columns]
     assert tags and tags[0]["tag"].tolist() == ["vip"]
+    assert not has_widget(at, "multiselect", "profile_timeline_types")   # lazy tabs: Timeline has not run
+    open_tab(at, "profiles_tab", "Timeline")
+    assert not at.exception, at.exception
+    assert at.get("plotly_chart")                                        # activity over time
 
 
 def test_analyst_sees_masked_profile(logged_in_app, app_env):
     build(app_env)
     at = logged_in_app("analyst", "app_pages/profiles.py")
     _open(at, "P2", "P2")   # analysts find people by id, not by personal values
-    frames = [df.value for df in at.dataframe]
+    frames = []
+    for label in TABS:                      # every tab, each opened in turn
+        frames += [df.value for df in open_tab(at, "profiles_tab", label).dataframe]
+        assert not at.exception, f"{label}: {at.exception}"
     text = " ".join(frame.astype(str).to_csv() for frame in frames)
     assert "bob.jones@example.org" not in text
     assert "masked" in " ".join(c.value for c in at.caption)

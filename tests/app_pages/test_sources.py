@@ -2,6 +2,7 @@
 import json
 
 from engine.derived import stale
+from tests.app_pages.lazy_tabs import has_widget, open_tab
 from tests.engine.workbooks import workbook_bytes
 
 CRM = (b"Contact ID,E-mail,First Name,DOB,Stage,Shoe size\n"
@@ -53,12 +54,16 @@ def test_quarantine_and_loads_are_listed(logged_in_app, app_env, admin, tmp_path
     ingest_file(app_env, admin, "contacts", path, "CRM")
     at = logged_in_app("admin", "app_pages/sources.py")
     assert not at.exception, at.exception
-    frames = [df.value for df in at.dataframe]
-    assert any("hours_since" in f.columns and "CRM" in set(f["source"]) for f in frames)
-    assert any("reason" in f.columns and f["reason"].str.startswith("no usable identifier").any()
-               for f in frames)
-    assert at.get("download_button")
+    assert not at.dataframe and not has_widget(at, "selectbox", "q_source")   # lazy tabs: closed tabs do not run
+    open_tab(at, "sources_tab", "Sources and loads")
+    assert not at.exception, at.exception
+    assert any("hours_since" in df.value.columns and "CRM" in set(df.value["source"]) for df in at.dataframe)
     assert at.get("plotly_chart")
+    open_tab(at, "sources_tab", "Quarantine")
+    assert not at.exception, at.exception
+    assert any("reason" in df.value.columns and df.value["reason"].str.startswith("no usable identifier").any()
+               for df in at.dataframe)
+    assert at.get("download_button")
 
 
 def test_analyst_sees_sources_but_cannot_upload(logged_in_app):
@@ -148,7 +153,7 @@ def test_a_collected_call_that_breaks_the_spec_shows_in_the_quarantine(logged_in
     spool.write_bytes(data)
     with app_env.transaction() as con:
         assert tuple(load_events_ndjson(con, spool, "Website")) == (1, 1) and count == 2
-    at = logged_in_app("admin", "app_pages/sources.py")
+    at = open_tab(logged_in_app("admin", "app_pages/sources.py"), "sources_tab", "Quarantine")
     assert not at.exception, at.exception
     assert any("reason" in df.value.columns and
                (df.value["reason"] == "batch[1]: userId or anonymousId is required.").any() for df in at.dataframe)

@@ -27,6 +27,34 @@ ANALYST_SCREENS = [p for p, perm in SCREENS if perm in ("view", "run_sql")]
 ALL_SCREENS = [p for p, _ in SCREENS]
 
 
+# Screens whose tabs run only when opened: (tab state key, every tab's label).
+LAZY_TABS = {"app_pages/journeys.py": ("journey_tab", ["Funnels", "Attribution", "Cohorts", "Paths"]),
+             "app_pages/segments.py": ("seg_tab", ["Builder", "Overlap", "Size over time"]),
+             "app_pages/activation.py": ("activation_tab", ["Push", "History", "Export", "Destinations"]),
+             "app_pages/admin.py": ("admin_tab", ["Users", "Audit log"]),
+             "app_pages/conversions.py": ("conversions_tab", ["Event mappings", "Delivery", "Match quality"]),
+             "app_pages/identity.py": ("identity_tab", ["Review queue", "Health", "Unmerge", "Settings"]),
+             "app_pages/insights.py": ("insights_tab", ["Lifetime value", "RFM", "Cohorts", "Prediction accuracy",
+                                                        "Churn risk"]),
+             "app_pages/privacy.py": ("privacy_tab", ["Access and erasure", "Request register", "Consent",
+                                                      "Retention"]),
+             "app_pages/profiles.py": ("profiles_tab", ["Golden record", "Timeline", "Source records", "Identifiers",
+                                                        "Segments and syncs"]),
+             "app_pages/sources.py": ("sources_tab", ["Upload a file", "Sources and loads", "Quarantine",
+                                                      "Events collector"])}
+
+
+def each_tab(at, page: str):
+    """The screen as it stands, then with each of its lazy tabs opened in turn (the last stays open)."""
+    yield at
+    key, labels = LAZY_TABS.get(page, (None, []))
+    for label in labels:
+        at.session_state[key] = label
+        at.run()
+        assert not at.exception, f"{page} {label}: {at.exception}"
+        yield at
+
+
 @pytest.fixture
 def workspace(seeded):
     """Override the empty workspace: the app runs on the shared hostile one."""
@@ -71,7 +99,7 @@ def test_analyst_sees_no_personal_data_on(logged_in_app, page):
     at = logged_in_app("analyst", page)
     _exercise(at, page)
     assert not at.exception, at.exception
-    text, _ = _rendered(at)
+    text = "\n".join(_rendered(view)[0] for view in each_tab(at, page))
     leaked = [v for v in PII_VALUES if v.lower() in text.lower()]
     assert not leaked, f"{page} shows {leaked}"
 
@@ -96,10 +124,11 @@ def test_no_data_rendered_as_html_for_admin(logged_in_app, page):
     at = logged_in_app("admin", page)
     _exercise(at, page, "C001")   # the person whose name is <script>…</script> <img …>
     assert not at.exception, at.exception
-    text, nodes = _rendered(at)
+    views = [_rendered(view) for view in each_tab(at, page)]
+    text = "\n".join(t for t, _ in views)
     if page.endswith(("profiles.py", "sql.py")):   # the payloads really were on the page, as text
         assert XSS[0] in text and XSS[1] in text
-    for node in nodes:
+    for node in (n for _, nodes in views for n in nodes):
         proto = getattr(node, "proto", None)
         kind = getattr(node, "type", "")
         if proto is None:
