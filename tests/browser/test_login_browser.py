@@ -77,7 +77,7 @@ def test_login_and_reach_overview_in_a_real_browser(running_app):
         token = cookie["value"]
         driver.get(url)                                        # a reload stays logged in
         wait.until(ec.presence_of_element_located(overview))
-        driver.find_element(By.XPATH, "//button[.//p[text()='Log out']]").click()
+        wait.until(ec.element_to_be_clickable((By.XPATH, "//button[.//p[text()='Log out']]"))).click()
         wait.until(ec.presence_of_element_located(login_form))
         WebDriverWait(driver, 30).until(lambda d: d.get_cookie("cdp_session") is None)   # cleared by the server
         reload_with(token)                                     # the old cookie after logout

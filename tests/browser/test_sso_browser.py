@@ -71,7 +71,7 @@ def test_single_sign_on_refuses_strangers_and_adds_people_the_role_claim_names(s
         assert logins[0] == ("login.failed", "stranger@acme.example", "sso", "sso unknown user"), logins
         assert logins[1:] and set(logins[1:]) == {("login", "rita", "sso", None)}, logins
 
-        driver.find_element(By.XPATH, "//button[.//p[text()='Log out']]").click()
+        wait.until(ec.element_to_be_clickable((By.XPATH, "//button[.//p[text()='Log out']]"))).click()
         wait.until(ec.element_to_be_clickable(sso_button))
         driver.get(url)                      # Streamlit's identity cookie is gone: no silent login
         wait.until(ec.element_to_be_clickable(sso_button))
