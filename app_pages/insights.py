@@ -35,7 +35,7 @@ st.caption("Who your valuable customers are, who is slipping away, and how far t
 
 money = cached_query(currency_status)
 if money["reporting_currency"]:
-    st.caption(md(f"Money is in {money['reporting_currency']}, the reporting currency (`cdp currency`)."))
+    st.caption(f"Money is in {md(money['reporting_currency'])}, the reporting currency (`cdp currency`).")
 if unconverted_message(money):
     st.warning(md(unconverted_message(money)))
 
