@@ -212,26 +212,33 @@ def _lifetimes_cdnow(history, actual, horizon):
     return out
 
 
+def _validate_each(ws, admin, cal_end, end, models) -> dict:
+    """validate_clv per model on one split; {"error": ...} for a model that cannot run."""
+    from engine.value import validate_clv
+
+    results = {}
+    for model in models:
+        try:
+            results[model] = validate_clv(ws, admin, cal_end, end, model=model, save=False)
+        except Exception as exc:  # noqa: BLE001 - a model that cannot run is reported, not fatal
+            results[model] = {"error": str(exc)}
+    return results
+
+
 def cdnow_rows(cfg) -> list[dict]:
     """Real CDNOW history: every model, the automatic choice and lifetimes on one split."""
     if not _lifetimes_available():
         return [_row("real CDNOW holdout: lifetimes (which ships the data) is not installed", float("nan"), "")]
-    from engine.value import validate_clv
     from engine.value.history import load_history, window_actuals
     from engine.workspace import open_workspace
 
     cal_end, end = CDNOW_SPLIT
     admin = User("bench", "admin")
-    results = {}
     with tempfile.TemporaryDirectory() as tmp:
         ws = open_workspace(Path(tmp) / "cdp.duckdb")
         with ws.transaction() as con:
             simulate.load_orders(con, cdnow_orders(full=cfg["cdnow"] >= 23_570))
-        for model in ("bgnbd", "mbgnbd", "pareto", "ml", "auto"):
-            try:
-                results[model] = validate_clv(ws, admin, cal_end, end, model=model, save=False)
-            except Exception as exc:  # noqa: BLE001 - a model that cannot run is reported, not fatal
-                results[model] = {"error": str(exc)}
+        results = _validate_each(ws, admin, cal_end, end, ("bgnbd", "mbgnbd", "pareto", "ml", "auto"))
         with ws.connect() as con:
             history = load_history(con, cal_end)
             later = window_actuals(con, cal_end, end).set_index("profile_id")["purchases"]
@@ -301,7 +308,6 @@ def _calibration_holdout(orders, cal_end: date, end: date):
 
 
 def accuracy_rows(cfg) -> list[dict]:
-    from engine.value import validate_clv
     from engine.workspace import open_workspace
 
     rows = []
@@ -313,12 +319,7 @@ def accuracy_rows(cfg) -> list[dict]:
         ws = open_workspace(Path(tmp) / "cdp.duckdb")
         with ws.transaction() as con:
             simulate.load_orders(con, orders)
-        results = {}
-        for model in ("bgnbd", "mbgnbd", "pareto", "ml"):
-            try:
-                results[model] = validate_clv(ws, admin, cal_end, end, model=model, save=False)
-            except Exception as exc:  # noqa: BLE001 - a model that cannot run is reported, not fatal
-                results[model] = {"error": str(exc)}
+        results = _validate_each(ws, admin, cal_end, end, ("bgnbd", "mbgnbd", "pareto", "ml"))
         from engine.value.history import load_history
         with ws.connect() as con:
             history = load_history(con, cal_end)

@@ -4,6 +4,7 @@ import json
 from engine.derived import stale
 from tests.app_pages.lazy_tabs import has_widget, open_tab
 from tests.engine.workbooks import workbook_bytes
+from tests.app_pages.sources_upload import upload
 
 CRM = (b"Contact ID,E-mail,First Name,DOB,Stage,Shoe size\n"
        b"C1,ann@example.com,Ann,31/12/1990,lead,38\n"
@@ -14,10 +15,7 @@ CRM = (b"Contact ID,E-mail,First Name,DOB,Stage,Shoe size\n"
 def test_upload_map_and_load(logged_in_app, app_env):
     at = logged_in_app("marketer", "app_pages/sources.py")
     assert at.title[0].value == "Sources"
-    at.selectbox(key="src_kind").set_value("contacts").run()
-    at.selectbox(key="src_choice").set_value("New source…").run()
-    at.text_input(key="src_new_name").input("HubSpot").run()
-    at.file_uploader(key="src_file").upload("crm export.csv", CRM, "text/csv").run()
+    upload(at, "HubSpot", "crm export.csv", CRM)
     assert not at.exception, at.exception
     assert any("Detected:" in m.value and "CSV" in m.value for m in at.markdown)
     preview, mapping = at.dataframe[0].value, at.dataframe[1].value
@@ -89,11 +87,8 @@ BOOK = {"Shop": [["Email", "First Name"], ["a@x.com", "Al"]],
 
 def _upload_book(logged_in_app):
     at = logged_in_app("marketer", "app_pages/sources.py")
-    at.selectbox(key="src_kind").set_value("contacts").run()
-    at.selectbox(key="src_choice").set_value("New source…").run()
-    at.text_input(key="src_new_name").input("Events team").run()
-    at.file_uploader(key="src_file").upload("people.xlsx", workbook_bytes(BOOK),
-                                            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet").run()
+    upload(at, "Events team", "people.xlsx", workbook_bytes(BOOK),
+           "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     assert not at.exception, at.exception
     return at
 
@@ -125,12 +120,9 @@ def test_every_sheet_of_a_workbook_is_loaded(logged_in_app, app_env):
 
 def test_a_known_export_is_recognised_on_screen(logged_in_app, app_env):
     at = logged_in_app("marketer", "app_pages/sources.py")
-    at.selectbox(key="src_kind").set_value("contacts").run()
-    at.selectbox(key="src_choice").set_value("New source…").run()
-    at.text_input(key="src_new_name").input("Shopify").run()
     export = (b"Customer ID,First Name,Last Name,Email,Accepts Email Marketing,Default Address City,Tags\n"
               b"7001,Ann,Lee,ann@x.com,yes,Leeds,VIP\n")
-    at.file_uploader(key="src_file").upload("customers_export.csv", export, "text/csv").run()
+    upload(at, "Shopify", "customers_export.csv", export)
     assert not at.exception, at.exception
     assert any("Recognised: Shopify customers" in c.value for c in at.caption)
     mapping = at.dataframe[1].value

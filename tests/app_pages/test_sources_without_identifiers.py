@@ -1,5 +1,7 @@
 """The Sources screen loads a contacts file of names, birth dates and addresses (no email or phone)."""
 
+from tests.app_pages.sources_upload import upload
+
 LEGACY = (b"Ref,First Name,Surname,Date of Birth,Address,Postcode\n"
           b"L1,Maria,Lopez,1980-03-04,12 Elm Road,AB1 2CD\n"
           b"L2,Maria,Lopes,1980-03-04,12 Elm Rd,AB1 2CD\n"
@@ -8,10 +10,7 @@ LEGACY = (b"Ref,First Name,Surname,Date of Birth,Address,Postcode\n"
 
 def test_a_names_dob_and_address_file_is_mapped_and_loaded(logged_in_app, app_env):
     at = logged_in_app("marketer", "app_pages/sources.py")
-    at.selectbox(key="src_kind").set_value("contacts").run()
-    at.selectbox(key="src_choice").set_value("New source…").run()
-    at.text_input(key="src_new_name").input("Legacy CRM").run()
-    at.file_uploader(key="src_file").upload("legacy.csv", LEGACY, "text/csv").run()
+    upload(at, "Legacy CRM", "legacy.csv", LEGACY)
     assert not at.exception, at.exception
     at.button(key="src_load").click().run()
     assert not at.exception, at.exception

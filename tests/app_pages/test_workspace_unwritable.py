@@ -7,16 +7,14 @@ import streamlit as st
 
 from engine.ingest import landing
 from engine.workspace import connection
+from tests.app_pages.sources_upload import upload
 
 CRM = b"Contact ID,E-mail\nC1,ann@example.com\nC2,bob@example.com\n"
 
 
 def test_a_load_on_a_full_disk_says_the_workspace_folder_is_full(logged_in_app, app_env, monkeypatch):
     at = logged_in_app("marketer", "app_pages/sources.py")
-    at.selectbox(key="src_kind").set_value("contacts").run()
-    at.selectbox(key="src_choice").set_value("New source…").run()
-    at.text_input(key="src_new_name").input("HubSpot").run()
-    at.file_uploader(key="src_file").upload("crm export.csv", CRM, "text/csv").run()
+    upload(at, "HubSpot", "crm export.csv", CRM)
     assert not at.exception, at.exception
 
     def full_disk(src, dst):  # what shutil.copyfile raises when the disk fills mid-copy
