@@ -31,11 +31,30 @@ from bench.timing import row
 from bench.workspace import _locked, bench_workspace, data_root
 
 CAPABILITY = "spark"
+SECTION = """## Spark
+
+The same segment counts and funnel on Apache Spark (PySpark 4, `local[2]`, UTC, ANSI on) beside
+DuckDB, on this 2-core machine while other engineers' tests and benchmarks shared it (see the
+load average below). Spark runs the SQL the product generates, translated by
+engine/backend/dialect.py, over the relations it reads exported once to Parquet; DuckDB reads the
+workspace as the product does. Every Spark count is checked equal to DuckDB's. **Spark on one
+small machine is expected to be slower**: a JVM, query planning and code generation, task
+scheduling and shuffles are fixed costs that only pay off when the data is spread over many
+machines (a lakehouse with 100M profiles), which is what the Spark backend is for.
+
+Interactive screens on Spark: a count of several seconds is not interactive. The screens stay
+usable by reading counts that a background job computed (the segment snapshots, with their
+`taken_at`, are already a table of cached counts in the workspace) and by estimating while the
+user edits a rule: the last row counts a 1% sample of profiles (one hash bucket of 100, with its
+events, written once as a sample table) and multiplies by 100. On one machine Spark's fixed cost
+per query dominates, so the sample saves less time than its size suggests; on a cluster it is
+the data scanned that a sample cuts.
+"""
 AS_OF = datetime(2026, 11, 25, tzinfo=timezone.utc)
 RUNS = 3
 SAMPLE_BUCKETS = 100
 FUNNEL_STEPS = ["Product Viewed", "Product Added", "Order Completed"]
-FUNNEL_WINDOW = timedelta(days=7)
+FUNNEL_WINDOW = timedelta(days=30)
 FUNNEL_SINCE = AS_OF - timedelta(days=90)
 
 
@@ -139,13 +158,15 @@ def lake(ws, scale: str, names: list[str]) -> dict[str, Path]:
     return {n: folder / f"{n}.parquet" for n in names}
 
 
-def sampled(backend, paths: dict[str, Path], buckets: int = SAMPLE_BUCKETS) -> None:
-    """Register each relation restricted to one bucket of profiles (those carrying profile_id)."""
+def sampled(backend, paths: dict[str, Path], folder: Path, buckets: int = SAMPLE_BUCKETS) -> None:
+    """Write each relation restricted to one bucket of profiles (those carrying profile_id) as a
+    sample table, and register it under the relation's name."""
     for name, path in paths.items():
         frame = backend.spark.read.parquet(str(path))
         if "profile_id" in frame.columns:
             frame = frame.where(f"pmod(hash(profile_id), {buckets}) = 0")
-        backend.register(name, frame.cache())
+        frame.write.mode("overwrite").parquet(str(folder / name))
+        backend.register(name, folder / name)
 
 
 def start_spark(session=None):
@@ -214,7 +235,7 @@ def measure(scale: str, workdir: Path, session=None) -> dict:
                          "duckdb": duck_funnel[1], "duckdb_people": duck_funnel[2]}
 
         name = next(iter(queries))
-        sampled(backend, paths)
+        sampled(backend, paths, workdir / "sample")
         first, median, (count,) = runs(_one(backend, *queries[name]))
         out["sample"] = {"segment": name, "spark": median, "estimate": count * SAMPLE_BUCKETS,
                          "exact": out["segments"][name]["count"]}
@@ -235,7 +256,7 @@ def rows(m: dict) -> list[dict]:
         out.append(row(CAPABILITY, f"first Spark query of it (planning, code generation): {name}",
                        round(s["spark_first"], 3), "s"))
     f = m["funnel"]
-    label = f"3-step funnel ({' → '.join(FUNNEL_STEPS)}, 7-day window, last 90 days; " \
+    label = f"3-step funnel ({' → '.join(FUNNEL_STEPS)}, {FUNNEL_WINDOW.days}-day window, last 90 days; " \
             f"{' / '.join(f'{p:,}' for p in f['duckdb_people'])} people)"
     if f.get("spark") is None:
         out.append(row(CAPABILITY, f"{label} on Spark: not measured ({f['error']})", None, "s",

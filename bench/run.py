@@ -100,16 +100,21 @@ def run_module(name: str, scale: str, timeout: float) -> dict:
         if proc.returncode != 0 or not out.exists():
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             return {"rows": [], "seconds": seconds, "error": f"exit {proc.returncode}: {last[:300]}"}
-        return {"rows": json.loads(out.read_text()), "seconds": seconds, "error": None}
+        section = out.with_suffix(".md")
+        return {"rows": json.loads(out.read_text()), "seconds": seconds, "error": None,
+                "section": section.read_text() if section.exists() else None}
 
 
 def child(name: str, scale: str, rows_to: Path) -> int:
-    """Inside the child process: import bench.bench_<name>, run it, write its rows."""
+    """Inside the child process: import bench.bench_<name>, run it, write its rows (and its
+    SECTION, Markdown a module may add below the table, beside them)."""
     sys.path.insert(0, str(ROOT))
     import importlib
     module = importlib.import_module(f"bench.bench_{name}")
     rows = normalise(module.run(scale), name)
     rows_to.write_text(json.dumps(rows, default=str))
+    if getattr(module, "SECTION", None):
+        rows_to.with_suffix(".md").write_text(module.SECTION)
     return 0
 
 
@@ -172,6 +177,12 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _markdown_table(results: dict) -> list[str]:
+    return ["| capability | measure | value | baseline | ratio | target | met |",
+            "| --- | --- | --- | --- | --- | --- | --- |"] + [
+        "| " + " | ".join(_cell(c) for c in line) + " |" for line in table_rows(results)]
+
+
 def write_markdown(path: Path, results: dict, meta: dict) -> None:
     m = meta["machine"]
     rows = [r for e in results.values() for r in e.get("rows", [])]
@@ -192,10 +203,11 @@ def write_markdown(path: Path, results: dict, meta: dict) -> None:
         "the baseline beside it was measured in the same run, and ratio is value / baseline. "
         "The load average column below says how busy the (shared) machine was while a module ran.",
         "",
-        "| capability | measure | value | baseline | ratio | target | met |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    out += ["| " + " | ".join(_cell(c) for c in line) + " |" for line in table_rows(results)]
+    sections = sorted(n for n in results if results[n].get("section"))   # rows shown in their own section
+    out += _markdown_table({n: e for n, e in results.items() if n not in sections})
+    for name in sections:
+        out += ["", results[name]["section"].strip(), ""] + _markdown_table({name: results[name]})
     out += ["", "## When each module was last measured", "",
             "| module | date | command | seconds | load average (start → end) | note |",
             "| --- | --- | --- | --- | --- | --- |"]

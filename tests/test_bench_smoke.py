@@ -114,3 +114,19 @@ def test_suite_smoke_run_writes_benchmarks_markdown(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--scale", "smoke", "--output", str(out),
                     "--render"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
     assert out.read_text() == text            # the Markdown is rebuilt from the stored results alone
+
+
+def test_a_module_section_holds_its_own_rows(tmp_path):
+    from bench import run as bench_run
+
+    def entry(measure, section=None):
+        return {"rows": bench_run.normalise([{"measure": measure, "value": 1.5, "unit": "s"}], "m"),
+                "error": None, "section": section}
+    meta = {"machine": bench_run.machine(), "command": "python bench/run.py", "date": "today", "scale": "smoke"}
+    out = tmp_path / "B.md"
+    bench_run.write_markdown(out, {"plain": entry("plain figure"), "own": entry("own figure", "## Own\n\nWhy.")},
+                             meta)
+    text = out.read_text()
+    main, own = text.split("## Own")
+    assert "plain figure" in main and "own figure" not in main
+    assert "Why." in own and "| own figure | 1.50 s |" in own.split("## When")[0]
