@@ -38,7 +38,8 @@ def folder(workspace, destination: str):
 
 def recorder(workspace, dest: dict) -> sandbox_files.RequestRecorder:
     """What delivery uses instead of an HttpClient for a sandbox destination."""
-    return sandbox_files.RequestRecorder(folder(workspace, dest["name"]), dest["kind"], dest["label"])
+    return sandbox_files.RequestRecorder(folder(workspace, dest["name"]), dest["kind"], dest["label"],
+                                         rows_key=destinations.KINDS[dest["kind"]].events_key)
 
 
 def written(workspace, destination: str, limit: int = 10) -> dict:

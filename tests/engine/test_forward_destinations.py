@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from engine.activation import sandbox_files
 from engine.forward import config, destinations, sandbox
 from engine.forward.destinations.base import ConversionDestination
 from engine.forward.queue import enqueue, preview
@@ -33,8 +34,8 @@ def _overrides(cls, name: str) -> bool:
 def missing(cls) -> list[str]:
     """What a destination kind lacks to be forwarded to (empty when complete)."""
     out = []
-    if not (cls.kind and cls.label and cls.platform_name):
-        out.append("kind, label and platform_name")
+    if not (cls.kind and cls.label and cls.platform_name and cls.events_key):
+        out.append("kind, label, platform_name and events_key")
     limits = [cls.age_limit_days, *cls.age_limit_days_by_source.values()]
     if not all(isinstance(days, int) and days > 0 for days in limits):
         out.append("an age limit in days")
@@ -80,8 +81,10 @@ def test_each_kind_builds_payloads_and_requests_that_carry_them(workspace, admin
     assert (result["queued"], result["sent"]) == ({"pending": 2, "held": 2}, 2)
     files = written(workspace, name)
     assert len(files) == 1 and files[0]["platform"] == kind
-    body = json.dumps(files[0]["body"])
-    assert "m-a1-0" in body and "m-a1-1" in body and "m-a2-0" not in body
+    sent = files[0]["body"][destinations.KINDS[kind].events_key]
+    assert sorted(map(json.dumps, sent)) == sorted(json.dumps(p["payload"]) for p in shown if p["would_send"])
+    listing = sandbox.written(workspace, name)["files"]
+    assert sandbox_files.preview(workspace, admin, listing["path"][0])["rows"] == 2
     dest = config.get_destination(workspace, name)
     assert files[0]["url"].startswith(destinations.platform(dest, "t").base_url)
 

@@ -17,6 +17,7 @@ class ConversionDestination(Platform):
 
     secret_names = ("access_token",)
     platform_name = ""                          # how messages name the platform: "Meta"
+    events_key = ""                             # the request body's key that lists the events
     # The oldest event the platform accepts, in days before the request; some action sources
     # (e.g. Meta's physical_store) are accepted for longer.
     age_limit_days: int = 0

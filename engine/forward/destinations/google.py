@@ -26,6 +26,7 @@ class GoogleConversions(ConversionDestination):
     kind = "google_conversions"
     label = "Google Ads conversions (Data Manager API)"
     platform_name = "Google"
+    events_key = "events"
     batch_size = 2000
     default_base_url = "https://datamanager.googleapis.com"
     required_settings = ("account_id", "conversion_action_id")

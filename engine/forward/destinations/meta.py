@@ -28,6 +28,7 @@ class MetaConversions(ConversionDestination):
     kind = "meta_capi"
     label = "Meta Conversions API"
     platform_name = "Meta"
+    events_key = "data"
     batch_size = 1000
     default_base_url = "https://graph.facebook.com"
     required_settings = ("pixel_id",)
