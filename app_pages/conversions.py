@@ -26,10 +26,8 @@ if can(user, "manage_destinations"):
         with st.form("add_forward_destination"):
             name = st.text_input("Name", placeholder="meta-main")
             kind = st.selectbox("Platform", list(config.KINDS), format_func=lambda k: config.KINDS[k]["label"])
-            st.caption("Meta: pixel_id (and test_event_code while testing). Google: account_id and "
-                       "conversion_action_id. The access token goes in .streamlit/secrets.toml under "
-                       "[destinations.<name>] access_token, never here. Sandbox: no token; "
-                       "platform=meta_capi (default) or google_conversions.")
+            st.caption(md(config.settings_help()) + " The access token goes in .streamlit/secrets.toml under "
+                       "[destinations.<name>] access_token, never here; a sandbox needs none.")
             raw = st.text_area("Settings (one KEY=VALUE per line)", placeholder="pixel_id=1234567890")
             if st.form_submit_button("Save destination"):
                 try:

@@ -173,11 +173,15 @@ def add_user(workspace, actor: User, username: str, name: str, email: str, passw
 
 
 def _update_user(workspace, actor: User, username: str, action: str, changes: dict,
-                 path: Path | None, details: dict, drop: tuple[str, ...] = ()) -> None:
+                 path: Path | None, details: dict, drop: tuple[str, ...] = (), keep_an_admin: bool = False) -> None:
+    """Change one entry under the file lock; `keep_an_admin` refuses a change that leaves no enabled
+    admin, decided on the file as it is under the lock (another process may have just changed it)."""
     with locked_config(path) as config:
         entry = config["credentials"]["usernames"].get(username)
         if entry is None:
             raise UserError(f"No user called {username!r}.")
+        if keep_an_admin:
+            _refuse_last_admin(config, username)
         entry.update(changes)
         for key in drop:
             entry.pop(key, None)
@@ -190,13 +194,16 @@ def _enabled_admins(config: dict) -> list[str]:
             if role_of(e) == "admin" and not e.get("disabled")]
 
 
+def _refuse_last_admin(config: dict, username: str) -> None:
+    if _enabled_admins(config) == [username]:
+        raise UserError(f"{username} is the only admin left; make someone else admin first.")
+
+
 def set_role(workspace, actor: User, username: str, role: str, path: Path | None = None) -> None:
     require(actor, "manage_users")
     _validate(username, None, role)
-    config = load_config(path)
-    if role != "admin" and _enabled_admins(config) == [username]:
-        raise UserError(f"{username} is the only admin left; make someone else admin first.")
-    _update_user(workspace, actor, username, "user.role", {"roles": [role]}, path, {"role": role})
+    _update_user(workspace, actor, username, "user.role", {"roles": [role]}, path, {"role": role},
+                 keep_an_admin=role != "admin")
 
 
 def reset_password(workspace, actor: User, username: str, password: str,
@@ -221,22 +228,17 @@ def change_own_password(workspace, actor: User, current: str, password: str,
     return reset_password(workspace, actor, actor.username, password, path)
 
 
-def _guard_last_admin(actor: User, username: str, path: Path | None, verb: str) -> None:
+def _not_yourself(actor: User, username: str, verb: str) -> None:
     if actor.username == username:
         raise UserError(f"You cannot {verb} yourself; ask another admin.")
-    config = load_config(path)
-    if username not in config["credentials"]["usernames"]:
-        raise UserError(f"No user called {username!r}.")
-    if _enabled_admins(config) == [username]:
-        raise UserError(f"{username} is the only admin left; make someone else admin first.")
 
 
 def disable_user(workspace, actor: User, username: str, path: Path | None = None) -> None:
     """Refuse this user's logins and end their live sessions (the entry and history stay)."""
     require(actor, "manage_users")
-    _guard_last_admin(actor, username, path, "disable")
+    _not_yourself(actor, username, "disable")
     _update_user(workspace, actor, username, "user.disable",
-                 {"disabled": True, "session_epoch": new_epoch()}, path, {})
+                 {"disabled": True, "session_epoch": new_epoch()}, path, {}, keep_an_admin=True)
 
 
 def enable_user(workspace, actor: User, username: str, path: Path | None = None) -> None:
@@ -247,10 +249,12 @@ def enable_user(workspace, actor: User, username: str, path: Path | None = None)
 def remove_user(workspace, actor: User, username: str, path: Path | None = None) -> None:
     """Delete the login; their sessions end because the user no longer exists."""
     require(actor, "manage_users")
-    _guard_last_admin(actor, username, path, "remove")
+    _not_yourself(actor, username, "remove")
     with locked_config(path) as config:
-        if config["credentials"]["usernames"].pop(username, None) is None:
+        if username not in config["credentials"]["usernames"]:
             raise UserError(f"No user called {username!r}.")
+        _refuse_last_admin(config, username)
+        del config["credentials"]["usernames"][username]
     with workspace.transaction() as con:
         audit(con, actor, "user.remove", username, {})
 

@@ -68,12 +68,13 @@ class RequestRecorder:
     """Stands in for engine.activation.http.HttpClient: each request becomes a file, answered 200."""
 
     def __init__(self, folder: Path, platform: str, label: str, audience: str | None = None,
-                 clock: Callable[[], datetime] | None = None):
+                 clock: Callable[[], datetime] | None = None, rows_key: str | None = None):
         self.folder = Path(folder)
         self.platform = platform
         self.label = label
         self.audience = audience
         self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.rows_key = rows_key      # the body's key listing the rows (a platform ROWS does not know)
         self.written: list[Path] = []
 
     def record(self, req: Request, what: str) -> Path:
@@ -87,7 +88,7 @@ class RequestRecorder:
                     # itself, for people and for an erasure's scrub of this folder.
                     "audience": self.audience, "method": req.method, "url": urllib.parse.unquote(req.url),
                     "headers": {k: v for k, v in req.headers.items() if k.lower() in SHOWN_HEADERS},
-                    "body": body}
+                    "body": body, **({"rows_key": self.rows_key} if self.rows_key else {})}
         self.folder.mkdir(parents=True, exist_ok=True)
         stamp = self.clock().astimezone(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
         path = self.folder / f"{stamp}-{what}.json"
@@ -140,8 +141,12 @@ def preview(workspace, user: User, path: str, limit: int = 20) -> dict:
     """One sandbox file for people to read: {"request": "POST <url>", "rows": how many people
     (or events) it carries, "table": the first `limit` of them as the platform would read them}."""
     envelope = read_file(workspace, user, path)
+    body = envelope.get("body")
     try:
-        rows = ROWS.get(envelope.get("platform"), lambda body: [])(envelope.get("body"))
+        if envelope.get("platform") in ROWS:
+            rows = ROWS[envelope["platform"]](body)
+        else:   # a forwarded conversions file names the key that lists its events
+            rows = body.get(envelope.get("rows_key") or "", []) if envelope.get("rows_key") else []
     except (KeyError, TypeError, AttributeError):   # a body edited out of the platform's shape
         rows = []
     table = pd.json_normalize(rows[:int(limit)], max_level=2) if rows else pd.DataFrame()
@@ -185,6 +190,4 @@ ROWS: dict[str, Callable] = {
     "klaviyo": _klaviyo,
     "hubspot": _hubspot,
     "webhook": lambda body: body.get("members", []),
-    "meta_capi": lambda body: body.get("data", []),
-    "google_conversions": lambda body: body.get("events", []),
-}
+}   # a forwarded conversions file names its own (`rows_key`: engine.forward.destinations' events_key)

@@ -51,8 +51,7 @@ def register(subparsers) -> None:
     d.add_argument("name")
     d.add_argument("--kind", required=True, choices=list(config.KINDS))
     d.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="pixel_id, test_event_code, account_id, conversion_action_id, base_url ...; "
-                        "for --kind sandbox: platform=meta_capi|google_conversions")
+                   help=config.settings_help().replace("%", "%%"))
     d.set_defaults(func=cmd_add_destination)
 
     m = sub.add_parser("map", help="forward an event, an order source or a lead stage")

@@ -1,8 +1,9 @@
 """Conversion forwarding: first-party conversions sent server-side to ad platforms.
 
-config    destinations and event mappings
-payloads  the SQL that turns events, orders and CRM stage changes into platform payloads
-queue     enqueueing conversions (consent enforced, duplicates impossible)
-deliver   batching, sending with retries, dead letters, the delivery log
-quality   per-destination log and match-quality figures
+config        destinations and event mappings
+destinations  one class per platform: payload SQL, request, batch size, age limit, errors (a registry)
+payloads      the SQL of the conversions (events, orders, CRM stage changes) payloads are made from
+queue         enqueueing conversions (consent enforced, duplicates impossible)
+deliver       batching, sending with retries, dead letters, the delivery log
+quality       per-destination log and match-quality figures
 """

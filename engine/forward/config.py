@@ -1,4 +1,4 @@
-"""Forwarding destinations (Meta Conversions API, Google Data Manager) and event mappings."""
+"""Forwarding destinations (each kind in engine.forward.destinations, and the sandbox) and event mappings."""
 from __future__ import annotations
 
 import json
@@ -9,23 +9,10 @@ import tomllib
 import pandas as pd
 
 from engine.access import User, audit, require
-from engine.forward import sandbox
+from engine.forward import destinations, sandbox
 
-KINDS = {
-    "meta_capi": {
-        "label": "Meta Conversions API",
-        "required": ("pixel_id",),
-        "optional": ("test_event_code", "api_version", "base_url", "batch_size"),
-        "base_url": "https://graph.facebook.com",
-        "batch_limit": 1000,
-    },
-    "google_conversions": {
-        "label": "Google Ads conversions (Data Manager API)",
-        "required": ("account_id", "conversion_action_id"),
-        "optional": ("login_account_id", "base_url", "batch_size", "validate_only"),
-        "base_url": "https://datamanager.googleapis.com",
-        "batch_limit": 2000,
-    },
+# What configuration knows of each kind: the platforms' (engine.forward.destinations) and the sandbox.
+KINDS = {kind: cls.spec() for kind, cls in destinations.KINDS.items()} | {
     sandbox.KIND: {
         "label": "Sandbox (writes files, no credentials)",
         "required": (),
@@ -33,6 +20,18 @@ KINDS = {
         "choices": {"platform": sandbox.PLATFORMS},
     },
 }
+
+
+def settings_help() -> str:
+    """What each kind takes, one sentence per kind (the screen and `cdp forward add-destination --help`)."""
+    def line(spec: dict) -> str:
+        needs = ", ".join(spec["required"]) or "nothing"
+        optional = [f"{k}={'|'.join(spec['choices'][k])}" if k in spec.get("choices", {}) else k
+                    for k in spec["optional"]]
+        return f"{spec['label']}: {needs}" + (f" (optional: {', '.join(optional)})" if optional else "") + "."
+    return " ".join(line(spec) for spec in KINDS.values())
+
+
 TRIGGERS = ("event", "order", "stage")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _PATH = re.compile(r"^\$(\.[A-Za-z0-9_]+|\[(\d+|\*)\])*$")

@@ -5,40 +5,35 @@ run's `sending` rows are sent again with the same event ids, which the platforms
 
 Checked again at delivery, because time passes between queueing and sending:
 - the person: consent withdrawn, suppressed or erased since the conversion was queued -> `skipped`;
-- the platform's age limit (AGE_LIMIT_DAYS) -> `expired`: Meta refuses a whole request when
-  one event_time is more than 7 days old, so such events are never put in a request.
-A rejected request does not condemn its batch: Google's Data Manager API names the bad events
-(field violations `events[i]`), which are dead-lettered while the rest is sent again; Meta
-refuses the whole request, so the batch is split in halves until each bad event is alone.
-Authentication errors (HTTP 401/403, Meta code 190, Google UNAUTHENTICATED) stop the run, leave
-the events queued without spending an attempt, and are logged as an `auth_failed` batch that
-`quality.auth_alert` shows until a later request succeeds.
+- the platform's age limit (`age_limit_days` of its destination class) -> `expired`: Meta refuses
+  a whole request when one event_time is more than 7 days old, so such events are never put in a request.
+A rejected request does not condemn its batch: a platform that names the bad events (Google's
+field violations `events[i]`, `rejected_events`) has them dead-lettered while the rest is sent
+again; one that refuses the whole request (Meta) has the batch split in halves until each bad
+event is alone. Authentication errors (HTTP 401/403, or what the platform's `refuses_credentials`
+recognises: Meta code 190, Google UNAUTHENTICATED) stop the run, leave the events queued without
+spending an attempt, and are logged as an `auth_failed` batch that `quality.auth_alert` shows
+until a later request succeeds.
+
+Everything that differs between platforms is in engine.forward.destinations; this module keeps
+the loop, the retries and the journal (forward_queue, forward_batches, the audit log).
 """
 from __future__ import annotations
 
 import json
 import math
-import re
 from datetime import datetime, timedelta, timezone
 
 from engine.access import User, audit, require
 from engine.activation.http import AuthError, DeliveryError, HttpClient, RejectedError, Request
-from engine.forward import sandbox
+from engine.forward import destinations, sandbox
+from engine.forward.destinations.base import ConversionDestination
+from engine.forward.destinations.google import field_violations  # noqa: F401  (imported from here by callers)
 from engine.forward.config import delivery_token, get_destination
 from engine.forward.queue import SUPPRESSED
 
 MAX_ATTEMPTS = 5
-# Oldest event a platform accepts, in days before the request. Meta: "The event_time can be up to
-# 7 days before you send an event ... If any event_time in data is greater than 7 days in the past,
-# we return an error for the entire request" (Conversions API, server event parameters); store
-# sales (action_source physical_store) are accepted for longer. Google: a click conversion is only
-# recorded within its conversion action's click-through window, at most 90 days (EXPIRED_EVENT).
-AGE_LIMIT_DAYS = {"meta_capi": 7, "google_conversions": 90}
-AGE_LIMIT_DAYS_BY_SOURCE = {("meta_capi", "physical_store"): 62}
 AGE_MARGIN = timedelta(minutes=10)      # clock skew and time in flight
-PLATFORM_NAMES = {"meta_capi": "Meta", "google_conversions": "Google"}
-META_AUTH_CODES = {190, 102}            # OAuthException: invalid or expired access token / session
-_EVENT_INDEX = re.compile(r"(?:^|\.)events\[(\d+)\]")
 OPEN = ("pending", "sending")
 
 
@@ -51,63 +46,9 @@ class ForwardError(RuntimeError):
         self.totals = totals or {}
 
 
-def _error_object(body: bytes) -> dict:
-    try:
-        data = json.loads(body or b"{}")
-    except ValueError:
-        return {}
-    error = data.get("error") if isinstance(data, dict) else None
-    return error if isinstance(error, dict) else {}
-
-
-def describe_error(status: int, body: bytes) -> str:
-    error = _error_object(body)
-    if error:
-        text = error.get("message") or error.get("status") or "error"
-        if error.get("error_user_msg"):
-            text += f": {error['error_user_msg']}"
-        return f"{text} (HTTP {status})"
-    return f"HTTP {status}"
-
-
-def is_auth_error(exc: DeliveryError) -> bool:
-    """Credentials refused, whatever the HTTP status the platform chose to say it with."""
-    if isinstance(exc, AuthError):
-        return True
-    error = _error_object(getattr(exc, "body", b""))
-    return error.get("code") in META_AUTH_CODES or error.get("status") == "UNAUTHENTICATED"
-
-
-def field_violations(body: bytes, n: int) -> dict[int, str]:
-    """Google's BadRequest details: {index of the bad event: why}, for indices within the request."""
-    out: dict[int, str] = {}
-    for detail in _error_object(body).get("details") or []:
-        for violation in (detail.get("fieldViolations") or []) if isinstance(detail, dict) else []:
-            match = _EVENT_INDEX.search(str(violation.get("field") or ""))
-            if match and int(match.group(1)) < n:
-                out.setdefault(int(match.group(1)),
-                               f"The destination rejected this event: {violation.get('description') or 'invalid'} "
-                               f"({violation.get('field')})")
-    return out
-
-
 def build_request(dest: dict, token: str, payloads: list[dict]) -> Request:
-    settings = dest["settings"]
-    if dest["kind"] == "meta_capi":
-        version = settings.get("api_version") or "v21.0"
-        body = {"data": payloads, "access_token": token}
-        if settings.get("test_event_code"):
-            body["test_event_code"] = settings["test_event_code"]
-        url = f"{dest['base_url']}/{version}/{settings['pixel_id']}/events"
-        return Request("POST", url, json.dumps(body).encode(), {"Content-Type": "application/json"})
-    destination = {"operatingAccount": {"accountType": "GOOGLE_ADS", "accountId": settings["account_id"]},
-                   "productDestinationId": settings["conversion_action_id"]}
-    if settings.get("login_account_id"):
-        destination["loginAccount"] = {"accountType": "GOOGLE_ADS", "accountId": settings["login_account_id"]}
-    body = {"destinations": [destination], "encoding": "HEX", "events": payloads,
-            "validateOnly": str(settings.get("validate_only", "")).lower() == "true"}
-    return Request("POST", f"{dest['base_url']}/v1/events:ingest", json.dumps(body).encode(),
-                   {"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    """The request sending `payloads` to a destination (as config.get_destination returns it)."""
+    return destinations.platform(dest, token).request(payloads)
 
 
 def _recheck(workspace, destination: str) -> int:
@@ -144,35 +85,32 @@ def _recheck(workspace, destination: str) -> int:
             [destination, *OPEN, destination]).fetchone()[0]
 
 
-def _expire(con, dest: dict, now: datetime) -> int:
+def _expire(con, dest: dict, platform: ConversionDestination, now: datetime) -> int:
     """Mark queued events past the platform's age limit `expired` (they would spoil a whole request)."""
-    kind = dest["kind"]
-    if kind not in AGE_LIMIT_DAYS:
-        return 0
-    by_source = {src: days for (k, src), days in AGE_LIMIT_DAYS_BY_SOURCE.items() if k == kind}
-    platform = PLATFORM_NAMES.get(kind, dest["label"])
+    by_source = platform.age_limit_days_by_source
     expired = 0
-    for source, days in [(None, AGE_LIMIT_DAYS[kind]), *by_source.items()]:
+    for source, days in [(None, platform.age_limit_days), *by_source.items()]:
         cutoff = now - timedelta(days=days) + AGE_MARGIN
         which = ("json_extract_string(payload, '$.action_source') = ?" if source else
                  "COALESCE(json_extract_string(payload, '$.action_source'), '') NOT IN (SELECT unnest(?::VARCHAR[]))")
         expired += con.execute(f"""UPDATE forward_queue SET status = 'expired', reason = ?
             WHERE destination = ? AND status IN (?, ?) AND event_time < ? AND {which}""",
-            [f"older than {days} days, the most {platform} accepts", dest["name"], *OPEN, cutoff,
+            [f"older than {days} days, the most {platform.platform_name} accepts", dest["name"], *OPEN, cutoff,
              source if source else sorted(by_source)]).fetchone()[0]
     return expired
 
 
-def _claim(workspace, dest: dict, size: int, now: datetime) -> tuple[int | None, list[tuple[str, dict]], int]:
+def _claim(workspace, dest: dict, platform: ConversionDestination, now: datetime
+           ) -> tuple[int | None, list[tuple[str, dict]], int]:
     destination = dest["name"]
     with workspace.transaction() as con:
-        expired = _expire(con, dest, now)
+        expired = _expire(con, dest, platform, now)
         batch_id = con.execute("SELECT nextval('forward_batch_seq')").fetchone()[0]
         con.execute("""
             UPDATE forward_queue SET status = 'sending', batch_id = ?, attempts = attempts + 1
             WHERE destination = ? AND event_id IN (
                 SELECT event_id FROM forward_queue WHERE destination = ? AND status IN ('sending', 'pending')
-                ORDER BY status = 'sending' DESC, event_time LIMIT ?)""", [batch_id, destination, destination, size])
+                ORDER BY status = 'sending' DESC, event_time LIMIT ?)""", [batch_id, destination, destination, platform.batch_size])
         rows = con.execute("SELECT event_id, payload FROM forward_queue WHERE batch_id = ? ORDER BY event_time",
                            [batch_id]).fetchall()
         if not rows:
@@ -185,8 +123,8 @@ def _claim(workspace, dest: dict, size: int, now: datetime) -> tuple[int | None,
 class _Batch:
     """One claimed batch sent so that only the events a platform refuses are dead-lettered."""
 
-    def __init__(self, client: HttpClient, dest: dict, token: str, rows: list[tuple[str, dict]]):
-        self.client, self.dest, self.token = client, dest, token
+    def __init__(self, client: HttpClient, dest: dict, platform: ConversionDestination, rows: list[tuple[str, dict]]):
+        self.client, self.dest, self.platform = client, dest, platform
         self.rows = rows
         self.sent: list[str] = []
         self.dead: dict[str, str] = {}
@@ -209,23 +147,22 @@ class _Batch:
             return
         self.requests += 1
         try:
-            response = self.client.send(build_request(self.dest, self.token, [p for _, p in rows]),
-                                        describe_error).json()
+            response = self.client.send(self.platform.request([p for _, p in rows]),
+                                        self.platform.describe_error).json()
         except RejectedError as exc:
-            if is_auth_error(exc):
+            if self.platform.is_auth_error(exc):
                 raise AuthError(exc.message, exc.status, exc.body) from exc
             self.last_error = exc.message
             self._isolate(rows, exc)
             return
         self.sent.extend(event_id for event_id, _ in rows)
-        received = response.get("events_received") if isinstance(response, dict) else None
-        self.received += int(received) if isinstance(received, int) else len(rows)
+        self.received += self.platform.received(response, len(rows))
 
     def _isolate(self, rows: list[tuple[str, dict]], exc: RejectedError) -> None:
         if len(rows) == 1:
             self.dead.update({event_id: exc.message for event_id, _ in rows})
             return
-        named = field_violations(exc.body, len(rows))
+        named = self.platform.rejected_events(exc.body, len(rows))
         if named:
             self.dead.update({rows[i][0]: why for i, why in named.items()})
             rest = [row for i, row in enumerate(rows) if i not in named]
@@ -282,8 +219,8 @@ def deliver(workspace, user: User, destination: str, client: HttpClient | None =
     if not token:
         raise ForwardError(f"No access token for {destination}: set [destinations.{destination}] access_token "
                            "in .streamlit/secrets.toml or the matching CDP_DEST_..._ACCESS_TOKEN variable.")
+    platform = destinations.platform(dest, token)
     client = sandbox.recorder(workspace, dest) if dest["sandbox"] else client or HttpClient()
-    size = min(int(dest["settings"].get("batch_size") or dest["batch_limit"]), dest["batch_limit"])
     totals = {"batches": 0, "sent": 0, "dead": 0, "retrying": 0, "skipped": 0, "expired": 0}
     pending = workspace.scalar("SELECT count(*) FROM forward_queue WHERE destination = ? AND status IN "
                                "('pending', 'sending')", [destination]) or 0
@@ -292,20 +229,20 @@ def deliver(workspace, user: User, destination: str, client: HttpClient | None =
         pending -= totals["skipped"]
     stop = None
     while pending and (max_batches is None or totals["batches"] < max_batches):
-        batch_id, rows, expired = _claim(workspace, dest, size, now)
+        batch_id, rows, expired = _claim(workspace, dest, platform, now)
         totals["expired"] += expired
         if batch_id is None:
             break
         totals["batches"] += 1
-        batch = _Batch(client, dest, token, rows)
+        batch = _Batch(client, dest, platform, rows)
         try:
             batch.send()
         except AuthError as exc:
             queued = len(batch.unresolved()) + workspace.scalar(
                 "SELECT count(*) FROM forward_queue WHERE destination = ? AND status IN (?, ?) AND batch_id IS DISTINCT FROM ?",
                 [destination, *OPEN, batch_id])
-            message = (f"{PLATFORM_NAMES.get(dest['kind'], dest['label'])} refused the access token for "
-                       f"{destination}: {describe_error(exc.status or 0, exc.body)}. Nothing more was sent; "
+            message = (f"{platform.platform_name} refused the access token for "
+                       f"{destination}: {platform.describe_error(exc.status or 0, exc.body)}. Nothing more was sent; "
                        f"{queued:,} events stay queued. Renew the token "
                        f"([destinations.{destination}] access_token in .streamlit/secrets.toml or "
                        f"CDP_DEST_..._ACCESS_TOKEN) and forward again.")

@@ -1,16 +1,17 @@
-"""SQL that turns conversions (events, orders, CRM stage changes) into platform payloads.
+"""SQL of the conversions (events, orders, CRM stage changes) that forwarding turns into payloads.
 
-All SQL lives here. Mapping values (event names, stages, JSON paths) are bound parameters;
-column expressions come from this module and engine.activation.normalise only.
+Each platform's payload is SQL over these conversions in its own module
+(engine.forward.destinations.<kind>). Mapping values (event names, stages, JSON paths) are bound
+parameters; column expressions come from this module, the destination modules and
+engine.activation.normalise only.
 """
 from __future__ import annotations
 
-from engine.activation.normalise import google_keys, meta_keys
 from engine.clickids import click_id_sql
 
 PERSON = ("email", "phone", "first_name", "last_name", "city", "state", "postcode", "country",
           "date_of_birth")
-_PERSON_COLS = {k: f"c.{k}" for k in PERSON} | {"madid": "NULL"}
+PERSON_COLUMNS = {k: f"c.{k}" for k in PERSON} | {"madid": "NULL"}
 
 # One SELECT per trigger; each yields the same columns. Parameters: match, now, lookback days.
 _EVENT = f"""
@@ -104,54 +105,6 @@ def conversions_sql(trigger: str) -> str:
     """
 
 
-def _list(expr: str) -> str:
+def as_list(expr: str) -> str:
+    """A one-element list of `expr`, or NULL (a payload key left out) when it is NULL."""
     return f"(CASE WHEN {expr} IS NULL THEN NULL ELSE list_value({expr}) END)"
-
-
-def meta_payload_sql(default_country: str | None = None) -> str:
-    """A Meta Conversions API event per row (nulls dropped by json_merge_patch)."""
-    k = meta_keys(_PERSON_COLS, default_country)
-    return f"""json_merge_patch('{{}}', json_object(
-        'event_name', m.platform_event,
-        'event_time', CAST(epoch(c.event_time) AS BIGINT),
-        'event_id', c.event_id,
-        'action_source', c.action_source,
-        'event_source_url', c.source_url,
-        'user_data', json_merge_patch('{{}}', json_object(
-            'em', {_list(k['EMAIL'])}, 'ph', {_list(k['PHONE'])},
-            'fn', {_list(k['FN'])}, 'ln', {_list(k['LN'])}, 'ct', {_list(k['CT'])},
-            'st', {_list(k['ST'])}, 'zp', {_list(k['ZIP'])}, 'country', {_list(k['COUNTRY'])},
-            'external_id', {_list('sha256(c.profile_id)')},
-            'fbc', c.fbc, 'fbp', c.fbp,
-            'client_ip_address', c.ip, 'client_user_agent', c.user_agent)),
-        'custom_data', json_merge_patch('{{}}', json_object(
-            'value', c.value, 'currency', c.currency,
-            'content_ids', CAST(c.content_ids AS JSON))),
-        'data_processing_options', CASE WHEN c.sale_sharing_ok THEN NULL ELSE list_value('LDU') END,
-        'data_processing_options_country', CASE WHEN c.sale_sharing_ok THEN NULL ELSE 0 END,
-        'data_processing_options_state', CASE WHEN c.sale_sharing_ok THEN NULL ELSE 0 END
-    ))"""
-
-
-def google_payload_sql(default_country: str | None = None) -> str:
-    """A Data Manager API Event per row: ad identifiers, hashed user data (HEX), consent."""
-    k = google_keys(_PERSON_COLS, default_country)
-    identifiers = (f"list_filter(list_value("
-                   f"CASE WHEN {k['emailAddress']} IS NOT NULL THEN json_object('emailAddress', {k['emailAddress']}) END, "
-                   f"CASE WHEN {k['phoneNumber']} IS NOT NULL THEN json_object('phoneNumber', {k['phoneNumber']}) END), "
-                   f"lambda x: x IS NOT NULL)")
-    return f"""json_merge_patch('{{}}', json_object(
-        'transactionId', c.event_id,
-        'eventTimestamp', strftime(c.event_time AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ'),
-        'eventSource', c.event_source,
-        'conversionValue', c.value,
-        'currency', c.currency,
-        'adIdentifiers', json_merge_patch('{{}}', json_object('gclid', c.gclid, 'gbraid', c.gbraid, 'wbraid', c.wbraid)),
-        'userData', CASE WHEN len({identifiers}) > 0 THEN json_object('userIdentifiers', {identifiers}) END,
-        'consent', json_object('adUserData', 'CONSENT_GRANTED',
-                               'adPersonalization', CASE WHEN c.sale_sharing_ok THEN 'CONSENT_GRANTED'
-                                                         ELSE 'CONSENT_DENIED' END)
-    ))"""
-
-
-PAYLOAD_SQL = {"meta_capi": meta_payload_sql, "google_conversions": google_payload_sql}

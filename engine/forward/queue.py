@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from engine.forward.config import get_destination, list_mappings
-from engine.forward.payloads import PAYLOAD_SQL, conversions_sql, trigger_params
+from engine.forward.destinations import KINDS
+from engine.forward.payloads import conversions_sql, trigger_params
 
 # `c` is a row with the person's email and customer_id (a conversion here, a profile at delivery).
 SUPPRESSED = """EXISTS (SELECT 1 FROM suppressions s WHERE
@@ -20,7 +21,7 @@ def _enqueue_sql(kind: str, trigger: str) -> str:
     return f"""
     INSERT OR IGNORE INTO forward_queue (destination, event_id, mapping_id, profile_id, event_time, payload,
         status, reason, has_email, has_phone, has_click_id, has_browser_id, has_ip_ua)
-    SELECT ?, c.event_id, m.mapping_id, c.profile_id, c.event_time, {PAYLOAD_SQL[kind]()},
+    SELECT ?, c.event_id, m.mapping_id, c.profile_id, c.event_time, {KINDS[kind].payload_sql()},
            CASE WHEN {SUPPRESSED} THEN 'held' WHEN NOT c.advertising_ok THEN 'held' ELSE 'pending' END,
            CASE WHEN {SUPPRESSED} THEN 'suppressed'
                 WHEN NOT c.advertising_ok THEN 'no advertising consent' END,
@@ -63,7 +64,7 @@ def preview(workspace, destination: str, mapping_id: int, limit: int = 3, now: d
     if not mapping:
         raise ValueError(f"No mapping {mapping_id} on {destination}.")
     mapping = mapping[0]
-    sql = f"""SELECT {PAYLOAD_SQL[dest['kind']]()} AS payload, c.advertising_ok
+    sql = f"""SELECT {KINDS[dest['kind']].payload_sql()} AS payload, c.advertising_ok
               FROM ({conversions_sql(mapping['trigger'])}) c, (SELECT ? AS mapping_id, ? AS platform_event) m
               ORDER BY c.event_time DESC LIMIT ?"""
     now = now or datetime.now(timezone.utc)

@@ -1,7 +1,7 @@
 """The forwarding sandbox: a destination that needs no credentials and sends nothing.
 
 A forwarding destination of kind `sandbox` previews one platform (setting `platform`:
-meta_capi by default, or google_conversions). It is configured, queued and delivered as that
+meta_capi by default, or any kind of engine.forward.destinations). It is configured, queued and delivered as that
 platform with placeholder ids, so consent and suppression, payloads, batches, the delivery log
 and the audit log are the real ones; only the last step differs: each request is written to a
 file under <workspace folder>/sandbox/conversions/ (engine.activation.sandbox_files) instead
@@ -11,12 +11,14 @@ until an event is mapped to it.
 from __future__ import annotations
 
 from engine.activation import sandbox_files
+from engine.forward import destinations
 
 KIND = "sandbox"
-PLATFORMS = ("meta_capi", "google_conversions")
+PLATFORMS = tuple(destinations.KINDS)
 DEFAULT_PLATFORM = "meta_capi"
-# Stand-ins for a real account's ids and token; they appear in the files, nothing is sent.
-PLACEHOLDER_SETTINGS = {"pixel_id": "sandbox", "account_id": "0000000000", "conversion_action_id": "sandbox"}
+# Stand-ins for a real account's ids ("sandbox" for any other required setting) and token;
+# they appear in the files, nothing is sent.
+PLACEHOLDER_SETTINGS = {"account_id": "0000000000"}
 PLACEHOLDER_TOKEN = "<from secrets>"
 
 
@@ -26,7 +28,8 @@ def platform_of(settings: dict) -> tuple[str, dict]:
     if platform not in PLATFORMS:
         raise ValueError(f"The sandbox previews one of {', '.join(PLATFORMS)}; got {platform!r}.")
     kept = {k: v for k, v in settings.items() if k != "platform"}
-    return platform, {**PLACEHOLDER_SETTINGS, **kept}
+    placeholders = {k: PLACEHOLDER_SETTINGS.get(k, "sandbox") for k in destinations.KINDS[platform].required_settings}
+    return platform, {**placeholders, **kept}
 
 
 def folder(workspace, destination: str):
@@ -35,7 +38,8 @@ def folder(workspace, destination: str):
 
 def recorder(workspace, dest: dict) -> sandbox_files.RequestRecorder:
     """What delivery uses instead of an HttpClient for a sandbox destination."""
-    return sandbox_files.RequestRecorder(folder(workspace, dest["name"]), dest["kind"], dest["label"])
+    return sandbox_files.RequestRecorder(folder(workspace, dest["name"]), dest["kind"], dest["label"],
+                                         rows_key=destinations.KINDS[dest["kind"]].events_key)
 
 
 def written(workspace, destination: str, limit: int = 10) -> dict:

@@ -44,24 +44,18 @@ class BatchResult:
     response: dict | None = None
 
 
-class Destination:
-    """A platform: how members look (SQL), how a batch becomes requests, how errors read.
-
-    Subclasses set the class attributes and implement `member_sql` and `requests`;
-    destinations that need several calls per batch (HubSpot) override `send`.
-    """
+class Platform:
+    """What every destination shares, whether it receives audiences (Destination) or forwarded
+    conversions (engine.forward.destinations): settings checked against the required ones, an API
+    root, secrets, a batch size within the platform's maximum, errors in plain words."""
 
     kind = ""
     label = ""
-    batch_size = 1000
+    batch_size = 1000                           # the platform's documented maximum per request
     default_base_url = ""
     secret_names: tuple[str, ...] = ()          # read from secrets.toml / environment
     required_settings: tuple[str, ...] = ()
     optional_settings: dict[str, str] = {}      # name -> what it means
-    consent_purposes: tuple[str, ...] = ("advertising",)
-    hashed = True                               # identifiers leave hashed
-    max_body_bytes: int | None = None           # a request's largest body, when the platform sets one
-    match_rates = {"email": 0.55, "phone": 0.40, "address": 0.25, "ad_id": 0.60}
 
     def __init__(self, name: str, settings: dict | None = None, secrets: dict | None = None,
                  folder: Path | None = None):
@@ -88,6 +82,22 @@ class Destination:
                 f"No {key} for destination {self.name!r}: put it in .streamlit/secrets.toml under "
                 f"[destinations.{self.name}] or set CDP_DEST_{env_name(self.name)}_{key.upper()}.")
         return value
+
+    def describe_error(self, status: int, body: bytes) -> str:
+        return plain_error(status, body)
+
+
+class Destination(Platform):
+    """A platform that receives audiences: how members look (SQL), how a batch becomes requests.
+
+    Subclasses set the class attributes and implement `member_sql` and `requests`;
+    destinations that need several calls per batch (HubSpot) override `send`.
+    """
+
+    consent_purposes: tuple[str, ...] = ("advertising",)
+    hashed = True                               # identifiers leave hashed
+    max_body_bytes: int | None = None           # a request's largest body, when the platform sets one
+    match_rates = {"email": 0.55, "phone": 0.40, "address": 0.25, "ad_id": 0.60}
 
     @property
     def default_country(self) -> str | None:
@@ -129,9 +139,6 @@ class Destination:
         except ValueError:
             pass
         return f"{r.method} {r.url}\n{body}"
-
-    def describe_error(self, status: int, body: bytes) -> str:
-        return plain_error(status, body)
 
     # -- what the platform reported (engine.activation.feedback) ---------------
     def batch_report(self, response: dict | None) -> dict:
