@@ -23,9 +23,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from engine.access import User, audit, require
-from engine.ingest import events as ev
-from engine.ingest import landing as landing_copies
-from engine.ingest import readers
+import engine.ingest.events as ev
+import engine.ingest.landing as landing_copies
+import engine.ingest.readers as readers
 from engine.ingest.common import IngestError, drop_temp, quote_ident, temp_name, utc_session
 from engine.ingest.fields import (CONSENT_FIELDS, DEFAULT_ID_FIELD, IDENTIFIERS, LINE_ITEM_FIELDS, RECORD_ID, TAGS,
                                   extra_fields_for, fields_for)
