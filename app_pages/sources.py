@@ -98,7 +98,7 @@ def _upload_section() -> None:
         try:
             with st.spinner("Reading the file…"):
                 st.session_state["src_suggest_value"] = suggest_for_file(
-                    ws, user, kind, path, source or None, file_format, sheet=sheet)
+                    ws, user, kind, path, source or None, file_format=file_format, sheet=sheet)
         except (IngestError, ValueError) as exc:
             st.session_state.pop("src_suggest_key", None)
             st.error(f"This file cannot be loaded: {md(exc)}")

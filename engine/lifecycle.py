@@ -4,7 +4,7 @@ HubSpot's `lifecyclestage` (subscriber, lead, marketingqualifiedlead, ...) and S
 Status (Open - Not Contacted, Working - Contacted, Closed - Converted, Closed - Not Converted) say
 the same few things in their own words. Ingest keeps the tool's word in `contacts.lead_stage` and
 stores its stage in this vocabulary in `contacts.lifecycle_stage` (`stage_sql`, the one call, in
-engine/ingest/load.py). The word table is SQL in the workspace (macro `lifecycle_stage(raw)`,
+engine/ingest/typed_rows.py). The word table is SQL in the workspace (macro `lifecycle_stage(raw)`,
 migration 0019_lifecycle_stage.sql) so every reader sees one rule; WORDS below is its Python
 reference, and tests hold the two to each other.
 

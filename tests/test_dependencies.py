@@ -1,15 +1,19 @@
 """Every third-party package the product imports (engine/, ui/, app_pages/, app.py, server.py)
-is a declared runtime dependency in pyproject.toml; test-only packages stay out of them."""
+is a declared runtime dependency in pyproject.toml; test-only packages stay out of them, and what
+the tests import is declared in the test extra."""
 from __future__ import annotations
 
 import ast
 import re
 import sys
 import tomllib
-from importlib.metadata import packages_distributions
+from functools import cache
+from importlib.metadata import packages_distributions as _installed
 
 from tests.conftest import ROOT
 
+# Installed distributions by top-level import name: read once (it walks every installed package).
+packages_distributions = cache(_installed)
 LOCAL = {"engine", "ui", "app_pages", "bench", "tests", "app", "server"}
 # Folders of the product that only an optional extra needs: their imports are declared there.
 OPTIONAL = {"engine/backend": "spark"}
@@ -29,14 +33,8 @@ def _optional(path) -> bool:
     return any(ROOT / folder in path.parents for folder in OPTIONAL)
 
 
-def _product_imports(folder: str | None = None) -> set[str]:
-    """Third-party imports of the runtime product, or of one OPTIONAL folder."""
-    if folder:
-        files = list(ROOT.joinpath(folder).rglob("*.py"))
-    else:
-        files = [p for p in [*ROOT.joinpath("engine").rglob("*.py"), *ROOT.joinpath("ui").rglob("*.py"),
-                             *ROOT.joinpath("app_pages").rglob("*.py"), ROOT / "app.py", ROOT / "server.py"]
-                 if not _optional(p)]
+def _third_party(files) -> set[str]:
+    """Top-level names of the non-standard, non-local packages the files import (anywhere in them)."""
     names = set()
     for path in files:
         if not path.exists():
@@ -49,24 +47,55 @@ def _product_imports(folder: str | None = None) -> set[str]:
     return {n for n in names if n not in sys.stdlib_module_names and n not in LOCAL}
 
 
-def test_every_product_import_is_declared():
+@cache
+def _product_imports(folder: str | None = None) -> frozenset[str]:
+    """Third-party imports of the runtime product, or of one OPTIONAL folder."""
+    if folder:
+        return frozenset(_third_party(ROOT.joinpath(folder).rglob("*.py")))
+    return frozenset(_third_party(p for p in [*ROOT.joinpath("engine").rglob("*.py"), *ROOT.joinpath("ui").rglob("*.py"),
+                                    *ROOT.joinpath("app_pages").rglob("*.py"), ROOT / "app.py", ROOT / "server.py"]
+                        if not _optional(p)))
+
+
+def _undeclared(names: set[str], declared: set[str]) -> dict[str, list[str]]:
     distributions = packages_distributions()
-    declared = _declared()
     missing = {}
-    for name in sorted(_product_imports()):
+    for name in sorted(names):
         dists = {_norm(d) for d in distributions.get(name, [name])}
         if not dists & declared:
             missing[name] = sorted(dists)
+    return missing
+
+
+def test_every_product_import_is_declared():
+    missing = _undeclared(_product_imports(), _declared())
     assert not missing, f"imported but not in [project] dependencies: {missing}"
 
 
+# Test folders whose imports an extra other than `test` declares (they skip without it).
+TEST_EXTRAS = {"tests/spark": "spark"}
+
+
+def test_every_test_import_is_declared_in_the_test_extra():
+    """Oracles and stand-ins the tests import (a reference Soundex, a local OIDC provider's JWT
+    library) are declared in the `test` extra, not borrowed from what another package pulls in."""
+    declared = _declared() | _declared("test")
+    files = [p for p in ROOT.joinpath("tests").rglob("*.py")
+             if not any(ROOT / folder in p.parents for folder in TEST_EXTRAS)]
+    names = _third_party(files)
+    assert {"jellyfish", "pytest"} <= names, "nothing found? (the check would pass vacuously)"
+    missing = _undeclared(names, declared)
+    assert not missing, f"imported by tests but not in the test extra: {missing}"
+    for folder, extra in TEST_EXTRAS.items():
+        missing = _undeclared(_third_party(ROOT.joinpath(folder).rglob("*.py")), declared | _declared(extra))
+        assert not missing, f"{folder} imports {missing}, not in the {extra!r} extra"
+
+
 def test_optional_parts_import_only_what_their_extra_declares():
-    distributions = packages_distributions()
     for folder, extra in OPTIONAL.items():
-        declared = _declared() | _declared(extra)
         names = _product_imports(folder)
         assert names, f"{folder}: nothing imported? (the check would pass vacuously)"
-        missing = {n for n in names if not {_norm(d) for d in distributions.get(n, [n])} & declared}
+        missing = _undeclared(names, _declared() | _declared(extra))
         assert not missing, f"{folder} imports {missing}, not in the {extra!r} extra"
 
 

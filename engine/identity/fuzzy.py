@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from engine.identity import model as M
+import engine.identity.model as M
 from engine.identity.blocking import candidate_pairs
 from engine.identity.features import FEATURES, compute_features
 from engine.identity.tables import rebuild_table

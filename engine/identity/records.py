@@ -10,7 +10,7 @@ of an identified browser) and alias calls join an anonymous actor to its user.
 from __future__ import annotations
 
 from engine.identifiers import BROWSER_ID_TYPES, CLICK_ID_TYPES, MOBILE_AD_ID_BY_DEVICE_TYPE, ZERO_AD_ID
-from engine.identity import normalise as N
+import engine.identity.normalise as N
 from engine.identity.guards import apply_guards
 from engine.identity.tables import rebuild_table
 from engine.phones import e164_sql

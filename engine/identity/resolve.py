@@ -9,7 +9,7 @@ import time
 
 from engine.access import audit, require
 from engine.access.csv_safe import safe_csv
-from engine.identity import graph
+import engine.identity.graph as graph
 from engine.identifiers import CLICK_ID_TYPES, MOBILE_AD_ID_TYPES
 from engine.identity.records import build_and_guard
 from engine.identity.settings import load_settings
@@ -153,7 +153,7 @@ def resolve(workspace, user, full: bool = False, progress=None) -> dict:
         n = stats["records"]
         if settings.get("fuzzy_enabled", True) and n:
             _progress(progress, 0.15, "Matching similar records")
-            from engine.identity import fuzzy
+            import engine.identity.fuzzy as fuzzy
             stats.update(fuzzy.match(con, settings, full=full, progress=progress))
         _progress(progress, 0.7, "Clustering")
         tiers = _prepare_graph_inputs(con, settings, fuzzy_edges=settings.get("fuzzy_enabled", True))

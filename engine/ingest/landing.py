@@ -16,7 +16,7 @@ import uuid
 from concurrent.futures import Future
 from pathlib import Path
 
-from engine.ingest import readers
+import engine.ingest.readers as readers
 from engine.workspace import as_unwritable
 
 log = logging.getLogger("cdp.ingest")

@@ -31,7 +31,7 @@ def _path(column: str) -> str:
     return '$."' + column.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def record_consents(con, kind: str, extras: dict[str, str], source: str, load_id: int) -> int:
+def record_consents(con, kind: str, extras: dict[str, str], *, source: str, load_id: int) -> int:
     """Write the consents rows of the records this load wrote; returns how many."""
     if kind not in _WHEN:
         return 0

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from engine.sample import vocab as V
+import engine.sample.vocab as V
 
 SEED = 20261128
 PEOPLE = 5000

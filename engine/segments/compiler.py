@@ -23,7 +23,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from engine.identifiers import AD_ID_TYPES
-from engine.segments import kinds, model
+import engine.segments.kinds as kinds
+import engine.segments.model as model
 
 # The event relation every behavioural condition reads: profile_id, event, ts, properties.
 EVENT_INDEX_TABLE = "segment_event_index"

@@ -46,7 +46,7 @@ import json
 from typing import Any
 
 from engine.access import PermissionDenied, User, can
-from engine.segments import kinds
+import engine.segments.kinds as kinds
 from engine.segments.kinds.aggregate import AGG_FUNCS, ORDER_PROPERTIES  # noqa: F401  (re-exported)
 from engine.segments.kinds.crm import CRM_MEASURES  # noqa: F401
 from engine.segments.kinds.event import COUNT_OPS  # noqa: F401

@@ -15,7 +15,9 @@ import pandas as pd
 
 from engine.access import User, audit, mask_frame, require
 from engine.access.csv_safe import safe_csv
-from engine.segments import compiler, event_index, model
+import engine.segments.compiler as compiler
+import engine.segments.event_index as event_index
+import engine.segments.model as model
 from engine.segments.compiler import Compiled
 from engine.segments.model import DefinitionError
 

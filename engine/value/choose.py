@@ -172,7 +172,7 @@ def choose(con, first: date, as_of: date, horizon_days: int, predict) -> dict:
     days = (holdout_end - calibration_end).days
     ml_runner = None
     if len(history) <= ML_MAX_CUSTOMERS:
-        from engine.value import ml
+        import engine.value.ml as ml
 
         def ml_runner():
             return ml.predict(con, calibration_end, days, margin=1.0, discount_rate=0.0)

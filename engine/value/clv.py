@@ -7,7 +7,10 @@ import numpy as np
 import pandas as pd
 
 from engine.access import audit, can, mask_frame, require
-from engine.value import btyd, choose, queries, store
+import engine.value.btyd as btyd
+import engine.value.choose as choose
+import engine.value.queries as queries
+import engine.value.store as store
 from engine.value.choose import AUTO
 from engine.value.history import History, default_as_of, load_history
 from engine.value.prediction import (  # noqa: F401 - re-exported: callers import them from here too
@@ -77,7 +80,7 @@ def _check_inputs(horizon_days, margin, discount_rate):
 def _ranges(counter, triples, discounted_t, clv, horizon_days, discount_rate):
     """Per-customer (low, high) predicted value and the total's range (engine/value/ranges.py);
     NaN and None when the fitted parameters' covariance is not usable."""
-    from engine.value import ranges
+    import engine.value.ranges as ranges
 
     found = ranges.clv_ranges(counter, triples, discounted_t, float(horizon_days), discount_rate)
     if found is None:
@@ -143,7 +146,7 @@ def predict_history(history: History, model: str = CHURN_MODEL, horizon_days: in
 def run_prediction(con, as_of: date, model: str, horizon_days: int, margin: float,
                    discount_rate: float) -> Prediction:
     if model == "ml":
-        from engine.value import ml
+        import engine.value.ml as ml
         return ml.predict(con, as_of, horizon_days, margin=margin, discount_rate=discount_rate)
     return predict_history(load_history(con, as_of), model, horizon_days, margin, discount_rate)
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from engine.value import queries
+import engine.value.queries as queries
 
 
 def parse_date(value) -> date | None:

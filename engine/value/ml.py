@@ -18,7 +18,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from engine.value import queries
+import engine.value.queries as queries
 from engine.value.prediction import MIN_CUSTOMERS, MIN_REPEAT_CUSTOMERS, DataTooThin, Prediction, deciles
 from engine.value.history import order_date_range, window_actuals
 

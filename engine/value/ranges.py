@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.value import btyd
+import engine.value.btyd as btyd
 
 Z = 1.6449  # two-sided 90%
 LEVEL = "90%"

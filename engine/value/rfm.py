@@ -13,7 +13,7 @@ from datetime import date
 import pandas as pd
 
 from engine.access import audit, require
-from engine.value import queries
+import engine.value.queries as queries
 
 SETTING_KEY = "value.rfm_segments"
 OTHER = "Other"
@@ -143,7 +143,7 @@ def _summary(rows, rules: list[dict], as_of: date) -> dict:
 
 def record_rfm(con, user, frame: pd.DataFrame, as_of: date, rules: list[dict]) -> dict:
     """Store an RFM frame inside the caller's transaction (fit_clv); returns the summary."""
-    from engine.value import store
+    import engine.value.store as store
 
     store.write_rfm(con, frame, as_of)
     grouped = frame.groupby("rfm_segment")["monetary"].agg(["size", "sum"])
@@ -154,7 +154,7 @@ def record_rfm(con, user, frame: pd.DataFrame, as_of: date, rules: list[dict]) -
 
 def score_rfm(workspace, user, as_of: date | None = None, progress=None) -> dict:
     """Compute RFM as of a date and store it in profile_scores; returns a summary."""
-    from engine.value import store
+    import engine.value.store as store
     from engine.value.history import default_as_of
 
     require(user, "score_value")

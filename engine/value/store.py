@@ -10,7 +10,7 @@ from datetime import date
 
 import pandas as pd
 
-from engine.value import queries
+import engine.value.queries as queries
 
 RFM_COLUMNS = ["profile_id", *queries.SCORE_RFM_COLUMNS]
 CLV_COLUMNS = ["profile_id", *queries.SCORE_CLV_COLUMNS]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from engine.access import audit, can, require
-from engine.value import store
+import engine.value.store as store
 from engine.value.accuracy import by_frequency, metrics  # noqa: F401 - re-exported
 from engine.value.choose import adjusted_totals, score, total_adjustment
 from engine.value.clv import (DEFAULT_MODEL, MODELS, DataTooThin, check_models, predict_history,

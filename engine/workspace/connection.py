@@ -22,7 +22,8 @@ from typing import Any, Iterator
 
 import duckdb
 
-from engine.workspace import migrations, resources
+import engine.workspace.migrations as migrations
+import engine.workspace.resources as resources
 from engine.workspace.errors import (  # noqa: F401 - re-exported: callers import them from here too
     WorkspaceBusy,
     WorkspaceError,

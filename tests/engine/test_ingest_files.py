@@ -243,23 +243,23 @@ def test_newer_export_upserts_and_records_stage_changes(workspace, admin, tmp_pa
 
 
 def test_crash_mid_load_leaves_nothing(workspace, admin, tmp_path, monkeypatch):
-    import engine.ingest.load as load
+    import engine.ingest.write as write
 
     path = tmp_path / "crm.csv"
     path.write_text(MESSY_CRM)
-    real = load._upsert
+    real = write.upsert
 
     def crash(*args, **kwargs):
         real(*args, **kwargs)            # rows are written ...
         raise RuntimeError("power cut")  # ... then the process dies before commit
 
-    monkeypatch.setattr(load, "_upsert", crash)
+    monkeypatch.setattr(write, "upsert", crash)
     with pytest.raises(RuntimeError):
         ingest_file(workspace, admin, "contacts", path, "CRM")
     for table in ("contacts", "quarantine", "loads", "sources", "lead_stage_changes"):
         assert workspace.scalar(f"SELECT count(*) FROM {table}") == 0, table
     assert not list((workspace.folder / "landing").glob("load-*"))
-    monkeypatch.setattr(load, "_upsert", real)
+    monkeypatch.setattr(write, "upsert", real)
     assert ingest_file(workspace, admin, "contacts", path, "CRM").rows_loaded == 3
 
 
@@ -399,3 +399,17 @@ def test_one_row_per_line_item_becomes_one_order(workspace, admin, tmp_path):
     assert any("item_price" in w for w in result.warnings)
     # The same export again changes nothing; an edited one updates the order.
     assert ingest_file(workspace, admin, "orders", path, "Shopify", mapping=result.mapping).already_loaded
+
+
+def test_load_result_takes_keywords_only_and_load_keeps_its_entry_points():
+    """LoadResult had a dozen positional fields; the split of load.py keeps what callers import."""
+    import engine.ingest.load as load
+    from engine.ingest import LoadResult
+
+    with pytest.raises(TypeError):
+        LoadResult(3, 2, 1)
+    result = LoadResult(rows_read=3, rows_loaded=2, rows_quarantined=1, warnings=["w"])
+    assert result.summary() == {"rows_read": 3, "rows_loaded": 2, "rows_quarantined": 1, "warnings": ["w"]}
+    assert result.as_dict()["rows_inserted"] == 0 and result.as_dict()["already_loaded"] is False
+    for name in ("LoadResult", "ingest_file", "ingest_workbook", "suggest_for_file", "INFER_SAMPLE"):
+        assert hasattr(load, name), name

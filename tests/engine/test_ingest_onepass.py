@@ -12,6 +12,7 @@ import json
 import pandas as pd
 import pytest
 
+import engine.ingest.first_load as first_load
 import engine.ingest.load as load
 from engine.ingest import ingest_file
 from engine.workspace import open_workspace
@@ -64,10 +65,10 @@ def _load_three_ways(tmp_path, admin, monkeypatch, text):
     path = tmp_path / "crm.csv"
     path.write_text(text)
     results, states = {}, {}
-    real_fillers = load._fresh_fillers
+    real_fillers = first_load.fresh_fillers
     for way in ("one pass", "staged", "general"):
         monkeypatch.setattr(load, "INFER_SAMPLE", 2 if way == "one pass" else 100_000)
-        monkeypatch.setattr(load, "_fresh_fillers", real_fillers if way != "general" else lambda *a: None)
+        monkeypatch.setattr(first_load, "fresh_fillers", real_fillers if way != "general" else lambda *a: None)
         ws = open_workspace(tmp_path / way / "cdp.duckdb")
         results[way] = ingest_file(ws, admin, "contacts", path, "CRM")
         states[way] = _state(ws)
@@ -112,18 +113,18 @@ def test_repeated_record_ids_fall_back_to_the_general_path(tmp_path, admin, monk
 def test_crash_during_a_one_pass_load_leaves_nothing(workspace, admin, tmp_path, monkeypatch):
     path = tmp_path / "crm.csv"
     path.write_text(_messy_rows(50))
-    real = load._load_fresh
+    real = first_load.load_fresh
 
     def crash(*args, **kwargs):
         real(*args, **kwargs)            # rows are written straight into contacts ...
         raise RuntimeError("power cut")  # ... then the process dies before commit
 
-    monkeypatch.setattr(load, "_load_fresh", crash)
+    monkeypatch.setattr(first_load, "load_fresh", crash)
     with pytest.raises(RuntimeError):
         ingest_file(workspace, admin, "contacts", path, "CRM")
     for table in ("contacts", "quarantine", "loads", "lead_stage_changes"):
         assert workspace.scalar(f"SELECT count(*) FROM {table}") == 0, table
-    monkeypatch.setattr(load, "_load_fresh", real)
+    monkeypatch.setattr(first_load, "load_fresh", real)
     assert ingest_file(workspace, admin, "contacts", path, "CRM").rows_read == 50
 
 
@@ -149,7 +150,7 @@ PURCHASES = ("customer_email,date,quantity,amount\n"
 def test_identical_rows_without_an_id_stay_separate_and_reload_changes_nothing(tmp_path, admin, monkeypatch, way):
     monkeypatch.setattr(load, "INFER_SAMPLE", 2 if way == "one pass" else 100_000)
     if way == "general":
-        monkeypatch.setattr(load, "_fresh_fillers", lambda *a: None)
+        monkeypatch.setattr(first_load, "fresh_fillers", lambda *a: None)
     path = tmp_path / "purchases.csv"
     path.write_text(PURCHASES)
     ws = open_workspace(tmp_path / "cdp.duckdb")
