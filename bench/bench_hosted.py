@@ -99,9 +99,9 @@ def hosted_app(scale: str, folder: Path, rate: float):
         _stop(collector, graceful=True)
 
 
-def _click_through(user: BrowserUser, app: HostedApp, offset: int, until: float) -> None:
-    """Open the screens in turn (starting at `offset`), with the actions on theirs, until `until`."""
-    screens = user.screens()
+def _click_through(user: BrowserUser, app: HostedApp, offset: int, until: float, only=None) -> None:
+    """Open the screens (`only` these, if given) in turn from `offset`, with the actions on theirs, until `until`."""
+    screens = [s for s in user.screens() if only is None or s in only]
     i = 0
     while True:
         title = screens[(offset + i) % len(screens)]
@@ -113,17 +113,18 @@ def _click_through(user: BrowserUser, app: HostedApp, offset: int, until: float)
         elif title == "Profiles":
             user.profile_search(app.names[(offset + i) % len(app.names)])
         i += 1
-        if time.monotonic() >= until and i >= 1:
+        now = time.monotonic()      # every screen at least once, unless they hang far beyond the phase
+        if now >= until and (i >= len(screens) or now >= until + user.timeout):
             return
 
 
-def _user_thread(app: HostedApp, offset: int, until: float, out: list, failures: list) -> None:
+def _user_thread(app: HostedApp, offset: int, until: float, out: list, failures: list, only=None) -> None:
     user = None
     try:
         user = BrowserUser(app.url, USER, app.password)
         out.append(user)
         user.log_in()
-        _click_through(user, app, offset, until)
+        _click_through(user, app, offset, until, only)
     except Exception as exc:       # noqa: BLE001 - a crashed user is a result, not the end of the run
         failures.append(f"user {offset}: {type(exc).__name__}: {str(exc)[:200]}")
     finally:
@@ -142,8 +143,8 @@ def _start_resolve(app: HostedApp) -> Visit:
         user.close()
 
 
-def phase(app: HostedApp, sessions: int, duration: float, resolve: bool = False) -> dict:
-    """N users clicking for `duration` s (each at least once through a screen); their visits and the traffic."""
+def phase(app: HostedApp, sessions: int, duration: float, resolve: bool = False, only=None) -> dict:
+    """N users clicking for `duration` s (each through every screen at least once); their visits and the traffic."""
     before = app.streamer.counts()
     probe = Probe(*app.collector, app.workspace)
     probe.start()
@@ -151,7 +152,7 @@ def phase(app: HostedApp, sessions: int, duration: float, resolve: bool = False)
     resolver = _start_resolve(app) if resolve else None
     users: list[BrowserUser] = []
     failures: list[str] = []
-    threads = [threading.Thread(target=_user_thread, args=(app, i, time.monotonic() + duration, users, failures))
+    threads = [threading.Thread(target=_user_thread, args=(app, i, time.monotonic() + duration, users, failures, only))
                for i in range(sessions)]
     for t in threads:
         t.start()
@@ -198,14 +199,18 @@ def rows_of(result: dict) -> list[dict]:
     return rows
 
 
-def measure(scale: str, sessions: tuple[int, ...], duration: float, rate: float, resolve: bool = True) -> list[dict]:
-    """Every phase on one app; the resolve phase last (it changes the data) with the largest N."""
+def measure(scale: str, sessions: tuple[int, ...], duration: float, rate: float, resolve: bool = True,
+            only: tuple[str, ...] | None = None) -> list[dict]:
+    """Every phase on one app; the resolve phase last (it changes the data) with the largest N.
+
+    `only` limits the screens the users open (the smoke test's short run).
+    """
     folder = Path(tempfile.mkdtemp(prefix="bench-hosted-"))
     try:
         with hosted_app(scale, folder, rate) as app:
-            results = [phase(app, n, duration) for n in sessions]
+            results = [phase(app, n, duration, only=only) for n in sessions]
             if resolve:
-                results.append(phase(app, max(sessions), duration, resolve=True))
+                results.append(phase(app, max(sessions), duration, resolve=True, only=only))
         return results
     finally:
         shutil.rmtree(folder, ignore_errors=True)

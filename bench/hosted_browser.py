@@ -2,9 +2,10 @@
 
 `BrowserUser` logs in, opens the screens of the sidebar, runs a segment count, a funnel and a
 profile search, and records each as a `Visit`: the seconds until the screen settled and the
-errors Streamlit showed. A screen has settled when no script run is in flight (no running status
-widget, spinner, skeleton or stale element) and its element count has stayed the same for
-STABLE_POLLS polls; the time recorded is when that stable stretch began.
+errors Streamlit showed. A screen has settled when no script run is in flight (the app's script
+state, a spinner, skeleton or stale element), its element count has stayed the same for
+STABLE_POLLS polls, and a run was seen since the click (or NO_RUN_SEEN_S passed: a rerun faster
+than a poll); the time recorded is when that stable stretch began.
 """
 from __future__ import annotations
 
@@ -13,14 +14,16 @@ from dataclasses import dataclass, field
 
 POLL_S = 0.15
 STABLE_POLLS = 4
+NO_RUN_SEEN_S = 5.0
 
 STATE_JS = """
 const q = s => document.querySelectorAll(s).length;
 const main = document.querySelector("[data-testid='stMain']");
 const h1 = main && main.querySelector("h1");
+const app = document.querySelector("[data-test-script-state]");
 return {
-  running: q("[data-testid='stStatusWidgetRunningIcon'], [data-testid='stStatusWidgetRunningManIcon'], "
-             + "[data-testid='stStatusWidget'] button"),
+  running: (app && app.getAttribute("data-test-script-state") === "running" ? 1 : 0)
+           + q("[data-testid='stStatusWidgetRunningIcon'], [data-testid='stStatusWidget'] button"),
   busy: q("[data-testid='stSpinner'], [data-testid='stSkeleton'], "
           + "[data-testid='stElementContainer'][data-stale='true']"),
   elements: main ? main.querySelectorAll("*").length : 0,
@@ -65,7 +68,7 @@ class BrowserUser:
     def settle(self, step: str, started: float, title: str | None = None, text: str | None = None,
                record: bool = True) -> Visit:
         """Wait until the screen settles (showing `title` / containing `text` when given); record it."""
-        stable_since, last_count, stable = None, None, 0
+        stable_since, last_count, stable, ran = None, None, 0, False
         state: dict = {}
         while time.monotonic() - started < self.timeout:
             try:
@@ -73,7 +76,8 @@ class BrowserUser:
             except Exception:      # noqa: BLE001 - the page is being replaced
                 state = {}
             now = time.monotonic()
-            ready = bool(state) and not state["running"] and not state["busy"] \
+            ran = ran or bool(state.get("running")) or now - started > NO_RUN_SEEN_S
+            ready = bool(state) and ran and not state["running"] and not state["busy"] \
                 and (title is None or state["title"].startswith(title)) \
                 and (text is None or text in state["text"])
             if ready and state["elements"] == last_count:
@@ -117,7 +121,10 @@ class BrowserUser:
         """Titles of the screens in the sidebar, in order."""
         from selenium.webdriver.common.by import By
         links = self.driver.find_elements(By.CSS_SELECTOR, "[data-testid='stSidebarNavLink']")
-        return [link.text.strip().splitlines()[-1] for link in links if link.text.strip()]   # after the icon's name
+        titles = [link.text.strip().splitlines()[-1] for link in links if link.text.strip()]   # after the icon's name
+        if not titles:
+            raise RuntimeError("no screens in the sidebar (not logged in)")
+        return titles
 
     def open(self, title: str) -> Visit:
         link = self._find(f"//a[@data-testid='stSidebarNavLink'][.//span[@label='{title}']]")

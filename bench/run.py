@@ -196,6 +196,10 @@ def write_markdown(path: Path, results: dict, meta: dict) -> None:
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     out += ["| " + " | ".join(_cell(c) for c in line) + " |" for line in table_rows(results)]
+    for name in sorted(results):       # a module's hand-written reading of its figures, if it has one
+        notes = BENCH / "notes" / f"{name}.md"
+        if notes.exists():
+            out += ["", notes.read_text(encoding="utf-8").strip()]
     out += ["", "## When each module was last measured", "",
             "| module | date | command | seconds | load average (start → end) | note |",
             "| --- | --- | --- | --- | --- | --- |"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -114,3 +115,23 @@ def test_suite_smoke_run_writes_benchmarks_markdown(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--scale", "smoke", "--output", str(out),
                     "--render"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=60)
     assert out.read_text() == text            # the Markdown is rebuilt from the stored results alone
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(180)
+@pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
+                    reason="needs Debian's chromium and chromium-driver")
+def test_hosted_bench_drives_the_app_in_a_browser_while_events_stream(tmp_path, monkeypatch):
+    """bench_hosted at tiny scale, one user, the three screens with actions: every step settles
+    without an error shown, and the probe events become queryable."""
+    monkeypatch.setenv("CDP_BENCH_DATA", str(tmp_path / "data"))
+    from bench.bench_hosted import measure, rows_of
+    [result] = measure("smoke", (1,), duration=1, rate=20, resolve=False,
+                       only=("Segments", "Journeys", "Profiles"))
+    steps = {v["step"] for v in result["visits"]}
+    assert {"log in", "segment count"} <= steps and len(steps) >= 3, steps
+    assert not result["failures"] and not [v for v in result["visits"] if v["errors"]], result
+    assert result["delays"] and result["events"]["acknowledged"] > 0 and result["events"]["refused"] == 0
+    rows = rows_of(result)
+    assert all(r["capability"] == "hosted" and r["value"] is not None for r in rows)
+    assert any(r["measure"].startswith("N=1: errors") and r["value"] == 0 for r in rows)
