@@ -38,8 +38,8 @@ from bench.workspace import bench_workspace  # noqa: E402
 
 DEFAULTS = {  # sessions, seconds of clicking per phase, events/s
     "smoke": {"sessions": (1,), "duration": 5, "rate": 20},
-    "medium": {"sessions": (1, 5), "duration": 90, "rate": 200},
-    "full": {"sessions": (1, 5, 10), "duration": 120, "rate": 200},
+    "medium": {"sessions": (1, 5), "duration": 60, "rate": 200},
+    "full": {"sessions": (1, 5, 10), "duration": 60, "rate": 200},
 }
 SETTLE_TARGET_S, RESOLVE_TARGET_S, DELAY_TARGET_S = 3.0, 5.0, 5.0
 USER = "admin"                     # sees every screen
@@ -113,21 +113,26 @@ def _click_through(user: BrowserUser, app: HostedApp, offset: int, until: float,
         elif title == "Profiles":
             user.profile_search(app.names[(offset + i) % len(app.names)])
         i += 1
-        now = time.monotonic()      # every screen at least once, unless they hang far beyond the phase
-        if now >= until and (i >= len(screens) or now >= until + user.timeout):
+        hung = any(v.timed_out for v in user.visits)     # every screen at least once, unless one hangs
+        if time.monotonic() >= until and (i >= len(screens) or hung):
             return
 
 
-def _user_thread(app: HostedApp, offset: int, until: float, out: list, failures: list, only=None) -> None:
+def _user_thread(app: HostedApp, offset: int, until: float, out: list, failures: list, only=None,
+                 logged_in: threading.Event | None = None) -> None:
     user = None
     try:
         user = BrowserUser(app.url, USER, app.password)
         out.append(user)
         user.log_in()
+        if logged_in:
+            logged_in.set()
         _click_through(user, app, offset, until, only)
     except Exception as exc:       # noqa: BLE001 - a crashed user is a result, not the end of the run
         failures.append(f"user {offset}: {type(exc).__name__}: {str(exc)[:200]}")
     finally:
+        if logged_in:
+            logged_in.set()
         if user:
             user.close()
 
@@ -149,13 +154,18 @@ def phase(app: HostedApp, sessions: int, duration: float, resolve: bool = False,
     probe = Probe(*app.collector, app.workspace)
     probe.start()
     started = time.monotonic()
-    resolver = _start_resolve(app) if resolve else None
     users: list[BrowserUser] = []
     failures: list[str] = []
-    threads = [threading.Thread(target=_user_thread, args=(app, i, time.monotonic() + duration, users, failures, only))
-               for i in range(sessions)]
+    logged_in = [threading.Event() for _ in range(sessions)]
+    threads = [threading.Thread(target=_user_thread, args=(app, i, time.monotonic() + duration, users, failures,
+                                                           only, logged_in[i])) for i in range(sessions)]
     for t in threads:
         t.start()
+    resolver = None
+    if resolve:                    # once the others are logged in and clicking
+        for event in logged_in:
+            event.wait(600)
+        resolver = _start_resolve(app)
     for t in threads:
         t.join()
     probe.stop()
@@ -164,6 +174,7 @@ def phase(app: HostedApp, sessions: int, duration: float, resolve: bool = False,
             "visits": [asdict(v) for u in users for v in u.visits],
             "resolve_started": asdict(resolver) if resolver else None,
             "failures": failures, "delays": [round(d, 3) for d in probe.delays], "lost": probe.lost,
+            "delays_at": [round(t - started, 1) for t in probe.acked_at],
             "events": {k: after[k] - before[k] for k in after}}
 
 
@@ -200,26 +211,38 @@ def rows_of(result: dict) -> list[dict]:
 
 
 def measure(scale: str, sessions: tuple[int, ...], duration: float, rate: float, resolve: bool = True,
-            only: tuple[str, ...] | None = None) -> list[dict]:
+            only: tuple[str, ...] | None = None, json_to: Path | None = None) -> list[dict]:
     """Every phase on one app; the resolve phase last (it changes the data) with the largest N.
 
-    `only` limits the screens the users open (the smoke test's short run).
+    `only` limits the screens the users open (the smoke test's short run); `json_to` gets the
+    results so far after each phase.
     """
     folder = Path(tempfile.mkdtemp(prefix="bench-hosted-"))
+    results: list[dict] = []
     try:
         with hosted_app(scale, folder, rate) as app:
-            results = [phase(app, n, duration, only=only) for n in sessions]
-            if resolve:
-                results.append(phase(app, max(sessions), duration, resolve=True, only=only))
+            for n, with_resolve in [(n, False) for n in sessions] + ([(max(sessions), True)] if resolve else []):
+                results.append(phase(app, n, duration, resolve=with_resolve, only=only))
+                if json_to:
+                    write_json(json_to, scale, results)
         return results
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def write_json(path: Path, scale: str, results: list[dict]) -> list[dict]:
+    """The rows and every phase's visits and probes in one JSON file; returns the rows."""
+    rows = [r for result in results for r in rows_of(result)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"scale": scale, "rows": rows, "phases": results}, indent=1, default=str))
+    return rows
+
+
 def run(scale: str) -> list[dict]:
-    """What bench/run.py calls: the scale's default sessions, duration and rate."""
+    """What bench/run.py calls: the scale's default sessions, duration and rate (details in bench/out/)."""
     d = DEFAULTS.get(scale, DEFAULTS["full"])
-    return [r for result in measure(scale, d["sessions"], d["duration"], d["rate"]) for r in rows_of(result)]
+    out = ROOT / "bench" / "out" / f"hosted-{scale}.json"
+    return write_json(out, scale, measure(scale, d["sessions"], d["duration"], d["rate"], json_to=out))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,13 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     d = DEFAULTS[args.scale]
     sessions = tuple(int(s) for s in args.sessions.split(",")) if args.sessions else d["sessions"]
-    results = measure(args.scale, sessions, args.duration or d["duration"], args.rate or d["rate"],
-                      resolve=not args.no_resolve)
-    rows = [r for result in results for r in rows_of(result)]
     out = args.json or ROOT / "bench" / "out" / f"hosted-{args.scale}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"scale": args.scale, "sessions": sessions, "rows": rows, "phases": results},
-                              indent=1, default=str))
+    results = measure(args.scale, sessions, args.duration or d["duration"], args.rate or d["rate"],
+                      resolve=not args.no_resolve, json_to=out)
+    rows = write_json(out, args.scale, results)
     for r in rows:
         print(json.dumps(r))
     print(f"Wrote {out}", file=sys.stderr)

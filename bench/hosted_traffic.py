@@ -98,6 +98,7 @@ class Probe(threading.Thread):
         self.client = _Client(host, port, key)
         self.workspace, self.every, self.give_up = workspace, every, give_up
         self.delays: list[float] = []
+        self.acked_at: list[float] = []        # time.monotonic() of each delay's acknowledgement
         self.lost = 0                          # acknowledged but not queryable within give_up seconds
         self._stop_event = threading.Event()
 
@@ -114,6 +115,7 @@ class Probe(threading.Thread):
                     try:
                         if self._queryable(message_id):
                             self.delays.append(time.monotonic() - acked)
+                            self.acked_at.append(acked)
                             break
                     except Exception:            # noqa: BLE001 - a busy file: poll again
                         pass
