@@ -42,6 +42,7 @@ DEFAULTS = {  # sessions, seconds of clicking per phase, events/s
     "full": {"sessions": (1, 5, 10), "duration": 60, "rate": 200},
 }
 SETTLE_TARGET_S, RESOLVE_TARGET_S, DELAY_TARGET_S = 3.0, 5.0, 5.0
+STEP_TIMEOUT_S = 120.0
 USER = "admin"                     # sees every screen
 
 
@@ -54,6 +55,7 @@ class HostedApp:
     countries: list[str]           # values for the segment count's condition
     streamer: Streamer
     collector: tuple               # (host, port, key)
+    step_timeout: float            # seconds a step may take before it counts as not settled
 
 
 def _p(values: list[float], q: float) -> float | None:
@@ -65,7 +67,7 @@ def _p(values: list[float], q: float) -> float | None:
 
 
 @contextlib.contextmanager
-def hosted_app(scale: str, folder: Path, rate: float):
+def hosted_app(scale: str, folder: Path, rate: float, step_timeout: float = STEP_TIMEOUT_S):
     """The app served on a private copy of the bench workspace, the collector and the streamer running."""
     from bench.bench_collect import _start, _stop
     from engine.access import system_user
@@ -93,7 +95,8 @@ def hosted_app(scale: str, folder: Path, rate: float):
     try:
         streamer.start()
         with streamlit_server(env) as url:
-            yield HostedApp(url, ws, password, names or ["Smith"], countries or ["GB"], streamer, (host, port, key))
+            yield HostedApp(url, ws, password, names or ["Smith"], countries or ["GB"], streamer, (host, port, key),
+                            step_timeout)
     finally:
         streamer.stop()
         _stop(collector, graceful=True)
@@ -122,7 +125,7 @@ def _user_thread(app: HostedApp, offset: int, until: float, out: list, failures:
                  logged_in: threading.Event | None = None) -> None:
     user = None
     try:
-        user = BrowserUser(app.url, USER, app.password)
+        user = BrowserUser(app.url, USER, app.password, app.step_timeout)
         out.append(user)
         user.log_in()
         if logged_in:
@@ -139,7 +142,7 @@ def _user_thread(app: HostedApp, offset: int, until: float, out: list, failures:
 
 def _start_resolve(app: HostedApp) -> Visit:
     """Another user starts a resolve from the Identity screen, then closes the tab (the job goes on)."""
-    user = BrowserUser(app.url, USER, app.password)
+    user = BrowserUser(app.url, USER, app.password, app.step_timeout)
     try:
         user.log_in()
         user.open("Identity")
@@ -211,7 +214,8 @@ def rows_of(result: dict) -> list[dict]:
 
 
 def measure(scale: str, sessions: tuple[int, ...], duration: float, rate: float, resolve: bool = True,
-            only: tuple[str, ...] | None = None, json_to: Path | None = None) -> list[dict]:
+            only: tuple[str, ...] | None = None, json_to: Path | None = None,
+            step_timeout: float = STEP_TIMEOUT_S) -> list[dict]:
     """Every phase on one app; the resolve phase last (it changes the data) with the largest N.
 
     `only` limits the screens the users open (the smoke test's short run); `json_to` gets the
@@ -220,7 +224,7 @@ def measure(scale: str, sessions: tuple[int, ...], duration: float, rate: float,
     folder = Path(tempfile.mkdtemp(prefix="bench-hosted-"))
     results: list[dict] = []
     try:
-        with hosted_app(scale, folder, rate) as app:
+        with hosted_app(scale, folder, rate, step_timeout) as app:
             for n, with_resolve in [(n, False) for n in sessions] + ([(max(sessions), True)] if resolve else []):
                 results.append(phase(app, n, duration, resolve=with_resolve, only=only))
                 if json_to:
@@ -251,6 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", help="comma-separated numbers of users at once (default per scale)")
     parser.add_argument("--rate", type=float, help="events/s streamed to the collector")
     parser.add_argument("--duration", type=float, help="seconds each phase clicks")
+    parser.add_argument("--step-timeout", type=float, default=STEP_TIMEOUT_S,
+                        help="seconds a screen may take to settle before it counts as an error (and the "
+                             "user stops after the phase's duration)")
     parser.add_argument("--no-resolve", action="store_true", help="skip the phase with a resolve running")
     parser.add_argument("--json", type=Path, help="output (default bench/out/hosted-<scale>.json)")
     args = parser.parse_args(argv)
@@ -258,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     sessions = tuple(int(s) for s in args.sessions.split(",")) if args.sessions else d["sessions"]
     out = args.json or ROOT / "bench" / "out" / f"hosted-{args.scale}.json"
     results = measure(args.scale, sessions, args.duration or d["duration"], args.rate or d["rate"],
-                      resolve=not args.no_resolve, json_to=out)
+                      resolve=not args.no_resolve, json_to=out, step_timeout=args.step_timeout)
     rows = write_json(out, args.scale, results)
     for r in rows:
         print(json.dumps(r))
