@@ -36,8 +36,9 @@ from bench.hosted_traffic import Probe, Streamer  # noqa: E402
 from bench.timing import row  # noqa: E402
 from bench.workspace import bench_workspace  # noqa: E402
 
-DEFAULTS = {  # sessions, seconds of clicking per phase, events/s
-    "smoke": {"sessions": (1,), "duration": 5, "rate": 20},
+DEFAULTS = {  # sessions, seconds of clicking per phase, events/s (smoke: the screens with actions, no resolve)
+    "smoke": {"sessions": (1,), "duration": 5, "rate": 20, "resolve": False,
+              "only": ("Segments", "Journeys", "Profiles")},
     "medium": {"sessions": (1, 5), "duration": 60, "rate": 200},
     "full": {"sessions": (1, 5, 10), "duration": 60, "rate": 200},
 }
@@ -244,9 +245,13 @@ def write_json(path: Path, scale: str, results: list[dict]) -> list[dict]:
 
 def run(scale: str) -> list[dict]:
     """What bench/run.py calls: the scale's default sessions, duration and rate (details in bench/out/)."""
+    from tests.browser.app_server import CHROMEDRIVER, CHROMIUM
+    if not (CHROMIUM and CHROMEDRIVER):
+        return [row("hosted", "not measured: needs Debian's chromium and chromium-driver", None, "s")]
     d = DEFAULTS.get(scale, DEFAULTS["full"])
     out = ROOT / "bench" / "out" / f"hosted-{scale}.json"
-    return write_json(out, scale, measure(scale, d["sessions"], d["duration"], d["rate"], json_to=out))
+    return write_json(out, scale, measure(scale, d["sessions"], d["duration"], d["rate"], json_to=out,
+                                          resolve=d.get("resolve", True), only=d.get("only")))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -265,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     sessions = tuple(int(s) for s in args.sessions.split(",")) if args.sessions else d["sessions"]
     out = args.json or ROOT / "bench" / "out" / f"hosted-{args.scale}.json"
     results = measure(args.scale, sessions, args.duration or d["duration"], args.rate or d["rate"],
-                      resolve=not args.no_resolve, json_to=out, step_timeout=args.step_timeout)
+                      resolve=not args.no_resolve, json_to=out, step_timeout=args.step_timeout, only=d.get("only"))
     rows = write_json(out, args.scale, results)
     for r in rows:
         print(json.dumps(r))
