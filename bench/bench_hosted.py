@@ -169,7 +169,10 @@ def phase(app: HostedApp, sessions: int, duration: float, resolve: bool = False,
     if resolve:                    # once the others are logged in and clicking
         for event in logged_in:
             event.wait(600)
-        resolver = _start_resolve(app)
+        try:
+            resolver = _start_resolve(app)
+        except Exception as exc:   # noqa: BLE001 - the others' figures still count
+            failures.append(f"starting the resolve: {type(exc).__name__}: {str(exc)[:200]}")
     for t in threads:
         t.join()
     probe.stop()
