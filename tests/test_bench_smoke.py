@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -130,3 +131,23 @@ def test_a_module_section_holds_its_own_rows(tmp_path):
     main, own = text.split("## Own")
     assert "plain figure" in main and "own figure" not in main
     assert "Why." in own and "| own figure | 1.50 s |" in own.split("## When")[0]
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(180)
+@pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
+                    reason="needs Debian's chromium and chromium-driver")
+def test_hosted_bench_drives_the_app_in_a_browser_while_events_stream(tmp_path, monkeypatch):
+    """bench_hosted at tiny scale, one user, the three screens with actions: every step settles
+    without an error shown, and the probe events become queryable."""
+    monkeypatch.setenv("CDP_BENCH_DATA", str(tmp_path / "data"))
+    from bench.bench_hosted import measure, rows_of
+    [result] = measure("smoke", (1,), duration=1, rate=20, resolve=False,
+                       only=("Segments", "Journeys", "Profiles"))
+    steps = {v["step"] for v in result["visits"]}
+    assert {"log in", "segment count"} <= steps and len(steps) >= 3, steps
+    assert not result["failures"] and not [v for v in result["visits"] if v["errors"]], result
+    assert result["delays"] and result["events"]["acknowledged"] > 0 and result["events"]["refused"] == 0
+    rows = rows_of(result)
+    assert all(r["capability"] == "hosted" and r["value"] is not None for r in rows)
+    assert any(r["measure"].startswith("N=1: errors") and r["value"] == 0 for r in rows)

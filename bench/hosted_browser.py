@@ -1,0 +1,163 @@
+"""One user of the hosted benchmark in headless Chromium (tests/browser/app_server.chromium()).
+
+`BrowserUser` logs in, opens the screens of the sidebar, runs a segment count, a funnel and a
+profile search, and records each as a `Visit`: the seconds until the screen settled and the
+errors Streamlit showed. A screen has settled when no script run is in flight (the app's script
+state, a spinner, skeleton or stale element), its element count has stayed the same for
+STABLE_POLLS polls, and a run was seen since the click (or NO_RUN_SEEN_S passed: a rerun faster
+than a poll); the time recorded is when that stable stretch began.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+POLL_S = 0.15
+STABLE_POLLS = 4
+NO_RUN_SEEN_S = 5.0
+
+STATE_JS = """
+const q = s => document.querySelectorAll(s).length;
+const main = document.querySelector("[data-testid='stMain']");
+const h1 = main && main.querySelector("h1");
+const app = document.querySelector("[data-test-script-state]");
+return {
+  running: (app && app.getAttribute("data-test-script-state") === "running" ? 1 : 0)
+           + q("[data-testid='stStatusWidgetRunningIcon'], [data-testid='stStatusWidget'] button"),
+  busy: q("[data-testid='stSpinner'], [data-testid='stSkeleton'], "
+          + "[data-testid='stElementContainer'][data-stale='true']"),
+  elements: main ? main.querySelectorAll("*").length : 0,
+  title: h1 ? h1.innerText : "",
+  text: main ? main.innerText.slice(0, 20000) : "",
+  exceptions: [...document.querySelectorAll("[data-testid='stException']")].map(e => e.innerText.slice(0, 300)),
+  errors: [...document.querySelectorAll("[data-testid='stAlertContentError']")].map(e => e.innerText.slice(0, 300)),
+};
+"""
+
+
+@dataclass
+class Visit:
+    """One timed step of a user: a screen opened, or an action on it."""
+    step: str
+    seconds: float
+    errors: list[str] = field(default_factory=list)
+    timed_out: bool = False
+    started: float = 0.0           # time.monotonic() when the step began
+
+
+class BrowserUser:
+    """A logged-in user driving the app in one headless Chromium."""
+
+    def __init__(self, url: str, username: str, password: str, timeout: float = 120.0):
+        from tests.browser.app_server import chromium
+        self.url, self.username, self.password, self.timeout = url, username, password, timeout
+        self.driver = chromium()
+        self.driver.set_page_load_timeout(timeout)
+        self.visits: list[Visit] = []
+
+    def close(self) -> None:
+        try:
+            self.driver.quit()
+        except Exception:          # noqa: BLE001 - the browser may be gone already
+            pass
+
+    # -- waiting -----------------------------------------------------------------------
+    def _state(self) -> dict:
+        return self.driver.execute_script(STATE_JS)
+
+    def settle(self, step: str, started: float, title: str | None = None, text: str | None = None,
+               record: bool = True) -> Visit:
+        """Wait until the screen settles (showing `title` / containing `text` when given); record it."""
+        stable_since, last_count, stable, ran = None, None, 0, False
+        state: dict = {}
+        while time.monotonic() - started < self.timeout:
+            try:
+                state = self._state()
+            except Exception:      # noqa: BLE001 - the page is being replaced
+                state = {}
+            now = time.monotonic()
+            ran = ran or bool(state.get("running")) or now - started > NO_RUN_SEEN_S
+            ready = bool(state) and ran and not state["running"] and not state["busy"] \
+                and (title is None or state["title"].startswith(title)) \
+                and (text is None or text in state["text"])
+            if ready and state["elements"] == last_count:
+                stable += 1
+            else:
+                stable, stable_since = (1, now) if ready else (0, None)
+            last_count = state.get("elements") if ready else None
+            if stable >= STABLE_POLLS:
+                return self._record(step, stable_since - started, state, started, record=record)
+            time.sleep(POLL_S)
+        return self._record(step, self.timeout, state, started, timed_out=True)
+
+    def _record(self, step: str, seconds: float, state: dict, started: float, timed_out: bool = False,
+                record: bool = True) -> Visit:
+        errors = [f"exception: {e}" for e in state.get("exceptions", [])] + \
+                 [f"error box: {e}" for e in state.get("errors", [])]
+        if timed_out:
+            errors.append(f"did not settle within {self.timeout:.0f} s")
+        visit = Visit(step, round(seconds, 3), errors, timed_out, started)
+        if record or timed_out or errors:
+            self.visits.append(visit)
+        return visit
+
+    def _find(self, xpath: str):
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import WebDriverWait
+        return WebDriverWait(self.driver, self.timeout).until(ec.element_to_be_clickable((By.XPATH, xpath)))
+
+    # -- steps -------------------------------------------------------------------------
+    def log_in(self) -> Visit:
+        """From opening the address to a settled Overview."""
+        started = time.monotonic()
+        self.driver.get(self.url)
+        self._find("//input[@aria-label='Username']").send_keys(self.username)
+        self._find("//input[@aria-label='Password']").send_keys(self.password)
+        self._find("//button[.//p[text()='Login']]").click()
+        return self.settle("log in", started, title="Overview")
+
+    def screens(self) -> list[str]:
+        """Titles of the screens in the sidebar, in order."""
+        from selenium.webdriver.common.by import By
+        links = self.driver.find_elements(By.CSS_SELECTOR, "[data-testid='stSidebarNavLink']")
+        titles = [link.text.strip().splitlines()[-1] for link in links if link.text.strip()]   # after the icon's name
+        if not titles:
+            raise RuntimeError("no screens in the sidebar (not logged in)")
+        return titles
+
+    def open(self, title: str) -> Visit:
+        link = self._find(f"//a[@data-testid='stSidebarNavLink'][.//span[@label='{title}']]")
+        started = time.monotonic()
+        link.click()
+        return self.settle(title, started, title=title)
+
+    def click_button(self, label: str, step: str, title: str, text: str | None = None,
+                     record: bool = True) -> Visit:
+        button = self._find(f"//button[.//p[normalize-space(text())='{label}']]")
+        started = time.monotonic()
+        button.click()
+        return self.settle(step, started, title=title, text=text, record=record)
+
+    def type_into(self, aria_label: str, value: str, step: str, title: str, text: str | None = None) -> Visit:
+        from selenium.webdriver.common.keys import Keys
+        box = self._find(f"//input[@aria-label='{aria_label}']")
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(value)
+        started = time.monotonic()
+        box.send_keys(Keys.ENTER)
+        return self.settle(step, started, title=title, text=text)
+
+    def segment_count(self, country: str) -> Visit:
+        """On Segments: a new segment of one condition (country equals ...) until its live count shows."""
+        self.click_button("New", "segment builder", "Segments", record=False)
+        self.click_button("Condition", "segment builder", "Segments", text="Finish the rules", record=False)
+        return self.type_into("Value", country, "segment count", "Segments", text="Members")
+
+    def funnel(self, window_days: int) -> Visit:
+        """On Journeys: a new conversion window, so the funnel is computed afresh."""
+        return self.type_into("Conversion window (days)", str(window_days), "funnel", "Journeys",
+                              text="Product Viewed")
+
+    def profile_search(self, query: str) -> Visit:
+        return self.type_into("Search people", query, "profile search", "Profiles", text="best matches")

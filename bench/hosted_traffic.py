@@ -1,0 +1,130 @@
+"""Event traffic for the hosted benchmark, through the collector's real HTTP API with a write key.
+
+`Streamer` sends Segment track events at a steady rate (batches every 0.1 s) and counts what the
+collector acknowledged or refused; `Probe` sends one event with a unique message id every few
+seconds and polls the workspace with read-only queries until it is there: the
+ack-to-queryable delay a user of the app sees.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import http.client
+import json
+import threading
+import time
+import uuid
+
+EVENTS = ("Product Viewed", "Product Added", "Checkout Started", "Order Completed")
+
+
+def _event(message_id: str, anonymous_id: str, name: str) -> dict:
+    return {"type": "track", "event": name, "messageId": message_id, "anonymousId": anonymous_id,
+            "timestamp": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "properties": {"sku": "SKU-1", "price": 19.99, "currency": "EUR"},
+            "context": {"library": {"name": "bench-hosted", "version": "1"}}}
+
+
+class _Client:
+    """One keep-alive connection POSTing batches to /v1/batch; reconnects after a failure."""
+
+    def __init__(self, host: str, port: int, key: str):
+        self.host, self.port = host, port
+        self.auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+        self.conn: http.client.HTTPConnection | None = None
+
+    def send(self, events: list[dict]) -> int:
+        """HTTP status of one batch (0 when the connection failed)."""
+        body = json.dumps({"batch": events}).encode()
+        try:
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+            self.conn.request("POST", "/v1/batch", body=body,
+                              headers={"Content-Type": "application/json", "Authorization": self.auth})
+            response = self.conn.getresponse()
+            response.read()
+            return response.status
+        except OSError:
+            self.close()
+            return 0
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+class Streamer(threading.Thread):
+    """`rate` events/s from the given anonymous ids until stop(); counts acknowledged and refused."""
+
+    def __init__(self, host: str, port: int, key: str, rate: float, anonymous_ids: list[str]):
+        super().__init__(daemon=True)
+        self.client = _Client(host, port, key)
+        self.rate, self.ids = rate, anonymous_ids or ["bench-anon"]
+        self.acked = self.refused = self.failed = 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        sent, started, tick = 0, time.monotonic(), 0.1
+        while not self._stop_event.is_set():
+            due = int((time.monotonic() - started) * self.rate) - sent
+            if due > 0:
+                events = [_event(f"hosted-{uuid.uuid4().hex}", self.ids[(sent + i) % len(self.ids)],
+                                 EVENTS[(sent + i) % len(EVENTS)]) for i in range(due)]
+                status = self.client.send(events)
+                if status == 200:
+                    self.acked += due
+                elif status:
+                    self.refused += due
+                else:
+                    self.failed += due
+                sent += due
+            self._stop_event.wait(tick)
+        self.client.close()
+
+    def counts(self) -> dict:
+        return {"acknowledged": self.acked, "refused": self.refused, "failed": self.failed}
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(30)
+
+
+class Probe(threading.Thread):
+    """Every `every` s: one event with a unique message id, then read-only polls until it is queryable."""
+
+    def __init__(self, host: str, port: int, key: str, workspace, every: float = 3.0, give_up: float = 120.0):
+        super().__init__(daemon=True)
+        self.client = _Client(host, port, key)
+        self.workspace, self.every, self.give_up = workspace, every, give_up
+        self.delays: list[float] = []
+        self.acked_at: list[float] = []        # time.monotonic() of each delay's acknowledgement
+        self.lost = 0                          # acknowledged but not queryable within give_up seconds
+        self._stop_event = threading.Event()
+
+    def _queryable(self, message_id: str) -> bool:
+        with self.workspace.connect(read_only=True) as con:
+            return con.execute("SELECT count(*) FROM events WHERE message_id = ?", [message_id]).fetchone()[0] > 0
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            message_id = f"probe-{uuid.uuid4().hex}"
+            if self.client.send([_event(message_id, "bench-probe", "Product Viewed")]) == 200:
+                acked = time.monotonic()
+                while time.monotonic() - acked < self.give_up:
+                    try:
+                        if self._queryable(message_id):
+                            self.delays.append(time.monotonic() - acked)
+                            self.acked_at.append(acked)
+                            break
+                    except Exception:            # noqa: BLE001 - a busy file: poll again
+                        pass
+                    time.sleep(0.2)
+                else:
+                    self.lost += 1
+            self._stop_event.wait(self.every)
+        self.client.close()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(self.give_up + 30)
