@@ -87,6 +87,11 @@ def _identities(fp: str | None) -> str | None:
     return fp.split("|", 1)[1] if fp and "|" in fp else None
 
 
+def _built_fingerprint(con) -> str | None:
+    row = con.execute("SELECT fingerprint FROM segment_event_index_state WHERE id = 1").fetchone()
+    return row[0] if row else None
+
+
 def _appendable(con) -> tuple[str, list] | None:
     """The condition for events added since the index was built, if nothing else changed."""
     row = con.execute("SELECT fingerprint, watermark FROM segment_event_index_state WHERE id = 1").fetchone()
@@ -95,15 +100,25 @@ def _appendable(con) -> tuple[str, list] | None:
     return appended_since(con, json.loads(row[1]))
 
 
-def rebuild(workspace, progress=None, appended: tuple[str, list] | None = None) -> dict:
+def rebuild(workspace, progress=None, appended: tuple[str, list] | None = None, *,
+            append_only: bool = False) -> dict | None:
     """Rebuild the index in one transaction (readers keep the old one until it commits);
-    with `appended` (see _appendable), only add those events."""
+    with `appended` (see _appendable), only add those events (and with `append_only`, do
+    nothing when, looked at again inside the write, only a rebuild would do: None)."""
     started = time.monotonic()
     if progress:
         progress(0.05, "Adding new events" if appended else "Reading attributed events")
     with workspace.transaction() as con:
         con.execute("SET enable_progress_bar = false")  # progress goes to the caller's callback
         fp, mark = fingerprint(con), watermark(con)
+        if appended:
+            # Decided again inside the write: another writer (a thread, the collector) may have
+            # appended these events since; appending them twice would count them twice.
+            if _built_fingerprint(con) == fp:
+                return None
+            appended = _appendable(con)
+            if appended is None and append_only:
+                return None
         if appended:
             where, params = appended
             con.execute(_APPEND_SQL.replace("{new}", where), params)
@@ -126,10 +141,16 @@ def rebuild(workspace, progress=None, appended: tuple[str, list] | None = None) 
     return {"rows": rows, "seconds": round(seconds, 2), "appended": bool(appended)}
 
 
-def ensure_fresh(workspace, progress=None) -> dict | None:
-    """Append new events or rebuild the index if events or identities changed; None if fresh."""
+def ensure_fresh(workspace, progress=None, *, append_only: bool = False) -> dict | None:
+    """Append new events or rebuild the index if events or identities changed; None if fresh.
+
+    With `append_only` (the collector after a landing), an index that needs a rebuild is left
+    as it is (None): rebuilds belong to the background refresh, not to the landing.
+    """
     with workspace.connect() as con:
         if is_fresh(con, str(workspace.path)):
             return None
         appended = _appendable(con)
-    return rebuild(workspace, progress, appended)
+    if appended is None and append_only:
+        return None
+    return rebuild(workspace, progress, appended, append_only=append_only)

@@ -1,10 +1,15 @@
 from engine.access import audit_entries
+from tests.app_pages.jobs_helpers import settle
 from tests.engine.journey_data import FUNNEL, build
 
 
 def test_build_a_funnel_and_save_dropoffs(logged_in_app, app_env, admin):
     build(app_env)
     at = logged_in_app("marketer", "app_pages/journeys.py")
+    # Never built yet: the screen says so (no empty screen) while the build runs in the background.
+    assert any("Building journeys for the first time" in i.value for i in at.info)
+    assert not [m for m in at.multiselect if m.key == "funnel_steps"]
+    settle(at, app_env)
     at.multiselect(key="funnel_steps").set_value(FUNNEL).run()
     assert not at.exception, at.exception
     steps = next(df.value for df in at.dataframe if "pct_of_start" in df.value.columns)
@@ -24,7 +29,7 @@ def test_build_a_funnel_and_save_dropoffs(logged_in_app, app_env, admin):
 
 def test_paths_attribution_and_cohorts_render(logged_in_app, app_env):
     build(app_env)
-    at = logged_in_app("analyst", "app_pages/journeys.py")
+    at = settle(logged_in_app("analyst", "app_pages/journeys.py"), app_env)
     assert not [s for s in at.selectbox if s.key == "path_anchor"]   # lazy tabs: Paths has not run
     at.session_state["journey_tab"] = "Paths"
     at.run()
