@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine.access import PermissionDenied, can
+from engine.freshness import AS_BUILT
 from engine.journeys import (
     BREAKDOWNS, END, START, JourneyError, PropertyFilter, Step, attribution, cohorts, event_names, funnel,
     funnel_dropoffs, paths, profile_touches, retention_matrix, sankey_nodes,
@@ -14,7 +15,6 @@ from engine.journeys import (
 from engine.journeys.attribution import LEVELS as ATTRIBUTION_LEVELS, MODEL_LABELS, MODELS as ATTRIBUTION_MODELS
 from engine.journeys.base import OPS
 from engine.journeys.cohorts import BASIS_LABELS
-from engine.freshness import AS_BUILT
 from ui.context import cached_query, require_page, workspace
 from ui.freshness import keep_fresh
 from ui.text import md, plain
@@ -107,7 +107,8 @@ def _funnels() -> None:
         st.markdown("**Who dropped off**")
         at_step = st.selectbox("Dropped off before step", list(range(2, len(steps) + 1)), key="dropoff_step",
                                format_func=lambda k: f"{k}. {steps[k - 1].label} ({int(funnel_table.loc[k - 1, 'dropped'])} people)")
-        dropped = cached_query(funnel_dropoffs, user, steps, int(at_step), window, since, until, freshness=AS_BUILT)
+        dropped = cached_query(funnel_dropoffs, user, steps, int(at_step), window, since, until,
+                               freshness=AS_BUILT)
         st.caption(f"{len(dropped)} people did step {at_step - 1} but not step {at_step} within the window.")
         st.dataframe(dropped.head(500), hide_index=True, width="stretch")
         if create_static_segment is None:
@@ -142,7 +143,8 @@ def _paths() -> None:
     within_hours = c5.number_input("Within (hours)", 1, 24 * 90, 24, key="path_within")
     show_stops = st.toggle("Show where paths stop", value=False, key="path_show_stops",
                            help="People who did nothing else in the window usually dwarf every other flow.")
-    path_result = cached_query(paths, user, anchor, direction, int(depth), int(top), timedelta(hours=int(within_hours)), freshness=AS_BUILT)
+    path_result = cached_query(paths, user, anchor, direction, int(depth), int(top),
+                               timedelta(hours=int(within_hours)), freshness=AS_BUILT)
     flows = path_result.links
     if not show_stops:
         flows = flows[~flows["source"].isin([END, START]) & ~flows["target"].isin([END, START])]
@@ -176,7 +178,8 @@ def _attribution() -> None:
                                value=0, step=1, key="attr_lookback")
     attr_model = a3.selectbox("Model in the chart", list(ATTRIBUTION_MODELS), key="attr_model",
                               format_func=lambda m: MODEL_LABELS[m])
-    attr_table = cached_query(attribution, user, lookback_days=int(lookback) or None, level=attr_level, freshness=AS_BUILT)
+    attr_table = cached_query(attribution, user, lookback_days=int(lookback) or None, level=attr_level,
+                              freshness=AS_BUILT)
     if attr_table.empty:
         st.info("No marketing touches or orders yet.")
     else:

@@ -5,11 +5,11 @@ import plotly.express as px
 import streamlit as st
 
 from engine.access import can
+from engine.freshness import AS_BUILT
 from engine.profiles import (
     TIMELINE_TYPES, NoteError, ProfileNotFound, add_note, add_tag, profile_timeline, profile_view,
     remove_tag, search_profiles,
 )
-from engine.freshness import AS_BUILT
 from engine.profiles.search import recent_profiles
 from engine.profiles.timeline import activity_by_day
 from engine.profiles.view import headline_text

@@ -12,6 +12,7 @@ from engine.access import can
 from engine.segments import kinds, model
 from ui import segment_editors
 from ui.context import cached_query, current_user, require_page, workspace
+from ui.freshness import keep_fresh
 from ui.segment_editors.widgets import forget_widgets, select
 from ui.text import md, plain
 
@@ -146,6 +147,7 @@ def group_editor(node: dict, choices: dict, depth: int = 0) -> None:
 # -- page ----------------------------------------------------------------------------
 
 st.title("Segments")
+keep_fresh("segment event index")   # counts read events directly until it is updated
 version = ws.data_version()
 choices = _choices(str(ws.path), version)
 saved = seg.list_segments(ws)

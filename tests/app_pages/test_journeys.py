@@ -64,3 +64,34 @@ def test_paths_attribution_and_cohorts_render(logged_in_app, app_env):
     at.run()
     at.multiselect(key="funnel_steps").set_value(FUNNEL[:3]).run()
     assert all(b.label != "Save drop-offs as a segment" for b in at.button)
+
+
+def test_a_stale_journey_table_is_read_as_last_built_while_it_updates_in_the_background(
+        logged_in_app, app_env, monkeypatch):
+    import threading
+
+    from engine import derived
+
+    build(app_env)
+    derived.refresh(app_env)
+    with app_env.transaction() as con:      # identity changed: the stranger's visit becomes Eve's
+        con.execute("INSERT INTO profiles (profile_id, first_name, record_count) VALUES ('P5', 'Eve', 1)")
+        con.execute("INSERT INTO profile_identifiers VALUES ('P5', 'anonymous_id', 'stranger', now())")
+    assert "journeys" in derived.stale(app_env)
+    release = threading.Event()             # hold the background refresh until the screen was read
+    real = derived.refresh
+    monkeypatch.setattr(derived, "refresh", lambda ws, progress=None: (release.wait(60), real(ws, progress))[1])
+    try:
+        at = logged_in_app("marketer", "app_pages/journeys.py")
+        assert any(c.value.startswith(":material/sync: Updating journeys (") for c in at.caption)
+        at.multiselect(key="funnel_steps").set_value(FUNNEL).run()
+        assert not at.exception, at.exception
+        steps = next(df.value for df in at.dataframe if "pct_of_start" in df.value.columns)
+        assert steps["people"].tolist() == [4, 4, 3, 2, 1]            # the last build, as it was
+        assert "journeys" in derived.stale(app_env)                   # nothing rebuilt in the request
+    finally:
+        release.set()
+    settle(at, app_env)
+    assert not any("Updating" in c.value for c in at.caption)
+    steps = next(df.value for df in at.dataframe if "pct_of_start" in df.value.columns)
+    assert steps["people"].tolist()[0] == 5 and derived.stale(app_env) == []
