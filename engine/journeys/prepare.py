@@ -82,6 +82,18 @@ def _appended(con, stored: dict | None, now: dict) -> tuple[str, list] | None:
     return appended_since(con, stored, now)
 
 
+def _plan(con, force: bool, append_only: bool) -> tuple[dict, tuple[str, list] | None] | None:
+    """(state now, condition for the events to append or None to rebuild); None when there is
+    nothing to do (up to date, or with `append_only`, only a rebuild would do)."""
+    now, stored = _state(con), _stored(con)
+    if not force and stored == now:
+        return None
+    append = None if force else _appended(con, stored, now)
+    if append is None and append_only:
+        return None
+    return now, append
+
+
 def prepare_journeys(workspace, force: bool = False, progress=None, *, append_only: bool = False) -> bool:
     """Bring journey_events up to date (append new loads, or rebuild); True if it changed.
 
@@ -89,23 +101,18 @@ def prepare_journeys(workspace, force: bool = False, progress=None, *, append_on
     it is (False): rebuilds belong to the background refresh, not to the landing.
     """
     with workspace.connect() as con:
-        now, stored = _state(con), _stored(con)
-        if not force and stored == now:
-            return False
-        append = None if force else _appended(con, stored, now)
-    if append is None and append_only:
+        plan = _plan(con, force, append_only)
+    if plan is None:
         return False
     if progress:
-        progress(0.0, "Adding new events to journeys" if append else "Attributing events to profiles")
+        progress(0.0, "Adding new events to journeys" if plan[1] else "Attributing events to profiles")
     with workspace.transaction() as con:
-        # Decided again inside the write: another writer (a thread, the collector) may have
+        # Planned again inside the write: another writer (a thread, the collector) may have
         # appended the same events since, and appending them twice would count them twice.
-        now, stored = _state(con), _stored(con)
-        if not force and stored == now:
+        plan = _plan(con, force, append_only)
+        if plan is None:
             return False
-        append = None if force else _appended(con, stored, now)
-        if append is None and append_only:
-            return False
+        now, append = plan
         if append:
             where, params = append
             con.execute(BUILD_SQL.replace("{events_filter}", where), params)
