@@ -28,7 +28,8 @@ def keep_fresh(*tables: str) -> bool:
     missing = [name for name in cached_query(derived.never_built) if name in tables]
     failed = _recent_failure()
     if failed is not None:      # not again at every click: a later view (or a writer) tries again
-        st.warning(f"Updating {', '.join(behind)} failed {failed.seconds:.0f} s ago: {md(failed.error)}. "
+        ago = time.time() - (failed.finished_at or failed.started_at)
+        st.warning(f"Updating {', '.join(behind)} failed {ago:.0f} s ago: {md(failed.error)}. "
                    "Showing the last complete state.")
         return not missing
     job = derived.start_refresh(workspace(), current_user().username, behind)
@@ -49,8 +50,7 @@ def _updating(job: Job | None, behind: list[str], missing: list[str]) -> None:
         st.caption(f":material/sync: Updating {names}…")
         return
     ws = workspace()
-
-    first = [True]
+    first = [True]          # the run that draws it first never reruns the page (no loop)
 
     @st.fragment(run_every=1.0)
     def live() -> None:
@@ -61,7 +61,7 @@ def _updating(job: Job | None, behind: list[str], missing: list[str]) -> None:
         if missing:
             st.info(f"Building {', '.join(missing)} for the first time ({now.seconds:.0f} s)… this screen "
                     "fills in when it is done; you can leave and come back.", icon=":material/hourglass_top:")
-            st.progress(now.fraction, text=now.message)
+            st.progress(now.fraction, text=md(now.message))
         else:
             st.caption(f":material/sync: Updating {names} ({now.seconds:.0f} s)… showing the last complete "
                        "state until then.")

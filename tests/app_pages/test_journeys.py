@@ -95,3 +95,22 @@ def test_a_stale_journey_table_is_read_as_last_built_while_it_updates_in_the_bac
     assert not any("Updating" in c.value for c in at.caption)
     steps = next(df.value for df in at.dataframe if "pct_of_start" in df.value.columns)
     assert steps["people"].tolist()[0] == 5 and derived.stale(app_env) == []
+
+
+def test_a_failed_refresh_is_shown_and_not_retried_at_every_click(logged_in_app, app_env, monkeypatch):
+    from engine import derived
+    from engine.jobs import list_jobs
+
+    build(app_env)
+    derived.refresh(app_env)
+    with app_env.transaction() as con:
+        con.execute("INSERT INTO profile_identifiers VALUES ('P1', 'anonymous_id', 'stranger', now())")
+
+    def broken(ws, progress=None):
+        raise RuntimeError("disk full")
+    monkeypatch.setattr(derived, "refresh", broken)
+    at = settle(logged_in_app("marketer", "app_pages/journeys.py"), app_env)
+    assert any("Updating journeys failed" in w.value and "disk full" in w.value for w in at.warning)
+    at.run()
+    assert len(list_jobs(app_env, derived.REFRESH_KIND)) == 1      # no new attempt at every click
+    assert at.multiselect(key="funnel_steps").value                # the last build is still shown
