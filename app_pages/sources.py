@@ -141,21 +141,21 @@ def _upload_section() -> None:
             st.caption("No id column: each row is identified by its content, so an identical re-upload "
                        "changes nothing, but an edited row arrives as a new record.")
 
+    def load(progress) -> list:
+        return [ingest_file(ws, user, kind, path, source, id_column=id_column, mapping=mapping,
+                            file_format=file_format, file_name=uploaded.name, sheet=sheet, progress=progress)]
+
     if st.button("Load", type="primary", key="src_load", disabled=not source or _loading()):
-        if _in_background(uploaded, path, source, lambda progress: [ingest_file(
-                ws, user, kind, path, source, id_column=id_column, mapping=mapping, file_format=file_format,
-                file_name=uploaded.name, sheet=sheet, progress=progress)]):
+        if _in_background(uploaded, path, source, load):
             return
         bar = st.progress(0.0, text="Starting…")
         try:
-            result = ingest_file(ws, user, kind, path, source, id_column=id_column, mapping=mapping,
-                                 file_format=file_format, file_name=uploaded.name, sheet=sheet,
-                                 progress=lambda f, m="": bar.progress(min(max(f, 0.0), 1.0), text=m))
+            results = load(lambda f, m="": bar.progress(min(max(f, 0.0), 1.0), text=m))
         except (IngestError, SourceError, ValueError, WorkspaceError) as exc:
             bar.empty()
             st.error(f"Nothing was loaded: {md(exc)}")
             return
-        _loaded(uploaded, [result])
+        _loaded(uploaded, results)
     if not source:
         st.caption("Name the source to load the file.")
 
@@ -181,14 +181,15 @@ def _sheet_picker(uploaded, path: str, file_format: str | None) -> str | None:
 def _load_all_sheets(uploaded, path: str, kind: str, source: str, file_format: str | None) -> None:
     st.caption("Every sheet is loaded with its suggested mapping (or the source's saved one), "
                "as if uploaded one by one.")
+    def load(progress=None) -> list:
+        return ingest_workbook(ws, user, kind, path, source, file_format=file_format, file_name=uploaded.name)
+
     if st.button("Load all sheets", type="primary", key="src_load_all", disabled=not source or _loading()):
-        if _in_background(uploaded, path, source, lambda progress: ingest_workbook(
-                ws, user, kind, path, source, file_format=file_format, file_name=uploaded.name)):
+        if _in_background(uploaded, path, source, load):
             return
         try:
             with st.spinner("Loading every sheet…"):
-                results = ingest_workbook(ws, user, kind, path, source, file_format=file_format,
-                                          file_name=uploaded.name)
+                results = load()
         except (IngestError, SourceError, ValueError, WorkspaceError) as exc:
             st.error(f"Not every sheet was loaded: {md(exc)}")
             return
