@@ -9,10 +9,16 @@ from engine.access import can
 from engine.activation import audiences, config, export, feedback, sync
 from engine.activation.destinations import KINDS
 from engine.activation.destinations import sandbox
+from engine.jobs import running_job
 from ui.context import require_page, workspace
+from ui.freshness import keep_fresh
+from ui.jobs import job_panel
+from ui.jobs import start as start_job
 from ui.text import md
 from ui.sandbox_panel import render_sandbox_panel
 from ui.lift_panel import render_lift_panel
+
+SYNC_JOB = "sync"
 
 user = require_page("view")
 ws = workspace()
@@ -23,6 +29,7 @@ st.caption("Send segments where money is spent. Consent and suppression are enfo
            "people are never sent. A schedule or holdout is saved when a push succeeds. To try it "
            "without credentials, push to the `sandbox` destination: it writes what Meta would receive "
            "to files instead.")
+keep_fresh("segment event index")   # counts read events directly until it is updated
 
 sources = audiences.list_sources(ws)
 source_labels = {f"{k}:{i}": label for k, i, label in sources}
@@ -46,8 +53,27 @@ def _show_report(report: dict | None) -> None:
             st.text(line)
 
 
+def _push(key: str, full: bool, schedule: str, holdout: float):
+    """The job: the sync itself, in the background (it goes on when the tab is closed)."""
+    return lambda progress: sync.sync(ws, user, key, full=full, progress=progress, schedule=schedule,
+                                      holdout_pct=holdout)
+
+
+def _pushed(out: dict) -> str:
+    return (f"{out['status'].title()}. Run {out['run_id']}: added {_fmt(out['added'])}, removed "
+            f"{_fmt(out['removed'])}, failed {_fmt(out['failed'])}, held back {_fmt(out['held_back'])}.")
+
+
+def _push_details(out: dict) -> None:
+    for err in out["errors"]:
+        st.text(err)
+    _show_report(out["platform_report"])
+
+
 with tabs["Push"]:
     if tabs["Push"].open:
+        # The latest push, running or finished, for whoever opens the screen.
+        job_panel(SYNC_JOB, _pushed, ok=lambda out: out["status"] == "succeeded", details=_push_details)
         if not can(user, "push_audiences"):
             st.info("Your role may look at sync history but not push audiences.")
         elif not sources:
@@ -103,22 +129,12 @@ with tabs["Push"]:
                 for op, text in plan["sample_payload"].items():
                     with st.expander(f"Sample {op} request (the exact payload, first members)"):
                         st.code(text[:5000], language="json")
-                if st.button("Push now", key="act_push", disabled=plan["to_add"] + plan["to_remove"] == 0):
-                    bar = st.progress(0.0, "Starting")
-                    try:
-                        out = sync.sync(ws, user, plan["audience_key"], full=plan["mode"] == "full",
-                                        progress=lambda f, msg="": bar.progress(min(1.0, f), msg),
-                                        schedule=schedule, holdout_pct=holdout)
-                    except (ValueError, PermissionError) as exc:
-                        st.error(md(exc))
-                    else:
-                        st.session_state.pop("act_plan", None)
-                        text = (f"Run {out['run_id']}: added {_fmt(out['added'])}, removed {_fmt(out['removed'])}, "
-                                f"failed {_fmt(out['failed'])}, held back {_fmt(out['held_back'])}.")
-                        (st.success if out["status"] == "succeeded" else st.error)(f"{out['status'].title()}. {md(text)}")
-                        for err in out["errors"]:
-                            st.text(err)
-                        _show_report(out["platform_report"])
+                pushing = running_job(ws, SYNC_JOB) is not None
+                if st.button("Push now", key="act_push",
+                             disabled=pushing or plan["to_add"] + plan["to_remove"] == 0):
+                    st.session_state.pop("act_plan", None)
+                    start_job(SYNC_JOB, f"Push of {source_labels[src]} to {dest}", user,
+                              _push(plan["audience_key"], plan["mode"] == "full", schedule, holdout))
             written = sandbox.written(ws, dest, audiences.audience_key(kind, sid, dest))
             if written is not None:
                 st.subheader("What the sandbox received")

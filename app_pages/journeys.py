@@ -7,14 +7,16 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from engine.access import PermissionDenied, can
+from engine.freshness import AS_BUILT
 from engine.journeys import (
     BREAKDOWNS, END, START, JourneyError, PropertyFilter, Step, attribution, cohorts, event_names, funnel,
-    funnel_dropoffs, journeys_stale, paths, prepare_journeys, profile_touches, retention_matrix, sankey_nodes,
+    funnel_dropoffs, paths, profile_touches, retention_matrix, sankey_nodes,
 )
 from engine.journeys.attribution import LEVELS as ATTRIBUTION_LEVELS, MODEL_LABELS, MODELS as ATTRIBUTION_MODELS
 from engine.journeys.base import OPS
 from engine.journeys.cohorts import BASIS_LABELS
 from ui.context import cached_query, require_page, workspace
+from ui.freshness import keep_fresh
 from ui.text import md, plain
 
 try:  # built by the segments module; the screen works without it
@@ -27,12 +29,11 @@ ws = workspace()
 st.title("Journeys")
 
 
-if journeys_stale(ws):
-    bar = st.progress(0.0, "Attributing events to profiles…")
-    prepare_journeys(ws, progress=lambda f, m: bar.progress(min(max(f, 0.0), 1.0), m))
-    bar.empty()
+# Read journey_events as last built; a stale one is refreshed in the background meanwhile.
+if not keep_fresh("journeys"):
+    st.stop()
 
-names = cached_query(event_names)
+names = cached_query(event_names, freshness=AS_BUILT)
 options = names["step"].tolist()
 if not options:
     st.info("No events attributed to profiles yet. Load web events and run identity resolution first.")
@@ -71,7 +72,7 @@ def _funnels() -> None:
         steps = tuple(Step(event, tuple(rules.get(i, ()))) for i, event in enumerate(chosen, 1))
         window = timedelta(days=int(window_days))
         try:
-            result = cached_query(funnel, user, steps, window, since, until, breakdown)
+            result = cached_query(funnel, user, steps, window, since, until, breakdown, freshness=AS_BUILT)
         except JourneyError as exc:
             st.error(md(exc))
             st.stop()
@@ -106,7 +107,8 @@ def _funnels() -> None:
         st.markdown("**Who dropped off**")
         at_step = st.selectbox("Dropped off before step", list(range(2, len(steps) + 1)), key="dropoff_step",
                                format_func=lambda k: f"{k}. {steps[k - 1].label} ({int(funnel_table.loc[k - 1, 'dropped'])} people)")
-        dropped = cached_query(funnel_dropoffs, user, steps, int(at_step), window, since, until)
+        dropped = cached_query(funnel_dropoffs, user, steps, int(at_step), window, since, until,
+                               freshness=AS_BUILT)
         st.caption(f"{len(dropped)} people did step {at_step - 1} but not step {at_step} within the window.")
         st.dataframe(dropped.head(500), hide_index=True, width="stretch")
         if create_static_segment is None:
@@ -141,7 +143,8 @@ def _paths() -> None:
     within_hours = c5.number_input("Within (hours)", 1, 24 * 90, 24, key="path_within")
     show_stops = st.toggle("Show where paths stop", value=False, key="path_show_stops",
                            help="People who did nothing else in the window usually dwarf every other flow.")
-    path_result = cached_query(paths, user, anchor, direction, int(depth), int(top), timedelta(hours=int(within_hours)))
+    path_result = cached_query(paths, user, anchor, direction, int(depth), int(top),
+                               timedelta(hours=int(within_hours)), freshness=AS_BUILT)
     flows = path_result.links
     if not show_stops:
         flows = flows[~flows["source"].isin([END, START]) & ~flows["target"].isin([END, START])]
@@ -175,7 +178,8 @@ def _attribution() -> None:
                                value=0, step=1, key="attr_lookback")
     attr_model = a3.selectbox("Model in the chart", list(ATTRIBUTION_MODELS), key="attr_model",
                               format_func=lambda m: MODEL_LABELS[m])
-    attr_table = cached_query(attribution, user, lookback_days=int(lookback) or None, level=attr_level)
+    attr_table = cached_query(attribution, user, lookback_days=int(lookback) or None, level=attr_level,
+                              freshness=AS_BUILT)
     if attr_table.empty:
         st.info("No marketing touches or orders yet.")
     else:
@@ -188,14 +192,14 @@ def _attribution() -> None:
                         width="stretch")
         st.dataframe(attr_table, hide_index=True, width="stretch")
         with st.expander("First and last touch per person (latest 1,000)"):
-            st.dataframe(cached_query(profile_touches, user), hide_index=True, width="stretch")
+            st.dataframe(cached_query(profile_touches, user, freshness=AS_BUILT), hide_index=True, width="stretch")
 
 
 def _cohorts() -> None:
     c1, c2 = st.columns(2)
     basis = c1.radio("Cohort by", list(BASIS_LABELS), format_func=BASIS_LABELS.get, key="cohort_basis")
     months = c2.slider("Months", 1, 36, 12, key="cohort_months")
-    long = cached_query(cohorts, user, basis, int(months))
+    long = cached_query(cohorts, user, basis, int(months), freshness=AS_BUILT)
     if long.empty:
         st.info("No activity to build cohorts from yet.")
     else:

@@ -2,18 +2,55 @@
 import pandas as pd
 import streamlit as st
 
+from engine.derived import refresh as refresh_derived
+from engine.jobs import running_job
 from engine.privacy import consent, retention
 from engine.privacy.identifiers import ID_TYPES
 from engine.privacy.requests import list_requests
 from engine.privacy.subject import erase_subject, export_subject, find_subject
 from ui.context import require_page, workspace
+from ui.jobs import job_panel
+from ui.jobs import start as start_job
 from ui.text import md
+
+ERASURE_JOB = "erasure"
 
 user = require_page("privacy_requests")
 st.title("Privacy")
 # Lazy tabs: only the open one runs its queries.
 requests_tab, register_tab, consent_tab, retention_tab = st.tabs(
     ["Access and erasure", "Request register", "Consent", "Retention"], key="privacy_tab", on_change="rerun")
+
+def _erasure(id_type: str, value: str, regulation: str):
+    """The job: erase, then bring the read tables up to date, so no screen rebuilds them."""
+    def work(progress):
+        progress(0.0, "Erasing and compacting the workspace")
+        report = erase_subject(workspace(), user, id_type, value, regulation)
+        refresh_derived(workspace(), progress=lambda f, m: progress(0.9 + 0.1 * f, m))
+        return report
+    return work
+
+
+def _erased(report: dict) -> str:
+    lists = ("files", "destinations", "not_reachable")
+    counts = ", ".join(f"{k}: {v}" for k, v in report.items() if k not in lists and k != "request_id")
+    return f"Erasure request {report['request_id']} done ({counts or 'nothing held'})."
+
+
+def _erasure_details(report: dict) -> None:
+    if report["destinations"]:
+        st.caption("Destinations")
+        st.dataframe(pd.DataFrame(report["destinations"]), hide_index=True)
+        if any(d["status"] != "done" for d in report["destinations"]):
+            st.error("Some destinations did not confirm the deletion; it stays queued: retry with "
+                     "`cdp privacy removals --retry`.")
+    if report["files"]:
+        st.caption("Files under the workspace folder")
+        st.dataframe(pd.DataFrame(report["files"]), hide_index=True)
+    if report["not_reachable"]:
+        st.warning("Copies the product cannot reach (delete them where they are):")
+        st.dataframe(pd.DataFrame(report["not_reachable"]), hide_index=True)
+
 
 with requests_tab:
     if requests_tab.open:
@@ -50,33 +87,19 @@ with requests_tab:
                                    "This cannot be undone.")
                         typed = st.text_input("Type ERASE to confirm", key="dsr_typed")
                         go, cancel = st.columns(2)
-                        if go.button("Erase", type="primary", disabled=typed != "ERASE"):
-                            with st.spinner("Erasing and compacting the workspace..."):
-                                st.session_state["dsr_erased"] = erase_subject(workspace(), user, id_type, value,
-                                                                               regulation)
+                        erasing = running_job(workspace(), ERASURE_JOB) is not None
+                        if go.button("Erase", type="primary", disabled=typed != "ERASE" or erasing):
                             for key in ("dsr_confirm", "dsr_typed", "dsr_archive"):
                                 st.session_state.pop(key, None)
-                            st.rerun()
+                            # The title names no identifier: everyone on this screen sees the job.
+                            start_job(ERASURE_JOB, f"Erasure ({regulation.upper()})", user,
+                                      _erasure(id_type, value, regulation))
                         if cancel.button("Cancel"):
                             st.session_state.pop("dsr_confirm", None)
                             st.rerun()
-        if st.session_state.get("dsr_erased"):
-            report = st.session_state.pop("dsr_erased")
-            lists = ("files", "destinations", "not_reachable")
-            counts = ", ".join(f"{k}: {v}" for k, v in report.items() if k not in lists and k != "request_id")
-            st.success(f"Erasure request {report['request_id']} done ({counts or 'nothing held'}).")
-            if report["destinations"]:
-                st.caption("Destinations")
-                st.dataframe(pd.DataFrame(report["destinations"]), hide_index=True)
-                if any(d["status"] != "done" for d in report["destinations"]):
-                    st.error("Some destinations did not confirm the deletion; it stays queued: retry with "
-                             "`cdp privacy removals --retry`.")
-            if report["files"]:
-                st.caption("Files under the workspace folder")
-                st.dataframe(pd.DataFrame(report["files"]), hide_index=True)
-            if report["not_reachable"]:
-                st.warning("Copies the product cannot reach (delete them where they are):")
-                st.dataframe(pd.DataFrame(report["not_reachable"]), hide_index=True)
+        # The latest erasure, running or finished, for whoever opens the screen.
+        job_panel(ERASURE_JOB, _erased, ok=lambda report: all(d["status"] == "done" for d in report["destinations"]),
+                  details=_erasure_details)
 
 with register_tab:
     if register_tab.open:

@@ -5,14 +5,16 @@ import plotly.express as px
 import streamlit as st
 
 from engine.access import can
+from engine.freshness import AS_BUILT
 from engine.profiles import (
     TIMELINE_TYPES, NoteError, ProfileNotFound, add_note, add_tag, profile_timeline, profile_view,
     remove_tag, search_profiles,
 )
-from engine.profiles.search import recent_profiles, refresh_search_index, search_index_stale
+from engine.profiles.search import recent_profiles
 from engine.profiles.timeline import activity_by_day
 from engine.profiles.view import headline_text
 from ui.context import require_page, workspace
+from ui.freshness import keep_fresh
 from ui.text import md
 
 user = require_page("view")
@@ -28,9 +30,8 @@ def titled_table(title: str, frame: pd.DataFrame, empty: str) -> None:
 
 
 st.title("Profiles")
-if search_index_stale(ws):
-    with st.spinner("Indexing profiles for search (once after each identity run)…"):
-        refresh_search_index(ws)
+# Search the term table as last built; a stale one is refreshed in the background meanwhile.
+searchable = keep_fresh("profile search")
 if can(user, "view_pii"):
     search_hint = ("Name, email, phone, customer id, anonymous id… typos are fine",
                    "Matches names either way round, email and phone prefixes, any identifier; "
@@ -41,9 +42,11 @@ else:   # the engine matches ids only for this role: personal values are masked,
 query = st.text_input("Search people", key="profile_query", type="search", live="300ms",  # as you type
                       placeholder=search_hint[0], help=search_hint[1])
 
-if query.strip():
+if query.strip() and not searchable:
+    st.caption("Search answers once the first build of the search index above is done.")
+elif query.strip():
     with st.spinner("Searching…"):
-        results = search_profiles(ws, user, query, limit=25)
+        results = search_profiles(ws, user, query, limit=25, freshness=AS_BUILT)
     if results.empty:
         st.info("Nobody matches that. Try part of a name, an email or a phone number.")
     else:

@@ -12,6 +12,7 @@ from engine.access import can
 from engine.segments import kinds, model
 from ui import segment_editors
 from ui.context import cached_query, current_user, require_page, workspace
+from ui.freshness import keep_fresh
 from ui.segment_editors.widgets import forget_widgets, select
 from ui.text import md, plain
 
@@ -146,6 +147,7 @@ def group_editor(node: dict, choices: dict, depth: int = 0) -> None:
 # -- page ----------------------------------------------------------------------------
 
 st.title("Segments")
+keep_fresh("segment event index")   # counts read events directly until it is updated
 version = ws.data_version()
 choices = _choices(str(ws.path), version)
 saved = seg.list_segments(ws)
@@ -154,7 +156,13 @@ saved = seg.list_segments(ws)
 builder, overlap_tab, sizes_tab = st.tabs(["Builder", "Overlap", "Size over time"], key="seg_tab",
                                           on_change="rerun")
 
-with builder:
+
+@st.fragment
+def _builder() -> None:
+    """The builder, its live size and saving: an edit reruns only this, not the whole screen
+    (Open, New, saving and deleting rerun the screen, so lists and tabs see the change)."""
+    version = ws.data_version()             # read at each rerun of the builder: counts follow new data
+    choices = _choices(str(ws.path), version)
     top = st.columns([3, 1, 1])
     seg_names = dict(zip(saved["segment_id"], saved["name"]))
     loaded = st.session_state.get("seg_loaded")
@@ -376,6 +384,10 @@ def _sizes() -> None:
         st.plotly_chart(fig, use_container_width=True)
         st.dataframe(history, hide_index=True, use_container_width=True)
 
+
+with builder:
+    if builder.open:
+        _builder()
 
 with overlap_tab:
     if overlap_tab.open:

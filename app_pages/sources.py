@@ -2,6 +2,7 @@
 and (when the collector is installed) the events collector panel."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -18,9 +19,12 @@ from engine.ingest.load import ingest_workbook
 from engine.ingest.quarantine import quarantined_rows, recent_loads, source_freshness
 from engine.ingest.readers import FORMATS, sheet_names
 from engine.ingest.shapes import recognise
+from engine.jobs import running_job
 from engine.sources import KINDS, SourceError, list_sources
 from engine.workspace import WorkspaceError
 from ui.context import cached_query, require_page, workspace
+from ui.jobs import job_panel
+from ui.jobs import start as start_job
 from ui.text import md, plain
 
 user = require_page("view")
@@ -32,6 +36,7 @@ st.caption("Bring in exports (CRM, point of sale, billing, spreadsheets) and web
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "json", "ndjson", "jsonl", "parquet"]
 TRAIT = "(keep as custom trait)"
 ALL_SHEETS = "All sheets"
+UPLOAD_JOB = "upload"
 KIND_HELP = {
     "contacts": "people from a CRM: leads and customers, with lead stage, owner, deal value",
     "orders": "purchases online or at the till; needs an order date and an amount",
@@ -136,17 +141,21 @@ def _upload_section() -> None:
             st.caption("No id column: each row is identified by its content, so an identical re-upload "
                        "changes nothing, but an edited row arrives as a new record.")
 
-    if st.button("Load", type="primary", key="src_load", disabled=not source):
+    def load(progress) -> list:
+        return [ingest_file(ws, user, kind, path, source, id_column=id_column, mapping=mapping,
+                            file_format=file_format, file_name=uploaded.name, sheet=sheet, progress=progress)]
+
+    if st.button("Load", type="primary", key="src_load", disabled=not source or _loading()):
+        if _in_background(uploaded, path, source, load):
+            return
         bar = st.progress(0.0, text="Starting…")
         try:
-            result = ingest_file(ws, user, kind, path, source, id_column=id_column, mapping=mapping,
-                                 file_format=file_format, file_name=uploaded.name, sheet=sheet,
-                                 progress=lambda f, m="": bar.progress(min(max(f, 0.0), 1.0), text=m))
+            results = load(lambda f, m="": bar.progress(min(max(f, 0.0), 1.0), text=m))
         except (IngestError, SourceError, ValueError, WorkspaceError) as exc:
             bar.empty()
             st.error(f"Nothing was loaded: {md(exc)}")
             return
-        _loaded(uploaded, [result])
+        _loaded(uploaded, results)
     if not source:
         st.caption("Name the source to load the file.")
 
@@ -172,17 +181,51 @@ def _sheet_picker(uploaded, path: str, file_format: str | None) -> str | None:
 def _load_all_sheets(uploaded, path: str, kind: str, source: str, file_format: str | None) -> None:
     st.caption("Every sheet is loaded with its suggested mapping (or the source's saved one), "
                "as if uploaded one by one.")
-    if st.button("Load all sheets", type="primary", key="src_load_all", disabled=not source):
+    def load(progress=None) -> list:
+        return ingest_workbook(ws, user, kind, path, source, file_format=file_format, file_name=uploaded.name)
+
+    if st.button("Load all sheets", type="primary", key="src_load_all", disabled=not source or _loading()):
+        if _in_background(uploaded, path, source, load):
+            return
         try:
             with st.spinner("Loading every sheet…"):
-                results = ingest_workbook(ws, user, kind, path, source, file_format=file_format,
-                                          file_name=uploaded.name)
+                results = load()
         except (IngestError, SourceError, ValueError, WorkspaceError) as exc:
             st.error(f"Not every sheet was loaded: {md(exc)}")
             return
         _loaded(uploaded, results)
     if not source:
         st.caption("Name the source to load the file.")
+
+
+def upload_job_bytes() -> int:
+    """Uploads at least this big load as a background job ($CDP_UPLOAD_JOB_MB, default 20 MB)."""
+    return int(float(os.environ.get("CDP_UPLOAD_JOB_MB", "20")) * 1_000_000)
+
+
+def _loading() -> bool:
+    return running_job(ws, UPLOAD_JOB) is not None
+
+
+def _in_background(uploaded, path: str, source: str, load) -> bool:
+    """A big file loads as a job (it goes on when the tab is closed; anyone opening Sources sees
+    how it went): True when started. `load(progress)` returns the LoadResults."""
+    if uploaded.size < upload_job_bytes():
+        return False
+
+    def work(progress):
+        results = load(lambda f, m="": progress(0.9 * min(max(f, 0.0), 1.0), m))
+        refresh_derived(ws, progress=lambda f, m: progress(0.9 + 0.1 * f, m))
+        Path(path).unlink(missing_ok=True)   # the load kept its own copy under landing/
+        return [r.as_dict() for r in results]
+    st.session_state.pop(f"upload_path_{uploaded.file_id}", None)
+    start_job(UPLOAD_JOB, f"Load of {uploaded.name} into {source}", user, work)
+    return True
+
+
+def _uploaded(results: list) -> str:
+    loaded = sum(r["rows_loaded"] for r in results)
+    return f"Loaded {loaded:,} of {sum(r['rows_read'] for r in results):,} rows"
 
 
 def _loaded(uploaded, results) -> None:
@@ -277,6 +320,8 @@ def _events_section() -> None:
 
 
 def _upload_and_result() -> None:
+    # The latest big upload (a background job), running or finished, for whoever opens the screen.
+    job_panel(UPLOAD_JOB, _uploaded, details=lambda results: [_show_result(r) for r in results])
     _upload_section()
     _last_result()
 

@@ -3,19 +3,36 @@
 Three tables are rebuilt from profiles, identifiers and events: the profile search terms
 (engine/profiles/search.py), `journey_events` (engine/journeys/prepare.py) and the segment
 event index (engine/segments/event_index.py). Each keeps a signature of what it was built from
-and appends new events when only those arrived. Readers still rebuild a stale table before
-they answer (so an answer is never stale), but writers call `refresh` when they finish: `cdp
-ingest`, `cdp resolve`, `cdp privacy` and `cdp profile` do it after a successful run, the app
-after an upload or a resolve, so the first screen opened afterwards does not wait.
+and appends new events when only those arrived.
+
+Writers bring them up to date when they finish: `cdp ingest`, `cdp resolve`, `cdp privacy` and
+`cdp profile` call `refresh` after a successful run, the app after an upload or a resolve, and the
+collector appends each landing's events (`append_new_events`; a rebuild it leaves to the refresh).
+Readers pick a policy (engine/freshness.py): the CLI rebuilds a stale table before answering;
+screens read the table as last built and start `start_refresh`, a background job (kind "refresh",
+one at a time per workspace), saying "Updating ..." until it is done (ui/freshness.py).
 """
 from __future__ import annotations
 
 import time
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable
 
-from engine.journeys.prepare import journeys_stale, prepare_journeys
-from engine.profiles.search import refresh_search_index, search_index_stale
+from engine import jobs
+from engine.journeys.prepare import journeys_built, journeys_stale, prepare_journeys
+from engine.profiles.search import refresh_search_index, search_index_built, search_index_stale
 from engine.segments import event_index
+
+REFRESH_KIND = "refresh"
+
+
+@dataclass(frozen=True)
+class DerivedTable:
+    name: str
+    is_stale: Callable[[Any], bool]
+    is_built: Callable[[Any], bool] | None   # None: its readers fall back to the source (never wait)
+    build: Callable[[Any, Any], Any]          # (workspace, progress): append or rebuild
+    append: Callable[[Any], Any] | None       # (workspace): add new events only, never rebuild
 
 
 def _event_index_stale(workspace) -> bool:
@@ -23,19 +40,35 @@ def _event_index_stale(workspace) -> bool:
         return not event_index.is_fresh(con, str(workspace.path))
 
 
-# (name, is it stale?, bring it up to date with progress)
-TABLES: tuple[tuple[str, Callable, Callable], ...] = (
-    ("profile search", search_index_stale, lambda ws, progress: refresh_search_index(ws)),
-    ("journeys", journeys_stale, lambda ws, progress: prepare_journeys(ws, progress=progress)),
-    ("segment event index", _event_index_stale, lambda ws, progress: event_index.ensure_fresh(ws, progress)),
+TABLES: tuple[DerivedTable, ...] = (
+    DerivedTable("profile search", search_index_stale, search_index_built,
+                 lambda ws, progress: refresh_search_index(ws), None),      # events do not change it
+    DerivedTable("journeys", journeys_stale, journeys_built,
+                 lambda ws, progress: prepare_journeys(ws, progress=progress),
+                 lambda ws: prepare_journeys(ws, append_only=True)),
+    DerivedTable("segment event index", _event_index_stale, None,      # counts read the events view
+                 lambda ws, progress: event_index.ensure_fresh(ws, progress),
+                 lambda ws: event_index.ensure_fresh(ws, append_only=True)),
 )
+NAMES = tuple(t.name for t in TABLES)
+
+
+def _table(name: str) -> DerivedTable:
+    return next(t for t in TABLES if t.name == name)
 
 
 def stale(workspace) -> list[str]:
-    """The derived tables a reader would have to rebuild first, by name."""
+    """The derived tables that do not reflect the data as it is now, by name."""
     if not workspace.exists():
         return []
-    return [name for name, is_stale, _ in TABLES if is_stale(workspace)]
+    return [t.name for t in TABLES if t.is_stale(workspace)]
+
+
+def never_built(workspace) -> list[str]:
+    """The derived tables with no build at all yet whose readers have nothing else to read."""
+    if not workspace.exists():
+        return []
+    return [t.name for t in TABLES if t.is_built is not None and not t.is_built(workspace)]
 
 
 def refresh(workspace, progress: Callable[[float, str], None] | None = None) -> dict[str, float]:
@@ -47,7 +80,25 @@ def refresh(workspace, progress: Callable[[float, str], None] | None = None) -> 
         step = (lambda f, m, i=i: progress((i + min(max(f, 0.0), 1.0)) / len(todo), m)) if progress else None
         if progress:
             progress(i / len(todo), f"Updating {name}")
-        build = next(b for n, _, b in TABLES if n == name)
-        build(workspace, step)
+        _table(name).build(workspace, step)
         done[name] = round(time.monotonic() - started, 2)
     return done
+
+
+def append_new_events(workspace) -> list[str]:
+    """Add newly landed events to the tables that can take them by appending; names of those
+    changed. A table that needs a rebuild (identities changed) is left for the refresh."""
+    return [t.name for t in TABLES if t.append is not None and t.append(workspace)]
+
+
+def start_refresh(workspace, started_by: str, tables: list[str] | None = None) -> jobs.Job | None:
+    """The refresh job: the one running, else a new one started for what is stale (`tables`, when
+    the caller has just looked). None when one finished just as this looked."""
+    running = jobs.running_job(workspace, REFRESH_KIND)
+    if running is not None:
+        return running
+    try:
+        return jobs.start_job(workspace, REFRESH_KIND, "Updating " + ", ".join(tables or stale(workspace) or NAMES),
+                              started_by, lambda progress: refresh(workspace, progress))
+    except jobs.JobRunning:
+        return jobs.running_job(workspace, REFRESH_KIND)

@@ -22,7 +22,7 @@ from typing import Any, Callable
 from engine.processes import pid_alive
 
 PROGRESS_INTERVAL = 0.5       # seconds between progress writes (the last one is always written)
-KEEP = 50                     # finished jobs kept per workspace
+KEEP = 50                     # finished jobs kept per kind and workspace
 _START_LOCK = threading.Lock()
 
 
@@ -98,8 +98,9 @@ def running_job(workspace, kind: str) -> Job | None:
     return next((j for j in list_jobs(workspace, kind, limit=KEEP) if j.running), None)
 
 
-def _prune(workspace) -> None:
-    finished = [j for j in list_jobs(workspace, limit=10_000) if not j.running]
+def _prune(workspace, kind: str) -> None:
+    """Keep the newest KEEP finished jobs of a kind (frequent kinds never push out others' results)."""
+    finished = [j for j in list_jobs(workspace, kind, limit=10_000) if not j.running]
     for job in finished[KEEP:]:
         _path(workspace, job.id).unlink(missing_ok=True)
 
@@ -146,4 +147,4 @@ def _run(workspace, job: Job, work) -> None:
     finally:
         job.finished_at = time.time()
         _write(workspace, job)
-        _prune(workspace)
+        _prune(workspace, job.kind)

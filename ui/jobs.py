@@ -28,8 +28,13 @@ def start(kind: str, title: str, user, work: Callable[[Callable[[float, str], No
     st.rerun()
 
 
-def job_panel(kind: str, summary: Callable[[Any], str]) -> Job | None:
-    """Show the latest job of this kind; returns it (None when there has been none)."""
+def job_panel(kind: str, summary: Callable[[Any], str], *, ok: Callable[[Any], bool] | None = None,
+              details: Callable[[Any], None] | None = None) -> Job | None:
+    """Show the latest job of this kind; returns it (None when there has been none).
+
+    A finished job shows `summary(result)` (as a warning when `ok(result)` is false), then
+    whatever `details(result)` draws.
+    """
     ws = workspace()
     latest = next(iter(list_jobs(ws, kind, limit=1)), None)
     if latest is None:
@@ -45,8 +50,13 @@ def job_panel(kind: str, summary: Callable[[Any], str]) -> Job | None:
                                            "it goes on.")
         live()
     elif latest.state == "done":
-        st.success(f"{md(summary(latest.result))} ({md(latest.title)}, {latest.seconds:.1f} s, "
-                   f"by {md(latest.started_by)}, {_ago(latest)})", icon=":material/check_circle:")
+        good = ok is None or ok(latest.result)
+        (st.success if good else st.warning)(
+            f"{md(summary(latest.result))} ({md(latest.title)}, {latest.seconds:.1f} s, "
+            f"by {md(latest.started_by)}, {_ago(latest)})",
+            icon=":material/check_circle:" if good else ":material/warning:")
+        if details is not None:
+            details(latest.result)
     else:
         st.error(f"{md(latest.title)} {'failed' if latest.state == 'failed' else 'was interrupted'} "
                  f"({_ago(latest)}) and nothing was changed: {md(latest.error)}")

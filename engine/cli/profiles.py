@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from engine.cli.output import actor, print_csv, print_json, workspace
+# Scripts want exact answers: every read rebuilds a stale derived table first (engine/freshness.py).
+from engine.freshness import REBUILD
 
 
 def register(subparsers) -> None:
@@ -73,7 +75,7 @@ def register(subparsers) -> None:
 
 def cmd_search(args) -> int:
     from engine.profiles import search_profiles
-    print_csv(search_profiles(workspace(), actor(), args.query, limit=args.limit))
+    print_csv(search_profiles(workspace(), actor(), args.query, limit=args.limit, freshness=REBUILD))
     return 0
 
 
@@ -134,9 +136,10 @@ def cmd_funnel(args) -> int:
     from engine.journeys import funnel, funnel_dropoffs
     window = timedelta(days=args.window_days)
     if args.dropoffs_at:
-        print_csv(funnel_dropoffs(workspace(), actor(), args.steps, args.dropoffs_at, window, args.since, args.until))
+        print_csv(funnel_dropoffs(workspace(), actor(), args.steps, args.dropoffs_at, window, args.since, args.until,
+                                  freshness=REBUILD))
         return 0
-    result = funnel(workspace(), actor(), args.steps, window, args.since, args.until, args.breakdown)
+    result = funnel(workspace(), actor(), args.steps, window, args.since, args.until, args.breakdown, freshness=REBUILD)
     print_csv(result.breakdown if args.breakdown else result.steps)
     return 0
 
@@ -144,7 +147,7 @@ def cmd_funnel(args) -> int:
 def cmd_paths(args) -> int:
     from engine.journeys import paths
     result = paths(workspace(), actor(), args.event, "before" if args.before else "after", args.depth, args.top,
-                   timedelta(hours=args.within_hours))
+                   timedelta(hours=args.within_hours), freshness=REBUILD)
     print_csv(result.links)
     return 0
 
@@ -152,11 +155,11 @@ def cmd_paths(args) -> int:
 def cmd_attribution(args) -> int:
     from engine.journeys import attribution
     print_csv(attribution(workspace(), actor(), args.since, args.until, lookback_days=args.lookback_days,
-                          level=args.level))
+                          level=args.level, freshness=REBUILD))
     return 0
 
 
 def cmd_cohorts(args) -> int:
     from engine.journeys import cohorts
-    print_csv(cohorts(workspace(), actor(), args.basis, args.months))
+    print_csv(cohorts(workspace(), actor(), args.basis, args.months, freshness=REBUILD))
     return 0

@@ -5,7 +5,8 @@ all closed ones in one workspace transaction, through the events loader shared
 with file uploads (its typed spool read, or line by line when a line needs
 quarantining); only after the commit are the segment files deleted. A crash
 between the commit and the delete lands the same events again on restart, and
-the events loader's dedupe by messageId makes that a no-op.
+the events loader's dedupe by messageId makes that a no-op. After each landing the new events
+are appended to the derived tables (engine/derived.py), so screens never find them stale.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from pathlib import Path
 import duckdb
 
 from engine.collect.spool import Segment, Spool, list_segments, repair_segment
+from engine.derived import append_new_events
 # the one Segment -> events normaliser: typed read of the spool, line by line when needed
 from engine.ingest.events import load_events_ndjson, load_spool_events
 from engine.workspace import Workspace, WorkspaceBusy, WorkspaceUnwritable
@@ -94,7 +96,17 @@ def land_segments(workspace: Workspace, segments: list[Segment]) -> int:
         _land_ready(workspace, ready, lines, _load_line_by_line)
     for segment in ready:
         segment.path.unlink(missing_ok=True)
+    _append_to_derived(workspace)
     return sum(lines.values())
+
+
+def _append_to_derived(workspace: Workspace) -> None:
+    """Add the landed events to journeys and the segment event index (appends, in their own
+    transaction), so no screen finds them stale. A failure leaves them for the app's refresh."""
+    try:
+        append_new_events(workspace)
+    except Exception as exc:  # noqa: BLE001 - the events are landed; the refresh catches up
+        log.warning("collector: derived tables not updated after a landing: %s", exc)
 
 
 def _land_ready(workspace: Workspace, ready: list[Segment], lines: dict, load) -> None:

@@ -11,7 +11,8 @@ import pandas as pd
 
 from engine.access import User, require
 from engine.journeys.base import JourneyError
-from engine.journeys.prepare import prepare_journeys
+from engine.freshness import REBUILD
+from engine.journeys.prepare import journeys_ready
 from engine.revenue import PROFILE_REVENUE_ORDERS
 
 BASES = {
@@ -22,7 +23,8 @@ BASES = {
 BASIS_LABELS = {"first_seen": "First seen (web activity)", "first_order": "First order (repeat purchase)"}
 
 
-def cohorts(workspace, user: User, basis: str = "first_seen", months: int = 12, since=None) -> pd.DataFrame:
+def cohorts(workspace, user: User, basis: str = "first_seen", months: int = 12, since=None, *,
+            freshness: str = REBUILD) -> pd.DataFrame:
     """Retention matrix in long form: cohort (month), month (offset), people, cohort_size, pct."""
     require(user, "view")
     if basis not in BASES:
@@ -50,7 +52,7 @@ def cohorts(workspace, user: User, basis: str = "first_seen", months: int = 12, 
     """
     with workspace.connect():
         if basis == "first_seen":
-            prepare_journeys(workspace)
+            journeys_ready(workspace, freshness)
         return workspace.query_df(sql, params)
 
 

@@ -15,7 +15,8 @@ import pandas as pd
 
 from engine.access import User, can, is_personal_field, mask_frame, require
 from engine.journeys.base import JourneyError, Step, breakdown_sql, step_condition, time_range
-from engine.journeys.prepare import prepare_journeys
+from engine.freshness import REBUILD
+from engine.journeys.prepare import journeys_ready
 
 MAX_STEPS = 10
 MAX_BREAKDOWN_VALUES = 8
@@ -73,7 +74,7 @@ def _reach_sql(steps: list[Step], window: timedelta, since, until) -> tuple[str,
 
 
 def funnel(workspace, user: User, steps, window: timedelta = timedelta(days=7), since=None, until=None,
-           breakdown: str | None = None) -> FunnelResult:
+           breakdown: str | None = None, *, freshness: str = REBUILD) -> FunnelResult:
     """People reaching each step, conversion and drop-off, median time from the previous step."""
     require(user, "view")
     parsed = _steps(steps, user)
@@ -83,7 +84,7 @@ def funnel(workspace, user: User, steps, window: timedelta = timedelta(days=7), 
     medians = ", ".join(f"median(epoch(t{i}) - epoch(t{i - 1})) AS d{i}" for i in range(2, n + 1))
     group = breakdown_sql(breakdown)
     with workspace.connect() as con:
-        prepare_journeys(workspace)
+        journeys_ready(workspace, freshness)
         row = con.execute(f"{with_sql} SELECT {counts}, {medians} FROM reach", params).fetchone()
         people = [int(row[i]) for i in range(n)]
         med = [None] + [None if row[n + i] is None else float(row[n + i]) for i in range(n - 1)]
@@ -131,7 +132,7 @@ def _breakdown_table(steps: list[Step], frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def funnel_dropoffs(workspace, user: User, steps, at_step: int, window: timedelta = timedelta(days=7),
-                    since=None, until=None, limit: int | None = None) -> pd.DataFrame:
+                    since=None, until=None, limit: int | None = None, *, freshness: str = REBUILD) -> pd.DataFrame:
     """People who reached step at_step - 1 but not at_step (profile_id, name, email, reached_previous_at)."""
     require(user, "view")
     parsed = _steps(steps, user)
@@ -146,6 +147,6 @@ def funnel_dropoffs(workspace, user: User, steps, at_step: int, window: timedelt
         sql += " LIMIT ?"
         params = params + [int(limit)]
     with workspace.connect():
-        prepare_journeys(workspace)
+        journeys_ready(workspace, freshness)
         frame = workspace.query_df(sql, params)
     return frame if can(user, "view_pii") else mask_frame(frame, user)

@@ -16,7 +16,8 @@ import pandas as pd
 
 from engine.access import User, require
 from engine.journeys.base import JourneyError, Step, step_condition, time_range
-from engine.journeys.prepare import prepare_journeys
+from engine.freshness import REBUILD
+from engine.journeys.prepare import journeys_ready
 
 MAX_DEPTH = 8
 END, START, OTHER = "(end)", "(start)", "Other"
@@ -32,7 +33,8 @@ class PathResult:
 
 
 def paths(workspace, user: User, anchor, direction: str = "after", depth: int = 4, top: int = 6,
-          within: timedelta = timedelta(days=1), since=None, until=None, collapse_repeats: bool = True) -> PathResult:
+          within: timedelta = timedelta(days=1), since=None, until=None, collapse_repeats: bool = True, *,
+          freshness: str = REBUILD) -> PathResult:
     """Common paths after (direction="after") or before ("before") the anchor step."""
     require(user, "view")
     if direction not in ("after", "before"):
@@ -88,7 +90,7 @@ def paths(workspace, user: User, anchor, direction: str = "after", depth: int = 
         sql = sql.replace("?", f"$p{i}", 1)
         named[f"p{i}"] = positional[i]
     with workspace.connect() as con:
-        prepare_journeys(workspace)
+        journeys_ready(workspace, freshness)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _journey_paths AS {sql}", named)
         people, stopped = con.execute(
             "SELECT COALESCE(sum(people), 0), COALESCE(sum(people) FILTER (WHERE path[2] = $filler), 0) "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 
 from engine.event_appends import appended_since, watermark
+from engine.freshness import REBUILD, rebuilds
 from engine.journeys.base import (
     PAGE_HOST_SQL, REFERRER_HOST_SQL, STEP_SQL, UTM_CAMPAIGN_SQL, UTM_MEDIUM_SQL, UTM_SOURCE_SQL, channel_sql,
 )
@@ -81,16 +82,37 @@ def _appended(con, stored: dict | None, now: dict) -> tuple[str, list] | None:
     return appended_since(con, stored, now)
 
 
-def prepare_journeys(workspace, force: bool = False, progress=None) -> bool:
-    """Bring journey_events up to date (append new loads, or rebuild); True if it changed."""
+def _plan(con, force: bool, append_only: bool) -> tuple[dict, tuple[str, list] | None] | None:
+    """(state now, condition for the events to append or None to rebuild); None when there is
+    nothing to do (up to date, or with `append_only`, only a rebuild would do)."""
+    now, stored = _state(con), _stored(con)
+    if not force and stored == now:
+        return None
+    append = None if force else _appended(con, stored, now)
+    if append is None and append_only:
+        return None
+    return now, append
+
+
+def prepare_journeys(workspace, force: bool = False, progress=None, *, append_only: bool = False) -> bool:
+    """Bring journey_events up to date (append new loads, or rebuild); True if it changed.
+
+    With `append_only` (the collector after a landing), a table that needs a rebuild is left as
+    it is (False): rebuilds belong to the background refresh, not to the landing.
+    """
     with workspace.connect() as con:
-        now, stored = _state(con), _stored(con)
-        if not force and stored == now:
-            return False
-        append = None if force else _appended(con, stored, now)
+        plan = _plan(con, force, append_only)
+    if plan is None:
+        return False
     if progress:
-        progress(0.0, "Adding new events to journeys" if append else "Attributing events to profiles")
+        progress(0.0, "Adding new events to journeys" if plan[1] else "Attributing events to profiles")
     with workspace.transaction() as con:
+        # Planned again inside the write: another writer (a thread, the collector) may have
+        # appended the same events since, and appending them twice would count them twice.
+        plan = _plan(con, force, append_only)
+        if plan is None:
+            return False
+        now, append = plan
         if append:
             where, params = append
             con.execute(BUILD_SQL.replace("{events_filter}", where), params)
@@ -106,7 +128,19 @@ def prepare_journeys(workspace, force: bool = False, progress=None) -> bool:
     return True
 
 
+def journeys_ready(workspace, freshness: str = REBUILD) -> None:
+    """Before a read of journey_events: bring it up to date, or (AS_BUILT) read it as last built."""
+    if rebuilds(freshness):
+        prepare_journeys(workspace)
+
+
 def journeys_stale(workspace) -> bool:
-    """True when the next journey query will rebuild first (pages show a progress bar then)."""
+    """True when journey_events does not reflect the events and identities as they are now."""
     with workspace.connect() as con:
         return _stored(con) != _state(con)
+
+
+def journeys_built(workspace) -> bool:
+    """True once journey_events has been built at least once (a screen has something to show)."""
+    with workspace.connect() as con:
+        return _stored(con) is not None

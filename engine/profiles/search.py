@@ -15,6 +15,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process
 
 from engine.access import PII_FIELDS, User, can, mask_frame, mask_value, require
+from engine.freshness import REBUILD, rebuilds
 
 MIN_FUZZY_LENGTH = 3          # below this, only exact and prefix matches (fuzzy is noise)
 FUZZY_THRESHOLD = 0.86        # Jaro-Winkler similarity a typo'd prefix must reach
@@ -114,6 +115,9 @@ def refresh_search_index(workspace, force: bool = False) -> bool:
     if not force and stored == signature:
         return False
     with workspace.transaction() as con:
+        signature, stored = _signatures(con)   # again inside the write: another may have built it
+        if not force and stored == signature:
+            return False
         con.execute("DELETE FROM profile_search_terms")
         con.execute(_BUILD_SQL)
         con.execute("DELETE FROM meta WHERE key = ?", [SIGNATURE_KEY])
@@ -122,10 +126,16 @@ def refresh_search_index(workspace, force: bool = False) -> bool:
 
 
 def search_index_stale(workspace) -> bool:
-    """True when the next search rebuilds the term table first (pages show a spinner then)."""
+    """True when the term table does not reflect profiles and identifiers as they are now."""
     with workspace.connect() as con:
         signature, stored = _signatures(con)
     return stored != signature
+
+
+def search_index_built(workspace) -> bool:
+    """True once the term table has been built at least once (searching can answer)."""
+    with workspace.connect() as con:
+        return _signatures(con)[1] is not None
 
 
 def normalise_query(query: str) -> tuple[str, str]:
@@ -139,9 +149,11 @@ def normalise_query(query: str) -> tuple[str, str]:
     return text, digits
 
 
-def search_profiles(workspace, user: User, query: str, limit: int = 20) -> pd.DataFrame:
+def search_profiles(workspace, user: User, query: str, limit: int = 20, *,
+                    freshness: str = REBUILD) -> pd.DataFrame:
     """Profiles best matching query, best first; personal columns masked for roles without view_pii,
-    who find people by profile id and non-personal identifiers (customer, user, anonymous id) only."""
+    who find people by profile id and non-personal identifiers (customer, user, anonymous id) only.
+    The term table is brought up to date first, or (AS_BUILT) searched as last built."""
     require(user, "view")
     text, digits = normalise_query(query)
     if not text:
@@ -156,7 +168,8 @@ def search_profiles(workspace, user: User, query: str, limit: int = 20) -> pd.Da
               # (a prefix search would spell a masked email out): match on ids only.
               "hidden_kinds": [] if can(user, "view_pii") else sorted(PII_FIELDS)}
     with workspace.connect():   # one connection for the freshness check and the search
-        refresh_search_index(workspace)
+        if rebuilds(freshness):
+            refresh_search_index(workspace)
         found = workspace.query_df(_SEARCH_SQL, params)
     if found.empty:
         return pd.DataFrame(columns=RESULT_COLUMNS)

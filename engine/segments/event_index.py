@@ -87,34 +87,55 @@ def _identities(fp: str | None) -> str | None:
     return fp.split("|", 1)[1] if fp and "|" in fp else None
 
 
-def _appendable(con) -> tuple[str, list] | None:
+def _built_fingerprint(con) -> str | None:
+    row = con.execute("SELECT fingerprint FROM segment_event_index_state WHERE id = 1").fetchone()
+    return row[0] if row else None
+
+
+def _appendable(con, fp: str | None = None) -> tuple[str, list] | None:
     """The condition for events added since the index was built, if nothing else changed."""
     row = con.execute("SELECT fingerprint, watermark FROM segment_event_index_state WHERE id = 1").fetchone()
-    if not row or not row[1] or _identities(row[0]) != _identities(fingerprint(con)):
+    if not row or not row[1] or _identities(row[0]) != _identities(fp or fingerprint(con)):
         return None
     return appended_since(con, json.loads(row[1]))
 
 
-def rebuild(workspace, progress=None, appended: tuple[str, list] | None = None) -> dict:
+class _Unchanged(Exception):
+    """Raised inside the write to roll it back: on a second look there is nothing to do."""
+
+
+def rebuild(workspace, progress=None, appended: tuple[str, list] | None = None, *,
+            append_only: bool = False) -> dict | None:
     """Rebuild the index in one transaction (readers keep the old one until it commits);
-    with `appended` (see _appendable), only add those events."""
+    with `appended` (see _appendable), only add those events. With `append_only`, it only
+    appends, and does nothing (None) when only a rebuild would do."""
     started = time.monotonic()
     if progress:
-        progress(0.05, "Adding new events" if appended else "Reading attributed events")
-    with workspace.transaction() as con:
-        con.execute("SET enable_progress_bar = false")  # progress goes to the caller's callback
-        fp, mark = fingerprint(con), watermark(con)
-        if appended:
-            where, params = appended
-            con.execute(_APPEND_SQL.replace("{new}", where), params)
-        else:
-            con.execute(f"DELETE FROM {EVENT_INDEX_TABLE}")
-            con.execute(_BUILD_SQL)
-        rows = con.execute(f"SELECT count(*) FROM {EVENT_INDEX_TABLE}").fetchone()[0]
-        seconds = time.monotonic() - started
-        con.execute("INSERT OR REPLACE INTO segment_event_index_state "
-                    "(id, fingerprint, row_count, built_at, build_seconds, watermark) VALUES (1, ?, ?, now(), ?, ?)",
-                    [fp, rows, seconds, json.dumps(mark)])
+        progress(0.05, "Adding new events" if appended or append_only else "Reading attributed events")
+    try:
+        with workspace.transaction() as con:
+            con.execute("SET enable_progress_bar = false")  # progress goes to the caller's callback
+            fp, mark = fingerprint(con), watermark(con)
+            if appended or append_only:
+                # Decided (again) inside the write: another writer (a thread, the collector) may have
+                # appended these events since; appending them twice would count them twice.
+                if _built_fingerprint(con) == fp:
+                    raise _Unchanged
+                appended = _appendable(con, fp)
+                if appended is None and append_only:
+                    raise _Unchanged
+            if appended:
+                where, params = appended
+                con.execute(_APPEND_SQL.replace("{new}", where), params)
+            else:
+                con.execute(f"DELETE FROM {EVENT_INDEX_TABLE}")
+                con.execute(_BUILD_SQL)
+            rows = con.execute(f"SELECT count(*) FROM {EVENT_INDEX_TABLE}").fetchone()[0]
+            seconds = time.monotonic() - started
+            con.execute("INSERT OR REPLACE INTO segment_event_index_state (id, fingerprint, row_count, built_at, "
+                        "build_seconds, watermark) VALUES (1, ?, ?, now(), ?, ?)", [fp, rows, seconds, json.dumps(mark)])
+    except _Unchanged:
+        return None
     # Record the data version the build committed as, so the next reader skips the fingerprint.
     # This bookkeeping write deliberately does not bump the data version (no data changed).
     with workspace.connect() as con:
@@ -126,8 +147,14 @@ def rebuild(workspace, progress=None, appended: tuple[str, list] | None = None) 
     return {"rows": rows, "seconds": round(seconds, 2), "appended": bool(appended)}
 
 
-def ensure_fresh(workspace, progress=None) -> dict | None:
-    """Append new events or rebuild the index if events or identities changed; None if fresh."""
+def ensure_fresh(workspace, progress=None, *, append_only: bool = False) -> dict | None:
+    """Append new events or rebuild the index if events or identities changed; None if fresh.
+
+    With `append_only` (the collector after a landing), an index that needs a rebuild is left
+    as it is (None): rebuilds belong to the background refresh, not to the landing.
+    """
+    if append_only:     # decided inside the write alone: one fingerprint scan per landing
+        return rebuild(workspace, progress, append_only=True)
     with workspace.connect() as con:
         if is_fresh(con, str(workspace.path)):
             return None

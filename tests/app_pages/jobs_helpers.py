@@ -14,3 +14,11 @@ def wait_for_jobs(workspace, timeout: float = 120) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def settle(at, workspace):
+    """The screen again once the jobs it started (a derived-table refresh, a push) are done."""
+    assert wait_for_jobs(workspace)
+    at.run()
+    assert not at.exception, at.exception
+    return at

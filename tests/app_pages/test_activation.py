@@ -4,11 +4,20 @@ import pytest
 
 from engine.access import User
 from engine.activation import config
+from tests.app_pages.jobs_helpers import wait_for_jobs
 from tests.app_pages.lazy_tabs import has_widget, open_tab
 from tests.engine.activation_data import add_people
 from tests.engine.activation_fakes import TOKEN, FakePlatform
 
 PAGE = "app_pages/activation.py"
+
+
+def _push(at, workspace) -> None:
+    """Click Push now; the sync runs as a background job, then the screen shows its result."""
+    at.button(key="act_push").click().run()
+    assert not at.exception, at.exception
+    assert wait_for_jobs(workspace)
+    at.run()
 
 
 @pytest.fixture
@@ -37,11 +46,14 @@ def test_dry_run_then_push(logged_in_app, meta, app_env):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["To add"] == "5" and metrics["Held back"] == "2"
     assert meta.requests == []
-    at.button(key="act_push").click().run()
+    _push(at, app_env)
     assert not at.exception, at.exception
     assert any("Succeeded" in s.value and "added 5" in s.value for s in at.success)
     assert len(meta.members) == 5 and meta.violations == []
     assert app_env.scalar("SELECT count(*) FROM activation_runs WHERE started_by = 'marketer'") == 1
+    # The tab that started it may be gone: anyone opening the screen sees how the push went.
+    other = logged_in_app("analyst", PAGE)
+    assert any("Succeeded" in s.value and "by marketer" in s.value for s in other.success)
 
 
 def test_push_shows_what_the_platform_reported_and_history_keeps_it(logged_in_app, meta, app_env):
@@ -49,7 +61,7 @@ def test_push_shows_what_the_platform_reported_and_history_keeps_it(logged_in_ap
     meta.invalid_keys.add(hashlib.sha256(b"person.2+news@example.com").hexdigest())
     at = logged_in_app("marketer", PAGE)
     at.button(key="act_dry_run").click().run()
-    at.button(key="act_push").click().run()
+    _push(at, app_env)
     assert not at.exception, at.exception
     assert "Received 5 rows, 1 invalid." in [t.value for t in at.text]
     # The next dry run's estimate has learned from that report; History shows the last report.
@@ -70,7 +82,7 @@ def test_push_to_the_sandbox_shows_what_the_platform_would_receive(logged_in_app
     assert metrics["To add"] == "5" and metrics["Held back"] == "2"
     folder = app_env.folder / "sandbox" / "tag-vip"
     assert not folder.exists()                      # a dry run writes nothing
-    at.button(key="act_push").click().run()
+    _push(at, app_env)
     assert not at.exception, at.exception
     assert any("Succeeded" in s.value and "added 5" in s.value for s in at.success)
     assert len(list(folder.glob("*-add-1.json"))) == 1
@@ -112,7 +124,7 @@ def test_schedule_and_holdout_are_saved_by_a_push_that_succeeds_not_by_the_dry_r
     at.button(key="act_dry_run").click().run()
     assert not at.exception, at.exception
     assert app_env.scalar("SELECT schedule FROM activation_audiences") == "manual"
-    at.button(key="act_push").click().run()
+    _push(at, app_env)
     assert not at.exception, at.exception
     assert any("Succeeded" in s.value for s in at.success)
     assert app_env.scalar("SELECT schedule FROM activation_audiences") == "daily"

@@ -1,10 +1,15 @@
 from engine.access import audit_entries
+from tests.app_pages.jobs_helpers import settle
 from tests.engine.journey_data import FUNNEL, build
 
 
 def test_build_a_funnel_and_save_dropoffs(logged_in_app, app_env, admin):
     build(app_env)
     at = logged_in_app("marketer", "app_pages/journeys.py")
+    # Never built yet: the screen says so (no empty screen) while the build runs in the background.
+    assert any("Building journeys for the first time" in i.value for i in at.info)
+    assert not [m for m in at.multiselect if m.key == "funnel_steps"]
+    settle(at, app_env)
     at.multiselect(key="funnel_steps").set_value(FUNNEL).run()
     assert not at.exception, at.exception
     steps = next(df.value for df in at.dataframe if "pct_of_start" in df.value.columns)
@@ -24,7 +29,7 @@ def test_build_a_funnel_and_save_dropoffs(logged_in_app, app_env, admin):
 
 def test_paths_attribution_and_cohorts_render(logged_in_app, app_env):
     build(app_env)
-    at = logged_in_app("analyst", "app_pages/journeys.py")
+    at = settle(logged_in_app("analyst", "app_pages/journeys.py"), app_env)
     assert not [s for s in at.selectbox if s.key == "path_anchor"]   # lazy tabs: Paths has not run
     at.session_state["journey_tab"] = "Paths"
     at.run()
@@ -59,3 +64,53 @@ def test_paths_attribution_and_cohorts_render(logged_in_app, app_env):
     at.run()
     at.multiselect(key="funnel_steps").set_value(FUNNEL[:3]).run()
     assert all(b.label != "Save drop-offs as a segment" for b in at.button)
+
+
+def test_a_stale_journey_table_is_read_as_last_built_while_it_updates_in_the_background(
+        logged_in_app, app_env, monkeypatch):
+    import threading
+
+    from engine import derived
+
+    build(app_env)
+    derived.refresh(app_env)
+    with app_env.transaction() as con:      # identity changed: the stranger's visit becomes Eve's
+        con.execute("INSERT INTO profiles (profile_id, first_name, record_count) VALUES ('P5', 'Eve', 1)")
+        con.execute("INSERT INTO profile_identifiers VALUES ('P5', 'anonymous_id', 'stranger', now())")
+    assert "journeys" in derived.stale(app_env)
+    release = threading.Event()             # hold the background refresh until the screen was read
+    real = derived.refresh
+    monkeypatch.setattr(derived, "refresh", lambda ws, progress=None: (release.wait(60), real(ws, progress))[1])
+    try:
+        at = logged_in_app("marketer", "app_pages/journeys.py")
+        assert any(c.value.startswith(":material/sync: Updating journeys (") for c in at.caption)
+        at.multiselect(key="funnel_steps").set_value(FUNNEL).run()
+        assert not at.exception, at.exception
+        steps = next(df.value for df in at.dataframe if "pct_of_start" in df.value.columns)
+        assert steps["people"].tolist() == [4, 4, 3, 2, 1]            # the last build, as it was
+        assert "journeys" in derived.stale(app_env)                   # nothing rebuilt in the request
+    finally:
+        release.set()
+    settle(at, app_env)
+    assert not any("Updating" in c.value for c in at.caption)
+    steps = next(df.value for df in at.dataframe if "pct_of_start" in df.value.columns)
+    assert steps["people"].tolist()[0] == 5 and derived.stale(app_env) == []
+
+
+def test_a_failed_refresh_is_shown_and_not_retried_at_every_click(logged_in_app, app_env, monkeypatch):
+    from engine import derived
+    from engine.jobs import list_jobs
+
+    build(app_env)
+    derived.refresh(app_env)
+    with app_env.transaction() as con:
+        con.execute("INSERT INTO profile_identifiers VALUES ('P1', 'anonymous_id', 'stranger', now())")
+
+    def broken(ws, progress=None):
+        raise RuntimeError("disk full")
+    monkeypatch.setattr(derived, "refresh", broken)
+    at = settle(logged_in_app("marketer", "app_pages/journeys.py"), app_env)
+    assert any("Updating journeys failed" in w.value and "disk full" in w.value for w in at.warning)
+    at.run()
+    assert len(list_jobs(app_env, derived.REFRESH_KIND)) == 1      # no new attempt at every click
+    assert at.multiselect(key="funnel_steps").value                # the last build is still shown

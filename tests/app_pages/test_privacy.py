@@ -1,5 +1,6 @@
 import pytest
 
+from tests.app_pages.jobs_helpers import wait_for_jobs
 from tests.app_pages.lazy_tabs import has_widget, open_tab
 from tests.engine.test_privacy import JANE, _seed
 
@@ -19,7 +20,16 @@ def test_privacy_screen_finds_and_erases_a_person(logged_in_app, app_env):
     assert not erase.disabled
     erase.click().run()
     assert not at.exception
+    # The erasure runs as a background job; its result shows to whoever opens the screen.
+    assert wait_for_jobs(app_env)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("Erasure request" in s.value and "by admin" in s.value for s in at.success)
     assert app_env.scalar("SELECT count(*) FROM contacts WHERE lower(email) = ?", [JANE]) == 0
+    job_files = "".join(p.read_text() for p in (app_env.folder / "jobs").glob("*.json"))
+    assert "erasure" in job_files and JANE not in job_files.lower()   # the job names nobody
+    other = logged_in_app("admin", "app_pages/privacy.py")           # another session sees the result
+    assert any("Erasure request" in s.value for s in other.success)
     assert app_env.scalar("SELECT count(*) FROM privacy_requests WHERE kind = 'erasure' AND status = 'done'") == 1
     assert not has_widget(at, "text_input", "consent_profile")   # lazy tabs: closed tabs do not run
     open_tab(at, "privacy_tab", "Request register")

@@ -1,4 +1,5 @@
 from engine.access import audit_entries
+from tests.app_pages.jobs_helpers import settle
 from tests.app_pages.lazy_tabs import has_widget, open_tab
 from tests.engine.journey_data import build
 
@@ -16,6 +17,10 @@ def _open(at, query, pid):
 def test_search_and_open_a_profile(logged_in_app, app_env, admin):
     build(app_env)
     at = logged_in_app("marketer", "app_pages/profiles.py")
+    # Never built yet: the screen says so while the build runs in the background, then searches.
+    assert any("Building profile search for the first time" in i.value for i in at.info)
+    settle(at, app_env)
+    assert not any("Building" in i.value for i in at.info)
     _open(at, "alcie smth", "P1")
     assert any(s.value == "Alice Smith" for s in at.subheader)
     metrics = {m.label: m.value for m in at.metric}
@@ -40,7 +45,7 @@ def test_search_and_open_a_profile(logged_in_app, app_env, admin):
 
 def test_analyst_sees_masked_profile(logged_in_app, app_env):
     build(app_env)
-    at = logged_in_app("analyst", "app_pages/profiles.py")
+    at = settle(logged_in_app("analyst", "app_pages/profiles.py"), app_env)
     _open(at, "P2", "P2")   # analysts find people by id, not by personal values
     frames = []
     for label in TABS:                      # every tab, each opened in turn

@@ -2,6 +2,7 @@
 import json
 
 from engine.derived import stale
+from tests.app_pages.jobs_helpers import settle
 from tests.app_pages.lazy_tabs import has_widget, open_tab
 from tests.engine.workbooks import workbook_bytes
 from tests.app_pages.sources_upload import upload
@@ -11,6 +12,21 @@ CRM = (b"Contact ID,E-mail,First Name,DOB,Stage,Shoe size\n"
        b"C2,bob@example.com,Bob,31/02/1990,customer,44\n"
        b"C3,,Cy,,lead,40\n")
 
+
+
+def test_a_big_upload_loads_as_a_job_whose_result_anyone_sees(logged_in_app, app_env, monkeypatch):
+    monkeypatch.setenv("CDP_UPLOAD_JOB_MB", str(len(CRM) / 2 / 1_000_000))     # this file counts as big
+    at = logged_in_app("marketer", "app_pages/sources.py")
+    upload(at, "HubSpot", "crm export.csv", CRM)
+    at.button(key="src_load").click().run()
+    assert not at.exception, at.exception
+    settle(at, app_env)
+    assert any("Loaded 2 of 3 rows" in s.value and "by marketer" in s.value for s in at.success)
+    assert {m.label: m.value for m in at.metric}["Quarantined"] == "1"
+    assert app_env.scalar("SELECT count(*) FROM contacts") == 2
+    assert stale(app_env) == []          # the job refreshed what the other screens read
+    other = logged_in_app("admin", "app_pages/sources.py")          # the tab that started it may be gone
+    assert any("Load of crm export.csv into HubSpot" in s.value for s in other.success)
 
 def test_upload_map_and_load(logged_in_app, app_env):
     at = logged_in_app("marketer", "app_pages/sources.py")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from engine import derived
 from engine.cli.main import main
 from engine.identity import resolve
@@ -46,3 +48,115 @@ def test_cli_writers_leave_nothing_stale(workspace, tmp_path, monkeypatch, capsy
     add_contacts(workspace, [dict(source="crm", source_record_id="9", email="p9@shop.io", user_id="u9")])
     assert main(["resolve"]) == 0
     assert "profile search" in derived.stale(workspace)       # left for the reader, as asked
+
+
+def _collected(messages: list[str], now) -> bytes:
+    """What the collector spools for track calls of user u1 (stamped as received now)."""
+    from engine.collect.server import prepare_request
+    batch = [{"type": "track", "event": "Product Viewed", "userId": "u1", "messageId": m,
+              "timestamp": (now - timedelta(minutes=i)).isoformat()} for i, m in enumerate(messages)]
+    return prepare_request("batch", {"batch": batch})[0]
+
+
+def _land(ws, data: bytes, seq: int) -> int:
+    from engine.collect.loader import land_spool
+    from engine.collect.spool import segment_name
+    spool = ws.folder / "spool-under-test"
+    spool.mkdir(exist_ok=True)
+    (spool / segment_name(seq, "Web")).write_bytes(data)
+    return land_spool(ws, spool)
+
+
+def test_a_collector_landing_appends_to_the_derived_tables_and_leaves_nothing_stale(workspace, admin, monkeypatch):
+    from engine.journeys import prepare
+    from engine.segments import event_index
+    from engine.sources import create_source
+
+    now = datetime.now(timezone.utc)
+    create_source(workspace, admin, "Web", "events")
+    add_contacts(workspace, [dict(source="crm", source_record_id="1", email="p1@shop.io", user_id="u1")])
+    resolve(workspace, admin)
+    _land(workspace, _collected(["m1", "m2"], now), 1)
+    derived.refresh(workspace)
+    # From here a rebuild would fail: the landing below must get there by appending alone.
+    monkeypatch.setattr(prepare, "NUMBER_PROFILES_SQL", "SELECT error('rebuilt')")
+    monkeypatch.setattr(event_index, "_BUILD_SQL", "SELECT error('rebuilt')")
+    assert _land(workspace, _collected(["m3", "m4", "m5"], now), 2) == 3
+    assert derived.stale(workspace) == []
+    assert workspace.scalar("SELECT count(*) FROM journey_events") == 5
+    assert workspace.scalar(f"SELECT count(*) FROM {event_index.EVENT_INDEX_TABLE}") == 5
+    # The same events again (a collector retry) add nothing twice.
+    _land(workspace, _collected(["m3"], now), 3)
+    assert derived.stale(workspace) == [] and workspace.scalar("SELECT count(*) FROM journey_events") == 5
+
+
+def test_append_only_leaves_a_table_that_needs_a_rebuild_alone(workspace, admin):
+    from engine.journeys import journeys_stale, prepare_journeys
+    from engine.segments import event_index
+
+    add_contacts(workspace, [dict(source="crm", source_record_id="1", email="p1@shop.io", user_id="u1")])
+    resolve(workspace, admin)
+    derived.refresh(workspace)
+    add_contacts(workspace, [dict(source="crm", source_record_id="2", email="p2@shop.io", user_id="u2")])
+    resolve(workspace, admin)                         # identities changed: only a rebuild will do
+    assert derived.append_new_events(workspace) == []
+    assert prepare_journeys(workspace, append_only=True) is False and journeys_stale(workspace)
+    assert event_index.ensure_fresh(workspace, append_only=True) is None
+    assert set(derived.stale(workspace)) == set(derived.NAMES)
+
+
+def test_reads_rebuild_first_by_default_and_read_the_last_build_when_asked(workspace, admin):
+    from engine.freshness import AS_BUILT, REBUILD
+    from engine.journeys import event_names, funnel
+    from engine.profiles import search_profiles
+
+    add_contacts(workspace, [dict(source="crm", source_record_id="1", email="ann@shop.io", user_id="u1")])
+    resolve(workspace, admin)
+    with workspace.transaction() as con:
+        con.execute("INSERT INTO events (message_id, source, type, event, user_id, timestamp, load_id) "
+                    "VALUES ('e1', 'web', 'track', 'Signed Up', 'u1', now(), 1)")
+    derived.refresh(workspace)
+    add_contacts(workspace, [dict(source="crm", source_record_id="2", email="bea@shop.io", user_id="u2")])
+    resolve(workspace, admin)
+    with workspace.transaction() as con:
+        con.execute("INSERT INTO events (message_id, source, type, event, user_id, timestamp, load_id) "
+                    "VALUES ('e2', 'web', 'track', 'Signed Up', 'u2', now(), 2), "
+                    "('e3', 'web', 'track', 'Upgraded', 'u2', now(), 2)")
+    assert set(derived.stale(workspace)) == set(derived.NAMES)
+    # As built: the last consistent state, and nothing rebuilt.
+    assert event_names(workspace, freshness=AS_BUILT)["step"].tolist() == ["Signed Up"]
+    assert search_profiles(workspace, admin, "bea@shop.io", freshness=AS_BUILT).empty
+    steps = funnel(workspace, admin, ["Signed Up", "Upgraded"], freshness=AS_BUILT).steps
+    assert steps["people"].tolist() == [1, 0]
+    assert set(derived.stale(workspace)) == set(derived.NAMES)
+    # Rebuild (the default, and what the CLI passes): exact answers.
+    steps = funnel(workspace, admin, ["Signed Up", "Upgraded"], freshness=REBUILD).steps
+    assert steps["people"].tolist() == [2, 1]
+    assert search_profiles(workspace, admin, "bea@shop.io")["email"].tolist() == ["bea@shop.io"]
+    assert derived.stale(workspace) == ["segment event index"]     # segments fall back to the view
+    with pytest.raises(ValueError, match="freshness"):
+        event_names(workspace, freshness="whenever")
+
+
+def test_one_refresh_job_at_a_time(workspace, admin, monkeypatch):
+    import threading
+
+    from engine import jobs
+
+    add_contacts(workspace, [dict(source="crm", source_record_id="1", email="p1@shop.io", user_id="u1")])
+    resolve(workspace, admin)
+    release = threading.Event()
+    real = derived.refresh
+    monkeypatch.setattr(derived, "refresh", lambda ws, progress=None: (release.wait(30), real(ws, progress))[1])
+    first = derived.start_refresh(workspace, "ada", derived.stale(workspace))
+    again = derived.start_refresh(workspace, "max")
+    assert first.kind == derived.REFRESH_KIND and first.title.startswith("Updating profile search")
+    assert again.id == first.id and again.started_by == "ada"          # the running one, not a second
+    release.set()
+    for _ in range(200):
+        if not jobs.get_job(workspace, first.id).running:
+            break
+        threading.Event().wait(0.05)
+    done = jobs.get_job(workspace, first.id)
+    assert done.state == "done" and set(done.result) == set(derived.NAMES)
+    assert derived.stale(workspace) == []

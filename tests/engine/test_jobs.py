@@ -63,3 +63,12 @@ def test_only_the_newest_finished_jobs_are_kept(workspace, monkeypatch):
     for n in range(5):
         jobs.start_job(workspace, "sync", f"Sync {n}", "ada", lambda p: None, wait=True)
     assert len(list(jobs.jobs_folder(workspace).glob("*.json"))) == 3
+
+
+def test_frequent_jobs_do_not_push_out_the_results_of_other_kinds(workspace, monkeypatch):
+    monkeypatch.setattr(jobs, "KEEP", 2)
+    jobs.start_job(workspace, "erasure", "Erasure (GDPR)", "ada", lambda p: {"request_id": 1}, wait=True)
+    for n in range(4):
+        jobs.start_job(workspace, "refresh", f"Updating journeys {n}", "max", lambda p: None, wait=True)
+    kinds = [j.kind for j in jobs.list_jobs(workspace, limit=50)]
+    assert kinds.count("refresh") == 2 and kinds.count("erasure") == 1

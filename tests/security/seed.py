@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from engine.access import User
+from engine.derived import refresh
 from engine.identity import resolve
 from engine.identity.settings import set_namespace
 from engine.ingest import ingest_file
@@ -78,6 +79,7 @@ def seed_workspace(folder: Path):
     for source in ("crm", "shop", "events"):   # CRM, shop and website share one customer numbering
         set_namespace(ws, ADMIN, source, "customers")
     resolve(ws, ADMIN, full=True)
+    refresh(ws)         # as `cdp resolve` does: the screens have their read tables
     return ws
 
 

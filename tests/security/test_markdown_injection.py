@@ -8,6 +8,7 @@ import json
 import pandas as pd
 import pytest
 
+from engine.derived import refresh
 from engine.identity import resolve
 from engine.ingest import ingest_file
 from tests.security.seed import ADMIN, seed_workspace
@@ -43,6 +44,7 @@ def hostile(tmp_path_factory):
     ingest_file(ws, ADMIN, "contacts", contacts, "crm")
     ingest_file(ws, ADMIN, "events", events, "web")
     resolve(ws, ADMIN, full=True)
+    refresh(ws)         # as `cdp resolve` does: the screens have their read tables
     return ws
 
 
