@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from engine.backend.batches import BATCH_ROWS, stream_batches
+
 
 class DuckDBBackend:
     name = "duckdb"
@@ -33,3 +35,10 @@ class DuckDBBackend:
                 con.execute(f'COPY (SELECT * FROM "{name}") TO \'{path}\' (FORMAT PARQUET)')
                 written[name] = path
         return written
+
+    def map_batches(self, sql: str, fn, schema: dict[str, str], params: dict | None = None,
+                    batch_rows: int = BATCH_ROWS) -> pd.DataFrame:
+        """fn (pandas in, pandas out) over the query's Arrow record batches, streamed:
+        memory holds one batch of input plus what fn returns (engine/backend/batches.py)."""
+        with self.workspace.connect() as con:
+            return stream_batches(con, sql, fn, schema, params, batch_rows)
