@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from engine.backend.batches import BATCH_ROWS, stream_batches
+from engine.backend import batches
+from engine.backend.batches import stream_batches
 
 
 class DuckDBBackend:
@@ -37,8 +38,9 @@ class DuckDBBackend:
         return written
 
     def map_batches(self, sql: str, fn, schema: dict[str, str], params: dict | None = None,
-                    batch_rows: int = BATCH_ROWS) -> pd.DataFrame:
+                    batch_rows: int | None = None) -> pd.DataFrame:
         """fn (pandas in, pandas out) over the query's Arrow record batches, streamed:
-        memory holds one batch of input plus what fn returns (engine/backend/batches.py)."""
+        memory holds one batch of input plus what fn returns (engine/backend/batches.py).
+        batch_rows: rows a batch (batches.BATCH_ROWS unless given)."""
         with self.workspace.connect() as con:
-            return stream_batches(con, sql, fn, schema, params, batch_rows)
+            return stream_batches(con, sql, fn, schema, params, batch_rows or batches.BATCH_ROWS)
