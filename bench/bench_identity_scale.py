@@ -70,6 +70,36 @@ def run_once(n: int, batch_rows: int) -> dict:
             "pairs": int(pairs), "kept": int(len(kept)), **scores}
 
 
+FULL = [1_000_000, 3_000_000]
+BATCHES = [50_000, 400_000]
+
+
+def _subprocess(n: int, batch_rows: int) -> dict:
+    cmd = [sys.executable, "-m", "bench.bench_identity_scale", "--n", str(n), "--batch-rows", str(batch_rows)]
+    done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"identity scale run n={n} failed: {done.stderr[-1500:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(scale: str = "smoke") -> list[dict]:
+    """Rows for bench/run.py: seconds, peak memory and F1 per size and batch size."""
+    from bench.bench_identity import SCALES
+
+    sizes = FULL if scale == "full" else [SCALES.get(scale, SCALES["smoke"])]
+    rows = []
+    for n in sizes:
+        for b in BATCHES:
+            r = _subprocess(n, b)
+            label = f"{n:,} records, batches of {b:,} pairs"
+            for measure, value, unit in ((f"peak memory, data plane in batches, {label}", r["peak_gb"], "GB"),
+                                         (f"seconds, data plane in batches, {label}", r["seconds"], "s"),
+                                         (f"pairwise F1, data plane in batches, {label}", r["f1"], "F1")):
+                rows.append({"capability": "identity", "measure": measure, "value": value, "unit": unit,
+                             "baseline": None, "baseline_value": None, "ratio": None, "target": None, "met": None})
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int)
@@ -81,11 +111,10 @@ def main(argv=None) -> int:
         return 0
     for n in (int(x) for x in args.sizes.split(",")):
         for b in (int(x) for x in args.batch_rows.split(",")):
-            cmd = [sys.executable, "-m", "bench.bench_identity_scale", "--n", str(n), "--batch-rows", str(b)]
-            done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                                  capture_output=True, text=True)
-            print(done.stdout.strip().splitlines()[-1] if done.returncode == 0 else
-                  json.dumps({"n": n, "batch_rows": b, "error": done.stderr[-1500:]}), flush=True)
+            try:
+                print(json.dumps(_subprocess(n, b)), flush=True)
+            except RuntimeError as exc:
+                print(json.dumps({"n": n, "batch_rows": b, "error": str(exc)}), flush=True)
     return 0
 
 
