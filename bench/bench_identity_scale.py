@@ -86,10 +86,10 @@ def run(scale: str = "smoke") -> list[dict]:
     """Rows for bench/run.py: seconds, peak memory and F1 per size and batch size."""
     from bench.bench_identity import SCALES
 
-    sizes = FULL if scale == "full" else [SCALES.get(scale, SCALES["smoke"])]
+    sizes, batch_sizes = (FULL, BATCHES) if scale == "full" else ([SCALES.get(scale, SCALES["smoke"])], BATCHES[:1])
     rows = []
     for n in sizes:
-        for b in BATCHES:
+        for b in batch_sizes:
             r = _subprocess(n, b)
             label = f"{n:,} records, batches of {b:,} pairs"
             for measure, value, unit in ((f"peak memory, data plane in batches, {label}", r["peak_gb"], "GB"),
