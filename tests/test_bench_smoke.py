@@ -104,6 +104,8 @@ def test_suite_smoke_run_writes_benchmarks_markdown(tmp_path):
     f1 = next(r for r in results["identity"]["rows"]
               if r["measure"].startswith("pairwise F1") and "reviewer" in r["measure"])
     assert f1["value"] > 0.9
+    scale = {r["measure"].split(",")[0]: r for r in results["identity_scale"]["rows"]}
+    assert scale["pairwise F1"]["value"] > 0.9 and scale["peak memory"]["value"] > 0
     collect = results["collect"]["rows"]
     assert [r["unit"] for r in collect] == ["events/s", "events/s", "s"]
     assert all(r["value"] > 0 and r["baseline_value"] > 0 for r in collect)

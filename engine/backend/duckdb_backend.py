@@ -5,6 +5,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from engine.backend import batches
+from engine.backend.batches import stream_batches
+
 
 class DuckDBBackend:
     name = "duckdb"
@@ -33,3 +36,11 @@ class DuckDBBackend:
                 con.execute(f'COPY (SELECT * FROM "{name}") TO \'{path}\' (FORMAT PARQUET)')
                 written[name] = path
         return written
+
+    def map_batches(self, sql: str, fn, schema: dict[str, str], params: dict | None = None,
+                    batch_rows: int | None = None) -> pd.DataFrame:
+        """fn (pandas in, pandas out) over the query's Arrow record batches, streamed:
+        memory holds one batch of input plus what fn returns (engine/backend/batches.py).
+        batch_rows: rows a batch (batches.BATCH_ROWS unless given)."""
+        with self.workspace.connect() as con:
+            return stream_batches(con, sql, fn, schema, params, batch_rows or batches.BATCH_ROWS)

@@ -7,6 +7,8 @@ NULL.
 """
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +18,9 @@ from engine.backend.dialect import to_spark
 
 def local_session(master: str = "local[2]"):
     from pyspark.sql import SparkSession
+
+    # map_batches' Python workers run this interpreter (the one with the engine installed).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
     return (SparkSession.builder.master(master).appName("open-cdp")
             .config("spark.sql.session.timeZone", "UTC")
@@ -53,3 +58,10 @@ class SparkBackend:
 
     def columns(self, table: str) -> list[str]:
         return self.spark.table(table).columns
+
+    def map_batches(self, sql: str, fn, schema: dict[str, str], params: dict | None = None) -> pd.DataFrame:
+        """fn (pandas in, pandas out) over the query's rows with mapInPandas, on the executors;
+        the results are collected (engine/backend/batches.py)."""
+        from engine.backend.batches import conform, spark_map
+
+        return conform(spark_map(self.spark.sql(self.sql_for(sql, params)), fn, schema).toPandas(), schema)

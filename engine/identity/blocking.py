@@ -51,28 +51,30 @@ WINDOW = 20
 NEIGHBOUR_ORDER = "n_email, n_phone, n_last, n_first_key, n_dob, n_postcode, n_address, rec_id"
 
 
-def candidate_pairs(con, full: bool, max_block: int = MAX_BLOCK, window: int = WINDOW) -> int:
-    """Fill temp table _pairs(l BIGINT, r BIGINT, rules INTEGER bitmask); returns its size.
+def blocking_steps(evidence: list[str], full: bool, max_block: int = MAX_BLOCK,
+                   window: int = WINDOW) -> list[tuple[str, str]]:
+    """(table, SELECT) in order: the work tables of blocking, ending with _pairs(l, r, rules).
 
-    Incremental runs (full=False) only pair records that are new since the last run
-    with everything else. At most `window` pairs per record per rule.
+    Plain SELECTs over identity_records and identity_ids, so that any backend can materialise
+    them (DuckDB as temporary tables, Spark as cached views); `evidence` is
+    features.evidence_types. Incremental runs (full=False) only pair records that are new
+    since the last run with everything else. At most `window` pairs per record per rule.
     """
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE _sx AS SELECT v, {soundex_sql('v')} AS sx FROM (
+    steps = [("_sx", f"""SELECT v, {soundex_sql('v')} AS sx FROM (
                         SELECT n_first_key AS v FROM identity_records UNION SELECT n_last FROM identity_records)
-                    WHERE v IS NOT NULL""")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _bkeys AS
+                    WHERE v IS NOT NULL"""),
+             ("_bkeys", f"""
         SELECT r.rec_id, r.is_new, r.n_first_key, r.n_last, r.n_dob, r.n_postcode, r.n_city, r.n_address, r.n_email, r.n_phone,
                sf.sx AS s_first, sl.sx AS s_last,
                year(r.n_dob) * 10000 + least(month(r.n_dob), day(r.n_dob)) * 100
                  + greatest(month(r.n_dob), day(r.n_dob)) AS dob_u,
                ev.evid_ns || ':' || ev.evid AS evid_key
         FROM identity_records r
-        LEFT JOIN ({evidence_sql(evidence_types(con))}) ev USING (rec_id)
+        LEFT JOIN ({evidence_sql(evidence)}) ev USING (rec_id)
         LEFT JOIN _sx sf ON sf.v = r.n_first_key
         LEFT JOIN _sx sl ON sl.v = r.n_last
         WHERE r.n_first IS NOT NULL OR r.n_last IS NOT NULL OR r.n_email IS NOT NULL OR r.n_phone IS NOT NULL
-    """)
+    """)]
     parts = []
     for bit, (name, keys) in enumerate(RULES.items()):
         key_cols = ", ".join(f"{k} AS k{i}" for i, k in enumerate(keys))
@@ -85,15 +87,21 @@ def candidate_pairs(con, full: bool, max_block: int = MAX_BLOCK, window: int = W
             SELECT least(a.rec_id, b.rec_id) AS l, greatest(a.rec_id, b.rec_id) AS r, {1 << bit} AS bit
             FROM _blk{bit} a JOIN _blk{bit} b
               ON {join} AND b.pos > a.pos AND b.pos <= a.pos + {int(window)} {new_only}""")
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _blk{bit} AS
+        steps.append((f"_blk{bit}", f"""
             SELECT rec_id, is_new, {group}, row_number() OVER (PARTITION BY {group} ORDER BY {NEIGHBOUR_ORDER}) AS pos
             FROM (SELECT *, {key_cols} FROM _bkeys WHERE {not_null}
-                  QUALIFY count(*) OVER (PARTITION BY {group}) BETWEEN 2 AND {limit})""")
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _pairs AS
+                  QUALIFY count(*) OVER (PARTITION BY {group}) BETWEEN 2 AND {limit})"""))
+    steps.append(("_pairs", f"""
         SELECT l, r, CAST(bit_or(bit) AS INTEGER) AS rules FROM ({' UNION ALL '.join(parts)}) GROUP BY l, r
-    """)
+    """))
+    return steps
+
+
+def candidate_pairs(con, full: bool, max_block: int = MAX_BLOCK, window: int = WINDOW) -> int:
+    """Fill temp table _pairs(l BIGINT, r BIGINT, rules INTEGER bitmask) (blocking_steps);
+    returns its size. Also rebuilds the term frequencies and _frec for the features."""
+    for table, sql in blocking_steps(evidence_types(con), full, max_block, window):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {sql}")
     for bit in range(len(RULES)):
         con.execute(f"DROP TABLE IF EXISTS _blk{bit}")
     from engine.identity.features import feature_records, term_frequencies

@@ -80,32 +80,40 @@ def evidence_sql(types: list[str]) -> str:
                FROM identity_ids WHERE id_type IN ({listed}) AND via = 'record' GROUP BY rec_id"""
 
 
-def feature_records(con, where: str = "TRUE", params=None) -> None:
-    """_frec: the per-record inputs of the features, computed once per record, not per pair."""
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _frec AS
+def frec_sql(evidence: list[str], where: str = "TRUE", tf_table: str = "identity_term_frequencies") -> str:
+    """The per-record inputs of the features (_frec), computed once per record, not per pair;
+    `evidence` is evidence_types, `tf_table` where the term frequencies are."""
+    return f"""
         SELECT rec_id, n_first, n_first_key, n_last, n_dob, n_address, n_postcode, n_city, n_email, n_phone,
                COALESCE(n_email_key, n_email) AS email_key,
                CAST(strftime(n_dob, '%Y%m%d') AS INTEGER) AS dob_int,
-               CAST(n_dob - DATE '1900-01-01' AS INTEGER) AS dob_day,
-               CASE WHEN n_address[1] BETWEEN '0' AND '9' THEN split_part(n_address, ' ', 1) END AS house,
+               CAST(date_diff('day', DATE '1900-01-01', n_dob) AS INTEGER) AS dob_day,
+               CASE WHEN left(n_address, 1) BETWEEN '0' AND '9' THEN split_part(n_address, ' ', 1) END AS house,
                tf1.frequency AS tf_first, tf2.frequency AS tf_last, ev.evid, ev.evid_ns
         FROM identity_records r
-        LEFT JOIN ({evidence_sql(evidence_types(con))}) ev USING (rec_id)
-        LEFT JOIN identity_term_frequencies tf1 ON tf1.field = 'first_name' AND tf1.value = r.n_first_key
-        LEFT JOIN identity_term_frequencies tf2 ON tf2.field = 'last_name' AND tf2.value = r.n_last
-        WHERE {where}""", params or [])
+        LEFT JOIN ({evidence_sql(evidence)}) ev USING (rec_id)
+        LEFT JOIN {tf_table} tf1 ON tf1.field = 'first_name' AND tf1.value = r.n_first_key
+        LEFT JOIN {tf_table} tf2 ON tf2.field = 'last_name' AND tf2.value = r.n_last
+        WHERE {where}"""
+
+
+def feature_records(con, where: str = "TRUE", params=None) -> None:
+    """_frec: frec_sql as a temporary table."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _frec AS {frec_sql(evidence_types(con), where)}", params or [])
+
+
+TERM_FREQUENCIES_SQL = """
+    SELECT field, value, count(*) / any_value(total) AS frequency FROM (
+        SELECT 'first_name' AS field, n_first_key AS value FROM identity_records WHERE n_first_key IS NOT NULL
+        UNION ALL SELECT 'last_name', n_last FROM identity_records WHERE n_last IS NOT NULL)
+    CROSS JOIN (SELECT CAST(count(*) AS DOUBLE) AS total FROM identity_records)
+    GROUP BY field, value"""
 
 
 def term_frequencies(con) -> None:
     """Rebuild identity_term_frequencies from the current records."""
     from engine.identity.tables import rebuild_table
-    rebuild_table(con, "identity_term_frequencies", """
-        SELECT field, value, count(*) / any_value(total) FROM (
-            SELECT 'first_name' AS field, n_first_key AS value FROM identity_records WHERE n_first_key IS NOT NULL
-            UNION ALL SELECT 'last_name', n_last FROM identity_records WHERE n_last IS NOT NULL)
-        CROSS JOIN (SELECT CAST(count(*) AS DOUBLE) AS total FROM identity_records)
-        GROUP BY field, value""")
+    rebuild_table(con, "identity_term_frequencies", TERM_FREQUENCIES_SQL)
 
 
 def _dob_features(a: np.ndarray, b: np.ndarray, delta: np.ndarray) -> dict[str, np.ndarray]:

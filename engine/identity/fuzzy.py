@@ -85,13 +85,25 @@ def households_evident(g: np.ndarray) -> bool:
 
 def score(con, settings: dict, f: dict, g: np.ndarray, fs_params: dict) -> dict:
     """Probabilities, weights and explanations for pairs with features f and levels g."""
+    return scorer(con, settings, fs_params)(f, g)
+
+
+def scorer(con, settings: dict, fs_params: dict):
+    """score as a function of (f, g) alone: the stored reviewer-trained and calibration models
+    are read once, so it runs without a connection (a batch at a time, on Spark's workers too)."""
+    from functools import partial
+
+    sup = load_model(con, "supervised") if settings.get("use_supervised", True) else None
+    return partial(_score, settings, fs_params, sup, load_model(con, "calibration"))
+
+
+def _score(settings: dict, fs_params: dict, sup, cal, f: dict, g: np.ndarray) -> dict:
     weights, prior = M.fs_weights(g, fs_params, f)
     fs_total = weights.sum(axis=1) + prior
     p = M.probability_from_weight(fs_total)
     contrib = np.column_stack([weights, np.full(len(g), prior)])
     contrib_names = M.NAMES + ["prior"]
     model_name = "fellegi_sunter"
-    sup = load_model(con, "supervised") if settings.get("use_supervised", True) else None
     if (sup and M.readable_model(sup["blob"], M.design(g[:0], {k: v[:0] for k, v in f.items()})[0].shape[1] + 1)
             and (sup["labels"] or 0) >= int(settings.get("min_labels", 30))):
         # Reviewers label uncertain pairs, so the learned model decides the uncertain band; pairs the
@@ -122,7 +134,6 @@ def score(con, settings: dict, f: dict, g: np.ndarray, fs_params: dict) -> dict:
         contrib_names = contrib_names + ["household_rule"]
         p = capped
     p_raw = p
-    cal = load_model(con, "calibration")
     if cal and cal["params"]:
         # Reviewer-calibrated inside the review band (model.calibrate): 0.9 means 9 in 10 are one person.
         p = M.calibrate(cal["params"], p_raw)
