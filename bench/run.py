@@ -208,10 +208,8 @@ def write_markdown(path: Path, results: dict, meta: dict) -> None:
     out += _markdown_table({n: e for n, e in results.items() if n not in sections})
     for name in sections:
         out += ["", results[name]["section"].strip(), ""] + _markdown_table({name: results[name]})
-    for name in sorted(results):       # a module's hand-written reading of its figures, if it has one
-        notes = BENCH / "notes" / f"{name}.md"
-        if notes.exists():
-            out += ["", notes.read_text(encoding="utf-8").strip()]
+    for notes in sorted((BENCH / "notes").glob("*.md")):   # hand-written readings of the figures
+        out += ["", notes.read_text(encoding="utf-8").strip()]
     out += ["", "## When each module was last measured", "",
             "| module | date | command | seconds | load average (start → end) | note |",
             "| --- | --- | --- | --- | --- | --- |"]
