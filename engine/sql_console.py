@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 
 from engine.access import User, audit, can, mask_frame, require
+from engine.sql_names import quote_name
 
 MAX_ROWS = 100_000
 # Every console query is stopped after this long (CDP_SQL_TIMEOUT_SECONDS), so a long query
@@ -61,10 +62,6 @@ def _table_functions(tree) -> set[str]:
     return found
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _refuse_file_access(con: duckdb.DuckDBPyConnection, sql: str) -> None:
     tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
     if tree.get("error"):
@@ -92,13 +89,13 @@ def _create_views(con: duckdb.DuckDBPyConnection, alias: str, masked: bool) -> N
                        or kind.startswith(("STRUCT", "MAP", "UNION")) or kind.endswith("]")):
             personal.append(column)
     for table, personal in relations.items():
-        source = f"{alias}.main.{_quote(table)}"
+        source = f"{alias}.main.{quote_name(table)}"
         if personal:
-            replace = ", ".join(f"{_MASK_SQL.format(c=_quote(c))} AS {_quote(c)}" for c in personal)
+            replace = ", ".join(f"{_MASK_SQL.format(c=quote_name(c))} AS {quote_name(c)}" for c in personal)
             select = f"SELECT * REPLACE ({replace}) FROM {source}"
         else:
             select = f"SELECT * FROM {source}"
-        con.execute(f"CREATE VIEW main.{_quote(table)} AS {select}")
+        con.execute(f"CREATE VIEW main.{quote_name(table)} AS {select}")
 
 
 def _memory_limit() -> str:
@@ -133,8 +130,8 @@ def console_connection(workspace, masked: bool) -> Iterator[duckdb.DuckDBPyConne
         # written as cdp.profiles or cdp.main.profiles read the same views as profiles.
         name = workspace.path.stem
         if name.lower() not in ("memory", "system", "temp"):
-            con.execute(f"ATTACH ':memory:' AS {_quote(name)}")
-            con.execute(f"USE {_quote(name)}")
+            con.execute(f"ATTACH ':memory:' AS {quote_name(name)}")
+            con.execute(f"USE {quote_name(name)}")
         _create_views(con, alias, masked)
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")

@@ -5,6 +5,7 @@ import itertools
 from contextlib import contextmanager
 import os
 import threading
+from engine.sql_names import quote_name
 
 
 class IngestError(ValueError):
@@ -26,7 +27,7 @@ def quote_ident(name: str, allowed) -> str:
     """Quote a column name for SQL after checking it against the columns that really exist."""
     if name not in allowed:
         raise IngestError(f"Unknown column {name!r}.")
-    return '"' + str(name).replace('"', '""') + '"'
+    return quote_name(name)
 
 
 @contextmanager

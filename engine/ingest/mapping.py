@@ -19,6 +19,7 @@ from engine.ingest.fields import RECORD_ID, RECORD_ID_SYNONYMS, extra_fields_for
 from engine.ingest.headers import header_variants, normalise_header
 from engine.ingest.shapes import recognise
 from engine.ingest.validate import trimmed
+from engine.sql_names import quote_name
 
 HEADER_THRESHOLD = 86      # header similarity (0-100) to accept a match on the name alone
 VALUE_SHARE = 0.8          # share of non-empty values that must look like the type
@@ -54,7 +55,7 @@ def profile_values(con, table: str, columns: list[str], sample: int = 5000) -> d
         return {}
     parts = []
     for i, column in enumerate(columns):
-        t = trimmed('"' + column.replace('"', '""') + '"')
+        t = trimmed(quote_name(column))
         parts.append(f"count({t}) AS n{i}")
         parts.append(f"count(DISTINCT {t}) AS d{i}")
         parts.append(f"any_value({t}) AS x{i}")

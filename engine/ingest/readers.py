@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.ingest.common import IngestError, drop_temp
+from engine.sql_names import quote_name
 
 FORMATS = ("csv", "xlsx", "json", "ndjson", "parquet")
 DELIMITERS = (",", ";", "\t", "|")
@@ -341,7 +342,7 @@ def _finish(con, table: str, columns: list[str], info: FileInfo, rejects: int | 
 
 
 def _as_text_sql(name: str, type_: str) -> str:
-    q = '"' + name.replace('"', '""') + '"'
+    q = quote_name(name)
     upper = type_.upper()
     if upper.startswith(("STRUCT", "MAP")) or upper.endswith("[]") or upper == "JSON":
         return f"CAST(to_json({q}) AS VARCHAR)"

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from engine.identifiers import EMAIL_FIELD
+from engine.sql_names import quote_name
 
 
 def trimmed(column_sql: str) -> str:
@@ -243,7 +244,7 @@ def infer_formats(con, table: str, columns: dict[str, str]) -> dict[str, ColumnF
         return {}
     inner, parts, shapes = [], [], []
     for i, (column, type_) in enumerate(wanted.items()):
-        t = trimmed('"' + column.replace('"', '""') + '"')
+        t = trimmed(quote_name(column))
         inner.append(f"{t} AS t{i}")
         if type_ == "money":
             parts.append(f"count_if(regexp_matches(t{i}, '\\d,\\d{{1,2}}(\\D*)$') OR regexp_matches(t{i}, '\\.\\d{{3}},')) AS a{i}")

@@ -9,6 +9,7 @@ import json
 import re
 from datetime import date
 from typing import Any
+from engine.sql_names import quote_name
 
 STRING_OPS = ("equals", "not_equals", "one_of", "not_one_of", "contains", "not_contains",
               "starts_with", "ends_with", "is_set", "not_set")
@@ -44,7 +45,7 @@ def is_number(v: Any) -> bool:
 
 def quote(identifier: str) -> str:
     """A column name from an allow-list, quoted for SQL."""
-    return '"' + identifier.replace('"', '""') + '"'
+    return quote_name(identifier)
 
 
 def check_date(path: str, v: Any) -> None:
