@@ -11,6 +11,7 @@ import re
 import unicodedata
 from datetime import date, datetime
 
+from engine.dates import DAY_FIRST, NAMED_MONTH, YEAR_FIRST, month_first
 from engine.identifiers import EMAIL
 from engine.phones import e164
 from engine.identity.nicknames import NICKNAMES, canonical_first_name
@@ -155,9 +156,9 @@ def city_sql(expr: str) -> str:
 
 
 # -- dates of birth ---------------------------------------------------------
-DOB_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y",
-               "%d-%m-%Y", "%m-%d-%Y", "%d %b %Y", "%d %B %Y", "%b %d %Y", "%B %d %Y",
-               "%b %d, %Y", "%B %d, %Y")
+# ISO first, then day-first before US order for slash and dash dates (dots are day-first only).
+DOB_FORMATS = ("%Y-%m-%d", *reversed(YEAR_FIRST),
+               *(f for d in DAY_FIRST for f in ((d,) if "." in d else (d, month_first(d)))), *NAMED_MONTH)
 
 
 def parse_dob(value, dayfirst: bool = True) -> date | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.dates import DAY_FIRST, NAMED_MONTH, YEAR_FIRST, month_first, with_times
 from engine.identifiers import EMAIL_FIELD
 from engine.sql_names import quote_name
 
@@ -63,18 +64,14 @@ def phone_sql(t: str) -> str:
     return f"CASE WHEN regexp_full_match({t}, '\\+? *(?:[0-9] *){{7,15}}') THEN {simple} ELSE {general} END"
 
 
-_DAY_FIRST = ["%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d-%m-%Y", "%d-%m-%Y %H:%M",
-              "%d-%m-%Y %H:%M:%S", "%d.%m.%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%d/%m/%y",
-              "%d.%m.%y", "%d/%m/%Y %I:%M %p"]
-_OTHER = ["%Y%m%d", "%Y/%m/%d", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M",
-          "%Y.%m.%d", "%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%d-%b-%y", "%d %b %Y %H:%M",
-          "%b %d, %Y", "%B %d, %Y", "%b %d %Y", "%B %d %Y", "%a, %d %b %Y %H:%M:%S",
+_DAY_FIRST = [f for d in DAY_FIRST for f in with_times(d)] + ["%d/%m/%y", "%d.%m.%y", "%d/%m/%Y %I:%M %p"]
+_OTHER = [YEAR_FIRST[0], *with_times(YEAR_FIRST[1]), "%Y-%m-%d %H:%M", "%Y.%m.%d", *NAMED_MONTH[:2],
+          "%d-%b-%Y", "%d-%b-%y", "%d %b %Y %H:%M", *NAMED_MONTH[2:], "%a, %d %b %Y %H:%M:%S",
           "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
 
 
 def _formats(order: str) -> str:
-    day_first = _DAY_FIRST if order == "dmy" else [
-        f.replace("%d", "%_D").replace("%m", "%d").replace("%_D", "%m") for f in _DAY_FIRST]
+    day_first = _DAY_FIRST if order == "dmy" else [month_first(f) for f in _DAY_FIRST]
     return "[" + ", ".join(f"'{f}'" for f in day_first + _OTHER) + "]"
 
 
@@ -227,7 +224,7 @@ _ISO_SHAPES = {f"Y-N-N{sep}N:N{secs}": f"%Y-%m-%d{sep}%H:%M{clock}"
                for sep in (" ", "T") for secs, clock in (("", ""), (":N", ":%S"))}
 _DATE_ONLY = {f"%{a}{sep}%{b}{sep}%Y" for sep in "/-." for a, b in ("dm", "md")}
 FAST_FORMATS = (set(_SHAPES.values()) | set(_ISO_SHAPES.values())
-                | {f.replace("%d", "%_").replace("%m", "%d").replace("%_", "%m") for f in _SHAPES.values()})
+                | {month_first(f) for f in _SHAPES.values()})
 
 
 def _shape_sql(t: str) -> str:
