@@ -33,3 +33,9 @@ class DuckDBBackend:
                 con.execute(f'COPY (SELECT * FROM "{name}") TO \'{path}\' (FORMAT PARQUET)')
                 written[name] = path
         return written
+
+    def materialize(self, name: str, sql: str, params: dict | list | None = None) -> None:
+        """Keep the answer of `sql` as the temp table `name` of the open connection (callers hold
+        `workspace.connect()` around the queries that read it)."""
+        with self.workspace.connect() as con:
+            con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}', params or [])

@@ -53,3 +53,10 @@ class SparkBackend:
 
     def columns(self, table: str) -> list[str]:
         return self.spark.table(table).columns
+
+    def materialize(self, name: str, sql: str, params: dict | list | None = None) -> None:
+        """Compute `sql` once, keep it cached, and make it readable as `name` (a derived table such
+        as journey_events, built on Spark by the same SQL as in the workspace)."""
+        frame = self.spark.sql(self.sql_for(sql, params)).cache()
+        frame.count()
+        frame.createOrReplaceTempView(name)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from engine.access import User, can, mask_frame, require
 from engine.journeys.base import JourneyError, time_range
-from engine.journeys.prepare import prepare_journeys
+from engine.journeys.prepare import journeys_backend
 from engine.revenue import NET_AMOUNT, PROFILE_REVENUE_ORDERS
 
 DIRECT = "direct"
@@ -79,7 +79,7 @@ def _same(other: str, dims) -> str:
 
 
 def attribution(workspace, user: User, since=None, until=None, *, lookback_days: int | None = None,
-                level: str = "channel") -> pd.DataFrame:
+                level: str = "channel", backend=None) -> pd.DataFrame:
     """Per channel (level "campaign": per channel and utm_campaign): people by first and last touch,
     and orders and revenue under the first-touch, last-touch, linear and position-based models.
 
@@ -144,11 +144,11 @@ def attribution(workspace, user: User, since=None, until=None, *, lookback_days:
     ORDER BY last_touch_revenue DESC, first_touch_revenue DESC, {keys} NULLS LAST
     """
     with workspace.connect():
-        prepare_journeys(workspace)
-        return workspace.query_df(sql, params)
+        return journeys_backend(workspace, backend).query(sql, params)
 
 
-def profile_touches(workspace, user: User, profile_ids: list[str] | None = None, limit: int = 1000) -> pd.DataFrame:
+def profile_touches(workspace, user: User, profile_ids: list[str] | None = None, limit: int = 1000,
+                    backend=None) -> pd.DataFrame:
     """First and last touch channel per profile (optionally for some profiles), with name and email."""
     require(user, "view")
     where, params = "", []
@@ -157,8 +157,7 @@ def profile_touches(workspace, user: User, profile_ids: list[str] | None = None,
         params.append([str(p) for p in profile_ids])
     params.append(int(limit))
     with workspace.connect():
-        prepare_journeys(workspace)
-        frame = workspace.query_df(
+        frame = journeys_backend(workspace, backend).query(
             f"SELECT t.*, p.email, concat_ws(' ', p.first_name, p.last_name) AS name "
             f"FROM ({_PER_PROFILE_SQL}) t LEFT JOIN profiles p USING (profile_id) {where} "
             f"ORDER BY t.first_touch_at DESC, t.profile_id LIMIT ?", params)

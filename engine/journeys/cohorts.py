@@ -11,7 +11,7 @@ import pandas as pd
 
 from engine.access import User, require
 from engine.journeys.base import JourneyError
-from engine.journeys.prepare import prepare_journeys
+from engine.journeys.prepare import journeys_backend
 from engine.revenue import PROFILE_REVENUE_ORDERS
 
 BASES = {
@@ -22,7 +22,8 @@ BASES = {
 BASIS_LABELS = {"first_seen": "First seen (web activity)", "first_order": "First order (repeat purchase)"}
 
 
-def cohorts(workspace, user: User, basis: str = "first_seen", months: int = 12, since=None) -> pd.DataFrame:
+def cohorts(workspace, user: User, basis: str = "first_seen", months: int = 12, since=None,
+            backend=None) -> pd.DataFrame:
     """Retention matrix in long form: cohort (month), month (offset), people, cohort_size, pct."""
     require(user, "view")
     if basis not in BASES:
@@ -49,9 +50,7 @@ def cohorts(workspace, user: User, basis: str = "first_seen", months: int = 12, 
     ORDER BY cohort, month
     """
     with workspace.connect():
-        if basis == "first_seen":
-            prepare_journeys(workspace)
-        return workspace.query_df(sql, params)
+        return journeys_backend(workspace, backend, events=basis == "first_seen").query(sql, params)
 
 
 def retention_matrix(long: pd.DataFrame, value: str = "pct") -> pd.DataFrame:

@@ -1,0 +1,64 @@
+"""Spark over a lakehouse: the tables the product's SQL reads, found by the workspace's mapping.
+
+Before a query runs, every table it reads (engine/backend/relations.py) that the session does
+not have yet is registered: from the mapping (`engine.tables`: name → {path, format}), or, for
+names not mapped (the identity outputs such as profiles and profile_identifiers, and the
+workspace's views), copied from the workspace as Parquet once per run. That copy is read by the
+Spark driver's machine, so it works with a local master; on a cluster, map every table.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from engine.backend.choose import FORMATS
+from engine.backend.relations import relations_read
+from engine.backend.spark_backend import SparkBackend
+
+
+def read_mapped(spark, entry: dict):
+    """A Spark DataFrame for one mapping entry {path, format}."""
+    fmt, path = entry.get("format", "parquet"), entry["path"]
+    if fmt not in FORMATS:
+        raise ValueError(f"Table format {fmt!r} is not one of {', '.join(FORMATS)}.")
+    if fmt == "table":                 # a catalog table (Hive metastore, Unity Catalog, Glue)
+        return spark.table(path)
+    if fmt == "iceberg":               # a catalog name, or a path with Iceberg's runtime configured
+        return spark.read.format("iceberg").load(path)
+    return spark.read.format(fmt).load(path)
+
+
+class LakehouseBackend(SparkBackend):
+    name = "spark"
+
+    def __init__(self, spark=None, tables: dict | None = None, workspace=None):
+        super().__init__(spark)
+        self.tables = dict(tables or {})
+        self.workspace = workspace
+        self.provided: set[str] = set()
+        self._copies: Path | None = None
+
+    def provide(self, names: list[str]) -> None:
+        """Register each name not yet readable: from the mapping, else from the workspace."""
+        missing = [n for n in names if n not in self.provided]
+        unmapped = [n for n in missing if n not in self.tables]
+        for name in missing:
+            if name in self.tables:
+                read_mapped(self.spark, self.tables[name]).createOrReplaceTempView(name)
+        if unmapped and self.workspace is not None:
+            from engine.backend.duckdb_backend import DuckDBBackend
+
+            self._copies = self._copies or Path(tempfile.mkdtemp(prefix="cdp-spark-"))
+            for name, path in DuckDBBackend(self.workspace).export_parquet(unmapped, self._copies).items():
+                self.register(name, path)
+        elif unmapped:
+            raise ValueError(f"No lakehouse table mapped for {', '.join(unmapped)} (cdp engine set --table).")
+        self.provided.update(missing)
+
+    def sql_for(self, sql: str, params: dict | list | None = None) -> str:
+        self.provide(relations_read(sql))
+        return super().sql_for(sql, params)
+
+    def materialize(self, name: str, sql: str, params: dict | list | None = None) -> None:
+        super().materialize(name, sql, params)
+        self.provided.add(name)
