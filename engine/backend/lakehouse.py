@@ -37,6 +37,7 @@ class LakehouseBackend(SparkBackend):
         self.workspace = workspace
         self.provided: set[str] = set()
         self._copies: Path | None = None
+        self._built: dict[str, str] = {}
 
     def provide(self, names: list[str]) -> None:
         """Register each name not yet readable: from the mapping, else from the workspace."""
@@ -60,5 +61,10 @@ class LakehouseBackend(SparkBackend):
         return super().sql_for(sql, params)
 
     def materialize(self, name: str, sql: str, params: dict | list | None = None) -> None:
+        """As SparkBackend's, once per run: the same statement again reuses the cached table."""
+        spark_sql = self.sql_for(sql, params)
+        if self._built.get(name) == spark_sql:
+            return
         super().materialize(name, sql, params)
+        self._built[name] = spark_sql
         self.provided.add(name)
