@@ -215,9 +215,19 @@ def _union_by_name(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _ordered_lists(node: exp.Expression) -> exp.Expression:
+    """list(x ORDER BY k) is refused: sqlglot writes collect_list(x), whose order Spark does not
+    keep (the order would silently change; journey paths build their sequences this way)."""
+    if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
+        raise UnsupportedOnSpark("an ordered list aggregate (list(x ORDER BY ...)): Spark's collect_list "
+                                 "keeps no order")
+    return node
+
+
 REWRITES: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
     _day_intervals, _suffix, _asof_membership, _json_arrays, _ordered_distinct_lists,
     _plain_ctes, _epoch_seconds, _microsecond_intervals, _json_path_lists, _numbered_rows, _union_by_name,
+    _ordered_lists,
 )
 
 

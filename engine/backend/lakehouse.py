@@ -68,3 +68,21 @@ class LakehouseBackend(SparkBackend):
         super().materialize(name, sql, params)
         self._built[name] = spark_sql
         self.provided.add(name)
+
+    def query(self, sql: str, params: dict | list | None = None):
+        """As SparkBackend's, in the shapes DuckDB's answers have: decimals as floats (DuckDB's
+        frames carry DOUBLE), Spark's session-time timestamps as UTC-aware (TIMESTAMPTZ)."""
+        from pyspark.sql import functions as F
+        from pyspark.sql.types import DecimalType, TimestampType
+
+        frame = self.spark.sql(self.sql_for(sql, params))
+        names = frame.columns
+        numbered = frame.toDF(*[f"_c{i}" for i in range(len(names))])
+        fields = numbered.schema.fields
+        out = numbered.select([(F.col(f.name).cast("double") if isinstance(f.dataType, DecimalType) else F.col(f.name))
+                               .alias(f.name) for f in fields]).toPandas()
+        for f in fields:
+            if isinstance(f.dataType, TimestampType):
+                out[f.name] = out[f.name].dt.tz_localize("UTC")
+        out.columns = names
+        return out

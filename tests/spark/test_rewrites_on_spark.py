@@ -8,7 +8,7 @@ import pytest
 from engine.backend.dialect import UnsupportedOnSpark, to_spark
 from tests.spark.canonical import rows
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.timeout(1800)]  # a busy machine: the first case starts Spark
 
 CASES = {
     "positional parameters, a ? inside a string is text": (

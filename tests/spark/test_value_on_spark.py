@@ -17,7 +17,7 @@ from tests.engine.test_value_rfm import AS_OF, ORDERS
 from tests.engine.value_data import add_orders
 from tests.spark.canonical import rows
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.timeout(1800)]  # a busy machine: the first case starts Spark
 
 MORE = [("f", "2024-06-30 23:59", 75.5), ("f", "2023-12-31 00:00", 12.25), ("g", "2024-02-29 12:00", 0)]
 AS_OFS = [AS_OF, date(2024, 3, 15), date(2024, 1, 1), date(2024, 12, 31)]
