@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from engine.backend.duckdb_backend import DuckDBBackend
-from engine.backend.lakehouse import LakehouseBackend
 from engine.value import rfm_scores, save_segment_rules, score_rfm
 from engine.value.history import history_summary, last_order_day, load_history
 from engine.workspace import open_workspace
 from tests.engine.test_value_rfm import AS_OF, ORDERS
 from tests.engine.value_data import add_orders
 from tests.spark.canonical import rows
+from tests.spark.sessions import lakehouse_for
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(1800)]  # a busy machine: the first case starts Spark
 
@@ -37,12 +37,12 @@ def _shop(folder):
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory, spark_backend):
     ws = _shop(tmp_path_factory.mktemp("shop"))
-    return ws, LakehouseBackend(spark_backend.spark.newSession(), {}, ws)
+    return ws, lakehouse_for(ws, spark_backend)
 
 
 def test_the_last_order_day_is_the_same_on_spark(shop):
     ws, spark = shop
-    assert last_order_day(spark) == last_order_day(DuckDBBackend(ws)) == AS_OF
+    assert last_order_day(spark) == last_order_day(DuckDBBackend(ws)) == date(2024, 7, 5)   # a's last order
 
 
 @pytest.mark.parametrize("as_of", AS_OFS, ids=str)
@@ -77,7 +77,7 @@ def test_edited_rfm_rules_are_the_same_on_spark(tmp_path, spark_backend, markete
     ws = _shop(tmp_path)
     save_segment_rules(ws, marketer, [{"name": "Whales", "m": [5, 5]}, {"name": "Recent", "r": [4, 5]},
                                       {"name": "Rest"}])
-    spark = LakehouseBackend(spark_backend.spark.newSession(), {}, ws)
+    spark = lakehouse_for(ws, spark_backend)
     on_duckdb = rfm_scores(ws, analyst, AS_OF, backend=DuckDBBackend(ws))
     assert set(on_duckdb["rfm_segment"]) == {"Whales", "Recent", "Rest"}
     assert rows(rfm_scores(ws, analyst, AS_OF, backend=spark)) == rows(on_duckdb)
@@ -86,6 +86,6 @@ def test_edited_rfm_rules_are_the_same_on_spark(tmp_path, spark_backend, markete
 def test_score_rfm_on_spark_stores_what_duckdb_stores(tmp_path, spark_backend, marketer):
     here, there = _shop(tmp_path / "here"), _shop(tmp_path / "there")
     summary_here = score_rfm(here, marketer, backend=DuckDBBackend(here))
-    summary_there = score_rfm(there, marketer, backend=LakehouseBackend(spark_backend.spark.newSession(), {}, there))
+    summary_there = score_rfm(there, marketer, backend=lakehouse_for(there, spark_backend))
     assert summary_there == summary_here
     assert rows(there.query_df(SCORES)) == rows(here.query_df(SCORES))
