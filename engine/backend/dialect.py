@@ -94,9 +94,12 @@ def inline_parameters(sql: str, params: dict | list | None) -> str:
 # -- rewrites ----------------------------------------------------------------------------------
 
 def _day_intervals(node: exp.Expression) -> exp.Expression:
-    """to_days(n) → INTERVAL 'n' DAY."""
+    """to_days(n) → INTERVAL 'n' DAY; to_days(expression) → make_dt_interval(expression, 0, 0, 0)."""
     if isinstance(node, exp.ToDays):
-        return exp.Interval(this=exp.Literal.string(node.this.sql(READ)), unit=exp.var("DAY"))
+        if isinstance(node.this, exp.Literal):
+            return exp.Interval(this=exp.Literal.string(node.this.sql(READ)), unit=exp.var("DAY"))
+        zero = exp.Literal.number(0)
+        return exp.Anonymous(this="MAKE_DT_INTERVAL", expressions=[node.this.copy(), zero, zero, zero])
     return node
 
 
@@ -224,10 +227,30 @@ def _ordered_lists(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _empty_distinct_lists(node: exp.Expression) -> exp.Expression:
+    """The distinct lists above, with their FILTER moved onto collect_set (Spark refuses one on
+    array_join), and NULL when nothing was collected (DuckDB's string_agg of no values is NULL;
+    array_join of an empty array is '')."""
+    filtered = isinstance(node, exp.Filter)
+    joined = node.this if filtered else node
+    if not (isinstance(joined, exp.Anonymous) and joined.name.upper() == "ARRAY_JOIN"):
+        return node
+    ordered = joined.expressions[0]
+    if not (isinstance(ordered, exp.Anonymous) and ordered.name.upper() == "ARRAY_SORT"):
+        return node
+    collected = ordered.expressions[0].copy()
+    if filtered:
+        collected = exp.Filter(this=collected, expression=node.expression.copy())
+    text = exp.Anonymous(this="ARRAY_JOIN", expressions=[
+        exp.Anonymous(this="ARRAY_SORT", expressions=[collected.copy()]), joined.expressions[1].copy()])
+    some = exp.GT(this=exp.Anonymous(this="SIZE", expressions=[collected]), expression=exp.Literal.number(0))
+    return exp.Case(ifs=[exp.If(this=some, true=text)])
+
+
 REWRITES: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
     _day_intervals, _suffix, _asof_membership, _json_arrays, _ordered_distinct_lists,
     _plain_ctes, _epoch_seconds, _microsecond_intervals, _json_path_lists, _numbered_rows, _union_by_name,
-    _ordered_lists,
+    _ordered_lists, _empty_distinct_lists,
 )
 
 

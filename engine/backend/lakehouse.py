@@ -11,6 +11,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pandas as pd
+
 from engine.backend.choose import FORMATS
 from engine.backend.relations import relations_read
 from engine.backend.spark_backend import SparkBackend
@@ -71,9 +73,10 @@ class LakehouseBackend(SparkBackend):
 
     def query(self, sql: str, params: dict | list | None = None):
         """As SparkBackend's, in the shapes DuckDB's answers have: decimals as floats (DuckDB's
-        frames carry DOUBLE), Spark's session-time timestamps as UTC-aware (TIMESTAMPTZ)."""
+        frames carry DOUBLE), Spark's session-time timestamps as UTC-aware (TIMESTAMPTZ), dates
+        as datetime64."""
         from pyspark.sql import functions as F
-        from pyspark.sql.types import DecimalType, TimestampType
+        from pyspark.sql.types import DateType, DecimalType, TimestampType
 
         frame = self.spark.sql(self.sql_for(sql, params))
         names = frame.columns
@@ -84,5 +87,7 @@ class LakehouseBackend(SparkBackend):
         for f in fields:
             if isinstance(f.dataType, TimestampType):
                 out[f.name] = out[f.name].dt.tz_localize("UTC")
+            elif isinstance(f.dataType, DateType):        # DuckDB's frames carry dates as datetime64
+                out[f.name] = pd.to_datetime(out[f.name])
         out.columns = names
         return out

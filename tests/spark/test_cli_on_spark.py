@@ -16,7 +16,7 @@ from engine.segments import create_segment
 from engine.workspace import open_workspace
 from tests.engine import journey_data
 from tests.spark.canonical import rows
-from tests.spark.sessions import own_session
+from tests.spark import sessions
 
 pytestmark = [pytest.mark.spark, pytest.mark.timeout(1800)]  # a busy machine: the first case starts Spark
 
@@ -40,7 +40,7 @@ def lake(tmp_path_factory, spark_backend):
 @pytest.fixture
 def own_session(monkeypatch, spark_backend):
     """The CLI's Spark session: a fresh one on the suite's Spark context (its own temp views)."""
-    monkeypatch.setitem(choose._SESSIONS, "local[2]", own_session(spark_backend))
+    monkeypatch.setitem(choose._SESSIONS, "local[2]", sessions.own_session(spark_backend))
     monkeypatch.delenv(choose.ENV, raising=False)
 
 

@@ -17,6 +17,8 @@ CASES = {
     "epoch keeps the fraction of a second": (
         "SELECT epoch(TIMESTAMP '2025-01-06 10:00:00.25') AS e, "
         "epoch(TIMESTAMP '2025-01-06 10:00:03') - epoch(TIMESTAMP '2025-01-06 10:00:00.5') AS d", None),
+    "day intervals of an expression": (
+        "SELECT TIMESTAMP '2025-03-02 10:00:00' - to_days(CAST(30 AS INTEGER)) AS t", None),
     "microsecond intervals": (
         "SELECT TIMESTAMP '2025-01-06 10:00:00' + to_microseconds(CAST(1500001 AS BIGINT)) AS t, "
         "TIMESTAMP '2025-01-06 10:00:00' - to_microseconds(CAST(604800000000 AS BIGINT)) AS w", None),
@@ -28,6 +30,9 @@ CASES = {
         "(SELECT row_number() OVER () AS n FROM (VALUES (1), (2), (3), (4)) v(x)) t", None),
     "UNION ALL BY NAME puts the columns in the first side's order": (
         "SELECT 1 AS a, 'x' AS b UNION ALL BY NAME SELECT 'y' AS b, 2 AS a", None),
+    "filtered distinct lists, NULL when nothing is left": (
+        "SELECT g, string_agg(DISTINCT v, ';' ORDER BY v) FILTER (WHERE v <> 'skip') AS vs FROM (VALUES "
+        "(1, 'b'), (1, 'a'), (1, 'b'), (1, 'skip'), (2, 'skip'), (3, NULL)) t(g, v) GROUP BY g", None),
     "string head and tail, as the journey step names use them": (
         "SELECT upper(left(t, 1)) || substr(t, 2) AS s FROM (VALUES ('identify'), ('group'), ('')) v(t)", None),
 }
