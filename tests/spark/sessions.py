@@ -7,6 +7,7 @@ def own_session(spark_backend):
     """A new session of the suite's Spark, with one shuffle partition (small data, a busy machine)."""
     session = spark_backend.spark.newSession()
     session.conf.set("spark.sql.shuffle.partitions", "1")
+    session.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")   # the 1 GB test driver: no broadcasts
     return session
 
 
