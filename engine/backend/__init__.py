@@ -8,7 +8,15 @@ or, in the equivalence suite (tests/spark/), the workspace's own tables exported
 The control plane (users, audit, settings, segment definitions, destinations) stays in the
 workspace on either backend.
 """
-from engine.backend.dialect import UnsupportedOnSpark, to_spark
-from engine.backend.relations import relations_read
-
 __all__ = ["UnsupportedOnSpark", "relations_read", "to_spark"]
+_HOMES = {"UnsupportedOnSpark": "dialect", "to_spark": "dialect", "relations_read": "relations"}
+
+
+def __getattr__(name: str):
+    """The Spark-side names load sqlglot (the spark extra) only when asked for, so the DuckDB
+    default (engine/backend/choose.py, duckdb_backend.py) runs on the base install."""
+    if name not in _HOMES:
+        raise AttributeError(name)
+    import importlib
+
+    return getattr(importlib.import_module(f"engine.backend.{_HOMES[name]}"), name)

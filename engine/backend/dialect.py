@@ -61,8 +61,22 @@ def literal(value: Any) -> exp.Expression:
     raise UnsupportedOnSpark(f"parameter of type {type(value).__name__} cannot be inlined")
 
 
-def inline_parameters(sql: str, params: dict | None) -> str:
-    """DuckDB SQL with every `$name` replaced by its value as a literal (still DuckDB SQL)."""
+def named_parameters(sql: str, params: list | tuple) -> tuple[str, dict]:
+    """Positional `?` parameters as named ones (`$p0`, `$p1`, ...) in order of appearance; a `?`
+    inside a string literal is text, not a parameter (the tokenizer tells them apart)."""
+    marks = [t for t in sqlglot.Dialect.get_or_raise(READ).tokenize(sql)
+             if t.token_type == sqlglot.TokenType.PLACEHOLDER and t.text == "?"]
+    if len(marks) != len(params):
+        raise UnsupportedOnSpark(f"{len(marks)} placeholders for {len(params)} parameters")
+    for i, token in reversed(list(enumerate(marks))):
+        sql = sql[:token.start] + f"$p{i}" + sql[token.end + 1:]
+    return sql, {f"p{i}": value for i, value in enumerate(params)}
+
+
+def inline_parameters(sql: str, params: dict | list | None) -> str:
+    """DuckDB SQL with every `$name` (or `?`) replaced by its value as a literal (still DuckDB SQL)."""
+    if isinstance(params, (list, tuple)):
+        sql, params = named_parameters(sql, params)
     tree = sqlglot.parse_one(sql, read=READ)
     params = params or {}
 
@@ -80,9 +94,12 @@ def inline_parameters(sql: str, params: dict | None) -> str:
 # -- rewrites ----------------------------------------------------------------------------------
 
 def _day_intervals(node: exp.Expression) -> exp.Expression:
-    """to_days(n) → INTERVAL 'n' DAY."""
+    """to_days(n) → INTERVAL 'n' DAY; to_days(expression) → make_dt_interval(expression, 0, 0, 0)."""
     if isinstance(node, exp.ToDays):
-        return exp.Interval(this=exp.Literal.string(node.this.sql(READ)), unit=exp.var("DAY"))
+        if isinstance(node.this, exp.Literal):
+            return exp.Interval(this=exp.Literal.string(node.this.sql(READ)), unit=exp.var("DAY"))
+        zero = exp.Literal.number(0)
+        return exp.Anonymous(this="MAKE_DT_INTERVAL", expressions=[node.this.copy(), zero, zero, zero])
     return node
 
 
@@ -137,8 +154,103 @@ def _ordered_distinct_lists(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _plain_ctes(node: exp.Expression) -> exp.Expression:
+    """`name AS MATERIALIZED (...)` → `name AS (...)`: a planner hint, not a meaning."""
+    if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
+        node = node.copy()
+        node.set("materialized", None)
+    return node
+
+
+def _epoch_seconds(node: exp.Expression) -> exp.Expression:
+    """epoch(ts) → unix_micros(ts) / 1e6: seconds with their fraction, as DuckDB's epoch gives
+    (Spark's unix_timestamp drops the fraction)."""
+    if isinstance(node, exp.TimeToUnix):
+        micros = exp.Anonymous(this="UNIX_MICROS", expressions=[
+            exp.Cast(this=node.this, to=exp.DataType.build("TIMESTAMP"))])
+        return exp.Div(this=micros, expression=exp.Literal.number("1000000.0"))
+    return node
+
+
+def _microsecond_intervals(node: exp.Expression) -> exp.Expression:
+    """to_microseconds(n) → make_dt_interval(0, 0, 0, n / 1e6 as seconds with 6 decimals)."""
+    if isinstance(node, exp.Anonymous) and node.name.lower() == "to_microseconds":
+        seconds = exp.Div(this=exp.Cast(this=node.expressions[0], to=exp.DataType.build("DECIMAL(24, 6)")),
+                          expression=exp.Literal.number(1_000_000))
+        seconds = exp.Cast(this=seconds, to=exp.DataType.build("DECIMAL(18, 6)"))
+        zero = exp.Literal.number(0)
+        return exp.Anonymous(this="MAKE_DT_INTERVAL", expressions=[zero, zero, zero, seconds])
+    return node
+
+
+def _json_path_lists(node: exp.Expression) -> exp.Expression:
+    """json_extract_string(doc, [path, ...]) → array(get_json_object(doc, path), ...)."""
+    if isinstance(node, exp.JSONExtractScalar) and isinstance(node.expression, exp.Array):
+        return exp.Array(expressions=[exp.Anonymous(this="GET_JSON_OBJECT", expressions=[node.this.copy(), p.copy()])
+                                      for p in node.expression.expressions])
+    return node
+
+
+def _numbered_rows(node: exp.Expression) -> exp.Expression:
+    """row_number() OVER () → row_number() OVER (ORDER BY monotonically_increasing_id()): Spark
+    wants an order; any order numbers the rows 1..n as DuckDB does."""
+    if isinstance(node, exp.Window) and isinstance(node.this, exp.RowNumber) \
+            and not node.args.get("order") and not node.args.get("partition_by"):
+        node = node.copy()
+        node.set("order", exp.Order(expressions=[exp.Ordered(
+            this=exp.Anonymous(this="MONOTONICALLY_INCREASING_ID", expressions=[]))]))
+    return node
+
+
+def _union_by_name(node: exp.Expression) -> exp.Expression:
+    """`a UNION ALL BY NAME b` → b's columns put in a's order, when both name every column."""
+    if isinstance(node, exp.Union) and node.args.get("by_name"):
+        left, right = node.this, node.expression
+        if not isinstance(left, exp.Select) or not isinstance(right, exp.Select):
+            raise UnsupportedOnSpark("UNION BY NAME over something other than two SELECTs")
+        names = left.named_selects
+        by_name = {e.alias_or_name: e for e in right.expressions}
+        if "*" in names or sorted(names) != sorted(by_name):
+            raise UnsupportedOnSpark("UNION BY NAME whose sides do not name the same columns")
+        node = node.copy()
+        node.set("by_name", None)
+        node.expression.set("expressions", [by_name[n].copy() for n in names])
+    return node
+
+
+def _ordered_lists(node: exp.Expression) -> exp.Expression:
+    """list(x ORDER BY k) is refused: sqlglot writes collect_list(x), whose order Spark does not
+    keep (the order would silently change; journey paths build their sequences this way)."""
+    if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
+        raise UnsupportedOnSpark("an ordered list aggregate (list(x ORDER BY ...)): Spark's collect_list "
+                                 "keeps no order")
+    return node
+
+
+def _empty_distinct_lists(node: exp.Expression) -> exp.Expression:
+    """The distinct lists above, with their FILTER moved onto collect_set (Spark refuses one on
+    array_join), and NULL when nothing was collected (DuckDB's string_agg of no values is NULL;
+    array_join of an empty array is '')."""
+    filtered = isinstance(node, exp.Filter)
+    joined = node.this if filtered else node
+    if not (isinstance(joined, exp.Anonymous) and joined.name.upper() == "ARRAY_JOIN"):
+        return node
+    ordered = joined.expressions[0]
+    if not (isinstance(ordered, exp.Anonymous) and ordered.name.upper() == "ARRAY_SORT"):
+        return node
+    collected = ordered.expressions[0].copy()
+    if filtered:
+        collected = exp.Filter(this=collected, expression=node.expression.copy())
+    text = exp.Anonymous(this="ARRAY_JOIN", expressions=[
+        exp.Anonymous(this="ARRAY_SORT", expressions=[collected.copy()]), joined.expressions[1].copy()])
+    some = exp.GT(this=exp.Anonymous(this="SIZE", expressions=[collected]), expression=exp.Literal.number(0))
+    return exp.Case(ifs=[exp.If(this=some, true=text)])
+
+
 REWRITES: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
     _day_intervals, _suffix, _asof_membership, _json_arrays, _ordered_distinct_lists,
+    _plain_ctes, _epoch_seconds, _microsecond_intervals, _json_path_lists, _numbered_rows, _union_by_name,
+    _ordered_lists, _empty_distinct_lists,
 )
 
 

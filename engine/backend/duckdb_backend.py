@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from engine.backend import batches
+from engine.sql_names import quote_name
 from engine.backend.batches import stream_batches
 
 
@@ -44,3 +45,9 @@ class DuckDBBackend:
         batch_rows: rows a batch (batches.BATCH_ROWS unless given)."""
         with self.workspace.connect() as con:
             return stream_batches(con, sql, fn, schema, params, batch_rows or batches.BATCH_ROWS)
+
+    def materialize(self, name: str, sql: str, params: dict | list | None = None) -> None:
+        """Keep the answer of `sql` as the temp table `name` of the open connection (callers hold
+        `workspace.connect()` around the queries that read it)."""
+        with self.workspace.connect() as con:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_name(name)} AS {sql}", params or [])

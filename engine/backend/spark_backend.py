@@ -65,3 +65,10 @@ class SparkBackend:
         from engine.backend.batches import conform, spark_map
 
         return conform(spark_map(self.spark.sql(self.sql_for(sql, params)), fn, schema).toPandas(), schema)
+
+    def materialize(self, name: str, sql: str, params: dict | list | None = None) -> None:
+        """Compute `sql` once, keep it cached, and make it readable as `name` (a derived table such
+        as journey_events, built on Spark by the same SQL as in the workspace)."""
+        frame = self.spark.sql(self.sql_for(sql, params)).cache()
+        frame.count()
+        frame.createOrReplaceTempView(name)

@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "engine.cli.activation", # audience, destinations
     "engine.cli.privacy",    # privacy
     "engine.cli.forward",    # forward
+    "engine.cli.engine",     # engine (duckdb or spark)
 ]
 
 
@@ -46,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--workspace", metavar="PATH",
                         help="workspace DuckDB file (default: $CDP_WORKSPACE or workspace/cdp.duckdb)")
+    parser.add_argument("--engine", choices=["duckdb", "spark"],
+                        help="run segments, journeys and value on this engine for this run "
+                             "(default: $CDP_ENGINE or the workspace's `cdp engine` setting)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -78,6 +82,9 @@ def _run(argv: list[str] | None) -> int:
     if args.workspace:
         import os
         os.environ["CDP_WORKSPACE"] = args.workspace
+    if args.engine:
+        import os
+        os.environ["CDP_ENGINE"] = args.engine
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2

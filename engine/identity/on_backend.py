@@ -29,22 +29,13 @@ TF_TABLE = "_tf"
 SCORES_SCHEMA = {"l": "BIGINT", "r": "BIGINT", "rules": "INTEGER", "p": "DOUBLE"}
 
 
-def materialise(backend, name: str, sql: str) -> None:
-    """`name` readable by later steps: a DuckDB temporary table or a cached Spark view."""
-    if backend.name == "spark":
-        backend.spark.sql(backend.sql_for(sql)).cache().createOrReplaceTempView(name)
-        return
-    with backend.workspace.connect() as con:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
-
-
 def candidate_pairs(backend, evidence: list[str], full: bool = True) -> int:
     """Blocking on the backend: _pairs(l, r, rules), and _frec for the features; returns the
     number of pairs. `evidence`: features.evidence_types of the workspace's settings."""
     for name, sql in blocking_steps(evidence, full):
-        materialise(backend, name, sql)
-    materialise(backend, TF_TABLE, TERM_FREQUENCIES_SQL)
-    materialise(backend, "_frec", frec_sql(evidence, "rec_id IN (SELECT rec_id FROM _bkeys)", TF_TABLE))
+        backend.materialize(name, sql)
+    backend.materialize(TF_TABLE, TERM_FREQUENCIES_SQL)
+    backend.materialize("_frec", frec_sql(evidence, "rec_id IN (SELECT rec_id FROM _bkeys)", TF_TABLE))
     return int(backend.query("SELECT count(*) AS n FROM _pairs")["n"].iloc[0])
 
 

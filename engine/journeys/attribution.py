@@ -24,7 +24,7 @@ import pandas as pd
 from engine.access import User, can, mask_frame, require
 from engine.journeys.base import JourneyError, time_range
 from engine.freshness import REBUILD
-from engine.journeys.prepare import journeys_ready
+from engine.journeys.prepare import journeys_backend
 from engine.revenue import NET_AMOUNT, PROFILE_REVENUE_ORDERS
 
 DIRECT = "direct"
@@ -80,7 +80,7 @@ def _same(other: str, dims) -> str:
 
 
 def attribution(workspace, user: User, since=None, until=None, *, lookback_days: int | None = None,
-                level: str = "channel", freshness: str = REBUILD) -> pd.DataFrame:
+                level: str = "channel", freshness: str = REBUILD, backend=None) -> pd.DataFrame:
     """Per channel (level "campaign": per channel and utm_campaign): people by first and last touch,
     and orders and revenue under the first-touch, last-touch, linear and position-based models.
 
@@ -145,12 +145,11 @@ def attribution(workspace, user: User, since=None, until=None, *, lookback_days:
     ORDER BY last_touch_revenue DESC, first_touch_revenue DESC, {keys} NULLS LAST
     """
     with workspace.connect():
-        journeys_ready(workspace, freshness)
-        return workspace.query_df(sql, params)
+        return journeys_backend(workspace, backend, freshness=freshness).query(sql, params)
 
 
-def profile_touches(workspace, user: User, profile_ids: list[str] | None = None, limit: int = 1000, *,
-                    freshness: str = REBUILD) -> pd.DataFrame:
+def profile_touches(workspace, user: User, profile_ids: list[str] | None = None, limit: int = 1000,
+                    *, freshness: str = REBUILD, backend=None) -> pd.DataFrame:
     """First and last touch channel per profile (optionally for some profiles), with name and email."""
     require(user, "view")
     where, params = "", []
@@ -159,8 +158,7 @@ def profile_touches(workspace, user: User, profile_ids: list[str] | None = None,
         params.append([str(p) for p in profile_ids])
     params.append(int(limit))
     with workspace.connect():
-        journeys_ready(workspace, freshness)
-        frame = workspace.query_df(
+        frame = journeys_backend(workspace, backend, freshness=freshness).query(
             f"SELECT t.*, p.email, concat_ws(' ', p.first_name, p.last_name) AS name "
             f"FROM ({_PER_PROFILE_SQL}) t LEFT JOIN profiles p USING (profile_id) {where} "
             f"ORDER BY t.first_touch_at DESC, t.profile_id LIMIT ?", params)

@@ -13,7 +13,7 @@ STEP_SQL = """CASE type
     WHEN 'page' THEN 'Page: ' || COALESCE(name, NULLIF(regexp_extract(url, '^[a-zA-Z]+://[^/]+(/[^?#]*)', 1), ''), '/')
     WHEN 'screen' THEN 'Screen: ' || COALESCE(name, '?')
     ELSE initcap_type END"""
-STEP_SQL = STEP_SQL.replace("initcap_type", "upper(type[1]) || type[2:]")
+STEP_SQL = STEP_SQL.replace("initcap_type", "upper(left(type, 1)) || substr(type, 2)")
 
 # Channel of a touch: UTM campaign (context.campaign or the URL's utm_ parameters), else the
 # referrer's host classified as search / social / referral; internal referrers are not touches.

@@ -12,7 +12,7 @@ import pandas as pd
 from engine.access import User, require
 from engine.journeys.base import JourneyError
 from engine.freshness import REBUILD
-from engine.journeys.prepare import journeys_ready
+from engine.journeys.prepare import journeys_backend
 from engine.revenue import PROFILE_REVENUE_ORDERS
 
 BASES = {
@@ -23,8 +23,8 @@ BASES = {
 BASIS_LABELS = {"first_seen": "First seen (web activity)", "first_order": "First order (repeat purchase)"}
 
 
-def cohorts(workspace, user: User, basis: str = "first_seen", months: int = 12, since=None, *,
-            freshness: str = REBUILD) -> pd.DataFrame:
+def cohorts(workspace, user: User, basis: str = "first_seen", months: int = 12, since=None,
+            *, freshness: str = REBUILD, backend=None) -> pd.DataFrame:
     """Retention matrix in long form: cohort (month), month (offset), people, cohort_size, pct."""
     require(user, "view")
     if basis not in BASES:
@@ -51,9 +51,7 @@ def cohorts(workspace, user: User, basis: str = "first_seen", months: int = 12, 
     ORDER BY cohort, month
     """
     with workspace.connect():
-        if basis == "first_seen":
-            journeys_ready(workspace, freshness)
-        return workspace.query_df(sql, params)
+        return journeys_backend(workspace, backend, events=basis == "first_seen", freshness=freshness).query(sql, params)
 
 
 def retention_matrix(long: pd.DataFrame, value: str = "pct") -> pd.DataFrame:

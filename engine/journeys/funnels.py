@@ -16,7 +16,7 @@ import pandas as pd
 from engine.access import User, can, is_personal_field, mask_frame, require
 from engine.journeys.base import JourneyError, Step, breakdown_sql, step_condition, time_range
 from engine.freshness import REBUILD
-from engine.journeys.prepare import journeys_ready
+from engine.journeys.prepare import journeys_backend
 
 MAX_STEPS = 10
 MAX_BREAKDOWN_VALUES = 8
@@ -74,8 +74,9 @@ def _reach_sql(steps: list[Step], window: timedelta, since, until) -> tuple[str,
 
 
 def funnel(workspace, user: User, steps, window: timedelta = timedelta(days=7), since=None, until=None,
-           breakdown: str | None = None, *, freshness: str = REBUILD) -> FunnelResult:
-    """People reaching each step, conversion and drop-off, median time from the previous step."""
+           breakdown: str | None = None, *, freshness: str = REBUILD, backend=None) -> FunnelResult:
+    """People reaching each step, conversion and drop-off, median time from the previous step
+    (on `backend`, default the workspace's engine setting)."""
     require(user, "view")
     parsed = _steps(steps, user)
     with_sql, params = _reach_sql(parsed, window, since, until)
@@ -83,18 +84,18 @@ def funnel(workspace, user: User, steps, window: timedelta = timedelta(days=7), 
     counts = ", ".join(f"count(t{i}) AS c{i}" for i in range(1, n + 1))
     medians = ", ".join(f"median(epoch(t{i}) - epoch(t{i - 1})) AS d{i}" for i in range(2, n + 1))
     group = breakdown_sql(breakdown)
-    with workspace.connect() as con:
-        journeys_ready(workspace, freshness)
-        row = con.execute(f"{with_sql} SELECT {counts}, {medians} FROM reach", params).fetchone()
+    with workspace.connect():
+        backend = journeys_backend(workspace, backend, freshness=freshness)
+        row = backend.query(f"{with_sql} SELECT {counts}, {medians} FROM reach", params).iloc[0].tolist()
         people = [int(row[i]) for i in range(n)]
-        med = [None] + [None if row[n + i] is None else float(row[n + i]) for i in range(n - 1)]
+        med = [None] + [None if pd.isna(row[n + i]) else float(row[n + i]) for i in range(n - 1)]
         steps_df = _step_table(parsed, people, med)
         by = pd.DataFrame(columns=["value", "step", "label", "people", "pct_of_start"])
         if group:
-            frame = con.execute(
+            frame = backend.query(
                 f"{with_sql}, b AS ({group}), v AS (SELECT r.*, COALESCE(CAST(b.value AS VARCHAR), '(none)') AS value "
                 f"FROM reach r LEFT JOIN b ON b.profile_id = r.pid) "
-                f"SELECT value, {counts} FROM v GROUP BY value ORDER BY c1 DESC, value", params).df()
+                f"SELECT value, {counts} FROM v GROUP BY value ORDER BY c1 DESC, value", params)
             by = _breakdown_table(parsed, frame)
     return FunnelResult(steps_df, by, window)
 
@@ -132,7 +133,8 @@ def _breakdown_table(steps: list[Step], frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def funnel_dropoffs(workspace, user: User, steps, at_step: int, window: timedelta = timedelta(days=7),
-                    since=None, until=None, limit: int | None = None, *, freshness: str = REBUILD) -> pd.DataFrame:
+                    since=None, until=None, limit: int | None = None, *, freshness: str = REBUILD,
+                    backend=None) -> pd.DataFrame:
     """People who reached step at_step - 1 but not at_step (profile_id, name, email, reached_previous_at)."""
     require(user, "view")
     parsed = _steps(steps, user)
@@ -147,6 +149,5 @@ def funnel_dropoffs(workspace, user: User, steps, at_step: int, window: timedelt
         sql += " LIMIT ?"
         params = params + [int(limit)]
     with workspace.connect():
-        journeys_ready(workspace, freshness)
-        frame = workspace.query_df(sql, params)
+        frame = journeys_backend(workspace, backend, freshness=freshness).query(sql, params)
     return frame if can(user, "view_pii") else mask_frame(frame, user)

@@ -17,7 +17,7 @@ import pandas as pd
 from engine.access import User, require
 from engine.journeys.base import JourneyError, Step, step_condition, time_range
 from engine.freshness import REBUILD
-from engine.journeys.prepare import journeys_ready
+from engine.journeys.prepare import journeys_backend
 
 MAX_DEPTH = 8
 END, START, OTHER = "(end)", "(start)", "Other"
@@ -33,8 +33,8 @@ class PathResult:
 
 
 def paths(workspace, user: User, anchor, direction: str = "after", depth: int = 4, top: int = 6,
-          within: timedelta = timedelta(days=1), since=None, until=None, collapse_repeats: bool = True, *,
-          freshness: str = REBUILD) -> PathResult:
+          within: timedelta = timedelta(days=1), since=None, until=None, collapse_repeats: bool = True,
+          *, freshness: str = REBUILD, backend=None) -> PathResult:
     """Common paths after (direction="after") or before ("before") the anchor step."""
     require(user, "view")
     if direction not in ("after", "before"):
@@ -89,13 +89,13 @@ def paths(workspace, user: User, anchor, direction: str = "after", depth: int = 
     for i in range(len(positional)):
         sql = sql.replace("?", f"$p{i}", 1)
         named[f"p{i}"] = positional[i]
-    with workspace.connect() as con:
-        journeys_ready(workspace, freshness)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _journey_paths AS {sql}", named)
-        people, stopped = con.execute(
+    with workspace.connect():
+        backend = journeys_backend(workspace, backend, freshness=freshness)
+        backend.materialize("_journey_paths", sql, named)
+        people, stopped = backend.query(
             "SELECT COALESCE(sum(people), 0), COALESCE(sum(people) FILTER (WHERE path[2] = $filler), 0) "
-            "FROM _journey_paths", {"filler": filler}).fetchone()
-        links = con.execute("""
+            "FROM _journey_paths", {"filler": filler}).iloc[0].tolist()
+        links = backend.query("""
             WITH steps AS (
                 SELECT path, people, generate_subscripts(path, 1) AS i FROM _journey_paths),
             pairs AS (
@@ -103,11 +103,10 @@ def paths(workspace, user: User, anchor, direction: str = "after", depth: int = 
                 FROM steps WHERE i < len(path) AND path[i] <> $filler)
             SELECT source_depth, source, target_depth, target, CAST(sum(people) AS BIGINT) AS people
             FROM pairs GROUP BY ALL ORDER BY source_depth, people DESC, source, target""",
-            {"filler": filler}).df()
-        common = con.execute("""
+            {"filler": filler})
+        common = backend.query("""
             SELECT list_filter(path, lambda x: x <> $filler) AS path, CAST(sum(people) AS BIGINT) AS people
-            FROM _journey_paths GROUP BY 1 ORDER BY people DESC, path LIMIT 20""", {"filler": filler}).df()
-        con.execute("DROP TABLE IF EXISTS _journey_paths")
+            FROM _journey_paths GROUP BY 1 ORDER BY people DESC, path LIMIT 20""", {"filler": filler})
     if not after:  # read backwards paths left to right, ending at the anchor
         links = links.assign(source_depth=-links["source_depth"], target_depth=-links["target_depth"])
         links = links.rename(columns={"source_depth": "target_depth", "source": "target",

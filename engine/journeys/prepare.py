@@ -26,13 +26,12 @@ SELECT concat_ws('|', (SELECT count(*) FROM profile_identifiers),
                       (SELECT count(*) FROM profiles), (SELECT max(updated_at) FROM profiles))
 """
 
-NUMBER_PROFILES_SQL = """
-INSERT INTO journey_profiles
-SELECT CAST(row_number() OVER () AS INTEGER), profile_id FROM (SELECT DISTINCT profile_id FROM profile_identifiers)
+NUMBER_PROFILES_SELECT = """
+SELECT CAST(row_number() OVER () AS INTEGER) AS pk, profile_id FROM (SELECT DISTINCT profile_id FROM profile_identifiers)
 """
+NUMBER_PROFILES_SQL = "INSERT INTO journey_profiles" + NUMBER_PROFILES_SELECT
 
-BUILD_SQL = f"""
-INSERT INTO journey_events
+BUILD_SELECT = f"""
 WITH ids AS (
     SELECT i.id_type, i.id_value, i.profile_id, n.pk
     FROM profile_identifiers i JOIN journey_profiles n USING (profile_id)
@@ -54,13 +53,15 @@ g AS (
            {REFERRER_HOST_SQL} AS ref_host, {PAGE_HOST_SQL} AS page_host, {STEP_SQL} AS step
     FROM f
 )
-SELECT COALESCE(pu.profile_id, pa.profile_id), g.ts, g.step, g.type, g.properties,
-       g.utm_source, g.utm_medium, g.utm_campaign, g.ref_host, {channel_sql()}, COALESCE(pu.pk, pa.pk)
+SELECT COALESCE(pu.profile_id, pa.profile_id) AS profile_id, g.ts, g.step, g.type, g.properties,
+       g.utm_source, g.utm_medium, g.utm_campaign, g.ref_host AS referrer_host, {channel_sql()} AS channel,
+       COALESCE(pu.pk, pa.pk) AS pk
 FROM g
 LEFT JOIN ids pu ON pu.id_type = 'user_id' AND pu.id_value = g.user_id
 LEFT JOIN ids pa ON pa.id_type = 'anonymous_id' AND pa.id_value = g.anonymous_id
 WHERE COALESCE(pu.profile_id, pa.profile_id) IS NOT NULL
 """
+BUILD_SQL = "INSERT INTO journey_events" + BUILD_SELECT
 
 
 def _state(con) -> dict:
@@ -144,3 +145,21 @@ def journeys_built(workspace) -> bool:
     """True once journey_events has been built at least once (a screen has something to show)."""
     with workspace.connect() as con:
         return _stored(con) is not None
+
+
+def journeys_backend(workspace, backend=None, events: bool = True, freshness: str = REBUILD):
+    """The backend a journey query runs on, with `journey_events` ready there (unless `events` is
+    False): in the workspace, brought up to date as above (or read as last built: `freshness`); on
+    Spark, built from the lakehouse's
+    events by the same SQL."""
+    from engine.backend.choose import backend_for
+
+    backend = backend or backend_for(workspace)
+    if not events:
+        return backend
+    if backend.name == "duckdb":
+        journeys_ready(workspace, freshness)
+    else:
+        backend.materialize("journey_profiles", NUMBER_PROFILES_SELECT)
+        backend.materialize("journey_events", BUILD_SELECT.replace("{events_filter}", "true"))
+    return backend

@@ -100,12 +100,26 @@ def _current(con, segment_id: str) -> dict:
     return out
 
 
-def _segment_compiled(con, segment_id: str, path: str = "", as_of: datetime | None = None) -> Compiled:
+def _segment_compiled(con, segment_id: str, path: str = "", as_of: datetime | None = None,
+                      use_index: bool | None = None) -> Compiled:
     seg = _current(con, segment_id)
     if seg["kind"] == "static":
         return Compiled("SELECT profile_id FROM segment_static_members WHERE segment_id = $sid",
                         {"sid": segment_id})
-    return compile_in(con, seg["definition"], segment_id=segment_id, as_of=as_of, path=path)
+    return compile_in(con, seg["definition"], segment_id=segment_id, as_of=as_of, path=path, use_index=use_index)
+
+
+def _plane(workspace, backend):
+    """(backend, use_index): where a segment's SQL runs (the workspace's engine setting unless
+    given) and whether it may read the workspace's event index (DuckDB only; Spark reads events)."""
+    from engine.backend.choose import backend_for
+
+    backend = backend or backend_for(workspace)
+    return backend, (None if backend.name == "duckdb" else False)
+
+
+def _scalar(backend, sql: str, params) -> int:
+    return int(backend.query(sql, params).iloc[0, 0] or 0)
 
 
 def _has_suppressions(con) -> bool:
@@ -389,21 +403,24 @@ def segment_versions(workspace, segment_id: str) -> pd.DataFrame:
 
 
 def count_definition(workspace, definition: dict, *, user: User | None = None,
-                     as_of: datetime | None = None, segment_id: str | None = None) -> int:
-    """How many profiles a definition selects right now (or at as_of)."""
+                     as_of: datetime | None = None, segment_id: str | None = None, backend=None) -> int:
+    """How many profiles a definition selects right now (or at as_of), on `backend`."""
     if user is not None:
         require(user, "view")
         model.check_personal_conditions(definition, user)
     with workspace.connect() as con:
-        comp = compile_in(con, definition, segment_id=segment_id, as_of=as_of, path=str(workspace.path))
-        return int(con.execute(comp.count_sql(), comp.params).fetchone()[0])
+        backend, use_index = _plane(workspace, backend)
+        comp = compile_in(con, definition, segment_id=segment_id, as_of=as_of, path=str(workspace.path),
+                          use_index=use_index)
+        return _scalar(backend, comp.count_sql(), comp.params)
 
 
-def count_segment(workspace, user: User, segment_id: str) -> int:
+def count_segment(workspace, user: User, segment_id: str, backend=None) -> int:
     require(user, "view")
     with workspace.connect() as con:
-        comp = _segment_compiled(con, segment_id, str(workspace.path))
-        return int(con.execute(comp.count_sql(), comp.params).fetchone()[0])
+        backend, use_index = _plane(workspace, backend)
+        comp = _segment_compiled(con, segment_id, str(workspace.path), use_index=use_index)
+        return _scalar(backend, comp.count_sql(), comp.params)
 
 
 def definition_sql(workspace, user: User, definition: dict, segment_id: str | None = None) -> Compiled:
@@ -413,33 +430,36 @@ def definition_sql(workspace, user: User, definition: dict, segment_id: str | No
         return compile_in(con, definition, segment_id=segment_id, path=str(workspace.path))
 
 
-def reachability(workspace, user: User, definition: dict, segment_id: str | None = None) -> dict:
+def reachability(workspace, user: User, definition: dict, segment_id: str | None = None, backend=None) -> dict:
     """Members, and how many can be reached by email, phone, ad identifiers, any of them."""
     require(user, "view")
     model.check_personal_conditions(definition, user)
     with workspace.connect() as con:
-        comp = compile_in(con, definition, segment_id=segment_id, path=str(workspace.path))
+        backend, use_index = _plane(workspace, backend)
+        comp = compile_in(con, definition, segment_id=segment_id, path=str(workspace.path), use_index=use_index)
         sql, params = compiler.reach_sql(comp, _has_suppressions(con))
-        row = con.execute(sql, params).fetchone()
-    return dict(zip(["members", "email", "phone", "ad_ids", "any_channel"], (int(v or 0) for v in row)))
+        row = backend.query(sql, params).iloc[0].tolist()
+    return dict(zip(["members", "email", "phone", "ad_ids", "any_channel"],
+                    (0 if pd.isna(v) else int(v) for v in row)))
 
 
-def _members(con, comp: Compiled, limit: int | None = None) -> pd.DataFrame:
+def _members(backend, comp: Compiled, limit: int | None = None) -> pd.DataFrame:
     sql, params = compiler.members_sql(comp, limit)
-    return con.execute(sql, params).df()
+    return backend.query(sql, params)
 
 
 def sample_members(workspace, user: User, definition: dict, n: int = 20,
-                   segment_id: str | None = None) -> pd.DataFrame:
+                   segment_id: str | None = None, backend=None) -> pd.DataFrame:
     """A few members (masked for roles without view_pii)."""
     require(user, "view")
     model.check_personal_conditions(definition, user)
     with workspace.connect() as con:
-        comp = compile_in(con, definition, segment_id=segment_id, path=str(workspace.path))
-        return mask_frame(_members(con, comp, limit=max(1, min(int(n), 500))), user)
+        backend, use_index = _plane(workspace, backend)
+        comp = compile_in(con, definition, segment_id=segment_id, path=str(workspace.path), use_index=use_index)
+        return mask_frame(_members(backend, comp, limit=max(1, min(int(n), 500))), user)
 
 
-def segment_members(workspace, user: User, segment_id: str) -> pd.DataFrame:
+def segment_members(workspace, user: User, segment_id: str, backend=None) -> pd.DataFrame:
     """Every member of a saved segment with the identifiers activation needs.
 
     Columns: profile_id, email, phone, first_name, last_name, city, postcode, state, country,
@@ -448,8 +468,9 @@ def segment_members(workspace, user: User, segment_id: str) -> pd.DataFrame:
     """
     require(user, "view")
     with workspace.connect() as con:
-        comp = _segment_compiled(con, segment_id, str(workspace.path))
-        return mask_frame(_members(con, comp), user)
+        backend, use_index = _plane(workspace, backend)
+        comp = _segment_compiled(con, segment_id, str(workspace.path), use_index=use_index)
+        return mask_frame(_members(backend, comp), user)
 
 
 # -- refresh, snapshots, overlap -------------------------------------------------
@@ -511,10 +532,10 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def export_members_csv(workspace, user: User, segment_id: str, path) -> int:
+def export_members_csv(workspace, user: User, segment_id: str, path, backend=None) -> int:
     """Write a segment's members to CSV (masked per role); audited. Returns the row count."""
     require(user, "export")
-    df = segment_members(workspace, user, segment_id)
+    df = segment_members(workspace, user, segment_id, backend=backend)
     safe_csv(df, path)
     with workspace.transaction() as con:
         audit(con, user, "segment.export_members", segment_id, {"rows": len(df), "file": str(path)})

@@ -161,10 +161,11 @@ def _as_of(workspace, as_of):
 
 def predict_clv(workspace, user, as_of: date | None = None, horizon_days: int = 365,
                 model: str = DEFAULT_MODEL, margin: float = 1.0, discount_rate: float = 0.1,
-                progress=None) -> pd.DataFrame:
+                progress=None, backend=None) -> pd.DataFrame:
     """Fit as of a date and return one row per customer (profiles with an order by then):
     profile_id, customer_id (source ids, comma-separated), predicted_purchases, p_alive,
-    predicted_clv, plus expected_spend, clv_decile and the 90% range clv_low .. clv_high. Stores nothing."""
+    predicted_clv, plus expected_spend, clv_decile and the 90% range clv_low .. clv_high. Stores nothing.
+    backend (Spark): the order-history summary of the BTYD models is computed there."""
     require(user, "view")
     report = progress or (lambda f, m="": None)
     as_of = _as_of(workspace, as_of)
@@ -177,7 +178,7 @@ def predict_clv(workspace, user, as_of: date | None = None, horizon_days: int = 
         if model == "ml":
             prediction = run_prediction(con, as_of, model, horizon_days, margin, discount_rate)
         else:
-            history = load_history(con, as_of)
+            history = load_history(con, as_of, backend=backend)
         ids = con.execute(queries.CUSTOMER_IDS).df()
     if model != "ml":
         report(0.3, f"Fitting {MODELS[model]}")

@@ -53,15 +53,32 @@ class History:
         return int((self.frequency > 0).sum())
 
 
-def load_history(con, as_of: date, materialised: bool = False) -> History:
+def last_order_day(backend) -> date | None:
+    """default_as_of on a backend (engine/backend/): the last day with an order there."""
+    last = backend.query(queries.ORDER_DATE_RANGE).iloc[0, 1]
+    return None if pd.isna(last) else parse_date(pd.Timestamp(last).to_pydatetime())
+
+
+def history_summary(backend, as_of: date) -> pd.DataFrame:
+    """The BTYD summary (queries.HISTORY) per profile as of a date, computed on a backend."""
+    sql = queries.HISTORY.format(days=queries.days_relation(False))
+    return backend.query(sql + " ORDER BY profile_id", [as_of, as_of])
+
+
+def load_history(con, as_of: date, materialised: bool = False, backend=None) -> History:
     """Per-profile summary of purchases on or before as_of (one SQL query, fetched as arrays).
 
     materialised: read the purchase days from the temp table queries.DAILY_TABLE, which the
-    caller filled for this as_of on this connection.
+    caller filled for this as_of on this connection. backend: compute the summary there
+    (Spark) instead; the arrays come back to this process, where the models are fitted.
     """
-    sql = queries.HISTORY.format(days=queries.days_relation(materialised))
-    params = [as_of] if materialised else [as_of, as_of]
-    cols = con.execute(sql, params).fetchnumpy()
+    if backend is not None and backend.name != "duckdb":
+        frame = history_summary(backend, as_of)
+        cols = {name: frame[name].to_numpy() for name in frame.columns}
+    else:
+        sql = queries.HISTORY.format(days=queries.days_relation(materialised))
+        params = [as_of] if materialised else [as_of, as_of]
+        cols = con.execute(sql, params).fetchnumpy()
 
     def arr(name, dtype=float):
         values = cols[name]

@@ -117,18 +117,27 @@ def rfm_frame(con, as_of: date, rules: list[dict], materialised: bool = False) -
     return con.execute(sql + " ORDER BY profile_id", params).df()
 
 
-def rfm_scores(workspace, user, as_of: date | None = None) -> pd.DataFrame:
-    """RFM scores and segments as of a date (default: the last order date); reads only."""
-    from engine.value.history import default_as_of
+def _on_backend(workspace, backend, as_of: date | None) -> tuple[object, date | None]:
+    """The backend RFM reads orders on (the workspace's engine setting unless given), and the
+    as-of date (default: the last order day there)."""
+    from engine.backend.choose import backend_for
+    from engine.value.history import last_order_day
 
+    backend = backend or backend_for(workspace)
+    return backend, as_of or last_order_day(backend)
+
+
+def rfm_scores(workspace, user, as_of: date | None = None, backend=None) -> pd.DataFrame:
+    """RFM scores and segments as of a date (default: the last order date); reads only."""
     require(user, "view")
     rules = segment_rules(workspace)
-    with workspace.connect() as con:
-        as_of = as_of or default_as_of(con)
+    with workspace.connect():
+        backend, as_of = _on_backend(workspace, backend, as_of)
         if as_of is None:
             return pd.DataFrame(columns=["profile_id", "recency_days", "frequency", "monetary",
                                          "r_score", "f_score", "m_score", "rfm_segment"])
-        return rfm_frame(con, as_of, rules)
+        sql, params = _rfm_sql(rules, as_of)
+        return backend.query(sql + " ORDER BY profile_id", params)
 
 
 def _summary(rows, rules: list[dict], as_of: date) -> dict:
@@ -152,19 +161,24 @@ def record_rfm(con, user, frame: pd.DataFrame, as_of: date, rules: list[dict]) -
     return summary
 
 
-def score_rfm(workspace, user, as_of: date | None = None, progress=None) -> dict:
-    """Compute RFM as of a date and store it in profile_scores; returns a summary."""
+def score_rfm(workspace, user, as_of: date | None = None, progress=None, backend=None) -> dict:
+    """Compute RFM as of a date and store it in profile_scores; returns a summary. On Spark the
+    scores are computed there and written to the workspace (the control plane) here."""
     import engine.value.store as store
-    from engine.value.history import default_as_of
 
     require(user, "score_value")
     rules = segment_rules(workspace)
     report = progress or (lambda f, m="": None)
     report(0.05, "Scoring recency, frequency and monetary value")
     with workspace.transaction() as con:
-        as_of = as_of or default_as_of(con)
+        backend, as_of = _on_backend(workspace, backend, as_of)
         if as_of is None:
             raise ValueError("There are no orders yet: load orders and resolve identities first.")
+        if backend.name != "duckdb":
+            frame = rfm_scores(workspace, user, as_of, backend=backend)
+            summary = record_rfm(con, user, frame, as_of, rules)
+            report(1.0, "Done")
+            return summary
         sql, params = _rfm_sql(rules, as_of)
         rows = store.write_rfm_sql(con, sql, params, as_of)  # the scores never leave DuckDB
         report(0.9, "Saved")

@@ -44,6 +44,11 @@ UNTOUCHED_30 = {"o2": DIRECT, "o3": NO_WEB_TOUCH, "o4": NO_WEB_TOUCH}
 
 @pytest.fixture
 def ws(workspace):
+    return build_visits(workspace)
+
+
+def build_visits(workspace):
+    """The five people above: their web visits and orders (tests/spark/ reuses it)."""
     with workspace.transaction() as con:
         for n, pid in enumerate(VISITS):
             con.execute("INSERT INTO profiles (profile_id, email) VALUES (?, ?)", [pid, f"{pid.lower()}@mailbox.org"])
