@@ -341,7 +341,6 @@ KNOWN: dict[tuple[str, str, str], str] = {
     ("engine/identity/normalise.py", "email_sql", "duckdb-function"): PENDING + "regexp_full_match",
     ("engine/identity/normalise.py", "postcode_sql", "duckdb-function"): PENDING + "regexp_full_match",
     ("engine/identity/records.py", "_table_columns", "duckdb-function"): PENDING + "duckdb_columns → backend.columns()",
-    ("engine/identity/resolve.py", "_pair_edges_sql", "unordered-row-number"): PENDING + "row_number() needs an order on Spark",
     ("engine/journeys/attribution.py", "attribution", "union-by-name"): PENDING + "UNION BY NAME",
     ("engine/journeys/attribution.py", "attribution", "unordered-row-number"): PENDING + "row_number() needs an order on Spark",
     ("engine/journeys/funnels.py", "_reach_sql", "materialized-cte"): PENDING + "AS MATERIALIZED",
@@ -349,7 +348,6 @@ KNOWN: dict[tuple[str, str, str], str] = {
     ("engine/journeys/paths.py", "paths", "duckdb-function"): PENDING + "to_microseconds, generate_subscripts",
     ("engine/journeys/paths.py", "paths", "materialized-cte"): PENDING + "AS MATERIALIZED",
     ("engine/journeys/paths.py", "paths", "ignore-nulls"): PENDING + "any_value … IGNORE NULLS",
-    ("engine/journeys/prepare.py", "<module>", "unordered-row-number"): PENDING + "row_number() needs an order on Spark",
 }
 
 
@@ -386,13 +384,10 @@ CAUGHT = {
     "positional-join": "SELECT * FROM a POSITIONAL JOIN b",
     "ignore-nulls": "SELECT any_value(x IGNORE NULLS) FROM t",
     "json-cast": "SELECT CAST(properties AS JSON) FROM events",
-    "materialized-cte": "WITH a AS MATERIALIZED (SELECT 1 AS x) SELECT x FROM a",
     "insert-or-replace": "INSERT OR REPLACE INTO t (a) VALUES (1)",
     "on-conflict": "INSERT INTO t (a) VALUES (1) ON CONFLICT (a) DO NOTHING",
     "sequence": "SELECT nextval('load_id_seq')",
-    "union-by-name": "SELECT 1 AS a UNION ALL BY NAME SELECT 2 AS a",
     "strftime-format": "SELECT strftime(ts, fmt) FROM t",
-    "unordered-row-number": "SELECT row_number() OVER () AS n FROM t",
     "duckdb-function": "SELECT epoch_ms(ts) FROM events",
 }
 REWRITTEN = {   # constructs engine/backend/dialect.py rewrites: allowed
@@ -404,11 +399,16 @@ REWRITTEN = {   # constructs engine/backend/dialect.py rewrites: allowed
     "bound JSON path": "SELECT json_extract_string(properties, $p2) FROM events",
     "strftime with a literal format": "SELECT strftime(ts, '%Y-%m-%d') FROM events",
     "list function sqlglot translates": "SELECT list_contains(tags, 'vip') FROM profiles",
+    "materialized CTE": "WITH a AS MATERIALIZED (SELECT 1 AS x) SELECT x FROM a",
+    "union by name": "SELECT 1 AS a UNION ALL BY NAME SELECT 2 AS a",
+    "row_number() without an order": "SELECT row_number() OVER () AS n FROM t",
 }
+# Rewritten when the SQL parses, still caught in a template judged by its tokens alone.
+TOKEN_ONLY = {"materialized-cte", "union-by-name", "unordered-row-number"}
 
 
 def test_every_construct_has_a_control_snippet():
-    assert set(CAUGHT) == set(CONSTRUCTS)
+    assert set(CAUGHT) | TOKEN_ONLY == set(CONSTRUCTS) and not set(CAUGHT) & TOKEN_ONLY
 
 
 @pytest.mark.parametrize("construct", sorted(CAUGHT))

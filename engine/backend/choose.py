@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import os
 
+from engine.backend.table_formats import checked_format
+
 ENGINES = ("duckdb", "spark")
 ENV = "CDP_ENGINE"
-FORMATS = ("parquet", "delta", "iceberg", "table")
 DEFAULT_MASTER = "local[2]"
 KEYS = {"backend": "engine.backend", "spark": "engine.spark", "tables": "engine.tables"}
 _SESSIONS: dict[str, object] = {}
@@ -30,9 +31,7 @@ def check_table(entry: dict) -> dict:
     """A mapping entry with a path and a known format (parquet when not given)."""
     if not isinstance(entry, dict) or not str(entry.get("path") or "").strip():
         raise ValueError("A mapped table needs a path (or, for format 'table', a catalog name).")
-    fmt = entry.get("format") or "parquet"
-    if fmt not in FORMATS:
-        raise ValueError(f"Table format {fmt!r} is not one of {', '.join(FORMATS)}.")
+    fmt = checked_format(entry.get("format"))
     return {"path": str(entry["path"]).strip(), "format": fmt}
 
 

@@ -13,16 +13,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from engine.backend.choose import FORMATS
+from engine.backend.table_formats import checked_format
 from engine.backend.relations import relations_read
 from engine.backend.spark_backend import SparkBackend
 
 
 def read_mapped(spark, entry: dict):
     """A Spark DataFrame for one mapping entry {path, format}."""
-    fmt, path = entry.get("format", "parquet"), entry["path"]
-    if fmt not in FORMATS:
-        raise ValueError(f"Table format {fmt!r} is not one of {', '.join(FORMATS)}.")
+    fmt, path = checked_format(entry.get("format")), entry["path"]
     if fmt == "table":                 # a catalog table (Hive metastore, Unity Catalog, Glue)
         return spark.table(path)
     if fmt == "iceberg":               # a catalog name, or a path with Iceberg's runtime configured
