@@ -28,6 +28,7 @@ from engine.segments import store as seg_store
 from engine.sources import create_source, rotate_write_key
 from engine.value import clv, rfm
 from engine.workspace import resources
+from tests.conftest import copy_workspace_folder
 from tests.security.seed import ANALYST, PII_VALUES, table_counts
 
 DEF = {"type": "group", "op": "all", "children": [
@@ -155,9 +156,9 @@ def test_forbidden_action_is_refused_and_changes_nothing(seeded, tmp_path, name,
 
 
 @pytest.fixture(scope="module")
-def admin_ws(tmp_path_factory):
-    from tests.security.seed import seed_workspace
-    return seed_workspace(tmp_path_factory.mktemp("admin_ws"))
+def admin_ws(seeded_template, tmp_path_factory):
+    """A second copy, for the admin's calls that write."""
+    return copy_workspace_folder(seeded_template, tmp_path_factory.mktemp("admin_ws"))
 
 
 # What the dummy arguments make an admin's call refuse (a ValueError a user reads); every other
