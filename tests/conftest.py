@@ -94,15 +94,29 @@ def analyst():
     return User("analyst", "analyst", "Ana Analyst")
 
 
+@pytest.fixture(scope="session")
+def demo_users_template(tmp_path_factory) -> Path:
+    """The demo users file, written once per session and worker (its bcrypt hashes take CPU)."""
+    path = tmp_path_factory.mktemp("users") / "auth.yaml"
+    user_store.ensure_demo_users(path)
+    return path
+
+
 @pytest.fixture
-def app_env(tmp_path, monkeypatch, workspace):
+def demo_users(tmp_path, demo_users_template) -> Path:
+    """This test's own copy of the demo users file, at tmp_path / "auth.yaml"."""
+    path = tmp_path / "auth.yaml"
+    shutil.copy(demo_users_template, path)
+    return path
+
+
+@pytest.fixture
+def app_env(monkeypatch, workspace, demo_users):
     """Environment for running the app: demo users, a cookie key, the test workspace."""
-    auth_file = tmp_path / "auth.yaml"
-    monkeypatch.setenv("CDP_AUTH_FILE", str(auth_file))
+    monkeypatch.setenv("CDP_AUTH_FILE", str(demo_users))
     monkeypatch.setenv("CDP_COOKIE_KEY", "test-cookie-key-" + "x" * 32)
     monkeypatch.setenv("CDP_WORKSPACE", str(workspace.path))
     monkeypatch.setenv("CDP_LOGIN_SLEEP", "0")
-    user_store.ensure_demo_users(auth_file)
     monkeypatch.chdir(ROOT)
     return workspace
 

@@ -186,10 +186,9 @@ def test_admin_refusals_name_real_actions():
 
 
 @pytest.mark.parametrize("name", ACTION_NAMES)
-def test_admin_is_not_refused(admin_ws, tmp_path, name):
+def test_admin_is_not_refused(admin_ws, tmp_path, demo_users, name):
     """Admins hold every permission: the call succeeds, or fails on the dummy arguments with the
     error a user would read (ADMIN_REFUSALS), never on the role and never with anything else."""
-    user_store.ensure_demo_users(tmp_path / "auth.yaml")
     _, call = _actions(tmp_path)[name]
     if name in ADMIN_REFUSALS:
         with pytest.raises(ValueError, match=ADMIN_REFUSALS[name]):
