@@ -40,14 +40,14 @@ run: $(VENV)/.installed .streamlit/secrets.toml .streamlit/auth.yaml workspace/c
 	$(BIN)/streamlit run server.py --server.port $(PORT) --server.address $(ADDRESS)
 
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -n auto --ignore=tests/spark
+	$(BIN)/python -m pytest -n auto --dist worksteal --ignore=tests/spark
 
 # The suite again with the machine clock a year ahead (Debian's faketime): a test or a
 # feature that silently depends on today's date fails here first. CI runs both.
 # tests/clock/sitecustomize.py says why the monotonic clock stays real.
 test-next-year: $(VENV)/.installed
 	PYTHONPATH=$(CURDIR)/tests/clock FAKETIME_DONT_FAKE_MONOTONIC=1 FAKETIME_CACHE_DURATION=86400 \
-	  faketime -f "+365d" $(BIN)/python -m pytest -n auto --ignore=tests/spark -m "not browser and not file_times"
+	  faketime -f "+365d" $(BIN)/python -m pytest -n auto --dist worksteal --ignore=tests/spark -m "not browser and not file_times"
 
 # The Spark equivalence suite: the same inputs through DuckDB and PySpark local[2] (needs Java 17+).
 test-spark: $(VENV)/.installed-spark

@@ -1,8 +1,10 @@
 """Shared fixtures: a fresh workspace, users of each role, a logged-in AppTest."""
 from __future__ import annotations
 
+import copy
 import os
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,19 @@ from engine.workspace import Workspace, open_workspace
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_PASSWORDS = {username: password for username, _, _, password, _ in user_store.DEMO_USERS}
+SAMPLE_BUILD_DAY = date(2027, 3, 14)     # an injected build clock for the committed-size sample
+
+
+LONG_MARKS = ("slow", "browser")
+
+
+def pytest_collection_modifyitems(items):
+    """Modules holding a `slow` or `browser` test run first: under `--dist worksteal` a long test
+    that starts last leaves the other worker idle, one that starts first is balanced by stealing.
+    Whole modules move, so module-scoped fixtures are still built once per module."""
+    long_modules = {getattr(item, "module", None) for item in items
+                    if any(item.get_closest_marker(m) for m in LONG_MARKS)}
+    items.sort(key=lambda item: getattr(item, "module", None) not in long_modules)
 
 
 @pytest.fixture(scope="session")
@@ -29,6 +44,33 @@ def copy_workspace(template: Path, path: Path) -> Workspace:
     path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(template, path)
     return Workspace(path)
+
+
+def copy_workspace_folder(template: Workspace, folder: Path) -> Workspace:
+    """A private copy of a built workspace's whole folder (its file and the raw copies its loads
+    keep) under folder: for fixtures that build data once and hand each module its own copy."""
+    target = folder / template.folder.name
+    shutil.copytree(template.folder, target)
+    return Workspace(target / template.path.name)
+
+
+@pytest.fixture(scope="session")
+def built_sample(tmp_path_factory):
+    """Factory: `(template path, build summary)` of the committed-size sample built as on `day`
+    (a marketer builds it), once per day, session and worker (each build takes seconds); copy the
+    template with copy_workspace, never hand it to a test."""
+    from engine.sample import build_sample_workspace
+    built = {}
+
+    def build(day: date = SAMPLE_BUILD_DAY) -> tuple[Path, dict]:
+        if day not in built:
+            path = tmp_path_factory.mktemp(f"sample-{day}") / "cdp.duckdb"
+            built[day] = (path, build_sample_workspace(path, User("marketer", "marketer", "Max Marketer"),
+                                                       as_of=day))
+        path, summary = built[day]
+        return path, copy.deepcopy(summary)
+
+    return build
 
 
 @pytest.fixture
@@ -52,15 +94,29 @@ def analyst():
     return User("analyst", "analyst", "Ana Analyst")
 
 
+@pytest.fixture(scope="session")
+def demo_users_template(tmp_path_factory) -> Path:
+    """The demo users file, written once per session and worker (its bcrypt hashes take CPU)."""
+    path = tmp_path_factory.mktemp("users") / "auth.yaml"
+    user_store.ensure_demo_users(path)
+    return path
+
+
 @pytest.fixture
-def app_env(tmp_path, monkeypatch, workspace):
+def demo_users(tmp_path, demo_users_template) -> Path:
+    """This test's own copy of the demo users file, at tmp_path / "auth.yaml"."""
+    path = tmp_path / "auth.yaml"
+    shutil.copy(demo_users_template, path)
+    return path
+
+
+@pytest.fixture
+def app_env(monkeypatch, workspace, demo_users):
     """Environment for running the app: demo users, a cookie key, the test workspace."""
-    auth_file = tmp_path / "auth.yaml"
-    monkeypatch.setenv("CDP_AUTH_FILE", str(auth_file))
+    monkeypatch.setenv("CDP_AUTH_FILE", str(demo_users))
     monkeypatch.setenv("CDP_COOKIE_KEY", "test-cookie-key-" + "x" * 32)
     monkeypatch.setenv("CDP_WORKSPACE", str(workspace.path))
     monkeypatch.setenv("CDP_LOGIN_SLEEP", "0")
-    user_store.ensure_demo_users(auth_file)
     monkeypatch.chdir(ROOT)
     return workspace
 

@@ -24,11 +24,9 @@ T0 = 1_000_000.0          # the injected clock's start; nothing here reads today
 
 
 @pytest.fixture
-def auth(tmp_path, monkeypatch):
-    path = tmp_path / "auth.yaml"
-    monkeypatch.setenv("CDP_AUTH_FILE", str(path))
-    user_store.ensure_demo_users(path)
-    return path
+def auth(demo_users, monkeypatch):
+    monkeypatch.setenv("CDP_AUTH_FILE", str(demo_users))
+    return demo_users
 
 
 def _login(ws, name, password, *, now, address="203.0.113.7", beyond=False):

@@ -9,7 +9,7 @@ from engine.collect.server import prepare_request
 from engine.collect.spool import segment_name
 from engine.ingest.events import load_events_ndjson
 from engine.sources import create_source
-from engine.workspace import open_workspace
+from tests.conftest import copy_workspace
 
 _COLUMNS = ("message_id, source, type, event, name, user_id, anonymous_id, previous_id, group_id, timestamp, "
             "sent_at, received_at, CAST(properties AS VARCHAR), CAST(context AS VARCHAR), CAST(traits AS VARCHAR)")
@@ -52,10 +52,10 @@ def _land_through_spool(ws, data: bytes, seq: int = 1) -> int:
     return land_spool(ws, spool)
 
 
-def test_typed_spool_read_lands_exactly_what_the_line_by_line_loader_lands(tmp_path, admin):
+def test_typed_spool_read_lands_exactly_what_the_line_by_line_loader_lands(tmp_path, admin, migrated_template):
     data = _spool_lines()
-    spooled = open_workspace(tmp_path / "a" / "cdp.duckdb")
-    lined = open_workspace(tmp_path / "b" / "cdp.duckdb")
+    spooled = copy_workspace(migrated_template, tmp_path / "a" / "cdp.duckdb")
+    lined = copy_workspace(migrated_template, tmp_path / "b" / "cdp.duckdb")
     for ws in (spooled, lined):
         create_source(ws, admin, "Web", "events")
 
@@ -83,8 +83,8 @@ def test_typed_spool_read_lands_exactly_what_the_line_by_line_loader_lands(tmp_p
     assert _rows(spooled) == rows and _signals(spooled) == _signals(lined)
 
 
-def test_a_segment_with_a_line_to_quarantine_lands_line_by_line(tmp_path, admin):
-    ws = open_workspace(tmp_path / "cdp.duckdb")
+def test_a_segment_with_a_line_to_quarantine_lands_line_by_line(tmp_path, admin, migrated_template):
+    ws = copy_workspace(migrated_template, tmp_path / "cdp.duckdb")
     create_source(ws, admin, "Web", "events")
     good = json.dumps({"type": "track", "event": "E", "userId": "u", "messageId": "ok-1"}).encode()
     no_id = json.dumps({"type": "track", "event": "E", "userId": "u"}).encode()
@@ -98,8 +98,8 @@ def test_a_segment_with_a_line_to_quarantine_lands_line_by_line(tmp_path, admin)
     assert quarantined == [(3, bad.decode(), "event required for track")]
 
 
-def test_a_segment_duckdb_cannot_read_as_json_still_lands_line_by_line(tmp_path, admin, caplog):
-    ws = open_workspace(tmp_path / "cdp.duckdb")
+def test_a_segment_duckdb_cannot_read_as_json_still_lands_line_by_line(tmp_path, admin, caplog, migrated_template):
+    ws = copy_workspace(migrated_template, tmp_path / "cdp.duckdb")
     create_source(ws, admin, "Web", "events")
     good = json.dumps({"type": "track", "event": "E", "userId": "u", "messageId": "ok-1"}).encode()
     assert _land_through_spool(ws, good + b"\nthis is not json\n" + good.replace(b"ok-1", b"ok-2") + b"\n") == 3
@@ -111,7 +111,7 @@ def test_a_segment_duckdb_cannot_read_as_json_still_lands_line_by_line(tmp_path,
                          "WHERE source = 'Web' AND kind = 'events'") == [(3, 2, 1)]
 
 
-def test_keep_alive_requests_are_answered_without_waiting_for_a_delayed_ack(tmp_path, admin):
+def test_keep_alive_requests_are_answered_without_waiting_for_a_delayed_ack(tmp_path, admin, migrated_template):
     """With Nagle's algorithm on, each answer on a kept-alive connection waited ~40 ms for the
     client's delayed ACK; the collector turns it off, so sequential requests go back to back."""
     import base64
@@ -121,7 +121,7 @@ def test_keep_alive_requests_are_answered_without_waiting_for_a_delayed_ack(tmp_
 
     from engine.collect import Collector
 
-    ws = open_workspace(tmp_path / "cdp.duckdb")
+    ws = copy_workspace(migrated_template, tmp_path / "cdp.duckdb")
     key = create_source(ws, admin, "Web", "events").write_key
     auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
     body = json.dumps({"batch": [{"type": "track", "event": "E", "userId": "u", "messageId": f"k{i}"}
@@ -140,12 +140,12 @@ def test_keep_alive_requests_are_answered_without_waiting_for_a_delayed_ack(tmp_
     assert statistics.median(seconds) < 0.025, f"median answer took {statistics.median(seconds):.3f} s"
 
 
-def test_landing_marks_the_journey_and_segment_copies_of_events_stale(tmp_path, admin):
+def test_landing_marks_the_journey_and_segment_copies_of_events_stale(tmp_path, admin, migrated_template):
     """journey_events and segment_event_index are derived from events: a landing must be seen."""
     from engine.journeys import journeys_stale, prepare_journeys
     from engine.segments import event_index
 
-    ws = open_workspace(tmp_path / "cdp.duckdb")
+    ws = copy_workspace(migrated_template, tmp_path / "cdp.duckdb")
     create_source(ws, admin, "Web", "events")
     _land_through_spool(ws, _spool_lines())
     prepare_journeys(ws)
@@ -176,13 +176,13 @@ def test_an_unpaired_surrogate_is_refused_at_the_door_not_acknowledged_then_quar
     assert count == 1 and "\U0001F600".encode() in data
 
 
-def test_stopping_lands_at_once_even_with_a_long_interval(tmp_path, admin):
+def test_stopping_lands_at_once_even_with_a_long_interval(tmp_path, admin, migrated_template):
     import time
 
     from engine.collect.loader import Loader
     from engine.collect.spool import Spool
 
-    ws = open_workspace(tmp_path / "cdp.duckdb")
+    ws = copy_workspace(migrated_template, tmp_path / "cdp.duckdb")
     create_source(ws, admin, "Web", "events")
     spool = Spool(tmp_path / "spool")
     loader = Loader(ws, spool, interval=120)

@@ -1,33 +1,21 @@
 """Identity on the committed sample: a no-op resolve moves nothing, and a Stripe subscriptions
 export for people the workspace knows by email joins their profiles without moving anyone."""
 import csv
-import shutil
 
 import pytest
 
 from engine.identity import resolve
 from engine.ingest import ingest_file
-from engine.workspace import Workspace
+from tests.conftest import copy_workspace
 
 STRIPE_COLUMNS = ["id", "Customer ID", "Customer Email", "Plan", "Quantity", "Status", "Created (UTC)",
                   "Start (UTC)", "Current Period Start (UTC)", "Current Period End (UTC)", "Canceled At (UTC)"]
 
 
-@pytest.fixture(scope="module")
-def sample_file(tmp_path_factory):
-    from engine.access import User
-    from engine.sample import build_sample_workspace
-
-    path = tmp_path_factory.mktemp("sample") / "cdp.duckdb"
-    build_sample_workspace(path, User("admin", "admin", "Admin"))
-    return path
-
-
 @pytest.fixture
-def sample(sample_file, tmp_path):
-    path = tmp_path / "cdp.duckdb"
-    shutil.copyfile(sample_file, path)
-    return Workspace(path)
+def sample(built_sample, tmp_path):
+    template, _ = built_sample()
+    return copy_workspace(template, tmp_path / "cdp.duckdb")
 
 
 def _members(ws) -> dict:

@@ -15,7 +15,7 @@ import pytest
 import engine.ingest.first_load as first_load
 import engine.ingest.load as load
 from engine.ingest import ingest_file
-from engine.workspace import open_workspace
+from tests.conftest import copy_workspace
 # Every file test again, collected in this module so the tiny sample below applies to them.
 from tests.engine.test_ingest_files import *  # noqa: F401,F403
 
@@ -61,7 +61,7 @@ def _state(ws):
     return {k: v.reset_index(drop=True) for k, v in frames.items()}
 
 
-def _load_three_ways(tmp_path, admin, monkeypatch, text):
+def _load_three_ways(tmp_path, admin, monkeypatch, text, migrated_template):
     path = tmp_path / "crm.csv"
     path.write_text(text)
     results, states = {}, {}
@@ -69,14 +69,14 @@ def _load_three_ways(tmp_path, admin, monkeypatch, text):
     for way in ("one pass", "staged", "general"):
         monkeypatch.setattr(load, "INFER_SAMPLE", 2 if way == "one pass" else 100_000)
         monkeypatch.setattr(first_load, "fresh_fillers", real_fillers if way != "general" else lambda *a: None)
-        ws = open_workspace(tmp_path / way / "cdp.duckdb")
+        ws = copy_workspace(migrated_template, tmp_path / way / "cdp.duckdb")
         results[way] = ingest_file(ws, admin, "contacts", path, "CRM")
         states[way] = _state(ws)
     return results, states
 
 
-def test_one_pass_staged_and_general_paths_store_the_same(tmp_path, admin, monkeypatch):
-    results, states = _load_three_ways(tmp_path, admin, monkeypatch, _messy_rows())
+def test_one_pass_staged_and_general_paths_store_the_same(tmp_path, admin, monkeypatch, migrated_template):
+    results, states = _load_three_ways(tmp_path, admin, monkeypatch, _messy_rows(), migrated_template)
     summaries = {way: r.summary() for way, r in results.items()}
     assert summaries["one pass"] == summaries["staged"] == summaries["general"]
     s = summaries["one pass"]
@@ -98,9 +98,9 @@ def test_one_pass_staged_and_general_paths_store_the_same(tmp_path, admin, monke
     assert any("date_of_birth" in w and "31/02/1990" in w for w in results["one pass"].warnings)
 
 
-def test_repeated_record_ids_fall_back_to_the_general_path(tmp_path, admin, monkeypatch):
+def test_repeated_record_ids_fall_back_to_the_general_path(tmp_path, admin, monkeypatch, migrated_template):
     text = _messy_rows(60) + "C5,new5@example.com,,Five,,customer,,2024-03-01 00:00:00,\n"
-    results, states = _load_three_ways(tmp_path, admin, monkeypatch, text)
+    results, states = _load_three_ways(tmp_path, admin, monkeypatch, text, migrated_template)
     assert results["one pass"].summary() == results["general"].summary()
     for table in ("contacts", "quarantine", "stages"):
         pd.testing.assert_frame_equal(states["one pass"][table], states["general"][table], obj=table)
@@ -147,13 +147,14 @@ PURCHASES = ("customer_email,date,quantity,amount\n"
 
 
 @pytest.mark.parametrize("way", ["one pass", "staged", "general"])
-def test_identical_rows_without_an_id_stay_separate_and_reload_changes_nothing(tmp_path, admin, monkeypatch, way):
+def test_identical_rows_without_an_id_stay_separate_and_reload_changes_nothing(tmp_path, admin, monkeypatch, way,
+                                                                              migrated_template):
     monkeypatch.setattr(load, "INFER_SAMPLE", 2 if way == "one pass" else 100_000)
     if way == "general":
         monkeypatch.setattr(first_load, "fresh_fillers", lambda *a: None)
     path = tmp_path / "purchases.csv"
     path.write_text(PURCHASES)
-    ws = open_workspace(tmp_path / "cdp.duckdb")
+    ws = copy_workspace(migrated_template, tmp_path / "cdp.duckdb")
     first = ingest_file(ws, admin, "orders", path, "CDNOW")
     assert (first.rows_read, first.rows_loaded, first.rows_quarantined) == (5, 5, 0)
     assert ws.query_rows("SELECT email, count(*), sum(amount) FROM orders GROUP BY email ORDER BY email") == [

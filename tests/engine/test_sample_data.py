@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta, timezone
 import duckdb
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, SAMPLE_BUILD_DAY, copy_workspace_folder
 
 SAMPLE = ROOT / "sample_data"
 KIND_TABLE = {"contacts": "contacts", "orders": "orders", "subscriptions": "subscriptions",
@@ -313,7 +313,7 @@ def test_sample_build_needs_ingest_permission(tmp_path, analyst):
 
 
 # -- the sample as `cdp sample` builds it: generated for the build day ---------------------
-BUILD_DAYS = (date(2027, 3, 14), date(2029, 10, 2))      # injected build clocks
+BUILD_DAYS = (SAMPLE_BUILD_DAY, date(2029, 10, 2))      # injected build clocks
 FUNNEL = ["Product Viewed", "Product Added", "Checkout Started", "Order Completed"]
 
 
@@ -323,18 +323,15 @@ def _moment(day: date) -> datetime:
 
 
 @pytest.fixture(scope="module")
-def built_on_two_days(tmp_path_factory):
+def built_on_two_days(built_sample, tmp_path_factory):
     """The committed-size sample built as if on two different days (marketer's rights)."""
-    pytest.importorskip("engine.identity")
     from engine.access import User
-    from engine.sample import build_sample_workspace
     from engine.workspace import Workspace
     marketer = User("marketer", "marketer", "Max Marketer")
     out = {}
     for day in BUILD_DAYS:
-        path = tmp_path_factory.mktemp(f"sample-{day}") / "cdp.duckdb"
-        summary = build_sample_workspace(path, marketer, as_of=day)
-        out[day] = (Workspace(path), summary)
+        template, summary = built_sample(day)
+        out[day] = (copy_workspace_folder(Workspace(template), tmp_path_factory.mktemp(f"sample-{day}")), summary)
     return marketer, out
 
 

@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 import pytest
 
 from engine.segments import event_index
-from engine.workspace import open_workspace
 from engine.segments.store import compile_in
+from tests.conftest import copy_workspace
 
 AS_OF = datetime(2026, 6, 30, 12, 0, tzinfo=timezone.utc)
 EVIL = "O'Brien; DROP TABLE profiles;--"
@@ -105,9 +105,9 @@ def build_people(ws) -> None:
 
 
 @pytest.fixture(scope="module", params=["view", "index"])
-def people(request, tmp_path_factory):
+def people(request, tmp_path_factory, migrated_template):
     """Built once per evaluation path; the condition tests only read."""
-    ws = open_workspace(tmp_path_factory.mktemp(f"people_{request.param}") / "cdp.duckdb")
+    ws = copy_workspace(migrated_template, tmp_path_factory.mktemp(f"people_{request.param}") / "cdp.duckdb")
     build_people(ws)
     if request.param == "index":
         event_index.rebuild(ws)

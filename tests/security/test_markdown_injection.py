@@ -11,7 +11,8 @@ import pytest
 from engine.derived import refresh
 from engine.identity import resolve
 from engine.ingest import ingest_file
-from tests.security.seed import ADMIN, seed_workspace
+from tests.conftest import copy_workspace_folder
+from tests.security.seed import ADMIN
 from tests.security.test_screens import ALL_SCREENS, _walk, each_tab
 
 BEACON = "![x](http://127.0.0.1:9/beacon)"
@@ -23,9 +24,9 @@ MARKDOWN_FIELDS = {"body", "label", "help"}
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory):
+def hostile(seeded_template, tmp_path_factory):
     folder = tmp_path_factory.mktemp("hostile_md")
-    ws = seed_workspace(folder)
+    ws = copy_workspace_folder(seeded_template, folder)
     contacts = folder / "md_contacts.csv"
     pd.DataFrame([{"customer_id": f"M{i}", "first_name": text, "last_name": HOSTILE[(i + 1) % len(HOSTILE)],
                    "email": f"md{i}@example.com", "city": text, "lead_stage": text, "owner": text}

@@ -28,6 +28,7 @@ from engine.segments import store as seg_store
 from engine.sources import create_source, rotate_write_key
 from engine.value import clv, rfm
 from engine.workspace import resources
+from tests.conftest import copy_workspace_folder
 from tests.security.seed import ANALYST, PII_VALUES, table_counts
 
 DEF = {"type": "group", "op": "all", "children": [
@@ -155,9 +156,9 @@ def test_forbidden_action_is_refused_and_changes_nothing(seeded, tmp_path, name,
 
 
 @pytest.fixture(scope="module")
-def admin_ws(tmp_path_factory):
-    from tests.security.seed import seed_workspace
-    return seed_workspace(tmp_path_factory.mktemp("admin_ws"))
+def admin_ws(seeded_template, tmp_path_factory):
+    """A second copy, for the admin's calls that write."""
+    return copy_workspace_folder(seeded_template, tmp_path_factory.mktemp("admin_ws"))
 
 
 # What the dummy arguments make an admin's call refuse (a ValueError a user reads); every other
@@ -185,10 +186,9 @@ def test_admin_refusals_name_real_actions():
 
 
 @pytest.mark.parametrize("name", ACTION_NAMES)
-def test_admin_is_not_refused(admin_ws, tmp_path, name):
+def test_admin_is_not_refused(admin_ws, tmp_path, demo_users, name):
     """Admins hold every permission: the call succeeds, or fails on the dummy arguments with the
     error a user would read (ADMIN_REFUSALS), never on the role and never with anything else."""
-    user_store.ensure_demo_users(tmp_path / "auth.yaml")
     _, call = _actions(tmp_path)[name]
     if name in ADMIN_REFUSALS:
         with pytest.raises(ValueError, match=ADMIN_REFUSALS[name]):
