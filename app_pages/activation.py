@@ -118,12 +118,12 @@ with tabs["Push"]:
                 g1, g2 = st.columns(2)
                 cov = pd.DataFrame({"key": list(plan["coverage"]), "members": list(plan["coverage"].values())})
                 g1.plotly_chart(px.bar(cov, x="key", y="members", title=f"Match keys of {_fmt(plan['members'])} members"),
-                                use_container_width=True)
+                                width="stretch")
                 if plan["held_back_reasons"]:
                     held = pd.DataFrame({"reason": [sync.describe_reason(r) for r in plan["held_back_reasons"]],
                                          "members": list(plan["held_back_reasons"].values())})
                     g2.plotly_chart(px.bar(held, x="members", y="reason", orientation="h", title="Held back, and why"),
-                                    use_container_width=True)
+                                    width="stretch")
                 else:
                     g2.success("Nobody is held back.")
                 for op, text in plan["sample_payload"].items():
@@ -146,7 +146,7 @@ with tabs["History"]:
         if hist.empty:
             st.info("No sync has run yet.")
         else:
-            st.dataframe(hist, hide_index=True, use_container_width=True)
+            st.dataframe(hist, hide_index=True, width="stretch")
             reported = hist[hist["platform_report"].notna()]
             if not reported.empty:
                 last = reported.iloc[0]
@@ -155,7 +155,7 @@ with tabs["History"]:
         linked = audiences.list_audiences(ws)
         if not linked.empty:
             st.subheader("Linked audiences")
-            st.dataframe(linked, hide_index=True, use_container_width=True)
+            st.dataframe(linked, hide_index=True, width="stretch")
         render_lift_panel(ws, user, source_labels)   # audiences pushed with a holdout (ui/lift_panel.py)
 
 with tabs["Export"]:
@@ -191,7 +191,7 @@ if "Destinations" in tabs:
         if tabs["Destinations"].open:
             if not dests.empty:
                 st.dataframe(dests[["name", "label", "credentials", "settings"]], hide_index=True,
-                             use_container_width=True)
+                             width="stretch")
             st.subheader("Add or replace a destination")
             with st.form("dest_form"):
                 name = st.text_input("Name", key="dest_name")

@@ -126,12 +126,12 @@ def group_editor(node: dict, choices: dict, depth: int = 0) -> None:
         node["op"] = head[0].selectbox("Match", list(GROUP_LABELS), index=list(GROUP_LABELS).index(node["op"]),
                                        key=f"{uid}_gop", format_func=GROUP_LABELS.get, label_visibility="collapsed")
         head[1].button("Condition", key=f"{uid}_addc", icon=":material/add:", on_click=_add_condition, args=(uid,),
-                       use_container_width=True)
+                       width="stretch")
         head[2].button("Group", key=f"{uid}_addg", icon=":material/account_tree:", on_click=_add_group, args=(uid,),
-                       use_container_width=True)
+                       width="stretch")
         if depth:
             head[3].button("Remove", key=f"{uid}_rm", icon=":material/delete:", on_click=_remove, args=(uid,),
-                           use_container_width=True)
+                           width="stretch")
         if not node["children"]:
             st.caption("Empty group: " + ("matches everyone." if node["op"] != "any" else "matches no one."))
         for child in node["children"]:
@@ -168,7 +168,7 @@ def _builder() -> None:
     loaded = st.session_state.get("seg_loaded")
     pick = top[0].selectbox("Open a saved segment", ["(new segment)"] + list(seg_names),
                             format_func=lambda s: seg_names.get(s, s), key="seg_pick")
-    if top[1].button("Open", key="seg_open", use_container_width=True) and pick != "(new segment)":
+    if top[1].button("Open", key="seg_open", width="stretch") and pick != "(new segment)":
         record = seg.get_segment(ws, pick)
         if record["kind"] == "static":
             st.info("This is a static list of people; it has no rules to edit. It can still be used in "
@@ -176,7 +176,7 @@ def _builder() -> None:
         else:
             _load(record["definition"], record)
             st.rerun()
-    if top[2].button("New", key="seg_new", use_container_width=True):
+    if top[2].button("New", key="seg_new", width="stretch"):
         _load(model.empty_definition(), None)
         st.rerun()
     loaded = st.session_state.get("seg_loaded")
@@ -217,7 +217,7 @@ def _builder() -> None:
             st.caption(f"Reachable by at least one channel: {reach['any_channel']:,} "
                        "(suppressed identifiers excluded; consent is enforced when pushing).")
             st.markdown("**Sample of members**")
-            st.dataframe(live["sample"], hide_index=True, use_container_width=True, height=260)
+            st.dataframe(live["sample"], hide_index=True, width="stretch", height=260)
         index_status = seg.store.event_index.status(ws)
         if not index_status["fresh"] and model.condition_count(definition) and any(
                 k in json.dumps(definition) for k in ('"event"', '"sequence"', '"aggregate"')):
@@ -274,7 +274,7 @@ def _builder() -> None:
         if loaded:
             with st.expander("Versions"):
                 history = seg.segment_versions(ws, loaded["segment_id"])
-                st.dataframe(history.drop(columns=["definition"]), hide_index=True, use_container_width=True)
+                st.dataframe(history.drop(columns=["definition"]), hide_index=True, width="stretch")
                 which = st.selectbox("Version", list(history["version"]), key="seg_version_pick")
                 chosen = history[history["version"] == which].iloc[0]
                 if chosen["definition"]:
@@ -353,7 +353,7 @@ def _overlap() -> None:
                 matrix = matrix.rename(index=plain, columns=plain)
                 fig = px.imshow(matrix, text_auto=True, color_continuous_scale="Blues", aspect="auto")
                 fig.update_layout(margin=dict(l=0, r=0, t=10, b=0), height=360)
-                st.plotly_chart(fig, use_container_width=True)
+                st.plotly_chart(fig, width="stretch")
             with c2:
                 st.markdown("**Exclusive combinations (UpSet-style)**")
                 combos = result["combinations"].head(20)
@@ -361,7 +361,7 @@ def _overlap() -> None:
                 fig = px.bar(combos, x="people", y="segments", orientation="h", color="size")
                 fig.update_layout(margin=dict(l=0, r=0, t=10, b=0), height=360,
                                   yaxis={"categoryorder": "total ascending"})
-                st.plotly_chart(fig, use_container_width=True)
+                st.plotly_chart(fig, width="stretch")
 
 
 def _sizes() -> None:
@@ -381,8 +381,8 @@ def _sizes() -> None:
         fig = px.line(history, x="taken_at", y="member_count", color="name", markers=True,
                       labels={"taken_at": "", "member_count": "Members", "name": "Segment"})
         fig.update_layout(margin=dict(l=0, r=0, t=10, b=0), height=380)
-        st.plotly_chart(fig, use_container_width=True)
-        st.dataframe(history, hide_index=True, use_container_width=True)
+        st.plotly_chart(fig, width="stretch")
+        st.dataframe(history, hide_index=True, width="stretch")
 
 
 with builder:

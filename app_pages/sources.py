@@ -280,7 +280,7 @@ def _sources_section() -> None:
     fig = px.bar(chart, x="load", y="rows", color="fate", barmode="stack",
                  color_discrete_map={"rows_loaded": "#2e7d32", "rows_quarantined": "#c62828"})
     fig.update_layout(height=280, margin=dict(l=0, r=0, t=10, b=0), xaxis_title=None)
-    st.plotly_chart(fig, use_container_width=True)
+    st.plotly_chart(fig, width="stretch")
     st.dataframe(loads, hide_index=True)
 
 

@@ -19,7 +19,6 @@ import http.client
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -29,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from tests.child_process import Child  # noqa: E402 - after the path above
 
 SCALES = {"smoke": 2_000, "full": 200_000}
 REPEATS = {"smoke": 1, "full": 3}  # medians of REPEATS rounds
@@ -82,32 +83,21 @@ def make_bodies(n: int) -> list[tuple[bytes, int]]:
     return bodies
 
 
-def _start(cmd: list[str], env: dict) -> tuple[subprocess.Popen, str, int]:
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    line = proc.stdout.readline()
+def _start(cmd: list[str], env: dict) -> tuple[Child, str, int]:
+    """A server started in its own process group; (it, host, port) from its first output line."""
+    child = Child(cmd, env=env)
+    line = child.first_line()
     if "Collecting events on " not in line:
-        proc.kill()
-        proc.wait()
-        raise RuntimeError(f"server did not start: {line!r}")
+        child.stop(grace=0)
+        raise RuntimeError(f"server did not start: {child.output()[-2000:]!r}")
     host_port = line.split("http://", 1)[1].split()[0]
     host, port = host_port.rsplit(":", 1)
-    return proc, host, int(port)
+    return child, host, int(port)
 
 
-def _stop(proc: subprocess.Popen, graceful: bool) -> None:
-    if proc.poll() is None:
-        if graceful:
-            proc.terminate()
-            try:
-                proc.wait(120)
-            except subprocess.TimeoutExpired:
-                pass
-        if proc.poll() is None:
-            proc.kill()
-    proc.wait(10)
-    if proc.stdout:
-        proc.stdout.close()
+def _stop(child: Child, graceful: bool) -> None:
+    """Stop the server: let it drain its queue first when graceful (SIGTERM, up to 120 s)."""
+    child.stop(grace=120 if graceful else 0)
 
 
 def blast(host: str, port: int, key: str, bodies: list[tuple[bytes, int]]) -> tuple[float, float, int]:

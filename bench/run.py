@@ -28,19 +28,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.child_process import Child  # noqa: E402 - after the path above
 REQUIRED = ("capability", "measure", "value", "unit", "baseline", "baseline_value", "ratio", "target", "met")
 TIMEOUTS = {"smoke": 120, "medium": 1200, "full": 3600}
 
 
-def discover(only: list[str] | None = None) -> list[str]:
+def discover(only: list[str] | None = None, skip: list[str] | None = None) -> list[str]:
     """Module names (without bench_) of bench/bench_*.py, optionally filtered."""
     names = sorted(p.stem[len("bench_"):] for p in BENCH.glob("bench_*.py"))
-    if only:
-        unknown = sorted(set(only) - set(names))
-        if unknown:
-            raise SystemExit(f"No benchmark module named {', '.join(unknown)}; there are: {', '.join(names)}")
-        names = [n for n in names if n in only]
-    return names
+    unknown = sorted((set(only or ()) | set(skip or ())) - set(names))
+    if unknown:
+        raise SystemExit(f"No benchmark module named {', '.join(unknown)}; there are: {', '.join(names)}")
+    return [n for n in names if (not only or n in only) and n not in (skip or ())]
 
 
 def machine() -> dict:
@@ -91,15 +93,18 @@ def run_module(name: str, scale: str, timeout: float) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "rows.json"
         cmd = [sys.executable, str(BENCH / "run.py"), "--child", name, "--scale", scale, "--rows-to", str(out)]
+        child = Child(cmd, env=env)     # its own process group: a timeout stops what it started too
         try:
-            proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+            child.proc.wait(timeout)
         except subprocess.TimeoutExpired:
+            child.stop(grace=5)
             return {"rows": [], "seconds": round(time.monotonic() - started, 1),
-                    "error": f"timed out after {timeout:.0f} s"}
+                    "error": f"timed out after {timeout:.0f} s: {(child.output().splitlines() or [''])[-1][:300]}"}
+        child.stop(grace=5)             # anything it left running
         seconds = round(time.monotonic() - started, 1)
-        if proc.returncode != 0 or not out.exists():
-            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            return {"rows": [], "seconds": seconds, "error": f"exit {proc.returncode}: {last[:300]}"}
+        if child.proc.returncode != 0 or not out.exists():
+            last = (child.output().strip().splitlines() or ["no output"])[-1]
+            return {"rows": [], "seconds": seconds, "error": f"exit {child.proc.returncode}: {last[:300]}"}
         section = out.with_suffix(".md")
         return {"rows": json.loads(out.read_text()), "seconds": seconds, "error": None,
                 "section": section.read_text() if section.exists() else None}
@@ -227,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the benchmark suite and write BENCHMARKS.md.")
     parser.add_argument("--scale", default="full", choices=["smoke", "medium", "full"])
     parser.add_argument("--only", help="comma-separated module names (bench_<name>.py)")
+    parser.add_argument("--skip", help="comma-separated module names to leave out")
     parser.add_argument("--output", type=Path, help="Markdown file (default BENCHMARKS.md; "
                                                      "bench/out/BENCHMARKS-<scale>.md below full scale)")
     parser.add_argument("--timeout", type=float, help="seconds allowed per module")
@@ -254,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         write_markdown(output, results, previous["meta"])
         print(f"Rewrote {output} from {store}.", file=sys.stderr)
         return 0
-    names = discover(args.only.split(",") if args.only else None)
+    names = discover(args.only.split(",") if args.only else None, args.skip.split(",") if args.skip else None)
     command = "python bench/run.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     timeout = args.timeout or TIMEOUTS[args.scale]
     suite_started = time.monotonic()

@@ -4,6 +4,8 @@ from __future__ import annotations
 import copy
 import os
 import shutil
+import uuid
+import warnings
 from datetime import date
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 from engine.access import User
 from engine.access import users as user_store
 from engine.workspace import Workspace, open_workspace
+from tests.child_process import RUN_MARKER, sweep_orphans
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_PASSWORDS = {username: password for username, _, _, password, _ in user_store.DEMO_USERS}
@@ -19,6 +22,21 @@ SAMPLE_BUILD_DAY = date(2027, 3, 14)     # an injected build clock for the commi
 
 
 LONG_MARKS = ("slow", "browser")
+os.environ[RUN_MARKER] = uuid.uuid4().hex     # this worker's: inherited by every process its tests start
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_process_outlives_its_module():
+    """A server or browser a module's tests left running (its parent gone) is killed, and named:
+    left over, it would take the cores from every later test."""
+    yield
+    left = [command for command in sweep_orphans() if "crashpad" not in command]  # Chromium's idle daemon
+    if left:
+        warnings.warn(f"killed {len(left)} process(es) left running: {'; '.join(left[:5])}", stacklevel=1)
+
+
+def pytest_sessionfinish(session):
+    sweep_orphans()
 
 
 def pytest_collection_modifyitems(items):

@@ -5,12 +5,11 @@ import contextlib
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import time
 import urllib.request
 
-from tests.conftest import ROOT
+from tests.child_process import Child
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -26,29 +25,23 @@ def free_port() -> int:
 def streamlit_server(env: dict, port: int | None = None, args: tuple = ()):
     """Yield the app's URL while `streamlit run server.py` serves it with `env` added."""
     port = port or free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", *args],
-        cwd=ROOT, env=dict(os.environ, **env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
+    child = Child([sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port),
+                   "--server.address", "127.0.0.1", "--server.headless", "true", *args],
+                  env=dict(os.environ, **env))
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 60
-        while time.time() < deadline:
+        while time.time() < deadline and child.running():
             try:
                 if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
                     break
             except OSError:
                 time.sleep(0.3)
         else:
-            raise RuntimeError("streamlit did not start")
+            raise RuntimeError(f"streamlit did not start:\n{child.output()[-2000:]}")
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        child.stop()
 
 
 def chromium():

@@ -6,12 +6,13 @@ import gzip as gzip_module
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from tests.child_process import Child, kill_group
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,26 +59,22 @@ class CollectorProcess:
 
     def __init__(self, workspace_path: Path, interval: float = 0.5):
         env = {**os.environ, "CDP_WORKSPACE": str(workspace_path), "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "engine.cli.main", "collect", "--port", "0",
-             "--interval", str(interval)],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
+        self.child = Child([sys.executable, "-m", "engine.cli.main", "collect", "--port", "0",
+                            "--interval", str(interval)], env=env)
+        self.proc = self.child.proc
+        line = self.child.first_line()
         if "Collecting events on " not in line:
             self.kill()
-            raise RuntimeError(f"collector did not start: {line!r} {self.proc.stderr.read()}")
+            raise RuntimeError(f"collector did not start: {self.child.output()!r}")
         self.url = line.split("Collecting events on ", 1)[1].split()[0]
 
     def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
+        """SIGKILL, as a crash would (the group: nothing it started outlives it)."""
+        kill_group(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream:
-                stream.close()
 
     def terminate(self, timeout: float = 60) -> int:
-        self.proc.send_signal(signal.SIGTERM)
+        self.child.signal(signal.SIGTERM)
         try:
             return self.proc.wait(timeout)
         finally:
