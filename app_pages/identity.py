@@ -101,7 +101,7 @@ def highlight(frame: pd.DataFrame):
 def bulk_default(filters: dict) -> tuple[float, float]:
     """The widest band whose estimated precision reaches 98%, explained under the slider."""
     band = review.bulk_accept_band(ws, user, **filters)
-    source = (f"calibrated on reviewer decisions" if band["calibrated"]
+    source = ("calibrated on reviewer decisions" if band["calibrated"]
               else "model scores not yet calibrated: decide more pairs one by one to calibrate them")
     if band["low"] is None:
         st.session_state["identity_bulk_note"] = (f"No score band in the queue reaches an estimated precision of "
