@@ -1,8 +1,9 @@
 """Derived tables kept fresh by whoever changes the data, not by the next page view.
 
-Three tables are rebuilt from profiles, identifiers and events: the profile search terms
-(engine/profiles/search.py), `journey_events` (engine/journeys/prepare.py) and the segment
-event index (engine/segments/event_index.py). Each keeps a signature of what it was built from
+Four tables are rebuilt from profiles, identifiers and events: the profile search terms
+(engine/profiles/search.py), `journey_events` (engine/journeys/prepare.py), the segment
+event index (engine/segments/event_index.py) and the web purchases read from events
+(`order_events`, engine/order_events.py). Each keeps a signature of what it was built from
 and appends new events when only those arrived.
 
 Writers bring them up to date when they finish: `cdp ingest`, `cdp resolve`, `cdp privacy` and
@@ -18,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from engine import jobs
+from engine import jobs, order_events
 from engine.journeys.prepare import journeys_built, journeys_stale, prepare_journeys
 from engine.profiles.search import refresh_search_index, search_index_built, search_index_stale
 from engine.segments import event_index
@@ -49,6 +50,9 @@ TABLES: tuple[DerivedTable, ...] = (
     DerivedTable("segment event index", _event_index_stale, None,      # counts read the events view
                  lambda ws, progress: event_index.ensure_fresh(ws, progress),
                  lambda ws: event_index.ensure_fresh(ws, append_only=True)),
+    DerivedTable("web orders", order_events.is_stale, None,      # web_orders reads the events meanwhile
+                 lambda ws, progress: order_events.refresh(ws, progress),
+                 lambda ws: order_events.refresh(ws, append_only=True)),
 )
 NAMES = tuple(t.name for t in TABLES)
 

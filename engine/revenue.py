@@ -16,7 +16,8 @@ any other backend see the same thing:
   `profile_orders`) hold the revenue-bearing orders with their `net_amount`.
 - Web purchases (`web_orders`, migration 0016): a Segment `Order Completed` event with an
   order_id is an order in both views when no orders file holds that order id; its
-  `Order Refunded` events are its refunds.
+  `Order Refunded` events are its refunds. Their fields are kept as rows (engine/order_events.py,
+  migration 0017) so that reads do not parse every event's JSON.
 
 - Currencies (engine/currency.py, migration 0020): `net_amount` is in the workspace's reporting
   currency. An order in another currency is converted with the latest loaded rate in force on

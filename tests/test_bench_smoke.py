@@ -101,7 +101,7 @@ def test_suite_smoke_run_writes_benchmarks_markdown(tmp_path):
                     "target", "met"} <= set(r)
     # what the per-module smoke runs checked, read from this one run instead of running each again
     segments = results["segments"]["rows"]  # bench_segments raises if compiled and hand-written counts differ
-    assert len(segments) == 5 and segments[0]["value"] > 0 and segments[0]["baseline_value"] > 0
+    assert len(segments) == 7 and segments[0]["value"] > 0 and segments[0]["baseline_value"] > 0
     f1 = next(r for r in results["identity"]["rows"]
               if r["measure"].startswith("pairwise F1") and "reviewer" in r["measure"])
     assert f1["value"] > 0.9

@@ -30,7 +30,7 @@ BY_PROFILE = ("profiles", "profile_identifiers", "profile_field_sources", "profi
               "activation_holdouts", "forward_queue", "privacy_recipients")
 
 # Events and the consent signals read from them: deleted by the person's user / anonymous ids.
-BY_EVENT_ACTOR = ("events", "event_consent_signals")
+BY_EVENT_ACTOR = ("events", "event_consent_signals", "order_events")
 
 # Identity's per-run identifier table: rows of the person's records, and rows holding their values.
 BY_IDENTITY_RECORD = ("identity_ids",)
@@ -59,6 +59,7 @@ NOT_PERSONAL = {
     "segments": "segment names and owners",
     "segment_snapshots": "segment sizes over time",
     "segment_event_index_state": "index build bookkeeping",
+    "order_events_state": "the order events' watermark (load ids and a time)",
     "value_model_runs": "model fits: parameters and aggregate figures",
     "activation_destinations": "destination settings (never secrets)",
     "activation_audiences": "audience links",

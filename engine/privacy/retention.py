@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import time
 
+from engine import order_events
 from engine.access import User, audit, require
 from engine.privacy.files import _workspace_files
 
@@ -47,6 +48,7 @@ def apply(workspace, user: User) -> dict:
     with workspace.transaction() as con:
         events = con.execute("DELETE FROM events WHERE timestamp < now() - to_days(?)",
                              [policy["events_days"]]).fetchone()[0]
+        order_events.delete_before(con, policy["events_days"])
         old = _old_files(workspace, policy["raw_files_days"])
         for path in old:
             path.unlink(missing_ok=True)
