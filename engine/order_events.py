@@ -57,25 +57,39 @@ def is_stale(workspace) -> bool:
     return not kept or behind > 0
 
 
+class _Unchanged(Exception):
+    """Raised inside the write to roll it back (no data version bump): nothing to do after all."""
+
+
+def _nothing_to_do(kept: bool, behind: int, append_only: bool) -> bool:
+    return (kept and not behind) or (append_only and not kept)
+
+
 def refresh(workspace, progress=None, *, append_only: bool = False) -> dict | None:
     """Append the order events after the watermark, or rebuild the table when it no longer matches
     the events; None when there was nothing to do (or, append_only, when only a rebuild would do)."""
-    with workspace.transaction() as con:
-        kept, behind = _state(con)      # decided inside the write: a landing may have appended meanwhile
-        if (kept and not behind) or (append_only and not kept):
+    with workspace.connect() as con:
+        if _nothing_to_do(*_state(con), append_only):
             return None
-        if progress:
-            progress(0.1, "Adding new order events" if kept else "Reading order events")
-        after = _after(*_mark(con))
-        mark = watermark(con)
-        if not kept:
-            con.execute("DELETE FROM order_events")
-        new = f"load_id IS NOT NULL AND {after}" if kept else "load_id IS NOT NULL"
-        rows = con.execute(f"INSERT INTO order_events SELECT {COLUMNS} FROM order_events_live WHERE {new}"
-                           ).fetchone()[0]
-        con.execute("INSERT OR REPLACE INTO order_events_state (id, max_load, newest, built_at) VALUES (1, ?, ?, now())",
-                    [mark["max_load"], mark["newest"]])
-        con.execute(rows_view_sql(mark["max_load"], mark["newest"]))
+    try:
+        with workspace.transaction() as con:
+            kept, behind = _state(con)      # again inside the write: a landing may have appended meanwhile
+            if _nothing_to_do(kept, behind, append_only):
+                raise _Unchanged
+            if progress:
+                progress(0.1, "Adding new order events" if kept else "Reading order events")
+            after = _after(*_mark(con))
+            mark = watermark(con)
+            if not kept:
+                con.execute("DELETE FROM order_events")
+            new = f"load_id IS NOT NULL AND {after}" if kept else "load_id IS NOT NULL"
+            rows = con.execute(f"INSERT INTO order_events SELECT {COLUMNS} FROM order_events_live WHERE {new}"
+                               ).fetchone()[0]
+            con.execute("INSERT OR REPLACE INTO order_events_state (id, max_load, newest, built_at) "
+                        "VALUES (1, ?, ?, now())", [mark["max_load"], mark["newest"]])
+            con.execute(rows_view_sql(mark["max_load"], mark["newest"]))
+    except _Unchanged:
+        return None
     if progress:
         progress(1.0, f"{rows:,} order events {'added' if kept else 'read'}")
     return {"rows": rows, "appended": kept}
