@@ -27,10 +27,12 @@ def health(workspace, user) -> dict:
                    round(100.0 * count(*) FILTER (WHERE p.record_count > 1) / count(*), 1) AS merge_rate_pct
             FROM profile_members m JOIN profiles p USING (profile_id) GROUP BY m.source ORDER BY records DESC""").df()
         largest = con.execute("""
-            SELECT p.profile_id, p.record_count, p.first_name, p.last_name, p.email,
+            WITH top AS (SELECT profile_id, record_count, first_name, last_name, email FROM profiles
+                         ORDER BY record_count DESC, profile_id LIMIT 10)   -- before the join: 10, not 1M
+            SELECT t.profile_id, t.record_count, t.first_name, t.last_name, t.email,
                    count(DISTINCT m.source) AS sources
-            FROM profiles p JOIN profile_members m USING (profile_id)
-            GROUP BY ALL ORDER BY p.record_count DESC, p.profile_id LIMIT 10""").df()
+            FROM top t JOIN profile_members m USING (profile_id)
+            GROUP BY ALL ORDER BY t.record_count DESC, t.profile_id""").df()
         last = con.execute("""SELECT run_id, finished_at, full_run, username, records, profiles, pairs_scored,
                                      auto_merged, to_review, guarded, seconds
                               FROM identity_runs ORDER BY run_id DESC LIMIT 1""").df()

@@ -163,6 +163,12 @@ def test_health(queued, admin):
     assert h["profiles"] == queued.scalar("SELECT count(*) FROM profiles")
     assert h["records"] == len(AMBIGUOUS) + 80
     assert h["largest_clusters"]["record_count"].iloc[0] >= 2
+    with queued.connect() as con:      # the ten largest, each with how many sources its records come from
+        expected = con.execute("""SELECT p.profile_id, p.record_count, count(DISTINCT m.source) AS sources
+                                  FROM profiles p JOIN profile_members m USING (profile_id) GROUP BY ALL
+                                  ORDER BY p.record_count DESC, p.profile_id LIMIT 10""").fetchall()
+    got = h["largest_clusters"][["profile_id", "record_count", "sources"]]
+    assert [tuple(r) for r in got.itertuples(index=False)] == expected
     assert h["pending_reviews"] >= 2 and h["last_run"]["records"] == h["records"]
 
 
