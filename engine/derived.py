@@ -10,7 +10,9 @@ Writers bring them up to date when they finish: `cdp ingest`, `cdp resolve`, `cd
 collector appends each landing's events (`append_new_events`; a rebuild it leaves to the refresh).
 Readers pick a policy (engine/freshness.py): the CLI rebuilds a stale table before answering;
 screens read the table as last built and start `start_refresh`, a background job (kind "refresh",
-one at a time per workspace), saying "Updating ..." until it is done (ui/freshness.py).
+one at a time per workspace), saying "Updating ..." until it is done (ui/freshness.py); they ask
+`stale_now`, which checks only when the data versions moved since the last check in this process
+(a landing in this process that appended its events carries the answer forward: `carry_forward`).
 """
 from __future__ import annotations
 

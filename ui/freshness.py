@@ -5,6 +5,8 @@ their own request. `keep_fresh(...)` at the top of a screen: when a table it rea
 starts the background refresh (or finds the one running) and says "Updating <tables> (N s)…";
 the page reruns once when the refresh ends. When a table has never been built at all, there is
 nothing to show yet: it says so with the refresh's progress and returns False (stop the screen).
+Whether a table is stale is checked only when the data changed since the last check in this
+process (`derived.stale_now`), so a rerun with nothing new costs no query.
 """
 from __future__ import annotations
 
