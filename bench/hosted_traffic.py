@@ -47,7 +47,7 @@ class _Client:
             response = self.conn.getresponse()
             response.read()
             return response.status
-        except OSError:
+        except (OSError, http.client.HTTPException):   # e.g. a keep-alive connection the server closed
             self.close()
             return 0
 
@@ -59,7 +59,7 @@ class _Client:
             self.conn.request("GET", "/health")
             response = self.conn.getresponse()
             return json.loads(response.read() or b"{}")
-        except (OSError, ValueError):
+        except (OSError, http.client.HTTPException, ValueError):
             self.close()
             return None
 
@@ -120,9 +120,13 @@ class Probe(threading.Thread):
         self._stop_event = threading.Event()
 
     def _landed_after(self) -> int | None:
-        """The acknowledged count right after our acknowledgement (the collector's /health)."""
-        health = self.landed.health() if self.landed else None
-        return health.get("acked_events") if health else None
+        """The acknowledged count right after our acknowledgement (the collector's /health); tried
+        again on a fresh connection when the server had closed the idle keep-alive one."""
+        for _ in range(3 if self.landed else 0):
+            health = self.landed.health()
+            if health:
+                return health.get("acked_events")
+        return None
 
     def _queryable(self, message_id: str, acked_before: int | None = None) -> bool:
         if self.landed is not None:
