@@ -2,11 +2,21 @@
 
 app.py is the Streamlit script; this wraps it in `st.App` to add the one HTTP route that sets
 the login cookie from the server, so the cookie can be HttpOnly (ui/streamlit_adapter.py), and
-GET /_cdp/health for a reverse proxy. Both live under server.baseUrlPath when one is set.
+GET /_cdp/health for a reverse proxy. With CDP_COLLECT_IN_APP=1 it also serves the event
+collector's endpoints (ui/collector_routes.py) and lands their events in this process. All of
+them live under server.baseUrlPath when one is set.
 """
 import streamlit as st
 
 from engine.workspace import default_workspace_path
-from ui.streamlit_adapter import health_route, session_route
+from ui import collector_routes
+from ui.streamlit_adapter import base_path, health_route, session_route
 
-app = st.App("app.py", routes=[session_route(), health_route(default_workspace_path)])
+routes = [session_route(), health_route(default_workspace_path)]
+lifespan = None
+if collector_routes.enabled():
+    collector = collector_routes.InAppCollector(default_workspace_path, base_path())
+    routes += collector.routes()
+    lifespan = collector.lifespan
+
+app = st.App("app.py", routes=routes, lifespan=lifespan)

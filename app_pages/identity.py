@@ -13,6 +13,7 @@ from engine.identity.resolve import preview_thresholds
 from engine.identity.settings import SURVIVORSHIP_RULES, load_settings, save_settings
 from engine.derived import refresh as refresh_derived
 from engine.jobs import running_job
+from engine.workspace.versions import NO_EVENTS
 from ui.context import cached_query, require_page, workspace
 from ui.jobs import job_panel
 from ui.jobs import start as start_job
@@ -42,7 +43,7 @@ def _resolved(stats: dict) -> str:
             f"{stats['to_review']:,} pairs to review.")
 
 
-h = cached_query(health, user)
+h = cached_query(health, user, reads=NO_EVENTS)
 largest = h["largest_clusters"]   # the Health tab lists them; Unmerge starts from the largest
 top = st.columns([1, 1, 1, 1, 2])
 top[0].metric("Profiles", f"{h['profiles']:,}")

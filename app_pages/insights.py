@@ -16,6 +16,7 @@ from engine.value import insights as value_insights
 from engine.value import store as value_store
 from engine.value.clv import DEFAULT_MODEL, MODEL_CHOICES, MODELS
 from engine.value.validate import suggest_calibration_end
+from engine.workspace.versions import NO_EVENTS
 from ui.context import cached_query, require_page, workspace
 from ui.jobs import job_panel
 from ui.jobs import start as start_job
@@ -85,7 +86,7 @@ def _corrected(result: dict) -> str:
 
 
 # -- computing scores ------------------------------------------------------------------
-with st.expander("Compute scores", expanded=not cached_query(value_insights.clv_totals).get("customers")):
+with st.expander("Compute scores", expanded=not cached_query(value_insights.clv_totals, reads=NO_EVENTS).get("customers")):
     if not may_score:
         st.caption("Your role can look at scores but not recompute them.")
     with st.form("value_fit_form"):
@@ -168,7 +169,7 @@ value_tab, rfm_tab, cohort_tab, accuracy_tab, churn_tab = st.tabs(
 # -- lifetime value ---------------------------------------------------------------------
 with value_tab:
     if value_tab.open:
-        totals = cached_query(value_insights.clv_totals)
+        totals = cached_query(value_insights.clv_totals, reads=NO_EVENTS)
         if not totals.get("customers"):
             st.info("No predictions yet: use *Compute scores* above.")
         else:
@@ -192,7 +193,7 @@ with value_tab:
             if choice:
                 with st.expander("Why this model"):
                     _show_choice(choice)
-            by_decile = cached_query(value_insights.clv_by_decile)
+            by_decile = cached_query(value_insights.clv_by_decile, reads=NO_EVENTS)
             if len(by_decile) and by_decile["clv_low"].notna().all():
                 top = by_decile.iloc[0]
                 st.markdown(f"The top 10% ({int(top['customers']):,} people) are expected to bring "
@@ -206,7 +207,7 @@ with value_tab:
                 fig.update_layout(title="Predicted value by decile, with its range (1 = top 10%)",
                                   xaxis_title="Decile of predicted value", yaxis_title="Predicted value")
                 st.plotly_chart(fig, key="clv_deciles")
-            hist = cached_query(value_insights.clv_histogram)
+            hist = cached_query(value_insights.clv_histogram, reads=NO_EVENTS)
             fig = px.bar(hist, x="bin_start", y="customers",
                          labels={"bin_start": "Predicted lifetime value", "customers": "Customers"},
                          title="Distribution of predicted lifetime value (top 1% in the last bar)")
@@ -228,7 +229,7 @@ with value_tab:
 # -- RFM ---------------------------------------------------------------------------------
 with rfm_tab:
     if rfm_tab.open:
-        grid = cached_query(value_insights.rfm_grid)
+        grid = cached_query(value_insights.rfm_grid, reads=NO_EVENTS)
         if grid.empty:
             st.info("No RFM scores yet: use *Compute scores* above, or score RFM only.")
         else:
@@ -240,7 +241,7 @@ with rfm_tab:
                             labels={"x": "Frequency score", "y": "Recency score", "color": "Customers"},
                             title="RFM grid: customers by recency and frequency score")
             st.plotly_chart(fig, key="rfm_grid")
-            segments = cached_query(value_insights.segment_summary)
+            segments = cached_query(value_insights.segment_summary, reads=NO_EVENTS)
             c1, c2 = st.columns(2)
             segments = segments.assign(segment=segments["segment"].map(plain))
             c1.plotly_chart(px.bar(segments, x="segment", y="customers", title="Segment sizes"), key="seg_sizes")
@@ -345,7 +346,7 @@ with churn_tab:
         c1, c2 = st.columns(2)
         max_alive = c1.slider("Probability alive below", 0.05, 0.95, 0.30, 0.05, key="churn_p_alive")
         min_m = c2.slider("Monetary score at least", 1, 5, 4, key="churn_m_score")
-        risk = cached_query(value_insights.churn_risk, user, float(max_alive), int(min_m), None)
+        risk = cached_query(value_insights.churn_risk, user, float(max_alive), int(min_m), None, reads=NO_EVENTS)
         st.markdown(f"**{len(risk):,}** customers at risk" + (" (the first 500 shown)" if len(risk) > 500 else ""))
         st.dataframe(risk.head(500), hide_index=True)
         may_save = can(user, "edit_segments") and create_static_segment is not None and len(risk) > 0

@@ -3,6 +3,7 @@ import plotly.express as px
 import streamlit as st
 
 from engine import overview
+from engine.workspace.versions import NO_EVENTS
 from ui.context import cached_query, require_page
 
 require_page("view")
@@ -41,7 +42,7 @@ with left:
         st.plotly_chart(fig, width="stretch")
 with right:
     st.subheader("Records per profile")
-    dist = cached_query(overview.records_per_profile)
+    dist = cached_query(overview.records_per_profile, reads=NO_EVENTS)
     if dist.empty:
         st.caption("Run identity resolution to see how records unify.")
     else:

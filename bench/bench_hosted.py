@@ -57,6 +57,7 @@ class HostedApp:
     streamer: Streamer
     collector: tuple               # (host, port, key)
     step_timeout: float            # seconds a step may take before it counts as not settled
+    probe_landed: bool = False     # probe through the collector's /health, not by opening the file
 
 
 def _p(values: list[float], q: float) -> float | None:
@@ -68,8 +69,13 @@ def _p(values: list[float], q: float) -> float | None:
 
 
 @contextlib.contextmanager
-def hosted_app(scale: str, folder: Path, rate: float, step_timeout: float = STEP_TIMEOUT_S):
-    """The app served on a private copy of the bench workspace, the collector and the streamer running."""
+def hosted_app(scale: str, folder: Path, rate: float, step_timeout: float = STEP_TIMEOUT_S,
+               in_app: bool = False, probe_landed: bool = False):
+    """The app served on a private copy of the bench workspace, the collector and the streamer running.
+
+    The collector is `cdp collect` in its own process, or with `in_app` the app's own server
+    (CDP_COLLECT_IN_APP=1): events then go to the app's port.
+    """
     from bench.bench_collect import _start, _stop
     from engine.access import system_user
     from engine.access import users as user_store
@@ -90,17 +96,26 @@ def hosted_app(scale: str, folder: Path, rate: float, step_timeout: float = STEP
     env = {"CDP_WORKSPACE": str(ws.path), "CDP_AUTH_FILE": str(auth),
            "CDP_COOKIE_KEY": "hosted-bench-cookie-key-" + "x" * 40,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    collector, host, port = _start([sys.executable, "-m", "engine.cli.main", "collect", "--port", "0"],
-                                   {**os.environ, **env})
-    streamer = Streamer(host, port, key, rate, actors)
+    collector = streamer = None
     try:
-        streamer.start()
-        with streamlit_server(env) as url:
+        if not in_app:
+            collector, host, port = _start([sys.executable, "-m", "engine.cli.main", "collect", "--port", "0"],
+                                           {**os.environ, **env})
+            streamer = Streamer(host, port, key, rate, actors)
+            streamer.start()
+        with streamlit_server({**env, "CDP_COLLECT_IN_APP": "1" if in_app else ""}) as url:
+            if in_app:
+                host, port = url.split("://", 1)[1].rsplit(":", 1)
+                port = int(port)
+                streamer = Streamer(host, port, key, rate, actors)
+                streamer.start()
             yield HostedApp(url, ws, password, names or ["Smith"], countries or ["GB"], streamer, (host, port, key),
-                            step_timeout)
+                            step_timeout, probe_landed)
     finally:
-        streamer.stop()
-        _stop(collector, graceful=True)
+        if streamer is not None:
+            streamer.stop()
+        if collector is not None:
+            _stop(collector, graceful=True)
 
 
 def _click_through(user: BrowserUser, app: HostedApp, offset: int, until: float, only=None) -> None:
@@ -155,7 +170,7 @@ def _start_resolve(app: HostedApp) -> Visit:
 def phase(app: HostedApp, sessions: int, duration: float, resolve: bool = False, only=None) -> dict:
     """N users clicking for `duration` s (each through every screen at least once); their visits and the traffic."""
     before = app.streamer.counts()
-    probe = Probe(*app.collector, app.workspace)
+    probe = Probe(*app.collector, app.workspace, landed=app.probe_landed)
     probe.start()
     started = time.monotonic()
     users: list[BrowserUser] = []
@@ -219,7 +234,7 @@ def rows_of(result: dict) -> list[dict]:
 
 def measure(scale: str, sessions: tuple[int, ...], duration: float, rate: float, resolve: bool = True,
             only: tuple[str, ...] | None = None, json_to: Path | None = None,
-            step_timeout: float = STEP_TIMEOUT_S) -> list[dict]:
+            step_timeout: float = STEP_TIMEOUT_S, in_app: bool = False, probe_landed: bool = False) -> list[dict]:
     """Every phase on one app; the resolve phase last (it changes the data) with the largest N.
 
     `only` limits the screens the users open (the smoke test's short run); `json_to` gets the
@@ -228,7 +243,7 @@ def measure(scale: str, sessions: tuple[int, ...], duration: float, rate: float,
     folder = Path(tempfile.mkdtemp(prefix="bench-hosted-"))
     results: list[dict] = []
     try:
-        with hosted_app(scale, folder, rate, step_timeout) as app:
+        with hosted_app(scale, folder, rate, step_timeout, in_app=in_app, probe_landed=probe_landed) as app:
             for n, with_resolve in [(n, False) for n in sessions] + ([(max(sessions), True)] if resolve else []):
                 results.append(phase(app, n, duration, resolve=with_resolve, only=only))
                 if json_to:
@@ -268,12 +283,18 @@ def main(argv: list[str] | None = None) -> int:
                              "user stops after the phase's duration)")
     parser.add_argument("--no-resolve", action="store_true", help="skip the phase with a resolve running")
     parser.add_argument("--json", type=Path, help="output (default bench/out/hosted-<scale>.json)")
+    parser.add_argument("--collector", choices=("separate", "in-app"), default="separate",
+                        help="`cdp collect` in its own process, or inside the app (CDP_COLLECT_IN_APP=1)")
+    parser.add_argument("--probe", choices=("query", "landed"), default="query",
+                        help="ack-to-queryable: poll the workspace read-only (query) or the collector's "
+                             "/health landed count (landed: opens no file; the only way with --collector in-app)")
     args = parser.parse_args(argv)
     d = DEFAULTS[args.scale]
     sessions = tuple(int(s) for s in args.sessions.split(",")) if args.sessions else d["sessions"]
     out = args.json or ROOT / "bench" / "out" / f"hosted-{args.scale}.json"
     results = measure(args.scale, sessions, args.duration or d["duration"], args.rate or d["rate"],
-                      resolve=not args.no_resolve, json_to=out, step_timeout=args.step_timeout, only=d.get("only"))
+                      resolve=not args.no_resolve, json_to=out, step_timeout=args.step_timeout, only=d.get("only"),
+                      in_app=args.collector == "in-app", probe_landed=args.probe == "landed")
     rows = write_json(out, args.scale, results)
     for r in rows:
         print(json.dumps(r))

@@ -3,7 +3,10 @@
 `Streamer` sends Segment track events at a steady rate (batches every 0.1 s) and counts what the
 collector acknowledged or refused; `Probe` sends one event with a unique message id every few
 seconds and polls the workspace with read-only queries until it is there: the
-ack-to-queryable delay a user of the app sees.
+ack-to-queryable delay a user of the app sees. With `landed=True` it reads the collector's
+`/health` instead (queryable once the landed count reaches the acknowledged count its own
+acknowledgement left): no extra process opens the workspace file, which would itself hold up the
+app and the landings (and cannot open it at all while the app collects in process and holds it).
 """
 from __future__ import annotations
 
@@ -44,9 +47,21 @@ class _Client:
             response = self.conn.getresponse()
             response.read()
             return response.status
-        except OSError:
+        except (OSError, http.client.HTTPException):   # e.g. a keep-alive connection the server closed
             self.close()
             return 0
+
+    def health(self) -> dict | None:
+        """The collector's GET /health answer (None when the connection failed)."""
+        try:
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+            self.conn.request("GET", "/health")
+            response = self.conn.getresponse()
+            return json.loads(response.read() or b"{}")
+        except (OSError, http.client.HTTPException, ValueError):
+            self.close()
+            return None
 
     def close(self) -> None:
         if self.conn is not None:
@@ -93,16 +108,30 @@ class Streamer(threading.Thread):
 class Probe(threading.Thread):
     """Every `every` s: one event with a unique message id, then read-only polls until it is queryable."""
 
-    def __init__(self, host: str, port: int, key: str, workspace, every: float = 3.0, give_up: float = 120.0):
+    def __init__(self, host: str, port: int, key: str, workspace, every: float = 3.0, give_up: float = 120.0,
+                 landed: bool = False):
         super().__init__(daemon=True)
         self.client = _Client(host, port, key)
+        self.landed = _Client(host, port, key) if landed else None
         self.workspace, self.every, self.give_up = workspace, every, give_up
         self.delays: list[float] = []
         self.acked_at: list[float] = []        # time.monotonic() of each delay's acknowledgement
         self.lost = 0                          # acknowledged but not queryable within give_up seconds
         self._stop_event = threading.Event()
 
-    def _queryable(self, message_id: str) -> bool:
+    def _landed_after(self) -> int | None:
+        """The acknowledged count right after our acknowledgement (the collector's /health); tried
+        again on a fresh connection when the server had closed the idle keep-alive one."""
+        for _ in range(3 if self.landed else 0):
+            health = self.landed.health()
+            if health:
+                return health.get("acked_events")
+        return None
+
+    def _queryable(self, message_id: str, acked_before: int | None = None) -> bool:
+        if self.landed is not None:
+            health = self.landed.health()
+            return bool(health) and acked_before is not None and health.get("landed_events", 0) >= acked_before
         with self.workspace.connect(read_only=True) as con:
             return con.execute("SELECT count(*) FROM events WHERE message_id = ?", [message_id]).fetchone()[0] > 0
 
@@ -111,9 +140,10 @@ class Probe(threading.Thread):
             message_id = f"probe-{uuid.uuid4().hex}"
             if self.client.send([_event(message_id, "bench-probe", "Product Viewed")]) == 200:
                 acked = time.monotonic()
+                mark = self._landed_after()
                 while time.monotonic() - acked < self.give_up:
                     try:
-                        if self._queryable(message_id):
+                        if self._queryable(message_id, mark):
                             self.delays.append(time.monotonic() - acked)
                             self.acked_at.append(acked)
                             break
@@ -124,6 +154,8 @@ class Probe(threading.Thread):
                     self.lost += 1
             self._stop_event.wait(self.every)
         self.client.close()
+        if self.landed:
+            self.landed.close()
 
     def stop(self) -> None:
         self._stop_event.set()

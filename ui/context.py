@@ -5,6 +5,7 @@ import streamlit as st
 
 from engine.access import User, can
 from engine.workspace import Workspace, default_workspace_path
+from engine.workspace.versions import KINDS
 
 
 @st.cache_resource
@@ -35,16 +36,20 @@ def require_page(permission: str) -> User:
     return user
 
 
-def cached_query(fn, *args, **kwargs):
-    """Call engine fn(workspace, *args), cached until the workspace's data changes.
+def cached_query(fn, *args, reads=KINDS, **kwargs):
+    """Call engine fn(workspace, *args), cached until the data it reads changes.
 
-    fn must be a module-level engine function whose arguments are hashable.
+    fn must be a module-level engine function whose arguments are hashable. `reads` names the
+    kinds of data it reads (engine/workspace/versions.py): the default, everything, misses after
+    any commit; `reads=(CORE,)`, for a read that touches no event (nor a table derived from
+    events), stays cached while the collector lands events.
     """
     ws = workspace()
     name = f"{fn.__module__}.{fn.__qualname__}"
-    return _cached_call(fn, name, str(ws.path), ws.data_version(), args, tuple(sorted(kwargs.items())))
+    version = (tuple(sorted(reads)), ws.data_versions().reading(reads))
+    return _cached_call(fn, name, str(ws.path), version, args, tuple(sorted(kwargs.items())))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _cached_call(_fn, fn_name: str, path: str, data_version: int, args: tuple, kwargs: tuple):
+def _cached_call(_fn, fn_name: str, path: str, data_version: tuple, args: tuple, kwargs: tuple):
     return _fn(_workspace(path), *args, **dict(kwargs))

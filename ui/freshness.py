@@ -5,6 +5,8 @@ their own request. `keep_fresh(...)` at the top of a screen: when a table it rea
 starts the background refresh (or finds the one running) and says "Updating <tables> (N s)…";
 the page reruns once when the refresh ends. When a table has never been built at all, there is
 nothing to show yet: it says so with the refresh's progress and returns False (stop the screen).
+Whether a table is stale is checked only when the data changed since the last check in this
+process (`derived.stale_now`), so a rerun with nothing new costs no query.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import streamlit as st
 
 from engine import derived
 from engine.jobs import Job, get_job, list_jobs
+from engine.workspace.versions import NO_EVENTS
 from ui.context import cached_query, current_user, workspace
 from ui.text import md
 
@@ -22,10 +25,10 @@ RETRY_AFTER = 60.0      # seconds a failed refresh is shown before a screen star
 
 def keep_fresh(*tables: str) -> bool:
     """Say whether these derived tables are being updated; False when one has no build to show."""
-    behind = [name for name in cached_query(derived.stale) if name in tables]
+    behind = [name for name in derived.stale_now(workspace()) if name in tables]
     if not behind:
         return True
-    missing = [name for name in cached_query(derived.never_built) if name in tables]
+    missing = [name for name in cached_query(derived.never_built, reads=NO_EVENTS) if name in tables]
     failed = _recent_failure()
     if failed is not None:      # not again at every click: a later view (or a writer) tries again
         ago = time.time() - (failed.finished_at or failed.started_at)

@@ -22,10 +22,11 @@ from pathlib import Path
 import duckdb
 
 from engine.collect.spool import Segment, Spool, list_segments, repair_segment
-from engine.derived import append_new_events
+from engine.derived import append_new_events, carry_forward
 # the one Segment -> events normaliser: typed read of the spool, line by line when needed
 from engine.ingest.events import load_events_ndjson, load_spool_events
 from engine.workspace import Workspace, WorkspaceBusy, WorkspaceUnwritable
+from engine.workspace.versions import EVENTS
 
 log = logging.getLogger("cdp.collect")
 
@@ -73,7 +74,15 @@ def land_segments(workspace: Workspace, segments: list[Segment]) -> int:
     """Land segments in one transaction, then delete them; returns the events read.
 
     Each source's events add to its `loads` row of the day (rows read = loaded + quarantined).
+    The landing and its appends change events only (engine/workspace/versions.py): caches of
+    reads that touch no event stay valid.
     """
+    before = workspace.data_versions()
+    with workspace.changing(EVENTS):
+        return _land_segments(workspace, segments, before)
+
+
+def _land_segments(workspace: Workspace, segments: list[Segment], before) -> int:
     ready = []
     for segment in segments:
         if not segment.path.exists():
@@ -96,15 +105,16 @@ def land_segments(workspace: Workspace, segments: list[Segment]) -> int:
         _land_ready(workspace, ready, lines, _load_line_by_line)
     for segment in ready:
         segment.path.unlink(missing_ok=True)
-    _append_to_derived(workspace)
+    _append_to_derived(workspace, before)
     return sum(lines.values())
 
 
-def _append_to_derived(workspace: Workspace) -> None:
+def _append_to_derived(workspace: Workspace, before) -> None:
     """Add the landed events to journeys and the segment event index (appends, in their own
-    transaction), so no screen finds them stale. A failure leaves them for the app's refresh."""
+    transaction), so no screen finds them stale (and, in the app's process, tell the staleness
+    gate so). A failure leaves them for the app's refresh."""
     try:
-        append_new_events(workspace)
+        carry_forward(workspace, before, append_new_events(workspace))
     except Exception as exc:  # noqa: BLE001 - the events are landed; the refresh catches up
         log.warning("collector: derived tables not updated after a landing: %s", exc)
 

@@ -10,31 +10,25 @@ GET /health tells whether the collector is up: 200 ok, or 503 degraded with the 
 A request is answered 200 only after its events are fsynced to the spool
 (engine.collect.spool); the loader (engine.collect.loader) lands them in the
 workspace in micro-batches. The request model (routes, limits, validation and stamping) is
-protocol.py, reading a body off the wire http_body.py, write keys keys.py.
+protocol.py, reading a body off the wire http_body.py, write keys keys.py, and what the endpoints
+answer intake.py (which the app's server also serves when it collects in process).
 """
 from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
-import time
-from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 from engine.collect.http_body import CHUNKED, body_framing, drain, read_body
-from engine.collect.keys import KeyRing
-from engine.collect.loader import Loader
+from engine.collect.intake import (  # noqa: F401 - spool_dir, status_path: importable from here too
+    NO_ENDPOINT, Intake, body_limit, cors_headers, error_body, not_found, post_kind, spool_dir, status_path)
 from engine.collect.protocol import (  # noqa: F401 - the request model, importable from here too
     MAX_BATCH_BYTES, MAX_EVENT_BYTES, ROUTES, ApiError, decode_body, parse_json, prepare_request,
     too_large, write_key_from_header)
-from engine.collect.spool import Spool, SpoolError
 from engine.workspace import Workspace
 
 log = logging.getLogger("cdp.collect")
-
-_SETTINGS = re.compile(r"^/v1/projects/([^/]+)/settings$")
 
 
 # -- the HTTP server --------------------------------------------------------------------
@@ -55,15 +49,8 @@ class CollectorHandler(BaseHTTPRequestHandler):
     def _cors(self) -> None:
         if getattr(self, "headers", None) is None:  # the request line itself was refused
             return
-        origin = self.headers.get("Origin")
-        self.send_header("Access-Control-Allow-Origin", origin or "*")
-        if origin:
-            self.send_header("Vary", "Origin")
-        self.send_header("Access-Control-Allow-Methods", "POST, GET, OPTIONS")
-        self.send_header("Access-Control-Allow-Headers",
-                         self.headers.get("Access-Control-Request-Headers")
-                         or "Content-Type, Authorization, Content-Encoding")
-        self.send_header("Access-Control-Max-Age", "86400")
+        for name, value in cors_headers(self.headers).items():
+            self.send_header(name, value)
 
     def _reply(self, status: int, payload: dict, close: bool = False) -> None:
         body = json.dumps(payload).encode("utf-8")
@@ -83,8 +70,7 @@ class CollectorHandler(BaseHTTPRequestHandler):
 
     def _error(self, exc: ApiError, close: bool = False) -> None:
         self.collector.count("rejected_requests")
-        self._reply(exc.status, {"success": False, "code": _CODES.get(exc.status, "error"),
-                                 "message": exc.message}, close=close)
+        self._reply(exc.status, error_body(exc), close=close)
 
     def send_error(self, code, message=None, explain=None):
         """http.server's own refusals (request line, headers, methods) as JSON like ours."""
@@ -100,21 +86,7 @@ class CollectorHandler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def do_GET(self):  # noqa: N802
-        path = self.path.split("?", 1)[0]
-        if path in ("/health", "/v1/health"):
-            health = self.collector.health()
-            self._reply(200 if health["ok"] else 503, health)
-            return
-        match = _SETTINGS.match(path)
-        if match:
-            key = match.group(1)
-            if self.collector.keyring.source_for(key) is None:
-                self._reply(404, {"success": False, "code": "not_found",
-                                  "message": "Invalid path or write key provided."})
-                return
-            self._reply(200, self.collector.settings_for(key, self.headers))
-            return
-        self._reply(404, {"success": False, "code": "not_found", "message": "No such endpoint."})
+        self._reply(*self.collector.get(self.path, self.headers))
 
     do_HEAD = do_GET
 
@@ -126,13 +98,10 @@ class CollectorHandler(BaseHTTPRequestHandler):
             self._error(ApiError(500, "The collector failed on this request; retry."), close=True)
 
     def _post(self) -> None:
-        path = self.path.split("?", 1)[0].rstrip("/")
-        kind = ROUTES.get(path)
+        kind = post_kind(self.path)
         if kind is None:
-            self._reply(404, {"success": False, "code": "not_found",
-                              "message": "No such endpoint; see /v1/batch, /v1/track, ..."}, close=True)
+            self._reply(*not_found(NO_ENDPOINT), close=True)
             return
-        limit = MAX_BATCH_BYTES if kind == "batch" else MAX_EVENT_BYTES
         # Headers first, body last: framing, size and a write key sent in a header are all
         # checked before a byte of the body is read. A refused body is never parsed: a
         # Content-Length one is read and discarded (bounded) so the sender sees the answer,
@@ -140,52 +109,20 @@ class CollectorHandler(BaseHTTPRequestHandler):
         framing = CHUNKED
         try:
             framing = body_framing(self.headers)
-            if framing > limit:
-                raise too_large(limit)
-            header_key = write_key_from_header(self.headers.get("Authorization"))
-            source = None
-            if header_key is not None:
-                source = self.collector.keyring.source_for(header_key)
-                if source is None:
-                    raise _unknown_key()
-            raw = read_body(self.rfile, framing, limit)
+            source = self.collector.judge(kind, framing, self.headers)
+            raw = read_body(self.rfile, framing, body_limit(kind))
         except ApiError as exc:
             if framing != CHUNKED:
                 drain(self.rfile, framing)
             self._error(exc, close=True)
             return
         try:
-            received = datetime.now(timezone.utc)
-            payload = parse_json(decode_body(raw, self.headers.get("Content-Encoding"), limit))
-            if source is None:  # analytics.js sends the key in the body (a text/plain beacon)
-                key = payload.get("writeKey")
-                if not isinstance(key, str) or not key:
-                    raise ApiError(401, "No write key: send it as the Basic auth user name, "
-                                        "a Bearer token or `writeKey` in the body.")
-                source = self.collector.keyring.source_for(key)
-                if source is None:
-                    raise _unknown_key()
-            payload.pop("writeKey", None)
-            data, count = prepare_request(kind, payload, received)
-            try:
-                self.collector.spool.append(source, data, count)
-            except SpoolError as exc:
-                log.error("spool: %s", exc)
-                raise ApiError(503, "The collector could not store the events; retry.") from None
+            self.collector.accept(kind, raw, self.headers, source)
         except ApiError as exc:
             self._error(exc)
             return
         self.collector.count("requests")
         self._reply(200, {"success": True})
-
-
-def _unknown_key() -> ApiError:
-    return ApiError(401, "Unknown write key; check it on the Sources page (it may have been rotated).")
-
-
-_CODES = {400: "invalid_request", 401: "unauthorized", 404: "not_found", 411: "length_required",
-          413: "payload_too_large", 414: "uri_too_long", 415: "unsupported_encoding",
-          431: "headers_too_large", 500: "internal_error", 501: "not_implemented", 503: "unavailable"}
 
 
 class _Server(ThreadingHTTPServer):
@@ -194,89 +131,31 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
-def spool_dir(workspace: Workspace) -> Path:
-    """The collector's spool folder, beside the workspace file."""
-    return workspace.folder / f"{workspace.path.stem}.spool"
-
-
-def status_path(workspace: Workspace) -> Path:
-    return spool_dir(workspace) / "collector.json"
-
-
-class Collector:
-    """Server + spool + loader for one workspace. `start()` serves in a thread; `stop()` drains."""
+class Collector(Intake):
+    """`cdp collect`: the intake behind its own HTTP server. `start()` serves in a thread; `stop()` drains."""
 
     def __init__(self, workspace: Workspace, host: str = "127.0.0.1", port: int = 8088, *,
                  interval: float = 1.0, max_events: int = 50_000, fsync: bool = True):
-        self.workspace = workspace
-        self.keyring = KeyRing(workspace)
-        self.spool = Spool(spool_dir(workspace), fsync=fsync)
-        self._counters = {"requests": 0, "rejected_requests": 0}
-        self._counter_lock = threading.Lock()
         handler = type("Handler", (CollectorHandler,), {"collector": self})
-        try:
-            self.server = _Server((host, port), handler)
-        except OSError:
-            self.spool.close()
-            raise
+        self.server = _Server((host, port), handler)
         self.host, self.port = self.server.server_address[:2]
-        self.loader = Loader(workspace, self.spool, interval=interval, max_events=max_events,
-                             status_path=status_path(workspace),
-                             status={"host": self.host, "port": self.port,
-                                     "started_at": time.time(), "workspace": str(workspace.path)},
-                             before_cycle=self.keyring.maybe_refresh)
-        self.keyring.on_request = self.loader.wake
+        try:
+            super().__init__(workspace, interval=interval, max_events=max_events, fsync=fsync,
+                             status={"host": self.host, "port": self.port})
+        except BaseException:
+            self.server.server_close()
+            raise
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def count(self, name: str) -> None:
-        with self._counter_lock:
-            self._counters[name] += 1
-
-    def counters(self) -> dict:
-        with self._counter_lock:
-            out = dict(self._counters)
-        out.update(acked_events=self.spool.appended_events,
-                   landed_events=self.loader.stats.landed_events)
-        return out
-
-    def health(self) -> dict:
-        """ok, or degraded with the reason: landing failing, or the spool refusing writes."""
-        problem = self.loader.problem()
-        out = {"ok": problem is None, "status": "ok" if problem is None else "degraded"}
-        if problem:
-            out["reason"] = problem
-        return {**out, **self.counters()}
-
-    def settings_for(self, key: str, headers) -> dict:
-        """The settings analytics.js fetches: send everything back to this collector."""
-        host = headers.get("X-Forwarded-Host") or headers.get("Host") or f"{self.host}:{self.port}"
-        protocol = headers.get("X-Forwarded-Proto") or "http"
-        return {
-            "integrations": {"Segment.io": {
-                "apiKey": key, "apiHost": f"{host}/v1", "protocol": protocol,
-                "unbundledIntegrations": [], "addBundledMetadata": True,
-                "maybeBundledConfigIds": {}, "versionSettings": {"version": "4.4.7",
-                                                                 "componentTypes": ["browser"]},
-            }},
-            "plan": {"track": {"__default": {"enabled": True, "integrations": {}}},
-                     "identify": {"__default": {"enabled": True}},
-                     "group": {"__default": {"enabled": True}}},
-            "edgeFunction": {}, "analyticsNextEnabled": True,
-            "middlewareSettings": {}, "enabledMiddleware": {},
-            "metrics": {"sampleRate": 0}, "legacyVideoPluginsEnabled": False,
-            "remotePlugins": [],
-        }
+    def default_host(self) -> str:
+        return f"{self.host}:{self.port}"
 
     def start(self) -> "Collector":
-        try:
-            self.keyring.refresh()
-        except Exception as exc:  # noqa: BLE001 - the loader retries; requests wait for it
-            log.warning("collector: could not read write keys yet: %s", exc)
-        self.loader.start()
+        self.start_landing()
         self._thread = threading.Thread(target=self.server.serve_forever, name="collect-http",
                                         kwargs={"poll_interval": 0.2}, daemon=True)
         self._thread.start()
@@ -288,16 +167,7 @@ class Collector:
         self.server.server_close()
         if self._thread:
             self._thread.join(10)
-        self.loader.stop()
-        self.spool.close()
-        try:
-            self.loader.land_closed()
-        except Exception as exc:  # noqa: BLE001 - stays in the spool for the next start
-            log.warning("collector: left events in the spool for the next start: %s", exc)
-        try:
-            self.loader.write_status(stopped_at=time.time())
-        except OSError as exc:
-            log.warning("collector: could not write the status file: %s", exc)
+        self.stop_landing()
 
     def __enter__(self) -> "Collector":
         return self.start()

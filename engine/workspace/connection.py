@@ -24,6 +24,7 @@ import duckdb
 
 import engine.workspace.migrations as migrations
 import engine.workspace.resources as resources
+import engine.workspace.versions as versions
 from engine.workspace.errors import (  # noqa: F401 - re-exported: callers import them from here too
     WorkspaceBusy,
     WorkspaceError,
@@ -157,9 +158,9 @@ class Workspace:
                 con.execute("BEGIN TRANSACTION")
                 try:
                     yield con
-                    version = bump_data_version(con)
+                    moved = bump_data_version(con, getattr(self._local, "changes", versions.KINDS))
                     con.execute("COMMIT")
-                    record_data_version(self.path, version)
+                    versions.record(self.path, moved)
                 except BaseException as exc:
                     try:
                         con.execute("ROLLBACK")
@@ -188,15 +189,36 @@ class Workspace:
             return row[0] if row else None
 
     def data_version(self) -> int:
-        """A counter bumped by every committed write; key caches on it.
+        """A counter bumped by every committed write; key caches on it."""
+        return self.data_versions().all
+
+    def data_versions(self) -> versions.DataVersions:
+        """Every version (engine/workspace/versions.py): `.all` moves at every commit, `.core` at every
+        commit that changes more than events.
 
         Read from the small file each commit writes beside the database, so a page's cache hit
         opens no connection; the database when that file is missing or belongs to another file.
         """
-        recorded = recorded_data_version(self.path)
+        recorded = versions.recorded(self.path)
         if recorded is not None:
             return recorded
-        return int(self.scalar("SELECT value FROM meta WHERE key = 'data_version'") or 0)
+        with self.connect() as con:
+            return versions.read(con)
+
+    @contextmanager
+    def changing(self, *kinds: str) -> Iterator[None]:
+        """Declare that the transactions this thread commits inside the block change only these kinds
+        of data (versions.KINDS): `with ws.changing(EVENTS):` keeps the core version, so caches of
+        reads that touch no event stay valid. Without it a commit counts as changing everything."""
+        unknown = set(kinds) - set(versions.KINDS)
+        if unknown or not kinds:
+            raise ValueError(f"Say which kinds of data change: {', '.join(versions.KINDS)}.")
+        before = getattr(self._local, "changes", None)
+        self._local.changes = tuple(kinds)
+        try:
+            yield
+        finally:
+            self._local.changes = before if before is not None else versions.KINDS
 
     def schema_version(self) -> int:
         with self.connect() as con:
@@ -211,47 +233,15 @@ class Workspace:
             return {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
 
 
-def bump_data_version(con: duckdb.DuckDBPyConnection) -> int:
-    """Add one to the data version inside the open transaction; returns the new version."""
-    row = con.execute(
-        "UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE key = 'data_version' "
-        "RETURNING CAST(value AS BIGINT)"
-    ).fetchone()
-    return int(row[0]) if row else 0
-
-
-def _version_file(path: Path) -> Path:
-    return path.with_name(path.name + ".version")
-
-
-def record_data_version(path: Path, version: int) -> None:
-    """Write "<inode of the database file> <version>" beside it, atomically (after a commit).
-
-    The inode ties the record to this very file: a database copied or recreated under the same
-    name is read from the database until its first commit. A record that cannot be written is
-    removed, so readers fall back to the database instead of trusting an old number.
-    """
-    target = _version_file(path)
-    try:
-        tmp = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(f"{os.stat(path).st_ino} {int(version)}", encoding="ascii")
-        os.replace(tmp, target)
-    except OSError:
-        try:
-            target.unlink(missing_ok=True)
-        except OSError:
-            pass
+def bump_data_version(con: duckdb.DuckDBPyConnection, changes=versions.KINDS) -> versions.DataVersions:
+    """Move the data versions for these changes inside the open transaction; the new versions."""
+    return versions.bump(con, changes)
 
 
 def recorded_data_version(path: Path) -> int | None:
     """The version the last commit recorded for this database file, or None."""
-    try:
-        inode, version = _version_file(path).read_text(encoding="ascii").split()
-        if int(inode) != os.stat(path).st_ino:
-            return None
-        return int(version)
-    except (OSError, ValueError):
-        return None
+    recorded = versions.recorded(path)
+    return recorded.all if recorded is not None else None
 
 
 def open_workspace(path: str | os.PathLike | None = None) -> Workspace:

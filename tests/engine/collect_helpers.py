@@ -79,3 +79,39 @@ class CollectorProcess:
             return self.proc.wait(timeout)
         finally:
             self.kill()
+
+
+class InAppCollectorServer:
+    """The collector's endpoints as the app's server serves them (ui/collector_routes.py, CDP_COLLECT_IN_APP),
+    on uvicorn in a thread on a free loopback port: `url`, `host`, `port`, `loader` like a Collector."""
+
+    def __init__(self, workspace, interval: float = 0.2, base: str = ""):
+        import socket
+        import threading
+
+        import uvicorn
+        from starlette.applications import Starlette
+
+        from ui.collector_routes import InAppCollector
+
+        self.routes = InAppCollector(lambda: workspace.path, base, interval=interval)
+        app = Starlette(routes=self.routes.routes(), lifespan=self.routes.lifespan)
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self.host, self.port = self._socket.getsockname()[:2]
+        self.url = f"http://{self.host}:{self.port}{base}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._socket]}, daemon=True)
+        self._thread.start()
+        if not wait_for(lambda: self.server.started and self.routes.intake is not None, 30):
+            raise RuntimeError("the in-app collector did not start")
+        self.intake = self.routes.intake
+
+    @property
+    def loader(self):
+        return self.intake.loader
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self._thread.join(60)
+        self._socket.close()

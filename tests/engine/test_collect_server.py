@@ -11,7 +11,7 @@ from engine.collect import Collector
 from engine.collect.server import ApiError, prepare_request, write_key_from_header
 from engine.ingest.events import REJECTED
 from engine.sources import create_source, rotate_write_key
-from tests.engine.collect_helpers import event_count, post, wait_for
+from tests.engine.collect_helpers import InAppCollectorServer, event_count, post, wait_for
 
 
 @pytest.fixture
@@ -19,9 +19,11 @@ def source(workspace, admin):
     return create_source(workspace, admin, "Website", "events")
 
 
-@pytest.fixture
-def collector(workspace, source):
-    c = Collector(workspace, "127.0.0.1", 0, interval=0.2).start()
+@pytest.fixture(params=["cdp collect", "in the app"])
+def collector(request, workspace, source):
+    """`cdp collect`'s own server, and the same endpoints served by the app's server (CDP_COLLECT_IN_APP)."""
+    c = (Collector(workspace, "127.0.0.1", 0, interval=0.2).start() if request.param == "cdp collect"
+         else InAppCollectorServer(workspace, interval=0.2))
     yield c
     c.stop()
 

@@ -90,7 +90,7 @@ def test_ingest_on_a_full_disk_blames_the_workspace_folder_not_the_input(workspa
 def test_a_commit_that_fails_on_a_full_disk_is_reported_as_such(workspace, monkeypatch):
     wal = f"{workspace.path}.wal"
 
-    def wal_full(con):  # runs just before COMMIT, inside the same try: as a failed commit does
+    def wal_full(con, *changes):  # runs just before COMMIT, inside the same try: as a failed commit does
         raise duckdb.TransactionException(
             f'TransactionContext Error: Failed to commit: Could not write file "{wal}": '
             f"No space left on device")
