@@ -55,7 +55,7 @@ TABLES: tuple[DerivedTable, ...] = (
                  lambda ws: event_index.ensure_fresh(ws, append_only=True)),
     DerivedTable("web orders", order_events.is_stale, None,      # web_orders reads the events meanwhile
                  lambda ws, progress: order_events.refresh(ws, progress),
-                 lambda ws: order_events.refresh(ws, append_only=True)),
+                 order_events.append),
 )
 NAMES = tuple(t.name for t in TABLES)
 
@@ -127,8 +127,8 @@ def refresh(workspace, progress: Callable[[float, str], None] | None = None) -> 
 
 
 def append_new_events(workspace) -> list[str]:
-    """Add newly landed events to the tables that can take them by appending; names of those
-    changed. A table that needs a rebuild (identities changed) is left for the refresh."""
+    """Add newly landed events to the tables that can take them by appending; names of those up to
+    date after it. A table that needs a rebuild (identities changed) is left for the refresh."""
     return [t.name for t in TABLES if t.append is not None and t.append(workspace)]
 
 

@@ -95,6 +95,16 @@ def refresh(workspace, progress=None, *, append_only: bool = False) -> dict | No
     return {"rows": rows, "appended": kept}
 
 
+def append(workspace) -> bool:
+    """A landing's part: add the new order events; True when the table is up to date after it,
+    False when only a rebuild would do (left to the refresh)."""
+    with workspace.connect() as con:
+        kept, behind = _state(con)
+    if kept and behind:
+        refresh(workspace, append_only=True)
+    return kept
+
+
 def clear(workspace) -> None:
     """Forget the table: web_orders reads every order event from the events again (as before it
     was first filled)."""

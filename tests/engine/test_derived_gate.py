@@ -8,7 +8,7 @@ from engine import derived
 from engine.identity import resolve
 from engine.sources import create_source
 from tests.engine.identity_helpers import add_contacts
-from tests.engine.test_derived import _collected, _land
+from tests.engine.test_derived import FROM_PEOPLE, _collected, _land
 
 
 def _counting_checks(monkeypatch) -> list:
@@ -22,16 +22,16 @@ def test_no_check_while_nothing_changed_and_one_after_a_write(workspace, admin, 
     add_contacts(workspace, [dict(source="crm", source_record_id="1", email="p1@shop.io", user_id="u1")])
     resolve(workspace, admin)
     checks = _counting_checks(monkeypatch)
-    assert set(derived.stale_now(workspace)) == set(derived.NAMES)
-    assert set(derived.stale_now(workspace)) == set(derived.NAMES)
+    assert set(derived.stale_now(workspace)) == FROM_PEOPLE
+    assert set(derived.stale_now(workspace)) == FROM_PEOPLE
     assert len(checks) == 1, "the same data versions: the answer of the last check"
     derived.refresh(workspace)                   # (checks once itself)
     assert derived.stale_now(workspace) == [] and len(checks) == 3
     add_contacts(workspace, [dict(source="crm", source_record_id="2", email="p2@shop.io", user_id="u2")])
     resolve(workspace, admin)
     seen = len(checks)
-    assert set(derived.stale_now(workspace)) == set(derived.NAMES) and len(checks) == seen + 1
-    assert set(derived.stale_now(workspace)) == set(derived.NAMES) and len(checks) == seen + 1
+    assert set(derived.stale_now(workspace)) == FROM_PEOPLE and len(checks) == seen + 1
+    assert set(derived.stale_now(workspace)) == FROM_PEOPLE and len(checks) == seen + 1
 
 
 def test_a_landing_that_appended_its_events_needs_no_check(workspace, admin, monkeypatch):
