@@ -80,7 +80,7 @@ def stale_now(workspace) -> list[str]:
     check counts events: 0.4-0.9 s at a million profiles); what a screen calls at every rerun."""
     key = str(workspace.path.resolve())
     with _CHECK_LOCK:
-        versions = workspace.data_versions() if workspace.exists() else None
+        versions = workspace.data_versions().data if workspace.exists() else None
         known = _CHECKED.get(key)
         if known is not None and versions is not None and known[0] == versions:
             return list(known[1])
@@ -101,8 +101,8 @@ def carry_forward(workspace, before, appended: list[str]) -> None:
     with _CHECK_LOCK:
         known = _CHECKED.get(key)
         now = workspace.data_versions()
-        if known is not None and known[0] == before and not known[1] and now.core == before.core:
-            _CHECKED[key] = (now, ())
+        if known is not None and known[0] == before.data and not known[1] and now.core == before.core:
+            _CHECKED[key] = (now.data, ())
 
 
 def never_built(workspace) -> list[str]:

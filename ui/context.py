@@ -5,7 +5,7 @@ import streamlit as st
 
 from engine.access import User, can
 from engine.workspace import Workspace, default_workspace_path
-from engine.workspace.versions import KINDS
+from engine.workspace.versions import DATA
 
 
 @st.cache_resource
@@ -36,13 +36,14 @@ def require_page(permission: str) -> User:
     return user
 
 
-def cached_query(fn, *args, reads=KINDS, **kwargs):
+def cached_query(fn, *args, reads=DATA, **kwargs):
     """Call engine fn(workspace, *args), cached until the data it reads changes.
 
     fn must be a module-level engine function whose arguments are hashable. `reads` names the
-    kinds of data it reads (engine/workspace/versions.py): the default, everything, misses after
-    any commit; `reads=(CORE,)`, for a read that touches no event (nor a table derived from
-    events), stays cached while the collector lands events.
+    kinds of data it reads (engine/workspace/versions.py): the default, all data, misses after
+    any commit that changes data (a login is not one: pass versions.KINDS to see those too);
+    `reads=(CORE,)`, for a read that touches no event (nor a table derived from events), stays
+    cached while the collector lands events.
     """
     ws = workspace()
     name = f"{fn.__module__}.{fn.__qualname__}"

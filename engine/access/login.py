@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import ipaddress
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from engine.access import throttle
 from engine.access import users as user_store
 from engine.access.audit import audit
 from engine.access.roles import User, require
 from engine.access.sessions import SessionRefused, check_session, issue_token, read_token
+from engine.workspace.versions import ACCESS
 
 ANONYMOUS = User("anonymous", "analyst")
 LOCAL_ADDRESSES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
@@ -63,6 +66,14 @@ def _refuse(con, username: str, address: str | None, reason: str, now: float,
     return LoginOutcome(message=message, reason=reason, retry_after=retry_after)
 
 
+@contextmanager
+def recording_access(workspace) -> Iterator:
+    """The write that records who came in, went out or was refused (audit rows, login throttles):
+    it moves the access data version only, so logging in leaves everyone's cached screens valid."""
+    with workspace.changing(ACCESS), workspace.transaction() as con:
+        yield con
+
+
 def password_login(workspace, username: str, password: str, cookie_key: str, *,
                    address: str | None = None, beyond_localhost: bool = False,
                    now: float | None = None, path: Path | None = None) -> LoginOutcome:
@@ -74,7 +85,7 @@ def password_login(workspace, username: str, password: str, cookie_key: str, *,
     """
     now = time.time() if now is None else now
     username = (username or "").strip().lower()
-    with workspace.transaction() as con:
+    with recording_access(workspace) as con:
         return _password_login(con, username, password, cookie_key, address, beyond_localhost, now, path)
 
 
@@ -121,7 +132,7 @@ def cookie_login(workspace, token: str, cookie_key: str, *, address: str | None 
         user = check_session(claims["u"], claims["e"], path)
     except SessionRefused as exc:
         if exc.reason != "expired":   # an expired cookie is ordinary, not an attempt
-            with workspace.transaction() as con:
+            with recording_access(workspace) as con:
                 audit(con, ANONYMOUS, "login.failed", exc.username,
                       {"reason": f"cookie {exc.reason}", "address": address or "local"})
         messages = {"no such user": "Your account no longer exists. Ask an admin if you need access.",
@@ -134,7 +145,7 @@ def cookie_login(workspace, token: str, cookie_key: str, *, address: str | None 
     if entry.get("demo_password") and beyond_localhost:
         return LoginOutcome(message="This account still has its demo password; log in again.",
                             reason="cookie demo password while hosted")
-    with workspace.transaction() as con:
+    with recording_access(workspace) as con:
         audit(con, user, "login", user.username, {"via": "cookie", "address": address or "local"})
     return LoginOutcome(user=user, epoch=claims["e"])
 
@@ -163,7 +174,7 @@ def unblock_login(workspace, actor: User, scope: str, subject: str) -> None:
     require(actor, "manage_users")
     if scope not in throttle.POLICIES:
         raise ValueError(f"Unknown scope {scope!r}; use 'user' or 'address'.")
-    with workspace.transaction() as con:
+    with recording_access(workspace) as con:
         throttle.unblock(con, scope, subject)
         audit(con, actor, "login.unblock", throttle.subject_key(subject), {"scope": scope})
 
@@ -171,5 +182,5 @@ def unblock_login(workspace, actor: User, scope: str, subject: str) -> None:
 def logout(workspace, user: User, path: Path | None = None) -> None:
     """End this user's sessions and cookies everywhere, and audit it."""
     user_store.end_sessions(user.username, path)
-    with workspace.transaction() as con:
+    with recording_access(workspace) as con:
         audit(con, user, "logout", user.username)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from engine.access import users as user_store
 from engine.access.audit import audit
-from engine.access.login import ANONYMOUS, LoginOutcome
+from engine.access.login import ANONYMOUS, LoginOutcome, recording_access
 from engine.access.roles import ROLES, User
 
 # Most powerful first: a groups claim holding several role names gives the strongest one.
@@ -91,13 +91,13 @@ def sso_login(workspace, claims: Mapping, *, role_claim: str | None = None, addr
     entry = user_store.get_entry(username, path) or {}
     user = User(username, user_store.role_of(entry), entry.get("name", "") or display)
     epoch = user_store.ensure_epoch(username, path)
-    with workspace.transaction() as con:
+    with recording_access(workspace) as con:
         audit(con, user, "login", username, {**where, "email": email,
                                              **({"provisioned": True} if found is None else {})})
     return LoginOutcome(user=user, epoch=epoch)
 
 
 def _refused(workspace, email: str, reason: str, where: dict, message: str) -> LoginOutcome:
-    with workspace.transaction() as con:
+    with recording_access(workspace) as con:
         audit(con, ANONYMOUS, "login.failed", email or "(no email)", {**where, "reason": reason})
     return LoginOutcome(message=message, reason=reason)

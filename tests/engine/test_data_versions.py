@@ -98,3 +98,19 @@ def test_a_landing_leaves_a_profiles_query_cached_and_an_events_query_refreshed(
     assert cached_query(count_profiles, reads=NO_EVENTS) == 5
     assert cached_query(count_events) == 3
     assert CALLS == {"profiles": 2, "events": 3}
+
+
+def test_a_login_moves_only_the_access_version_and_keeps_cached_reads(workspace, monkeypatch):
+    from engine.access import login
+    from ui.context import cached_query
+
+    monkeypatch.setenv("CDP_WORKSPACE", str(workspace.path))
+    CALLS.update(profiles=0, events=0)
+    before = workspace.data_versions()
+    assert cached_query(count_events) == 0
+    outcome = login.password_login(workspace, "nobody-here", "wrong", "k" * 40, address="203.0.113.9")
+    assert outcome.user is None and workspace.scalar("SELECT count(*) FROM audit_log WHERE action = 'login.failed'") == 1
+    after = workspace.data_versions()
+    assert after.data == before.data and after.access == before.access + 1
+    assert after.reading(KINDS) != before.reading(KINDS), "a read of access sees the login"
+    assert cached_query(count_events) == 0 and CALLS["events"] == 1, "the login must not make a data read miss"
