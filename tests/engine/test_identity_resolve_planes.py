@@ -1,0 +1,61 @@
+"""resolve on a backend's data plane (engine/identity/planes.py: OnBackend, here over DuckDB) decides
+what resolve in the workspace decides: the same profiles and the same review queue, on a full run
+and on an incremental one after new records arrive. tests/spark/test_resolve_on_spark.py holds
+Spark to the same."""
+from __future__ import annotations
+
+import pytest
+
+from engine.access import User
+from engine.backend.duckdb_backend import DuckDBBackend
+from engine.identity import planes, resolve
+from tests.conftest import copy_workspace
+from tests.engine.identity_generated import people, records
+from tests.engine.identity_helpers import add_contacts
+from tests.engine.resolve_outcome import build_messy, outcome
+
+ADMIN = User("planes-test", "admin")
+
+
+@pytest.fixture
+def twins(tmp_path, migrated_template):
+    """Two copies of one messy workspace: one resolved in the workspace, one on the backend plane."""
+    first = copy_workspace(migrated_template, tmp_path / "a" / "cdp.duckdb")
+    build_messy(first)
+    second = copy_workspace(first.path, tmp_path / "b" / "cdp.duckdb")
+    return first, second
+
+
+def test_resolve_on_the_backend_plane_decides_as_in_the_workspace(twins):
+    in_workspace, on_backend = twins
+    a = resolve(in_workspace, ADMIN, full=True)
+    b = resolve(on_backend, ADMIN, full=True, backend=DuckDBBackend(on_backend))
+    assert sorted(a) == sorted(b)
+    assert {k: a[k] for k in ("records", "profiles", "pairs_scored", "auto_merged", "to_review", "guarded")} == \
+        {k: b[k] for k in ("records", "profiles", "pairs_scored", "auto_merged", "to_review", "guarded")}
+    left, right = outcome(in_workspace), outcome(on_backend)
+    assert 0 < len(left["partition"]) < a["records"] and left["review"]
+    assert left == right
+
+
+def test_an_incremental_run_on_the_plane_decides_as_in_the_workspace(twins):
+    for ws in twins:
+        resolve(ws, ADMIN)
+        add_contacts(ws, records(people(30, 8), 9, start=500))
+    in_workspace, on_backend = twins
+    a = resolve(in_workspace, ADMIN)
+    b = resolve(on_backend, ADMIN, backend=DuckDBBackend(on_backend))
+    assert a["new_records"] == b["new_records"] > 0
+    assert outcome(in_workspace) == outcome(on_backend)
+
+
+def test_lakehouse_records_are_refused_not_approximated():
+    from engine.backend import UnsupportedOnSpark
+
+    class Mapped:
+        name, tables = "spark", {"events": {"path": "/lake/events", "format": "parquet"}, "orders": {}}
+
+    with pytest.raises(UnsupportedOnSpark, match="events, orders are mapped"):
+        planes.refuse_lakehouse_records(Mapped())
+    Mapped.tables = {"journey_events": {}}
+    planes.refuse_lakehouse_records(Mapped())   # control: a table resolve does not read is fine
