@@ -47,6 +47,11 @@ class DuckDBBackend:
             finally:
                 con.unregister("_registered_frame")
 
+    def release(self, name: str) -> None:
+        """Drop a materialized table nothing reads any more (its memory goes back)."""
+        with self.workspace.connect() as con:
+            con.execute(f"DROP TABLE IF EXISTS {quote_name(name)}")
+
     def map_batches(self, sql: str, fn, schema: dict[str, str], params: dict | None = None,
                     batch_rows: int | None = None) -> pd.DataFrame:
         """fn (pandas in, pandas out) over the query's Arrow record batches, streamed:

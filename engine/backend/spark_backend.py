@@ -58,6 +58,10 @@ class SparkBackend:
         finally:
             self.spark.conf.set(key, before)
 
+    def release(self, name: str) -> None:
+        """Nothing: a cached table spills to the executors' disks, and uncaching it would make
+        the tables computed from it compute again (their plans still read it)."""
+
     def registered(self) -> set[str]:
         return {t.name for t in self.spark.catalog.listTables()}
 
