@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.identity import model as M
+import engine.identity.model as M
 from engine.identity.blocking import blocking_steps
 from engine.identity.features import FEATURES, TERM_FREQUENCIES_SQL, frec_sql
 from engine.identity.pair_features import FEATURE_INPUTS_SQL, FEATURES_SCHEMA, features_frame

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.identity import on_backend
+import engine.identity.on_backend as on_backend
 from engine.identity.blocking import candidate_pairs
 from engine.identity.features import compute_features, evidence_types, term_frequencies
 from engine.identity.pair_features import FEATURE_INPUTS_SQL, FEATURES_SCHEMA, features_frame
