@@ -59,3 +59,18 @@ def test_lakehouse_records_are_refused_not_approximated():
         planes.refuse_lakehouse_records(Mapped())
     Mapped.tables = {"journey_events": {}}
     planes.refuse_lakehouse_records(Mapped())   # control: a table resolve does not read is fine
+
+
+def test_control_a_plane_with_other_features_is_told_apart(twins, monkeypatch):
+    """The comparison above can fail: a plane that loses the email agreement decides otherwise."""
+    class NoEmails(planes.InWorkspace):
+        def features(self):
+            f = super().features()
+            f["email_eq"] = f["email_eq"] * 0
+            return f
+
+    in_workspace, other = twins
+    resolve(in_workspace, ADMIN, full=True)
+    monkeypatch.setattr(planes, "plane_for", lambda workspace, con, backend=None: NoEmails(con))
+    resolve(other, ADMIN, full=True)
+    assert outcome(in_workspace) != outcome(other)
