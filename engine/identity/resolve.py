@@ -151,15 +151,16 @@ def resolve(workspace, user, full: bool = False, progress=None, backend=None) ->
     settings = load_settings(workspace)
     stats: dict = {"full": bool(full)}
     with workspace.transaction() as con:
+        from engine.identity.planes import plane_for
+
+        plane = plane_for(workspace, con, backend)   # refuses records it would not see before any work
         _progress(progress, 0.02, "Normalising records")
         stats.update(build_and_guard(con, settings))
         n = stats["records"]
         if settings.get("fuzzy_enabled", True) and n:
             _progress(progress, 0.15, "Matching similar records")
             import engine.identity.fuzzy as fuzzy
-            from engine.identity.planes import plane_for
 
-            plane = plane_for(workspace, con, backend)
             stats.update(fuzzy.match(con, settings, full=full, progress=progress, plane=plane))
         _progress(progress, 0.7, "Clustering")
         tiers = _prepare_graph_inputs(con, settings, fuzzy_edges=settings.get("fuzzy_enabled", True))

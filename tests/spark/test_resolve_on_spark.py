@@ -88,3 +88,19 @@ def test_resolve_json_keys_and_counts_are_unchanged(resolved):
     counted = ("records", "profiles", "pairs_scored", "auto_merged", "to_review", "guarded", "chain_cuts")
     assert {k: spark[k] for k in counted} == {k: duck[k] for k in counted}
     assert duck["pairs_scored"] > 0
+
+
+def test_resolve_with_lakehouse_records_is_refused_before_any_work(tmp_path, migrated_template, spark_backend,
+                                                                   monkeypatch, capsys):
+    from engine.access import system_user
+
+    ws = copy_workspace(migrated_template, tmp_path / "ws" / "cdp.duckdb")
+    build_messy(ws)
+    choose.set_engine(ws, system_user(), tables={"events": {"path": str(tmp_path / "events.parquet")}})
+    monkeypatch.setitem(choose._SESSIONS, choose.DEFAULT_MASTER, sessions.own_session(spark_backend))
+    monkeypatch.delenv(choose.ENV, raising=False)
+    assert main(["--workspace", str(ws.path), "--engine", "spark", "resolve"]) == 1
+    assert "events is mapped to the lakehouse" in capsys.readouterr().err
+    assert ws.scalar("SELECT count(*) FROM identity_runs") == 0
+    assert main(["--workspace", str(ws.path), "--engine", "duckdb", "resolve"]) == 0   # control
+    assert ws.scalar("SELECT count(*) FROM identity_runs") == 1
