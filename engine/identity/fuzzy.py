@@ -13,7 +13,7 @@ import pandas as pd
 
 import engine.identity.model as M
 from engine.identity.features import FEATURES
-from engine.identity.planes import InWorkspace
+from engine.identity.planes import InWorkspace, in_pair_order
 from engine.identity.tables import rebuild_table
 
 HOUSEHOLD_CAP = 0.05
@@ -196,13 +196,6 @@ def conflicting(g: np.ndarray, p: np.ndarray, households: bool = True) -> np.nda
     from engine.identity.consistency import CONFLICT_P
 
     return ((g[:, 2] == 3) & households & ~_own_id(g)) | (p < CONFLICT_P)
-
-
-def in_pair_order(f: dict) -> dict:
-    """f with its pairs ordered by (l, r): every plane gives them in its own order, and the chain
-    cuts' and the confident sample's choices among equals must not depend on it."""
-    order = np.lexsort((f["r"], f["l"]))
-    return {k: v[order] for k, v in f.items()}
 
 
 def _cluster_consistency(con, settings: dict, f: dict, g: np.ndarray, s: dict, fs_params: dict,

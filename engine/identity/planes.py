@@ -31,6 +31,25 @@ PLANE_INPUTS = ("identity_ids", "identity_records")
 EXTRA_PAIRS = "_pairs_for"
 
 
+def in_pair_order(f: dict) -> dict:
+    """f with its pairs ordered by (l, r): every plane gives them in its own order, and the chain
+    cuts' and the confident sample's choices among equals must not depend on it."""
+    order = np.lexsort((f["r"], f["l"]))
+    return {k: v[order] for k, v in f.items()}
+
+
+def in_frame_order(frame: pd.DataFrame, f: dict) -> dict:
+    """Features f of frame's pairs, row for row as in frame: a join gives its rows in any order
+    (DuckDB's threads, Spark's partitions), and callers index the answer by frame's rows. A pair
+    the join could not see (a record blocking left out) gets missing features."""
+    got = pd.DataFrame({k: np.asarray(v) for k, v in f.items()}).drop_duplicates(["l", "r"])
+    rows = frame[["l", "r"]].astype("int64").merge(got.drop(columns="rules"), on=["l", "r"], how="left")
+    out = {k: rows[k].to_numpy(dtype=float) for k in got.columns if k not in ("l", "r", "rules")}
+    out.update(l=rows["l"].to_numpy(dtype=np.int64), r=rows["r"].to_numpy(dtype=np.int64),
+               rules=np.zeros(len(rows), dtype=np.int64))
+    return out
+
+
 class InWorkspace:
     """The data plane in the workspace's DuckDB, on resolve's connection."""
     name = "duckdb"
@@ -51,14 +70,15 @@ class InWorkspace:
         self.con.register(name, frame)
 
     def features_for(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        """compute_features for the pairs in frame (l, r), leaving the candidate pairs in place."""
+        """compute_features for the pairs in frame (l, r), in frame's order, leaving the candidate
+        pairs in place."""
         con = self.con
         con.execute("ALTER TABLE _pairs RENAME TO _pairs_blocked")
         try:
             con.register("_pairs_frame", frame.assign(rules=0))
             con.execute("CREATE TEMP TABLE _pairs AS SELECT * FROM _pairs_frame")
             con.unregister("_pairs_frame")
-            return compute_features(con)
+            return in_frame_order(frame, compute_features(con))
         finally:
             con.execute("DROP TABLE IF EXISTS _pairs")
             con.execute("ALTER TABLE _pairs_blocked RENAME TO _pairs")
@@ -88,12 +108,14 @@ class OnBackend:
         self.backend.register(name, frame)
 
     def features_for(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
-        """Features of the pairs in frame (l, r) on the backend, beside the candidate pairs."""
+        """Features of the pairs in frame (l, r) on the backend, in frame's order, beside the
+        candidate pairs."""
         if not len(frame):
             return on_backend.as_arrays(pd.DataFrame({c: pd.Series(dtype="float64") for c in FEATURES_SCHEMA}))
         self.backend.register(EXTRA_PAIRS, frame[["l", "r"]].assign(rules=0).astype("int64"))
         sql = FEATURE_INPUTS_SQL.replace("FROM _pairs p", f"FROM {EXTRA_PAIRS} p")
-        return on_backend.as_arrays(self.backend.map_batches(sql, features_frame, FEATURES_SCHEMA))
+        return in_frame_order(frame, on_backend.as_arrays(self.backend.map_batches(sql, features_frame,
+                                                                                 FEATURES_SCHEMA)))
 
 
 def refuse_lakehouse_records(backend) -> None:
