@@ -74,3 +74,16 @@ def test_control_a_plane_with_other_features_is_told_apart(twins, monkeypatch):
     monkeypatch.setattr(planes, "plane_for", lambda workspace, con, backend=None: NoEmails(con))
     resolve(other, ADMIN, full=True)
     assert outcome(in_workspace) != outcome(other)
+
+
+def test_features_for_answer_row_for_row_as_asked():
+    """A join's rows come in any order; features_for's callers index the answer by their own rows."""
+    import numpy as np
+    import pandas as pd
+
+    asked = pd.DataFrame({"l": [5, 1, 3, 1], "r": [9, 2, 4, 7]})
+    joined = {"l": np.array([1, 5, 1]), "r": np.array([2, 9, 7]), "rules": np.zeros(3, dtype=np.int64),
+              "first_sim": np.array([0.12, 0.59, 0.17])}   # (3, 4) missing: a record blocking left out
+    got = planes.in_frame_order(asked, joined)
+    assert got["l"].tolist() == [5, 1, 3, 1] and got["r"].tolist() == [9, 2, 4, 7]
+    assert np.allclose(got["first_sim"][[0, 1, 3]], [0.59, 0.12, 0.17]) and np.isnan(got["first_sim"][2])
