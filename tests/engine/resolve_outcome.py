@@ -15,13 +15,20 @@ def partition(workspace) -> list[tuple[tuple[str, str], ...]]:
     return sorted(tuple(sorted(members)) for members in groups.values())
 
 
+def _reason(reason: str) -> str:
+    """A guard's identifier types in sorted order: graph.blocked_pairs lists them in no set order
+    (string_agg without ORDER BY), on every engine alike."""
+    kind, _, types = reason.partition(":")
+    return kind + (":" + ",".join(sorted(types.split(","))) if types else "")
+
+
 def review_pairs(workspace) -> list[tuple[tuple[str, str], tuple[str, str], str]]:
     """The review queue's pairs as (one side, other side, reason), sides in sorted order."""
     settings = load_settings(workspace)
     rows = workspace.query_rows(
         "SELECT l_source, l_record_id, r_source, r_record_id, reason FROM identity_review_queue(?, ?)",
         [float(settings["low_threshold"]), float(settings["high_threshold"])])
-    return sorted((*sorted([(a, b), (c, d)]), reason) for a, b, c, d, reason in rows)
+    return sorted((*sorted([(a, b), (c, d)]), _reason(reason)) for a, b, c, d, reason in rows)
 
 
 def outcome(workspace) -> dict:
