@@ -38,6 +38,20 @@ class DuckDBBackend:
                 written[name] = path
         return written
 
+    def register(self, name: str, frame: pd.DataFrame) -> None:
+        """Make a pandas frame readable as the temp table `name` of the open connection."""
+        with self.workspace.connect() as con:
+            con.register("_registered_frame", frame)
+            try:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {quote_name(name)} AS SELECT * FROM _registered_frame")
+            finally:
+                con.unregister("_registered_frame")
+
+    def release(self, name: str) -> None:
+        """Drop a materialized table nothing reads any more (its memory goes back)."""
+        with self.workspace.connect() as con:
+            con.execute(f"DROP TABLE IF EXISTS {quote_name(name)}")
+
     def map_batches(self, sql: str, fn, schema: dict[str, str], params: dict | None = None,
                     batch_rows: int | None = None) -> pd.DataFrame:
         """fn (pandas in, pandas out) over the query's Arrow record batches, streamed:

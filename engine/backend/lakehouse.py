@@ -56,6 +56,11 @@ class LakehouseBackend(SparkBackend):
             raise ValueError(f"No lakehouse table mapped for {', '.join(unmapped)} (cdp engine set --table).")
         self.provided.update(missing)
 
+    def register(self, name: str, source) -> None:
+        """As SparkBackend's; the name is then this run's own, never copied from the workspace."""
+        super().register(name, source)
+        self.provided.add(name)
+
     def sql_for(self, sql: str, params: dict | list | None = None) -> str:
         self.provide(relations_read(sql))
         return super().sql_for(sql, params)

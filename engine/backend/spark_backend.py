@@ -42,10 +42,25 @@ class SparkBackend:
         if isinstance(source, (str, Path)):
             frame = self.spark.read.parquet(str(source))
         elif isinstance(source, pd.DataFrame):
-            frame = self.spark.createDataFrame(source)
+            frame = self._from_pandas(source)
         else:
             frame = source
         frame.createOrReplaceTempView(name)
+
+    def _from_pandas(self, source: pd.DataFrame):
+        """A Spark DataFrame of a pandas one, through Arrow (row by row takes seconds for 100k
+        pairs); the session's own setting is put back, so query answers keep their shapes."""
+        key = "spark.sql.execution.arrow.pyspark.enabled"
+        before = self.spark.conf.get(key, "false")
+        self.spark.conf.set(key, "true")
+        try:
+            return self.spark.createDataFrame(source)
+        finally:
+            self.spark.conf.set(key, before)
+
+    def release(self, name: str) -> None:
+        """Nothing: a cached table spills to the executors' disks, and uncaching it would make
+        the tables computed from it compute again (their plans still read it)."""
 
     def registered(self) -> set[str]:
         return {t.name for t in self.spark.catalog.listTables()}

@@ -7,6 +7,7 @@ from engine.cli.output import actor, print_json, print_table, progress_printer, 
 def register(subparsers) -> None:
     p = subparsers.add_parser("resolve", help="run identity resolution with the saved settings")
     p.add_argument("--full", action="store_true", help="rescore every candidate pair, not just new records")
+    p.add_argument("--json", action="store_true", help="the run's statistics as JSON (what it prints either way)")
     p.set_defaults(func=cmd_resolve)
 
     p = subparsers.add_parser("profiles", help="export every source record with its profile id (to find or show one person: cdp profile)")

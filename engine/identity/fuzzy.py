@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 import engine.identity.model as M
-from engine.identity.blocking import candidate_pairs
-from engine.identity.features import FEATURES, compute_features
+from engine.identity.features import FEATURES
+from engine.identity.planes import InWorkspace, in_pair_order
 from engine.identity.tables import rebuild_table
 
 HOUSEHOLD_CAP = 0.05
@@ -145,8 +145,12 @@ def _score(settings: dict, fs_params: dict, sup, cal, f: dict, g: np.ndarray) ->
             "uncertainty": uncertainty, "household": household, "model": model_name}
 
 
-def match(con, settings: dict, full: bool = False, progress=None) -> dict:
-    n_pairs = candidate_pairs(con, full=full)
+def match(con, settings: dict, full: bool = False, progress=None, plane=None) -> dict:
+    """Steps 4-9: candidate pairs and their features from `plane` (planes.py: the workspace's
+    DuckDB by default, or a backend such as Spark), then the model, chain cuts and the scored
+    pairs in the workspace (con), the same on every plane."""
+    plane = plane or InWorkspace(con)
+    n_pairs = plane.candidate_pairs(full)
     if progress:
         progress(0.25, f"Scoring {n_pairs:,} candidate pairs")
     if full:
@@ -154,13 +158,13 @@ def match(con, settings: dict, full: bool = False, progress=None) -> dict:
         rebuild_table(con, "identity_pairs", "SELECT * FROM _keep_pairs")
     if not n_pairs:
         return {"pairs_scored": 0, "auto_merged": 0}
-    f = compute_features(con)
+    f = in_pair_order(plane.features())
     g = M.levels(f)
     stored = load_model(con, "fellegi_sunter")
     refit = (full or stored is None or stored["params"] is None or n_pairs > (stored["params"].get("pairs", 0))
              or any(name not in stored["params"]["m"] for name in M.NAMES))   # stored before a comparison was added
     if refit:
-        fs_params = fit_model(con, f, g)
+        fs_params = fit_model(con, f, g, plane)
         if not full and stored and "households" in (stored["params"] or {}):
             # An incremental run sees only the new records' pairs: too few to change this verdict.
             fs_params["households"] = stored["params"]["households"]
@@ -170,7 +174,7 @@ def match(con, settings: dict, full: bool = False, progress=None) -> dict:
     if progress:
         progress(0.45, "Applying the match model")
     s = score(con, settings, f, g, fs_params)
-    cuts = _cluster_consistency(con, settings, f, g, s, fs_params) if settings.get("cluster_consistency", True) else []
+    cuts = _cluster_consistency(con, settings, f, g, s, fs_params, plane) if settings.get("cluster_consistency", True) else []
     if refit:
         _save_confident_sample(con, f, g, s)
     low, high = float(settings["low_threshold"]), float(settings["high_threshold"])
@@ -194,7 +198,8 @@ def conflicting(g: np.ndarray, p: np.ndarray, households: bool = True) -> np.nda
     return ((g[:, 2] == 3) & households & ~_own_id(g)) | (p < CONFLICT_P)
 
 
-def _cluster_consistency(con, settings: dict, f: dict, g: np.ndarray, s: dict, fs_params: dict) -> np.ndarray:
+def _cluster_consistency(con, settings: dict, f: dict, g: np.ndarray, s: dict, fs_params: dict,
+                         plane=None) -> np.ndarray:
     """Hold back automatic merges that would chain clearly different records (consistency.py).
 
     The held-back pairs drop into the review band; their explanation gains a
@@ -202,14 +207,16 @@ def _cluster_consistency(con, settings: dict, f: dict, g: np.ndarray, s: dict, f
     """
     from engine.identity.consistency import find_cuts
 
+    plane = plane or InWorkspace(con)
     n = con.execute("SELECT COALESCE(max(rec_id) + 1, 0) FROM identity_records").fetchall()[0][0]
 
     def conflicts_of(frame):
-        ff = _features_for(con, frame)
+        ff = plane.features_for(frame)
         gg = M.levels(ff)
         return conflicting(gg, score(con, settings, ff, gg, fs_params)["p"], fs_params.get("households", True))
 
-    cuts = find_cuts(n, f["l"], f["r"], s["contrib"].sum(axis=1), s["p"] >= float(settings["high_threshold"]),
+    # Strength to 1e-9: planes' features agree to that, so ties are broken alike (by pair order).
+    cuts = find_cuts(n, f["l"], f["r"], np.round(s["contrib"].sum(axis=1), 9), s["p"] >= float(settings["high_threshold"]),
                      conflicting(g, s["p"], fs_params.get("households", True)), conflicts_of)
     held = np.zeros(len(s["p"]), dtype=bool)
     held[cuts] = True
@@ -264,69 +271,57 @@ def confident_sample(con):
     return M.unpack(stored["blob"])
 
 
-def random_pair_features(con, n_records: int, max_pairs: int = 150_000, seed: int = 42) -> dict:
-    """Features of random record pairs (for u probabilities)."""
+def random_pair_features(plane, n_records: int, max_pairs: int = 150_000, seed: int = 42) -> dict:
+    """Features of random record pairs (for u probabilities); plane: planes.py."""
     rng = np.random.default_rng(seed)
     k = int(min(max_pairs, max(n_records * (n_records - 1) // 2, 1)))
-    ids = con.execute("SELECT rec_id FROM _bkeys ORDER BY rec_id").fetchnumpy()["rec_id"]  # same sample every run
+    ids = plane.query("SELECT rec_id FROM _bkeys ORDER BY rec_id")["rec_id"].to_numpy(dtype=np.int64)  # same sample every run
     a = ids[rng.integers(len(ids), size=k)]
     b = ids[rng.integers(len(ids), size=k)]
     keep = a != b
-    return _features_for(con, pd.DataFrame({"l": np.minimum(a, b)[keep], "r": np.maximum(a, b)[keep]}))
+    return plane.features_for(pd.DataFrame({"l": np.minimum(a, b)[keep], "r": np.maximum(a, b)[keep]}))
 
 
 SAME_DOB_MAX_GROUP = 2_000   # a birth date shared by more records is a default value, not evidence
 
 
-def same_dob_pair_features(con, max_pairs: int = 300_000, seed: int = 43) -> dict | None:
+DOB_DAY_SQL = "CAST(date_diff('day', DATE '1900-01-01', {}) AS INTEGER)"
+
+
+def same_dob_pair_features(plane, max_pairs: int = 300_000, seed: int = 43) -> dict | None:
     """Features of all pairs sharing a birth date, for a seeded sample of birth dates.
 
     These pairs are selected on the birth date alone, so among the different people in them
     names and places agree only by chance: EM can tell matches from coincidences there.
+    Birth dates are numbered as days (the same order), so any plane (planes.py) reads them alike.
     """
-    counts = con.execute(f"""SELECT n_dob, count(*) AS c FROM _bkeys WHERE n_dob IS NOT NULL
-                             GROUP BY n_dob HAVING count(*) BETWEEN 2 AND {SAME_DOB_MAX_GROUP}
-                             ORDER BY n_dob""").fetchnumpy()
-    if not len(counts["c"]):
+    counts = plane.query(f"""SELECT d, count(*) AS c FROM (
+                                 SELECT {DOB_DAY_SQL.format('n_dob')} AS d FROM _bkeys WHERE n_dob IS NOT NULL)
+                             GROUP BY d HAVING count(*) BETWEEN 2 AND {SAME_DOB_MAX_GROUP} ORDER BY d""")
+    if not len(counts):
         return None
-    c = np.asarray(counts["c"], dtype=np.int64)
+    c = counts["c"].to_numpy(dtype=np.int64)
     order = np.random.default_rng(seed).permutation(len(c))
     take = order[: max(1, int(np.searchsorted(np.cumsum(c[order] * (c[order] - 1) // 2), max_pairs)))]
-    dates = pd.DataFrame({"d": np.asarray(counts["n_dob"])[take]})
-    con.register("_dob_sample", dates)
-    try:
-        frame = con.execute("""SELECT a.rec_id AS l, b.rec_id AS r FROM _bkeys a
-                               JOIN _bkeys b ON a.n_dob = b.n_dob AND a.rec_id < b.rec_id
-                               WHERE a.n_dob IN (SELECT d FROM _dob_sample)""").df()
-    finally:
-        con.unregister("_dob_sample")
-    return _features_for(con, frame) if len(frame) else None
+    plane.register("_dob_sample", pd.DataFrame({"d": counts["d"].to_numpy(dtype=np.int64)[take]}))
+    frame = plane.query(f"""SELECT a.rec_id AS l, b.rec_id AS r FROM _bkeys a
+                            JOIN _bkeys b ON a.n_dob = b.n_dob AND a.rec_id < b.rec_id
+                            WHERE {DOB_DAY_SQL.format('a.n_dob')} IN (SELECT d FROM _dob_sample)""")
+    return plane.features_for(frame) if len(frame) else None
 
 
-def _features_for(con, frame: pd.DataFrame) -> dict:
-    """compute_features for the pairs in frame (l, r), leaving the candidate pairs in place."""
-    frame = frame.assign(rules=0)
-    con.execute("ALTER TABLE _pairs RENAME TO _pairs_blocked")
-    try:
-        con.register("_pairs_frame", frame)
-        con.execute("CREATE TEMP TABLE _pairs AS SELECT * FROM _pairs_frame")
-        con.unregister("_pairs_frame")
-        return compute_features(con)
-    finally:
-        con.execute("DROP TABLE IF EXISTS _pairs")
-        con.execute("ALTER TABLE _pairs_blocked RENAME TO _pairs")
-
-
-def fit_model(con, f: dict, g: np.ndarray) -> dict:
-    """Fellegi-Sunter parameters for the current records, with unbiased EM sessions."""
+def fit_model(con, f: dict, g: np.ndarray, plane=None) -> dict:
+    """Fellegi-Sunter parameters for the current records, with unbiased EM sessions; plane
+    (planes.py) holds the blocking tables (the workspace's own connection when not given)."""
     from engine.identity.blocking import RULES
 
-    n_records = con.execute("SELECT count(*) FROM _bkeys").fetchall()[0][0]
-    g_random = M.levels(random_pair_features(con, n_records))
+    plane = plane or InWorkspace(con)
+    n_records = int(plane.query("SELECT count(*) AS n FROM _bkeys")["n"].iloc[0])
+    g_random = M.levels(random_pair_features(plane, n_records))
     u = M.estimate_u(g_random)
     present = float(np.mean(np.all(g_random[:, :3] >= 0, axis=1))) if len(g_random) else 1.0
     sessions = {}
-    dob_pairs = same_dob_pair_features(con)
+    dob_pairs = same_dob_pair_features(plane)
     if dob_pairs is not None:
         sessions["same birth date"] = M.levels(dob_pairs)
     names_bit = 1 << list(RULES).index("names_exact")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.identity import model as M
+import engine.identity.model as M
 from engine.identity.blocking import blocking_steps
 from engine.identity.features import FEATURES, TERM_FREQUENCIES_SQL, frec_sql
 from engine.identity.pair_features import FEATURE_INPUTS_SQL, FEATURES_SCHEMA, features_frame
@@ -32,10 +32,17 @@ SCORES_SCHEMA = {"l": "BIGINT", "r": "BIGINT", "rules": "INTEGER", "p": "DOUBLE"
 def candidate_pairs(backend, evidence: list[str], full: bool = True) -> int:
     """Blocking on the backend: _pairs(l, r, rules), and _frec for the features; returns the
     number of pairs. `evidence`: features.evidence_types of the workspace's settings."""
-    for name, sql in blocking_steps(evidence, full):
+    steps = blocking_steps(evidence, full)
+    for name, sql in steps:
         backend.materialize(name, sql)
     backend.materialize(TF_TABLE, TERM_FREQUENCIES_SQL)
     backend.materialize("_frec", frec_sql(evidence, "rec_id IN (SELECT rec_id FROM _bkeys)", TF_TABLE))
+    # Only _bkeys (the model's fit samples it), _pairs and _frec are read from here on: the
+    # per-rule blocks and the sounds are a copy of the records each, kept until now.
+    for name, _ in steps:
+        if name not in ("_bkeys", "_pairs"):
+            backend.release(name)
+    backend.release(TF_TABLE)
     return int(backend.query("SELECT count(*) AS n FROM _pairs")["n"].iloc[0])
 
 

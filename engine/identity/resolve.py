@@ -137,24 +137,31 @@ def _write_members_and_identifiers(con) -> None:
     """)
 
 
-def resolve(workspace, user, full: bool = False, progress=None) -> dict:
+def resolve(workspace, user, full: bool = False, progress=None, backend=None) -> dict:
     """Run identity resolution with the saved settings; returns run statistics.
 
     full=True rescoring every candidate pair; otherwise only pairs involving records
     that are new since the last run are scored (earlier scores are kept).
+    Blocking and features (the data plane) run on `backend` when given, else on the
+    workspace's engine (`cdp engine`, `--engine spark`; planes.py); everything else, the same
+    code on every engine, runs here in the workspace.
     """
     require(user, "resolve")
     started = time.monotonic()
     settings = load_settings(workspace)
     stats: dict = {"full": bool(full)}
     with workspace.transaction() as con:
+        from engine.identity.planes import plane_for
+
+        plane = plane_for(workspace, con, backend)   # refuses records it would not see before any work
         _progress(progress, 0.02, "Normalising records")
         stats.update(build_and_guard(con, settings))
         n = stats["records"]
         if settings.get("fuzzy_enabled", True) and n:
             _progress(progress, 0.15, "Matching similar records")
             import engine.identity.fuzzy as fuzzy
-            stats.update(fuzzy.match(con, settings, full=full, progress=progress))
+
+            stats.update(fuzzy.match(con, settings, full=full, progress=progress, plane=plane))
         _progress(progress, 0.7, "Clustering")
         tiers = _prepare_graph_inputs(con, settings, fuzzy_edges=settings.get("fuzzy_enabled", True))
         labels = graph.cluster(con, n, tiers)
