@@ -1,8 +1,9 @@
 """Shared fixtures: a fresh workspace, users of each role, a logged-in AppTest."""
 from __future__ import annotations
 
-import copy
+import fcntl
 import os
+import pickle
 import shutil
 import uuid
 import warnings
@@ -72,23 +73,42 @@ def copy_workspace_folder(template: Workspace, folder: Path) -> Workspace:
     return Workspace(target / template.path.name)
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """A folder `build(folder)` fills once per test session, shared by the xdist workers: the
+    first that needs it builds it while the others wait (the same CPU is not spent twice).
+    Read-only to tests: copy what is in it."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent                      # the session's folder, above each worker's own
+    folder = root / f"built-{name}"
+    with open(root / f"built-{name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)        # released when the file closes
+        if not (folder / ".built").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            build(folder)
+            (folder / ".built").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def built_sample(tmp_path_factory):
     """Factory: `(template path, build summary)` of the committed-size sample built as on `day`
-    (a marketer builds it), once per day, session and worker (each build takes seconds); copy the
-    template with copy_workspace, never hand it to a test."""
-    from engine.sample import build_sample_workspace
-    built = {}
+    (a marketer builds it), once per day and session (built_once: each build takes seconds);
+    copy the template with copy_workspace, never hand it to a test."""
+    def build_into(day: date):
+        def build(folder: Path) -> None:
+            from engine.sample import build_sample_workspace
+            summary = build_sample_workspace(folder / "sample" / "cdp.duckdb",
+                                             User("marketer", "marketer", "Max Marketer"), as_of=day)
+            (folder / "summary.pickle").write_bytes(pickle.dumps(summary))
+        return build
 
-    def build(day: date = SAMPLE_BUILD_DAY) -> tuple[Path, dict]:
-        if day not in built:
-            path = tmp_path_factory.mktemp(f"sample-{day}") / "cdp.duckdb"
-            built[day] = (path, build_sample_workspace(path, User("marketer", "marketer", "Max Marketer"),
-                                                       as_of=day))
-        path, summary = built[day]
-        return path, copy.deepcopy(summary)
+    def built(day: date = SAMPLE_BUILD_DAY) -> tuple[Path, dict]:
+        folder = built_once(tmp_path_factory, f"sample-{day}", build_into(day))
+        return folder / "sample" / "cdp.duckdb", pickle.loads((folder / "summary.pickle").read_bytes())
 
-    return build
+    return built
 
 
 @pytest.fixture
@@ -139,24 +159,34 @@ def app_env(monkeypatch, workspace, demo_users):
     return workspace
 
 
+def signed_in_state(workspace: Workspace, username: str) -> dict:
+    """The session state the login form leaves after `username` logs in with the demo password:
+    the same engine login (password check, epoch, audit entry), without running the app for it
+    (tests/app_pages/test_login.py checks the form leaves exactly this)."""
+    from engine.access.login import password_login
+    outcome = password_login(workspace, username, DEMO_PASSWORDS[username], os.environ["CDP_COOKIE_KEY"])
+    assert outcome.ok, outcome.message
+    return {"cdp_user": outcome.user, "cdp_epoch": outcome.epoch, "authentication_status": True,
+            "username": outcome.user.username, "name": outcome.user.display_name}
+
+
 @pytest.fixture
 def logged_in_app(app_env):
-    """Factory: an AppTest of app.py logged in as `username`, optionally on `page`.
+    """Factory: an AppTest of app.py logged in as `username`, optionally on `page`, after one run
+    (the login's session state is seeded; test_login.py drives the form itself).
 
-    Usage: at = logged_in_app("marketer", "pages/segments.py")
+    Usage: at = logged_in_app("marketer", "app_pages/segments.py")
     """
     from streamlit.testing.v1 import AppTest
 
     def make(username: str = "admin", page: str | None = None, timeout: float = 60) -> AppTest:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
-        at.run()
-        inputs = at.text_input
-        inputs[0].input(username)
-        inputs[1].input(DEMO_PASSWORDS[username])
-        at.button[0].click().run()
-        assert at.session_state["authentication_status"] is True, "login failed"
+        for key, value in signed_in_state(app_env, username).items():
+            at.session_state[key] = value
         if page:
-            at.switch_page(page).run()
+            at.switch_page(page)
+        at.run()
+        assert at.session_state["authentication_status"] is True, "login failed"
         assert not at.exception, at.exception
         return at
 

@@ -3,7 +3,7 @@ import yaml
 from streamlit.testing.v1 import AppTest
 
 from engine.access import users as user_store
-from tests.conftest import DEMO_PASSWORDS, ROOT
+from tests.conftest import DEMO_PASSWORDS, ROOT, signed_in_state
 
 
 def test_app_shows_only_login_form_before_login(app_env):
@@ -24,8 +24,9 @@ def test_wrong_password_is_refused_and_audited(app_env):
     assert "login.failed" in actions
 
 
-def test_login_then_logout(logged_in_app, app_env):
-    at = logged_in_app("marketer")
+def test_login_then_logout(app_env):
+    at = _try(_new_session(), "marketer", DEMO_PASSWORDS["marketer"])
+    assert not at.exception and at.session_state["authentication_status"] is True
     assert at.session_state["cdp_user"].role == "marketer"
     at.button(key="cdp_logout").click().run()
     assert not at.session_state["authentication_status"]
@@ -42,6 +43,15 @@ def _try(at, username, password):
 
 def _new_session():
     return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+
+
+def test_the_form_leaves_the_session_state_logged_in_app_seeds(app_env):
+    """logged_in_app seeds signed_in_state instead of driving the form: the two must agree."""
+    at = _try(_new_session(), "analyst", DEMO_PASSWORDS["analyst"])
+    seeded = signed_in_state(app_env, "analyst")
+    assert {key: at.session_state[key] for key in seeded} == seeded
+    actions = [r[0] for r in app_env.query_rows("SELECT action FROM audit_log ORDER BY id")]
+    assert actions == ["login", "login"]          # the seeded login is audited like the form's
 
 
 def test_guessing_is_slowed_across_sessions_and_every_failure_audited(app_env, monkeypatch):

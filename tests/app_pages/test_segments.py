@@ -149,13 +149,15 @@ def test_every_kind_has_an_editor_that_keeps_its_example(logged_in_app, app_env)
     build_people(app_env)
     admin = User("admin", "admin")
     uk = create_segment(app_env, admin, "UK", UK)
+    examples = {}
     for kind in kinds.NAMES:
         condition = copy.deepcopy(kinds.KINDS[kind].EXAMPLE)
         if kind == "segment":
             condition["segment_id"] = uk
-        sid = create_segment(app_env, admin, f"Example {kind}", {"type": "group", "op": "all",
-                                                                   "children": [condition]})
-        at = logged_in_app("admin", "app_pages/segments.py")
+        examples[kind] = create_segment(app_env, admin, f"Example {kind}", {"type": "group", "op": "all",
+                                                                              "children": [condition]})
+    at = logged_in_app("admin", "app_pages/segments.py")       # one session opens each example in turn
+    for kind, sid in examples.items():
         at.selectbox(key="seg_pick").select(sid).run()
         at.button(key="seg_open").click().run()
         assert not at.exception, (kind, at.exception)
