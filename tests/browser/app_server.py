@@ -56,3 +56,30 @@ def chromium():
                  "--window-size=1400,1000"):
         options.add_argument(flag)
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+def click(wait, locator) -> None:
+    """Click the element once it is clickable, again if the page re-rendered it between finding
+    and clicking (a Streamlit rerun replaces elements: a stale reference is not a failure)."""
+    from selenium.common.exceptions import (ElementClickInterceptedException, NoSuchElementException,
+                                            StaleElementReferenceException)
+
+    def attempt(driver) -> bool:
+        try:
+            element = driver.find_element(*locator)
+            if not (element.is_displayed() and element.is_enabled()):
+                return False
+            element.click()
+            return True
+        except (StaleElementReferenceException, NoSuchElementException, ElementClickInterceptedException):
+            return False
+    wait.until(attempt)
+
+
+def stable_wait(driver, seconds: float):
+    """A WebDriverWait that looks again when an element it holds was re-rendered."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, seconds, ignored_exceptions=(StaleElementReferenceException,))
+

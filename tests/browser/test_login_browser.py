@@ -11,7 +11,7 @@ import pytest
 from engine.access import users as user_store
 from engine.access.cookie_key import example_key
 from engine.access.sessions import issue_token
-from tests.browser.app_server import CHROMEDRIVER, CHROMIUM, chromium, streamlit_server
+from tests.browser.app_server import CHROMEDRIVER, CHROMIUM, chromium, click, stable_wait, streamlit_server
 from tests.conftest import DEMO_PASSWORDS, ROOT
 
 pytestmark = pytest.mark.browser
@@ -49,7 +49,7 @@ def test_login_and_reach_overview_in_a_real_browser(running_app):
 
     try:
         driver.get(url)
-        wait = WebDriverWait(driver, 60)
+        wait = stable_wait(driver, 60)
         wait.until(ec.presence_of_element_located(login_form))
         forged = issue_token("admin", "", example_key())       # what an attacker with the example key makes
         reload_with(forged)
@@ -58,7 +58,7 @@ def test_login_and_reach_overview_in_a_real_browser(running_app):
         username.send_keys("marketer")
         wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "input[aria-label='Password']"))).send_keys(
             DEMO_PASSWORDS["marketer"])
-        wait.until(ec.element_to_be_clickable((By.XPATH, "//button[.//p[text()='Login']]"))).click()
+        click(wait, (By.XPATH, "//button[.//p[text()='Login']]"))
         wait.until(ec.presence_of_element_located((By.XPATH, "//h1[contains(., 'Overview')]")))
         wait.until(ec.presence_of_element_located((By.XPATH, "//*[contains(text(), '1,234')]")))
         assert "Max Marketer" in driver.find_element(By.CSS_SELECTOR, "[data-testid='stSidebar']").text
@@ -77,7 +77,7 @@ def test_login_and_reach_overview_in_a_real_browser(running_app):
         token = cookie["value"]
         driver.get(url)                                        # a reload stays logged in
         wait.until(ec.presence_of_element_located(overview))
-        wait.until(ec.element_to_be_clickable((By.XPATH, "//button[.//p[text()='Log out']]"))).click()
+        click(wait, (By.XPATH, "//button[.//p[text()='Log out']]"))
         wait.until(ec.presence_of_element_located(login_form))
         WebDriverWait(driver, 30).until(lambda d: d.get_cookie("cdp_session") is None)   # cleared by the server
         reload_with(token)                                     # the old cookie after logout

@@ -9,7 +9,8 @@ import time
 import pytest
 
 from engine.access import users as user_store
-from tests.browser.app_server import CHROMEDRIVER, CHROMIUM, chromium, free_port, streamlit_server
+from tests.browser.app_server import (CHROMEDRIVER, CHROMIUM, chromium, click, free_port, stable_wait,
+                                      streamlit_server)
 from tests.browser.oidc_provider import OidcProvider
 
 pytestmark = pytest.mark.browser
@@ -40,28 +41,26 @@ def sso_app(tmp_path, workspace):
 def test_single_sign_on_refuses_strangers_and_adds_people_the_role_claim_names(sso_app):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
 
     url, provider, auth_file, workspace = sso_app
     sso_button = (By.XPATH, "//button[.//p[text()='Log in with Acme SSO']]")
     driver = chromium()
-    wait = WebDriverWait(driver, 60)
+    wait = stable_wait(driver, 60)
     try:
         provider.user = {"email": "stranger@acme.example", "email_verified": True, "name": "Sam Stranger"}
         driver.get(url)
-        wait.until(ec.element_to_be_clickable(sso_button)).click()
+        click(wait, sso_button)
         wait.until(ec.presence_of_element_located((By.XPATH, "//*[contains(., 'has no account in this CDP')]")))
         assert not driver.find_elements(By.XPATH, "//h1[contains(., 'Overview')]")
         assert user_store.get_entry("stranger", auth_file) is None
 
-        wait.until(ec.element_to_be_clickable(
-            (By.XPATH, "//button[.//p[text()='Use another single sign-on account']]"))).click()
+        click(wait, (By.XPATH, "//button[.//p[text()='Use another single sign-on account']]"))
         provider.user = {"email": "Rita@Acme.example", "email_verified": True, "name": "Rita Reyes",
                          "cdp_role": "marketer"}
-        wait.until(ec.element_to_be_clickable(sso_button)).click()
+        click(wait, sso_button)
         wait.until(ec.presence_of_element_located((By.XPATH, "//h1[contains(., 'Overview')]")))
-        sidebar = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "[data-testid='stSidebar']")))
-        wait.until(lambda d: "Rita Reyes" in sidebar.text and "marketer" in sidebar.text)
+        wait.until(lambda d: "Rita Reyes" in d.find_element(By.CSS_SELECTOR, "[data-testid='stSidebar']").text
+                   and "marketer" in d.find_element(By.CSS_SELECTOR, "[data-testid='stSidebar']").text)
         entry = user_store.get_entry("rita", auth_file)
         assert entry["email"] == "rita@acme.example" and entry["roles"] == ["marketer"] and "password" not in entry
         logins = workspace.query_rows(
@@ -71,7 +70,7 @@ def test_single_sign_on_refuses_strangers_and_adds_people_the_role_claim_names(s
         assert logins[0] == ("login.failed", "stranger@acme.example", "sso", "sso unknown user"), logins
         assert logins[1:] and set(logins[1:]) == {("login", "rita", "sso", None)}, logins
 
-        wait.until(ec.element_to_be_clickable((By.XPATH, "//button[.//p[text()='Log out']]"))).click()
+        click(wait, (By.XPATH, "//button[.//p[text()='Log out']]"))
         wait.until(ec.element_to_be_clickable(sso_button))
         driver.get(url)                      # Streamlit's identity cookie is gone: no silent login
         wait.until(ec.element_to_be_clickable(sso_button))
