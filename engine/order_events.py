@@ -68,9 +68,21 @@ def _nothing_to_do(kept: bool, behind: int, append_only: bool) -> bool:
 def refresh(workspace, progress=None, *, append_only: bool = False) -> dict | None:
     """Append the order events after the watermark, or rebuild the table when it no longer matches
     the events; None when there was nothing to do (or, append_only, when only a rebuild would do)."""
+    return _fill(workspace, progress, append_only)[1]
+
+
+def append(workspace) -> bool:
+    """A landing's part: add the new order events; True when the table is up to date after it,
+    False when only a rebuild would do (left to the refresh)."""
+    return _fill(workspace, None, append_only=True)[0]
+
+
+def _fill(workspace, progress, append_only: bool) -> tuple[bool, dict | None]:
+    """(the table matched its watermark, what was added or read: None when nothing was)."""
     with workspace.connect() as con:
-        if _nothing_to_do(*_state(con), append_only):
-            return None
+        kept, behind = _state(con)
+    if _nothing_to_do(kept, behind, append_only):
+        return kept, None
     try:
         with workspace.transaction() as con:
             kept, behind = _state(con)      # again inside the write: a landing may have appended meanwhile
@@ -89,20 +101,10 @@ def refresh(workspace, progress=None, *, append_only: bool = False) -> dict | No
                         "VALUES (1, ?, ?, now())", [mark["max_load"], mark["newest"]])
             con.execute(rows_view_sql(mark["max_load"], mark["newest"]))
     except _Unchanged:
-        return None
+        return kept, None
     if progress:
         progress(1.0, f"{rows:,} order events {'added' if kept else 'read'}")
-    return {"rows": rows, "appended": kept}
-
-
-def append(workspace) -> bool:
-    """A landing's part: add the new order events; True when the table is up to date after it,
-    False when only a rebuild would do (left to the refresh)."""
-    with workspace.connect() as con:
-        kept, behind = _state(con)
-    if kept and behind:
-        refresh(workspace, append_only=True)
-    return kept
+    return kept, {"rows": rows, "appended": kept}
 
 
 def clear(workspace) -> None:

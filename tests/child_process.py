@@ -61,26 +61,15 @@ class Child:
     def stop(self, grace: float = 10) -> int:
         """SIGTERM the group, SIGKILL it after `grace` seconds, then whatever it started that is
         still running anywhere; the exit code."""
-        stop_group(self.proc.pid, grace, wait=self.proc.wait)
-        _kill_all(_marked(self.marker, orphans_only=False))
-        return self.proc.returncode
-
-
-def stop_group(pgid: int, grace: float = 10, wait=None) -> None:
-    """SIGTERM a process group, then SIGKILL what is left of it after grace seconds."""
-    kill_group(pgid, signal.SIGTERM)
-    if wait is not None:
+        kill_group(self.proc.pid, signal.SIGTERM)
         try:
-            wait(grace)
+            self.proc.wait(grace)
         except subprocess.TimeoutExpired:
             pass
-    else:
-        deadline = time.monotonic() + grace
-        while _group_alive(pgid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    kill_group(pgid, signal.SIGKILL)
-    if wait is not None:
-        wait(10)
+        kill_group(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+        _kill_all(_marked(self.marker, orphans_only=False))
+        return self.proc.returncode
 
 
 def kill_group(pgid: int, sig: int) -> None:
@@ -88,14 +77,6 @@ def kill_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
 
 
 def _marked(prefix: str, orphans_only: bool) -> list[tuple[int, str]]:
