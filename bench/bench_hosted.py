@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import shutil
 import sys
@@ -33,7 +32,7 @@ if str(ROOT) not in sys.path:
 
 from bench.hosted_browser import BrowserUser, Visit  # noqa: E402
 from bench.hosted_traffic import Probe, Streamer  # noqa: E402
-from bench.timing import row  # noqa: E402
+from bench.timing import quantile, row  # noqa: E402
 from bench.workspace import bench_workspace  # noqa: E402
 
 DEFAULTS = {  # sessions, seconds of clicking per phase, events/s (smoke: the screens with actions, no resolve)
@@ -58,14 +57,6 @@ class HostedApp:
     collector: tuple               # (host, port, key)
     step_timeout: float            # seconds a step may take before it counts as not settled
     probe_landed: bool = False     # probe through the collector's /health, not by opening the file
-
-
-def _p(values: list[float], q: float) -> float | None:
-    """The q-quantile (nearest rank) of values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 @contextlib.contextmanager
@@ -209,26 +200,26 @@ def rows_of(result: dict) -> list[dict]:
     steps = list(dict.fromkeys(v["step"] for v in visits))
     for step in steps:
         times = [v["seconds"] for v in visits if v["step"] == step]
-        p95 = _p(times, 0.95)
+        p95 = quantile(times, 0.95)
         timed_out = sum(v["timed_out"] for v in visits if v["step"] == step)
         extra = f", {timed_out} did not settle" if timed_out else ""
-        rows.append(row("hosted", f"{label}: {step}, p95 settle (p50 {_p(times, 0.5):.2f} s, {len(times)} "
+        rows.append(row("hosted", f"{label}: {step}, p95 settle (p50 {quantile(times, 0.5):.2f} s, {len(times)} "
                         f"samples{extra})", p95, "s", target=f"< {target:g} s", met=p95 < target and not timed_out))
     every = [v["seconds"] for v in visits if v["step"] != "log in"]
     if every:
-        rows.append(row("hosted", f"{label}: every screen and action, p95 settle (p50 {_p(every, 0.5):.2f} s, "
-                        f"{len(every)} samples)", _p(every, 0.95), "s", target=f"< {target:g} s",
-                        met=_p(every, 0.95) < target))
+        rows.append(row("hosted", f"{label}: every screen and action, p95 settle (p50 {quantile(every, 0.5):.2f} s, "
+                        f"{len(every)} samples)", quantile(every, 0.95), "s", target=f"< {target:g} s",
+                        met=quantile(every, 0.95) < target))
     errors = [e for v in visits for e in v["errors"]] + result["failures"]
     shown = "; ".join(sorted(set(errors)))[:300]
     rows.append(row("hosted", f"{label}: errors shown or users failed" + (f" ({shown})" if shown else ""),
                     len(errors), "errors", target="0", met=not errors))
     delays, ev = result["delays"], result["events"]
     if delays:
-        rows.append(row("hosted", f"{label}: collector ack-to-queryable, p95 (p50 {_p(delays, 0.5):.2f} s, "
+        rows.append(row("hosted", f"{label}: collector ack-to-queryable, p95 (p50 {quantile(delays, 0.5):.2f} s, "
                         f"{len(delays)} probes, {result['lost']} lost; {ev['acknowledged']:,} events acknowledged, "
-                        f"{ev['refused']} refused, {ev['failed']} failed to send)", _p(delays, 0.95), "s",
-                        target=f"< {DELAY_TARGET_S:g} s", met=_p(delays, 0.95) < DELAY_TARGET_S and not result["lost"]))
+                        f"{ev['refused']} refused, {ev['failed']} failed to send)", quantile(delays, 0.95), "s",
+                        target=f"< {DELAY_TARGET_S:g} s", met=quantile(delays, 0.95) < DELAY_TARGET_S and not result["lost"]))
     return rows
 
 

@@ -10,12 +10,21 @@
 from __future__ import annotations
 
 import gc
+import math
 import multiprocessing
 import resource
 import statistics
 import threading
 import time
 from typing import Any, Callable
+
+
+def quantile(values: list[float], q: float) -> float | None:
+    """The q-quantile (nearest rank) of values; None when there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def median_time(fn: Callable[[], Any], repeat: int = 5, warmup: int = 1) -> tuple[float, list[float]]:
