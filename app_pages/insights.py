@@ -16,7 +16,7 @@ from engine.value import insights as value_insights
 from engine.value import store as value_store
 from engine.value.clv import DEFAULT_MODEL, MODEL_CHOICES, MODELS
 from engine.value.validate import suggest_calibration_end
-from engine.workspace.versions import NO_EVENTS
+from engine.workspace.versions import NO_EVENTS, REVENUE
 from ui.context import cached_query, require_page, workspace
 from ui.jobs import job_panel
 from ui.jobs import start as start_job
@@ -34,13 +34,13 @@ may_score = can(user, "score_value")
 st.title("Insights")
 st.caption("Who your valuable customers are, who is slipping away, and how far to trust the predictions.")
 
-money = cached_query(currency_status)
+money = cached_query(currency_status, reads=REVENUE)
 if money["reporting_currency"]:
     st.caption(f"Money is in {md(money['reporting_currency'])}, the reporting currency (`cdp currency`).")
 if unconverted_message(money):
     st.warning(md(unconverted_message(money)))
 
-first_day, last_day = cached_query(value_insights.order_dates)
+first_day, last_day = cached_query(value_insights.order_dates, reads=REVENUE)
 if last_day is None:
     st.info("There are no orders yet. Load orders on the Sources screen and resolve identities first.")
     st.stop()
@@ -213,7 +213,7 @@ with value_tab:
                          title="Distribution of predicted lifetime value (top 1% in the last bar)")
             fig.update_traces(width=hist["bin_width"].iloc[0] if len(hist) else None)
             st.plotly_chart(fig, key="clv_hist")
-        curve = cached_query(value_insights.pareto_curve)
+        curve = cached_query(value_insights.pareto_curve, reads=REVENUE)
         if len(curve) > 1:
             top20 = float(curve.loc[curve["customer_share"] <= 0.2, "revenue_share"].max() or 0)
             fig = go.Figure()
@@ -287,7 +287,7 @@ with rfm_tab:
 # -- cohorts --------------------------------------------------------------------------------
 with cohort_tab:
     if cohort_tab.open:
-        cohorts = cached_query(value_insights.cohort_retention)
+        cohorts = cached_query(value_insights.cohort_retention, reads=REVENUE)
         if cohorts.empty:
             st.info("No orders to build cohorts from.")
         else:

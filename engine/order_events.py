@@ -16,6 +16,7 @@ notices anything else (the table no longer holds one row per covered order event
 from __future__ import annotations
 
 from engine.event_appends import watermark
+from engine.workspace.versions import ORDER_EVENTS
 
 COLUMNS = ("source, message_id, timestamp, user_id, anonymous_id, load_id, event, order_id, amount_text, "
            "currency, items")
@@ -88,6 +89,7 @@ def _fill(workspace, progress, append_only: bool) -> tuple[bool, dict | None]:
             kept, behind = _state(con)      # again inside the write: a landing may have appended meanwhile
             if _nothing_to_do(kept, behind, append_only):
                 raise _Unchanged
+            workspace.also_changing(ORDER_EVENTS)    # revenue reads keyed on order events miss now
             if progress:
                 progress(0.1, "Adding new order events" if kept else "Reading order events")
             after = _after(*_mark(con))

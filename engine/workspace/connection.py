@@ -220,6 +220,13 @@ class Workspace:
         finally:
             self._local.changes = before if before is not None else versions.KINDS
 
+    def also_changing(self, *kinds: str) -> None:
+        """Inside a `changing(...)` block: the write under way turns out to change these kinds too
+        (a landing's fill of order events). Outside one every commit counts as changing everything."""
+        current = getattr(self._local, "changes", None)
+        if current is not None:
+            self._local.changes = tuple(dict.fromkeys((*current, *kinds)))
+
     def schema_version(self) -> int:
         with self.connect() as con:
             return migrations.current_version(con)

@@ -11,9 +11,10 @@ from engine.collect.server import prepare_request
 from engine.collect.spool import segment_name
 from engine.sources import create_source
 from engine.workspace import Workspace
-from engine.workspace.versions import CORE, EVENTS, KINDS, NO_EVENTS, read
+from engine.workspace.versions import CORE, EVENTS, KINDS, NO_EVENTS, REVENUE, read
 
 CALLS = {"profiles": 0, "events": 0}
+REVENUE_CALLS = {"web orders": 0}
 
 
 def count_profiles(workspace) -> int:
@@ -27,11 +28,18 @@ def count_events(workspace) -> int:
     return workspace.scalar("SELECT count(*) FROM events")
 
 
-def land(workspace, seq: int, n: int = 3) -> int:
+def count_web_orders(workspace) -> int:
+    """A revenue read: orders that came as events."""
+    REVENUE_CALLS["web orders"] += 1
+    return workspace.scalar("SELECT count(*) FROM web_orders")
+
+
+def land(workspace, seq: int, n: int = 3, event: str = "Viewed") -> int:
     """Spool n track calls (as the collector writes them, stamped now) and land them like the loader."""
     now = datetime.now(timezone.utc).isoformat()
-    data, _ = prepare_request("batch", {"batch": [{"type": "track", "event": "Viewed", "userId": f"u{i}",
-                                                   "messageId": f"m{seq}-{i}", "timestamp": now}
+    data, _ = prepare_request("batch", {"batch": [{"type": "track", "event": event, "userId": f"u{i}",
+                                                   "messageId": f"m{seq}-{i}", "timestamp": now,
+                                                   "properties": {"order_id": f"o{seq}-{i}", "total": 10}}
                                                   for i in range(n)]})
     spool = workspace.folder / "spool-under-test"
     spool.mkdir(exist_ok=True)
@@ -114,3 +122,29 @@ def test_a_login_moves_only_the_access_version_and_keeps_cached_reads(workspace,
     assert after.data == before.data and after.access == before.access + 1
     assert after.reading(KINDS) != before.reading(KINDS), "a read of access sees the login"
     assert cached_query(count_events) == 0 and CALLS["events"] == 1, "the login must not make a data read miss"
+
+
+def test_a_landing_moves_the_orders_version_only_when_order_events_came_with_it(workspace, admin, monkeypatch):
+    from engine import order_events
+    from ui.context import cached_query
+
+    monkeypatch.setenv("CDP_WORKSPACE", str(workspace.path))
+    create_source(workspace, admin, "Web", "events")
+    order_events.refresh(workspace)                # kept from the start, as the landings keep it
+    REVENUE_CALLS["web orders"] = 0
+    assert cached_query(count_web_orders, reads=REVENUE) == 0
+    before = workspace.data_versions()
+    land(workspace, 1)                             # page views only
+    after_views = workspace.data_versions()
+    assert after_views.all > before.all and after_views.reading(REVENUE) == before.reading(REVENUE)
+    assert cached_query(count_web_orders, reads=REVENUE) == 0 and REVENUE_CALLS["web orders"] == 1
+    land(workspace, 2, n=2, event="Order Completed")
+    after_orders = workspace.data_versions()
+    assert after_orders.reading(REVENUE) != after_views.reading(REVENUE)
+    assert after_orders.core == before.core, "order events are still events: profiles reads stay cached"
+    assert cached_query(count_web_orders, reads=REVENUE) == 2 and REVENUE_CALLS["web orders"] == 2
+    with workspace.transaction() as con:           # any other write (an orders file, a resolve) misses too
+        con.execute("INSERT INTO profiles (profile_id) VALUES ('p9')")
+    assert workspace.data_versions().reading(REVENUE) != after_orders.reading(REVENUE)
+    with workspace.connect() as con:
+        assert read(con) == workspace.data_versions(), "the file beside the database says what the database says"
