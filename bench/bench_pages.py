@@ -89,8 +89,21 @@ def _land_events(workspace, seq: int, n: int = LANDING_EVENTS) -> float:
     return time.perf_counter() - started
 
 
+def _settle_derived(workspace) -> float:
+    """As on a running server, where writers keep them fresh: the refresh jobs the first renders
+    started are waited for, then every derived table is brought up to date; returns the seconds."""
+    from engine import derived, jobs
+    started = time.perf_counter()
+    while jobs.running_job(workspace, derived.REFRESH_KIND) is not None:
+        time.sleep(0.5)
+    derived.refresh(workspace)
+    return time.perf_counter() - started
+
+
 def _after_landings(workspace, passwords: dict, timeout: float, repeat: int) -> list[dict]:
-    """Each screen's first render in a new session right after a collector landing, `repeat` times."""
+    """Each screen's first render in a new session right after a collector landing, `repeat` times,
+    the derived tables up to date before the first landing."""
+    settled = _settle_derived(workspace)
     times: dict[str, list[float]] = {}
     landings = []
     for seq in range(1, repeat + 1):
@@ -100,7 +113,9 @@ def _after_landings(workspace, passwords: dict, timeout: float, repeat: int) -> 
             started = time.perf_counter()
             at.switch_page(path).run()
             times.setdefault(title, []).append(time.perf_counter() - started if not at.exception else float("inf"))
-    rows = [row("pages", f"collector landing of {LANDING_EVENTS:,} events, derived tables appended (median of "
+    rows = [row("pages", "derived tables brought up to date after the first renders (their refresh jobs "
+                "waited for, then the rest)", settled, "s"),
+            row("pages", f"collector landing of {LANDING_EVENTS:,} events, derived tables appended (median of "
                 f"{len(landings)})", sorted(landings)[len(landings) // 2], "s")]
     target = f"< {AFTER_CHANGE_TARGET_S:g} s"
     for title, samples in times.items():
