@@ -100,8 +100,9 @@ def _choices(path: str, version: int) -> dict:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _live(path: str, version: int, definition_json: str, segment_id: str | None, role: str, _user) -> dict:
-    """Reach and a sample; keyed by role too, since the sample is masked per role."""
+def _live(path: str, version, definition_json: str, segment_id: str | None, role: str, _user) -> dict:
+    """Reach and a sample; keyed by role too, since the sample is masked per role, and by the
+    version of the data the rules read (a rule on profiles stays counted while events land)."""
     definition = json.loads(definition_json)
     reach = seg.reachability(ws, _user, definition, segment_id=segment_id)
     sample = seg.sample_members(ws, _user, definition, n=20, segment_id=segment_id)
@@ -201,7 +202,8 @@ def _builder() -> None:
         else:
             try:
                 with st.spinner("Counting…"):
-                    live = _live(str(ws.path), version, json.dumps(definition, sort_keys=True),
+                    reads = ws.data_versions().reading(model.reads(definition))
+                    live = _live(str(ws.path), reads, json.dumps(definition, sort_keys=True),
                                  loaded["segment_id"] if loaded else None, user.role, current_user())
             except model.PersonalConditionRefused as exc:
                 st.error(md(exc), icon=":material/lock:")

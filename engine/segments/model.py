@@ -47,6 +47,7 @@ from typing import Any
 
 from engine.access import PermissionDenied, User, can
 import engine.segments.kinds as kinds
+from engine.workspace.versions import CORE
 from engine.segments.kinds.aggregate import AGG_FUNCS, ORDER_PROPERTIES  # noqa: F401  (re-exported)
 from engine.segments.kinds.crm import CRM_MEASURES  # noqa: F401
 from engine.segments.kinds.event import COUNT_OPS  # noqa: F401
@@ -192,6 +193,18 @@ def referenced_segments(definition: dict) -> set[str]:
 
     walk(definition)
     return found
+
+
+def reads(definition: dict) -> tuple[str, ...]:
+    """The kinds of data (engine/workspace/versions.py) a definition's count and members read:
+    the union of its conditions' (and the core data every count reads), for a cache to key on."""
+    found = {CORE}
+    if definition.get("type") == "group":
+        for child in definition.get("children", []):
+            found.update(reads(child))
+    elif definition.get("type") == "condition":
+        found.update(kinds.reads(definition))
+    return tuple(sorted(found))
 
 
 def condition_count(definition: dict) -> int:

@@ -3,12 +3,15 @@ example; a new kind is found from its file alone."""
 from __future__ import annotations
 
 import copy
+import json
+import re
 import sys
 
 import pytest
 
 from engine.segments import kinds, model
 from engine.segments.compiler import compile_definition
+from engine.workspace.versions import CORE, EVENTS, NO_EVENTS, ORDER_EVENTS
 from tests.engine.test_segments_conditions import build_people, grp, members
 
 SEGMENT_REF = ("rules", grp("all", {"type": "condition", "kind": "tag", "tag": "vip"}))
@@ -53,6 +56,67 @@ def test_every_kind_validates_compiles_and_describes_its_example(kind, workspace
         found = {r[0] for r in con.execute(compiled.sql, compiled.params).fetchall()}
     assert found <= {f"p{i}" for i in range(1, 7)}
     assert model.describe(example(kind)).strip()
+
+
+def _tables(con, sql: str) -> set[str]:
+    """The relations a SELECT names, from DuckDB's own parse of it."""
+    tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    assert not tree.get("error"), tree
+    found: set[str] = set()
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "BASE_TABLE":
+                found.add(node["table_name"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(tree)
+    return found
+
+
+def _reached(con, sql: str, seen: set | None = None) -> set[str]:
+    """The relations a query reads, through views (not into the live order-events view, whose
+    own reads are the order events)."""
+    seen = set() if seen is None else seen
+    views = dict(con.execute("SELECT view_name, sql FROM duckdb_views() WHERE NOT internal").fetchall())
+    for name in _tables(con, sql) - seen:
+        seen.add(name)
+        if name in views and name != "order_events_live":
+            _reached(con, re.sub(r"^CREATE VIEW \S+ AS ", "", views[name]), seen)
+    return seen
+
+
+EVENT_RELATIONS = {"events", "event_consent_signals", "segment_event_index", "journey_events"}
+
+
+@pytest.mark.parametrize("condition", [example(k) for k in kinds.NAMES]
+                         + [{"type": "condition", "kind": "aggregate", "source": "event", "event": "Viewed",
+                             "property": "price", "func": "sum", "op": "gt", "value": 1}],
+                         ids=[*kinds.NAMES, "aggregate-of-events"])
+def test_every_kind_says_truly_what_it_reads(condition, workspace):
+    """A count cached on the versions a kind declares must miss whenever what it reads changes."""
+    compiled = compile_definition(grp("all", condition), resolve_segment=lambda sid: SEGMENT_REF)
+    declared = set(kinds.reads(condition))
+    with workspace.connect() as con:
+        reached = _reached(con, compiled.sql)
+    if reached & EVENT_RELATIONS:
+        assert EVENTS in declared, f"{condition['kind']} reads {sorted(reached & EVENT_RELATIONS)}"
+    if "order_events_live" in reached:
+        assert declared & {EVENTS, ORDER_EVENTS}, f"{condition['kind']} reads web orders"
+    if condition["kind"] == "segment":
+        assert EVENTS in declared, "another segment's rules may read anything"
+
+
+def test_a_definition_reads_what_its_conditions_read():
+    trait, orders, event = example("trait"), example("orders"), example("event")
+    assert model.reads(grp("all", trait)) == tuple(sorted(NO_EVENTS))
+    assert set(model.reads(grp("any", trait, grp("all", orders)))) == {CORE, ORDER_EVENTS}
+    assert EVENTS in model.reads(grp("all", orders, grp("none", event)))
+    assert model.reads(grp("all")) == (CORE,)
 
 
 def test_examples_select_the_people_they_describe(workspace):

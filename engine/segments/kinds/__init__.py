@@ -6,6 +6,9 @@ about one kind of condition together:
 - its docstring: the keys the condition takes (part of the definition format; model.py's
   docstring includes it)
 - `LABEL`: what the builder calls it; `ORDER`: its place in the builder's list
+- `READS`: the kinds of data its predicate reads (engine/workspace/versions.py: NO_EVENTS,
+  REVENUE or DATA; DATA when not given), what a cached count keys on; a kind whose answer
+  depends on the condition defines `reads(c)` instead
 - `EXAMPLE`: a valid condition (tests validate, compile and describe it)
 - `validate(path, c, profile_fields)`: raise `rules.DefinitionError` naming the bad key
 - `compile(comp, c) -> str`: a predicate on the profile `p` (comp is the compiler: `bind`,
@@ -23,6 +26,7 @@ import pkgutil
 from types import ModuleType
 
 from engine.segments.rules import DefinitionError
+from engine.workspace.versions import DATA
 
 
 def _discover() -> dict[str, ModuleType]:
@@ -41,6 +45,12 @@ def get(kind) -> ModuleType:
         return KINDS[kind]
     except (KeyError, TypeError):
         raise DefinitionError(f"unknown condition kind {kind!r}; use one of {', '.join(NAMES)}") from None
+
+
+def reads(c: dict) -> tuple[str, ...]:
+    """The kinds of data one condition reads."""
+    module = get(c.get("kind"))
+    return module.reads(c) if hasattr(module, "reads") else getattr(module, "READS", DATA)
 
 
 def label(kind: str) -> str:

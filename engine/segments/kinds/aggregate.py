@@ -22,9 +22,11 @@ from engine.segments.rules import (
     quote,
     value_text,
 )
+from engine.workspace.versions import DATA, REVENUE
 
 LABEL = "Aggregate: sum / average / min / max of a value"
 ORDER = 40
+READS = DATA                # of an event aggregate; over orders, REVENUE (`reads`)
 EXAMPLE = {"type": "condition", "kind": "aggregate", "source": "orders", "property": "amount", "func": "sum",
            "op": "gt", "value": 200, "window": {"type": "last_days", "days": 90}}
 AGG_FUNCS = ("sum", "avg", "min", "max", "count")
@@ -72,3 +74,7 @@ def describe(c: dict, window: str) -> str:
 
 def personal_fields(c: dict, path: str) -> list[str]:
     return personal_filters(path, c.get("filters"))
+
+
+def reads(c: dict) -> tuple[str, ...]:
+    return REVENUE if c.get("source", "event") == "orders" else DATA

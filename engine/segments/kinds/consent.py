@@ -5,9 +5,11 @@ Keys: ``purpose``, ``granted`` (true: currently granted; false: not granted or u
 from __future__ import annotations
 
 from engine.segments.rules import check_flag, err
+from engine.workspace.versions import DATA
 
 LABEL = "Consent for a purpose"
 ORDER = 90
+READS = DATA    # consent signals come with events too
 EXAMPLE = {"type": "condition", "kind": "consent", "purpose": "email", "granted": True}
 
 

@@ -12,9 +12,11 @@ import json
 from typing import Any
 
 from engine.segments.rules import check_operator, err, value_text
+from engine.workspace.versions import NO_EVENTS
 
 LABEL = "CRM: lead stage, owner, deal value"
 ORDER = 70
+READS = NO_EVENTS
 EXAMPLE = {"type": "condition", "kind": "crm", "measure": "stage_is", "op": "equals", "value": "Customer"}
 CRM_MEASURES = ("stage_is", "stage_was", "stage_changed", "owner", "deal_value")
 HISTORY_MEASURES = ("stage_was", "stage_changed")

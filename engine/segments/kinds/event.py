@@ -14,9 +14,11 @@ from engine.segments.rules import (
     filters_text,
     personal_filters,
 )
+from engine.workspace.versions import DATA
 
 LABEL = "Behaviour: performed / did not perform an event"
 ORDER = 20
+READS = DATA
 EXAMPLE = {"type": "condition", "kind": "event", "event": "Order Completed", "count_op": "at_least",
            "count": 2, "window": {"type": "last_days", "days": 30},
            "filters": [{"property": "revenue", "op": "gt", "value": 10, "value_type": "number"}]}

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from engine.revenue import NET_AMOUNT, PROFILE_REVENUE_ORDERS
 from engine.segments.rules import DefinitionError, check_operator, err, value_text
+from engine.workspace.versions import REVENUE
 
 LABEL = "Orders: count, revenue, dates, products"
 ORDER = 50
+READS = REVENUE    # orders and web purchases
 EXAMPLE = {"type": "condition", "kind": "orders", "measure": "total_revenue", "op": "gt", "value": 100,
            "window": {"type": "last_days", "days": 90}}
 ORDER_NUMBER_MEASURES = ("order_count", "total_revenue", "avg_order_value")

@@ -5,9 +5,11 @@ Keys: ``segment_id``.
 from __future__ import annotations
 
 from engine.segments.rules import DefinitionError, err
+from engine.workspace.versions import DATA
 
 LABEL = "Member of another segment"
 ORDER = 110
+READS = DATA    # the other segment's rules may read anything
 EXAMPLE = {"type": "condition", "kind": "segment", "segment_id": "seg_example"}
 
 

@@ -6,9 +6,11 @@ happened at or after ``first``, within N days), ``window`` (for the ``then`` eve
 from __future__ import annotations
 
 from engine.segments.rules import check_event_name, check_filters, check_int, err, personal_filters
+from engine.workspace.versions import DATA
 
 LABEL = "Behaviour: event then event within N days"
 ORDER = 30
+READS = DATA
 EXAMPLE = {"type": "condition", "kind": "sequence", "first": {"event": "Product Viewed"},
            "then": {"event": "Added To Cart"}, "within_days": 7}
 STEPS = ("first", "then")

@@ -5,9 +5,11 @@ Keys: ``source`` (source name), ``present`` (default true).
 from __future__ import annotations
 
 from engine.segments.rules import check_flag, err
+from engine.workspace.versions import NO_EVENTS
 
 LABEL = "Present in a source"
 ORDER = 100
+READS = NO_EVENTS
 EXAMPLE = {"type": "condition", "kind": "source", "source": "shop", "present": True}
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 
 from engine.segments.rules import check_choice, err
+from engine.workspace.versions import NO_EVENTS
 
 LABEL = "Subscription: active plan, cancelled"
 ORDER = 60
+READS = NO_EVENTS
 EXAMPLE = {"type": "condition", "kind": "subscription", "state": "active", "plan": ["Pro"]}
 SUBSCRIPTION_STATES = ("active", "cancelled", "any")
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 import json
 
 from engine.segments.rules import err
+from engine.workspace.versions import NO_EVENTS
 
 LABEL = "Tagged"
 ORDER = 120
+READS = NO_EVENTS
 EXAMPLE = {"type": "condition", "kind": "tag", "tag": ["vip", "churn-risk"]}
 
 

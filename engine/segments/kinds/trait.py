@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from engine.access import is_personal_field
 from engine.segments.rules import PRESENCE_OPS, check_operator, err, is_property_key, quote, value_text
+from engine.workspace.versions import NO_EVENTS
 
 LABEL = "Trait (profile field or custom trait)"
 ORDER = 10
+READS = NO_EVENTS
 EXAMPLE = {"type": "condition", "kind": "trait", "field": "country", "op": "equals", "value": "GB"}
 
 # Golden-record columns of `profiles` and their value types; columns added later by other

@@ -9,9 +9,11 @@ value, then profile id; ``TOP_PERCENT_TIEBREAK``).
 from __future__ import annotations
 
 from engine.segments.rules import DefinitionError, OPS_BY_TYPE, check_operator, err, is_number, quote, value_text
+from engine.workspace.versions import NO_EVENTS
 
 LABEL = "Value: RFM segment, predicted CLV, p(alive)"
 ORDER = 80
+READS = NO_EVENTS    # stored scores
 EXAMPLE = {"type": "condition", "kind": "value", "field": "p_alive", "op": "top_percent", "value": 10}
 VALUE_FIELDS: dict[str, str] = {
     "rfm_segment": "string", "r_score": "number", "f_score": "number", "m_score": "number",
