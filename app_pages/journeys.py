@@ -17,6 +17,7 @@ from engine.journeys.base import OPS
 from engine.journeys.cohorts import BASIS_LABELS
 from ui.context import cached_query, require_page, workspace
 from ui.freshness import keep_fresh
+from ui.recent import recent_query, recounting
 from ui.text import md, plain
 
 try:  # built by the segments module; the screen works without it
@@ -33,8 +34,10 @@ st.title("Journeys")
 if not keep_fresh("journeys"):
     st.stop()
 
-names = cached_query(event_names, freshness=AS_BUILT)
-options = names["step"].tolist()
+# The pick list and the funnel answer at once after new events land: the last result while the
+# new one is counted (ui/recent.py); the other tabs are opened on purpose and wait.
+names = recent_query(event_names, freshness=AS_BUILT)
+options = names.value["step"].tolist()
 if not options:
     st.info("No events attributed to profiles yet. Load web events and run identity resolution first.")
     st.stop()
@@ -72,10 +75,12 @@ def _funnels() -> None:
         steps = tuple(Step(event, tuple(rules.get(i, ()))) for i, event in enumerate(chosen, 1))
         window = timedelta(days=int(window_days))
         try:
-            result = cached_query(funnel, user, steps, window, since, until, breakdown, freshness=AS_BUILT)
+            counted = recent_query(funnel, user, steps, window, since, until, breakdown, freshness=AS_BUILT)
         except JourneyError as exc:
             st.error(md(exc))
             st.stop()
+        recounting(counted, names, what="the newest events")
+        result = counted.value
         funnel_table = result.steps
         # A horizontal bar per step (bars, unlike plotly's funnel trace, report clicks to Streamlit).
         fig = go.Figure(go.Bar(

@@ -13,6 +13,7 @@ from engine.segments import kinds, model
 from ui import segment_editors
 from ui.context import cached_query, current_user, require_page, workspace
 from ui.freshness import keep_fresh
+from ui.recent import recent_query
 from ui.segment_editors.widgets import forget_widgets, select
 from ui.text import md, plain
 
@@ -92,11 +93,7 @@ def _remove(uid: str) -> None:
         parent["children"].remove(node)
 
 
-# -- cached reads (keyed by workspace data version and the definition's JSON) -----------
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _choices(path: str, version: int) -> dict:
-    return seg.builder_choices(ws)
+# -- cached reads (keyed by the version of the data the rules read and the definition's JSON) ---
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
@@ -149,8 +146,7 @@ def group_editor(node: dict, choices: dict, depth: int = 0) -> None:
 
 st.title("Segments")
 keep_fresh("segment event index")   # counts read events directly until it is updated
-version = ws.data_version()
-choices = _choices(str(ws.path), version)
+choices = recent_query(seg.builder_choices).value     # pick lists: a landing's new names a moment later
 saved = seg.list_segments(ws)
 
 # Lazy tabs: only the open one runs (the overlap and the size history read every saved segment).
@@ -162,8 +158,7 @@ builder, overlap_tab, sizes_tab = st.tabs(["Builder", "Overlap", "Size over time
 def _builder() -> None:
     """The builder, its live size and saving: an edit reruns only this, not the whole screen
     (Open, New, saving and deleting rerun the screen, so lists and tabs see the change)."""
-    version = ws.data_version()             # read at each rerun of the builder: counts follow new data
-    choices = _choices(str(ws.path), version)
+    choices = recent_query(seg.builder_choices).value     # pick lists: a landing's new names a moment later
     top = st.columns([3, 1, 1])
     seg_names = dict(zip(saved["segment_id"], saved["name"]))
     loaded = st.session_state.get("seg_loaded")

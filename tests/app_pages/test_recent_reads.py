@@ -1,0 +1,86 @@
+"""Reads that answer at once after a data change (ui/recent.py): the last result while the new one
+is counted in the background, then the new one; a failed recount is shown by the next call."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tests.app_pages.jobs_helpers import wait_for_recounts
+from tests.engine.journey_data import FUNNEL, build
+
+GATE = {"release": threading.Event(), "fail": False}
+
+
+def count_profiles(workspace) -> int:
+    """Held at GATE while a test looks at what is shown meanwhile (module level: keyed by name)."""
+    assert GATE["release"].wait(30)
+    if GATE["fail"]:
+        raise RuntimeError("the count broke")
+    return workspace.scalar("SELECT count(*) FROM profiles")
+
+
+def add_profile(workspace, profile_id: str) -> None:
+    with workspace.transaction() as con:
+        con.execute("INSERT INTO profiles (profile_id) VALUES (?)", [profile_id])
+
+
+@pytest.fixture
+def recent(app_env, monkeypatch):
+    from ui import recent as module
+    monkeypatch.setattr(module, "_RESULTS", type(module._RESULTS)())
+    GATE["release"].set()
+    GATE["fail"] = False
+    return module
+
+
+def test_after_a_change_the_last_result_is_shown_until_the_new_one_is_counted(recent, app_env):
+    add_profile(app_env, "p1")
+    first = recent.recent_query(count_profiles)
+    assert (first.value, first.current) == (1, True)
+    assert recent.recent_query(count_profiles).current, "no change: the same result, current"
+    GATE["release"].clear()
+    add_profile(app_env, "p2")
+    meanwhile = recent.recent_query(count_profiles)
+    assert (meanwhile.value, meanwhile.current) == (1, False) and recent.pending(meanwhile)
+    assert recent.recent_query(count_profiles).value == 1, "one recount at a time, the old value meanwhile"
+    assert recent.recounts_running() == 1
+    GATE["release"].set()
+    assert wait_for_recounts(30)
+    after = recent.recent_query(count_profiles)
+    assert (after.value, after.current) == (2, True) and after.computed_at >= meanwhile.computed_at
+
+
+def test_a_failed_recount_is_dropped_and_the_next_call_shows_the_error(recent, app_env):
+    assert recent.recent_query(count_profiles).value == 0
+    GATE["fail"] = True
+    add_profile(app_env, "p1")
+    assert recent.recent_query(count_profiles).value == 0
+    assert wait_for_recounts(30)
+    with pytest.raises(RuntimeError, match="the count broke"):
+        recent.recent_query(count_profiles)
+    GATE["fail"] = False
+    assert recent.recent_query(count_profiles).value == 1
+
+
+def test_journeys_shows_the_last_funnel_while_new_events_are_counted(logged_in_app, app_env, recent):
+    from engine import derived
+    from tests.engine.test_data_versions import land
+
+    build(app_env)
+    derived.refresh(app_env)
+    at = logged_in_app("marketer", "app_pages/journeys.py")
+    at.multiselect(key="funnel_steps").set_value(FUNNEL).run()
+    before = next(df.value for df in at.dataframe if "pct_of_start" in df.value.columns)
+    assert land(app_env, 1, n=5) == 5          # events land
+    derived.refresh(app_env)                   # and the derived tables take them, as writers do
+    assert derived.stale(app_env) == []
+    at.run()
+    assert not at.exception, at.exception
+    assert any(c.value.startswith(":material/sync: Counting the newest events") for c in at.caption)
+    shown = next(df.value for df in at.dataframe if "pct_of_start" in df.value.columns)
+    assert shown.equals(before), "the last funnel, whole, while the new one is counted"
+    assert wait_for_recounts(60)
+    at.run()
+    assert not any(c.value.startswith(":material/sync: Counting") for c in at.caption)
+    assert not at.exception, at.exception
