@@ -112,8 +112,10 @@ def _funnels() -> None:
         st.markdown("**Who dropped off**")
         at_step = st.selectbox("Dropped off before step", list(range(2, len(steps) + 1)), key="dropoff_step",
                                format_func=lambda k: f"{k}. {steps[k - 1].label} ({int(funnel_table.loc[k - 1, 'dropped'])} people)")
-        dropped = cached_query(funnel_dropoffs, user, steps, int(at_step), window, since, until,
-                               freshness=AS_BUILT)
+        recent_dropped = recent_query(funnel_dropoffs, user, steps, int(at_step), window, since, until,
+                                      freshness=AS_BUILT)
+        recounting(recent_dropped, what="the newest events")
+        dropped = recent_dropped.value
         st.caption(f"{len(dropped)} people did step {at_step - 1} but not step {at_step} within the window.")
         st.dataframe(dropped.head(500), hide_index=True, width="stretch")
         if create_static_segment is None:
