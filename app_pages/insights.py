@@ -18,6 +18,7 @@ from engine.value.clv import DEFAULT_MODEL, MODEL_CHOICES, MODELS
 from engine.value.validate import suggest_calibration_end
 from engine.workspace.versions import NO_EVENTS, REVENUE
 from ui.context import cached_query, require_page, workspace
+from ui.recent import recent_query, recounting
 from ui.jobs import job_panel
 from ui.jobs import start as start_job
 from ui.text import md, plain
@@ -34,13 +35,17 @@ may_score = can(user, "score_value")
 st.title("Insights")
 st.caption("Who your valuable customers are, who is slipping away, and how far to trust the predictions.")
 
-money = cached_query(currency_status, reads=REVENUE)
+# Revenue reads answer at once after a change (ui/recent.py): the last result while it is recounted.
+money_read = recent_query(currency_status, reads=REVENUE)
+dates_read = recent_query(value_insights.order_dates, reads=REVENUE)
+recounting(money_read, dates_read, what="the newest orders")
+money = money_read.value
 if money["reporting_currency"]:
     st.caption(f"Money is in {md(money['reporting_currency'])}, the reporting currency (`cdp currency`).")
 if unconverted_message(money):
     st.warning(md(unconverted_message(money)))
 
-first_day, last_day = cached_query(value_insights.order_dates, reads=REVENUE)
+first_day, last_day = dates_read.value
 if last_day is None:
     st.info("There are no orders yet. Load orders on the Sources screen and resolve identities first.")
     st.stop()
@@ -213,7 +218,9 @@ with value_tab:
                          title="Distribution of predicted lifetime value (top 1% in the last bar)")
             fig.update_traces(width=hist["bin_width"].iloc[0] if len(hist) else None)
             st.plotly_chart(fig, key="clv_hist")
-        curve = cached_query(value_insights.pareto_curve, reads=REVENUE)
+        curve_read = recent_query(value_insights.pareto_curve, reads=REVENUE)
+        recounting(curve_read, what="the newest orders")
+        curve = curve_read.value
         if len(curve) > 1:
             top20 = float(curve.loc[curve["customer_share"] <= 0.2, "revenue_share"].max() or 0)
             fig = go.Figure()
@@ -287,7 +294,9 @@ with rfm_tab:
 # -- cohorts --------------------------------------------------------------------------------
 with cohort_tab:
     if cohort_tab.open:
-        cohorts = cached_query(value_insights.cohort_retention, reads=REVENUE)
+        cohorts_read = recent_query(value_insights.cohort_retention, reads=REVENUE)
+        recounting(cohorts_read, what="the newest orders")
+        cohorts = cohorts_read.value
         if cohorts.empty:
             st.info("No orders to build cohorts from.")
         else:

@@ -8,10 +8,11 @@ Target (this suite's, from DESIGN.md's "fast by default"; no issue sets one): a 
 under 2 s on 1,000,000 profiles and 10,000,000 events.
 
 Then the hosted dashboard's case (issue #21, "every screen's first render after a data change
-< 3 s, p95"): a collector micro-batch lands (spooled and landed as the collector's loader does,
-derived tables appended by the landing itself), and every screen is opened in a new session of
-the same process (its caches warm from before, as on a running server); repeated, each screen's
-p95 is its row.
+< 3 s, p95"), from a running server's state (derived tables up to date, every screen shown once):
+a collector micro-batch lands (spooled and landed as the collector's loader does, derived tables
+appended by the landing itself), or a small orders file is loaded (ingest, then the writers'
+derived refresh), and every screen is opened in a new session of the same process; repeated,
+each screen's p95 is its row.
 """
 from __future__ import annotations
 
@@ -100,34 +101,75 @@ def _settle_derived(workspace) -> float:
     return time.perf_counter() - started
 
 
-def _after_landings(workspace, passwords: dict, timeout: float, repeat: int) -> list[dict]:
-    """Each screen's first render in a new session right after a collector landing, `repeat` times,
-    the derived tables up to date and every screen shown once since, before the first landing."""
+UPLOAD_ORDERS = 200
+
+
+def _upload_orders(workspace, seq: int, n: int = UPLOAD_ORDERS) -> float:
+    """Load a small orders file as the Sources screen does (ingest, then the derived refresh that
+    writers run); returns its seconds."""
+    import csv
+    from datetime import datetime, timezone
+
+    from engine import derived
+    from engine.access import User
+    from engine.ingest.load import ingest_file
+    path = workspace.folder / f"bench-upload-{seq}.csv"
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S+00")
+    with path.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["order_id", "ordered_at", "amount", "currency", "email"])
+        out.writerows([f"BENCH-{seq}-{i}", now, 20 + i % 50, "GBP", f"bench.buyer{i}@example.com"] for i in range(n))
+    started = time.perf_counter()
+    ingest_file(workspace, User("bench", "admin"), "orders", path, "shop",
+                mapping={"order_id": "source_record_id", "ordered_at": "ordered_at", "amount": "amount",
+                         "currency": "currency", "email": "email"})
+    derived.refresh(workspace)
+    return time.perf_counter() - started
+
+
+def _settled_and_shown(workspace, passwords: dict, timeout: float) -> float:
+    """The derived tables up to date and every screen shown once since (untimed), as on a running
+    server before the data changes; returns the seconds the derived tables took."""
     settled = _settle_derived(workspace)
-    for path, _ in screens():          # a running server has shown every screen since (untimed)
+    for path, _ in screens():
         _logged_in(passwords, timeout).switch_page(path).run()
+    return settled
+
+
+def _after_changes(workspace, passwords: dict, timeout: float, repeat: int, change, change_label: str,
+                   after: str) -> list[dict]:
+    """Each screen's first render in a new session right after `change(workspace, seq)`, `repeat` times."""
     times: dict[str, list[float]] = {}
-    landings = []
+    took = []
     for seq in range(1, repeat + 1):
-        landings.append(_land_events(workspace, seq))
+        took.append(change(workspace, seq))
         for path, title in screens():
             at = _logged_in(passwords, timeout)
             started = time.perf_counter()
             at.switch_page(path).run()
             times.setdefault(title, []).append(time.perf_counter() - started if not at.exception else float("inf"))
-    rows = [row("pages", "derived tables brought up to date after the first renders (their refresh jobs "
-                "waited for, then the rest)", settled, "s"),
-            row("pages", f"collector landing of {LANDING_EVENTS:,} events, derived tables appended (median of "
-                f"{len(landings)})", sorted(landings)[len(landings) // 2], "s")]
+    rows = [row("pages", f"{change_label} (median of {len(took)})", sorted(took)[len(took) // 2], "s")]
     target = f"< {AFTER_CHANGE_TARGET_S:g} s"
     for title, samples in times.items():
         p95 = quantile(samples, 0.95)
-        rows.append(row("pages", f"{title}: first render after a collector landing, p95 of {len(samples)}",
+        rows.append(row("pages", f"{title}: first render after {after}, p95 of {len(samples)}",
                         p95, "s", target=target, met=p95 < AFTER_CHANGE_TARGET_S))
     every = [t for samples in times.values() for t in samples]
-    rows.append(row("pages", f"every screen: first render after a collector landing, p95 of {len(every)}",
+    rows.append(row("pages", f"every screen: first render after {after}, p95 of {len(every)}",
                     quantile(every, 0.95), "s", target=target, met=quantile(every, 0.95) < AFTER_CHANGE_TARGET_S))
     return rows
+
+
+def _after_data_changes(workspace, passwords: dict, timeout: float, repeat: int) -> list[dict]:
+    settled = _settled_and_shown(workspace, passwords, timeout)
+    return ([row("pages", "derived tables brought up to date after the first renders (their refresh jobs "
+                 "waited for, then the rest)", settled, "s")]
+            + _after_changes(workspace, passwords, timeout, repeat, _land_events,
+                             f"collector landing of {LANDING_EVENTS:,} events, derived tables appended",
+                             "a collector landing")
+            + _after_changes(workspace, passwords, timeout, repeat, _upload_orders,
+                             f"orders upload of {UPLOAD_ORDERS} rows, derived tables brought up to date",
+                             "an orders upload"))
 
 
 def run(scale: str) -> list[dict]:
@@ -162,7 +204,7 @@ def run(scale: str) -> list[dict]:
                 rows.append(row("pages", f"{title}: rerun", rerun, "s", baseline="app shell (login screen)",
                                 baseline_value=shell, target=f"< {RERUN_TARGET_S:g} s",
                                 met=rerun < RERUN_TARGET_S))
-            rows += _after_landings(ws, passwords, timeout, repeat)
+            rows += _after_data_changes(ws, passwords, timeout, repeat)
         rows.append(row("pages", f"app peak memory rendering every screen ({profiles:,} profiles, {events:,} events)",
                         peak.peak_mb, "MB", target=f"< {MEMORY_TARGET_MB} MB", met=peak.peak_mb < MEMORY_TARGET_MB))
         return rows
