@@ -13,7 +13,7 @@ from engine.segments import kinds, model
 from ui import segment_editors
 from ui.context import cached_query, current_user, require_page, workspace
 from ui.freshness import keep_fresh
-from ui.recent import recent_query
+from ui.recent import recent_query, recounting
 from ui.segment_editors.widgets import forget_widgets, select
 from ui.text import md, plain
 
@@ -91,19 +91,6 @@ def _remove(uid: str) -> None:
     node, parent = _find(st.session_state.seg_tree, uid)
     if parent is not None:
         parent["children"].remove(node)
-
-
-# -- cached reads (keyed by the version of the data the rules read and the definition's JSON) ---
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def _live(path: str, version, definition_json: str, segment_id: str | None, role: str, _user) -> dict:
-    """Reach and a sample; keyed by role too, since the sample is masked per role, and by the
-    version of the data the rules read (a rule on profiles stays counted while events land)."""
-    definition = json.loads(definition_json)
-    reach = seg.reachability(ws, _user, definition, segment_id=segment_id)
-    sample = seg.sample_members(ws, _user, definition, n=20, segment_id=segment_id)
-    return {"reach": reach, "sample": sample}
 
 
 def condition_editor(node: dict, choices: dict) -> None:
@@ -197,9 +184,12 @@ def _builder() -> None:
         else:
             try:
                 with st.spinner("Counting…"):
-                    reads = ws.data_versions().reading(model.reads(definition))
-                    live = _live(str(ws.path), reads, json.dumps(definition, sort_keys=True),
-                                 loaded["segment_id"] if loaded else None, user.role, current_user())
+                    # Keyed on the data the rules read (a rule on profiles stays counted while
+                    # events land); after a change, the last count while it is recounted.
+                    sized = recent_query(seg.live_size, current_user(), definition,
+                                         loaded["segment_id"] if loaded else None, reads=model.reads(definition))
+                    recounting(sized, what="the newest data")
+                    live = sized.value
             except model.PersonalConditionRefused as exc:
                 st.error(md(exc), icon=":material/lock:")
             except model.DefinitionError as exc:

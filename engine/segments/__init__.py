@@ -23,6 +23,7 @@ from engine.segments.store import (
     get_segment,
     import_segment,
     list_segments,
+    live_size,
     overlap,
     parse_import,
     reachability,
@@ -39,7 +40,7 @@ __all__ = [
     "DefinitionError", "SegmentFeedsAudiences", "SegmentNotFound", "audience_links", "builder_choices", "count_definition", "count_segment", "create_segment",
     "create_static_segment", "definition_sql", "delete_segment", "describe", "duplicate_segment",
     "empty_definition", "export_members_csv", "export_segment", "find_segment", "get_segment", "import_segment",
-    "list_segments", "overlap", "parse_import", "reachability", "refresh_segments",
+    "list_segments", "live_size", "overlap", "parse_import", "reachability", "refresh_segments",
     "restore_version", "sample_members", "save_segment", "segment_members", "segment_versions",
     "snapshot_history", "validate",
 ]

@@ -459,6 +459,12 @@ def sample_members(workspace, user: User, definition: dict, n: int = 20,
         return mask_frame(_members(backend, comp, limit=max(1, min(int(n), 500))), user)
 
 
+def live_size(workspace, user: User, definition: dict, segment_id: str | None = None, n: int = 20) -> dict:
+    """What the builder shows beside the rules: {"reach": reachability, "sample": a few members}."""
+    return {"reach": reachability(workspace, user, definition, segment_id=segment_id),
+            "sample": sample_members(workspace, user, definition, n=n, segment_id=segment_id)}
+
+
 def segment_members(workspace, user: User, segment_id: str, backend=None) -> pd.DataFrame:
     """Every member of a saved segment with the identifiers activation needs.
 

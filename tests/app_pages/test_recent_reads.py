@@ -84,3 +84,22 @@ def test_journeys_shows_the_last_funnel_while_new_events_are_counted(logged_in_a
     at.run()
     assert not any(c.value.startswith(":material/sync: Counting") for c in at.caption)
     assert not at.exception, at.exception
+
+
+def test_the_segment_builder_shows_the_last_count_while_it_recounts(logged_in_app, app_env, recent):
+    from tests.engine.test_segments_conditions import build_people
+
+    build_people(app_env)
+    at = logged_in_app("marketer", "app_pages/segments.py")
+    counted = [m.value for m in at.metric if m.label == "Members"]
+    assert counted, "the default rule is counted"
+    GATE["release"].clear()                    # nothing here waits on it; the recount runs free
+    add_profile(app_env, "p-new")              # a change to profiles: the rule on profiles recounts
+    at.run()
+    assert not at.exception, at.exception
+    assert [m.value for m in at.metric if m.label == "Members"] == counted
+    assert any(c.value.startswith(":material/sync: Counting the newest data") for c in at.caption)
+    assert wait_for_recounts(60)
+    at.run()
+    assert not at.exception, at.exception
+    assert not any(c.value.startswith(":material/sync: Counting") for c in at.caption)
