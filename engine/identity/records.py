@@ -225,7 +225,8 @@ def _ids_sql(settings: dict) -> str:
         WHERE c.id_value IS NOT NULL AND c.id_value <> ''"""
 
 
-def build_and_guard(con, settings: dict) -> dict:
-    stats = build_records(con, settings)
+def build_and_guard(con, settings: dict, build=build_records) -> dict:
+    """build(con, settings): the records step (build_records, or a plane's)."""
+    stats = build(con, settings)
     stats.update(apply_guards(con, settings))
     return stats
