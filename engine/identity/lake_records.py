@@ -10,7 +10,9 @@ records, all in the workspace) comes back in bounded chunks:
   timestamp, as a temporary `events` of resolve's transaction (aliases for the graph's limits,
   last-seen times for the golden records); resolve drops it before committing.
 
-identity_ids is then read by the plane from the workspace again: the guards change it there.
+The plane then reads both from the workspace's copies, as when nothing is mapped: the guards
+change identity_ids there, and the records' Spark plan (the normalisation's long expressions)
+is not carried into every blocking table built on it.
 """
 from __future__ import annotations
 
@@ -61,7 +63,8 @@ def build_on_backend(backend, con, settings: dict) -> dict:
     pull(backend, con, "SELECT * FROM identity_ids", ID_COLUMNS, "identity_ids")
     if "events" in backend.tables:
         pull(backend, con, EVENTS_DIGEST_SQL, list(EVENTS_DIGEST), "events", temporary=True)
-    backend.forget("identity_ids")
+    for name in ("identity_records", "identity_ids"):
+        backend.forget(name)
     return record_counts(con)
 
 
