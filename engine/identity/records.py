@@ -138,7 +138,7 @@ def record_steps(columns_of, settings: dict) -> list[tuple[str, str]]:
 def build_records(con, settings: dict) -> dict:
     """(Re)build identity_records and identity_ids in the workspace; returns counts."""
     def columns_of(table: str) -> list[str]:
-        return [r[0] for r in con.execute(
+        return [r[0] for r in con.execute(  # spark-lint: allow duckdb-function: the workspace's catalog
             "SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND schema_name = 'main'",
             [table]).fetchall()]
 
