@@ -278,13 +278,15 @@ def _java_replacement(text: str) -> str:
 
 def _regexp_replacements(node: exp.Expression) -> exp.Expression:
     """regexp_replace's replacement in Java's syntax (groups `$1`); Spark replaces every match, so
-    DuckDB's first-match-only form (no 'g') is kept only where the pattern can match once (^...)."""
+    DuckDB's first-match-only form (no 'g') is kept only where the pattern can match once (^..., ...$)."""
     if not isinstance(node, exp.RegexpReplace):
         return node
     modifiers = node.args.get("modifiers")
     flags = modifiers.this if isinstance(modifiers, exp.Literal) else ""
     pattern = node.expression
-    if "g" not in flags and not (isinstance(pattern, exp.Literal) and pattern.this.startswith("^")):
+    once = isinstance(pattern, exp.Literal) and (pattern.this.startswith("^")
+                                                 or (pattern.this.endswith("$") and not pattern.this.endswith("\\$")))
+    if "g" not in flags and not once:
         raise UnsupportedOnSpark("regexp_replace of the first match only (no 'g') with an unanchored pattern")
     if flags.replace("g", ""):
         raise UnsupportedOnSpark(f"regexp_replace options {flags!r}")
