@@ -32,26 +32,23 @@ def mapped_inputs(backend) -> list[str]:
 
 
 def pull(backend, con, sql: str, columns: list[str], table: str, temporary: bool = False) -> int:
-    """Rows of `sql` (the backend's) into the workspace's `table`, a chunk at a time; returns rows."""
+    """Rows of `sql` (the backend's) into the workspace's `table`, emptied first (or into a
+    temporary table of the same name and column types), a chunk at a time; returns rows."""
     names = ", ".join(columns)
-    target = table if temporary else f"main.{table}"
+    empty = f"SELECT {names} FROM main.{table} WHERE FALSE"
+    if temporary:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {empty}")
+    else:
+        rebuild_table(con, table, f"({names}) {empty}")
+    target = f"temp.main.{table}" if temporary else f"main.{table}"
     n = 0
     for chunk in backend.chunks(f"SELECT {names} FROM ({sql}) pulled"):
         con.register("_pulled", chunk[columns])
         try:
-            if n == 0 and temporary:
-                con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {names} FROM _pulled")
-            elif n == 0:
-                rebuild_table(con, table, f"SELECT {names} FROM _pulled")
-            else:
-                con.execute(f"INSERT INTO {target} ({names}) SELECT {names} FROM _pulled")
+            con.execute(f"INSERT INTO {target} ({names}) SELECT {names} FROM _pulled")
         finally:
             con.unregister("_pulled")
         n += len(chunk)
-    if n == 0 and temporary:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {names} FROM main.{table} WHERE FALSE")
-    elif n == 0:
-        rebuild_table(con, table, f"SELECT {names} FROM main.{table} WHERE FALSE")
     return n
 
 
