@@ -93,14 +93,14 @@ def e164_sql(expr: str, region: str | None = DEFAULT_REGION) -> str:
     cc, prefix, lengths = region_rule(region)
     t = f"trim(CAST({expr} AS VARCHAR))"
     d = f"regexp_replace({t}, '[^0-9]', '', 'g')"
-    idd = f"WHEN starts_with({t}, '+') THEN {d} WHEN starts_with({d}, '00') THEN {d}[3:]"
+    idd = f"WHEN starts_with({t}, '+') THEN {d} WHEN starts_with({d}, '00') THEN substr({d}, 3)"
     if cc == "1":
-        idd += f" WHEN starts_with({d}, '011') THEN {d}[4:]"
+        idd += f" WHEN starts_with({d}, '011') THEN substr({d}, 4)"
     intl = f"regexp_replace((CASE {idd} END), '{trunk_zero_pattern()}', '\\1')"
     lens = ", ".join(str(n) for n in lengths)
     if prefix:
         national = (f"(CASE WHEN starts_with({d}, '{prefix}') AND length({d}) - {len(prefix)} IN ({lens}) "
-                    f"THEN {d}[{len(prefix) + 1}:] ELSE {d} END)")
+                    f"THEN substr({d}, {len(prefix) + 1}) ELSE {d} END)")
     else:
         national = d
     return (f"(CASE WHEN {t} IS NULL OR NOT regexp_full_match({t}, '[0-9 ()./+\\-]*[0-9][0-9 ()./+\\-]*') "

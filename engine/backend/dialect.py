@@ -247,10 +247,63 @@ def _empty_distinct_lists(node: exp.Expression) -> exp.Expression:
     return exp.Case(ifs=[exp.If(this=some, true=text)])
 
 
+def _full_matches(node: exp.Expression) -> exp.Expression:
+    """regexp_full_match(s, p) → s RLIKE '^(?:p)\\z': the whole text, as RE2's full match (Java's
+    `$` would also match before a final newline)."""
+    if isinstance(node, exp.RegexpFullMatch):
+        pattern = node.expression
+        if isinstance(pattern, exp.Literal) and pattern.is_string:
+            anchored = exp.Literal.string(f"^(?:{pattern.this})\\z")
+        else:
+            anchored = exp.Concat(expressions=[exp.Literal.string("^(?:"), pattern.copy(),
+                                               exp.Literal.string(")\\z")])
+        return exp.RegexpLike(this=node.this.copy(), expression=anchored)
+    return node
+
+
+def _java_replacement(text: str) -> str:
+    """An RE2 replacement (`\\1` a group, `\\\\` a backslash, `$` plain) as Java's (`$1`, `\\$`)."""
+    out, i = [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            out.append("$" + nxt if nxt.isdigit() else "\\" + nxt)
+            i += 2
+            continue
+        out.append("\\$" if ch == "$" else ch)
+        i += 1
+    return "".join(out)
+
+
+def _regexp_replacements(node: exp.Expression) -> exp.Expression:
+    """regexp_replace's replacement in Java's syntax (groups `$1`); Spark replaces every match, so
+    DuckDB's first-match-only form (no 'g') is kept only where the pattern can match once (^..., ...$)."""
+    if not isinstance(node, exp.RegexpReplace):
+        return node
+    modifiers = node.args.get("modifiers")
+    flags = modifiers.this if isinstance(modifiers, exp.Literal) else ""
+    pattern = node.expression
+    once = isinstance(pattern, exp.Literal) and (pattern.this.startswith("^")
+                                                 or (pattern.this.endswith("$") and not pattern.this.endswith("\\$")))
+    if "g" not in flags and not once:
+        raise UnsupportedOnSpark("regexp_replace of the first match only (no 'g') with an unanchored pattern")
+    if flags.replace("g", ""):
+        raise UnsupportedOnSpark(f"regexp_replace options {flags!r}")
+    replacement = node.args.get("replacement")
+    if replacement is not None and not (isinstance(replacement, exp.Literal) and replacement.is_string):
+        raise UnsupportedOnSpark("regexp_replace with a computed replacement")
+    node = node.copy()
+    node.set("modifiers", None)
+    if replacement is not None:
+        node.set("replacement", exp.Literal.string(_java_replacement(replacement.this)))
+    return node
+
+
 REWRITES: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
     _day_intervals, _suffix, _asof_membership, _json_arrays, _ordered_distinct_lists,
     _plain_ctes, _epoch_seconds, _microsecond_intervals, _json_path_lists, _numbered_rows, _union_by_name,
-    _ordered_lists, _empty_distinct_lists,
+    _ordered_lists, _empty_distinct_lists, _full_matches, _regexp_replacements,
 )
 
 

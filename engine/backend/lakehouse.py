@@ -50,7 +50,8 @@ class LakehouseBackend(SparkBackend):
             from engine.backend.duckdb_backend import DuckDBBackend
 
             self._copies = self._copies or Path(tempfile.mkdtemp(prefix="cdp-spark-"))
-            for name, path in DuckDBBackend(self.workspace).export_parquet(unmapped, self._copies).items():
+            folder = Path(tempfile.mkdtemp(dir=self._copies))   # a name read again (forget) gets a new file
+            for name, path in DuckDBBackend(self.workspace).export_parquet(unmapped, folder).items():
                 self.register(name, path)
         elif unmapped:
             raise ValueError(f"No lakehouse table mapped for {', '.join(unmapped)} (cdp engine set --table).")
@@ -60,6 +61,15 @@ class LakehouseBackend(SparkBackend):
         """As SparkBackend's; the name is then this run's own, never copied from the workspace."""
         super().register(name, source)
         self.provided.add(name)
+
+    def forget(self, name: str) -> None:
+        """Read `name` again from where it lives (the workspace's copy changed since)."""
+        self.provided.discard(name)
+        self._built.pop(name, None)
+
+    def columns(self, table: str) -> list[str]:
+        self.provide([table])
+        return super().columns(table)
 
     def sql_for(self, sql: str, params: dict | list | None = None) -> str:
         self.provide(relations_read(sql))

@@ -14,6 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from engine.backend.dialect import to_spark
+from engine.backend.spark_functions import register_functions
+
+CHUNK_ROWS = 100_000
 
 
 def local_session(master: str = "local[2]"):
@@ -36,6 +39,7 @@ class SparkBackend:
     def __init__(self, spark=None):
         self.spark = spark or local_session()
         self.spark.conf.set("spark.sql.session.timeZone", "UTC")
+        register_functions(self.spark)
 
     def register(self, name: str, source) -> None:
         """Make `name` readable: a Parquet path, or a Spark or pandas DataFrame."""
@@ -73,6 +77,25 @@ class SparkBackend:
 
     def columns(self, table: str) -> list[str]:
         return self.spark.table(table).columns
+
+    def chunks(self, sql: str, params: dict | None = None, rows: int = CHUNK_ROWS):
+        """The query's rows as pandas frames of at most `rows` rows, a partition at a time to the
+        driver (toLocalIterator), so the driver never holds the whole answer; timestamps UTC-aware."""
+        from itertools import islice
+
+        from pyspark.sql import functions as F
+        from pyspark.sql.types import TimestampType
+
+        frame = self.spark.sql(self.sql_for(sql, params))
+        stamps = [f.name for f in frame.schema.fields if isinstance(f.dataType, TimestampType)]
+        # As microseconds: Python's datetimes of Spark's rows would be in the driver's local time.
+        frame = frame.select([F.unix_micros(F.col(c)).alias(c) if c in stamps else F.col(c) for c in frame.columns])
+        rows_left = frame.toLocalIterator()
+        while batch := list(islice(rows_left, rows)):
+            out = pd.DataFrame([tuple(r) for r in batch], columns=frame.columns)
+            for c in stamps:
+                out[c] = pd.to_datetime(out[c], unit="us", utc=True)
+            yield out
 
     def map_batches(self, sql: str, fn, schema: dict[str, str], params: dict | None = None) -> pd.DataFrame:
         """fn (pandas in, pandas out) over the query's rows with mapInPandas, on the executors;

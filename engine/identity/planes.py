@@ -18,15 +18,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+import engine.identity.lake_records as lake_records
 import engine.identity.on_backend as on_backend
 from engine.identity.blocking import candidate_pairs
 from engine.identity.features import compute_features, evidence_types, term_frequencies
 from engine.identity.pair_features import FEATURE_INPUTS_SQL, FEATURES_SCHEMA, features_frame
-from engine.identity.records import PERSON_TABLES
+from engine.identity.records import build_records
 
-# What the records step reads and what the plane then reads: on Spark these must be the
-# workspace's own (the records step runs there), not lakehouse tables of the same name.
-RECORD_INPUTS = tuple(sorted({table for table, _ in PERSON_TABLES.values()} | {"events"}))
+# Tables the plane reads that resolve itself builds (never lakehouse tables of the same name).
 PLANE_INPUTS = ("identity_ids", "identity_records")
 EXTRA_PAIRS = "_pairs_for"
 
@@ -56,6 +55,9 @@ class InWorkspace:
 
     def __init__(self, con):
         self.con = con
+
+    def build_records(self, con, settings: dict) -> dict:
+        return build_records(con, settings)
 
     def candidate_pairs(self, full: bool) -> int:
         return candidate_pairs(self.con, full=full)
@@ -93,6 +95,13 @@ class OnBackend:
         self.name = backend.name
         self.evidence = evidence_types(con)
 
+    def build_records(self, con, settings: dict) -> dict:
+        """On the backend when it reads person tables from the lakehouse (lake_records.py), else
+        in the workspace."""
+        if lake_records.mapped_inputs(self.backend):
+            return lake_records.build_on_backend(self.backend, con, settings)
+        return build_records(con, settings)
+
     def candidate_pairs(self, full: bool) -> int:
         n = on_backend.candidate_pairs(self.backend, self.evidence, full)
         term_frequencies(self.con)   # the review screen's explanations read the workspace's copy
@@ -119,18 +128,17 @@ class OnBackend:
 
 
 def refuse_lakehouse_records(backend) -> None:
-    """UnsupportedOnSpark when a table the records step reads (or the plane's own inputs) is
-    mapped to the lakehouse: the records are built in the workspace, so they would silently
-    be another set of people than the lakehouse holds."""
-    mapped = sorted(n for n in getattr(backend, "tables", {}) if n in RECORD_INPUTS + PLANE_INPUTS)
+    """UnsupportedOnSpark when identity_records or identity_ids is mapped to the lakehouse: resolve
+    builds them (on the backend from the mapped person tables, lake_records.py) and the control
+    plane keeps them in the workspace, so a mapped copy would be another set of people."""
+    mapped = sorted(n for n in getattr(backend, "tables", {}) if n in PLANE_INPUTS)
     if mapped:
         from engine.backend import UnsupportedOnSpark
 
         raise UnsupportedOnSpark(
-            f"resolve builds its records in the workspace, but {', '.join(mapped)} "
-            f"{'is' if len(mapped) == 1 else 'are'} mapped to the lakehouse: the records step does not run "
-            f"on Spark yet. Load {'it' if len(mapped) == 1 else 'them'} into the workspace and unmap "
-            f"(cdp engine set {' '.join('--unmap ' + n for n in mapped)}), or resolve on DuckDB.")
+            f"resolve builds {', '.join(mapped)} itself (from contacts, orders, subscriptions, consents and "
+            f"events), so {'it' if len(mapped) == 1 else 'they'} cannot be mapped to the lakehouse: "
+            f"cdp engine set {' '.join('--unmap ' + n for n in mapped)}.")
 
 
 def plane_for(workspace, con, backend=None):

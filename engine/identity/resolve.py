@@ -11,6 +11,7 @@ from engine.access import audit, require
 from engine.access.csv_safe import safe_csv
 import engine.identity.graph as graph
 from engine.identifiers import CLICK_ID_TYPES, MOBILE_AD_ID_TYPES
+from engine.identity.lake_records import drop_events_digest
 from engine.identity.records import build_and_guard
 from engine.identity.settings import load_settings
 from engine.identity.stable_ids import assign_profile_ids
@@ -155,7 +156,7 @@ def resolve(workspace, user, full: bool = False, progress=None, backend=None) ->
 
         plane = plane_for(workspace, con, backend)   # refuses records it would not see before any work
         _progress(progress, 0.02, "Normalising records")
-        stats.update(build_and_guard(con, settings))
+        stats.update(build_and_guard(con, settings, plane.build_records))
         n = stats["records"]
         if settings.get("fuzzy_enabled", True) and n:
             _progress(progress, 0.15, "Matching similar records")
@@ -171,6 +172,7 @@ def resolve(workspace, user, full: bool = False, progress=None, backend=None) ->
         stats.update(assign_profile_ids(con))
         _write_members_and_identifiers(con)
         write_golden(con, settings)
+        drop_events_digest(con)   # a lakehouse run's temporary events (lake_records.py)
         stats["profiles"] = con.execute("SELECT count(*) FROM profiles").fetchall()[0][0]
         con.execute("""UPDATE identity_pairs p SET status = CASE
                 WHEN pl.profile_id = pr.profile_id THEN 'merged' ELSE 'open' END

@@ -49,16 +49,17 @@ def test_an_incremental_run_on_the_plane_decides_as_in_the_workspace(twins):
     assert outcome(in_workspace) == outcome(on_backend)
 
 
-def test_lakehouse_records_are_refused_not_approximated():
+def test_mapped_identity_tables_are_refused_not_approximated():
+    """resolve builds identity_records and identity_ids itself; mapped person tables are read."""
     from engine.backend import UnsupportedOnSpark
 
     class Mapped:
-        name, tables = "spark", {"events": {"path": "/lake/events", "format": "parquet"}, "orders": {}}
+        name, tables = "spark", {"identity_ids": {"path": "/lake/ids", "format": "parquet"}, "orders": {}}
 
-    with pytest.raises(UnsupportedOnSpark, match="events, orders are mapped"):
+    with pytest.raises(UnsupportedOnSpark, match="builds identity_ids itself"):
         planes.refuse_lakehouse_records(Mapped())
-    Mapped.tables = {"journey_events": {}}
-    planes.refuse_lakehouse_records(Mapped())   # control: a table resolve does not read is fine
+    Mapped.tables = {"events": {}, "orders": {}, "journey_events": {}}
+    planes.refuse_lakehouse_records(Mapped())   # control: person tables are read from the lakehouse
 
 
 def test_control_a_plane_with_other_features_is_told_apart(twins, monkeypatch):

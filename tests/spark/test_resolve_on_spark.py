@@ -90,17 +90,17 @@ def test_resolve_json_keys_and_counts_are_unchanged(resolved):
     assert duck["pairs_scored"] > 0
 
 
-def test_resolve_with_lakehouse_records_is_refused_before_any_work(tmp_path, migrated_template, spark_backend,
-                                                                   monkeypatch, capsys):
+def test_resolve_with_its_own_tables_mapped_is_refused_before_any_work(tmp_path, migrated_template, spark_backend,
+                                                                      monkeypatch, capsys):
     from engine.access import system_user
 
     ws = copy_workspace(migrated_template, tmp_path / "ws" / "cdp.duckdb")
     build_messy(ws)
-    choose.set_engine(ws, system_user(), tables={"events": {"path": str(tmp_path / "events.parquet")}})
+    choose.set_engine(ws, system_user(), tables={"identity_ids": {"path": str(tmp_path / "ids.parquet")}})
     monkeypatch.setitem(choose._SESSIONS, choose.DEFAULT_MASTER, sessions.own_session(spark_backend))
     monkeypatch.delenv(choose.ENV, raising=False)
     assert main(["--workspace", str(ws.path), "--engine", "spark", "resolve"]) == 1
-    assert "events is mapped to the lakehouse" in capsys.readouterr().err
+    assert "builds identity_ids itself" in capsys.readouterr().err
     assert ws.scalar("SELECT count(*) FROM identity_runs") == 0
     assert main(["--workspace", str(ws.path), "--engine", "duckdb", "resolve"]) == 0   # control
     assert ws.scalar("SELECT count(*) FROM identity_runs") == 1

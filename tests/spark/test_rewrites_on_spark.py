@@ -35,6 +35,15 @@ CASES = {
         "(1, 'b'), (1, 'a'), (1, 'b'), (1, 'skip'), (2, 'skip'), (3, NULL)) t(g, v) GROUP BY g", None),
     "string head and tail, as the journey step names use them": (
         "SELECT upper(left(t, 1)) || substr(t, 2) AS s FROM (VALUES ('identify'), ('group'), ('')) v(t)", None),
+    "full regex matches are whole-text, a final newline included": (
+        "SELECT t, regexp_full_match(t, '[0-9]{3}') AS m, regexp_full_match(t, '[a-z]+|[0-9]+') AS alt "
+        "FROM (VALUES ('123'), ('1234'), ('123' || chr(10)), ('abc'), (NULL)) v(t)", None),
+    "replacement groups and a literal dollar": (
+        "SELECT regexp_replace(t, '^(44)0', '\\1') AS trunk, regexp_replace(t, '([0-9])', '<\\1$>', 'g') AS each "
+        "FROM (VALUES ('4401234'), ('x1y2')) v(t)", None),
+    "accents stripped as DuckDB strips them": (
+        "SELECT t, strip_accents(t) AS s FROM (VALUES ('Zoë'), ('Ñúñez'), ('Ørsted'), ('Łódź'), ('Straße'), "
+        "('e\u0301'), (NULL)) v(t)", None),
 }
 
 
@@ -50,7 +59,8 @@ def test_rewrite_gives_duckdbs_answer(spark_backend, name):
 @pytest.mark.parametrize("sql, params", [
     ("SELECT 1 AS a UNION ALL BY NAME SELECT 2 AS b", None),          # sides name different columns
     ("SELECT ? AS a, ? AS b", [1]),                                     # a placeholder without a value
-], ids=["union by name, other columns", "missing positional value"])
+    ("SELECT regexp_replace('aa', 'a', 'b') AS r", None),               # first match only, unanchored
+], ids=["union by name, other columns", "missing positional value", "first regex match only"])
 def test_what_cannot_be_exact_is_refused(sql, params):
     with pytest.raises(UnsupportedOnSpark):
         to_spark(sql, params)
