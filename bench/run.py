@@ -2,6 +2,7 @@
 
     python bench/run.py                      # scale "full", every bench/bench_*.py, writes BENCHMARKS.md
     python bench/run.py --scale smoke --output /tmp/B.md
+    python bench/run.py --scale smoke --repeat 1  # each figure timed once: checks every module runs
     python bench/run.py --only segments,pages    # re-measure some; the others' last figures are kept
 
 Each module `bench/bench_<capability>.py` exposes `run(scale) -> list[dict]` (rows with
@@ -238,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, help="seconds allowed per module")
     parser.add_argument("--jobs", type=int, default=1,
                         help="modules run side by side (default 1; more only for smoke runs, it skews figures)")
+    parser.add_argument("--repeat", type=int,
+                        help="at most this many timed runs per figure, no warmup (1: a quick check that "
+                             "every module still produces its rows; the figures are then rough)")
     parser.add_argument("--note", help="a remark stored with this run's modules (e.g. what else was running)")
     parser.add_argument("--render", action="store_true",
                         help="only rewrite the Markdown from the stored results (no measuring)")
@@ -246,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.child:
         return child(args.child, args.scale, args.rows_to)
+    if args.repeat:
+        from bench.timing import REPEAT_CAP
+        os.environ[REPEAT_CAP] = str(args.repeat)       # the module processes inherit it
 
     sys.path.insert(0, str(ROOT))
     from bench.generate import SCALES

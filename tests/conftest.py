@@ -10,6 +10,7 @@ import warnings
 from datetime import date
 from pathlib import Path
 
+import bcrypt
 import pytest
 
 from engine.access import User
@@ -132,11 +133,20 @@ def analyst():
     return User("analyst", "analyst", "Ana Analyst")
 
 
+def cheap_hash(password: str) -> str:
+    """A bcrypt hash at the lowest cost (4): checked in ~1 ms where the product's cost (10) takes
+    ~0.1 s of CPU, and the suite logs in hundreds of times. Only for the demo users file below;
+    a hash the product writes during a test keeps the product's cost."""
+    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds=4)).decode("ascii")
+
+
 @pytest.fixture(scope="session")
 def demo_users_template(tmp_path_factory) -> Path:
-    """The demo users file, written once per session and worker (its bcrypt hashes take CPU)."""
+    """The demo users file, written once per session and worker, its passwords hashed by cheap_hash."""
     path = tmp_path_factory.mktemp("users") / "auth.yaml"
-    user_store.ensure_demo_users(path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(user_store, "hash_password", cheap_hash)
+        user_store.ensure_demo_users(path)
     return path
 
 

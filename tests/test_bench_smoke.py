@@ -87,7 +87,7 @@ def test_suite_smoke_run_writes_benchmarks_markdown(tmp_path):
     env = {**os.environ, "CDP_BENCH_DATA": str(tmp_path / "data")}
     # bench_hosted (a browser and two servers) has its own smoke test below: not run twice
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--scale", "smoke", "--jobs", "2",
-                           "--skip", "hosted", "--output", str(out)],
+                           "--repeat", "1", "--skip", "hosted", "--output", str(out)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=560)
     results = json.loads(out.with_suffix(".json").read_text())["results"]
     modules = sorted(p.stem[len("bench_"):] for p in (ROOT / "bench").glob("bench_*.py") if p.stem != "bench_hosted")
@@ -154,3 +154,14 @@ def test_hosted_bench_drives_the_app_in_a_browser_while_events_stream(tmp_path, 
     rows = rows_of(result)
     assert all(r["capability"] == "hosted" and r["value"] is not None for r in rows)
     assert any(r["measure"].startswith("N=1: errors") and r["value"] == 0 for r in rows)
+
+
+def test_repeat_cap_times_each_figure_once(monkeypatch):
+    from bench.timing import REPEAT_CAP, median_time
+    calls = []
+    monkeypatch.setenv(REPEAT_CAP, "1")
+    _, times = median_time(lambda: calls.append(1), repeat=5, warmup=1)
+    assert len(times) == 1 and len(calls) == 1          # no warmup, one timed run
+    monkeypatch.delenv(REPEAT_CAP)
+    _, times = median_time(lambda: calls.append(1), repeat=3, warmup=1)
+    assert len(times) == 3 and len(calls) == 5

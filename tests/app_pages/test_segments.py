@@ -126,7 +126,7 @@ def test_delete_of_a_segment_feeding_an_audience_asks_first(logged_in_app, app_e
     sid = create_segment(app_env, admin, "UK", UK)
     link_audience(app_env, admin, "segment", sid, "sandbox")
     at = logged_in_app("admin", "app_pages/segments.py")
-    at.selectbox(key="seg_pick").select(sid).run()
+    at.selectbox(key="seg_pick").select(sid)      # picked and opened in one run
     at.button(key="seg_open").click().run()
     at.button(key="seg_delete").click().run()
     assert not at.exception, at.exception
@@ -158,7 +158,7 @@ def test_every_kind_has_an_editor_that_keeps_its_example(logged_in_app, app_env)
                                                                               "children": [condition]})
     at = logged_in_app("admin", "app_pages/segments.py")       # one session opens each example in turn
     for kind, sid in examples.items():
-        at.selectbox(key="seg_pick").select(sid).run()
+        at.selectbox(key="seg_pick").select(sid)      # picked and opened in one run
         at.button(key="seg_open").click().run()
         assert not at.exception, (kind, at.exception)
         node = at.session_state["seg_tree"]["children"][0]

@@ -125,9 +125,11 @@ def test_explanation_sums_to_the_probability(queued, admin):
     assert len(info["records"]) == 2
 
 
-def _label_queue_and_retrain(ws, admin, accept_every: int) -> tuple[pd.DataFrame, dict]:
+def _label_queue_and_retrain(ws, admin, accept_every: int, labels: int = 40) -> tuple[pd.DataFrame, dict]:
+    """The `labels` most uncertain pairs of the queue labelled (a reviewer's first session; each
+    decision is its own transaction, so the whole queue of ~240 would take ~20 s), then a retrain."""
     save_settings(ws, admin, {"min_labels": 4})
-    queue = review.review_queue(ws, admin, limit=1000)
+    queue = review.review_queue(ws, admin, limit=labels)
     for i, key in enumerate(queue["pair_key"]):
         review.decide(ws, admin, key, "accept" if i % accept_every == 0 else "reject", retrain=False)
     return queue, review.retrain(ws, admin)
