@@ -14,7 +14,7 @@ import logging
 import os
 from contextlib import asynccontextmanager
 
-from engine.collect.http_body import body_framing
+from engine.collect.http_body import DRAIN_MOST, body_framing
 from engine.collect.intake import (NO_ENDPOINT, Intake, body_limit, cors_headers, error_body, not_found,
                                    post_kind)
 from engine.collect.protocol import ApiError, too_large
@@ -42,14 +42,28 @@ class _Headers:
 
 
 async def _body(request, limit: int) -> bytes:
-    """The request body, refused (413) as soon as it passes `limit` bytes."""
+    """The request body, refused (413) once it passes `limit` bytes; the rest is read and dropped
+    (up to DRAIN_MOST, as the standalone collector does) so the sender, still writing, reads the
+    refusal instead of a broken connection."""
     chunks, total = [], 0
     async for chunk in request.stream():
         total += len(chunk)
-        if total > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
+        if total > limit + DRAIN_MOST:
+            break
+        if total <= limit:
+            chunks.append(chunk)
+    if total > limit:
+        raise too_large(limit)
     return b"".join(chunks)
+
+
+async def _refuse_unread(request, exc: ApiError) -> ApiError:
+    """A refusal from the headers alone: the body, not read yet, is read and dropped first."""
+    try:
+        await _body(request, -1)
+    except ApiError:
+        pass
+    return exc
 
 
 class InAppCollector:
@@ -98,7 +112,10 @@ class InAppCollector:
             return JSONResponse(payload, status_code=status, headers=cors)
         headers = _Headers(request.headers)
         try:
-            source = await run_in_threadpool(intake.judge, kind, body_framing(headers), headers)
+            try:
+                source = await run_in_threadpool(intake.judge, kind, body_framing(headers), headers)
+            except ApiError as exc:
+                raise await _refuse_unread(request, exc) from None
             raw = await _body(request, body_limit(kind))
             await run_in_threadpool(intake.accept, kind, raw, headers, source)
         except ApiError as exc:

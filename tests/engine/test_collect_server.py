@@ -170,6 +170,9 @@ def test_size_limits_answer_413_and_bad_json_400(collector, source, workspace):
                       for _ in range(30)]}
     status, answer = post(collector.url, "/v1/batch", many, key=source.write_key)
     assert status == 413 and "500 KB" in answer["message"]
+    # far over the limit: the sender, still writing, reads the refusal (not a broken connection)
+    status, answer = post(collector.url, "/v1/batch", None, key=source.write_key, raw=b" " * 6_000_000)
+    assert status == 413 and "500 KB" in answer["message"]
     # a gzip bomb: small on the wire, far over the limit once inflated
     status, answer = post(collector.url, "/v1/batch", None, key=source.write_key, gzip=True,
                           raw=b'{"batch": [' + b" " * 2_000_000 + b"]}")
