@@ -16,6 +16,7 @@ import pytest
 from engine.access import User
 from engine.access import users as user_store
 from engine.workspace import Workspace, open_workspace
+from tests.app_timeout import APP_TIMEOUT
 from tests.child_process import RUN_MARKER, sweep_orphans
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -189,7 +190,7 @@ def logged_in_app(app_env):
     """
     from streamlit.testing.v1 import AppTest
 
-    def make(username: str = "admin", page: str | None = None, timeout: float = 60) -> AppTest:
+    def make(username: str = "admin", page: str | None = None, timeout: float = APP_TIMEOUT) -> AppTest:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=timeout)
         for key, value in signed_in_state(app_env, username).items():
             at.session_state[key] = value

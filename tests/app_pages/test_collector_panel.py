@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from engine.sources import create_source
+from tests.app_timeout import APP_TIMEOUT
 
 SCRIPT = '''
 import sys
@@ -26,7 +27,7 @@ def panel(app_env, tmp_path):
     def make(username: str, role: str) -> AppTest:
         script = tmp_path / f"panel_{username}.py"
         script.write_text(SCRIPT.format(root=str(ROOT), username=username, role=role))
-        at = AppTest.from_file(str(script), default_timeout=60)
+        at = AppTest.from_file(str(script), default_timeout=APP_TIMEOUT)
         at.run()
         assert not at.exception, at.exception
         return at

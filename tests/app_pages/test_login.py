@@ -4,17 +4,18 @@ from streamlit.testing.v1 import AppTest
 
 from engine.access import users as user_store
 from tests.conftest import DEMO_PASSWORDS, ROOT, signed_in_state
+from tests.app_timeout import APP_TIMEOUT
 
 
 def test_app_shows_only_login_form_before_login(app_env):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=APP_TIMEOUT).run()
     assert not at.exception
     assert len(at.text_input) == 2  # username and password, nothing else
     assert not at.session_state["authentication_status"]
 
 
 def test_wrong_password_is_refused_and_audited(app_env):
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=APP_TIMEOUT).run()
     at.text_input[0].input("admin")
     at.text_input[1].input("not-the-password")
     at.button[0].click().run()
@@ -42,7 +43,7 @@ def _try(at, username, password):
 
 
 def _new_session():
-    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=APP_TIMEOUT).run()
 
 
 def test_the_form_leaves_the_session_state_logged_in_app_seeds(app_env):

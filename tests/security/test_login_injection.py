@@ -6,12 +6,13 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import DEMO_PASSWORDS, ROOT
 from tests.security.seed import SQLI, XSS
+from tests.app_timeout import APP_TIMEOUT
 
 HOSTILE = ["admin' OR '1'='1", "admin\" --", SQLI[0], XSS[0], "../../etc/passwd", "admin\x00", "a" * 5000]
 
 
 def _try_login(username: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=APP_TIMEOUT).run()
     at.text_input[0].input(username)
     at.text_input[1].input(DEMO_PASSWORDS["admin"])
     at.button[0].click().run()
