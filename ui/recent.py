@@ -7,6 +7,11 @@ result at once and computes the new one in a background thread (one per read and
 `recounting(...)` says so and reruns the page when the new result is in. What it shows was
 the whole answer a moment ago, never a mix; a failed recount is dropped, so the next call
 computes in the open and shows the error.
+
+While only events arrive (the collector lands every second), a result younger than
+RECOUNT_EVERY seconds is shown as it is: a read is recounted at most that often, and an open
+page does not recount back to back for as long as events stream in. Any other change (an
+upload, a resolve) is recounted at the next call.
 """
 from __future__ import annotations
 
@@ -24,51 +29,55 @@ from ui.context import cached_query, workspace
 
 log = logging.getLogger("cdp.ui")
 MAX_RESULTS = 256
+RECOUNT_EVERY = 30.0     # seconds a result stands while only events arrive
 
 
 @dataclass(frozen=True)
 class Recent:
     value: Any
-    current: bool          # computed on the data as it is now
+    current: bool          # computed on the data as it is now (or, while only events arrive, lately)
     computed_at: float     # time.time() of the computation shown
     key: str
 
 
 _LOCK = threading.Lock()
-_RESULTS: OrderedDict[str, tuple[Any, Any, float]] = OrderedDict()   # key -> (version, value, computed_at)
+_RESULTS: OrderedDict[str, tuple[Any, Any, float, int]] = OrderedDict()   # key -> (version, value, computed_at, core)
 _RUNNING: set[str] = set()
 
 
 def recent_query(fn, *args, reads=DATA, **kwargs) -> Recent:
     """fn(workspace, *args, **kwargs) as of now, or as of the last change while it is recomputed."""
     ws = workspace()
-    version = ws.data_versions().reading(reads)
+    versions = ws.data_versions()
+    version = versions.reading(reads)
     key = repr((f"{fn.__module__}.{fn.__qualname__}", str(ws.path), args, sorted(kwargs.items())))
     with _LOCK:
         known = _RESULTS.get(key)
         if known is not None:
             _RESULTS.move_to_end(key)
-            if known[0] == version:
+            stands = known[3] == versions.core and time.time() - known[2] < RECOUNT_EVERY
+            if known[0] == version or stands:
                 return Recent(known[1], True, known[2], key)
             if key not in _RUNNING:
                 _RUNNING.add(key)
-                threading.Thread(target=_recompute, args=(fn, ws, key, version, args, kwargs), daemon=True,
-                                 name=f"recount {fn.__qualname__}").start()
+                threading.Thread(target=_recompute, args=(fn, ws, key, (version, versions.core), args, kwargs),
+                                 daemon=True, name=f"recount {fn.__qualname__}").start()
             return Recent(known[1], False, known[2], key)
     value = cached_query(fn, *args, reads=reads, **kwargs)       # nothing to show yet: wait for it
-    _store(key, version, value)
+    _store(key, (version, versions.core), value)
     return Recent(value, True, time.time(), key)
 
 
-def _store(key: str, version, value) -> None:
+def _store(key: str, versions: tuple, value) -> None:
+    version, core = versions
     with _LOCK:
-        _RESULTS[key] = (version, value, time.time())
+        _RESULTS[key] = (version, value, time.time(), core)
         _RESULTS.move_to_end(key)
         while len(_RESULTS) > MAX_RESULTS:
             _RESULTS.popitem(last=False)
 
 
-def _recompute(fn, ws, key: str, version, args, kwargs) -> None:
+def _recompute(fn, ws, key: str, versions: tuple, args, kwargs) -> None:
     try:
         value = fn(ws, *args, **kwargs)
     except Exception:  # noqa: BLE001 - shown by the next call, which computes in the open
@@ -76,7 +85,7 @@ def _recompute(fn, ws, key: str, version, args, kwargs) -> None:
         with _LOCK:
             _RESULTS.pop(key, None)
     else:
-        _store(key, version, value)
+        _store(key, versions, value)
     finally:
         with _LOCK:
             _RUNNING.discard(key)

@@ -29,6 +29,7 @@ def add_profile(workspace, profile_id: str) -> None:
 def recent(app_env, monkeypatch):
     from ui import recent as module
     monkeypatch.setattr(module, "_RESULTS", type(module._RESULTS)())
+    monkeypatch.setattr(module, "RECOUNT_EVERY", 0.0)      # every change recounts (see the last test)
     GATE["release"].set()
     GATE["fail"] = False
     return module
@@ -103,3 +104,28 @@ def test_the_segment_builder_shows_the_last_count_while_it_recounts(logged_in_ap
     at.run()
     assert not at.exception, at.exception
     assert not any(c.value.startswith(":material/sync: Counting") for c in at.caption)
+
+
+def count_events(workspace) -> int:
+    return workspace.scalar("SELECT count(*) FROM events")
+
+
+def test_while_only_events_arrive_a_young_result_stands_and_other_changes_recount(recent, app_env, monkeypatch):
+    """An open page is not recounted back to back while the collector lands every second."""
+    from tests.engine.test_data_versions import land
+
+    monkeypatch.setattr(recent, "RECOUNT_EVERY", 3600.0)
+    assert recent.recent_query(count_events).value == 0
+    land(app_env, 1, n=3)
+    stands = recent.recent_query(count_events)
+    assert (stands.value, stands.current) == (0, True) and recent.recounts_running() == 0
+    add_profile(app_env, "p1")                 # anything but events: recounted at once
+    meanwhile = recent.recent_query(count_events)
+    assert (meanwhile.value, meanwhile.current) == (0, False)
+    assert wait_for_recounts(30)
+    assert recent.recent_query(count_events).value == 3
+    monkeypatch.setattr(recent, "RECOUNT_EVERY", 0.0)      # an old result: events alone recount it too
+    land(app_env, 2, n=2)
+    assert recent.recent_query(count_events).current is False
+    assert wait_for_recounts(30)
+    assert recent.recent_query(count_events).value == 5
