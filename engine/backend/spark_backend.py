@@ -19,18 +19,21 @@ from engine.backend.spark_functions import register_functions
 CHUNK_ROWS = 100_000
 
 
-def local_session(master: str = "local[2]"):
+def local_session(master: str = "local[2]", driver_memory: str | None = None):
+    """A local Spark session (`driver_memory`, e.g. "3g", only takes effect if none runs yet)."""
     from pyspark.sql import SparkSession
 
     # map_batches' Python workers run this interpreter (the one with the engine installed).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 
-    return (SparkSession.builder.master(master).appName("open-cdp")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.sql.ansi.enabled", "true")
-            .config("spark.ui.enabled", "false")
-            .config("spark.sql.shuffle.partitions", "4")
-            .getOrCreate())
+    builder = (SparkSession.builder.master(master).appName("open-cdp")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.ansi.enabled", "true")
+               .config("spark.ui.enabled", "false")
+               .config("spark.sql.shuffle.partitions", "4"))
+    if driver_memory:
+        builder = builder.config("spark.driver.memory", driver_memory)
+    return builder.getOrCreate()
 
 
 class SparkBackend:
@@ -50,6 +53,13 @@ class SparkBackend:
         else:
             frame = source
         frame.createOrReplaceTempView(name)
+
+    def _release(self, name: str) -> None:
+        """Uncache what an earlier run kept under `name`: the session outlives a run (the app, a
+        test session), and a replaced view's cached rows would otherwise stay in the driver."""
+        catalog = self.spark.catalog
+        if catalog.tableExists(name) and catalog.isCached(name):
+            catalog.uncacheTable(name)
 
     def _from_pandas(self, source: pd.DataFrame):
         """A Spark DataFrame of a pandas one, through Arrow (row by row takes seconds for 100k
@@ -107,6 +117,7 @@ class SparkBackend:
     def materialize(self, name: str, sql: str, params: dict | list | None = None) -> None:
         """Compute `sql` once, keep it cached, and make it readable as `name` (a derived table such
         as journey_events, built on Spark by the same SQL as in the workspace)."""
+        self._release(name)
         frame = self.spark.sql(self.sql_for(sql, params)).cache()
         frame.count()
         frame.createOrReplaceTempView(name)

@@ -12,11 +12,24 @@ if not shutil.which("java"):
 
 @pytest.fixture(scope="session")
 def spark_backend():
-    from engine.backend.spark_backend import SparkBackend
+    from engine.backend.spark_backend import SparkBackend, local_session
 
-    backend = SparkBackend()
+    # One session serves the whole run (dozens of resolves, ~230 cases): a driver at Spark's
+    # default 1 GB ran out of aggregation memory late in the run (AGGREGATE_OUT_OF_MEMORY).
+    backend = SparkBackend(local_session(driver_memory="3g"))
     yield backend
     backend.spark.stop()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _released():
+    """Each module's cached Spark tables released after it (one session serves the whole run)."""
+    yield
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession()
+    if session is not None:
+        session.catalog.clearCache()
 
 
 @pytest.fixture(scope="session")
