@@ -57,15 +57,17 @@ class HostedApp:
     collector: tuple               # (host, port, key)
     step_timeout: float            # seconds a step may take before it counts as not settled
     probe_landed: bool = False     # probe through the collector's /health, not by opening the file
+    warm: dict | None = None       # seconds the derived tables and the untimed first pass took
 
 
 @contextlib.contextmanager
 def hosted_app(scale: str, folder: Path, rate: float, step_timeout: float = STEP_TIMEOUT_S,
-               in_app: bool = False, probe_landed: bool = False):
+               in_app: bool = False, probe_landed: bool = False, warm: bool = True):
     """The app served on a private copy of the bench workspace, the collector and the streamer running.
 
     The collector is `cdp collect` in its own process, or with `in_app` the app's own server
-    (CDP_COLLECT_IN_APP=1): events then go to the app's port.
+    (CDP_COLLECT_IN_APP=1): events then go to the app's port. The derived tables are brought up to
+    date before it is served and, with `warm`, one user goes through every screen untimed first.
     """
     from bench.bench_collect import _start, _stop
     from engine.access import system_user
@@ -87,6 +89,10 @@ def hosted_app(scale: str, folder: Path, rate: float, step_timeout: float = STEP
     env = {"CDP_WORKSPACE": str(ws.path), "CDP_AUTH_FILE": str(auth),
            "CDP_COOKIE_KEY": "hosted-bench-cookie-key-" + "x" * 40,
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    from engine import derived
+    started = time.perf_counter()
+    derived.refresh(ws)            # as on a running server, where the writers keep them fresh
+    settled = time.perf_counter() - started
     collector = streamer = None
     try:
         if not in_app:
@@ -100,8 +106,10 @@ def hosted_app(scale: str, folder: Path, rate: float, step_timeout: float = STEP
                 port = int(port)
                 streamer = Streamer(host, port, key, rate, actors)
                 streamer.start()
-            yield HostedApp(url, ws, password, names or ["Smith"], countries or ["GB"], streamer, (host, port, key),
+            app = HostedApp(url, ws, password, names or ["Smith"], countries or ["GB"], streamer, (host, port, key),
                             step_timeout, probe_landed)
+            app.warm = {"derived_s": round(settled, 1), "first_pass_s": round(_first_pass(app), 1) if warm else None}
+            yield app
     finally:
         if streamer is not None:
             streamer.stop()
@@ -126,6 +134,19 @@ def _click_through(user: BrowserUser, app: HostedApp, offset: int, until: float,
         hung = any(v.timed_out for v in user.visits)     # every screen at least once, unless one hangs
         if time.monotonic() >= until and (i >= len(screens) or hung):
             return
+
+
+def _first_pass(app: HostedApp) -> float:
+    """One user through every screen and action once, untimed: the server's state after someone
+    has used it (each slow read counted once in the process); returns its seconds."""
+    started = time.perf_counter()
+    user = BrowserUser(app.url, USER, app.password, app.step_timeout)
+    try:
+        user.log_in()
+        _click_through(user, app, 0, time.monotonic())
+    finally:
+        user.close()
+    return time.perf_counter() - started
 
 
 def _user_thread(app: HostedApp, offset: int, until: float, out: list, failures: list, only=None,
@@ -234,9 +255,10 @@ def measure(scale: str, sessions: tuple[int, ...], duration: float, rate: float,
     folder = Path(tempfile.mkdtemp(prefix="bench-hosted-"))
     results: list[dict] = []
     try:
-        with hosted_app(scale, folder, rate, step_timeout, in_app=in_app, probe_landed=probe_landed) as app:
+        with hosted_app(scale, folder, rate, step_timeout, in_app=in_app, probe_landed=probe_landed,
+                        warm=only is None) as app:
             for n, with_resolve in [(n, False) for n in sessions] + ([(max(sessions), True)] if resolve else []):
-                results.append(phase(app, n, duration, resolve=with_resolve, only=only))
+                results.append({**phase(app, n, duration, resolve=with_resolve, only=only), "warm": app.warm})
                 if json_to:
                     write_json(json_to, scale, results)
         return results
@@ -247,6 +269,10 @@ def measure(scale: str, sessions: tuple[int, ...], duration: float, rate: float,
 def write_json(path: Path, scale: str, results: list[dict]) -> list[dict]:
     """The rows and every phase's visits and probes in one JSON file; returns the rows."""
     rows = [r for result in results for r in rows_of(result)]
+    warm = results[0].get("warm") if results else None
+    if warm:
+        rows.insert(0, row("hosted", "before the phases: derived tables brought up to date, then one user through "
+                           f"every screen untimed ({warm['first_pass_s']} s)", warm["derived_s"], "s"))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"scale": scale, "rows": rows, "phases": results}, indent=1, default=str))
     return rows
