@@ -209,7 +209,7 @@ def phase(app: HostedApp, sessions: int, duration: float, resolve: bool = False,
             "resolve_started": asdict(resolver) if resolver else None,
             "failures": failures, "delays": [round(d, 3) for d in probe.delays], "lost": probe.lost,
             "delays_at": [round(t - started, 1) for t in probe.acked_at],
-            "events": {k: after[k] - before[k] for k in after}}
+            "events": {k: after[k] - before.get(k, 0) for k in after}}
 
 
 def rows_of(result: dict) -> list[dict]:
@@ -239,9 +239,15 @@ def rows_of(result: dict) -> list[dict]:
     if delays:
         rows.append(row("hosted", f"{label}: collector ack-to-queryable, p95 (p50 {quantile(delays, 0.5):.2f} s, "
                         f"{len(delays)} probes, {result['lost']} lost; {ev['acknowledged']:,} events acknowledged, "
-                        f"{ev['refused']} refused, {ev['failed']} failed to send)", quantile(delays, 0.95), "s",
+                        f"{ev['refused']} refused{_by_status(ev)}, {ev['failed']} failed to send)", quantile(delays, 0.95), "s",
                         target=f"< {DELAY_TARGET_S:g} s", met=quantile(delays, 0.95) < DELAY_TARGET_S and not result["lost"]))
     return rows
+
+
+def _by_status(events: dict) -> str:
+    """' (413: 1,200, 503: 80)' for the refused events by the status they got, '' when none."""
+    codes = [f"{k.split()[1]}: {n:,}" for k, n in events.items() if k.startswith("status ") and n]
+    return f" ({', '.join(codes)})" if codes else ""
 
 
 def measure(scale: str, sessions: tuple[int, ...], duration: float, rate: float, resolve: bool = True,

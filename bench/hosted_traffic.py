@@ -69,6 +69,11 @@ class _Client:
             self.conn = None
 
 
+# Events a request at most: analytics-python sends up to 100 a batch (its upload_size), and the
+# HTTP API takes up to 500 KB a batch (engine/collect/protocol.py MAX_BATCH_BYTES).
+MAX_BATCH_EVENTS = 100
+
+
 class Streamer(threading.Thread):
     """`rate` events/s from the given anonymous ids until stop(); counts acknowledged and refused."""
 
@@ -77,13 +82,14 @@ class Streamer(threading.Thread):
         self.client = _Client(host, port, key)
         self.rate, self.ids = rate, anonymous_ids or ["bench-anon"]
         self.acked = self.refused = self.failed = 0
+        self.statuses: dict[int, int] = {}     # refused events by the status they got
         self._stop_event = threading.Event()
 
     def run(self) -> None:
         sent, started, tick = 0, time.monotonic(), 0.1
         while not self._stop_event.is_set():
-            due = int((time.monotonic() - started) * self.rate) - sent
-            if due > 0:
+            due = min(int((time.monotonic() - started) * self.rate) - sent, MAX_BATCH_EVENTS)
+            if due > 0:      # after a slow answer, the backlog goes in batches a client library would send
                 events = [_event(f"hosted-{uuid.uuid4().hex}", self.ids[(sent + i) % len(self.ids)],
                                  EVENTS[(sent + i) % len(EVENTS)]) for i in range(due)]
                 status = self.client.send(events)
@@ -91,14 +97,18 @@ class Streamer(threading.Thread):
                     self.acked += due
                 elif status:
                     self.refused += due
+                    self.statuses[status] = self.statuses.get(status, 0) + due
                 else:
                     self.failed += due
                 sent += due
+                if due == MAX_BATCH_EVENTS:
+                    continue
             self._stop_event.wait(tick)
         self.client.close()
 
     def counts(self) -> dict:
-        return {"acknowledged": self.acked, "refused": self.refused, "failed": self.failed}
+        return {"acknowledged": self.acked, "refused": self.refused, "failed": self.failed,
+                **{f"status {code}": n for code, n in sorted(self.statuses.items())}}
 
     def stop(self) -> None:
         self._stop_event.set()
