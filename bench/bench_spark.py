@@ -1,4 +1,4 @@
-"""The same segment counts and funnel on Apache Spark (PySpark local[2]) beside DuckDB.
+"""The same segment counts, funnel and paths on Apache Spark (PySpark local[2]) beside DuckDB.
 
 The DuckDB side reads a private copy of the bench workspace as the product does (segment
 counts through `count_definition` over the materialised event index, the funnel through
@@ -33,7 +33,7 @@ from bench.workspace import _locked, bench_workspace, data_root
 CAPABILITY = "spark"
 SECTION = """## Spark
 
-The same segment counts and funnel on Apache Spark (PySpark 4, `local[2]`, UTC, ANSI on) beside
+The same segment counts, funnel and paths on Apache Spark (PySpark 4, `local[2]`, UTC, ANSI on) beside
 DuckDB, on this 2-core machine while other engineers' tests and benchmarks shared it (see the
 load average below). Spark runs the SQL the product generates, translated by
 engine/backend/dialect.py, over the relations it reads exported once to Parquet; DuckDB reads the
@@ -56,6 +56,7 @@ SAMPLE_BUCKETS = 100
 FUNNEL_STEPS = ["Product Viewed", "Product Added", "Order Completed"]
 FUNNEL_WINDOW = timedelta(days=30)
 FUNNEL_SINCE = AS_OF - timedelta(days=90)
+PATHS_ANCHOR, PATHS_DEPTH = "Product Viewed", 4    # the Journeys screen's default depth
 
 
 def _cond(kind: str, **keys) -> dict:
@@ -136,6 +137,29 @@ def duckdb_funnel(ws):
     return lambda: tuple(funnel(ws, user, FUNNEL_STEPS, FUNNEL_WINDOW, FUNNEL_SINCE, AS_OF).steps["people"])
 
 
+def path_answer(workspace, backend) -> tuple:
+    """Paths after the anchor over the funnel's 90 days, on `backend`: (people, links, common paths)."""
+    from engine.access import User
+    from engine.journeys.paths import paths
+
+    result = paths(workspace, User("bench", "admin"), PATHS_ANCHOR, "after", depth=PATHS_DEPTH,
+                   since=FUNNEL_SINCE, until=AS_OF, backend=backend)
+    rows_of = lambda frame: tuple(tuple(str(v) for v in r) for r in frame.itertuples(index=False))  # noqa: E731
+    return int(result.people), rows_of(result.links), rows_of(result.paths)
+
+
+def spark_paths(workspace, backend, expected: tuple) -> dict:
+    """Paths on Spark, or why they do not run there (the answer must match DuckDB's)."""
+    try:
+        first, median, answer = runs(lambda: path_answer(workspace, backend))
+    except Exception as exc:  # noqa: BLE001 - reported as a row, the other figures still count
+        return {"spark": None, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"}
+    if answer != expected:
+        raise AssertionError(f"paths: Spark answered {answer[0]} people and {len(answer[1])} links, "
+                             f"DuckDB {expected[0]} and {len(expected[1])}")
+    return {"spark_first": first, "spark": median}
+
+
 # -- the lake: what the queries read, as Parquet ------------------------------------------------
 
 def lake(ws, scale: str, names: list[str]) -> dict[str, Path]:
@@ -214,12 +238,15 @@ def measure(scale: str, workdir: Path, session=None) -> dict:
         sizes = con.execute("SELECT (SELECT count(*) FROM profiles), (SELECT count(*) FROM events)").fetchone()
     queries = {name: segment_query(ws, d) for name, d in segments().items()}
     funnel_sql, funnel_params = funnel_query()
-    names = sorted({n for sql, _ in [*queries.values(), (funnel_sql, funnel_params)] for n in relations_read(sql)})
+    names = sorted({n for sql, _ in [*queries.values(), (funnel_sql, funnel_params)] for n in relations_read(sql)}
+                   | {"journey_events"})
     paths = lake(ws, scale, names)
 
     out = {"profiles": sizes[0], "events": sizes[1], "segments": {}, "funnel": {}}
     duck = {name: runs(duckdb_segment(ws, d)) for name, d in segments().items()}
     duck_funnel = runs(duckdb_funnel(ws))
+    from engine.backend.duckdb_backend import DuckDBBackend
+    duck_paths = runs(lambda: path_answer(ws, DuckDBBackend(ws)))
 
     backend, out["startup"] = start_spark(session)
     try:
@@ -233,6 +260,8 @@ def measure(scale: str, workdir: Path, session=None) -> dict:
                                      "count": count}
         out["funnel"] = {**spark_funnel(backend, funnel_sql, funnel_params, duck_funnel[2]),
                          "duckdb": duck_funnel[1], "duckdb_people": duck_funnel[2]}
+        out["paths"] = {**spark_paths(ws, backend, duck_paths[2]), "duckdb": duck_paths[1],
+                        "people": duck_paths[2][0], "links": len(duck_paths[2][1])}
 
         name = next(iter(queries))
         sampled(backend, paths, workdir / "sample")
@@ -267,6 +296,18 @@ def rows(m: dict) -> list[dict]:
                        baseline_value=round(f["duckdb"], 4), target="same people as DuckDB (slower is expected)",
                        met=True))
         out.append(row(CAPABILITY, "first Spark query of the funnel", round(f["spark_first"], 3), "s"))
+    pth = m.get("paths")
+    if pth:
+        label = (f"paths after {PATHS_ANCHOR} ({PATHS_DEPTH} steps, last 90 days; {pth['people']:,} people, "
+                 f"{pth['links']} links)")
+        if pth.get("spark") is None:
+            out.append(row(CAPABILITY, f"{label} on Spark: not measured ({pth['error']})", None, "s", baseline=duck,
+                           baseline_value=round(pth["duckdb"], 4), target="same paths as DuckDB", met=False))
+        else:
+            out.append(row(CAPABILITY, f"{label} on Spark", round(pth["spark"], 3), "s", baseline=duck,
+                           baseline_value=round(pth["duckdb"], 4),
+                           target="same paths as DuckDB (slower is expected)", met=True))
+            out.append(row(CAPABILITY, "first Spark query of the paths", round(pth["spark_first"], 3), "s"))
     s = m["sample"]
     off = abs(s["estimate"] - s["exact"]) / s["exact"] * 100 if s["exact"] else 0.0
     out.append(row(CAPABILITY, f"1% sample count on Spark ({s['segment']}): estimate {s['estimate']:,} vs "

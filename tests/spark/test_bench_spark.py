@@ -14,10 +14,13 @@ def test_spark_benchmark_measures_the_same_counts_as_duckdb(spark_backend, tmp_p
     assert set(measured["segments"]) == set(bench_spark.segments())
     assert all(s["count"] > 0 and s["spark"] > 0 and s["duckdb"] > 0 for s in measured["segments"].values())
     assert measured["funnel"]["duckdb_people"][0] > 0
-    assert measured["funnel"]["spark"] is not None or measured["funnel"]["error"]
+    assert measured["funnel"]["spark"] is not None, measured["funnel"].get("error")
+    assert measured["paths"]["people"] > 0 and measured["paths"]["links"] > 0
+    assert measured["paths"]["spark"] is not None, measured["paths"].get("error")
     rows = bench_spark.rows(measured)
     assert [r["met"] for r in rows if r["target"]] and all(r["unit"] == "s" for r in rows)
     assert any(r["measure"].startswith("1% sample count") for r in rows)
+    assert any(r["measure"].startswith("paths after") and r["met"] for r in rows)
     # the session the suite shares is untouched: the bench registered its tables in its own
     assert "segment_event_index" not in spark_backend.registered()
 
