@@ -30,3 +30,13 @@ def test_spark_benchmark_is_skipped_at_smoke_scale_in_the_suite_run():
 
     [row] = bench_spark.run("smoke")
     assert row["measure"].startswith("skipped") and row["value"] is None
+
+
+def test_spark_benchmark_resolves_to_the_same_partition_as_duckdb(spark_backend, tmp_path):
+    from bench import bench_spark
+
+    measured = bench_spark.measure_resolve(300, tmp_path, session=spark_backend.spark)
+    assert measured["records"] == 300 and measured["spark_pairs"] == measured["duckdb_pairs"] > 0
+    assert measured["agreement"] == 1.0 and measured["spark_f1"] == measured["duckdb_f1"] > 0.5
+    [resolve_row, _] = bench_spark.resolve_rows(measured)
+    assert resolve_row["met"] is True and resolve_row["baseline_value"] > 0
