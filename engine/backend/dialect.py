@@ -315,6 +315,12 @@ def _integer(node: exp.Expression | None) -> int | None:
     return int(node.this) if isinstance(node, exp.Literal) and node.is_int else None
 
 
+def _spark_int(value: exp.Expression) -> exp.Expression:
+    """TRY_CAST(value AS INT): Spark's list functions take INT positions, not BIGINT (DuckDB's
+    range and integer arithmetic give BIGINT); beyond INT it is NULL, as DuckDB's answer there."""
+    return exp.TryCast(this=value, to=exp.DataType.build("INT"), safe=True)
+
+
 def _list_indexes(node: exp.Expression) -> exp.Expression:
     """DuckDB's list index l[i] (from 1; from the end when negative; NULL at 0 or out of range)
     → try_element_at(l, i) (the same, but an error at 0, hence NULLIF). sqlglot alone shifts only
@@ -327,7 +333,7 @@ def _list_indexes(node: exp.Expression) -> exp.Expression:
         return node
     index = _DUCKDB.generator().bracket_offset_expressions(node)[0].copy()  # as written for DuckDB
     if not _integer(index):
-        index = exp.Nullif(this=index, expression=exp.Literal.number(0))
+        index = _spark_int(exp.Nullif(this=index, expression=exp.Literal.number(0)))
     return exp.Anonymous(this="TRY_ELEMENT_AT", expressions=[node.this.copy(), index])
 
 
@@ -357,8 +363,8 @@ def _list_slices(node: exp.Expression) -> exp.Expression:
                                     true=exp.Add(this=exp.Add(this=size.copy(), expression=end.copy()),
                                                  expression=exp.Literal.number(1)))], default=end.copy())
         count = exp.Sub(this=exp.Paren(this=last), expression=exp.Literal.number(start - 1))
-        length = exp.Case(ifs=[exp.If(this=exp.LT(this=count.copy(), expression=exp.Literal.number(0)),
-                                      true=exp.Literal.number(0))], default=count)
+        length = _spark_int(exp.Case(ifs=[exp.If(this=exp.LT(this=count.copy(), expression=exp.Literal.number(0)),
+                                                 true=exp.Literal.number(0))], default=count))
     return exp.Anonymous(this="SLICE", expressions=[values.copy(), exp.Literal.number(start), length])
 
 

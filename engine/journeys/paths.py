@@ -95,6 +95,7 @@ def paths(workspace, user: User, anchor, direction: str = "after", depth: int = 
         people, stopped = backend.query(
             "SELECT COALESCE(sum(people), 0), COALESCE(sum(people) FILTER (WHERE path[2] = $filler), 0) "
             "FROM _journey_paths", {"filler": filler}).iloc[0].tolist()
+        # Every path has depth + 1 steps (the cells above), so its links start at steps 1..depth.
         links = backend.query("""
             WITH pairs AS (
                 SELECT i - 1 AS source_depth, path[i] AS source, i AS target_depth, path[i + 1] AS target, people

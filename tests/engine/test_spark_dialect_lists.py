@@ -96,17 +96,17 @@ def test_what_cannot_be_exact_is_refused(sql):
 
 
 @pytest.mark.parametrize("duckdb_sql, spark_sql", [
-    ("SELECT s[i] FROM t", "SELECT TRY_ELEMENT_AT(s, NULLIF(i, 0)) FROM t"),
-    ("SELECT s[i - 1] FROM t", "SELECT TRY_ELEMENT_AT(s, NULLIF(i - 1, 0)) FROM t"),
+    ("SELECT s[i] FROM t", "SELECT TRY_ELEMENT_AT(s, TRY_CAST(NULLIF(i, 0) AS INT)) FROM t"),
+    ("SELECT s[i - 1] FROM t", "SELECT TRY_ELEMENT_AT(s, TRY_CAST(NULLIF(i - 1, 0) AS INT)) FROM t"),
     ("SELECT s[2], s[-1] FROM t", "SELECT TRY_ELEMENT_AT(s, 2), TRY_ELEMENT_AT(s, -1) FROM t"),
-    ("SELECT s[0] FROM t", "SELECT TRY_ELEMENT_AT(s, NULLIF(0, 0)) FROM t"),
+    ("SELECT s[0] FROM t", "SELECT TRY_ELEMENT_AT(s, TRY_CAST(NULLIF(0, 0) AS INT)) FROM t"),
     ("SELECT m['k'] FROM t", "SELECT m['k'] FROM t"),
     ("SELECT s[1:$d + 1] FROM t", "SELECT SLICE(s, 1, 5) FROM t"),
     ("SELECT s[0:2], s[3:1], s[2:] FROM t", "SELECT SLICE(s, 1, 2), SLICE(s, 3, 0), SLICE(s, 2, SIZE(s)) FROM t"),
-    ("SELECT s[1:e] FROM t", "SELECT SLICE(s, 1, CASE WHEN (CASE WHEN e < 0 THEN SIZE(s) + e + 1 ELSE e END) - 0 < 0 "
-     "THEN 0 ELSE (CASE WHEN e < 0 THEN SIZE(s) + e + 1 ELSE e END) - 0 END) FROM t"),
+    ("SELECT s[1:e] FROM t", "SELECT SLICE(s, 1, TRY_CAST(CASE WHEN (CASE WHEN e < 0 THEN SIZE(s) + e + 1 ELSE e END) - 0 < 0 "
+     "THEN 0 ELSE (CASE WHEN e < 0 THEN SIZE(s) + e + 1 ELSE e END) - 0 END AS INT)) FROM t"),
     ("SELECT list_filter(s, lambda x, i: i = 1 OR x <> s[i - 1]) FROM t",
-     "SELECT FILTER(s, (x, i) -> (i + 1) = 1 OR x <> TRY_ELEMENT_AT(s, NULLIF((i + 1) - 1, 0))) FROM t"),
+     "SELECT FILTER(s, (x, i) -> (i + 1) = 1 OR x <> TRY_ELEMENT_AT(s, TRY_CAST(NULLIF((i + 1) - 1, 0) AS INT))) FROM t"),
     ("SELECT list_transform(s, lambda x, i: i * 10) FROM t", "SELECT TRANSFORM(s, (x, i) -> (i + 1) * 10) FROM t"),
     ("SELECT list_filter(s, lambda x: x <> 'a') FROM t", "SELECT FILTER(s, x -> x <> 'a') FROM t"),
     ("SELECT d FROM t, range(0, $d + 1) r(d)", "SELECT d FROM t, RANGE(0, 4 + 1) AS r(d)"),

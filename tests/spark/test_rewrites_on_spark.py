@@ -60,8 +60,9 @@ CASES = {
         "SELECT list_filter(s, lambda x, i: i = 1 OR x <> s[i - 1]) AS collapsed, "
         "list_transform(s, lambda x, i: i * 10) AS positions, list_filter(s, lambda x: x <> 'b') AS plain "
         "FROM (VALUES (['a', 'a', 'b', 'b', 'a']), ([]::VARCHAR[]), (NULL)) t(s)", None),
-    "range and generate_series as tables": (
-        "SELECT r.d, g.n FROM range(0, 1 + 2) r(d), generate_series(1, 2) g(n)", None),
+    "range and generate_series as tables, their BIGINT numbers as list positions": (
+        "SELECT r.d, g.n, ['a', 'b', 'c'][r.d + 1] AS v, ['a', 'b', 'c'][1:r.d] AS head "
+        "FROM range(0, 1 + 2) r(d), generate_series(1, 2) g(n)", None),
 }
 
 
