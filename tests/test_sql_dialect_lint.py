@@ -338,9 +338,6 @@ KNOWN: dict[tuple[str, str, str], str] = {
     ("engine/journeys/attribution.py", "attribution", "unordered-row-number"): PENDING + "row_number() needs an order on Spark",
     ("engine/journeys/funnels.py", "_reach_sql", "materialized-cte"): PENDING + "AS MATERIALIZED",
     ("engine/journeys/funnels.py", "_reach_sql", "duckdb-function"): PENDING + "to_microseconds",
-    ("engine/journeys/paths.py", "paths", "duckdb-function"): PENDING + "to_microseconds, generate_subscripts",
-    ("engine/journeys/paths.py", "paths", "materialized-cte"): PENDING + "AS MATERIALIZED",
-    ("engine/journeys/paths.py", "paths", "ignore-nulls"): PENDING + "any_value … IGNORE NULLS",
 }
 
 

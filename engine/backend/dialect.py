@@ -8,7 +8,9 @@ on Spark, `to_spark(sql, params)`:
    path and is translated like one written inline;
 2. rewrites what sqlglot leaves as DuckDB-only (each rewrite is one function in REWRITES,
    tested against DuckDB's own answer by tests/spark/): day intervals, `suffix`, ASOF joins
-   inside membership subqueries, JSON arrays unnested, ordered distinct lists;
+   inside membership subqueries, JSON arrays unnested, ordered distinct lists, ordered lists
+   (`list(x ORDER BY k)`), list indexes, slices and index lambdas (DuckDB counts from 1),
+   `range(a, b)` as a table;
 3. refuses, with UnsupportedOnSpark, a construct it cannot translate exactly, rather than
    run something that answers differently.
 
@@ -24,6 +26,7 @@ from typing import Any, Callable
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.optimizer.simplify import simplify
 
 READ, WRITE = "duckdb", "spark"
 
@@ -218,13 +221,175 @@ def _union_by_name(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _struct_field(variable: str, field: str) -> exp.Expression:
+    """`variable.field` inside a Spark lambda."""
+    return exp.Dot(this=exp.to_identifier(variable), expression=exp.to_identifier(field))
+
+
+def _key_comparison(key: exp.Ordered, field: str) -> exp.Expression:
+    """-1, 0 or 1 as struct `_a` sorts before, with or after struct `_b` on one key: its direction
+    and DuckDB's NULL order (NULLS LAST unless NULLS FIRST is written, for ASC and DESC alike:
+    DuckDB's default_null_order, which sqlglot's DuckDB parser records on the key)."""
+    left, right = _struct_field("_a", field), _struct_field("_b", field)
+    less = 1 if key.args.get("desc") else -1           # where _a goes when _a < _b
+    null = -1 if key.args.get("nulls_first") else 1    # where _a goes when only _a is NULL
+    return exp.Case(ifs=[
+        exp.If(this=exp.and_(left.is_(exp.null()), right.is_(exp.null())), true=exp.Literal.number(0)),
+        exp.If(this=left.is_(exp.null()), true=exp.Literal.number(null)),
+        exp.If(this=right.is_(exp.null()), true=exp.Literal.number(-null)),
+        exp.If(this=exp.LT(this=left.copy(), expression=right.copy()), true=exp.Literal.number(less)),
+        exp.If(this=exp.GT(this=left.copy(), expression=right.copy()), true=exp.Literal.number(-less)),
+    ], default=exp.Literal.number(0))
+
+
+def _comparator(keys: list[exp.Ordered]) -> exp.Expression:
+    """A Spark array_sort comparator `(_a, _b) -> ...` over structs whose fields k0, k1, ... hold
+    `keys`: the first key that tells them apart decides, 0 when all tie; never NULL (Spark fails
+    on a NULL comparison)."""
+    decisive = [exp.Nullif(this=_key_comparison(k, f"k{i}"), expression=exp.Literal.number(0))
+                for i, k in enumerate(keys)]
+    return exp.Lambda(this=exp.Coalesce(this=decisive[0], expressions=[*decisive[1:], exp.Literal.number(0)]),
+                      expressions=[exp.to_identifier("_a"), exp.to_identifier("_b")])
+
+
 def _ordered_lists(node: exp.Expression) -> exp.Expression:
-    """list(x ORDER BY k) is refused: sqlglot writes collect_list(x), whose order Spark does not
-    keep (the order would silently change; journey paths build their sequences this way)."""
-    if isinstance(node, exp.ArrayAgg) and isinstance(node.this, exp.Order):
-        raise UnsupportedOnSpark("an ordered list aggregate (list(x ORDER BY ...)): Spark's collect_list "
-                                 "keeps no order")
+    """list(x ORDER BY k1 [DESC], k2 ...) [FILTER (WHERE c)] → the rows collected as structs
+    (k0, k1, ..., v) (collect_list keeps a struct whose v is NULL, as DuckDB's list keeps NULL x),
+    sorted by a comparator of the keys (_comparator), then their v: sqlglot alone writes
+    collect_list(x), whose order Spark does not keep. NULL when no row was collected, as DuckDB's
+    list of no rows. DISTINCT and window forms are refused."""
+    filtered = isinstance(node, exp.Filter)
+    aggregate = node.this if filtered else node
+    if not (isinstance(aggregate, exp.ArrayAgg) and isinstance(aggregate.this, exp.Order)):
+        return node
+    order = aggregate.this
+    if isinstance(node.parent, exp.Window) or isinstance(order.this, exp.Distinct):
+        raise UnsupportedOnSpark("an ordered list aggregate over a window or of DISTINCT values")
+    keys = order.expressions
+    fields: list[exp.Expression] = []
+    for i, key in enumerate(keys):
+        fields += [exp.Literal.string(f"k{i}"), key.this.copy()]
+    row = exp.Anonymous(this="NAMED_STRUCT", expressions=[*fields, exp.Literal.string("v"), order.this.copy()])
+    collected: exp.Expression = exp.Anonymous(this="COLLECT_LIST", expressions=[row])
+    if filtered:
+        collected = exp.Filter(this=collected, expression=node.expression.copy())
+    values = exp.Anonymous(this="TRANSFORM", expressions=[
+        exp.Anonymous(this="ARRAY_SORT", expressions=[collected.copy(), _comparator(keys)]),
+        exp.Lambda(this=_struct_field("_row", "v"), expressions=[exp.to_identifier("_row")])])
+    some = exp.GT(this=exp.Anonymous(this="SIZE", expressions=[collected]), expression=exp.Literal.number(0))
+    return exp.Case(ifs=[exp.If(this=some, true=values)])
+
+
+def _lambda_indexes(node: exp.Expression) -> exp.Expression:
+    """list_filter / list_transform(l, lambda x, i: ...) → Spark's filter / transform with i + 1
+    for i in the body: DuckDB counts the index from 1, Spark from 0."""
+    if not isinstance(node, (exp.ArrayFilter, exp.Transform)) or not isinstance(node.expression, exp.Lambda) \
+            or len(node.expression.expressions) != 2:
+        return node
+    node = node.copy()
+    function = node.expression
+    index = function.expressions[1].name
+    body = function.this.transform(_lambda_indexes)
+    if any(index in {p.name for p in inner.expressions} for inner in body.find_all(exp.Lambda)):
+        raise UnsupportedOnSpark(f"a lambda inside a list lambda that names its index {index!r} again")
+
+    def shift(n: exp.Expression) -> exp.Expression:
+        plain = isinstance(n, exp.Identifier) and not isinstance(n.parent, (exp.Column, exp.Dot, exp.Lambda))
+        column = isinstance(n, exp.Column) and not n.table
+        if (plain or column) and n.name == index:
+            return exp.Paren(this=exp.Add(this=exp.to_identifier(index), expression=exp.Literal.number(1)))
+        return n
+
+    function.set("this", body.transform(shift))
     return node
+
+
+_DUCKDB = sqlglot.Dialect.get_or_raise(READ)
+
+
+def _integer(node: exp.Expression | None) -> int | None:
+    """The value of an integer literal (-n included), else None."""
+    if isinstance(node, exp.Neg):
+        inner = _integer(node.this)
+        return None if inner is None else -inner
+    return int(node.this) if isinstance(node, exp.Literal) and node.is_int else None
+
+
+def _spark_int(value: exp.Expression) -> exp.Expression:
+    """TRY_CAST(value AS INT): Spark's list functions take INT positions, not BIGINT (DuckDB's
+    range and integer arithmetic give BIGINT); beyond INT it is NULL, as DuckDB's answer there."""
+    return exp.TryCast(this=value, to=exp.DataType.build("INT"), safe=True)
+
+
+def _list_indexes(node: exp.Expression) -> exp.Expression:
+    """DuckDB's list index l[i] (from 1; from the end when negative; NULL at 0 or out of range)
+    → try_element_at(l, i) (the same, but an error at 0, hence NULLIF). sqlglot alone shifts only
+    integer literals (l[i] stays l[i], one place off on Spark) and Spark's l[i] fails out of
+    range in ANSI mode. A string key (a struct field or map key) is left to sqlglot."""
+    if not isinstance(node, exp.Bracket) or node.args.get("json_access") or len(node.expressions) != 1 \
+            or isinstance(node.expressions[0], exp.Slice):
+        return node
+    if isinstance(node.expressions[0], exp.Literal) and node.expressions[0].is_string:
+        return node
+    index = _DUCKDB.generator().bracket_offset_expressions(node)[0].copy()  # as written for DuckDB
+    if not _integer(index):
+        index = _spark_int(exp.Nullif(this=index, expression=exp.Literal.number(0)))
+    return exp.Anonymous(this="TRY_ELEMENT_AT", expressions=[node.this.copy(), index])
+
+
+def _list_slices(node: exp.Expression) -> exp.Expression:
+    """DuckDB's list slice l[b:e] (from 1, both ends kept; e past the end stops at the end, a
+    negative e counts from the end, NULL e gives NULL) → slice(l, b, length). The start must be
+    an integer literal of 0 (read as 1) or more; a step, or another start, is refused."""
+    if not isinstance(node, exp.Bracket) or len(node.expressions) != 1 or not isinstance(node.expressions[0], exp.Slice):
+        return node
+    bounds = node.expressions[0]
+    begin, end = bounds.this, bounds.expression
+    if bounds.args.get("step") is not None:
+        raise UnsupportedOnSpark("a list slice with a step")
+    first = _integer(simplify(begin.copy())) if begin is not None else 1
+    if first is None or first < 0:
+        raise UnsupportedOnSpark("a list slice whose start is not a literal of 0 or more")
+    start = max(first, 1)
+    values = node.this
+    size = exp.Anonymous(this="SIZE", expressions=[values.copy()])
+    end = simplify(end.copy()) if end is not None else None
+    if end is None:                                   # to the end: no more than the whole list
+        length: exp.Expression = size
+    elif _integer(end) is not None and _integer(end) >= 0:
+        length = exp.Literal.number(max(_integer(end) - start + 1, 0))
+    else:
+        last = exp.Case(ifs=[exp.If(this=exp.LT(this=end.copy(), expression=exp.Literal.number(0)),
+                                    true=exp.Add(this=exp.Add(this=size.copy(), expression=end.copy()),
+                                                 expression=exp.Literal.number(1)))], default=end.copy())
+        count = exp.Sub(this=exp.Paren(this=last), expression=exp.Literal.number(start - 1))
+        length = _spark_int(exp.Case(ifs=[exp.If(this=exp.LT(this=count.copy(), expression=exp.Literal.number(0)),
+                                                 true=exp.Literal.number(0))], default=count))
+    return exp.Anonymous(this="SLICE", expressions=[values.copy(), exp.Literal.number(start), length])
+
+
+def _range_tables(node: exp.Expression) -> exp.Expression:
+    """FROM range(a, b) r(d) / generate_series(a, b) r(d) → Spark's table function range(a, b)
+    (end excluded; generate_series's end is included, so b + 1) under the same alias; unnamed
+    columns take DuckDB's names (range, generate_series). A step other than a positive integer
+    literal is refused. (sqlglot alone writes an EXPLODE Spark cannot parse there.)"""
+    if not (isinstance(node, exp.Table) and isinstance(node.this, exp.GenerateSeries)):
+        return node
+    series = node.this
+    step = series.args.get("step")
+    if step is not None and not (_integer(step) or 0) > 0:
+        raise UnsupportedOnSpark("a range table with a step other than a positive literal")
+    exclusive = bool(series.args.get("is_end_exclusive"))
+    end = series.args["end"].copy()
+    if not exclusive:
+        end = exp.Add(this=exp.Paren(this=end), expression=exp.Literal.number(1))
+    column = "range" if exclusive else "generate_series"
+    alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(column))
+    alias = alias.copy()
+    if not alias.columns:
+        alias.set("columns", [exp.to_identifier(column)])
+    arguments = [(series.args.get("start") or exp.Literal.number(0)).copy(), end] + ([step.copy()] if step else [])
+    return exp.Table(this=exp.Anonymous(this="RANGE", expressions=arguments), alias=alias)
 
 
 def _empty_distinct_lists(node: exp.Expression) -> exp.Expression:
@@ -304,6 +469,7 @@ REWRITES: tuple[Callable[[exp.Expression], exp.Expression], ...] = (
     _day_intervals, _suffix, _asof_membership, _json_arrays, _ordered_distinct_lists,
     _plain_ctes, _epoch_seconds, _microsecond_intervals, _json_path_lists, _numbered_rows, _union_by_name,
     _ordered_lists, _empty_distinct_lists, _full_matches, _regexp_replacements,
+    _lambda_indexes, _list_indexes, _list_slices, _range_tables,
 )
 
 

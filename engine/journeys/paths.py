@@ -77,9 +77,9 @@ def paths(workspace, user: User, anchor, direction: str = "after", depth: int = 
         SELECT d, step, row_number() OVER (PARTITION BY d ORDER BY (step = $filler), sum(n) DESC, step) AS rk
         FROM cells GROUP BY d, step),
     named AS (
-        SELECT c.s, any_value(c.n) AS n,
+        SELECT c.s, c.n,
                list(CASE WHEN c.d = 0 OR c.step = $filler OR r.rk <= $top THEN c.step ELSE $other END ORDER BY c.d) AS path
-        FROM cells c JOIN ranked r USING (d, step) GROUP BY c.s)
+        FROM cells c JOIN ranked r USING (d, step) GROUP BY c.s, c.n)
     SELECT path, sum(n) AS people FROM named GROUP BY path
     """
     named = {"collapse": bool(collapse_repeats), "depth": depth, "filler": filler, "top": top, "other": OTHER,
@@ -95,15 +95,14 @@ def paths(workspace, user: User, anchor, direction: str = "after", depth: int = 
         people, stopped = backend.query(
             "SELECT COALESCE(sum(people), 0), COALESCE(sum(people) FILTER (WHERE path[2] = $filler), 0) "
             "FROM _journey_paths", {"filler": filler}).iloc[0].tolist()
+        # Every path has depth + 1 steps (the cells above), so its links start at steps 1..depth.
         links = backend.query("""
-            WITH steps AS (
-                SELECT path, people, generate_subscripts(path, 1) AS i FROM _journey_paths),
-            pairs AS (
+            WITH pairs AS (
                 SELECT i - 1 AS source_depth, path[i] AS source, i AS target_depth, path[i + 1] AS target, people
-                FROM steps WHERE i < len(path) AND path[i] <> $filler)
+                FROM _journey_paths, range(1, $depth + 1) r(i) WHERE i < array_length(path) AND path[i] <> $filler)
             SELECT source_depth, source, target_depth, target, CAST(sum(people) AS BIGINT) AS people
             FROM pairs GROUP BY ALL ORDER BY source_depth, people DESC, source, target""",
-            {"filler": filler})
+            {"filler": filler, "depth": depth})
         common = backend.query("""
             SELECT list_filter(path, lambda x: x <> $filler) AS path, CAST(sum(people) AS BIGINT) AS people
             FROM _journey_paths GROUP BY 1 ORDER BY people DESC, path LIMIT 20""", {"filler": filler})

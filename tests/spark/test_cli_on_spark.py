@@ -56,6 +56,8 @@ def _run(capsys, path, engine, *args) -> str:
     ["journey", "funnel", *journey_data.FUNNEL, "--dropoffs-at", "3"],
     ["journey", "attribution"],
     ["journey", "cohorts"],
+    ["journey", "paths", "Page: Home"],
+    ["journey", "paths", "Checkout Started", "--before", "--depth", "4"],
 ], ids=lambda a: " ".join(a))
 def test_cli_on_spark_answers_as_on_duckdb(capsys, lake, own_session, args):
     on_duckdb = _run(capsys, lake, "duckdb", *args)
@@ -78,7 +80,3 @@ def test_rfm_on_spark_reports_what_duckdb_reports(capsys, lake, own_session):
     assert on_duckdb["customers"] == 3
     assert on_spark == on_duckdb
 
-
-def test_paths_on_spark_are_refused_with_the_reason(capsys, lake, own_session):
-    assert main(["--workspace", lake, "--engine", "spark", "journey", "paths", "Page: Home"]) == 1
-    assert "ordered list" in capsys.readouterr().err

@@ -1,14 +1,14 @@
 """Every journey query gives the same answer on Spark as on DuckDB: funnels with each option,
-attribution per model and level, cohorts, first and last touches; paths are refused on Spark. The hand-built
-workspaces of tests/engine/ (journey_data: four people; test_attribution_models: five people
-with shared touches); on Spark, journey_events is built from the exported events by the same SQL."""
+paths (both directions, repeats collapsed or kept, events that share a timestamp), attribution
+per model and level, cohorts, first and last touches. The hand-built workspaces of tests/engine/
+(journey_data: four people; test_attribution_models: five people with shared touches); on
+Spark, journey_events is built from the exported events by the same SQL."""
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
 
-from engine.backend.dialect import UnsupportedOnSpark
 from engine.backend.duckdb_backend import DuckDBBackend
 from engine.journeys import attribution, cohorts, funnel, funnel_dropoffs, paths, profile_touches
 from engine.workspace import open_workspace
@@ -42,7 +42,25 @@ FUNNELS = {
 BREAKDOWNS = ["country", "first_touch_utm_source", "first_touch_channel"]
 PATHS = {
     "after home": dict(anchor="Page: Home", depth=2, top=5),
+    "after home, repeats kept": dict(anchor="Page: Home", depth=3, collapse_repeats=False),
+    "after home, one step kept per depth": dict(anchor="Page: Home", depth=5, top=1),
+    "after home, a 30-day window": dict(anchor="Page: Home", depth=8, within=timedelta(days=30)),
+    "after a filtered view": dict(anchor={"event": VIEWED, "filters": [{"property": "sku", "op": "=", "value": "S1"}]},
+                                  depth=3),
+    "after a view, since a moment": dict(anchor=VIEWED, depth=3, since=journey_data.T0 + timedelta(minutes=30)),
     "before checkout": dict(anchor="Checkout Started", direction="before", depth=2),
+    "before checkout, repeats kept, a week back": dict(anchor="Checkout Started", direction="before", depth=6,
+                                                        collapse_repeats=False, within=timedelta(days=7)),
+    "before an add, one step kept per depth": dict(anchor="Product Added", direction="before", depth=3, top=1),
+}
+# Events that share a moment with the anchor or with each other (journey_data's T0 + 1 and 2 minutes).
+TIED = [("t1", "Added Coupon", "a3", 1), ("t2", "Added Coupon", "a2", 2), ("t3", "Wishlisted", "a2", 2),
+        ("t4", "Added Coupon", "a2", 1)]
+TIED_PATHS = {
+    "after a view": dict(anchor=VIEWED, depth=3, top=10),
+    "after a view, repeats kept": dict(anchor=VIEWED, depth=3, top=10, collapse_repeats=False),
+    "before an add": dict(anchor="Product Added", direction="before", depth=3, top=10),
+    "before an add, repeats kept": dict(anchor="Product Added", direction="before", depth=3, collapse_repeats=False),
 }
 ATTRIBUTION = {
     "by channel": dict(),
@@ -66,6 +84,22 @@ def journeys(tmp_path_factory, spark_backend):
     """The journey_data workspace, and a Spark backend reading its tables (an own session: the
     other workspaces register tables by the same names)."""
     ws = _workspace(tmp_path_factory, "journeys", journey_data.build)
+    return ws, lakehouse_for(ws, spark_backend)
+
+
+def _build_tied(ws) -> None:
+    """journey_data with TIED: events at the same moment as others on the same person's journey."""
+    journey_data.build(ws)
+    with ws.transaction() as con:
+        for message_id, event, anonymous_id, minutes in TIED:
+            con.execute("INSERT INTO events (message_id, source, type, event, anonymous_id, timestamp, properties) "
+                        "VALUES (?, 'web', 'track', ?, ?, ?, '{}')",
+                        [message_id, event, anonymous_id, journey_data.T0 + timedelta(minutes=minutes)])
+
+
+@pytest.fixture(scope="module")
+def tied(tmp_path_factory, spark_backend):
+    ws = _workspace(tmp_path_factory, "tied", _build_tied)
     return ws, lakehouse_for(ws, spark_backend)
 
 
@@ -101,14 +135,24 @@ def test_funnel_dropoffs_are_the_same_on_spark(journeys, admin, at_step):
     assert rows(on_spark) == rows(on_duckdb)
 
 
+def _same_paths(setup, user, case: dict) -> None:
+    """Paths on Spark as on DuckDB: people, stopped, the Sankey links and the common paths."""
+    on_duckdb, on_spark = _both(setup, lambda ws, b: paths(ws, user, backend=b, **case))
+    assert on_duckdb.people > 0, "a case that selects nobody compares nothing"
+    assert (on_spark.people, on_spark.stopped) == (on_duckdb.people, on_duckdb.stopped)
+    assert rows(on_spark.links) == rows(on_duckdb.links)
+    assert rows(on_spark.paths) == rows(on_duckdb.paths)
+
+
 @pytest.mark.parametrize("name", list(PATHS))
-def test_paths_are_refused_on_spark_rather_than_reordered(journeys, admin, name):
-    """Paths build each person's step sequence with an ordered list aggregate, which Spark's
-    collect_list cannot keep in order: refused, not answered differently."""
-    ws, spark = journeys
-    assert paths(ws, admin, backend=DuckDBBackend(ws), **PATHS[name]).people > 0
-    with pytest.raises(UnsupportedOnSpark, match="ordered list"):
-        paths(ws, admin, backend=spark, **PATHS[name])
+def test_paths_are_the_same_on_spark(journeys, admin, name):
+    _same_paths(journeys, admin, PATHS[name])
+
+
+@pytest.mark.parametrize("name", list(TIED_PATHS))
+def test_paths_with_tied_timestamps_are_the_same_on_spark(tied, admin, name):
+    """The anchor leads its path on a tie; other tied steps follow by name (ORDER BY's later keys)."""
+    _same_paths(tied, admin, TIED_PATHS[name])
 
 
 @pytest.mark.parametrize("data", ["journeys", "visits"])

@@ -44,6 +44,25 @@ CASES = {
     "accents stripped as DuckDB strips them": (
         "SELECT t, strip_accents(t) AS s FROM (VALUES ('Zoë'), ('Ñúñez'), ('Ørsted'), ('Łódź'), ('Straße'), "
         "('e\u0301'), (NULL)) v(t)", None),
+    "ordered lists: each key's direction, NULL keys last, NULL values kept, FILTER": (
+        "SELECT g, list(x ORDER BY k1 DESC, k2) AS l, list(x ORDER BY k2 NULLS FIRST, k1) FILTER (WHERE x <> 'r') AS f "
+        "FROM (VALUES (1, 2, 'b', 'p'), (1, NULL, 'a', 'q'), (1, 1, 'c', NULL), (1, 2, 'a', 'r'), (1, 1, NULL, 's'), "
+        "(2, NULL, NULL, 't'), (2, 3, 'a', 'r')) t(g, k1, k2, x) GROUP BY g", None),
+    "an ordered list of no rows is NULL": (
+        "SELECT list(x ORDER BY x DESC) AS l FROM (VALUES (1), (2)) t(x) WHERE x > 5", None),
+    "list indexes count from 1, from the end when negative, NULL at 0 or beyond": (
+        "SELECT i, ['a', 'b', 'c'][i] AS v, ['a', 'b', 'c'][2] AS second, ['a', 'b', 'c'][-1] AS last "
+        "FROM (VALUES (0), (1), (3), (4), (-1), (-4), (NULL)) t(i)", None),
+    "list slices from 1, both ends kept": (
+        "SELECT e, [1, 2, 3, 4][1:e] AS head, [1, 2, 3, 4][0:2] AS z, [1, 2, 3, 4][3:] AS tail, "
+        "[1, 2, 3, 4][3:1] AS none, [1, 2, 3, 4][2:1 + 2] AS mid FROM (VALUES (0), (2), (9), (-1), (-9), (NULL)) t(e)", None),
+    "index lambdas count from 1": (
+        "SELECT list_filter(s, lambda x, i: i = 1 OR x <> s[i - 1]) AS collapsed, "
+        "list_transform(s, lambda x, i: i * 10) AS positions, list_filter(s, lambda x: x <> 'b') AS plain "
+        "FROM (VALUES (['a', 'a', 'b', 'b', 'a']), ([]::VARCHAR[]), (NULL)) t(s)", None),
+    "range and generate_series as tables, their BIGINT numbers as list positions": (
+        "SELECT r.d, g.n, ['a', 'b', 'c'][r.d + 1] AS v, ['a', 'b', 'c'][1:r.d] AS head "
+        "FROM range(0, 1 + 2) r(d), generate_series(1, 2) g(n)", None),
 }
 
 
@@ -60,7 +79,10 @@ def test_rewrite_gives_duckdbs_answer(spark_backend, name):
     ("SELECT 1 AS a UNION ALL BY NAME SELECT 2 AS b", None),          # sides name different columns
     ("SELECT ? AS a, ? AS b", [1]),                                     # a placeholder without a value
     ("SELECT regexp_replace('aa', 'a', 'b') AS r", None),               # first match only, unanchored
-], ids=["union by name, other columns", "missing positional value", "first regex match only"])
+    ("SELECT list(DISTINCT x ORDER BY x) AS l FROM (VALUES (1)) t(x)", None),   # ordered distinct list
+    ("SELECT [1, 2, 3][1:3:2] AS l", None),                              # a slice with a step
+], ids=["union by name, other columns", "missing positional value", "first regex match only",
+        "ordered distinct list", "slice with a step"])
 def test_what_cannot_be_exact_is_refused(sql, params):
     with pytest.raises(UnsupportedOnSpark):
         to_spark(sql, params)
