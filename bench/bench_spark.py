@@ -238,8 +238,12 @@ def measure(scale: str, workdir: Path, session=None) -> dict:
         sizes = con.execute("SELECT (SELECT count(*) FROM profiles), (SELECT count(*) FROM events)").fetchone()
     queries = {name: segment_query(ws, d) for name, d in segments().items()}
     funnel_sql, funnel_params = funnel_query()
+    from engine.journeys.prepare import BUILD_SELECT, NUMBER_PROFILES_SELECT
+    # paths() builds journey_events on Spark from the events and identifiers, as the product does there
+    journey_inputs = (set(relations_read(NUMBER_PROFILES_SELECT))
+                      | set(relations_read(BUILD_SELECT.replace("{events_filter}", "true")))) - {"journey_profiles"}
     names = sorted({n for sql, _ in [*queries.values(), (funnel_sql, funnel_params)] for n in relations_read(sql)}
-                   | {"journey_events"})
+                   | set(journey_inputs))
     paths = lake(ws, scale, names)
 
     out = {"profiles": sizes[0], "events": sizes[1], "segments": {}, "funnel": {}}
