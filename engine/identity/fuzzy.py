@@ -145,8 +145,9 @@ def _score(settings: dict, fs_params: dict, sup, cal, f: dict, g: np.ndarray) ->
             "uncertainty": uncertainty, "household": household, "model": model_name}
 
 
-# Candidate pairs a batch when resolve scores them: memory holds one batch's features and scores plus what is kept (about 60 bytes a pair at or
-# above the low threshold, 11 bytes a candidate pair for the fit's comparison levels).
+# Candidate pairs a batch when resolve scores them: memory holds one batch's features and scores
+# plus what is kept (about 60 bytes a pair at or above the low threshold, and 11 bytes a candidate
+# pair for the fit's comparison levels).
 SCORE_BATCH_PAIRS = 200_000
 CONFIDENT = 0.999    # the confident sample's classes: both models beyond 0.999 (or below 0.001)
 SAMPLE_SEED = 5
@@ -191,26 +192,35 @@ def match(con, settings: dict, full: bool = False, progress=None, plane=None) ->
         progress(0.45, "Applying the match model")
     score_fn = scorer(con, settings, fs_params)
     low, high = float(settings["low_threshold"]), float(settings["high_threshold"])
-    out = plane.map_pairs(keeping(score_fn, min(low, CONFIDENT), households), KEPT_SCHEMA, batch)
-    out = out.sort_values(["l", "r"], kind="stable").reset_index(drop=True)   # every plane's order alike
-    kept = out[out["p"] >= min(low, CONFIDENT)].reset_index(drop=True)
-    s = {"p": kept["p"].to_numpy(), "uncertainty": kept["uncertainty"].to_numpy(),
-         "fs_weight": kept["fs_weight"].to_numpy(), "contrib": np.zeros((len(kept), 0)), "contrib_names": []}
-    f = {k: kept[k].to_numpy(dtype=np.int64) for k in ("l", "r", "rules")}
-    held = np.zeros(len(kept), dtype=bool)
+    f, s, negatives = _score_in_batches(plane, score_fn, min(low, CONFIDENT), households, batch)
+    held = None   # without chain cuts the explanations have no cluster_conflict term
     if settings.get("cluster_consistency", True):
-        held[chain_cuts(con, settings, f["l"], f["r"], kept["strength"].to_numpy(), s["p"] >= high,
-                        kept["conflict"].to_numpy(), fs_params, plane)] = True
-    hold_back(s, held)
+        held = np.zeros(len(s["p"]), dtype=bool)
+        held[chain_cuts(con, settings, f["l"], f["r"], s["strength"], s["p"] >= high, s["conflict"], fs_params,
+                        plane)] = True
+        hold_back(s, held)
     if refit:
-        _save_confident_sample(con, plane, f, s, out[out["sample"]])
-    del out
+        _save_confident_sample(con, plane, f, s, negatives)
     # Explanations are stored for pairs a person will review; merged pairs are explained on demand.
     _store_explained(con, plane, score_fn, f, held, np.flatnonzero((s["p"] >= low) & (s["p"] < high)), batch)
     _store_pairs(con, f, None, s, s["p"] >= high, explained=False)
-    return {"pairs_scored": int(n_pairs), "auto_merged": int((s["p"] >= high).sum()),
-            "household_capped": capped, "chain_cuts": int(held.sum()), "model": model_name(score_fn),
+    return {"pairs_scored": int(n_pairs), "auto_merged": int((s["p"] >= high).sum()), "household_capped": capped,
+            "chain_cuts": int(held.sum()) if held is not None else 0, "model": model_name(score_fn),
             "fs_lambda": round(fs_params["lambda"], 4)}
+
+
+def _score_in_batches(plane, score_fn, keep_from: float, households: bool, batch: int):
+    """Every candidate pair scored a batch at a time (`keeping`): the pairs at or above keep_from
+    as (f: l, r, rules; s: p, fs_weight, uncertainty, strength, conflict) in pair order (every
+    plane's alike), and the batches' confident non-match candidates (l, r)."""
+    out = plane.map_pairs(keeping(score_fn, keep_from, households), KEPT_SCHEMA, batch)
+    out = out.sort_values(["l", "r"], kind="stable").reset_index(drop=True)
+    negatives = out.loc[out["sample"], ["l", "r"]].reset_index(drop=True)
+    kept = out[out["p"] >= keep_from]
+    f = {k: kept[k].to_numpy(dtype=np.int64) for k in ("l", "r", "rules")}
+    s = {k: kept[k].to_numpy() for k in ("p", "fs_weight", "uncertainty", "strength", "conflict")}
+    s.update(contrib=np.zeros((len(kept), 0)), contrib_names=[])   # for hold_back: explained later
+    return f, s, negatives
 
 
 def keeping(score_fn, keep_from: float, households: bool, per_class: int = 3000, seed: int = SAMPLE_SEED):
@@ -223,7 +233,8 @@ def keeping(score_fn, keep_from: float, households: bool, per_class: int = 3000,
         s = score_fn(f, g)
         fs_p = M.probability_from_weight(s["fs_weight"])
         sample = np.zeros(len(g), dtype=bool)
-        sample[lowest_hash(f, np.flatnonzero((fs_p <= 1 - CONFIDENT) & (s["p"] <= 1 - CONFIDENT)), per_class, seed)] = True
+        sure = np.flatnonzero((fs_p <= 1 - CONFIDENT) & (s["p"] <= 1 - CONFIDENT))
+        sample[lowest_hash(f, sure, per_class, seed)] = True
         rows = (s["p"] >= keep_from) | sample
         # Strength to 1e-9: planes' features agree to that, so ties are broken alike (by pair order).
         columns = {"l": f["l"], "r": f["r"], "rules": f["rules"], "p": s["p"], "fs_weight": s["fs_weight"],
@@ -255,17 +266,18 @@ def model_name(score_fn) -> str:
     return score_fn(empty, M.levels(empty))["model"]
 
 
-def _store_explained(con, plane, score_fn, f: dict, held: np.ndarray, idx: np.ndarray, batch: int) -> None:
+def _store_explained(con, plane, score_fn, f: dict, held: np.ndarray | None, idx: np.ndarray, batch: int) -> None:
     """Store the pairs at idx with their explanations (features, levels, contributions), a batch
     at a time: their features are computed again (plane.features_for, the same values) and
-    scored as in the scoring pass, chain cuts held back."""
+    scored as in the scoring pass, chain cuts (held, when they ran) held back."""
     for start in range(0, len(idx), batch):
         part = idx[start:start + batch]
         pf = plane.features_for(pd.DataFrame({"l": f["l"][part], "r": f["r"][part]}))
         pf["rules"] = f["rules"][part]
         g = M.levels(pf)
         s = score_fn(pf, g)
-        hold_back(s, held[part])
+        if held is not None:
+            hold_back(s, held[part])
         _store_pairs(con, pf, g, s, np.ones(len(part), dtype=bool), explained=True)
 
 

@@ -92,7 +92,7 @@ def levels_frame(f: dict[str, np.ndarray]) -> pd.DataFrame:
 def levels_of(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """levels_frame's rows as (levels int8 matrix in model.NAMES order, rules)."""
     g = frame[[f"g_{name}" for name in M.NAMES]].to_numpy(dtype=np.int8)
-    return g, frame["rules"].to_numpy(dtype=np.int64)
+    return g, frame["rules"].to_numpy(dtype=np.int32)
 
 
 def levels(backend, batch_pairs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
