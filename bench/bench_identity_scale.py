@@ -9,6 +9,13 @@ threshold, cluster on the driver. Reports seconds, peak RSS, pairs and pairwise 
 
     CDP_MEMORY_LIMIT=6GB nice python -m bench.bench_identity_scale --sizes 1000000,3000000 \\
         --batch-rows 50000,400000
+
+`--resolve` measures `resolve` itself (what `cdp resolve --full` runs: records, guards,
+blocking, the fit on levels, scoring in batches of `--batch-rows` candidate pairs
+(fuzzy.SCORE_BATCH_PAIRS), chain cuts, the review queue, clustering, profiles, golden records)
+on the same generated people, each size in its own process, with the peak RSS after each step:
+
+    CDP_MEMORY_LIMIT=4GB nice python -m bench.bench_identity_scale --resolve --sizes 100000,1000000
 """
 from __future__ import annotations
 
@@ -76,12 +83,52 @@ def run_once(n: int, batch_rows: int) -> dict:
             "pairs": int(pairs), "kept": int(len(kept)), **scores}
 
 
+def resolve_once(n: int, batch_pairs: int) -> dict:
+    """engine resolve end to end on n generated people loaded as contacts: seconds and peak RSS
+    (overall and as each step starts), pairs, and pairwise F1 of the profiles."""
+    import numpy as np
+
+    from bench.bench_identity import _data, _peak_gb, load_people
+    from bench.identity_people import pairwise_scores
+    from engine.access import User
+    from engine.identity import fuzzy, resolve
+    from engine.workspace import open_workspace
+
+    fuzzy.SCORE_BATCH_PAIRS = batch_pairs
+    df = _data(n, False)
+    steps = []
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = open_workspace(Path(tmp) / "cdp.duckdb")
+        load_people(ws, df)
+        truth = df.set_index("source_record_id")["person_id"]   # only the answer key stays
+        del df
+        loaded_gb = _peak_gb()
+        started = time.perf_counter()
+
+        def progress(_, message):
+            steps.append({"step": message, "at_s": round(time.perf_counter() - started, 1),
+                          "peak_gb": round(_peak_gb(), 2)})
+
+        stats = resolve(ws, User("bench", "admin"), full=True, progress=progress)
+        seconds = time.perf_counter() - started
+        members = ws.query_df("SELECT source_record_id, profile_id FROM profile_members")
+        kept = ws.query_rows("SELECT count(*) FROM identity_pairs WHERE reason = 'fuzzy'")[0][0]
+    scores = pairwise_scores(truth.loc[members["source_record_id"]].to_numpy(),
+                             np.asarray(members["profile_id"]))
+    return {"mode": "resolve", "n": n, "batch_rows": batch_pairs, "seconds": round(seconds, 1),
+            "peak_gb": round(_peak_gb(), 2), "peak_gb_before_resolve": round(loaded_gb, 2),
+            "pairs": stats.get("pairs_scored"), "kept": int(kept), "auto_merged": stats.get("auto_merged"),
+            "to_review": stats.get("to_review"), "chain_cuts": stats.get("chain_cuts"),
+            "profiles": stats.get("profiles"), "steps": steps, **scores}
+
+
 FULL = [1_000_000, 3_000_000]
 BATCHES = [50_000, 400_000]
 
 
-def _subprocess(n: int, batch_rows: int) -> dict:
-    cmd = [sys.executable, "-m", "bench.bench_identity_scale", "--n", str(n), "--batch-rows", str(batch_rows)]
+def _subprocess(n: int, batch_rows: int, resolve: bool = False) -> dict:
+    cmd = [sys.executable, "-m", "bench.bench_identity_scale", "--n", str(n), "--batch-rows", str(batch_rows),
+           *(["--resolve"] if resolve else [])]
     done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"identity scale run n={n} failed: {done.stderr[-1500:]}")
@@ -111,14 +158,16 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int)
     parser.add_argument("--batch-rows", default="200000")
     parser.add_argument("--sizes", default="1000000")
+    parser.add_argument("--resolve", action="store_true", help="measure engine resolve end to end")
     args = parser.parse_args(argv)
     if args.n:
-        print(json.dumps(run_once(args.n, int(args.batch_rows)), default=float))
+        once = resolve_once if args.resolve else run_once
+        print(json.dumps(once(args.n, int(args.batch_rows)), default=float))
         return 0
     for n in (int(x) for x in args.sizes.split(",")):
         for b in (int(x) for x in args.batch_rows.split(",")):
             try:
-                print(json.dumps(_subprocess(n, b)), flush=True)
+                print(json.dumps(_subprocess(n, b, args.resolve)), flush=True)
             except RuntimeError as exc:
                 print(json.dumps({"n": n, "batch_rows": b, "error": str(exc)}), flush=True)
     return 0

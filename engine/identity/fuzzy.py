@@ -13,7 +13,7 @@ import pandas as pd
 
 import engine.identity.model as M
 from engine.identity.features import FEATURES
-from engine.identity.planes import InWorkspace, in_pair_order
+from engine.identity.planes import InWorkspace
 from engine.identity.tables import rebuild_table
 
 HOUSEHOLD_CAP = 0.05
@@ -145,10 +145,24 @@ def _score(settings: dict, fs_params: dict, sup, cal, f: dict, g: np.ndarray) ->
             "uncertainty": uncertainty, "household": household, "model": model_name}
 
 
+# Candidate pairs a batch when resolve scores them: memory holds one batch's features and scores
+# plus what is kept (about 60 bytes a pair at or above the low threshold, and 11 bytes a candidate
+# pair for the fit's comparison levels).
+SCORE_BATCH_PAIRS = 200_000
+CONFIDENT = 0.999    # the confident sample's classes: both models beyond 0.999 (or below 0.001)
+SAMPLE_SEED = 5
+KEPT_SCHEMA = {"l": "BIGINT", "r": "BIGINT", "rules": "INTEGER", "p": "DOUBLE", "fs_weight": "DOUBLE",
+               "uncertainty": "DOUBLE", "strength": "DOUBLE", "conflict": "BOOLEAN", "sample": "BOOLEAN"}
+
+
 def match(con, settings: dict, full: bool = False, progress=None, plane=None) -> dict:
-    """Steps 4-9: candidate pairs and their features from `plane` (planes.py: the workspace's
-    DuckDB by default, or a backend such as Spark), then the model, chain cuts and the scored
-    pairs in the workspace (con), the same on every plane."""
+    """Steps 4-9: candidate pairs from `plane` (planes.py: the workspace's DuckDB by default, or
+    a backend such as Spark), then the model, chain cuts and the scored pairs in the workspace
+    (con), the same on every plane. The per-pair work runs a batch of candidate pairs at a time
+    (plane.map_pairs): the fit keeps every pair's comparison levels, the scoring only the pairs
+    that are stored (p >= low_threshold) and a bounded sample of confident non-matches."""
+    import engine.identity.on_backend as on_backend
+
     plane = plane or InWorkspace(con)
     n_pairs = plane.candidate_pairs(full)
     if progress:
@@ -158,33 +172,113 @@ def match(con, settings: dict, full: bool = False, progress=None, plane=None) ->
         rebuild_table(con, "identity_pairs", "SELECT * FROM _keep_pairs")
     if not n_pairs:
         return {"pairs_scored": 0, "auto_merged": 0}
-    f = in_pair_order(plane.features())
-    g = M.levels(f)
+    batch = SCORE_BATCH_PAIRS
+    g, rules = on_backend.levels_of(plane.map_pairs(on_backend.levels_frame, on_backend.LEVELS_SCHEMA, batch))
     stored = load_model(con, "fellegi_sunter")
     refit = (full or stored is None or stored["params"] is None or n_pairs > (stored["params"].get("pairs", 0))
              or any(name not in stored["params"]["m"] for name in M.NAMES))   # stored before a comparison was added
     if refit:
-        fs_params = fit_model(con, f, g, plane)
+        fs_params = fit_model(con, {"rules": rules}, g, plane)
         if not full and stored and "households" in (stored["params"] or {}):
             # An incremental run sees only the new records' pairs: too few to change this verdict.
             fs_params["households"] = stored["params"]["households"]
         save_model(con, "fellegi_sunter", fs_params, labels=0)
     else:
         fs_params = stored["params"]
+    households = fs_params.get("households", True)
+    capped = int((household_caps(g, households) < 1.0).sum()) if settings.get("household_guard", True) else 0
+    del g, rules
     if progress:
         progress(0.45, "Applying the match model")
-    s = score(con, settings, f, g, fs_params)
-    cuts = _cluster_consistency(con, settings, f, g, s, fs_params, plane) if settings.get("cluster_consistency", True) else []
-    if refit:
-        _save_confident_sample(con, f, g, s)
+    score_fn = scorer(con, settings, fs_params)
     low, high = float(settings["low_threshold"]), float(settings["high_threshold"])
+    f, s, negatives = _score_in_batches(plane, score_fn, min(low, CONFIDENT), households, batch)
+    held = None   # without chain cuts the explanations have no cluster_conflict term
+    if settings.get("cluster_consistency", True):
+        held = np.zeros(len(s["p"]), dtype=bool)
+        held[chain_cuts(con, settings, f["l"], f["r"], s["strength"], s["p"] >= high, s["conflict"], fs_params,
+                        plane)] = True
+        hold_back(s, held)
+    if refit:
+        _save_confident_sample(con, plane, f, s, negatives)
     # Explanations are stored for pairs a person will review; merged pairs are explained on demand.
-    _store_pairs(con, f, g, s, (s["p"] >= low) & (s["p"] < high), explained=True)
-    _store_pairs(con, f, g, s, s["p"] >= high, explained=False)
-    high = float(settings["high_threshold"])
-    return {"pairs_scored": int(n_pairs), "auto_merged": int((s["p"] >= high).sum()),
-            "household_capped": int(s["household"].sum()), "chain_cuts": int(len(cuts)), "model": s["model"],
+    _store_explained(con, plane, score_fn, f, held, np.flatnonzero((s["p"] >= low) & (s["p"] < high)), batch)
+    _store_pairs(con, f, None, s, s["p"] >= high, explained=False)
+    return {"pairs_scored": int(n_pairs), "auto_merged": int((s["p"] >= high).sum()), "household_capped": capped,
+            "chain_cuts": int(held.sum()) if held is not None else 0, "model": model_name(score_fn),
             "fs_lambda": round(fs_params["lambda"], 4)}
+
+
+def _score_in_batches(plane, score_fn, keep_from: float, households: bool, batch: int):
+    """Every candidate pair scored a batch at a time (`keeping`): the pairs at or above keep_from
+    as (f: l, r, rules; s: p, fs_weight, uncertainty, strength, conflict) in pair order (every
+    plane's alike), and the batches' confident non-match candidates (l, r)."""
+    out = plane.map_pairs(keeping(score_fn, keep_from, households), KEPT_SCHEMA, batch)
+    out = out.sort_values(["l", "r"], kind="stable").reset_index(drop=True)
+    negatives = out.loc[out["sample"], ["l", "r"]].reset_index(drop=True)
+    kept = out[out["p"] >= keep_from]
+    f = {k: kept[k].to_numpy(dtype=np.int64) for k in ("l", "r", "rules")}
+    s = {k: kept[k].to_numpy() for k in ("p", "fs_weight", "uncertainty", "strength", "conflict")}
+    s.update(contrib=np.zeros((len(kept), 0)), contrib_names=[])   # for hold_back: explained later
+    return f, s, negatives
+
+
+def keeping(score_fn, keep_from: float, households: bool, per_class: int = 3000, seed: int = SAMPLE_SEED):
+    """match's batch function: a batch's pairs scored (levels and score_fn), returning those at or
+    above keep_from with what the chain cuts need (strength, conflict), and the batch's share of
+    the confident non-match sample (`sample`: its per_class lowest pair_hash, so the sample is
+    the same however the pairs are cut into batches)."""
+    def run(f: dict[str, np.ndarray]) -> pd.DataFrame:
+        g = M.levels(f)
+        s = score_fn(f, g)
+        fs_p = M.probability_from_weight(s["fs_weight"])
+        sample = np.zeros(len(g), dtype=bool)
+        sure = np.flatnonzero((fs_p <= 1 - CONFIDENT) & (s["p"] <= 1 - CONFIDENT))
+        sample[lowest_hash(f, sure, per_class, seed)] = True
+        rows = (s["p"] >= keep_from) | sample
+        # Strength to 1e-9: planes' features agree to that, so ties are broken alike (by pair order).
+        columns = {"l": f["l"], "r": f["r"], "rules": f["rules"], "p": s["p"], "fs_weight": s["fs_weight"],
+                   "uncertainty": s["uncertainty"], "strength": np.round(s["contrib"].sum(axis=1), 9),
+                   "conflict": conflicting(g, s["p"], households), "sample": sample}
+        return pd.DataFrame({k: np.asarray(v)[rows] for k, v in columns.items()})
+
+    return run
+
+
+def pair_hash(l: np.ndarray, r: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded pseudo-random uint64 per pair (splitmix64 of l and r), the same on every batch."""
+    x = (np.asarray(l).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) ^ (np.asarray(r).astype(np.uint64)
+                                                                           + np.uint64(seed))
+    for shift, mult in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)):
+        x = (x ^ (x >> np.uint64(shift))) * np.uint64(mult)
+    return x ^ (x >> np.uint64(31))
+
+
+def lowest_hash(f: dict, idx: np.ndarray, k: int, seed: int = SAMPLE_SEED) -> np.ndarray:
+    """The k of f's pairs at idx with the lowest pair_hash (ties by l, r): a seeded random sample."""
+    l, r = f["l"][idx], f["r"][idx]
+    return idx[np.lexsort((r, l, pair_hash(l, r, seed)))[:k]]
+
+
+def model_name(score_fn) -> str:
+    """Which model score_fn decides the review band with (it depends on the stored models only)."""
+    empty = {name: np.zeros(0) for name in FEATURES} | {k: np.zeros(0, dtype=np.int64) for k in ("l", "r", "rules")}
+    return score_fn(empty, M.levels(empty))["model"]
+
+
+def _store_explained(con, plane, score_fn, f: dict, held: np.ndarray | None, idx: np.ndarray, batch: int) -> None:
+    """Store the pairs at idx with their explanations (features, levels, contributions), a batch
+    at a time: their features are computed again (plane.features_for, the same values) and
+    scored as in the scoring pass, chain cuts (held, when they ran) held back."""
+    for start in range(0, len(idx), batch):
+        part = idx[start:start + batch]
+        pf = plane.features_for(pd.DataFrame({"l": f["l"][part], "r": f["r"][part]}))
+        pf["rules"] = f["rules"][part]
+        g = M.levels(pf)
+        s = score_fn(pf, g)
+        if held is not None:
+            hold_back(s, held[part])
+        _store_pairs(con, pf, g, s, np.ones(len(part), dtype=bool), explained=True)
 
 
 def conflicting(g: np.ndarray, p: np.ndarray, households: bool = True) -> np.ndarray:
@@ -200,28 +294,53 @@ def conflicting(g: np.ndarray, p: np.ndarray, households: bool = True) -> np.nda
 
 def _cluster_consistency(con, settings: dict, f: dict, g: np.ndarray, s: dict, fs_params: dict,
                          plane=None) -> np.ndarray:
-    """Hold back automatic merges that would chain clearly different records (consistency.py).
-
-    The held-back pairs drop into the review band; their explanation gains a
-    'cluster_conflict' term. Returns the indexes of the pairs held back.
-    """
-    from engine.identity.consistency import find_cuts
-
-    plane = plane or InWorkspace(con)
-    n = con.execute("SELECT COALESCE(max(rec_id) + 1, 0) FROM identity_records").fetchall()[0][0]
-
-    def conflicts_of(frame):
-        ff = plane.features_for(frame)
-        gg = M.levels(ff)
-        return conflicting(gg, score(con, settings, ff, gg, fs_params)["p"], fs_params.get("households", True))
-
-    # Strength to 1e-9: planes' features agree to that, so ties are broken alike (by pair order).
-    cuts = find_cuts(n, f["l"], f["r"], np.round(s["contrib"].sum(axis=1), 9), s["p"] >= float(settings["high_threshold"]),
-                     conflicting(g, s["p"], fs_params.get("households", True)), conflicts_of)
+    """chain_cuts over pairs with features f, levels g and scores s, held back in s (hold_back);
+    returns the indexes of the pairs held back."""
+    cuts = chain_cuts(con, settings, f["l"], f["r"], np.round(s["contrib"].sum(axis=1), 9),
+                      s["p"] >= float(settings["high_threshold"]),
+                      conflicting(g, s["p"], fs_params.get("households", True)), fs_params, plane)
     held = np.zeros(len(s["p"]), dtype=bool)
     held[cuts] = True
     hold_back(s, held)
     return cuts
+
+
+def chain_cuts(con, settings: dict, l: np.ndarray, r: np.ndarray, strength: np.ndarray, merged: np.ndarray,
+               conflict: np.ndarray, fs_params: dict, plane=None) -> np.ndarray:
+    """Automatic merges to hold back so they do not chain clearly different records (consistency.py).
+
+    l, r: the scored pairs (at least every merged one, in pair order), with their strength (match
+    weight in bits), whether each is merged and whether it is a conflict (`conflicting`). The
+    other candidate pairs inside one merged cluster are found on the plane and scored again.
+    Returns indexes into l, r of the merged pairs to hold back (into the review band).
+    """
+    from engine.identity.consistency import find_cuts
+    from engine.identity.graph import components
+
+    plane = plane or InWorkspace(con)
+    n = con.execute("SELECT COALESCE(max(rec_id) + 1, 0) FROM identity_records").fetchall()[0][0]
+    households = fs_params.get("households", True)
+
+    def conflicts_of(frame):
+        ff = plane.features_for(frame)
+        gg = M.levels(ff)
+        return conflicting(gg, score(con, settings, ff, gg, fs_params)["p"], households)
+
+    if not merged.any():
+        return np.zeros(0, dtype=np.int64)
+    labels = components(n, l[merged], r[merged])
+    inside = np.flatnonzero(np.bincount(labels, minlength=n)[labels] >= 2)
+    plane.register("_merged_records", pd.DataFrame({"rec_id": inside, "c": labels[inside]}))
+    within = plane.query("""SELECT p.l, p.r FROM _pairs p JOIN _merged_records a ON a.rec_id = p.l
+                            JOIN _merged_records b ON b.rec_id = p.r WHERE a.c = b.c""")
+    extra = within[~np.isin(within["l"].to_numpy(np.int64) * n + within["r"].to_numpy(np.int64),
+                            l.astype(np.int64) * n + r)].reset_index(drop=True)
+    if len(extra):   # candidates inside a cluster that were not scored with the pairs given
+        l, r = np.concatenate([l, extra["l"].to_numpy(np.int64)]), np.concatenate([r, extra["r"].to_numpy(np.int64)])
+        strength = np.concatenate([strength, np.zeros(len(extra))])
+        merged = np.concatenate([merged, np.zeros(len(extra), dtype=bool)])
+        conflict = np.concatenate([conflict, conflicts_of(extra)])
+    return find_cuts(n, l, r, strength, merged, conflict, conflicts_of)
 
 
 def hold_back(s: dict, held: np.ndarray) -> None:
@@ -247,21 +366,22 @@ def hold_back(s: dict, held: np.ndarray) -> None:
 HELD_BACK_SQL = "COALESCE(TRY_CAST(json_extract(contributions, '$.cluster_conflict') AS DOUBLE), 0) < 0"
 
 
-def _save_confident_sample(con, f, g, s, per_class: int = 3000, seed: int = 5) -> None:
+def _save_confident_sample(con, plane, kept: dict, s: dict, negatives: pd.DataFrame,
+                           per_class: int = 3000) -> None:
     """Pairs the unsupervised model is sure about: anchors for the reviewer-trained model, so that
-    a few hundred labels on hard pairs refine the model instead of replacing it."""
-    rng = np.random.default_rng(seed)
+    a few hundred labels on hard pairs refine the model instead of replacing it. A seeded sample
+    (lowest_hash) of per_class matches among the kept pairs (kept, scores s after the chain cuts)
+    and of per_class non-matches among `negatives` (each batch's candidates, `keeping`)."""
     fs_p = M.probability_from_weight(s["fs_weight"])
-    picks = []
-    for mask, label in (((fs_p >= 0.999) & (s["p"] >= 0.999), 1), ((fs_p <= 0.001) & (s["p"] <= 0.001), 0)):
-        idx = np.flatnonzero(mask)
-        if len(idx) > per_class:
-            idx = rng.choice(idx, per_class, replace=False)
-        picks.append((idx, label))
-    idx = np.concatenate([i for i, _ in picks]).astype(np.int64)
-    y = np.concatenate([np.full(len(i), lab) for i, lab in picks]).astype(np.int8)
-    arrays = {"g": g[idx], "y": y, **{name: f[name][idx] for name in FEATURES}}
-    save_model(con, "confident_sample", {"pairs": int(len(idx))}, M.pack(arrays), labels=0)
+    pos = lowest_hash(kept, np.flatnonzero((fs_p >= CONFIDENT) & (s["p"] >= CONFIDENT)), per_class)
+    neg = {k: negatives[k].to_numpy(dtype=np.int64) for k in ("l", "r")}
+    neg_idx = lowest_hash(neg, np.arange(len(negatives)), per_class)
+    frame = pd.DataFrame({"l": np.concatenate([kept["l"][pos], neg["l"][neg_idx]]),
+                          "r": np.concatenate([kept["r"][pos], neg["r"][neg_idx]])})
+    f = plane.features_for(frame)
+    y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg_idx))]).astype(np.int8)
+    arrays = {"g": M.levels(f), "y": y, **{name: f[name] for name in FEATURES}}
+    save_model(con, "confident_sample", {"pairs": int(len(frame))}, M.pack(arrays), labels=0)
 
 
 def confident_sample(con):

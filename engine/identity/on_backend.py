@@ -17,6 +17,8 @@ settings come from the DuckDB workspace (the control plane). Guards and chain cu
 """
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 
@@ -46,6 +48,26 @@ def candidate_pairs(backend, evidence: list[str], full: bool = True) -> int:
     return int(backend.query("SELECT count(*) AS n FROM _pairs")["n"].iloc[0])
 
 
+def map_pairs(backend, fn, schema: dict[str, str], batch_pairs: int | None = None) -> pd.DataFrame:
+    """fn (features arrays of a batch of candidate pairs -> frame) over every candidate pair, a
+    batch at a time (batch_pairs rows where the backend's map_batches takes a batch size)."""
+    sized = batch_pairs and "batch_rows" in inspect.signature(backend.map_batches).parameters
+    return backend.map_batches(FEATURE_INPUTS_SQL, over_arrays(fn, _feature_arrays), schema,
+                               **({"batch_rows": batch_pairs} if sized else {}))
+
+
+def _feature_arrays(batch: pd.DataFrame) -> dict[str, np.ndarray]:
+    return as_arrays(features_frame(batch))
+
+
+def over_arrays(fn, arrays_of):
+    """A map_batches function: fn over the arrays that arrays_of makes of a batch."""
+    def run(batch: pd.DataFrame) -> pd.DataFrame:
+        return fn(arrays_of(batch))
+
+    return run
+
+
 def features(backend) -> pd.DataFrame:
     """l, r, rules and FEATURES of every candidate pair (as features.compute_features)."""
     return backend.map_batches(FEATURE_INPUTS_SQL, features_frame, FEATURES_SCHEMA)
@@ -61,26 +83,29 @@ def as_arrays(frame: pd.DataFrame) -> dict[str, np.ndarray]:
 LEVELS_SCHEMA = {"rules": "INTEGER", **{f"g_{name}": "SMALLINT" for name in M.NAMES}}
 
 
-def _levels_of(batch: pd.DataFrame) -> pd.DataFrame:
-    f = as_arrays(features_frame(batch))
+def levels_frame(f: dict[str, np.ndarray]) -> pd.DataFrame:
+    """rules and comparison levels of a batch's pairs (the batch function of `levels`)."""
     g = M.levels(f)
     return pd.DataFrame({"rules": f["rules"], **{f"g_{name}": g[:, k] for k, name in enumerate(M.NAMES)}})
 
 
-def levels(backend) -> tuple[np.ndarray, np.ndarray]:
+def levels_of(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """levels_frame's rows as (levels int8 matrix in model.NAMES order, rules)."""
+    g = frame[[f"g_{name}" for name in M.NAMES]].to_numpy(dtype=np.int8)
+    return g, frame["rules"].to_numpy(dtype=np.int32)
+
+
+def levels(backend, batch_pairs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Comparison levels (model.levels, int8) and rules of every candidate pair, a batch at a
     time: the model's fit (fuzzy.fit_model) needs these, 11 bytes a pair instead of the
     features' ~150."""
-    frame = backend.map_batches(FEATURE_INPUTS_SQL, _levels_of, LEVELS_SCHEMA)
-    g = frame[[f"g_{name}" for name in M.NAMES]].to_numpy(dtype=np.int8)
-    return g, frame["rules"].to_numpy(dtype=np.int64)
+    return levels_of(map_pairs(backend, levels_frame, LEVELS_SCHEMA, batch_pairs))
 
 
 def scoring(score_fn, keep_from: float = 0.0):
-    """The batch function of `scores`: features, levels and the unchanged model, keeping the
-    pairs scored at or above keep_from (so a batch's output is as small as the decision)."""
-    def run(batch: pd.DataFrame) -> pd.DataFrame:
-        f = as_arrays(features_frame(batch))
+    """The batch function of `scores`: levels and the unchanged model over a batch's features,
+    keeping the pairs scored at or above keep_from (so a batch's output is as small as the decision)."""
+    def run(f: dict[str, np.ndarray]) -> pd.DataFrame:
         p = score_fn(f, M.levels(f))["p"]
         keep = p >= keep_from
         return pd.DataFrame({"l": f["l"][keep], "r": f["r"][keep], "rules": f["rules"][keep], "p": p[keep]})
@@ -91,7 +116,7 @@ def scoring(score_fn, keep_from: float = 0.0):
 def scores(backend, score_fn, keep_from: float = 0.0) -> pd.DataFrame:
     """l, r, rules, p of the candidate pairs scored at or above keep_from; score_fn is
     fuzzy.scorer(con, settings, fs_params)."""
-    return backend.map_batches(FEATURE_INPUTS_SQL, scoring(score_fn, keep_from), SCORES_SCHEMA)
+    return map_pairs(backend, scoring(score_fn, keep_from), SCORES_SCHEMA)
 
 
 def linking_edges_sql(link_types: list[str]) -> str:

@@ -10,8 +10,10 @@ the workspace, the same code on every engine:
   DuckDB in the tests) and the features a batch at a time through map_batches
   (on_backend.py, pair_features.py).
 
-Both answer the same few questions: candidate_pairs(full), features(), features_for(frame of
-l, r) and query(sql) over the blocking tables (`_bkeys`).
+Both answer the same few questions: candidate_pairs(full), map_pairs(fn, schema, batch_pairs)
+(fn over the candidate pairs' features a batch at a time: memory holds a batch and what fn
+keeps), features() (all at once, for small data), features_for(frame of l, r) and query(sql)
+over the blocking tables (`_bkeys`, `_pairs`).
 """
 from __future__ import annotations
 
@@ -20,8 +22,10 @@ import pandas as pd
 
 import engine.identity.lake_records as lake_records
 import engine.identity.on_backend as on_backend
+from engine.backend.batches import conform, stream_batches
 from engine.identity.blocking import candidate_pairs
-from engine.identity.features import compute_features, evidence_types, term_frequencies
+from engine.identity.features import (FEATURE_SQL, FEATURES, _dob_features, compute_features, evidence_types,
+                                      term_frequencies)
 from engine.identity.pair_features import FEATURE_INPUTS_SQL, FEATURES_SCHEMA, features_frame
 from engine.identity.records import build_records
 
@@ -49,9 +53,27 @@ def in_frame_order(frame: pd.DataFrame, f: dict) -> dict:
     return out
 
 
+def sql_feature_arrays(batch: pd.DataFrame) -> dict[str, np.ndarray]:
+    """compute_features' arrays from a batch of features.FEATURE_SQL rows (NaN where NULL)."""
+    def floats(name):
+        return batch[name].to_numpy(dtype=float, na_value=np.nan)
+
+    out = {k: batch[k].to_numpy(dtype=np.int64) for k in ("l", "r", "rules")}
+    out.update({name: floats(name) for name in FEATURES if name in batch.columns})
+    out.update(_dob_features(floats("a_dob"), floats("b_dob"), floats("dob_delta")))
+    return out
+
+
+def fits_one_batch(plane, batch_pairs: int) -> bool:
+    """Whether the plane's candidate pairs fit in one batch: then map_pairs computes their
+    features at once (plane.features(), the same values) and calls fn once."""
+    return getattr(plane, "pairs", None) is not None and plane.pairs <= batch_pairs
+
+
 class InWorkspace:
     """The data plane in the workspace's DuckDB, on resolve's connection."""
     name = "duckdb"
+    pairs = None   # candidate pairs, once candidate_pairs has run
 
     def __init__(self, con):
         self.con = con
@@ -60,10 +82,19 @@ class InWorkspace:
         return build_records(con, settings)
 
     def candidate_pairs(self, full: bool) -> int:
-        return candidate_pairs(self.con, full=full)
+        self.pairs = candidate_pairs(self.con, full=full)
+        return self.pairs
 
     def features(self) -> dict[str, np.ndarray]:
         return compute_features(self.con)
+
+    def map_pairs(self, fn, schema: dict[str, str], batch_pairs: int) -> pd.DataFrame:
+        """fn (features of a batch of candidate pairs -> frame) over every candidate pair, the
+        features computed by features.FEATURE_SQL as streamed batches of resolve's connection."""
+        if fits_one_batch(self, batch_pairs):
+            return conform(fn(self.features()), schema)
+        return stream_batches(self.con, FEATURE_SQL, on_backend.over_arrays(fn, sql_feature_arrays), schema,
+                              batch_rows=batch_pairs)
 
     def query(self, sql: str) -> pd.DataFrame:
         return self.con.execute(sql).df()
@@ -93,6 +124,7 @@ class OnBackend:
         self.backend = backend
         self.con = con
         self.name = backend.name
+        self.pairs = None
         self.evidence = evidence_types(con)
 
     def build_records(self, con, settings: dict) -> dict:
@@ -103,12 +135,19 @@ class OnBackend:
         return build_records(con, settings)
 
     def candidate_pairs(self, full: bool) -> int:
-        n = on_backend.candidate_pairs(self.backend, self.evidence, full)
+        self.pairs = on_backend.candidate_pairs(self.backend, self.evidence, full)
         term_frequencies(self.con)   # the review screen's explanations read the workspace's copy
-        return n
+        return self.pairs
 
     def features(self) -> dict[str, np.ndarray]:
         return on_backend.as_arrays(on_backend.features(self.backend))
+
+    def map_pairs(self, fn, schema: dict[str, str], batch_pairs: int) -> pd.DataFrame:
+        """fn over every candidate pair's features (pair_features.py) on the backend's batches
+        (batch_pairs rows where the backend takes a batch size: DuckDB; Spark's own elsewhere)."""
+        if fits_one_batch(self, batch_pairs):
+            return conform(fn(self.features()), schema)
+        return on_backend.map_pairs(self.backend, fn, schema, batch_pairs)
 
     def query(self, sql: str) -> pd.DataFrame:
         return self.backend.query(sql)
