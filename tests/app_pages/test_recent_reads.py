@@ -9,8 +9,6 @@ import pytest
 from tests.app_pages.jobs_helpers import wait_for_recounts
 from tests.engine.journey_data import FUNNEL, build
 
-pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
-
 GATE = {"release": threading.Event(), "fail": False}
 
 
