@@ -9,6 +9,8 @@ from tests.app_pages.lazy_tabs import has_widget, open_tab
 from tests.engine.activation_data import add_people
 from tests.engine.activation_fakes import TOKEN, FakePlatform
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 PAGE = "app_pages/activation.py"
 
 

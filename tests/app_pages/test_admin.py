@@ -1,5 +1,8 @@
+import pytest
 from engine.access import users as user_store
 from tests.app_pages.lazy_tabs import open_tab
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 
 def test_admin_adds_a_user_and_sees_it_in_the_audit_log(logged_in_app, app_env):

@@ -8,6 +8,8 @@ import pytest
 from engine.sources import create_source
 from tests.app_timeout import APP_TIMEOUT
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 SCRIPT = '''
 import sys
 sys.path.insert(0, {root!r})

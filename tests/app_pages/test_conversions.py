@@ -1,7 +1,10 @@
+import pytest
 from engine.forward import config
 from tests.app_pages.lazy_tabs import open_tab
 from tests.engine.forward_fakes import FakePlatform
 from tests.engine.test_forward import seed
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 
 def test_admin_maps_an_event_previews_and_forwards(logged_in_app, app_env, admin, monkeypatch):

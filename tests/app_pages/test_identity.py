@@ -2,6 +2,7 @@
 preview, save settings) runs without an exception; calibration and household evidence are shown;
 analyst is read-only."""
 import numpy as np
+import pytest
 
 from engine.access import User
 from engine.derived import stale
@@ -12,6 +13,8 @@ from tests.app_pages.lazy_tabs import has_widget, open_tab
 from tests.engine.identity_helpers import add_contacts
 from tests.engine.test_identity_resolve import _noise
 from tests.engine.test_identity_review import AMBIGUOUS
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 ADMIN = User("admin", "admin")
 SCREEN_BUTTONS = {"identity_run", "identity_accept", "identity_reject", "identity_skip", "identity_undo",

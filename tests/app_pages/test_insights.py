@@ -6,6 +6,8 @@ from tests.app_pages.jobs_helpers import wait_for_jobs
 from tests.app_pages.lazy_tabs import has_widget, open_tab
 from tests.engine.value_data import add_orders
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 PAGE = "app_pages/insights.py"
 
 

@@ -1,6 +1,9 @@
+import pytest
 from engine.access import audit_entries
 from tests.app_pages.jobs_helpers import settle
 from tests.engine.journey_data import FUNNEL, build
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 
 def test_build_a_funnel_and_save_dropoffs(logged_in_app, app_env, admin):

@@ -1,10 +1,13 @@
 """The login gate: every page needs a login; wrong passwords are refused and audited."""
+import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
 from engine.access import users as user_store
 from tests.conftest import DEMO_PASSWORDS, ROOT, signed_in_state
 from tests.app_timeout import APP_TIMEOUT
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 
 def test_app_shows_only_login_form_before_login(app_env):

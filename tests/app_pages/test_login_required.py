@@ -5,6 +5,8 @@ from streamlit.testing.v1 import AppTest
 from tests.app_timeout import APP_TIMEOUT
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 SCREENS = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "app_pages").glob("*.py"))
 
 

@@ -1,4 +1,7 @@
+import pytest
 from tests.engine.test_overview import _seed
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 
 def test_overview_shows_headline_figures(logged_in_app, app_env):

@@ -4,6 +4,8 @@ from tests.app_pages.jobs_helpers import wait_for_jobs
 from tests.app_pages.lazy_tabs import has_widget, open_tab
 from tests.engine.test_privacy import JANE, _seed
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 def test_privacy_screen_finds_and_erases_a_person(logged_in_app, app_env):
     _seed(app_env)

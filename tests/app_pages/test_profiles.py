@@ -1,7 +1,10 @@
+import pytest
 from engine.access import audit_entries
 from tests.app_pages.jobs_helpers import settle
 from tests.app_pages.lazy_tabs import has_widget, open_tab
 from tests.engine.journey_data import build
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 TABS = ("Golden record", "Timeline", "Source records", "Identifiers", "Segments and syncs")
 

@@ -1,9 +1,12 @@
 """The Segments screen: build a two-group segment, see its count, save it."""
 from __future__ import annotations
 
+import pytest
 from engine.access import User
 from engine.segments import count_segment, create_segment, get_segment, list_segments
 from tests.engine.test_segments_conditions import build_people
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 
 def _metric(at, label):

@@ -1,4 +1,5 @@
 """The Sources screen: upload through the file uploader, confirm the mapping, load, see the report."""
+import pytest
 import json
 
 from engine.derived import stale
@@ -6,6 +7,8 @@ from tests.app_pages.jobs_helpers import settle
 from tests.app_pages.lazy_tabs import has_widget, open_tab
 from tests.engine.workbooks import workbook_bytes
 from tests.app_pages.sources_upload import upload
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 CRM = (b"Contact ID,E-mail,First Name,DOB,Stage,Shoe size\n"
        b"C1,ann@example.com,Ann,31/12/1990,lead,38\n"

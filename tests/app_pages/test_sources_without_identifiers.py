@@ -1,6 +1,9 @@
 """The Sources screen loads a contacts file of names, birth dates and addresses (no email or phone)."""
 
+import pytest
 from tests.app_pages.sources_upload import upload
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 LEGACY = (b"Ref,First Name,Surname,Date of Birth,Address,Postcode\n"
           b"L1,Maria,Lopez,1980-03-04,12 Elm Road,AB1 2CD\n"

@@ -9,6 +9,8 @@ from engine.access.sessions import check_session
 from engine.access.sso import role_from_claim, sso_login
 from tests.engine.test_access_login import auth  # noqa: F401 - the demo users file fixture
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 def _audit(ws):
     return ws.query_rows("SELECT action, target, details->>'reason' FROM audit_log "

@@ -10,6 +10,8 @@ from engine.activation import export
 from engine.cli.main import main as cli
 from tests.engine.activation_data import add_people, suppress_email
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 def read_csv(path):
     with open(path, newline="") as f:

@@ -12,6 +12,8 @@ from engine.privacy.subject import erase_subject
 from tests.engine.activation_data import add_people
 from tests.engine.activation_fakes import TOKEN, FakePlatform, fast, platform  # noqa: F401
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 EMAILS = [f"person.{i}+news@example.com" for i in range(3)]
 
 

@@ -12,6 +12,8 @@ from engine.privacy.files import scrub_folder
 from tests.engine.activation_data import add_people
 from tests.engine.activation_fakes import KLAVIYO_OLDEST_REVISION, TOKEN, FakePlatform
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 def fast():
     return HttpClient(base_delay=0.01, max_attempts=2)

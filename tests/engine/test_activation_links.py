@@ -1,6 +1,7 @@
 """Audience links are keyed by segment id: the name, the id and the screen reach one link, a
 rename keeps it, name-keyed links from before are moved onto ids, and a failed command saves
 no setting."""
+import pytest
 from engine.activation import audiences, config, sync
 from engine.cli.main import main
 from engine.profiles.notes import add_tag, remove_tag
@@ -10,6 +11,8 @@ from engine.workspace.migrations import available
 from tests.engine.activation_data import add_people
 from tests.engine.activation_fakes import TOKEN, FakePlatform
 from tests.engine.test_sandbox_cli import cli  # noqa: F401  (the workspace the `cdp` command opens)
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 BY_TAG = {"type": "group", "op": "all", "children": [{"type": "condition", "kind": "tag", "tag": "vip"}]}
 

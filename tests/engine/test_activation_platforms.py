@@ -12,6 +12,8 @@ from engine.activation.http import HttpClient, RejectedError, Request
 from tests.engine.activation_data import add_people
 from tests.engine.activation_fakes import TOKEN, FakePlatform, fast, platform  # noqa: F401
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 IDFA = "6D92078A-8246-4BA4-AE5B-76104861E7DC"
 
 

@@ -14,6 +14,8 @@ from engine.privacy.files import scrub_folder
 from engine.workspace import migrations, open_workspace
 from tests.engine.activation_data import add_people, set_consent, suppress_email
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 def written_requests(workspace, key):
     """Every file the sandbox wrote for the audience, oldest first, as parsed JSON."""

@@ -11,6 +11,9 @@ from engine.activation.http import HttpClient
 from tests.engine.activation_data import add_people, set_consent, suppress_email
 from tests.engine.activation_fakes import TOKEN, WEBHOOK_SECRET, FakePlatform, fast, platform  # noqa: F401
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
+
 @pytest.mark.parametrize("kind", ["meta", "google", "klaviyo", "hubspot", "linkedin", "webhook"])
 def test_every_destination_gets_valid_batches_then_removals(kind, workspace, admin, platform):
     ids = add_people(workspace, 23, email_consent=True)

@@ -13,6 +13,8 @@ from engine.journeys import attribution
 from engine.journeys.attribution import DIRECT, MODELS, NO_WEB_TOUCH, position_weights
 from engine.journeys.base import JourneyError
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 D, H = timedelta(days=1), timedelta(hours=1)
 EMAIL, CPC, SOCIAL = "newsletter / email", "google / cpc", "social / facebook.com"

@@ -7,6 +7,8 @@ import pytest
 from engine.backend.batches import conform, spark_ddl
 from engine.backend.duckdb_backend import DuckDBBackend
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 SQUARES = "SELECT i AS n, i % 3 = 0 AS third FROM range($top) t(i)"
 SCHEMA = {"n": "BIGINT", "sq": "DOUBLE"}
 

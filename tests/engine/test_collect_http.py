@@ -15,6 +15,8 @@ from engine.collect.server import CollectorHandler, _Server
 from engine.sources import create_source
 from tests.engine.collect_helpers import event_count, post, wait_for
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 @pytest.fixture
 def source(workspace, admin):

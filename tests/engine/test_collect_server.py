@@ -13,6 +13,8 @@ from engine.ingest.events import REJECTED
 from engine.sources import create_source, rotate_write_key
 from tests.engine.collect_helpers import InAppCollectorServer, event_count, post, wait_for
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 @pytest.fixture
 def source(workspace, admin):

@@ -13,6 +13,8 @@ from engine.identity import resolve
 from engine.ingest import ingest_file
 from engine.segments import create_segment, segment_members
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 DAY1, DAY2 = (NOW - dt.timedelta(days=20)).date(), (NOW - dt.timedelta(days=10)).date()
 

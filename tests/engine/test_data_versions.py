@@ -13,6 +13,8 @@ from engine.sources import create_source
 from engine.workspace import Workspace
 from engine.workspace.versions import CORE, EVENTS, KINDS, NO_EVENTS, REVENUE, read
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 CALLS = {"profiles": 0, "events": 0}
 REVENUE_CALLS = {"web orders": 0}
 

@@ -11,6 +11,8 @@ from engine.cli.main import main
 from engine.identity import resolve
 from tests.engine.identity_helpers import add_contacts
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 # The tables built from people and their events; web orders are kept per order event (no events
 # of orders here), so identity changes never make them stale.

@@ -2,6 +2,7 @@
 process, no check; a collector landing that appended its events carries "up to date" forward."""
 from __future__ import annotations
 
+import pytest
 from datetime import datetime, timezone
 
 from engine import derived
@@ -9,6 +10,8 @@ from engine.identity import resolve
 from engine.sources import create_source
 from tests.engine.identity_helpers import add_contacts
 from tests.engine.test_derived import FROM_PEOPLE, _collected, _land
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 
 def _counting_checks(monkeypatch) -> list:

@@ -11,6 +11,8 @@ from engine.forward.queue import enqueue, preview
 from engine.forward.worker import run_once
 from tests.engine.forward_fakes import FakePlatform
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()

@@ -17,6 +17,8 @@ from engine.forward.worker import run_forever, run_once
 from tests.engine.forward_fakes import FakePlatform
 from tests.engine.test_forward import fast_client
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 NOW = datetime(2031, 3, 14, 9, 30, tzinfo=timezone.utc)
 
 

@@ -16,6 +16,8 @@ from tests.conftest import ROOT
 from tests.engine.test_forward import seed
 from tests.engine.test_forward_sandbox import NoNetwork, written
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 SECTION = "**Adding a forwarding destination**"
 
 

@@ -10,6 +10,8 @@ from engine.forward.deliver import build_request
 from engine.forward.worker import run_once
 from tests.engine.test_forward import seed, sha
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 def written(workspace, name="sandbox"):
     folder = sandbox.folder(workspace, name)

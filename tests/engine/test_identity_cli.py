@@ -1,10 +1,13 @@
 """`cdp resolve`, `cdp profiles export`, `cdp review list|accept|reject|undo`."""
+import pytest
 import csv
 
 from engine.cli.main import main
 from tests.engine.identity_helpers import add_contacts
 from tests.engine.test_identity_resolve import _noise
 from tests.engine.test_identity_review import AMBIGUOUS
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 
 def test_cli_resolve_export_review(workspace, monkeypatch, tmp_path, capsys):

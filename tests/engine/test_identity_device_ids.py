@@ -1,6 +1,7 @@
 """Mobile advertising ids from the Segment spec's context.device reach profiles (IDFA on iOS, GAID
 on Android, lowercase), except when the person limited ad tracking or iOS sent its zero id;
 a Meta push then fills the MADID key from them."""
+import pytest
 import json
 
 from engine.activation import sync
@@ -9,6 +10,8 @@ from engine.identity import resolve
 from tests.engine.activation_data import set_consent
 from tests.engine.activation_fakes import fast, platform  # noqa: F401
 from tests.engine.identity_helpers import add_contacts, add_events, profile_of
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 IDFA = "6D92078A-8246-4BA4-AE5B-76104861E7DC"
 GAID = "38400000-8cf0-11bd-b23e-10b96e40000d"

@@ -1,5 +1,6 @@
 """Hand-keyed ids declared evidence (compared by edits), household rules that apply only where the
 data has households, half name swaps, and models stored before these comparisons existed."""
+import pytest
 import json
 
 import numpy as np
@@ -11,6 +12,8 @@ from engine.identity.features import compute_features
 from engine.identity.records import build_and_guard
 from engine.identity.settings import load_settings, save_settings
 from tests.engine.identity_helpers import add_contacts
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 
 def _person(source, rid, first, customer_id, dob="1970-03-07"):

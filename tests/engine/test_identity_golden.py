@@ -1,7 +1,10 @@
 """Golden record: the rule picks the value, shown in the spelling most of the profile's records use."""
+import pytest
 from engine.identity import resolve
 from engine.identity.settings import save_settings
 from tests.engine.identity_helpers import add_contacts, profile_of
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 
 def _doyles(workspace):

@@ -1,7 +1,10 @@
 """Household evidence: a phone shared by different first names joins nobody; explanations say so."""
+import pytest
 from engine.identity import resolve, review
 from engine.identity.settings import save_settings
 from tests.engine.identity_helpers import add_contacts, profile_of
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 LINE = "+44 20 7946 0111"
 

@@ -5,6 +5,8 @@ from engine.identity import resolve
 from tests.engine.identity_generated import people, records
 from tests.engine.identity_helpers import add_contacts
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 def _members(workspace) -> dict:
     return {(s, r): p for s, r, p in workspace.query_rows(

@@ -3,12 +3,15 @@ workspace's table (a first chunk of NULLs decides no type), and the temporary ev
 resolve drops again (tests/spark/test_resolve_lakehouse_on_spark.py runs it on Spark)."""
 from __future__ import annotations
 
+import pytest
 from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 
 from engine.identity.lake_records import EVENTS_DIGEST, drop_events_digest, pull
 from tests.engine.identity_helpers import add_events
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 
 class Chunked:

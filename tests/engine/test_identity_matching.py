@@ -1,5 +1,6 @@
 """Matching internals that decide accuracy at scale: blocking keys, birth-date levels, EM sessions,
 the counted prior and chain cuts."""
+import pytest
 import numpy as np
 import pandas as pd
 
@@ -10,6 +11,8 @@ from engine.identity.features import _dob_features
 from engine.identity.records import build_and_guard
 from engine.identity.settings import load_settings
 from tests.engine.identity_helpers import add_contacts
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 
 def test_swapped_birth_date_still_meets_its_twin(workspace):

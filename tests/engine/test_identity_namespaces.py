@@ -1,11 +1,14 @@
 """Identifier namespaces and trust: a source's own customer ids are scoped to it; exact email
 still links across sources; a hand-keyed id declared evidence never joins nor conflicts."""
+import pytest
 import csv
 
 from engine.identity import resolve
 from engine.identity.settings import load_settings, save_settings
 from engine.workspace.migrations import available
 from tests.engine.identity_helpers import add_contacts, profile_of
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 TWO_SYSTEMS = [
     dict(source="crm", source_record_id="1", email="ann@shop.io", customer_id="C100"),

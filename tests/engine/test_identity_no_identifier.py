@@ -6,6 +6,8 @@ from engine.identity import resolve
 from engine.ingest import IngestError, ingest_file
 from tests.engine.identity_helpers import profile_of
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 def _write(tmp_path, text: str):
     path = tmp_path / "people.csv"

@@ -7,6 +7,8 @@ from engine.identity.resolve import export_members, preview_thresholds
 from engine.identity.settings import save_settings
 from tests.engine.identity_helpers import add_contacts, add_events, profile_of
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 def test_shared_identifiers_make_one_profile(workspace, admin):
     # The till and billing share one customer number (declared; each source's own otherwise).

@@ -12,6 +12,8 @@ from engine.identity.settings import save_settings
 from tests.engine.identity_helpers import add_contacts, profile_of
 from tests.engine.test_identity_resolve import _noise
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 AMBIGUOUS = [
     # Same name and town, birth date missing on one side, different street: a reviewer's call.
     dict(source="crm", source_record_id="a1", first_name="Nora", last_name="Quill", address_line1="3 Bay Road",

@@ -6,6 +6,8 @@ import pytest
 
 from engine.ingest import load_events_ndjson
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 LINES = [
     {"type": "track", "event": "Signed Up", "userId": "u1", "messageId": "m1",
      "properties": {"plan": "pro"}, "timestamp": "2024-01-05T10:00:00+02:00",

@@ -8,6 +8,8 @@ import pytest
 from engine.access import PermissionDenied
 from engine.ingest import IngestError, ingest_file
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 def fates(workspace, source):
     """{row_number: reason} of the quarantine for a source."""

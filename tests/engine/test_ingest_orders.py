@@ -9,6 +9,8 @@ from engine.identity import resolve
 from engine.ingest import ingest_file
 from engine.segments import create_segment, segment_members
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 # A till export with one row per line; receipt L-2001 is 2 x 3.20 + 1 x 2.80.
 TILL = ("Receipt No,Date,Time,Store,Customer Email,SKU,Item,Qty,Unit Price,Line Total\n"
         "L-2001,03/11/2026,09:15,Harbourside,ann@mailbox.org,CF-LAT,Latte,2,3.20,6.40\n"

@@ -1,6 +1,9 @@
 """The Sources screen's preview reads a large CSV only as far as the load needs to map it."""
+import pytest
 import engine.ingest.load as load
 from engine.ingest import ingest_file, suggest_for_file
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 
 def _csv(path, n):

@@ -12,6 +12,8 @@ from engine.ingest.fields import RECORD_ID, extra_fields_for, fields_for
 from engine.ingest.headers import header_variants
 from engine.ingest.shapes import SHAPES, recognise
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 def _csv(header: str, rows: list[dict]) -> str:
     columns = header.split("|")

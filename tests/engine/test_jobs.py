@@ -9,6 +9,8 @@ import pytest
 
 from engine import jobs
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 def test_a_job_reports_progress_while_it_runs_and_its_result_after(workspace, monkeypatch):
     monkeypatch.setattr(jobs, "PROGRESS_INTERVAL", 0.0)

@@ -4,6 +4,8 @@ from engine.journeys import attribution, cohorts, profile_touches, retention_mat
 from engine.journeys.base import JourneyError
 from tests.engine.journey_data import build
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 @pytest.fixture
 def ws(workspace):

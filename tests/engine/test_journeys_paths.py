@@ -5,6 +5,8 @@ import pytest
 from engine.journeys import JourneyError, paths, sankey_nodes
 from tests.engine.journey_data import build
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 @pytest.fixture
 def ws(workspace):

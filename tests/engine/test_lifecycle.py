@@ -8,6 +8,8 @@ from engine.identity import resolve
 from engine.ingest import ingest_file
 from engine.lifecycle import PROFILE_LIFECYCLE, STAGE_CHANGES, STAGES, WORDS, lifecycle_stage
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 HUBSPOT_STAGES = {"subscriber": "subscriber", "lead": "lead", "marketingqualifiedlead": "marketing_qualified_lead",
                   "salesqualifiedlead": "sales_qualified_lead", "opportunity": "opportunity",
                   "customer": "customer", "evangelist": "evangelist", "other": "other"}

@@ -1,4 +1,7 @@
+import pytest
 from engine import overview
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 
 def _seed(ws):

@@ -7,6 +7,8 @@ import pytest
 from engine.ingest import ingest_file
 from engine.phones import e164, e164_sql, region_rule, workspace_region
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 REGIONS = ("US", "GB", "DE", "FR", "AU", "CA", "IN")
 TYPED = ["(415) 555-0100", "415.555.0100", "1 415 555 0100", "+1 415 555 0100", "+44 7700 900123",
          "07700 900123", "0044 7700 900123", "011 44 20 7946 0000", "020 7946 0000", "030 123456",

@@ -1,8 +1,11 @@
 """An erased person who was pushed to a destination is removed there by the erasure itself."""
+import pytest
 from engine.activation import sync
 from engine.privacy.subject import erase_subject
 from tests.engine.test_activation_sync import fast, platform  # noqa: F401  (fixture)
 from tests.engine.activation_data import add_people
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 
 def test_erasure_removes_the_person_from_the_destination_at_once(workspace, admin, platform):  # noqa: F811

@@ -1,8 +1,11 @@
+import pytest
 import json
 import zipfile
 
 from engine.cli.main import main
 from tests.engine.test_privacy import JANE, _seed
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 
 def test_cli_export_then_erase(workspace, tmp_path, monkeypatch, capsys):

@@ -11,6 +11,8 @@ from engine.privacy.subject import erase_subject
 from tests.engine.activation_data import add_people
 from tests.engine.test_activation_sync import fast, platform  # noqa: F401  (fixture)
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 ERASED = "person.2+news@example.com"
 
 

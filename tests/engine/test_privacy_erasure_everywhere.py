@@ -18,6 +18,7 @@ from engine.identity.settings import save_settings
 from engine.ingest import ingest_file
 from engine.privacy.subject import erase_subject, export_subject
 from engine.sql_console import run_readonly
+from tests.conftest import held_open
 from tests.engine.activation_data import set_consent
 from tests.engine.test_activation_sync import fast, platform  # noqa: F401  (fixture)
 
@@ -65,42 +66,44 @@ def byte_leaks(workspace, needles) -> set[tuple[str, str]]:
 def seeded(workspace, admin, platform, tmp_path):  # noqa: F811
     """The person and two others: loaded (landing copies), resolved, queried, exported, pushed to
     every destination kind, and given their access bundle; all files kept in the workspace folder."""
-    save_settings(workspace, admin, {"default_region": "GB"})
-    contacts = tmp_path / "crm.csv"
-    contacts.write_text(
-        "id,email,phone,first_name,last_name,address_line1,city,postcode,country\n"
-        f"c1,{EMAIL},{PHONE},Zebulon,Quillfeather,17 Marlowe Crescent,Leeds,LS1 4AP,GB\n"
-        "c2,ann.lee@fernhill-post.co.uk,07700 900123,Ann,Lee,2 High Street,York,YO1 7HH,GB\n"
-        "c3,raj.patel@fernhill-post.co.uk,07700 900777,Raj,Patel,9 Mill Lane,Bath,BA1 1AA,GB\n")
-    ingest_file(workspace, admin, "contacts", contacts, "CRM", id_column="id")
-    orders = tmp_path / "shop.csv"
-    orders.write_text("order_id,email,amount,ordered_at\n"
-                      f"o1,{EMAIL.lower()},40,2026-01-05\no2,ann.lee@fernhill-post.co.uk,20,2026-01-06\n")
-    ingest_file(workspace, admin, "orders", orders, "Shop", id_column="order_id")
-    events = tmp_path / "web.ndjson"
-    events.write_text(
-        '{"type":"identify","userId":"u-zeb-77","anonymousId":"anon-zeb-77","messageId":"e1",'
-        f'"traits":{{"email":"{EMAIL}","firstName":"Zebulon"}},"timestamp":"2026-01-05T10:00:00Z"}}\n'
-        '{"type":"track","event":"Viewed","userId":"u-ann-12","messageId":"e2","timestamp":"2026-01-05T10:00:00Z"}\n')
-    ingest_file(workspace, admin, "events", events, "Web")
-    resolve(workspace, admin)
-    ids = [r[0] for r in workspace.query_rows("SELECT profile_id FROM profiles ORDER BY 1")]
-    with workspace.transaction() as con:
-        for purpose in ("advertising", "email"):
-            set_consent(con, ids, purpose, True)
+    with held_open(workspace):   # the file is closed (checkpointed) before the SQL console attaches it
+        save_settings(workspace, admin, {"default_region": "GB"})
+        contacts = tmp_path / "crm.csv"
+        contacts.write_text(
+            "id,email,phone,first_name,last_name,address_line1,city,postcode,country\n"
+            f"c1,{EMAIL},{PHONE},Zebulon,Quillfeather,17 Marlowe Crescent,Leeds,LS1 4AP,GB\n"
+            "c2,ann.lee@fernhill-post.co.uk,07700 900123,Ann,Lee,2 High Street,York,YO1 7HH,GB\n"
+            "c3,raj.patel@fernhill-post.co.uk,07700 900777,Raj,Patel,9 Mill Lane,Bath,BA1 1AA,GB\n")
+        ingest_file(workspace, admin, "contacts", contacts, "CRM", id_column="id")
+        orders = tmp_path / "shop.csv"
+        orders.write_text("order_id,email,amount,ordered_at\n"
+                          f"o1,{EMAIL.lower()},40,2026-01-05\no2,ann.lee@fernhill-post.co.uk,20,2026-01-06\n")
+        ingest_file(workspace, admin, "orders", orders, "Shop", id_column="order_id")
+        events = tmp_path / "web.ndjson"
+        events.write_text(
+            '{"type":"identify","userId":"u-zeb-77","anonymousId":"anon-zeb-77","messageId":"e1",'
+            f'"traits":{{"email":"{EMAIL}","firstName":"Zebulon"}},"timestamp":"2026-01-05T10:00:00Z"}}\n'
+            '{"type":"track","event":"Viewed","userId":"u-ann-12","messageId":"e2","timestamp":"2026-01-05T10:00:00Z"}\n')
+        ingest_file(workspace, admin, "events", events, "Web")
+        resolve(workspace, admin)
+        ids = [r[0] for r in workspace.query_rows("SELECT profile_id FROM profiles ORDER BY 1")]
+        with workspace.transaction() as con:
+            for purpose in ("advertising", "email"):
+                set_consent(con, ids, purpose, True)
     run_readonly(workspace, admin, f"SELECT * FROM contacts WHERE email = '{EMAIL}'")
-    with workspace.transaction() as con:   # an entry written before query text was hashed in the log
-        con.execute("INSERT INTO audit_log (username, action, details) VALUES ('admin', 'sql.query', ?)",
-                    [f'{{"sql": "SELECT * FROM contacts WHERE email = \'{EMAIL}\'"}}'])
-    export_audience(workspace, admin, workspace.folder / "exports" / "everyone.csv", ids,
-                    columns=["profile_id", "email", "phone", "first_name", "last_name", "city"])
-    fakes = {}
-    for kind in KINDS:
-        fake, key = platform(kind)
-        out = sync.sync(workspace, admin, key, members=ids, client=fast())
-        assert out["status"] == "succeeded" and out["added"] >= 3, (kind, out["errors"])
-        fakes[kind] = fake
-    bundle = export_subject(workspace, admin, "email", EMAIL)
+    with held_open(workspace):   # ... and before any byte of it is read
+        with workspace.transaction() as con:   # an entry written before query text was hashed in the log
+            con.execute("INSERT INTO audit_log (username, action, details) VALUES ('admin', 'sql.query', ?)",
+                        [f'{{"sql": "SELECT * FROM contacts WHERE email = \'{EMAIL}\'"}}'])
+        export_audience(workspace, admin, workspace.folder / "exports" / "everyone.csv", ids,
+                        columns=["profile_id", "email", "phone", "first_name", "last_name", "city"])
+        fakes = {}
+        for kind in KINDS:
+            fake, key = platform(kind)
+            out = sync.sync(workspace, admin, key, members=ids, client=fast())
+            assert out["status"] == "succeeded" and out["added"] >= 3, (kind, out["errors"])
+            fakes[kind] = fake
+        bundle = export_subject(workspace, admin, "email", EMAIL)
     (workspace.folder / "requests").mkdir()
     (workspace.folder / "requests" / "access-zebulon.zip").write_bytes(bundle)
     spool = workspace.folder / f"{workspace.path.stem}.spool"

@@ -1,5 +1,6 @@
 """Files under the workspace folder are rewritten without the person by their format (zips read
 too), and what cannot be rewritten is kept and reported, never silently skipped."""
+import pytest
 import io
 import json
 import zipfile
@@ -8,6 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from engine.privacy.files import scrub_folder
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 WHO = "mira.okafor@fernhill-post.co.uk"
 OTHER = "ann.lee@fernhill-post.co.uk"

@@ -1,6 +1,9 @@
 """The registry of where personal data lives covers the schema: a new table with a personal-looking
 column fails here until erasure is told how to reach it."""
+import pytest
 from engine.privacy import pii_tables as R
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 KEY_COLUMNS = {
     "record": {"source", "source_record_id"},

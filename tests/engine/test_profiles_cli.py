@@ -8,6 +8,8 @@ import pytest
 from engine.cli.main import main
 from tests.engine.journey_data import FUNNEL, build
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 @pytest.fixture
 def ws(workspace, monkeypatch):

@@ -4,6 +4,8 @@ from engine.profiles import refresh_search_index, search_profiles
 from engine.profiles.search import normalise_query
 from tests.engine.journey_data import build
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 @pytest.fixture
 def ws(workspace):

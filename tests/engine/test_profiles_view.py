@@ -6,6 +6,8 @@ from engine.profiles import (
 )
 from tests.engine.journey_data import build
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 @pytest.fixture
 def ws(workspace):

@@ -18,6 +18,8 @@ from engine.value import rfm_scores
 from engine.value.history import load_history
 from engine.workspace import migrations, open_workspace
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 # The sample's billing file and the tools' words, with what they become.
 WORDS = [
     ("Paid", 24.0, None, "paid"), ("succeeded", 24.0, 0.0, "paid"), ("Failed", 24.0, None, "failed"),

@@ -4,6 +4,7 @@
 (a small reference of the rule: failed payments are not revenue, refunds come off, lines add up)."""
 from __future__ import annotations
 
+import pytest
 import csv
 import datetime as dt
 import io
@@ -11,6 +12,8 @@ import io
 from engine.identity import resolve
 from engine.ingest import ingest_file
 from engine.segments import create_segment, segment_members
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 

@@ -7,6 +7,8 @@ from engine.segments import create_static_segment
 from tests.engine.activation_data import add_people
 from tests.engine.test_forward import seed
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 @pytest.fixture
 def cli(workspace, monkeypatch, tmp_path):

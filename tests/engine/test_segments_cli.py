@@ -1,11 +1,14 @@
 """`cdp segment`: create from JSON, count, list, members to CSV, SQL, versions."""
 from __future__ import annotations
 
+import pytest
 import csv
 import json
 
 from engine.cli.main import main
 from tests.engine.test_segments_conditions import build_people, one
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 
 def test_cli_round_trip(workspace, tmp_path, monkeypatch, capsys):

@@ -13,7 +13,9 @@ import pytest
 
 from engine.segments import event_index
 from engine.segments.store import compile_in
-from tests.conftest import copy_workspace
+from tests.conftest import copy_workspace, held_open
+
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
 AS_OF = datetime(2026, 6, 30, 12, 0, tzinfo=timezone.utc)
 EVIL = "O'Brien; DROP TABLE profiles;--"
@@ -108,11 +110,12 @@ def build_people(ws) -> None:
 def people(request, tmp_path_factory, migrated_template):
     """Built once per evaluation path; the condition tests only read."""
     ws = copy_workspace(migrated_template, tmp_path_factory.mktemp(f"people_{request.param}") / "cdp.duckdb")
-    build_people(ws)
-    if request.param == "index":
-        event_index.rebuild(ws)
-    ws.use_index = request.param == "index"
-    return ws
+    with held_open(ws):
+        build_people(ws)
+        if request.param == "index":
+            event_index.rebuild(ws)
+        ws.use_index = request.param == "index"
+        yield ws
 
 
 def members(ws, definition, segment_id=None) -> set[str]:

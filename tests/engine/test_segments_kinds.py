@@ -14,6 +14,8 @@ from engine.segments.compiler import compile_definition
 from engine.workspace.versions import CORE, EVENTS, NO_EVENTS, ORDER_EVENTS
 from tests.engine.test_segments_conditions import build_people, grp, members
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 SEGMENT_REF = ("rules", grp("all", {"type": "condition", "kind": "tag", "tag": "vip"}))
 
 

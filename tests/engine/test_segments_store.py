@@ -33,6 +33,8 @@ from engine.segments import (
 )
 from tests.engine.test_segments_conditions import EVIL, build_people, cond, grp, one
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 GB = one("trait", field="country", op="equals", value="GB")
 VIP = one("tag", tag="vip")
 

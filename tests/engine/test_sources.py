@@ -4,6 +4,8 @@ from engine.access import PermissionDenied
 from engine.sources import (SourceError, create_source, ensure_source, list_sources,
                             rotate_write_key, source_for_write_key)
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 def test_events_source_gets_a_write_key_that_rotates(workspace, marketer):
     source = create_source(workspace, marketer, "Website", "events")

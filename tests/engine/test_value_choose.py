@@ -11,6 +11,8 @@ from engine.value.clv import predict_history
 from engine.value.history import History
 from engine.value.simulate import load_orders, simulate_orders
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 def _figures(spearman, revenue_mae, mae=1.0):
     return {"spearman": spearman, "revenue_mae": revenue_mae, "mae": mae, "revenue_error": 0.0}

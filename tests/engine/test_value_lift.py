@@ -7,6 +7,8 @@ import pytest
 from engine.value.lift import audience_lift, difference, verdict
 from tests.engine.value_data import add_orders
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 def test_difference_of_means_and_its_interval():
     d = difference([2.0, 4.0, 6.0, 8.0], [1.0, 1.0, 3.0, 3.0])

@@ -8,6 +8,8 @@ from engine.value import (DEFAULT_RULES, RuleError, rfm_scores, save_segment_rul
                           segment_rules)
 from tests.engine.value_data import add_orders
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 ORDERS = [
     ("a", "2024-06-28 10:00", 100), ("a", "2024-06-01", 50), ("a", "2024-05-01", 50),
     ("a", "2024-07-05", 999),  # after the as-of date: ignored

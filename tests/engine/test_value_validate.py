@@ -13,6 +13,8 @@ from engine.value.simulate import load_orders, simulate_orders
 from engine.value.validate import by_frequency
 from tests.engine.value_data import add_orders
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 
 def test_metrics_on_a_tiny_known_case():
     m = metrics([0.5, 2.0, 1.0, 0.0], [1, 3, 0, 0])

@@ -16,6 +16,7 @@ from engine.identity import resolve
 from engine.identity.settings import set_namespace
 from engine.ingest import ingest_file
 from engine.workspace import open_workspace
+from tests.conftest import held_open
 
 ADMIN = User("admin", "admin", "Ada Admin")
 MARKETER = User("marketer", "marketer", "Max Marketer")
@@ -73,13 +74,14 @@ def seed_workspace(folder: Path):
     ]).to_csv(orders, index=False)
     events = folder / "events.ndjson"
     events.write_text("\n".join(json.dumps(e) for e in _events()) + "\n", encoding="utf-8")
-    ingest_file(ws, ADMIN, "contacts", contacts, "crm")
-    ingest_file(ws, ADMIN, "orders", orders, "shop")
-    ingest_file(ws, ADMIN, "events", events, "web")
-    for source in ("crm", "shop", "events"):   # CRM, shop and website share one customer numbering
-        set_namespace(ws, ADMIN, source, "customers")
-    resolve(ws, ADMIN, full=True)
-    refresh(ws)         # as `cdp resolve` does: the screens have their read tables
+    with held_open(ws):     # closed (checkpointed) before anyone copies it
+        ingest_file(ws, ADMIN, "contacts", contacts, "crm")
+        ingest_file(ws, ADMIN, "orders", orders, "shop")
+        ingest_file(ws, ADMIN, "events", events, "web")
+        for source in ("crm", "shop", "events"):   # CRM, shop and website share one customer numbering
+            set_namespace(ws, ADMIN, source, "customers")
+        resolve(ws, ADMIN, full=True)
+        refresh(ws)         # as `cdp resolve` does: the screens have their read tables
     return ws
 
 

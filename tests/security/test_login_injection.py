@@ -8,6 +8,8 @@ from tests.conftest import DEMO_PASSWORDS, ROOT
 from tests.security.seed import SQLI, XSS
 from tests.app_timeout import APP_TIMEOUT
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 HOSTILE = ["admin' OR '1'='1", "admin\" --", SQLI[0], XSS[0], "../../etc/passwd", "admin\x00", "a" * 5000]
 
 

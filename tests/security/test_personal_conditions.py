@@ -13,6 +13,8 @@ from engine.profiles import search_profiles
 from engine.segments import count_definition, model, reachability, sample_members
 from tests.engine.test_segments_conditions import build_people, one
 
+pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
+
 PREFIX = one("trait", field="email", op="starts_with", value="dan")   # p4: dan@shop.com
 
 PROBES = {
