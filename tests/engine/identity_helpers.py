@@ -29,6 +29,20 @@ def add_events(workspace, rows: list[dict]) -> None:
                          json.dumps(row.get("traits", {}))])
 
 
+def add_father_son_chain(workspace) -> None:
+    """Background noise plus a father and son (crm sr, jr: birth dates 32 years apart) linked through a
+    shop record without a birth date (hub): a chain the cluster-consistency step should cut."""
+    from tests.engine.test_identity_resolve import _noise
+
+    home = dict(first_name="Lucius", last_name="Fairweather", address_line1="12 Quarry Lane", city="Ogdenville",
+                postcode="70010")
+    add_contacts(workspace, _noise() + [
+        dict(source="crm", source_record_id="sr", date_of_birth="1950-04-02", **home),
+        dict(source="crm", source_record_id="jr", date_of_birth="1982-09-30", **home),
+        dict(source="shop", source_record_id="hub", **home),
+    ])
+
+
 def profile_of(workspace, source: str, record_id: str) -> str:
     return workspace.scalar("SELECT profile_id FROM profile_members WHERE source = ? AND source_record_id = ?",
                             [source, record_id])

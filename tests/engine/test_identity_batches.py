@@ -14,25 +14,12 @@ from engine.backend.duckdb_backend import DuckDBBackend
 from engine.identity import fuzzy, resolve
 from engine.identity.settings import save_settings
 from tests.conftest import copy_workspace
-from tests.engine.identity_helpers import add_contacts
+from tests.engine.identity_helpers import add_father_son_chain
 from tests.engine.resolve_outcome import build_messy, outcome
-from tests.engine.test_identity_resolve import _noise
 
 ADMIN = User("batches-test", "admin")
 ONE_BATCH = 10 ** 9
 KEEPING = fuzzy.keeping
-
-
-def _chain(workspace) -> None:
-    """A father and son linked through a record without a birth date: a chain cut (consistency.py)
-    whose conflict is a candidate pair scored below the low threshold."""
-    home = dict(first_name="Lucius", last_name="Fairweather", address_line1="12 Quarry Lane", city="Ogdenville",
-                postcode="70010")
-    add_contacts(workspace, _noise() + [
-        dict(source="crm", source_record_id="sr", date_of_birth="1950-04-02", **home),
-        dict(source="crm", source_record_id="jr", date_of_birth="1982-09-30", **home),
-        dict(source="shop", source_record_id="hub", **home),
-    ])
 
 
 @pytest.fixture
@@ -40,7 +27,7 @@ def copies(tmp_path, migrated_template):
     """Three copies of one messy workspace with a chain to cut."""
     first = copy_workspace(migrated_template, tmp_path / "a" / "cdp.duckdb")
     build_messy(first)
-    _chain(first)
+    add_father_son_chain(first)
     return [first] + [copy_workspace(first.path, tmp_path / name / "cdp.duckdb") for name in ("b", "c")]
 
 

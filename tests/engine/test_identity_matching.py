@@ -118,16 +118,9 @@ def test_resolve_does_not_chain_father_and_son_through_a_record_without_birth_da
 
     from engine.identity import resolve
     from engine.identity.settings import save_settings
-    from tests.engine.identity_helpers import profile_of
-    from tests.engine.test_identity_resolve import _noise
+    from tests.engine.identity_helpers import add_father_son_chain, profile_of
 
-    home = dict(first_name="Lucius", last_name="Fairweather", address_line1="12 Quarry Lane", city="Ogdenville",
-                postcode="70010")
-    add_contacts(workspace, _noise() + [
-        dict(source="crm", source_record_id="sr", date_of_birth="1950-04-02", **home),
-        dict(source="crm", source_record_id="jr", date_of_birth="1982-09-30", **home),
-        dict(source="shop", source_record_id="hub", **home),
-    ])
+    add_father_son_chain(workspace)
     save_settings(workspace, admin, {"cluster_consistency": False})
     resolve(workspace, admin, full=True)
     assert profile_of(workspace, "crm", "sr") == profile_of(workspace, "crm", "jr")   # the chain
