@@ -83,6 +83,29 @@ def run_once(n: int, batch_rows: int) -> dict:
             "pairs": int(pairs), "kept": int(len(kept)), **scores}
 
 
+def _reset_peak() -> bool:
+    """Start the process's peak RSS again from its current RSS (Linux: clear_refs 5), so that a
+    step's peak is its own, not that of what came before it (the generated people's frame)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+def _hwm_gb() -> float:
+    """The peak RSS since the last _reset_peak (VmHWM), in GB; ru_maxrss where /proc is absent."""
+    from bench.bench_identity import _peak_gb
+
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024 / 1024
+    except OSError:
+        pass
+    return _peak_gb()
+
+
 def resolve_once(n: int, batch_pairs: int) -> dict:
     """engine resolve end to end on n generated people loaded as contacts: seconds and peak RSS
     (overall and as each step starts), pairs, and pairwise F1 of the profiles."""
@@ -103,11 +126,14 @@ def resolve_once(n: int, batch_pairs: int) -> dict:
         truth = df.set_index("source_record_id")["person_id"]   # only the answer key stays
         del df
         loaded_gb = _peak_gb()
+        import gc
+        gc.collect()
+        reset = _reset_peak()        # resolve's own peak, not the generator's frame before it
         started = time.perf_counter()
 
         def progress(_, message):
             steps.append({"step": message, "at_s": round(time.perf_counter() - started, 1),
-                          "peak_gb": round(_peak_gb(), 2)})
+                          "peak_gb": round(_hwm_gb(), 2)})
 
         stats = resolve(ws, User("bench", "admin"), full=True, progress=progress)
         seconds = time.perf_counter() - started
@@ -117,6 +143,7 @@ def resolve_once(n: int, batch_pairs: int) -> dict:
                              np.asarray(members["profile_id"]))
     return {"mode": "resolve", "n": n, "batch_rows": batch_pairs, "seconds": round(seconds, 1),
             "peak_gb": round(_peak_gb(), 2), "peak_gb_before_resolve": round(loaded_gb, 2),
+            "resolve_peak_gb": round(_hwm_gb(), 2) if reset else None,
             "pairs": stats.get("pairs_scored"), "kept": int(kept), "auto_merged": stats.get("auto_merged"),
             "to_review": stats.get("to_review"), "chain_cuts": stats.get("chain_cuts"),
             "profiles": stats.get("profiles"), "steps": steps, **scores}
