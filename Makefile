@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8501
 ADDRESS ?= 127.0.0.1
 
-.PHONY: run test test-next-year test-spark bench sample clean-workspace
+.PHONY: run test test-slow test-next-year test-spark bench sample clean-workspace
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,14 @@ sample: $(VENV)/.installed
 run: $(VENV)/.installed .streamlit/secrets.toml .streamlit/auth.yaml workspace/cdp.duckdb
 	$(BIN)/streamlit run server.py --server.port $(PORT) --server.address $(ADDRESS)
 
+# The everyday suite: every test but those marked slow (several seconds each: whole-sample
+# builds, bench smoke runs, real browsers, multi-process races) or browser; `make test-slow` runs
+# those. CI runs both, then the suite a year ahead, then the Spark suite.
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -n auto --dist worksteal --ignore=tests/spark
+	$(BIN)/python -m pytest -n auto --dist worksteal --ignore=tests/spark -m "not slow and not browser"
+
+test-slow: $(VENV)/.installed
+	$(BIN)/python -m pytest -n auto --dist worksteal --ignore=tests/spark -m "slow or browser"
 
 # The suite again with the machine clock a year ahead (Debian's faketime): a test or a
 # feature that silently depends on today's date fails here first. CI runs both.

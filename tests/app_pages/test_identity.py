@@ -43,6 +43,7 @@ def _submit(at, label):
     assert not at.exception, f"{label}: {at.exception}"
 
 
+@pytest.mark.slow
 def test_review_accept_undo_and_resolve(logged_in_app, app_env):
     _seed(app_env)
     at = logged_in_app("marketer", "app_pages/identity.py")

@@ -22,6 +22,7 @@ def _charts(at):
     return [c for c in at.get("plotly_chart")]
 
 
+@pytest.mark.slow
 def test_fit_then_charts_validation_and_churn_list(shop, logged_in_app):
     at = logged_in_app("marketer", PAGE)
     assert not at.exception

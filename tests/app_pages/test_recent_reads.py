@@ -64,6 +64,7 @@ def test_a_failed_recount_is_dropped_and_the_next_call_shows_the_error(recent, a
     assert recent.recent_query(count_profiles).value == 1
 
 
+@pytest.mark.slow
 def test_journeys_shows_the_last_funnel_while_new_events_are_counted(logged_in_app, app_env, recent):
     from engine import derived
     from tests.engine.test_data_versions import land

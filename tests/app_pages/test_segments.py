@@ -65,6 +65,7 @@ UK = {"type": "group", "op": "all", "children": [
     {"type": "condition", "kind": "trait", "field": "country", "op": "equals", "value": "GB"}]}
 
 
+@pytest.mark.slow
 def test_every_condition_kind_renders_and_counts(logged_in_app, app_env):
     build_people(app_env)
     uk = create_segment(app_env, User("admin", "admin"), "UK", UK)
@@ -141,6 +142,7 @@ def test_delete_of_a_segment_feeding_an_audience_asks_first(logged_in_app, app_e
     assert sid not in set(list_segments(app_env)["segment_id"])
 
 
+@pytest.mark.slow
 def test_every_kind_has_an_editor_that_keeps_its_example(logged_in_app, app_env):
     """Each kind's example, opened in the builder, renders through its editor and still counts."""
     import copy

@@ -128,6 +128,7 @@ def test_webhook_stand_in_warns_over_20_kb(workspace, admin, platform):
     assert fake.warnings and "20 kB" in fake.warnings[0]
 
 
+@pytest.mark.slow
 def test_sample_push_draws_no_rejection_or_warning_and_an_unchanged_resync_sends_nothing(tmp_path, admin,
                                                                                         monkeypatch):
     """Done when: the sample (a small build of it, made for the run's day) pushed to strict

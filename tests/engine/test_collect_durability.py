@@ -129,6 +129,7 @@ def test_sigkill_mid_stream_loses_no_acknowledged_event(workspace, admin):
     assert list_segments(spool_dir(workspace)) == []
 
 
+@pytest.mark.slow
 def test_collector_and_another_process_write_the_same_workspace(workspace, admin):
     key = create_source(workspace, admin, "Web", "events").write_key
     collector = CollectorProcess(workspace.path, interval=0.2)

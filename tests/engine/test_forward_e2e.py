@@ -4,6 +4,8 @@ import json
 import time
 import urllib.request
 
+import pytest
+
 from engine.collect.server import Collector
 from engine.forward import config
 from engine.forward.worker import run_once
@@ -22,6 +24,7 @@ def _post(url, key, path, body):
         assert resp.status == 200
 
 
+@pytest.mark.slow
 def test_tracked_purchase_reaches_meta_with_click_id_and_consent(workspace, admin, monkeypatch):
     source = create_source(workspace, admin, "Website", "events")
     context = {"page": {"url": "https://shop.example/checkout?fbclid=CLICK42"}, "ip": "198.51.100.4",

@@ -79,6 +79,7 @@ def _close(a: dict, b: dict) -> bool:
         (a[k] is None) == (b[k] is None) and (a[k] is None or abs(a[k] - b[k]) <= 1e-12) for k in a)
 
 
+@pytest.mark.slow
 def test_batches_of_seven_pairs_decide_as_one_batch(copies, monkeypatch):
     one = _resolved(copies[0], monkeypatch, ONE_BATCH)
     small = _resolved(copies[1], monkeypatch, 7)
@@ -89,6 +90,7 @@ def test_batches_of_seven_pairs_decide_as_one_batch(copies, monkeypatch):
     _assert_same(one, small)
 
 
+@pytest.mark.slow
 def test_batches_on_a_backend_plane_decide_as_in_the_workspace(copies, monkeypatch):
     one = _resolved(copies[0], monkeypatch, ONE_BATCH)
     small = _resolved(copies[2], monkeypatch, 7, backend=DuckDBBackend(copies[2]))
@@ -96,6 +98,7 @@ def test_batches_on_a_backend_plane_decide_as_in_the_workspace(copies, monkeypat
     _assert_same(one, small)
 
 
+@pytest.mark.slow
 def test_control_the_comparison_sees_a_different_decision(copies, monkeypatch):
     """_assert_same can fail: without chain cuts the same workspace decides otherwise."""
     one = _resolved(copies[0], monkeypatch, ONE_BATCH)

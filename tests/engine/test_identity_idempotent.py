@@ -35,6 +35,7 @@ def test_a_resolve_with_no_new_data_moves_nothing(workspace, admin, seed):
 
 @pytest.mark.parametrize("seed, settings", [(2, {}), (3, {"identifier_trust": {"customer_id": "evidence"}}),
                                             (4, {"id_namespaces": {"crm": "customer", "shop": "customer"}})])
+@pytest.mark.slow
 def test_incremental_after_appends_equals_a_full_run(workspace, admin, seed, settings):
     from engine.identity.settings import save_settings
 
@@ -81,6 +82,7 @@ def test_a_names_dob_and_address_file_loads_and_resolves(workspace, admin, tmp_p
     assert wrong <= 0.05 * len(same)
 
 
+@pytest.mark.slow
 def test_after_decisions_and_an_unmerge_a_no_op_run_moves_nothing(workspace, admin):
     from engine.identity.review import decide, review_queue, unmerge
 

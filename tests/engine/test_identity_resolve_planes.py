@@ -38,6 +38,7 @@ def test_resolve_on_the_backend_plane_decides_as_in_the_workspace(twins):
     assert left == right
 
 
+@pytest.mark.slow
 def test_an_incremental_run_on_the_plane_decides_as_in_the_workspace(twins):
     for ws in twins:
         resolve(ws, ADMIN)

@@ -114,6 +114,7 @@ def seeded(workspace, admin, platform, tmp_path):  # noqa: F811
     return fakes
 
 
+@pytest.mark.slow
 def test_control_the_byte_checker_finds_the_person_before_erasure(workspace, seeded):
     leaks = byte_leaks(workspace, NEEDLES)
     assert {n for _, n in leaks} == set(NEEDLES)
@@ -123,6 +124,7 @@ def test_control_the_byte_checker_finds_the_person_before_erasure(workspace, see
     assert any(p.startswith("landing/") for p in places) and any(p.startswith("exports/") for p in places)
 
 
+@pytest.mark.slow
 def test_erasure_leaves_no_byte_anywhere_and_deletes_at_every_destination(workspace, admin, seeded, tmp_path):
     fakes = seeded
     result = erase_subject(workspace, admin, "email", EMAIL, client=fast())

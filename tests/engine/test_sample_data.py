@@ -258,6 +258,7 @@ def _built(tmp_path, admin):
     return path, summary, seen, json.loads((tmp_path / "small" / "manifest.json").read_text())
 
 
+@pytest.mark.slow
 def test_sample_workspace_builds_end_to_end(tmp_path, admin):
     from engine.workspace import Workspace
     path, summary, seen, manifest = _built(tmp_path, admin)
@@ -322,17 +323,27 @@ def _moment(day: date) -> datetime:
     return build_moment(day)
 
 
-@pytest.fixture(scope="module")
-def built_on_two_days(built_sample, tmp_path_factory):
-    """The committed-size sample built as if on two different days (marketer's rights)."""
+def _built_on(days, built_sample, tmp_path_factory):
+    """The committed-size sample built as if on each of these days (marketer's rights): a copy each."""
     from engine.access import User
     from engine.workspace import Workspace
     marketer = User("marketer", "marketer", "Max Marketer")
     out = {}
-    for day in BUILD_DAYS:
+    for day in days:
         template, summary = built_sample(day)
         out[day] = (copy_workspace_folder(Workspace(template), tmp_path_factory.mktemp(f"sample-{day}")), summary)
     return marketer, out
+
+
+@pytest.fixture(scope="module")
+def built_on_two_days(built_sample, tmp_path_factory):
+    return _built_on(BUILD_DAYS, built_sample, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def built_on_first_day(built_sample, tmp_path_factory):
+    """The first build day only: the sample every other module's tests build (conftest's day)."""
+    return _built_on(BUILD_DAYS[:1], built_sample, tmp_path_factory)
 
 
 def _answers(ws, user, day: date) -> dict:
@@ -365,6 +376,7 @@ def _answers(ws, user, day: date) -> dict:
     }
 
 
+@pytest.mark.slow
 def test_sample_built_on_any_day_tells_the_same_story_moved_in_time(built_on_two_days):
     marketer, built = built_on_two_days
     answers = {day: _answers(ws, marketer, day) for day, (ws, _) in built.items()}
@@ -383,9 +395,9 @@ def test_sample_built_on_any_day_tells_the_same_story_moved_in_time(built_on_two
     assert first["to review"] < first["profiles"] / 10
 
 
-def test_sample_has_ready_made_segments_with_members(built_on_two_days):
+def test_sample_has_ready_made_segments_with_members(built_on_first_day):
     from engine.sample.segments import SAMPLE_SEGMENTS
-    marketer, built = built_on_two_days
+    marketer, built = built_on_first_day
     ws, summary = built[BUILD_DAYS[0]]
     saved = _answers(ws, marketer, BUILD_DAYS[0])["saved"]
     assert set(saved) == {name for name, _, _ in SAMPLE_SEGMENTS}

@@ -72,6 +72,7 @@ def shop(workspace):
     return workspace
 
 
+@pytest.mark.slow
 def test_fit_chooses_stores_the_choice_and_validate_judges_it(shop, marketer, analyst):
     result = fit_clv(shop, marketer, date(2025, 6, 30), horizon_days=180)
     choice = result["choice"]

@@ -94,6 +94,7 @@ def test_thin_data_says_so_and_falls_back_to_rfm(workspace, marketer, analyst):
         validate_clv(workspace, analyst, date(2024, 1, 20), date(2024, 1, 10))
 
 
+@pytest.mark.slow
 def test_cli_contracts(shop, tmp_path, capsys):
     out = tmp_path / "pred.csv"
     ws = str(shop.path)

@@ -65,6 +65,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_processes_writing_at_once_lose_nothing(workspace, tmp_path):
     script = tmp_path / "writer.py"
     script.write_text(WRITER.format(root=str(ROOT)))

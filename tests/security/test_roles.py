@@ -265,6 +265,7 @@ def test_identity_review_screens_mask_for_analyst(seeded):
         assert not _leaks(id_review.profile_records(seeded, ANALYST, pid))
 
 
+@pytest.mark.slow
 def test_sql_console_masks_every_table_and_view_for_analyst(seeded):
     names = seeded.query_df("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' UNION "
                             "SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal")
