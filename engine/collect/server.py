@@ -157,7 +157,7 @@ class Collector(Intake):
     def start(self) -> "Collector":
         self.start_landing()
         self._thread = threading.Thread(target=self.server.serve_forever, name="collect-http",
-                                        kwargs={"poll_interval": 0.2}, daemon=True)
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
