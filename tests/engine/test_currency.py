@@ -4,6 +4,7 @@ on their day, and orders in a currency with no rate flagged and left out with a 
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 
 import pytest
 
@@ -30,12 +31,16 @@ def _orders_csv(rows) -> str:
 
 
 @pytest.fixture
-def shop(workspace, admin, tmp_path):
-    path = tmp_path / "orders.csv"
-    path.write_text(_orders_csv(ORDERS), encoding="utf-8")
-    result = ingest_file(workspace, admin, "orders", path, "shop")
-    resolve(workspace, admin)
-    return workspace, result
+def shop(built_workspace, admin):
+    """The orders loaded and resolved (built once), and what the load reported."""
+    def build(workspace):
+        path = workspace.folder / "orders.csv"
+        path.write_text(_orders_csv(ORDERS), encoding="utf-8")
+        result = ingest_file(workspace, admin, "orders", path, "shop")
+        resolve(workspace, admin)
+        (workspace.folder / "load_result.pickle").write_bytes(pickle.dumps(result))
+    workspace = built_workspace("currency-shop", build)
+    return workspace, pickle.loads((workspace.folder / "load_result.pickle").read_bytes())
 
 
 def _revenue(workspace) -> dict:

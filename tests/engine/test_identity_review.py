@@ -36,11 +36,12 @@ AMBIGUOUS_MORE = [
 
 
 @pytest.fixture
-def queued(workspace, admin):
-    add_contacts(workspace, AMBIGUOUS + _noise())
-    save_settings(workspace, admin, {"low_threshold": 0.01, "high_threshold": 0.995})
-    resolve(workspace, admin)
-    return workspace
+def queued(built_workspace, admin):
+    def build(workspace):
+        add_contacts(workspace, AMBIGUOUS + _noise())
+        save_settings(workspace, admin, {"low_threshold": 0.01, "high_threshold": 0.995})
+        resolve(workspace, admin)
+    return built_workspace("identity-review-queued", build)
 
 
 def _key(ws, left, right):
