@@ -134,6 +134,7 @@ def resolve_once(n: int, batch_pairs: int) -> dict:
         def progress(_, message):
             steps.append({"step": message, "at_s": round(time.perf_counter() - started, 1),
                           "peak_gb": round(_hwm_gb(), 2)})
+            print(json.dumps(steps[-1]), file=sys.stderr, flush=True)   # how far a failed run got
 
         stats = resolve(ws, User("bench", "admin"), full=True, progress=progress)
         seconds = time.perf_counter() - started
@@ -158,7 +159,7 @@ def _subprocess(n: int, batch_rows: int, resolve: bool = False) -> dict:
            *(["--resolve"] if resolve else [])]
     done = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"identity scale run n={n} failed: {done.stderr[-1500:]}")
+        raise RuntimeError(f"identity scale run n={n} failed: {done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -67,6 +67,7 @@ def write_golden(con, settings: dict) -> None:
                            struct_pack(n := c.spelling, t := c.t, s := -c.src_rank, v := c.value)) AS best
             FROM c JOIN win USING (profile_id, field, cmp)
             GROUP BY c.profile_id, c.field)
+        ORDER BY profile_id, field     -- unkeyed (0034): profile order lets a lookup skip row groups
     """)
     cols = ", ".join(GOLDEN_FIELDS)
     pivots = ", ".join(
