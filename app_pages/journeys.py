@@ -96,11 +96,14 @@ def _funnels() -> None:
         points = (clicked or {}).get("selection", {}).get("points", []) if clicked else []
         if points and 1 <= int(points[0].get("point_index", 0)) < len(steps):
             st.session_state["dropoff_step"] = int(points[0]["point_index"]) + 1
-        shown = funnel_table.assign(median_time=funnel_table["median_seconds"].map(
-            lambda s: "" if pd.isna(s) else str(timedelta(seconds=round(s)))))
+        shown = funnel_table.assign(
+            median_time=funnel_table["median_seconds"].map(
+                lambda s: "" if pd.isna(s) else str(timedelta(seconds=round(s)))),
+            pct_of_previous=funnel_table["pct_of_previous"].map(      # the first step has none: "—", not "None"
+                lambda p: "—" if p is None or pd.isna(p) else f"{p:.1f}%"))
         st.dataframe(shown.drop(columns="median_seconds"), hide_index=True, width="stretch",
                      column_config={"pct_of_start": st.column_config.NumberColumn("% of start", format="%.1f%%"),
-                                    "pct_of_previous": st.column_config.NumberColumn("% of previous", format="%.1f%%"),
+                                    "pct_of_previous": st.column_config.TextColumn("% of previous"),
                                     "median_time": "median time from previous"})
         if breakdown and not result.breakdown.empty:
             bd = result.breakdown.assign(label=lambda d: d["step"].astype(str) + ". " + d["label"].map(plain),

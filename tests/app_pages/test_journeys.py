@@ -17,6 +17,7 @@ def test_build_a_funnel_and_save_dropoffs(logged_in_app, app_env, admin):
     assert not at.exception, at.exception
     steps = next(df.value for df in at.dataframe if "pct_of_start" in df.value.columns)
     assert steps["people"].tolist() == [4, 4, 3, 2, 1]
+    assert steps["pct_of_previous"].tolist() == ["—", "100.0%", "75.0%", "66.7%", "50.0%"]  # no "None" first
     at.selectbox(key="dropoff_step").select(3).run()
     assert not at.exception, at.exception
     assert any("1 people did step 2 but not step 3" in c.value for c in at.caption)
