@@ -107,9 +107,11 @@ class SparkBackend:
                 out[c] = pd.to_datetime(out[c], unit="us", utc=True)
             yield out
 
-    def map_batches(self, sql: str, fn, schema: dict[str, str], params: dict | None = None) -> pd.DataFrame:
+    def map_batches(self, sql: str, fn, schema: dict[str, str], params: dict | None = None,
+                    batch_rows: int | None = None) -> pd.DataFrame:
         """fn (pandas in, pandas out) over the query's rows with mapInPandas, on the executors;
-        the results are collected (engine/backend/batches.py)."""
+        the results are collected (engine/backend/batches.py). batch_rows is taken for the seam's
+        sake: Spark sizes its own Arrow batches (spark.sql.execution.arrow.maxRecordsPerBatch)."""
         from engine.backend.batches import conform, spark_map
 
         return conform(spark_map(self.spark.sql(self.sql_for(sql, params)), fn, schema).toPandas(), schema)

@@ -17,7 +17,6 @@ settings come from the DuckDB workspace (the control plane). Guards and chain cu
 """
 from __future__ import annotations
 
-import inspect
 
 import numpy as np
 import pandas as pd
@@ -50,10 +49,9 @@ def candidate_pairs(backend, evidence: list[str], full: bool = True) -> int:
 
 def map_pairs(backend, fn, schema: dict[str, str], batch_pairs: int | None = None) -> pd.DataFrame:
     """fn (features arrays of a batch of candidate pairs -> frame) over every candidate pair, a
-    batch at a time (batch_pairs rows where the backend's map_batches takes a batch size)."""
-    sized = batch_pairs and "batch_rows" in inspect.signature(backend.map_batches).parameters
+    batch at a time (batch_pairs rows a batch on DuckDB; Spark sizes its own batches)."""
     return backend.map_batches(FEATURE_INPUTS_SQL, over_arrays(fn, _feature_arrays), schema,
-                               **({"batch_rows": batch_pairs} if sized else {}))
+                               batch_rows=batch_pairs)
 
 
 def _feature_arrays(batch: pd.DataFrame) -> dict[str, np.ndarray]:
