@@ -320,7 +320,7 @@ KNOWN: dict[tuple[str, str, str], str] = {
     ("engine/identity/settings.py", "save_settings", "insert-or-replace"): CONTROL + "identity settings",
     ("engine/identity/review.py", "unmerge", "sequence"): CONTROL + "review decision ids (nextval)",
     ("engine/identity/review.py", "_features_for", "duckdb-function"): CONTROL + "a temp table check for the review screen",
-    ("engine/identity/tables.py", "rebuild_table", "duckdb-function"): CONTROL + "workspace table and index maintenance",
+    ("engine/identity/tables.py", "rebuild_table_in_parts", "duckdb-function"): CONTROL + "workspace table and index maintenance",
     ("engine/identity/resolve.py", "resolve", "duckdb-function"): CONTROL + "identity_runs log (to_seconds)",
     ("engine/identity/resolve.py", "_queue_guarded_pairs", "on-conflict"): CONTROL + "review queue of guarded pairs",
     ("engine/identity/resolve.py", "_queue_guarded_pairs", "ignore-nulls"): CONTROL + "review queue of guarded pairs",

@@ -11,6 +11,12 @@ from __future__ import annotations
 
 def rebuild_table(con, table: str, select_sql: str, params=None) -> None:
     """Replace all rows of `table` with the rows of select_sql, keeping its DDL and indexes."""
+    rebuild_table_in_parts(con, table, [(select_sql, params)])
+
+
+def rebuild_table_in_parts(con, table: str, parts: list[tuple[str, list | None]]) -> None:
+    """rebuild_table with the rows of each (select_sql, params) of parts, inserted one after the
+    other (a part at a time bounds the memory of a query too big to run whole)."""
     rows = con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = ? AND schema_name = 'main' "
                        "AND NOT temporary", [table]).fetchall()
     if not rows:
@@ -20,6 +26,7 @@ def rebuild_table(con, table: str, select_sql: str, params=None) -> None:
         [table]).fetchall()]
     con.execute(f"DROP TABLE main.{table}")
     con.execute(rows[0][0])
-    con.execute(f"INSERT INTO main.{table} {select_sql}", params or [])
+    for select_sql, params in parts:
+        con.execute(f"INSERT INTO main.{table} {select_sql}", params or [])
     for sql in indexes:   # indexes other modules put on the table come back too
         con.execute(sql)
