@@ -100,7 +100,7 @@ def _funnels() -> None:
             median_time=funnel_table["median_seconds"].map(
                 lambda s: "" if pd.isna(s) else str(timedelta(seconds=round(s)))),
             pct_of_previous=funnel_table["pct_of_previous"].map(      # the first step has none: "—", not "None"
-                lambda p: "—" if p is None or pd.isna(p) else f"{p:.1f}%"))
+                lambda p: "—" if pd.isna(p) else f"{p:.1f}%"))
         st.dataframe(shown.drop(columns="median_seconds"), hide_index=True, width="stretch",
                      column_config={"pct_of_start": st.column_config.NumberColumn("% of start", format="%.1f%%"),
                                     "pct_of_previous": st.column_config.TextColumn("% of previous"),

@@ -20,6 +20,7 @@ on the same generated people, each size in its own process, with the peak RSS af
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import subprocess
@@ -126,7 +127,6 @@ def resolve_once(n: int, batch_pairs: int) -> dict:
         truth = df.set_index("source_record_id")["person_id"]   # only the answer key stays
         del df
         loaded_gb = _peak_gb()
-        import gc
         gc.collect()
         reset = _reset_peak()        # resolve's own peak, not the generator's frame before it
         started = time.perf_counter()

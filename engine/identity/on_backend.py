@@ -17,7 +17,6 @@ settings come from the DuckDB workspace (the control plane). Guards and chain cu
 """
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
