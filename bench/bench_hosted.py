@@ -11,6 +11,9 @@ screen with 10 users, no errors, ack-to-queryable < 5 s, and < 5 s for the other
 
     python -m bench.bench_hosted --scale medium --sessions 1,5 --rate 200 --duration 120
     python bench/run.py --scale full --only hosted       # the defaults of a scale, into BENCHMARKS.md
+
+bench/run.py runs it as the README recommends hosting: the collector inside the app, which holds
+the workspace open (`--collector held` here; `separate` and `in-app` for the other two ways).
 """
 from __future__ import annotations
 
@@ -62,11 +65,12 @@ class HostedApp:
 
 @contextlib.contextmanager
 def hosted_app(scale: str, folder: Path, rate: float, step_timeout: float = STEP_TIMEOUT_S,
-               in_app: bool = False, probe_landed: bool = False, warm: bool = True):
+               in_app: bool = False, probe_landed: bool = False, warm: bool = True, hold: bool = False):
     """The app served on a private copy of the bench workspace, the collector and the streamer running.
 
     The collector is `cdp collect` in its own process, or with `in_app` the app's own server
-    (CDP_COLLECT_IN_APP=1): events then go to the app's port. The derived tables are brought up to
+    (CDP_COLLECT_IN_APP=1): events then go to the app's port; with `hold` too the app keeps the
+    workspace open for its lifetime (CDP_HOLD_WORKSPACE=1). The derived tables are brought up to
     date before it is served and, with `warm`, one user goes through every screen untimed first.
     """
     from bench.bench_collect import _start, _stop
@@ -100,7 +104,8 @@ def hosted_app(scale: str, folder: Path, rate: float, step_timeout: float = STEP
                                            {**os.environ, **env})
             streamer = Streamer(host, port, key, rate, actors)
             streamer.start()
-        with streamlit_server({**env, "CDP_COLLECT_IN_APP": "1" if in_app else ""}) as url:
+        with streamlit_server({**env, "CDP_COLLECT_IN_APP": "1" if in_app else "",
+                               "CDP_HOLD_WORKSPACE": "1" if hold else ""}) as url:
             if in_app:
                 host, port = url.split("://", 1)[1].rsplit(":", 1)
                 port = int(port)
@@ -252,7 +257,8 @@ def _by_status(events: dict) -> str:
 
 def measure(scale: str, sessions: tuple[int, ...], duration: float, rate: float, resolve: bool = True,
             only: tuple[str, ...] | None = None, json_to: Path | None = None,
-            step_timeout: float = STEP_TIMEOUT_S, in_app: bool = False, probe_landed: bool = False) -> list[dict]:
+            step_timeout: float = STEP_TIMEOUT_S, in_app: bool = False, probe_landed: bool = False,
+            hold: bool = False) -> list[dict]:
     """Every phase on one app; the resolve phase last (it changes the data) with the largest N.
 
     `only` limits the screens the users open (the smoke test's short run); `json_to` gets the
@@ -262,7 +268,7 @@ def measure(scale: str, sessions: tuple[int, ...], duration: float, rate: float,
     results: list[dict] = []
     try:
         with hosted_app(scale, folder, rate, step_timeout, in_app=in_app, probe_landed=probe_landed,
-                        warm=only is None) as app:
+                        warm=only is None, hold=hold) as app:
             for n, with_resolve in [(n, False) for n in sessions] + ([(max(sessions), True)] if resolve else []):
                 results.append({**phase(app, n, duration, resolve=with_resolve, only=only), "warm": app.warm})
                 if json_to:
@@ -292,7 +298,8 @@ def run(scale: str) -> list[dict]:
     d = DEFAULTS.get(scale, DEFAULTS["full"])
     out = ROOT / "bench" / "out" / f"hosted-{scale}.json"
     return write_json(out, scale, measure(scale, d["sessions"], d["duration"], d["rate"], json_to=out,
-                                          resolve=d.get("resolve", True), only=d.get("only")))
+                                          resolve=d.get("resolve", True), only=d.get("only"),
+                                          in_app=True, hold=True, probe_landed=True))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -306,8 +313,9 @@ def main(argv: list[str] | None = None) -> int:
                              "user stops after the phase's duration)")
     parser.add_argument("--no-resolve", action="store_true", help="skip the phase with a resolve running")
     parser.add_argument("--json", type=Path, help="output (default bench/out/hosted-<scale>.json)")
-    parser.add_argument("--collector", choices=("separate", "in-app"), default="separate",
-                        help="`cdp collect` in its own process, or inside the app (CDP_COLLECT_IN_APP=1)")
+    parser.add_argument("--collector", choices=("separate", "in-app", "held"), default="separate",
+                        help="`cdp collect` in its own process, inside the app (CDP_COLLECT_IN_APP=1), or "
+                             "inside the app holding the workspace open (and CDP_HOLD_WORKSPACE=1; probes --probe landed)")
     parser.add_argument("--probe", choices=("query", "landed"), default="query",
                         help="ack-to-queryable: poll the workspace read-only (query) or the collector's "
                              "/health landed count (landed: opens no file; the only way with --collector in-app)")
@@ -317,7 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     out = args.json or ROOT / "bench" / "out" / f"hosted-{args.scale}.json"
     results = measure(args.scale, sessions, args.duration or d["duration"], args.rate or d["rate"],
                       resolve=not args.no_resolve, json_to=out, step_timeout=args.step_timeout, only=d.get("only"),
-                      in_app=args.collector == "in-app", probe_landed=args.probe == "landed")
+                      in_app=args.collector != "separate", hold=args.collector == "held",
+                      probe_landed=args.probe == "landed" or args.collector == "held")
     rows = write_json(out, args.scale, results)
     for r in rows:
         print(json.dumps(r))

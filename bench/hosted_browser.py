@@ -4,8 +4,10 @@
 profile search, and records each as a `Visit`: the seconds until the screen settled and the
 errors Streamlit showed. A screen has settled when no script run is in flight (the app's script
 state, a spinner, skeleton or stale element), its element count has stayed the same for
-STABLE_POLLS polls, and a run was seen since the click (or NO_RUN_SEEN_S passed: a rerun faster
-than a poll); the time recorded is when that stable stretch began.
+STABLE_POLLS polls, and a script run was seen since the click (or NO_RUN_SEEN_S passed without one);
+the time recorded is when that stable stretch began. Runs are counted in the page by a
+MutationObserver on the script state, so a rerun that starts and ends between two polls counts
+too (before, such steps waited out NO_RUN_SEEN_S and were recorded as about 5 s).
 """
 from __future__ import annotations
 
@@ -21,7 +23,13 @@ const q = s => document.querySelectorAll(s).length;
 const main = document.querySelector("[data-testid='stMain']");
 const h1 = main && main.querySelector("h1");
 const app = document.querySelector("[data-test-script-state]");
+if (app && !window.__cdpRuns) {     // counts script runs, also those that start and end between two polls
+  window.__cdpRuns = {n: 0};
+  new MutationObserver(() => { if (app.getAttribute("data-test-script-state") === "running") window.__cdpRuns.n++; })
+    .observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
+}
 return {
+  runs: window.__cdpRuns ? window.__cdpRuns.n : 0,
   running: (app && app.getAttribute("data-test-script-state") === "running" ? 1 : 0)
            + q("[data-testid='stStatusWidgetRunningIcon'], [data-testid='stStatusWidget'] button"),
   busy: q("[data-testid='stSpinner'], [data-testid='stSkeleton'], "
@@ -65,10 +73,18 @@ class BrowserUser:
     def _state(self) -> dict:
         return self.driver.execute_script(STATE_JS)
 
+    def _runs(self) -> int | None:
+        """Script runs the page has counted so far (None before the app is on the page)."""
+        try:
+            return self._state().get("runs")
+        except Exception:          # noqa: BLE001 - the page is being replaced
+            return None
+
     def settle(self, step: str, started: float, title: str | None = None, text: str | None = None,
-               record: bool = True) -> Visit:
-        """Wait until the screen settles (showing `title` / containing `text` when given); record it."""
-        stable_since, last_count, stable, ran = None, None, 0, False
+               record: bool = True, runs_before: int | None = None) -> Visit:
+        """Wait until the screen settles (showing `title` / containing `text` when given) after a
+        run since `runs_before` (the page's run count before the click); record it."""
+        stable_since, last_count, stable, seen_run = None, None, 0, False
         state: dict = {}
         while time.monotonic() - started < self.timeout:
             try:
@@ -76,8 +92,9 @@ class BrowserUser:
             except Exception:      # noqa: BLE001 - the page is being replaced
                 state = {}
             now = time.monotonic()
-            ran = ran or bool(state.get("running")) or now - started > NO_RUN_SEEN_S
-            ready = bool(state) and ran and not state["running"] and not state["busy"] \
+            seen_run = seen_run or bool(state.get("running")) \
+                or (runs_before is not None and state.get("runs", 0) > runs_before)
+            ready = bool(state) and not state["running"] and not state["busy"] \
                 and (title is None or state["title"].startswith(title)) \
                 and (text is None or text in state["text"])
             if ready and state["elements"] == last_count:
@@ -85,7 +102,8 @@ class BrowserUser:
             else:
                 stable, stable_since = (1, now) if ready else (0, None)
             last_count = state.get("elements") if ready else None
-            if stable >= STABLE_POLLS:
+            # No run seen in NO_RUN_SEEN_S: the click started none; the screen has looked so since stable_since.
+            if stable >= STABLE_POLLS and (seen_run or now - started > NO_RUN_SEEN_S):
                 return self._record(step, stable_since - started, state, started, record=record)
             time.sleep(POLL_S)
         return self._record(step, self.timeout, state, started, timed_out=True)
@@ -128,25 +146,25 @@ class BrowserUser:
 
     def open(self, title: str) -> Visit:
         link = self._find(f"//a[@data-testid='stSidebarNavLink'][.//span[@label='{title}']]")
-        started = time.monotonic()
+        runs, started = self._runs(), time.monotonic()
         link.click()
-        return self.settle(title, started, title=title)
+        return self.settle(title, started, title=title, runs_before=runs)
 
     def click_button(self, label: str, step: str, title: str, text: str | None = None,
                      record: bool = True) -> Visit:
         button = self._find(f"//button[.//p[normalize-space(text())='{label}']]")
-        started = time.monotonic()
+        runs, started = self._runs(), time.monotonic()
         button.click()
-        return self.settle(step, started, title=title, text=text, record=record)
+        return self.settle(step, started, title=title, text=text, record=record, runs_before=runs)
 
     def type_into(self, aria_label: str, value: str, step: str, title: str, text: str | None = None) -> Visit:
         from selenium.webdriver.common.keys import Keys
         box = self._find(f"//input[@aria-label='{aria_label}']")
         box.send_keys(Keys.CONTROL, "a")
         box.send_keys(value)
-        started = time.monotonic()
+        runs, started = self._runs(), time.monotonic()
         box.send_keys(Keys.ENTER)
-        return self.settle(step, started, title=title, text=text)
+        return self.settle(step, started, title=title, text=text, runs_before=runs)
 
     def segment_count(self, country: str) -> Visit:
         """On Segments: a new segment of one condition (country equals ...) until its live count shows."""

@@ -26,6 +26,8 @@ SAFE_TABLE_FUNCTIONS = frozenset({
     "range", "generate_series", "unnest", "duckdb_tables", "duckdb_columns", "duckdb_views",
     "json_each", "json_tree",
 })
+# Functions that change state even inside a SELECT (sequences).
+UNSAFE_FUNCTIONS = frozenset({"nextval", "setval"})
 
 
 # For roles without view_pii the query reads views that mask these columns (whatever the query
@@ -51,28 +53,44 @@ def _nodes(node):
             yield from _nodes(value)
 
 
-def _table_functions(tree) -> set[str]:
+def _unsafe_calls(tree) -> set[str]:
+    """Table functions outside SAFE_TABLE_FUNCTIONS, file names read as tables, UNSAFE_FUNCTIONS."""
     found = set()
     for node in _nodes(tree):
         if node.get("type") == "TABLE_FUNCTION":
-            function = node.get("function") or {}
-            found.add(str(function.get("function_name", "")).lower())
+            name = str((node.get("function") or {}).get("function_name", "")).lower()
+            if name not in SAFE_TABLE_FUNCTIONS:
+                found.add(name)
         elif node.get("type") == "BASE_TABLE" and any(c in str(node.get("table_name", "")) for c in "./\\:"):
             found.add(f"file {node.get('table_name')!r}")  # DuckDB would read it as a file
+        elif node.get("type") == "FUNCTION" and str(node.get("function_name", "")).lower() in UNSAFE_FUNCTIONS:
+            found.add(str(node["function_name"]).lower())
     return found
 
 
-def _refuse_file_access(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+def _qualified_tables(tree) -> set[str]:
+    """Tables named with a database or a schema other than main (they would pass the console's views)."""
+    return {".".join(filter(None, (node.get("catalog_name"), node.get("schema_name"), node.get("table_name"))))
+            for node in _nodes(tree) if node.get("type") == "BASE_TABLE"
+            and (node.get("catalog_name") or node.get("schema_name") not in ("", "main", None))}
+
+
+def _refuse_unsafe(con: duckdb.DuckDBPyConnection, sql: str, shared: bool) -> None:
     tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
     if tree.get("error"):
         raise SqlRefused(f"That query does not parse: {tree.get('error_message', '')}")
-    unsafe = _table_functions(tree) - SAFE_TABLE_FUNCTIONS
+    unsafe = _unsafe_calls(tree)
     if unsafe:
         raise SqlRefused(f"The SQL console reads workspace tables only; not allowed: {', '.join(sorted(unsafe))}.")
+    qualified = _qualified_tables(tree) if shared else set()
+    if qualified:
+        raise SqlRefused(f"Name tables without a database here (profiles, not cdp.profiles): "
+                         f"{', '.join(sorted(qualified))}.")
 
 
-def _create_views(con: duckdb.DuckDBPyConnection, alias: str, masked: bool) -> None:
-    """A view in the console's own database for every table and view of the workspace.
+def _create_views(con: duckdb.DuckDBPyConnection, alias: str, masked: bool, temporary: bool = False) -> None:
+    """A view in the console's own database (temporary ones with `temporary`) for every table and
+    view of the workspace.
 
     Masked views replace personal columns before any query sees them (whatever the query then
     does with them: aliases, functions, to_json, SUMMARIZE, WHERE on a prefix ...).
@@ -95,7 +113,7 @@ def _create_views(con: duckdb.DuckDBPyConnection, alias: str, masked: bool) -> N
             select = f"SELECT * REPLACE ({replace}) FROM {source}"
         else:
             select = f"SELECT * FROM {source}"
-        con.execute(f"CREATE VIEW main.{quote_name(table)} AS {select}")
+        con.execute(f"CREATE {'TEMPORARY VIEW ' if temporary else 'VIEW main.'}{quote_name(table)} AS {select}")
 
 
 def _memory_limit() -> str:
@@ -111,6 +129,38 @@ def _timeout_seconds() -> float:
 
 @contextmanager
 def console_connection(workspace, masked: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The console's connection: its own DuckDB (isolated_connection), or on a server that holds
+    the workspace open (which no second DuckDB in the process can attach) shared_connection."""
+    if not workspace.exists():
+        raise SqlRefused(f"There is no workspace at {workspace.path} yet.")
+    if workspace.held:
+        with shared_connection(workspace, masked) as con:
+            yield con
+    else:
+        with isolated_connection(workspace, masked) as con:
+            yield con
+
+
+@contextmanager
+def shared_connection(workspace, masked: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor on the held workspace inside a transaction that is always rolled back, with the
+    console's views as temporary views that shadow the tables of the same name.
+
+    Weaker than the isolated connection, so run_readonly also refuses table names qualified with
+    a database or schema (they would reach the unmasked tables); external access stays as the
+    server's, which the table-function check already keeps queries from using.
+    """
+    with workspace.connect() as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            _create_views(con, con.execute("SELECT current_database()").fetchone()[0], masked, temporary=True)
+            yield con
+        finally:
+            con.execute("ROLLBACK")
+
+
+@contextmanager
+def isolated_connection(workspace, masked: bool) -> Iterator[duckdb.DuckDBPyConnection]:
     """A fresh in-memory DuckDB that sees the workspace only through views (masked ones when
     `masked`), with the workspace attached read-only under a name made up for this query.
 
@@ -119,8 +169,6 @@ def console_connection(workspace, masked: bool) -> Iterator[duckdb.DuckDBPyConne
     the configuration is locked so none of this can be switched back. The workspace is held
     read-only (other readers go on; writers wait at most the console's timeout).
     """
-    if not workspace.exists():
-        raise SqlRefused(f"There is no workspace at {workspace.path} yet.")
     con = duckdb.connect(":memory:", config={"memory_limit": _memory_limit(), "threads": CONSOLE_THREADS,
                                              "temp_directory": ""})
     try:
@@ -173,7 +221,7 @@ def run_readonly(workspace, user: User, sql: str, limit: int = MAX_ROWS) -> pd.D
             raise SqlRefused("Run one query at a time.")
         if statements[0].type != duckdb.StatementType.SELECT:
             raise SqlRefused("Only SELECT queries may run here: the SQL console is read-only.")
-        _refuse_file_access(con, text)
+        _refuse_unsafe(con, text, shared=workspace.held)
         try:
             df = _run_with_timeout(con, f"SELECT * FROM ({text}) AS q LIMIT {int(limit)}", _timeout_seconds())
         except duckdb.Error as exc:

@@ -140,13 +140,16 @@ def test_a_module_section_holds_its_own_rows(tmp_path):
 @pytest.mark.timeout(180)
 @pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
                     reason="needs Debian's chromium and chromium-driver")
-def test_hosted_bench_drives_the_app_in_a_browser_while_events_stream(tmp_path, monkeypatch):
+@pytest.mark.parametrize("collector", ["separate", "held"])
+def test_hosted_bench_drives_the_app_in_a_browser_while_events_stream(tmp_path, monkeypatch, collector):
     """bench_hosted at tiny scale, one user, the three screens with actions: every step settles
-    without an error shown, and the probe events become queryable."""
+    without an error shown, and the probe events become queryable; with `cdp collect` beside the
+    app, and with the collector inside an app that holds the workspace open (as BENCHMARKS.md runs it)."""
     monkeypatch.setenv("CDP_BENCH_DATA", str(tmp_path / "data"))
     from bench.bench_hosted import measure, rows_of
-    [result] = measure("smoke", (1,), duration=1, rate=20, resolve=False,
-                       only=("Segments", "Journeys", "Profiles"))
+    held = collector == "held"
+    [result] = measure("smoke", (1,), duration=1, rate=20, resolve=False, only=("Segments", "Journeys", "Profiles"),
+                       in_app=held, hold=held, probe_landed=held)
     steps = {v["step"] for v in result["visits"]}
     assert {"log in", "segment count"} <= steps and len(steps) >= 3, steps
     assert not result["failures"] and not [v for v in result["visits"] if v["errors"]], result

@@ -190,4 +190,5 @@ def compact(workspace) -> None:
         con.execute(f'COPY FROM DATABASE "{name}" TO compacted')
         # (COPY FROM DATABASE carries views, and sequences at their current position.)
         con.execute("DETACH compacted")
-    os.replace(target, workspace.path)
+    with workspace.file_swap():
+        os.replace(target, workspace.path)

@@ -8,9 +8,15 @@ we wait with exponential backoff (and jitter) instead of failing.
 
 Every connection is opened with a memory limit and a spill folder (engine.workspace.resources),
 so no process on the workspace can take the whole machine's memory.
+
+A hosted server whose collector lands in its own process (nothing else needs the file) may
+instead keep it open for its lifetime (`Workspace.hold`, $CDP_HOLD_WORKSPACE): every unit of
+work is then a cursor on the one DuckDB instance, with no open, no schema check and a warm
+buffer pool; other processes wait until the server stops.
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -44,6 +50,52 @@ _WRITE_LOCKS_GUARD = threading.Lock()
 # session's thread, the SQL console's read-only attachment) has the file open in another mode.
 _LOCK_MARKERS = ("Could not set lock", "Conflicting lock", "database is locked", "being used by another process",
                  "Unique file handle conflict")
+
+
+class _Hold:
+    """The connection a process keeps open to one file, and the cursors it has lent out."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+        self.lent = 0
+        self.paused = False
+        self.closed = False
+        self.changed = threading.Condition()
+
+    def lend(self) -> duckdb.DuckDBPyConnection | None:
+        """A cursor for one unit of work; None once the hold is closed (open the file instead)."""
+        with self.changed:                 # the keeper refuses two calls at once: one cursor at a time
+            self.changed.wait_for(lambda: not self.paused)
+            if self.closed:
+                return None
+            cursor = self.con.cursor()
+            self.lent += 1
+            return cursor
+
+    def close(self, wait: float) -> None:
+        """Close the keeper once the cursors lent out are back (closing it closes them), or after `wait` s."""
+        with self.changed:
+            self.closed = True
+            self.changed.wait_for(lambda: self.lent == 0, timeout=wait)
+            self.con.close()
+
+    def give_back(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        try:
+            cursor.close()
+        finally:
+            with self.changed:
+                self.lent -= 1
+                self.changed.notify_all()
+
+
+_HOLDS: dict[str, _Hold] = {}
+_HOLDS_GUARD = threading.Lock()
+HOLD_ENV = "CDP_HOLD_WORKSPACE"
+
+
+def hold_requested() -> bool:
+    """Whether $CDP_HOLD_WORKSPACE asks a server to keep its workspace open."""
+    return os.environ.get(HOLD_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def default_workspace_path() -> Path:
@@ -80,6 +132,81 @@ class Workspace:
     def exists(self) -> bool:
         return self.path.exists()
 
+    # -- holding the file open -------------------------------------------------
+    def _key(self) -> str:
+        return str(self.path.resolve())
+
+    def _hold(self) -> _Hold | None:
+        return _HOLDS.get(self._key()) if _HOLDS else None
+
+    @property
+    def held(self) -> bool:
+        """True when this process keeps the file open (see `hold`)."""
+        return self._hold() is not None
+
+    def hold(self) -> None:
+        """Keep the file open in this process until `release`: later connections are cursors on it.
+
+        Opens (creating and upgrading) the workspace once; other processes cannot open the file
+        until it is released, so only a server that lands events itself should hold it.
+        """
+        with _HOLDS_GUARD:
+            if self._key() in _HOLDS:
+                return
+            with self.connect():
+                pass                       # creates and upgrades the file, as any first open does
+            con = self._open(read_only=False)
+            resources.apply_setting(con)
+            _HOLDS[self._key()] = _Hold(con)
+            self._holder_file.write_text(json.dumps({"pid": os.getpid(), "since": time.time()}))
+
+    def release(self) -> None:
+        """Stop holding the file (no-op when not held) once the connections lent out are closed."""
+        with _HOLDS_GUARD:
+            hold = _HOLDS.pop(self._key(), None)
+        if hold is not None:
+            hold.close(LOCK_WAIT_SECONDS)
+            self._holder_file.unlink(missing_ok=True)
+
+    @property
+    def _holder_file(self) -> Path:
+        return self.path.with_name(self.path.name + ".held")
+
+    def holder(self) -> int | None:
+        """The id of another live process that holds the file (`hold`), or None."""
+        try:
+            pid = int(json.loads(self._holder_file.read_text())["pid"])
+            os.kill(pid, 0)                # raises when no such process is alive
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return pid if pid != os.getpid() else None
+
+    @contextmanager
+    def file_swap(self) -> Iterator[None]:
+        """Around replacing the database file on disk: when held, waits until no connection of the
+        process is open (new ones wait), closes the file, and opens the new one after the block."""
+        hold = self._hold()
+        if hold is None:
+            yield
+            return
+        if getattr(self._local, "con", None) is not None:
+            raise WorkspaceError("The database file cannot be replaced while this thread has it open.")
+        with hold.changed:
+            hold.paused = True
+            try:
+                if not hold.changed.wait_for(lambda: hold.lent == 0, timeout=LOCK_WAIT_SECONDS):
+                    raise WorkspaceBusy(f"The workspace {self.path} stayed busy for {LOCK_WAIT_SECONDS:.0f} s; "
+                                        "try again in a moment.")
+                hold.con.close()
+                try:
+                    yield
+                finally:
+                    hold.con = self._open(read_only=False)
+                    resources.apply_setting(hold.con)
+            finally:
+                hold.paused = False
+                hold.changed.notify_all()
+
     # -- connections -------------------------------------------------------
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         return self._waiting_for_lock(lambda: duckdb.connect(str(self.path), read_only=read_only,
@@ -104,6 +231,12 @@ class Workspace:
             except (duckdb.IOException, duckdb.ConnectionException, duckdb.OperationalError) as exc:
                 if not _is_lock_error(exc):
                     raise as_unwritable(exc, self.folder) or exc
+                holder = self.holder()
+                if holder is not None:     # a server holds it until it stops: waiting would not help
+                    raise WorkspaceBusy(
+                        f"The workspace {self.path} is held open by the app server (process {holder}, started "
+                        f"with CDP_HOLD_WORKSPACE=1) until it stops. Do this from the app, or stop the "
+                        f"server first.") from exc
                 if time.monotonic() >= deadline:
                     raise WorkspaceBusy(
                         f"The workspace {self.path} is busy in another process; tried for "
@@ -122,6 +255,11 @@ class Workspace:
         current = getattr(self._local, "con", None)
         if current is not None:
             yield current
+            return
+        hold = self._hold()
+        lent = hold.lend() if hold is not None else None
+        if lent is not None:
+            yield from self._lent(hold, lent)
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,6 +283,15 @@ class Workspace:
         finally:
             self._local.con = None
             con.close()
+
+    def _lent(self, hold: _Hold, con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor on the held file (upgraded when it was first held) for one unit of work."""
+        self._local.con = con
+        try:
+            yield con
+        finally:
+            self._local.con = None
+            hold.give_back(con)
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:

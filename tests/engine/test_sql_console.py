@@ -1,6 +1,18 @@
 import pytest
 
 from engine.sql_console import SqlRefused, run_readonly
+from tests.conftest import held_open
+
+
+@pytest.fixture(params=["isolated", "held"])
+def console_ws(request, workspace):
+    """The workspace as the CLI sees it (the console attaches it in its own DuckDB), and as a
+    hosted server that holds it open sees it (the console lends a cursor on it)."""
+    if request.param == "held":
+        with held_open(workspace):
+            yield workspace
+    else:
+        yield workspace
 
 
 @pytest.mark.parametrize("query", [
@@ -12,25 +24,45 @@ from engine.sql_console import SqlRefused, run_readonly
     "COPY profiles TO '/tmp/out.csv'",
     "ATTACH '/tmp/other.duckdb'",
     "SET enable_external_access = true",
+    "SELECT nextval('audit_log_seq')",
 ])
-def test_anything_but_a_plain_select_is_refused(workspace, admin, query):
+def test_anything_but_a_plain_select_is_refused(console_ws, admin, query):
     with pytest.raises(SqlRefused):
-        run_readonly(workspace, admin, query)
+        run_readonly(console_ws, admin, query)
 
 
-def test_select_masks_personal_columns_for_analysts_only(workspace, admin, analyst):
-    with workspace.transaction() as con:
+def test_select_masks_personal_columns_for_analysts_only(console_ws, admin, analyst):
+    with console_ws.transaction() as con:
         con.execute("INSERT INTO profiles (profile_id, email, phone) VALUES ('p1', 'jane@example.com', '+447700900123')")
-    full = run_readonly(workspace, admin, "SELECT email, phone FROM profiles")
-    masked = run_readonly(workspace, analyst, "SELECT email, phone FROM profiles")
+    full = run_readonly(console_ws, admin, "SELECT email, phone FROM profiles")
+    for query in ("SELECT email, phone FROM profiles", "SELECT email, phone FROM main.profiles",
+                  "SELECT (SELECT max(email) FROM profiles) AS email, max(phone) AS phone FROM profiles"):
+        masked = run_readonly(console_ws, analyst, query)
+        assert masked["email"][0] != "jane@example.com"
+        assert "7700900123" not in masked["phone"][0]
     assert full["email"][0] == "jane@example.com"
-    assert masked["email"][0] != "jane@example.com"
-    assert "7700900123" not in masked["phone"][0]
 
 
-def test_queries_are_audited(workspace, admin):
-    assert list(run_readonly(workspace, admin, "SELECT 42 AS answer")["answer"]) == [42]
-    details = workspace.scalar("SELECT details FROM audit_log WHERE action = 'sql.query'")
+def test_on_a_held_workspace_tables_named_with_their_database_are_refused(workspace, analyst):
+    """The held console's views shadow the tables by name only: cdp.profiles would pass them."""
+    with held_open(workspace):
+        with workspace.transaction() as con:
+            con.execute("INSERT INTO profiles (profile_id, email) VALUES ('p1', 'jane@example.com')")
+        database = workspace.path.stem
+        for query in (f"SELECT email FROM {database}.profiles", f"SELECT email FROM {database}.main.profiles",
+                      f"SELECT 1 WHERE EXISTS (SELECT 1 FROM {database}.profiles WHERE email LIKE 'jane%')",
+                      "SELECT email FROM temp.main.profiles"):
+            with pytest.raises(SqlRefused, match="without a database"):
+                run_readonly(workspace, analyst, query)
+        run_readonly(workspace, analyst, "SELECT count(*) FROM profiles")   # the views are gone afterwards:
+        with workspace.connect() as con:
+            assert con.execute("SELECT count(*) FROM duckdb_views() WHERE temporary AND NOT internal").fetchone()[0] == 0
+            assert con.execute("SELECT email FROM profiles").fetchone()[0] == "jane@example.com"
+
+
+def test_queries_are_audited(console_ws, admin):
+    assert list(run_readonly(console_ws, admin, "SELECT 42 AS answer")["answer"]) == [42]
+    details = console_ws.scalar("SELECT details FROM audit_log WHERE action = 'sql.query'")
     assert "SELECT 42" in details
 
 
