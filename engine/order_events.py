@@ -45,11 +45,11 @@ def _mark(con) -> tuple[int | None, int | None]:
 def _state(con) -> tuple[bool, int]:
     """(the table holds one row per order event its watermark covers, loaded order events after it)."""
     after = _after(*_mark(con))
-    kept, behind = con.execute(f"""
-        SELECT (SELECT count(*) FROM order_events_live WHERE NOT {after}) = (SELECT count(*) FROM order_events),
-               (SELECT count(*) FROM order_events_live WHERE load_id IS NOT NULL AND {after})
-    """).fetchone()
-    return bool(kept), int(behind)
+    covered, behind = con.execute(f"""
+        SELECT count(*) FILTER (WHERE NOT {after}), count(*) FILTER (WHERE load_id IS NOT NULL AND {after})
+        FROM order_events_live
+    """).fetchone()              # one scan of the order events (two counts of it each scanned them)
+    return covered == con.execute("SELECT count(*) FROM order_events").fetchone()[0], int(behind)
 
 
 def is_stale(workspace) -> bool:
@@ -79,11 +79,15 @@ def append(workspace) -> bool:
 
 
 def _fill(workspace, progress, append_only: bool) -> tuple[bool, dict | None]:
-    """(the table matched its watermark, what was added or read: None when nothing was)."""
-    with workspace.connect() as con:
-        kept, behind = _state(con)
-    if _nothing_to_do(kept, behind, append_only):
-        return kept, None
+    """(the table matched its watermark, what was added or read: None when nothing was).
+
+    A landing (append_only) looks once, inside its write; others look first without one."""
+    if not append_only:
+        with workspace.connect() as con:
+            kept, behind = _state(con)
+        if _nothing_to_do(kept, behind, append_only):
+            return kept, None
+    kept = False
     try:
         with workspace.transaction() as con:
             kept, behind = _state(con)      # again inside the write: a landing may have appended meanwhile

@@ -38,9 +38,22 @@ INSERT INTO {EVENT_INDEX_TABLE}
 SELECT profile_id, event, ts, properties FROM {EVENTS_VIEW_RELATION}
 ORDER BY event, ts
 """
-# The same rows as the build, for the new events only.
-_APPEND_SQL = _BUILD_SQL.replace("FROM profile_events)", "FROM profile_events WHERE {new})")
-assert _APPEND_SQL != _BUILD_SQL
+# The same rows as the build (the profile_events view, written out), for the new events only and
+# joining only the identifiers they carry: the view would hash every identifier for each landing.
+_APPEND_SQL = f"""
+INSERT INTO {EVENT_INDEX_TABLE}
+WITH e AS (SELECT * FROM events WHERE {{new}}),
+ids AS (SELECT id_type, id_value, profile_id FROM profile_identifiers
+        WHERE id_type IN ('user_id', 'anonymous_id')
+          AND id_value IN (SELECT user_id FROM e UNION ALL SELECT anonymous_id FROM e))
+SELECT COALESCE(pu.profile_id, pa.profile_id) AS profile_id, COALESCE(e.event, e.type) AS event,
+       e.timestamp AS ts, e.properties
+FROM e
+LEFT JOIN ids pu ON pu.id_type = 'user_id' AND pu.id_value = e.user_id
+LEFT JOIN ids pa ON pa.id_type = 'anonymous_id' AND pa.id_value = e.anonymous_id
+WHERE COALESCE(pu.profile_id, pa.profile_id) IS NOT NULL
+ORDER BY event, ts
+"""
 
 # (workspace path, data_version) -> fresh?  Saves the fingerprint scan on repeated counts.
 _fresh_cache: dict[tuple[str, int], bool] = {}

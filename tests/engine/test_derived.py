@@ -97,6 +97,38 @@ def test_a_collector_landing_appends_to_the_derived_tables_and_leaves_nothing_st
     assert derived.stale(workspace) == [] and workspace.scalar("SELECT count(*) FROM journey_events") == 5
 
 
+def test_what_a_landing_appends_is_what_a_rebuild_makes(workspace, admin):
+    """Appends join only the identifiers the new events carry: by user id first, else by anonymous
+    id, events of nobody known left out, the same rows as building the tables from scratch."""
+    from engine.collect.server import prepare_request
+    from engine.journeys import prepare
+    from engine.segments import event_index
+    from engine.sources import create_source
+
+    now = datetime.now(timezone.utc)
+    create_source(workspace, admin, "Web", "events")
+    add_contacts(workspace, [dict(source="crm", source_record_id="1", email="p1@shop.io", user_id="u1"),
+                             dict(source="crm", source_record_id="2", email="p2@shop.io", user_id="u2")])
+    resolve(workspace, admin)
+    with workspace.transaction() as con:     # u2's browser, known by its anonymous id alone
+        con.execute("INSERT INTO profile_identifiers (profile_id, id_type, id_value) SELECT profile_id, "
+                    "'anonymous_id', 'anon-2' FROM profile_identifiers WHERE id_type = 'user_id' AND id_value = 'u2'")
+    _land(workspace, _collected(["m1"], now), 1)
+    derived.refresh(workspace)
+    calls = [("u1", "anon-9"), (None, "anon-2"), ("u2", None), ("u-unknown", "anon-unknown"), ("u1", "anon-2")]
+    batch = [{"type": "track", "event": f"Step {i}", "messageId": f"n{i}", "timestamp": (now - timedelta(minutes=i)).isoformat(),
+              **({"userId": user} if user else {}), "anonymousId": anon or f"x{i}"} for i, (user, anon) in enumerate(calls)]
+    _land(workspace, prepare_request("batch", {"batch": batch})[0], 2)
+    assert derived.stale(workspace) == []
+    journeys_sql = "SELECT * EXCLUDE (pk) FROM journey_events ORDER BY ALL"
+    index_sql = f"SELECT * FROM {event_index.EVENT_INDEX_TABLE} ORDER BY ALL"
+    appended = workspace.query_rows(journeys_sql), workspace.query_rows(index_sql)
+    assert len(appended[0]) == 1 + 4 and len(appended[1]) == 1 + 4      # the unknown person's event left out
+    prepare.prepare_journeys(workspace, force=True)
+    event_index.rebuild(workspace)
+    assert (workspace.query_rows(journeys_sql), workspace.query_rows(index_sql)) == appended
+
+
 def test_append_only_leaves_a_table_that_needs_a_rebuild_alone(workspace, admin):
     from engine.journeys import journeys_stale, prepare_journeys
     from engine.segments import event_index
