@@ -114,10 +114,25 @@ class BrowserUser:
                  [f"error box: {e}" for e in state.get("errors", [])]
         if timed_out:
             errors.append(f"did not settle within {self.timeout:.0f} s")
+            self._keep_evidence(step, state)
         visit = Visit(step, round(seconds, 3), errors, timed_out, started)
         if record or timed_out or errors:
             self.visits.append(visit)
         return visit
+
+    def _keep_evidence(self, step: str, state: dict) -> None:
+        """A screenshot and what the page said when a step did not settle, under bench/out/."""
+        from pathlib import Path
+        out = Path(__file__).resolve().parent / "out" / "unsettled"
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{self.username}-{id(self) % 10_000}-{step.replace(' ', '_')}"
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            self.driver.save_screenshot(str(out / f"{name}.png"))
+            (out / f"{name}.txt").write_text(
+                f"running={state.get('running')} busy={state.get('busy')} title={state.get('title')!r}\n\n"
+                f"{state.get('text', '')}")
+        except Exception:          # noqa: BLE001 - evidence is a courtesy; the visit is recorded anyway
+            pass
 
     def _find(self, xpath: str):
         from selenium.webdriver.common.by import By
