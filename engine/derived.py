@@ -50,12 +50,14 @@ TABLES: tuple[DerivedTable, ...] = (
     DerivedTable("journeys", journeys_stale, journeys_built,
                  lambda ws, progress: prepare_journeys(ws, progress=progress),
                  lambda ws: prepare_journeys(ws, append_only=True)),
-    DerivedTable("segment event index", _event_index_stale, None,      # counts read the events view
-                 lambda ws, progress: event_index.ensure_fresh(ws, progress),
-                 lambda ws: event_index.ensure_fresh(ws, append_only=True)),
     DerivedTable("web orders", order_events.is_stale, None,      # web_orders reads the events meanwhile
                  lambda ws, progress: order_events.refresh(ws, progress),
                  order_events.append),
+    # Last: its build records the data version it is fresh at, which a later append would move
+    # (and the next reader would hash events and identities to find it fresh after all).
+    DerivedTable("segment event index", _event_index_stale, None,      # counts read the events view
+                 lambda ws, progress: event_index.ensure_fresh(ws, progress),
+                 lambda ws: event_index.ensure_fresh(ws, append_only=True)),
 )
 NAMES = tuple(t.name for t in TABLES)
 

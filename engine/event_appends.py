@@ -39,3 +39,21 @@ def appended_since(con, mark: dict | None, now: dict | None = None) -> tuple[str
     where, params = new_events_filter(mark)
     added = con.execute(f"SELECT count(*) FROM events WHERE {where}", params).fetchone()[0]
     return (where, params) if added == now["events"] - mark["events"] else None
+
+
+# Up to this many identifiers, an append names them as a list (a scan of the identifiers that
+# compares each with the list: ~20 ms at a million); more (a file load), it joins a subquery.
+LISTED_IDS_MAX = 1_000
+
+
+def carried_ids_filter(con, where: str, params: list, column: str = "id_value") -> tuple[str, list]:
+    """(condition on `column`, params): the user and anonymous ids the events selected by `where`
+    carry. Appends join only these identifiers: a semi-join on a subquery of the new events cost
+    ~65 ms per append at a million identifiers, where a list of the few hundred values takes ~20."""
+    ids_sql = (f"SELECT user_id AS v FROM events WHERE {where} "
+               f"UNION SELECT anonymous_id FROM events WHERE {where}")
+    values = con.execute(f"SELECT v FROM ({ids_sql}) WHERE v IS NOT NULL LIMIT {LISTED_IDS_MAX + 1}",
+                         [*params, *params]).fetchall()
+    if len(values) > LISTED_IDS_MAX:
+        return f"{column} IN ({ids_sql})", [*params, *params]
+    return f"list_contains(?, {column})", [[v[0] for v in values]]

@@ -16,6 +16,7 @@ notices anything else (the table no longer holds one row per covered order event
 from __future__ import annotations
 
 from engine.event_appends import watermark
+from engine.workspace import versions
 from engine.workspace.versions import ORDER_EVENTS
 
 COLUMNS = ("source, message_id, timestamp, user_id, anonymous_id, load_id, event, order_id, amount_text, "
@@ -42,24 +43,47 @@ def _mark(con) -> tuple[int | None, int | None]:
     return (row[0], row[1]) if row else (None, None)
 
 
-def _state(con) -> tuple[bool, int]:
-    """(the table holds one row per order event its watermark covers, loaded order events after it)."""
+def _state(con, landing: bool = False) -> tuple[bool, int, bool]:
+    """(the table holds one row per order event its watermark covers, loaded order events after it,
+    whether the first was known without counting).
+
+    For a landing, when the core data version has not moved since the table was last found to hold
+    them (nothing but landings since: no event was deleted), it still does: only the events after
+    the watermark are counted (zone maps skip the rest), not every event's name."""
     after = _after(*_mark(con))
-    covered, behind = con.execute(f"""
-        SELECT count(*) FILTER (WHERE NOT {after}), count(*) FILTER (WHERE load_id IS NOT NULL AND {after})
-        FROM order_events_live
-    """).fetchone()              # one scan of the order events (two counts of it each scanned them)
-    return covered == con.execute("SELECT count(*) FROM order_events").fetchone()[0], int(behind)
+    behind = con.execute(f"SELECT count(*) FROM order_events_live WHERE load_id IS NOT NULL AND {after}"
+                         ).fetchone()[0]
+    if landing:
+        checked = con.execute("SELECT checked_core FROM order_events_state WHERE id = 1").fetchone()
+        if checked and checked[0] == versions.read(con).core:
+            return True, int(behind), True
+    return _holds_all_covered(con, after), int(behind), False
+
+
+def _holds_all_covered(con, after: str) -> bool:
+    """The table holds one row per order event before the watermark (a scan of every event's name)."""
+    covered = con.execute(f"SELECT count(*) FROM order_events_live WHERE NOT {after}").fetchone()[0]
+    return covered == con.execute("SELECT count(*) FROM order_events").fetchone()[0]
+
+
+def _record_checked(con) -> None:
+    """Note the core version at which the table was found to hold every covered order event."""
+    con.execute("INSERT INTO order_events_state (id, checked_core) VALUES (1, ?) ON CONFLICT (id) DO UPDATE "
+                "SET checked_core = excluded.checked_core", [versions.read(con).core])
 
 
 def is_stale(workspace) -> bool:
     with workspace.connect() as con:
-        kept, behind = _state(con)
+        kept, behind, _ = _state(con)
     return not kept or behind > 0
 
 
 class _Unchanged(Exception):
     """Raised inside the write to roll it back (no data version bump): nothing to do after all."""
+
+    def __init__(self, kept: bool):
+        super().__init__()
+        self.kept = kept
 
 
 def _nothing_to_do(kept: bool, behind: int, append_only: bool) -> bool:
@@ -84,15 +108,18 @@ def _fill(workspace, progress, append_only: bool) -> tuple[bool, dict | None]:
     A landing (append_only) looks once, inside its write; others look first without one."""
     if not append_only:
         with workspace.connect() as con:
-            kept, behind = _state(con)
+            kept, behind, _ = _state(con)
         if _nothing_to_do(kept, behind, append_only):
             return kept, None
-    kept = False
     try:
         with workspace.transaction() as con:
-            kept, behind = _state(con)      # again inside the write: a landing may have appended meanwhile
+            # Again inside the write: a landing may have appended meanwhile.
+            kept, behind, known = _state(con, landing=append_only)
             if _nothing_to_do(kept, behind, append_only):
-                raise _Unchanged
+                if not (append_only and kept and not known):
+                    raise _Unchanged(kept)
+                _record_checked(con)        # counted: the next landings need not (until a core commit)
+                return kept, None
             workspace.also_changing(ORDER_EVENTS)    # revenue reads keyed on order events miss now
             if progress:
                 progress(0.1, "Adding new order events" if kept else "Reading order events")
@@ -105,9 +132,10 @@ def _fill(workspace, progress, append_only: bool) -> tuple[bool, dict | None]:
                                ).fetchone()[0]
             con.execute("INSERT OR REPLACE INTO order_events_state (id, max_load, newest, built_at) "
                         "VALUES (1, ?, ?, now())", [mark["max_load"], mark["newest"]])
+            _record_checked(con)
             con.execute(rows_view_sql(mark["max_load"], mark["newest"]))
-    except _Unchanged:
-        return kept, None
+    except _Unchanged as nothing:
+        return nothing.kept, None
     if progress:
         progress(1.0, f"{rows:,} order events {'added' if kept else 'read'}")
     return kept, {"rows": rows, "appended": kept}

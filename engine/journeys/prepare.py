@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from engine.event_appends import appended_since, watermark
+from engine.event_appends import appended_since, carried_ids_filter, watermark
 from engine.freshness import REBUILD, rebuilds
 from engine.journeys.base import (
     PAGE_HOST_SQL, REFERRER_HOST_SQL, STEP_SQL, UTM_CAMPAIGN_SQL, UTM_MEDIUM_SQL, UTM_SOURCE_SQL, channel_sql,
@@ -64,9 +64,7 @@ WHERE COALESCE(pu.profile_id, pa.profile_id) IS NOT NULL
 BUILD_SQL = "INSERT INTO journey_events" + BUILD_SELECT.replace("{ids_filter}", "true")
 # Appending a landing's events: only the identifiers those events carry are joined, not every one
 # (hashing 2M identifiers for 200 new events was a third of a landing's time at 10M events).
-_APPEND_IDS = ("i.id_value IN (SELECT user_id FROM events WHERE {events_filter} "
-               "UNION ALL SELECT anonymous_id FROM events WHERE {events_filter})")
-APPEND_SQL = "INSERT INTO journey_events" + BUILD_SELECT.replace("{ids_filter}", _APPEND_IDS)
+APPEND_SQL = "INSERT INTO journey_events" + BUILD_SELECT
 
 
 def _state(con) -> dict:
@@ -120,8 +118,10 @@ def prepare_journeys(workspace, force: bool = False, progress=None, *, append_on
             return False
         now, append = plan
         if append:
-            where, params = append     # the condition appears three times: twice for ids, once for events
-            con.execute(APPEND_SQL.replace("{events_filter}", where), [*params, *params, *params])
+            where, params = append
+            ids_where, ids_params = carried_ids_filter(con, where, params, "i.id_value")
+            con.execute(APPEND_SQL.replace("{ids_filter}", ids_where).replace("{events_filter}", where),
+                        [*ids_params, *params])
         else:
             con.execute("DELETE FROM journey_events")
             con.execute("DELETE FROM journey_profiles")

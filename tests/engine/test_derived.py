@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from engine import derived
+from engine import derived, order_events
 from engine.cli.main import main
 from engine.identity import resolve
 from tests.engine.identity_helpers import add_contacts
@@ -97,9 +97,12 @@ def test_a_collector_landing_appends_to_the_derived_tables_and_leaves_nothing_st
     assert derived.stale(workspace) == [] and workspace.scalar("SELECT count(*) FROM journey_events") == 5
 
 
-def test_what_a_landing_appends_is_what_a_rebuild_makes(workspace, admin):
-    """Appends join only the identifiers the new events carry: by user id first, else by anonymous
-    id, events of nobody known left out, the same rows as building the tables from scratch."""
+@pytest.mark.parametrize("listed_max", [1_000, 2], ids=["ids listed", "ids joined"])
+def test_what_a_landing_appends_is_what_a_rebuild_makes(workspace, admin, monkeypatch, listed_max):
+    """Appends join only the identifiers the new events carry (named in a list, or past a few,
+    joined from the new events): by user id first, else by anonymous id, events of nobody known
+    left out, the same rows as building the tables from scratch."""
+    monkeypatch.setattr("engine.event_appends.LISTED_IDS_MAX", listed_max)
     from engine.collect.server import prepare_request
     from engine.journeys import prepare
     from engine.segments import event_index
@@ -127,6 +130,38 @@ def test_what_a_landing_appends_is_what_a_rebuild_makes(workspace, admin):
     prepare.prepare_journeys(workspace, force=True)
     event_index.rebuild(workspace)
     assert (workspace.query_rows(journeys_sql), workspace.query_rows(index_sql)) == appended
+
+
+def test_landings_check_only_what_landings_can_change(workspace, admin, monkeypatch):
+    """While nothing but landings commits (the core data version unmoved), a landing neither hashes
+    the identities again nor counts every order event; after any other commit it does, once."""
+    from engine.segments import event_index
+    from engine.sources import create_source
+
+    now = datetime.now(timezone.utc)
+    create_source(workspace, admin, "Web", "events")
+    add_contacts(workspace, [dict(source="crm", source_record_id="1", email="p1@shop.io", user_id="u1")])
+    resolve(workspace, admin)
+    _land(workspace, _collected(["m1"], now), 1)
+    derived.refresh(workspace)
+    _land(workspace, _collected(["m2"], now), 2)     # the refresh committed: this landing checks once
+    hashed, counted = [], []
+    monkeypatch.setattr(event_index, "_hash_identities",
+                        lambda con, real=event_index._hash_identities: hashed.append(1) or real(con))
+    monkeypatch.setattr(order_events, "_holds_all_covered",
+                        lambda con, after, real=order_events._holds_all_covered: counted.append(1) or real(con, after))
+    order = {"type": "track", "event": "Order Completed", "userId": "u1", "messageId": "o1",
+             "timestamp": now.isoformat(), "properties": {"order_id": "W-1", "revenue": 12.5}}
+    from engine.collect.server import prepare_request
+    _land(workspace, _collected(["m3"], now), 3)
+    _land(workspace, prepare_request("batch", {"batch": [order]})[0], 4)
+    assert (hashed, counted) == ([], []) and derived.stale(workspace) == []
+    assert workspace.scalar("SELECT count(*) FROM order_events") == 1
+    with workspace.transaction() as con:      # any other commit: a landing checks once more
+        con.execute("DELETE FROM events WHERE message_id = 'o1'")
+    _land(workspace, _collected(["m5"], now), 5)
+    assert hashed and counted
+    assert "web orders" in derived.stale(workspace)      # the deletion was seen: only a rebuild will do
 
 
 def test_append_only_leaves_a_table_that_needs_a_rebuild_alone(workspace, admin):

@@ -296,7 +296,7 @@ def test_fresh_index_skips_the_fingerprint_until_something_is_written(workspace,
     event_index._fresh_cache.clear()
     calls = []
     real = event_index.fingerprint
-    monkeypatch.setattr(event_index, "fingerprint", lambda con: calls.append(1) or real(con))
+    monkeypatch.setattr(event_index, "fingerprint", lambda con, *built: calls.append(1) or real(con, *built))
     with workspace.connect() as con:
         assert event_index.is_fresh(con, "x")
     assert calls == []
