@@ -46,6 +46,8 @@ DEFAULTS = {  # sessions, seconds of clicking per phase, events/s (smoke: the sc
 }
 SETTLE_TARGET_S, RESOLVE_TARGET_S, DELAY_TARGET_S = 3.0, 5.0, 5.0
 STEP_TIMEOUT_S = 120.0
+COLLECTORS = ("separate", "in-app", "held")
+PROBES = ("query", "landed")
 USER = "admin"                     # sees every screen
 
 
@@ -60,19 +62,26 @@ class HostedApp:
     collector: tuple               # (host, port, key)
     step_timeout: float            # seconds a step may take before it counts as not settled
     probe_landed: bool = False     # probe through the collector's /health, not by opening the file
+    browser_nice: int = 0          # the browsers' CPU priority (19: only what the server leaves)
     warm: dict | None = None       # seconds the derived tables and the untimed first pass took
+
+    def browser(self) -> BrowserUser:
+        return BrowserUser(self.url, USER, self.password, self.step_timeout, self.browser_nice)
 
 
 @contextlib.contextmanager
 def hosted_app(scale: str, folder: Path, rate: float, step_timeout: float = STEP_TIMEOUT_S,
-               in_app: bool = False, probe_landed: bool = False, warm: bool = True, hold: bool = False):
+               collector: str = "separate", probe: str = "query", warm: bool = True, browser_nice: int = 0):
     """The app served on a private copy of the bench workspace, the collector and the streamer running.
 
-    The collector is `cdp collect` in its own process, or with `in_app` the app's own server
-    (CDP_COLLECT_IN_APP=1): events then go to the app's port; with `hold` too the app keeps the
-    workspace open for its lifetime (CDP_HOLD_WORKSPACE=1). The derived tables are brought up to
-    date before it is served and, with `warm`, one user goes through every screen untimed first.
+    The collector (COLLECTORS) is `cdp collect` in its own process ("separate"), or the app's own
+    server (CDP_COLLECT_IN_APP=1: "in-app", events go to the app's port), which with "held" also
+    keeps the workspace open for its lifetime (CDP_HOLD_WORKSPACE=1). The derived tables are brought
+    up to date before it is served and, with `warm`, one user goes through every screen untimed first.
     """
+    if collector not in COLLECTORS or probe not in PROBES:
+        raise ValueError(f"collector is one of {COLLECTORS}, probe one of {PROBES}")
+    in_app = collector != "separate"
     from bench.bench_collect import _start, _stop
     from engine.access import system_user
     from engine.access import users as user_store
@@ -97,29 +106,29 @@ def hosted_app(scale: str, folder: Path, rate: float, step_timeout: float = STEP
     started = time.perf_counter()
     derived.refresh(ws)            # as on a running server, where the writers keep them fresh
     settled = time.perf_counter() - started
-    collector = streamer = None
+    process = streamer = None
     try:
         if not in_app:
-            collector, host, port = _start([sys.executable, "-m", "engine.cli.main", "collect", "--port", "0"],
+            process, host, port = _start([sys.executable, "-m", "engine.cli.main", "collect", "--port", "0"],
                                            {**os.environ, **env})
             streamer = Streamer(host, port, key, rate, actors)
             streamer.start()
         with streamlit_server({**env, "CDP_COLLECT_IN_APP": "1" if in_app else "",
-                               "CDP_HOLD_WORKSPACE": "1" if hold else ""}) as url:
+                               "CDP_HOLD_WORKSPACE": "1" if collector == "held" else ""}) as url:
             if in_app:
                 host, port = url.split("://", 1)[1].rsplit(":", 1)
                 port = int(port)
                 streamer = Streamer(host, port, key, rate, actors)
                 streamer.start()
             app = HostedApp(url, ws, password, names or ["Smith"], countries or ["GB"], streamer, (host, port, key),
-                            step_timeout, probe_landed)
+                            step_timeout, probe == "landed", browser_nice)
             app.warm = {"derived_s": round(settled, 1), "first_pass_s": round(_first_pass(app), 1) if warm else None}
             yield app
     finally:
         if streamer is not None:
             streamer.stop()
-        if collector is not None:
-            _stop(collector, graceful=True)
+        if process is not None:
+            _stop(process, graceful=True)
 
 
 def _click_through(user: BrowserUser, app: HostedApp, offset: int, until: float, only=None) -> None:
@@ -145,7 +154,7 @@ def _first_pass(app: HostedApp) -> float:
     """One user through every screen and action once, untimed: the server's state after someone
     has used it (each slow read counted once in the process); returns its seconds."""
     started = time.perf_counter()
-    user = BrowserUser(app.url, USER, app.password, app.step_timeout)
+    user = app.browser()
     try:
         user.log_in()
         _click_through(user, app, 0, time.monotonic())
@@ -158,7 +167,7 @@ def _user_thread(app: HostedApp, offset: int, until: float, out: list, failures:
                  logged_in: threading.Event | None = None) -> None:
     user = None
     try:
-        user = BrowserUser(app.url, USER, app.password, app.step_timeout)
+        user = app.browser()
         out.append(user)
         user.log_in()
         if logged_in:
@@ -175,7 +184,7 @@ def _user_thread(app: HostedApp, offset: int, until: float, out: list, failures:
 
 def _start_resolve(app: HostedApp) -> Visit:
     """Another user starts a resolve from the Identity screen, then closes the tab (the job goes on)."""
-    user = BrowserUser(app.url, USER, app.password, app.step_timeout)
+    user = app.browser()
     try:
         user.log_in()
         user.open("Identity")
@@ -257,18 +266,20 @@ def _by_status(events: dict) -> str:
 
 def measure(scale: str, sessions: tuple[int, ...], duration: float, rate: float, resolve: bool = True,
             only: tuple[str, ...] | None = None, json_to: Path | None = None,
-            step_timeout: float = STEP_TIMEOUT_S, in_app: bool = False, probe_landed: bool = False,
-            hold: bool = False) -> list[dict]:
+            step_timeout: float = STEP_TIMEOUT_S, collector: str = "separate", probe: str | None = None,
+            browser_nice: int = 0) -> list[dict]:
     """Every phase on one app; the resolve phase last (it changes the data) with the largest N.
 
     `only` limits the screens the users open (the smoke test's short run); `json_to` gets the
-    results so far after each phase.
+    results so far after each phase. The probe defaults to "landed" for a held workspace (a read
+    of the file from outside would be refused), else "query".
     """
+    probe = probe or ("landed" if collector == "held" else "query")
     folder = Path(tempfile.mkdtemp(prefix="bench-hosted-"))
     results: list[dict] = []
     try:
-        with hosted_app(scale, folder, rate, step_timeout, in_app=in_app, probe_landed=probe_landed,
-                        warm=only is None, hold=hold) as app:
+        with hosted_app(scale, folder, rate, step_timeout, collector=collector, probe=probe,
+                        warm=only is None, browser_nice=browser_nice) as app:
             for n, with_resolve in [(n, False) for n in sessions] + ([(max(sessions), True)] if resolve else []):
                 results.append({**phase(app, n, duration, resolve=with_resolve, only=only), "warm": app.warm})
                 if json_to:
@@ -298,8 +309,7 @@ def run(scale: str) -> list[dict]:
     d = DEFAULTS.get(scale, DEFAULTS["full"])
     out = ROOT / "bench" / "out" / f"hosted-{scale}.json"
     return write_json(out, scale, measure(scale, d["sessions"], d["duration"], d["rate"], json_to=out,
-                                          resolve=d.get("resolve", True), only=d.get("only"),
-                                          in_app=True, hold=True, probe_landed=True))
+                                          resolve=d.get("resolve", True), only=d.get("only"), collector="held"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -313,20 +323,22 @@ def main(argv: list[str] | None = None) -> int:
                              "user stops after the phase's duration)")
     parser.add_argument("--no-resolve", action="store_true", help="skip the phase with a resolve running")
     parser.add_argument("--json", type=Path, help="output (default bench/out/hosted-<scale>.json)")
-    parser.add_argument("--collector", choices=("separate", "in-app", "held"), default="separate",
+    parser.add_argument("--collector", choices=COLLECTORS, default="separate",
                         help="`cdp collect` in its own process, inside the app (CDP_COLLECT_IN_APP=1), or "
                              "inside the app holding the workspace open (and CDP_HOLD_WORKSPACE=1; probes --probe landed)")
-    parser.add_argument("--probe", choices=("query", "landed"), default="query",
+    parser.add_argument("--probe", choices=PROBES,
                         help="ack-to-queryable: poll the workspace read-only (query) or the collector's "
-                             "/health landed count (landed: opens no file; the only way with --collector in-app)")
+                             "/health landed count (landed: opens no file; the default with --collector held)")
+    parser.add_argument("--browser-nice", type=int, default=0,
+                        help="run the browsers at this lower CPU priority (19: they stand for people's own "
+                             "machines and take only the CPU the server leaves; 0, the default: equal)")
     args = parser.parse_args(argv)
     d = DEFAULTS[args.scale]
     sessions = tuple(int(s) for s in args.sessions.split(",")) if args.sessions else d["sessions"]
     out = args.json or ROOT / "bench" / "out" / f"hosted-{args.scale}.json"
     results = measure(args.scale, sessions, args.duration or d["duration"], args.rate or d["rate"],
                       resolve=not args.no_resolve, json_to=out, step_timeout=args.step_timeout, only=d.get("only"),
-                      in_app=args.collector != "separate", hold=args.collector == "held",
-                      probe_landed=args.probe == "landed" or args.collector == "held")
+                      collector=args.collector, probe=args.probe, browser_nice=args.browser_nice)
     rows = write_json(out, args.scale, results)
     for r in rows:
         print(json.dumps(r))

@@ -56,10 +56,10 @@ class Visit:
 class BrowserUser:
     """A logged-in user driving the app in one headless Chromium."""
 
-    def __init__(self, url: str, username: str, password: str, timeout: float = 120.0):
+    def __init__(self, url: str, username: str, password: str, timeout: float = 120.0, nice: int = 0):
         from tests.browser.app_server import chromium
         self.url, self.username, self.password, self.timeout = url, username, password, timeout
-        self.driver = chromium()
+        self.driver = chromium(nice)
         self.driver.set_page_load_timeout(timeout)
         self.visits: list[Visit] = []
 

@@ -44,8 +44,9 @@ def streamlit_server(env: dict, port: int | None = None, args: tuple = ()):
         child.stop()
 
 
-def chromium():
-    """A headless Chromium driven by Debian's chromedriver (flags as the developers' guide sets)."""
+def chromium(nice: int = 0):
+    """A headless Chromium driven by Debian's chromedriver (flags as the developers' guide sets);
+    with `nice`, the driver and the browser run at that lower CPU priority."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -55,7 +56,8 @@ def chromium():
                  "--disable-quic", "--no-first-run", "--disable-sync", "--disable-component-update",
                  "--window-size=1400,1000"):
         options.add_argument(flag)
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    lower = {"popen_kw": {"preexec_fn": lambda: os.nice(nice)}} if nice else {}
+    return webdriver.Chrome(service=Service(CHROMEDRIVER, **lower), options=options)
 
 
 def click(wait, locator) -> None:
