@@ -17,15 +17,17 @@ one at a time per workspace), saying "Updating ..." until it is done (ui/freshne
 """
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from engine import jobs, order_events
 from engine.journeys.prepare import journeys_built, journeys_stale, prepare_journeys
 from engine.profiles.search import refresh_search_index, search_index_built, search_index_stale
 from engine.segments import event_index
+from engine.workspace.versions import EVENTS
 
 REFRESH_KIND = "refresh"
 
@@ -75,16 +77,36 @@ def stale(workspace) -> list[str]:
 
 _CHECKED: dict[str, tuple] = {}     # workspace file -> (data versions checked at, names stale then)
 _CHECK_LOCK = threading.Lock()       # one check at a time in this process; the others reuse it
+_LANDING: dict[str, int] = {}       # workspace file -> landings under way in this process
+
+
+@contextlib.contextmanager
+def landing(workspace) -> Iterator[None]:
+    """Around a collector landing and its appends (engine/collect/loader.py): meanwhile `stale_now`
+    in this process answers as it last did. Between the landing's commit and its appends the tables
+    look a batch behind; a screen that looked then started a refresh of its own, whose commits
+    competed with the next landings for the write."""
+    key = str(workspace.path.resolve())
+    with _CHECK_LOCK:
+        _LANDING[key] = _LANDING.get(key, 0) + 1
+    try:
+        yield
+    finally:
+        with _CHECK_LOCK:
+            _LANDING[key] -= 1
+            if not _LANDING[key]:
+                del _LANDING[key]
 
 
 def stale_now(workspace) -> list[str]:
     """`stale()`, checked only when the data changed since the last check in this process (a
-    check counts events: 0.4-0.9 s at a million profiles); what a screen calls at every rerun."""
+    check counts events: 0.4-0.9 s at a million profiles) and no landing is under way in it;
+    what a screen calls at every rerun."""
     key = str(workspace.path.resolve())
     with _CHECK_LOCK:
         versions = workspace.data_versions().data if workspace.exists() else None
         known = _CHECKED.get(key)
-        if known is not None and versions is not None and known[0] == versions:
+        if known is not None and versions is not None and (known[0] == versions or _LANDING.get(key)):
             return list(known[1])
         behind = stale(workspace)      # versions read first: a commit meanwhile makes the next call look again
         if versions is not None:
@@ -115,7 +137,11 @@ def never_built(workspace) -> list[str]:
 
 
 def refresh(workspace, progress: Callable[[float, str], None] | None = None) -> dict[str, float]:
-    """Bring every stale derived table up to date; {name: seconds} of those it rebuilt."""
+    """Bring every stale derived table up to date; {name: seconds} of those it rebuilt.
+
+    The tables built from events commit as changing events only (as a landing's appends do): the
+    core data version stays, so the screens' caches of reads that touch no event stay valid, and
+    the next landing still knows that no event was deleted and no identity changed since."""
     todo = stale(workspace)
     done: dict[str, float] = {}
     for i, name in enumerate(todo):
@@ -123,7 +149,9 @@ def refresh(workspace, progress: Callable[[float, str], None] | None = None) -> 
         step = (lambda f, m, i=i: progress((i + min(max(f, 0.0), 1.0)) / len(todo), m)) if progress else None
         if progress:
             progress(i / len(todo), f"Updating {name}")
-        _table(name).build(workspace, step)
+        table = _table(name)
+        with workspace.changing(EVENTS) if table.append is not None else contextlib.nullcontext():
+            table.build(workspace, step)
         done[name] = round(time.monotonic() - started, 2)
     return done
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import duckdb
 
 from engine.collect.spool import Segment, Spool, list_segments, repair_segment
-from engine.derived import append_new_events, carry_forward
+from engine.derived import append_new_events, carry_forward, landing
 # the one Segment -> events normaliser: typed read of the spool, line by line when needed
 from engine.ingest.events import load_events_ndjson, load_spool_events
 from engine.workspace import Workspace, WorkspaceBusy, WorkspaceUnwritable
@@ -78,7 +78,7 @@ def land_segments(workspace: Workspace, segments: list[Segment]) -> int:
     reads that touch no event stay valid.
     """
     before = workspace.data_versions()
-    with workspace.changing(EVENTS):
+    with workspace.changing(EVENTS), landing(workspace):
         return _land_segments(workspace, segments, before)
 
 

@@ -59,3 +59,38 @@ def test_a_landing_that_appended_its_events_needs_no_check(workspace, admin, mon
     _land(workspace, _collected(["m4"], now), 4)
     assert derived.stale_now(workspace) == ["journeys", "segment event index"]
     assert len(checks) == 3
+
+
+def test_while_a_landing_is_under_way_screens_keep_the_last_answer(workspace, admin, monkeypatch):
+    """Between a landing's commit and its appends the tables look a batch behind: a screen that
+    looks then is told what it was told before (it would start a refresh racing the appends)."""
+    now = datetime.now(timezone.utc)
+    create_source(workspace, admin, "Web", "events")
+    add_contacts(workspace, [dict(source="crm", source_record_id="1", email="p1@shop.io", user_id="u1")])
+    resolve(workspace, admin)
+    _land(workspace, _collected(["m1"], now), 1)
+    derived.refresh(workspace)
+    assert derived.stale_now(workspace) == []
+    checks = _counting_checks(monkeypatch)
+    with derived.landing(workspace):
+        with workspace.transaction() as con:       # the landing's events, not yet appended
+            con.execute("INSERT INTO events (message_id, source, type, event, user_id, timestamp, received_at, "
+                        "load_id) VALUES ('m2', 'web', 'track', 'Product Viewed', 'u1', now(), now(), 99)")
+        assert derived.stale_now(workspace) == [] and checks == []
+    assert "journeys" in derived.stale_now(workspace) and len(checks) == 1, "after it, a look checks"
+
+
+def test_a_refresh_of_what_events_feed_keeps_the_core_version(workspace, admin):
+    """Rebuilding journeys, the event index and web orders changes only tables derived from events:
+    the screens' caches of reads that touch no event (keyed on the core version) stay valid."""
+    add_contacts(workspace, [dict(source="crm", source_record_id="1", email="p1@shop.io", user_id="u1")])
+    resolve(workspace, admin)
+    derived.refresh(workspace)
+    with workspace.transaction() as con:
+        con.execute("INSERT INTO events (message_id, source, type, event, user_id, timestamp, received_at, load_id) "
+                    "VALUES ('m1', 'web', 'track', 'Order Completed', 'u1', now(), now(), 7)")
+    before = workspace.data_versions()
+    assert {"journeys", "segment event index", "web orders"} <= set(derived.refresh(workspace))
+    after = workspace.data_versions()
+    assert after.core == before.core and after.all > before.all and after.orders > before.orders
+    assert derived.stale(workspace) == []
