@@ -120,6 +120,7 @@ class Workspace:
     def __init__(self, path: str | os.PathLike | None = None):
         self.path = Path(path) if path else default_workspace_path()
         self._local = threading.local()
+        self._resolved: tuple[Path, str] | None = None
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.path)!r})"
@@ -134,7 +135,10 @@ class Workspace:
 
     # -- holding the file open -------------------------------------------------
     def _key(self) -> str:
-        return str(self.path.resolve())
+        """The file's resolved path (resolved once: every connect of a held workspace asks)."""
+        if self._resolved is None or self._resolved[0] is not self.path:
+            self._resolved = (self.path, str(self.path.resolve()))
+        return self._resolved[1]
 
     def _hold(self) -> _Hold | None:
         return _HOLDS.get(self._key()) if _HOLDS else None
@@ -153,11 +157,7 @@ class Workspace:
         with _HOLDS_GUARD:
             if self._key() in _HOLDS:
                 return
-            with self.connect():
-                pass                       # creates and upgrades the file, as any first open does
-            con = self._open(read_only=False)
-            resources.apply_setting(con)
-            _HOLDS[self._key()] = _Hold(con)
+            _HOLDS[self._key()] = _Hold(self._open_current(read_only=False))
             self._holder_file.write_text(json.dumps({"pid": os.getpid(), "since": time.time()}))
 
     def release(self) -> None:
@@ -261,12 +261,22 @@ class Workspace:
         if lent is not None:
             yield from self._lent(hold, lent)
             return
+        con = self._open_current(read_only)
+        self._local.con = con
+        try:
+            yield con
+        finally:
+            self._local.con = None
+            con.close()
+
+    def _open_current(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """The file opened (created if missing), at the latest schema (upgraded, or only checked
+        when read-only), with the workspace's resource settings applied."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise as_unwritable(exc, self.folder) or exc
         con = self._open(read_only)
-        self._local.con = con
         try:
             if migrations.is_current(con):
                 pass
@@ -279,10 +289,10 @@ class Workspace:
                     except duckdb.Error as exc:
                         raise as_unwritable(exc, self.folder) or exc
             resources.apply_setting(con)
-            yield con
-        finally:
-            self._local.con = None
+        except BaseException:
             con.close()
+            raise
+        return con
 
     def _lent(self, hold: _Hold, con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor on the held file (upgraded when it was first held) for one unit of work."""
