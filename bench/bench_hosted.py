@@ -63,6 +63,7 @@ class HostedApp:
     step_timeout: float            # seconds a step may take before it counts as not settled
     probe_landed: bool = False     # probe through the collector's /health, not by opening the file
     browser_nice: int = 0          # the browsers' CPU priority (19: only what the server leaves)
+    server_pid: int | None = None  # the app server's process (its CPU is measured per phase)
     warm: dict | None = None       # seconds the derived tables and the untimed first pass took
 
     def browser(self) -> BrowserUser:
@@ -121,7 +122,7 @@ def hosted_app(scale: str, folder: Path, rate: float, step_timeout: float = STEP
                 streamer = Streamer(host, port, key, rate, actors)
                 streamer.start()
             app = HostedApp(url, ws, password, names or ["Smith"], countries or ["GB"], streamer, (host, port, key),
-                            step_timeout, probe == "landed", browser_nice)
+                            step_timeout, probe == "landed", browser_nice, _server_pid(url))
             app.warm = {"derived_s": round(settled, 1), "first_pass_s": round(_first_pass(app), 1) if warm else None}
             yield app
     finally:
@@ -193,12 +194,37 @@ def _start_resolve(app: HostedApp) -> Visit:
         user.close()
 
 
+def _server_pid(url: str) -> int | None:
+    """The process serving `url` (`streamlit run ... --server.port P`), found in /proc."""
+    port = url.rsplit(":", 1)[1].encode()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"streamlit" in b" ".join(args) and b"--server.port" in args and \
+                args[args.index(b"--server.port") + 1:][:1] == [port]:
+            return int(pid)
+    return None
+
+
+def _cpu_seconds(pid: int | None) -> float | None:
+    """User and system CPU seconds the process has used so far (None if unknown)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, TypeError):
+        return None
+
+
 def phase(app: HostedApp, sessions: int, duration: float, resolve: bool = False, only=None) -> dict:
-    """N users clicking for `duration` s (each through every screen at least once); their visits and the traffic."""
+    """N users clicking for `duration` s (each through every screen at least once; nobody when N=0);
+    their visits, the traffic and the server's CPU."""
     before = app.streamer.counts()
     probe = Probe(*app.collector, app.workspace, landed=app.probe_landed)
     probe.start()
     started = time.monotonic()
+    cpu_before = _cpu_seconds(app.server_pid)
     users: list[BrowserUser] = []
     failures: list[str] = []
     logged_in = [threading.Event() for _ in range(sessions)]
@@ -214,11 +240,15 @@ def phase(app: HostedApp, sessions: int, duration: float, resolve: bool = False,
             resolver = _start_resolve(app)
         except Exception as exc:   # noqa: BLE001 - the others' figures still count
             failures.append(f"starting the resolve: {type(exc).__name__}: {str(exc)[:200]}")
+    if not sessions:
+        time.sleep(duration)
     for t in threads:
         t.join()
     probe.stop()
     after = app.streamer.counts()
-    return {"sessions": sessions, "resolve": resolve, "seconds": round(time.monotonic() - started, 1),
+    cpu_after, seconds = _cpu_seconds(app.server_pid), time.monotonic() - started
+    server_cores = round((cpu_after - cpu_before) / seconds, 2) if None not in (cpu_before, cpu_after) else None
+    return {"sessions": sessions, "resolve": resolve, "seconds": round(seconds, 1), "server_cores": server_cores,
             "visits": [asdict(v) for u in users for v in u.visits],
             "resolve_started": asdict(resolver) if resolver else None,
             "failures": failures, "delays": [round(d, 3) for d in probe.delays], "lost": probe.lost,
@@ -229,9 +259,12 @@ def phase(app: HostedApp, sessions: int, duration: float, resolve: bool = False,
 def rows_of(result: dict) -> list[dict]:
     """Result rows of one phase: per step p95 (p50 and count in the measure), errors, log in, delay."""
     n, visits = result["sessions"], result["visits"]
-    label = f"N={n}" + (" during a resolve" if result["resolve"] else "")
+    label = (f"N={n}" if n else "nobody logged in") + (" during a resolve" if result["resolve"] else "")
     target = RESOLVE_TARGET_S if result["resolve"] else SETTLE_TARGET_S
     rows = []
+    if result.get("server_cores") is not None:
+        rows.append(row("hosted", f"{label}: the app server's CPU over the phase ({result['seconds']:.0f} s; the "
+                        f"machine has {os.cpu_count()} cores)", result["server_cores"], "cores"))
     steps = list(dict.fromkeys(v["step"] for v in visits))
     for step in steps:
         times = [v["seconds"] for v in visits if v["step"] == step]
@@ -247,8 +280,9 @@ def rows_of(result: dict) -> list[dict]:
                         met=quantile(every, 0.95) < target))
     errors = [e for v in visits for e in v["errors"]] + result["failures"]
     shown = "; ".join(sorted(set(errors)))[:300]
-    rows.append(row("hosted", f"{label}: errors shown or users failed" + (f" ({shown})" if shown else ""),
-                    len(errors), "errors", target="0", met=not errors))
+    if n:
+        rows.append(row("hosted", f"{label}: errors shown or users failed" + (f" ({shown})" if shown else ""),
+                        len(errors), "errors", target="0", met=not errors))
     delays, ev = result["delays"], result["events"]
     if delays:
         rows.append(row("hosted", f"{label}: collector ack-to-queryable, p95 (p50 {quantile(delays, 0.5):.2f} s, "
@@ -267,8 +301,9 @@ def _by_status(events: dict) -> str:
 def measure(scale: str, sessions: tuple[int, ...], duration: float, rate: float, resolve: bool = True,
             only: tuple[str, ...] | None = None, json_to: Path | None = None,
             step_timeout: float = STEP_TIMEOUT_S, collector: str = "separate", probe: str | None = None,
-            browser_nice: int = 0) -> list[dict]:
-    """Every phase on one app; the resolve phase last (it changes the data) with the largest N.
+            browser_nice: int = 0, idle: bool = False) -> list[dict]:
+    """Every phase on one app; the resolve phase last (it changes the data) with the largest N;
+    with `idle`, first a phase with nobody logged in (the server's CPU landing events alone).
 
     `only` limits the screens the users open (the smoke test's short run); `json_to` gets the
     results so far after each phase. The probe defaults to "landed" for a held workspace (a read
@@ -280,7 +315,9 @@ def measure(scale: str, sessions: tuple[int, ...], duration: float, rate: float,
     try:
         with hosted_app(scale, folder, rate, step_timeout, collector=collector, probe=probe,
                         warm=only is None, browser_nice=browser_nice) as app:
-            for n, with_resolve in [(n, False) for n in sessions] + ([(max(sessions), True)] if resolve else []):
+            plan = ([(0, False)] if idle else []) + [(n, False) for n in sessions] \
+                + ([(max(sessions), True)] if resolve else [])
+            for n, with_resolve in plan:
                 results.append({**phase(app, n, duration, resolve=with_resolve, only=only), "warm": app.warm})
                 if json_to:
                     write_json(json_to, scale, results)
@@ -309,7 +346,8 @@ def run(scale: str) -> list[dict]:
     d = DEFAULTS.get(scale, DEFAULTS["full"])
     out = ROOT / "bench" / "out" / f"hosted-{scale}.json"
     return write_json(out, scale, measure(scale, d["sessions"], d["duration"], d["rate"], json_to=out,
-                                          resolve=d.get("resolve", True), only=d.get("only"), collector="held"))
+                                          resolve=d.get("resolve", True), only=d.get("only"), collector="held",
+                                          idle=True))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -322,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds a screen may take to settle before it counts as an error (and the "
                              "user stops after the phase's duration)")
     parser.add_argument("--no-resolve", action="store_true", help="skip the phase with a resolve running")
+    parser.add_argument("--idle", action="store_true",
+                        help="first a phase with nobody logged in: the server's CPU landing events alone")
     parser.add_argument("--json", type=Path, help="output (default bench/out/hosted-<scale>.json)")
     parser.add_argument("--collector", choices=COLLECTORS, default="separate",
                         help="`cdp collect` in its own process, inside the app (CDP_COLLECT_IN_APP=1), or "
@@ -338,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.json or ROOT / "bench" / "out" / f"hosted-{args.scale}.json"
     results = measure(args.scale, sessions, args.duration or d["duration"], args.rate or d["rate"],
                       resolve=not args.no_resolve, json_to=out, step_timeout=args.step_timeout, only=d.get("only"),
-                      collector=args.collector, probe=args.probe, browser_nice=args.browser_nice)
+                      collector=args.collector, probe=args.probe, browser_nice=args.browser_nice, idle=args.idle)
     rows = write_json(out, args.scale, results)
     for r in rows:
         print(json.dumps(r))

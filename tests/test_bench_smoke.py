@@ -145,11 +145,15 @@ def test_hosted_bench_drives_the_app_in_a_browser_while_events_stream(tmp_path, 
     """bench_hosted at tiny scale, one user, the three screens with actions: every step settles
     without an error shown, and the probe events become queryable; with `cdp collect` beside the
     app, and with the collector inside an app that holds the workspace open (as BENCHMARKS.md runs it),
-    the browser at the lowest CPU priority."""
+    the browser at the lowest CPU priority, after a phase with nobody logged in."""
     monkeypatch.setenv("CDP_BENCH_DATA", str(tmp_path / "data"))
     from bench.bench_hosted import measure, rows_of
-    [result] = measure("smoke", (1,), duration=1, rate=20, resolve=False, only=("Segments", "Journeys", "Profiles"),
-                       collector=collector, browser_nice=19 if collector == "held" else 0)
+    held = collector == "held"
+    *idle, result = measure("smoke", (1,), duration=1, rate=20, resolve=False, only=("Segments", "Journeys", "Profiles"),
+                            collector=collector, browser_nice=19 if held else 0, idle=held)
+    if held:      # first a phase with nobody logged in: no visits, the server's CPU measured
+        assert idle[0]["sessions"] == 0 and not idle[0]["visits"] and idle[0]["server_cores"] is not None
+        assert any(r["measure"].startswith("nobody logged in: the app server's CPU") for r in rows_of(idle[0]))
     steps = {v["step"] for v in result["visits"]}
     assert {"log in", "segment count"} <= steps and len(steps) >= 3, steps
     assert not result["failures"] and not [v for v in result["visits"] if v["errors"]], result
