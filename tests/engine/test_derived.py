@@ -65,6 +65,17 @@ def _collected(messages: list[str], now) -> bytes:
     return prepare_request("batch", {"batch": batch})[0]
 
 
+def _collecting_one_person(ws, admin, now, messages: tuple[str, ...] = ("m1",)) -> None:
+    """A Web source, one person (user id u1) resolved, their first collected events landed, the
+    derived tables refreshed."""
+    from engine.sources import create_source
+    create_source(ws, admin, "Web", "events")
+    add_contacts(ws, [dict(source="crm", source_record_id="1", email="p1@shop.io", user_id="u1")])
+    resolve(ws, admin)
+    _land(ws, _collected(list(messages), now), 1)
+    derived.refresh(ws)
+
+
 def _land(ws, data: bytes, seq: int) -> int:
     from engine.collect.loader import land_spool
     from engine.collect.spool import segment_name
@@ -77,14 +88,9 @@ def _land(ws, data: bytes, seq: int) -> int:
 def test_a_collector_landing_appends_to_the_derived_tables_and_leaves_nothing_stale(workspace, admin, monkeypatch):
     from engine.journeys import prepare
     from engine.segments import event_index
-    from engine.sources import create_source
 
     now = datetime.now(timezone.utc)
-    create_source(workspace, admin, "Web", "events")
-    add_contacts(workspace, [dict(source="crm", source_record_id="1", email="p1@shop.io", user_id="u1")])
-    resolve(workspace, admin)
-    _land(workspace, _collected(["m1", "m2"], now), 1)
-    derived.refresh(workspace)
+    _collecting_one_person(workspace, admin, now, ("m1", "m2"))
     # From here a rebuild would fail: the landing below must get there by appending alone.
     monkeypatch.setattr(prepare, "NUMBER_PROFILES_SQL", "SELECT error('rebuilt')")
     monkeypatch.setattr(event_index, "_BUILD_SQL", "SELECT error('rebuilt')")
@@ -136,14 +142,9 @@ def test_landings_check_only_what_landings_can_change(workspace, admin, monkeypa
     """While nothing but landings commits (the core data version unmoved), a landing neither hashes
     the identities again nor counts every order event; after any other commit it does, once."""
     from engine.segments import event_index
-    from engine.sources import create_source
 
     now = datetime.now(timezone.utc)
-    create_source(workspace, admin, "Web", "events")
-    add_contacts(workspace, [dict(source="crm", source_record_id="1", email="p1@shop.io", user_id="u1")])
-    resolve(workspace, admin)
-    _land(workspace, _collected(["m1"], now), 1)
-    derived.refresh(workspace)
+    _collecting_one_person(workspace, admin, now)
     _land(workspace, _collected(["m2"], now), 2)     # the refresh committed: this landing checks once
     hashed, counted = [], []
     monkeypatch.setattr(event_index, "_hash_identities",

@@ -9,7 +9,7 @@ from engine import derived
 from engine.identity import resolve
 from engine.sources import create_source
 from tests.engine.identity_helpers import add_contacts
-from tests.engine.test_derived import FROM_PEOPLE, _collected, _land
+from tests.engine.test_derived import FROM_PEOPLE, _collected, _collecting_one_person, _land
 
 pytestmark = pytest.mark.held_open   # in-process only: see held_open in tests/conftest.py
 
@@ -64,12 +64,7 @@ def test_a_landing_that_appended_its_events_needs_no_check(workspace, admin, mon
 def test_while_a_landing_is_under_way_screens_keep_the_last_answer(workspace, admin, monkeypatch):
     """Between a landing's commit and its appends the tables look a batch behind: a screen that
     looks then is told what it was told before (it would start a refresh racing the appends)."""
-    now = datetime.now(timezone.utc)
-    create_source(workspace, admin, "Web", "events")
-    add_contacts(workspace, [dict(source="crm", source_record_id="1", email="p1@shop.io", user_id="u1")])
-    resolve(workspace, admin)
-    _land(workspace, _collected(["m1"], now), 1)
-    derived.refresh(workspace)
+    _collecting_one_person(workspace, admin, datetime.now(timezone.utc))
     assert derived.stale_now(workspace) == []
     checks = _counting_checks(monkeypatch)
     with derived.landing(workspace):
