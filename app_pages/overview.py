@@ -5,11 +5,18 @@ import streamlit as st
 from engine import overview
 from engine.workspace.versions import NO_EVENTS
 from ui.context import cached_query, require_page
+from ui.recent import recent_query, recounting
 
 require_page("view")
 st.title("Overview")
 
-figures = cached_query(overview.headline)
+# What reads events stands while only events arrive (ui/recent.py): the screen everyone opens first
+# does not count 10M events again after every landing, for every person who opens it.
+headline = recent_query(overview.headline)
+per_day_read = recent_query(overview.events_per_day, 90)
+fresh_read = recent_query(overview.source_freshness)
+recounting(headline, per_day_read, fresh_read, what="the newest events")
+figures = headline.value
 if not figures["source_records"] and not figures["events"]:
     st.info("This workspace is empty. Upload a file on the Sources screen, stream events to the "
             "collector, or build the sample workspace with `cdp sample`.")
@@ -32,7 +39,7 @@ cols[4].metric("Advertising consent", _pct(figures["advertising_consent_share"])
 left, right = st.columns([3, 2])
 with left:
     st.subheader("Events per day")
-    per_day = cached_query(overview.events_per_day, 90)
+    per_day = per_day_read.value
     if per_day.empty:
         st.caption("No events yet.")
     else:
@@ -51,7 +58,7 @@ with right:
         st.plotly_chart(fig, width="stretch")
 
 st.subheader("Freshness per source")
-fresh = cached_query(overview.source_freshness)
+fresh = fresh_read.value
 if fresh.empty:
     st.caption("No sources yet.")
 else:

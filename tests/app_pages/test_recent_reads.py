@@ -132,3 +132,23 @@ def test_while_only_events_arrive_a_young_result_stands_and_other_changes_recoun
     assert recent.recent_query(count_events).current is False
     assert wait_for_recounts(30)
     assert recent.recent_query(count_events).value == 5
+
+
+def test_the_overview_shows_the_last_figures_while_new_events_are_counted(logged_in_app, app_env, recent):
+    from tests.engine.test_data_versions import land
+    from tests.engine.test_overview import _seed
+
+    _seed(app_env)                             # (its events come from a source called Web)
+    at = logged_in_app("analyst", "app_pages/overview.py")
+    events = int({m.label: m.value for m in at.metric}["Events"].replace(",", ""))
+    GATE["release"].clear()                    # nothing here waits on it; the recounts run free
+    assert land(app_env, 1, n=5) == 5          # the collector lands events
+    at.run()
+    assert not at.exception, at.exception
+    assert {m.label: m.value for m in at.metric}["Events"] == f"{events:,}", "the last figures meanwhile"
+    assert any(c.value.startswith(":material/sync: Counting the newest events") for c in at.caption)
+    assert wait_for_recounts(60)
+    at.run()
+    assert not at.exception, at.exception
+    assert {m.label: m.value for m in at.metric}["Events"] == f"{events + 5:,}"
+    assert not any(c.value.startswith(":material/sync: Counting") for c in at.caption)
