@@ -86,7 +86,7 @@ def landing(workspace) -> Iterator[None]:
     in this process answers as it last did. Between the landing's commit and its appends the tables
     look a batch behind; a screen that looked then started a refresh of its own, whose commits
     competed with the next landings for the write."""
-    key = str(workspace.path.resolve())
+    key = workspace.file_key()
     with _CHECK_LOCK:
         _LANDING[key] = _LANDING.get(key, 0) + 1
     try:
@@ -102,7 +102,7 @@ def stale_now(workspace) -> list[str]:
     """`stale()`, checked only when the data changed since the last check in this process (a
     check counts events: 0.4-0.9 s at a million profiles) and no landing is under way in it;
     what a screen calls at every rerun."""
-    key = str(workspace.path.resolve())
+    key = workspace.file_key()
     with _CHECK_LOCK:
         versions = workspace.data_versions().data if workspace.exists() else None
         known = _CHECKED.get(key)
@@ -121,7 +121,7 @@ def carry_forward(workspace, before, appended: list[str]) -> None:
     up to date now, so the next `stale_now` needs no check."""
     if set(appended) != {t.name for t in TABLES if t.append is not None}:
         return
-    key = str(workspace.path.resolve())
+    key = workspace.file_key()
     with _CHECK_LOCK:
         known = _CHECKED.get(key)
         now = workspace.data_versions()

@@ -134,14 +134,15 @@ class Workspace:
         return self.path.exists()
 
     # -- holding the file open -------------------------------------------------
-    def _key(self) -> str:
-        """The file's resolved path (resolved once: every connect of a held workspace asks)."""
+    def file_key(self) -> str:
+        """The file's resolved path, what per-file state in a process is keyed on (resolved once:
+        every connect of a held workspace and every screen's freshness check asks)."""
         if self._resolved is None or self._resolved[0] is not self.path:
             self._resolved = (self.path, str(self.path.resolve()))
         return self._resolved[1]
 
     def _hold(self) -> _Hold | None:
-        return _HOLDS.get(self._key()) if _HOLDS else None
+        return _HOLDS.get(self.file_key()) if _HOLDS else None
 
     @property
     def held(self) -> bool:
@@ -155,15 +156,15 @@ class Workspace:
         until it is released, so only a server that lands events itself should hold it.
         """
         with _HOLDS_GUARD:
-            if self._key() in _HOLDS:
+            if self.file_key() in _HOLDS:
                 return
-            _HOLDS[self._key()] = _Hold(self._open_current(read_only=False))
+            _HOLDS[self.file_key()] = _Hold(self._open_current(read_only=False))
             self._holder_file.write_text(json.dumps({"pid": os.getpid(), "since": time.time()}))
 
     def release(self) -> None:
         """Stop holding the file (no-op when not held) once the connections lent out are closed."""
         with _HOLDS_GUARD:
-            hold = _HOLDS.pop(self._key(), None)
+            hold = _HOLDS.pop(self.file_key(), None)
         if hold is not None:
             hold.close(LOCK_WAIT_SECONDS)
             self._holder_file.unlink(missing_ok=True)
