@@ -87,7 +87,7 @@ def hosted_app(scale: str, folder: Path, rate: float, step_timeout: float = STEP
     from engine.access import system_user
     from engine.access import users as user_store
     from engine.sources import create_source
-    from tests.browser.app_server import streamlit_server
+    from tests.browser.app_server import streamlit_process
 
     ws = bench_workspace(scale, copy_to=folder / "ws" / "cdp.duckdb")
     auth = folder / "auth.yaml"
@@ -114,15 +114,15 @@ def hosted_app(scale: str, folder: Path, rate: float, step_timeout: float = STEP
                                            {**os.environ, **env})
             streamer = Streamer(host, port, key, rate, actors)
             streamer.start()
-        with streamlit_server({**env, "CDP_COLLECT_IN_APP": "1" if in_app else "",
-                               "CDP_HOLD_WORKSPACE": "1" if collector == "held" else ""}) as url:
+        with streamlit_process({**env, "CDP_COLLECT_IN_APP": "1" if in_app else "",
+                                "CDP_HOLD_WORKSPACE": "1" if collector == "held" else ""}) as (url, server_pid):
             if in_app:
                 host, port = url.split("://", 1)[1].rsplit(":", 1)
                 port = int(port)
                 streamer = Streamer(host, port, key, rate, actors)
                 streamer.start()
             app = HostedApp(url, ws, password, names or ["Smith"], countries or ["GB"], streamer, (host, port, key),
-                            step_timeout, probe == "landed", browser_nice, _server_pid(url))
+                            step_timeout, probe == "landed", browser_nice, server_pid)
             app.warm = {"derived_s": round(settled, 1), "first_pass_s": round(_first_pass(app), 1) if warm else None}
             yield app
     finally:
@@ -192,20 +192,6 @@ def _start_resolve(app: HostedApp) -> Visit:
         return user.click_button("Run resolution", "start resolve", "Identity", text="Identity resolution")
     finally:
         user.close()
-
-
-def _server_pid(url: str) -> int | None:
-    """The process serving `url` (`streamlit run ... --server.port P`), found in /proc."""
-    port = url.rsplit(":", 1)[1].encode()
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            args = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"streamlit" in b" ".join(args) and b"--server.port" in args and \
-                args[args.index(b"--server.port") + 1:][:1] == [port]:
-            return int(pid)
-    return None
 
 
 def _cpu_seconds(pid: int | None) -> float | None:

@@ -24,6 +24,13 @@ def free_port() -> int:
 @contextlib.contextmanager
 def streamlit_server(env: dict, port: int | None = None, args: tuple = ()):
     """Yield the app's URL while `streamlit run server.py` serves it with `env` added."""
+    with streamlit_process(env, port, args) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def streamlit_process(env: dict, port: int | None = None, args: tuple = ()):
+    """`streamlit_server`, yielding (URL, the serving process's id)."""
     port = port or free_port()
     child = Child([sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port),
                    "--server.address", "127.0.0.1", "--server.headless", "true", *args],
@@ -39,7 +46,7 @@ def streamlit_server(env: dict, port: int | None = None, args: tuple = ()):
                 time.sleep(0.3)
         else:
             raise RuntimeError(f"streamlit did not start:\n{child.output()[-2000:]}")
-        yield url
+        yield url, child.proc.pid
     finally:
         child.stop()
 
