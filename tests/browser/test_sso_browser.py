@@ -37,6 +37,11 @@ def sso_app(tmp_path, workspace):
         provider.close()
 
 
+def identity_cookie_gone(driver) -> bool:
+    """Streamlit's identity cookie (HttpOnly, so only WebDriver sees it) is no longer in the browser."""
+    return not any(c["name"] == "_streamlit_user" for c in driver.get_cookies())
+
+
 @pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="needs Debian's chromium and chromium-driver")
 def test_single_sign_on_refuses_strangers_and_adds_people_the_role_claim_names(sso_app):
     from selenium.webdriver.common.by import By
@@ -59,10 +64,12 @@ def test_single_sign_on_refuses_strangers_and_adds_people_the_role_claim_names(s
                          "cdp_role": "marketer"}
         # the refusal page goes first (its log-out redirect): a click on the page being left is lost
         wait.until(lambda d: not d.find_elements(By.XPATH, "//*[contains(., 'has no account in this CDP')]"))
+        wait.until(identity_cookie_gone)
         click(wait, sso_button)
         wait.until(ec.presence_of_element_located((By.XPATH, "//h1[contains(., 'Overview')]")))
         wait.until(lambda d: "Rita Reyes" in d.find_element(By.CSS_SELECTOR, "[data-testid='stSidebar']").text
                    and "marketer" in d.find_element(By.CSS_SELECTOR, "[data-testid='stSidebar']").text)
+        assert not identity_cookie_gone(driver)
         entry = user_store.get_entry("rita", auth_file)
         assert entry["email"] == "rita@acme.example" and entry["roles"] == ["marketer"] and "password" not in entry
         logins = workspace.query_rows(
@@ -73,6 +80,9 @@ def test_single_sign_on_refuses_strangers_and_adds_people_the_role_claim_names(s
         assert logins[1:] and set(logins[1:]) == {("login", "rita", "sso", None)}, logins
 
         click(wait, (By.XPATH, "//button[.//p[text()='Log out']]"))
+        # the login form shows on this page before the browser follows st.logout's redirect, which
+        # deletes the cookie: loading the app before that would be a silent login
+        wait.until(identity_cookie_gone)
         wait.until(ec.element_to_be_clickable(sso_button))
         driver.get(url)                      # Streamlit's identity cookie is gone: no silent login
         wait.until(ec.element_to_be_clickable(sso_button))
