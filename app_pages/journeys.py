@@ -25,6 +25,8 @@ try:  # built by the segments module; the screen works without it
 except ImportError:  # pragma: no cover - only in builds without segments
     create_static_segment = None
 
+DROPOFF_ROWS = 500        # drop-offs listed under the funnel (all of them go into a saved segment)
+
 user = require_page("view")
 ws = workspace()
 st.title("Journeys")
@@ -75,7 +77,8 @@ def _funnels() -> None:
         steps = tuple(Step(event, tuple(rules.get(i, ()))) for i, event in enumerate(chosen, 1))
         window = timedelta(days=int(window_days))
         try:
-            counted = recent_query(funnel, user, steps, window, since, until, breakdown, freshness=AS_BUILT)
+            counted = recent_query(funnel, user, steps, window, since, until, breakdown, dropoffs=DROPOFF_ROWS,
+                                   freshness=AS_BUILT)
         except JourneyError as exc:
             st.error(md(exc))
             st.stop()
@@ -115,21 +118,24 @@ def _funnels() -> None:
         st.markdown("**Who dropped off**")
         at_step = st.selectbox("Dropped off before step", list(range(2, len(steps) + 1)), key="dropoff_step",
                                format_func=lambda k: f"{k}. {steps[k - 1].label} ({int(funnel_table.loc[k - 1, 'dropped'])} people)")
-        recent_dropped = recent_query(funnel_dropoffs, user, steps, int(at_step), window, since, until,
-                                      freshness=AS_BUILT)
-        recounting(recent_dropped, what="the newest events")
-        dropped = recent_dropped.value
-        st.caption(f"{len(dropped)} people did step {at_step - 1} but not step {at_step} within the window.")
-        st.dataframe(dropped.head(500), hide_index=True, width="stretch")
+        # the funnel's own pass brought the most recent of them; all of them are listed when saved
+        dropped_count = int(funnel_table.loc[at_step - 1, "dropped"])
+        shown_dropped = result.dropped.get(int(at_step), pd.DataFrame())
+        st.caption(f"{dropped_count:,} people did step {at_step - 1} but not step {at_step} within the window"
+                   + (f" (the {len(shown_dropped):,} most recent below)." if dropped_count > len(shown_dropped) else "."))
+        st.dataframe(shown_dropped, hide_index=True, width="stretch")
         if create_static_segment is None:
             st.caption("Install the segments module to save these people as a segment.")
-        elif can(user, "edit_segments") and len(dropped):
+        elif can(user, "edit_segments") and dropped_count:
             with st.form("dropoff_form"):
                 seg_name = st.text_input("Segment name", key="dropoff_segment_name",
                                          value=f"Dropped off before {steps[at_step - 1].event}")
                 save = st.form_submit_button("Save drop-offs as a segment")
             if save:
                 try:
+                    with st.spinner("Listing everyone who dropped off..."):
+                        dropped = funnel_dropoffs(ws, user, steps, int(at_step), window, since, until,
+                                                  freshness=AS_BUILT)
                     segment_id = create_static_segment(
                         ws, user, seg_name, dropped["profile_id"].tolist(),
                         description=f"Funnel {' → '.join(s.label for s in steps)}: did step {at_step - 1}, "

@@ -4,11 +4,13 @@ A person enters at their first step-1 event in the date range; each later step c
 first matching event at or after the previous step and within the conversion window of
 entering. One scan of `journey_events` (events already attributed to profiles) picks the events matching any step (materialised),
 then one small join per step. Breakdowns attach one value per person (a trait, RFM segment
-or first-touch UTM source) from an allow-list.
+or first-touch UTM source) from an allow-list. The same pass can return the most recent
+drop-offs before each step (`dropoffs=N`): what a screen shows beside the funnel, without
+computing who reached what a second time; `funnel_dropoffs` lists all of them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pandas as pd
@@ -27,6 +29,8 @@ class FunnelResult:
     steps: pd.DataFrame          # step, label, people, pct_of_start, pct_of_previous, dropped, median_seconds
     breakdown: pd.DataFrame      # value, step, label, people, pct_of_start (empty without a breakdown)
     window: timedelta
+    # step k -> the `dropoffs` people who most recently did step k - 1 but not step k (as funnel_dropoffs)
+    dropped: dict[int, pd.DataFrame] = field(default_factory=dict)
 
 
 def _steps(steps, user: User) -> list[Step]:
@@ -73,10 +77,23 @@ def _reach_sql(steps: list[Step], window: timedelta, since, until) -> tuple[str,
     return "WITH " + ",\n".join(ctes), params
 
 
+DROPOFF_COLUMNS = ["profile_id", "name", "email", "reached_previous_at"]
+
+
+def _dropped_sql(n: int) -> str:
+    """`d(k, pid, prev)`: per step k, the `?` people who most recently reached step k - 1 but not k."""
+    each = " UNION ALL ".join(f"SELECT {k} AS k, pid, t{k - 1} AS prev FROM r WHERE t{k - 1} IS NOT NULL "
+                              f"AND t{k} IS NULL" for k in range(2, n + 1))
+    return (f"d AS (SELECT k, pid, prev FROM (SELECT x.*, row_number() OVER (PARTITION BY k ORDER BY prev DESC, "
+            f"pid) AS rn FROM ({each}) x) ranked WHERE rn <= ?)")
+
+
 def funnel(workspace, user: User, steps, window: timedelta = timedelta(days=7), since=None, until=None,
-           breakdown: str | None = None, *, freshness: str = REBUILD, backend=None) -> FunnelResult:
+           breakdown: str | None = None, *, dropoffs: int = 0, freshness: str = REBUILD,
+           backend=None) -> FunnelResult:
     """People reaching each step, conversion and drop-off, median time from the previous step
-    (on `backend`, default the workspace's engine setting)."""
+    (on `backend`, default the workspace's engine setting); with `dropoffs`, that many of the most
+    recent drop-offs before each step, from the same pass."""
     require(user, "view")
     parsed = _steps(steps, user)
     with_sql, params = _reach_sql(parsed, window, since, until)
@@ -86,7 +103,19 @@ def funnel(workspace, user: User, steps, window: timedelta = timedelta(days=7), 
     group = breakdown_sql(breakdown)
     with workspace.connect():
         backend = journeys_backend(workspace, backend, freshness=freshness)
-        row = backend.query(f"{with_sql} SELECT {counts}, {medians} FROM reach", params).iloc[0].tolist()
+        if dropoffs > 0:   # reach once: the counts on every row, one row per drop-off shown
+            frame = backend.query(
+                f"{with_sql}, r AS MATERIALIZED (SELECT * FROM reach), a AS (SELECT {counts}, {medians} FROM r), "
+                f"{_dropped_sql(n)} SELECT a.*, s.k AS drop_step, s.profile_id, s.name, s.email, "
+                f"s.reached_previous_at FROM a LEFT JOIN (SELECT d.k, d.pid AS profile_id, concat_ws(' ', "
+                f"p.first_name, p.last_name) AS name, p.email, d.prev AS reached_previous_at FROM d LEFT JOIN "
+                f"profiles p ON p.profile_id = d.pid) s ON true ORDER BY s.k, s.reached_previous_at DESC, "
+                f"s.profile_id", params + [int(dropoffs)])
+            row = frame.iloc[0].tolist()
+            dropped = _dropped_frames(frame, n, user)
+        else:
+            row = backend.query(f"{with_sql} SELECT {counts}, {medians} FROM reach", params).iloc[0].tolist()
+            dropped = {}
         people = [int(row[i]) for i in range(n)]
         med = [None] + [None if pd.isna(row[n + i]) else float(row[n + i]) for i in range(n - 1)]
         steps_df = _step_table(parsed, people, med)
@@ -97,7 +126,16 @@ def funnel(workspace, user: User, steps, window: timedelta = timedelta(days=7), 
                 f"FROM reach r LEFT JOIN b ON b.profile_id = r.pid) "
                 f"SELECT value, {counts} FROM v GROUP BY value ORDER BY c1 DESC, value", params)
             by = _breakdown_table(parsed, frame)
-    return FunnelResult(steps_df, by, window)
+    return FunnelResult(steps_df, by, window, dropped)
+
+
+def _dropped_frames(frame: pd.DataFrame, n: int, user: User) -> dict[int, pd.DataFrame]:
+    rows = frame[frame["drop_step"].notna()]
+    out = {}
+    for k in range(2, n + 1):
+        one = rows.loc[rows["drop_step"] == k, DROPOFF_COLUMNS].reset_index(drop=True)
+        out[k] = one if can(user, "view_pii") else mask_frame(one, user)
+    return out
 
 
 def _step_table(steps: list[Step], people: list[int], median_seconds: list) -> pd.DataFrame:

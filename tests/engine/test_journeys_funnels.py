@@ -70,6 +70,24 @@ def test_dropoffs_are_the_people_who_stopped(ws, admin, analyst):
     assert masked["email"].iloc[0] != "dan.okafor@example.com" and masked["profile_id"].iloc[0] == "P4"
 
 
+@pytest.mark.parametrize("steps", [FUNNEL, ["Page: Home", "Order Completed"]])
+def test_the_funnels_own_pass_brings_the_most_recent_dropoffs(ws, admin, analyst, steps):
+    counted = funnel(ws, admin, steps, window=timedelta(days=7))
+    for limit in (1, 2, 10):
+        result = funnel(ws, admin, steps, window=timedelta(days=7), dropoffs=limit)
+        assert result.steps.equals(counted.steps)          # the same figures from the one pass
+        assert sorted(result.dropped) == list(range(2, len(steps) + 1))
+        for k, shown in result.dropped.items():
+            every = funnel_dropoffs(ws, admin, steps, at_step=k, window=timedelta(days=7))
+            assert len(every) == counted.steps["dropped"][k - 1]
+            assert shown.equals(every.head(limit)), (k, limit)
+    two_step = funnel(ws, admin, ["Page: Home", "Order Completed"], dropoffs=2).dropped[2]
+    assert len(two_step) == 2                               # three dropped; the two most recent shown
+    masked = funnel(ws, analyst, FUNNEL, dropoffs=5).dropped[5]
+    assert masked["profile_id"].tolist() == ["P4"] and masked["email"].iloc[0] != "dan.okafor@example.com"
+    assert funnel(ws, admin, FUNNEL).dropped == {}
+
+
 def test_bad_questions_get_clear_errors(ws, admin):
     with pytest.raises(JourneyError, match="at least two"):
         funnel(ws, admin, ["Page: Home"])

@@ -135,6 +135,14 @@ def test_funnel_dropoffs_are_the_same_on_spark(journeys, admin, at_step):
     assert rows(on_spark) == rows(on_duckdb)
 
 
+def test_funnel_with_its_dropoffs_in_one_pass_is_the_same_on_spark(journeys, admin):
+    on_duckdb, on_spark = _both(journeys, lambda ws, b: funnel(ws, admin, FUNNEL, dropoffs=1, backend=b))
+    assert rows(on_spark.steps) == rows(on_duckdb.steps)
+    assert sorted(on_spark.dropped) == sorted(on_duckdb.dropped) == list(range(2, len(FUNNEL) + 1))
+    assert {k: rows(v) for k, v in on_spark.dropped.items()} == {k: rows(v) for k, v in on_duckdb.dropped.items()}
+    assert sum(len(v) for v in on_duckdb.dropped.values()) > 0, "a case that drops nobody compares nothing"
+
+
 def _same_paths(setup, user, case: dict) -> None:
     """Paths on Spark as on DuckDB: people, stopped, the Sankey links and the common paths."""
     on_duckdb, on_spark = _both(setup, lambda ws, b: paths(ws, user, backend=b, **case))
