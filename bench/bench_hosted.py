@@ -287,8 +287,9 @@ def _by_status(events: dict) -> str:
 def measure(scale: str, sessions: tuple[int, ...], duration: float, rate: float, resolve: bool = True,
             only: tuple[str, ...] | None = None, json_to: Path | None = None,
             step_timeout: float = STEP_TIMEOUT_S, collector: str = "separate", probe: str | None = None,
-            browser_nice: int = 0, idle: bool = False) -> list[dict]:
-    """Every phase on one app; the resolve phase last (it changes the data) with the largest N;
+            browser_nice: int = 0, idle: bool = False, resolve_sessions: int | None = None) -> list[dict]:
+    """Every phase on one app; the resolve phase last (it changes the data) with the largest N
+    (or `resolve_sessions` users: one alone shows the resolve's own weight, not the browsers');
     with `idle`, first a phase with nobody logged in (the server's CPU landing events alone).
 
     `only` limits the screens the users open (the smoke test's short run); `json_to` gets the
@@ -302,7 +303,7 @@ def measure(scale: str, sessions: tuple[int, ...], duration: float, rate: float,
         with hosted_app(scale, folder, rate, step_timeout, collector=collector, probe=probe,
                         warm=only is None, browser_nice=browser_nice) as app:
             plan = ([(0, False)] if idle else []) + [(n, False) for n in sessions] \
-                + ([(max(sessions), True)] if resolve else [])
+                + ([(resolve_sessions or max(sessions), True)] if resolve else [])
             for n, with_resolve in plan:
                 results.append({**phase(app, n, duration, resolve=with_resolve, only=only), "warm": app.warm})
                 if json_to:
@@ -346,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds a screen may take to settle before it counts as an error (and the "
                              "user stops after the phase's duration)")
     parser.add_argument("--no-resolve", action="store_true", help="skip the phase with a resolve running")
+    parser.add_argument("--resolve-sessions", type=int,
+                        help="users clicking during the resolve phase (default: the largest of --sessions)")
     parser.add_argument("--idle", action="store_true",
                         help="first a phase with nobody logged in: the server's CPU landing events alone")
     parser.add_argument("--json", type=Path, help="output (default bench/out/hosted-<scale>.json)")
@@ -364,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     out = args.json or ROOT / "bench" / "out" / f"hosted-{args.scale}.json"
     results = measure(args.scale, sessions, args.duration or d["duration"], args.rate or d["rate"],
                       resolve=not args.no_resolve, json_to=out, step_timeout=args.step_timeout, only=d.get("only"),
-                      collector=args.collector, probe=args.probe, browser_nice=args.browser_nice, idle=args.idle)
+                      collector=args.collector, probe=args.probe, browser_nice=args.browser_nice, idle=args.idle,
+                      resolve_sessions=args.resolve_sessions)
     rows = write_json(out, args.scale, results)
     for r in rows:
         print(json.dumps(r))
