@@ -104,18 +104,33 @@ def prepare_journeys(workspace, force: bool = False, progress=None, *, append_on
     With `append_only` (the collector after a landing), a table that needs a rebuild is left as
     it is (False): rebuilds belong to the background refresh, not to the landing.
     """
-    with workspace.connect() as con:
-        plan = _plan(con, force, append_only)
-    if plan is None:
+    if not append_only:   # a look first, without the write (a landing always brings something)
+        with workspace.connect() as con:
+            plan = _plan(con, force, append_only)
+        if plan is None:
+            return False
+        if progress:
+            progress(0.0, "Adding new events to journeys" if plan[1] else "Attributing events to profiles")
+    try:
+        _write(workspace, force, append_only)
+    except _Unchanged:
         return False
     if progress:
-        progress(0.0, "Adding new events to journeys" if plan[1] else "Attributing events to profiles")
+        progress(1.0, "Journeys ready")
+    return True
+
+
+class _Unchanged(Exception):
+    """Raised inside the write to roll it back (no version bump): nothing to do after all."""
+
+
+def _write(workspace, force: bool, append_only: bool) -> None:
     with workspace.transaction() as con:
-        # Planned again inside the write: another writer (a thread, the collector) may have
+        # Planned (again) inside the write: another writer (a thread, the collector) may have
         # appended the same events since, and appending them twice would count them twice.
         plan = _plan(con, force, append_only)
         if plan is None:
-            return False
+            raise _Unchanged
         now, append = plan
         if append:
             where, params = append
@@ -129,9 +144,6 @@ def prepare_journeys(workspace, force: bool = False, progress=None, *, append_on
             con.execute(BUILD_SQL.replace("{events_filter}", "true"))
         con.execute("DELETE FROM meta WHERE key = ?", [SIGNATURE_KEY])
         con.execute("INSERT INTO meta VALUES (?, ?)", [SIGNATURE_KEY, json.dumps(now)])
-    if progress:
-        progress(1.0, "Journeys ready")
-    return True
 
 
 def journeys_ready(workspace, freshness: str = REBUILD) -> None:

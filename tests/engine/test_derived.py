@@ -175,8 +175,10 @@ def test_append_only_leaves_a_table_that_needs_a_rebuild_alone(workspace, admin)
     add_contacts(workspace, [dict(source="crm", source_record_id="2", email="p2@shop.io", user_id="u2")])
     resolve(workspace, admin)                         # identities changed: only a rebuild will do
     assert derived.append_new_events(workspace) == ["web orders"]   # no order events: nothing to rebuild
+    version = workspace.data_versions()
     assert prepare_journeys(workspace, append_only=True) is False and journeys_stale(workspace)
     assert event_index.ensure_fresh(workspace, append_only=True) is None
+    assert workspace.data_versions() == version       # the writes that found nothing to do rolled back
     assert set(derived.stale(workspace)) == FROM_PEOPLE
 
 
