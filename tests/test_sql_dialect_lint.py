@@ -337,6 +337,7 @@ KNOWN: dict[tuple[str, str, str], str] = {
     ("engine/journeys/attribution.py", "attribution", "union-by-name"): PENDING + "UNION BY NAME",
     ("engine/journeys/attribution.py", "attribution", "unordered-row-number"): PENDING + "row_number() needs an order on Spark",
     ("engine/journeys/funnels.py", "_reach_sql", "materialized-cte"): PENDING + "AS MATERIALIZED",
+    ("engine/journeys/funnels.py", "funnel", "materialized-cte"): PENDING + "AS MATERIALIZED (the reach, read twice)",
     ("engine/journeys/funnels.py", "_reach_sql", "duckdb-function"): PENDING + "to_microseconds",
 }
 
