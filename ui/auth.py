@@ -10,7 +10,7 @@ from engine.access import login as engine_login
 from engine.access import users as user_store
 from engine.access.cookie_key import WeakCookieKey, check_cookie_key
 from engine.access.sessions import issue_token, lifetime_seconds
-from engine.access.sso import sso_login
+from engine.access.sso import SIGNED_OUT, sso_login
 from ui import sso
 from ui import streamlit_adapter as adapter
 from ui.context import workspace
@@ -96,7 +96,10 @@ def login_gate() -> User | None:
         if outcome.ok:
             _start_session(outcome.user, outcome.epoch)
             return outcome.user
-        st.session_state["cdp_sso_refused"] = outcome.message
+        if outcome.reason == SIGNED_OUT:   # an identity cookie a logout's redirect did not delete
+            sso.sign_out()
+        else:
+            st.session_state["cdp_sso_refused"] = outcome.message
     return _login_form(key, beyond)
 
 

@@ -62,6 +62,17 @@ def _provision(email: str, name: str, role: str, path: Path | None) -> str:
     return username
 
 
+SIGNED_OUT = "sso token from before a logout"
+
+
+def issued_before_logout(claims: Mapping, entry: Mapping) -> bool:
+    """True for an ID token issued (`iat`) in a second before the user's last logout: Streamlit's
+    identity cookie outlives a logout whose redirect the browser never followed (a reload at once),
+    and must not sign them in again."""
+    issued, ended = claims.get("iat"), entry.get("sessions_ended_at")
+    return isinstance(issued, (int, float)) and isinstance(ended, (int, float)) and issued < ended
+
+
 def sso_login(workspace, claims: Mapping, *, role_claim: str | None = None, address: str | None = None,
               path: Path | None = None) -> LoginOutcome:
     """Log in the person an OIDC provider vouched for (claims of the ID token), or refuse."""
@@ -80,6 +91,9 @@ def sso_login(workspace, claims: Mapping, *, role_claim: str | None = None, addr
     if found is not None and found[1].get("disabled"):
         return _refused(workspace, email, "disabled", where,
                         "This account is disabled. Ask an admin to enable it.")
+    if found is not None and issued_before_logout(claims, found[1]):
+        return _refused(workspace, email, SIGNED_OUT, where,
+                        "You logged out of this CDP since this single sign-on. Log in again.")
     display = str(claims.get("name") or "").strip() or email
     if found is None:
         username = _provision(email, display, claimed_role, path)

@@ -23,6 +23,7 @@ import re
 import secrets
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import bcrypt
@@ -280,11 +281,13 @@ def ensure_epoch(username: str, path: Path | None = None) -> str:
 
 
 def end_sessions(username: str, path: Path | None = None) -> None:
-    """End every session and login cookie of this user (logout)."""
+    """End every session and login cookie of this user (logout); single sign-on tokens issued
+    before now no longer log them in (engine/access/sso.py)."""
     with locked_config(path) as config:
         entry = config["credentials"]["usernames"].get(username)
         if entry is not None:
             entry["session_epoch"] = new_epoch()
+            entry["sessions_ended_at"] = int(time.time())
 
 
 def ensure_demo_users(path: Path | None = None) -> bool:

@@ -79,6 +79,8 @@ def test_single_sign_on_refuses_strangers_and_adds_people_the_role_claim_names(s
         assert logins[0] == ("login.failed", "stranger@acme.example", "sso", "sso unknown user"), logins
         assert logins[1:] and set(logins[1:]) == {("login", "rita", "sso", None)}, logins
 
+        signed_in = [c for c in driver.get_cookies() if c["name"].startswith("_streamlit_user")]
+        time.sleep(1.1)                      # the logout falls in a later second than the token's iat
         click(wait, (By.XPATH, "//button[.//p[text()='Log out']]"))
         # the login form shows on this page before the browser follows st.logout's redirect, which
         # deletes the cookie: loading the app before that would be a silent login
@@ -88,6 +90,20 @@ def test_single_sign_on_refuses_strangers_and_adds_people_the_role_claim_names(s
         wait.until(ec.element_to_be_clickable(sso_button))
         time.sleep(2)
         assert not driver.find_elements(By.XPATH, "//h1[contains(., 'Overview')]")
+
+        # A browser that never followed the logout's redirect still holds the identity cookie (a
+        # reload at once): the token predates the logout, so the app deletes it instead of signing in.
+        for cookie in signed_in:
+            driver.add_cookie({k: cookie[k] for k in ("name", "value", "path", "httpOnly", "secure") if k in cookie})
+        assert not identity_cookie_gone(driver)
+        driver.get(url)
+        wait.until(identity_cookie_gone)
+        wait.until(ec.element_to_be_clickable(sso_button))
+        time.sleep(2)
+        assert not driver.find_elements(By.XPATH, "//h1[contains(., 'Overview')]")
+        stale = workspace.query_rows("SELECT target, details->>'reason' FROM audit_log WHERE action = 'login.failed' "
+                                     "AND details->>'reason' = 'sso token from before a logout'")
+        assert stale and {row[0] for row in stale} == {"rita@acme.example"}, stale
         assert provider.refusals == []
     finally:
         driver.quit()

@@ -1,6 +1,8 @@
 """Single sign-on decisions: who a provider's claims are in this CDP, and who is refused."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from engine.access import users as user_store
@@ -54,3 +56,20 @@ def test_a_role_claim_adds_new_people_and_keeps_roles_current(workspace, auth):
                                          ("owner", None), (None, None), (42, None)])
 def test_role_from_claim_takes_the_strongest_named_role(value, role):
     assert role_from_claim(value) == role
+
+
+def test_a_token_from_before_a_logout_does_not_sign_in_again(workspace, auth):
+    from engine.access.login import logout
+    from engine.access.sso import SIGNED_OUT
+
+    now = time.time()
+    before = sso_login(workspace, {"email": "analyst@example.com", "iat": int(now) - 60}, path=auth)
+    assert before.ok                                    # no logout yet: any token will do
+    logout(workspace, before.user, auth)
+    # the browser kept Streamlit's identity cookie (the logout's redirect never ran): refused
+    stale = sso_login(workspace, {"email": "analyst@example.com", "iat": int(now) - 60}, path=auth)
+    assert not stale.ok and stale.reason == SIGNED_OUT and "logged out" in stale.message
+    fresh = sso_login(workspace, {"email": "analyst@example.com", "iat": int(time.time()) + 1}, path=auth)
+    assert fresh.ok and fresh.user.username == "analyst"
+    assert sso_login(workspace, {"email": "analyst@example.com"}, path=auth).ok   # no iat: nothing to compare
+    assert [r[2] for r in _audit(workspace)] == [None, SIGNED_OUT, None, None]
