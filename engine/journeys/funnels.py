@@ -80,6 +80,12 @@ def _reach_sql(steps: list[Step], window: timedelta, since, until) -> tuple[str,
 DROPOFF_COLUMNS = ["profile_id", "name", "email", "reached_previous_at"]
 
 
+def _person(pid: str, previous: str, relation: str = "d") -> str:
+    """The drop-off columns (DROPOFF_COLUMNS) of `relation`'s people, their names from profiles."""
+    return (f"{pid} AS profile_id, concat_ws(' ', p.first_name, p.last_name) AS name, p.email, "
+            f"{previous} AS reached_previous_at FROM {relation} LEFT JOIN profiles p ON p.profile_id = {pid}")
+
+
 def _dropped_sql(n: int) -> str:
     """`d(k, pid, prev)`: per step k, the `?` people who most recently reached step k - 1 but not k."""
     each = " UNION ALL ".join(f"SELECT {k} AS k, pid, t{k - 1} AS prev FROM r WHERE t{k - 1} IS NOT NULL "
@@ -107,10 +113,8 @@ def funnel(workspace, user: User, steps, window: timedelta = timedelta(days=7), 
             frame = backend.query(
                 f"{with_sql}, r AS MATERIALIZED (SELECT * FROM reach), a AS (SELECT {counts}, {medians} FROM r), "
                 f"{_dropped_sql(n)} SELECT a.*, s.k AS drop_step, s.profile_id, s.name, s.email, "
-                f"s.reached_previous_at FROM a LEFT JOIN (SELECT d.k, d.pid AS profile_id, concat_ws(' ', "
-                f"p.first_name, p.last_name) AS name, p.email, d.prev AS reached_previous_at FROM d LEFT JOIN "
-                f"profiles p ON p.profile_id = d.pid) s ON true ORDER BY s.k, s.reached_previous_at DESC, "
-                f"s.profile_id", params + [int(dropoffs)])
+                f"s.reached_previous_at FROM a LEFT JOIN (SELECT d.k, {_person('d.pid', 'd.prev')}) s ON true "
+                f"ORDER BY s.k, s.reached_previous_at DESC, s.profile_id", params + [int(dropoffs)])
             row = frame.iloc[0].tolist()
             dropped = _dropped_frames(frame, n, user)
         else:
@@ -130,12 +134,10 @@ def funnel(workspace, user: User, steps, window: timedelta = timedelta(days=7), 
 
 
 def _dropped_frames(frame: pd.DataFrame, n: int, user: User) -> dict[int, pd.DataFrame]:
-    rows = frame[frame["drop_step"].notna()]
-    out = {}
-    for k in range(2, n + 1):
-        one = rows.loc[rows["drop_step"] == k, DROPOFF_COLUMNS].reset_index(drop=True)
-        out[k] = one if can(user, "view_pii") else mask_frame(one, user)
-    return out
+    """The one-pass query's drop-off rows, per step, masked as funnel_dropoffs masks them."""
+    rows = frame.loc[frame["drop_step"].notna(), ["drop_step", *DROPOFF_COLUMNS]]
+    rows = rows if can(user, "view_pii") else mask_frame(rows, user)
+    return {k: rows.loc[rows["drop_step"] == k, DROPOFF_COLUMNS].reset_index(drop=True) for k in range(2, n + 1)}
 
 
 def _step_table(steps: list[Step], people: list[int], median_seconds: list) -> pd.DataFrame:
@@ -180,8 +182,7 @@ def funnel_dropoffs(workspace, user: User, steps, at_step: int, window: timedelt
         raise JourneyError(f"Drop-offs are counted at steps 2 to {len(parsed)}.")
     with_sql, params = _reach_sql(parsed, window, since, until)
     k = int(at_step)
-    sql = (f"{with_sql} SELECT r.pid AS profile_id, concat_ws(' ', p.first_name, p.last_name) AS name, "
-           f"p.email, r.t{k - 1} AS reached_previous_at FROM reach r LEFT JOIN profiles p ON p.profile_id = r.pid "
+    sql = (f"{with_sql} SELECT {_person('r.pid', f'r.t{k - 1}', 'reach r')} "
            f"WHERE r.t{k - 1} IS NOT NULL AND r.t{k} IS NULL ORDER BY r.t{k - 1} DESC, r.pid")
     if limit:
         sql += " LIMIT ?"
